@@ -1,0 +1,201 @@
+//! `#[rustyray::remote]`: one function in, three things out.
+//!
+//! 1. The function itself, untouched, so it stays an ordinary function (native unit tests
+//!    call it directly).
+//! 2. A module of the same name (modules and functions live in different namespaces) holding
+//!    the typed submitters `remote` and `remote_with`, so a call site reads `add::remote(5, 3)`.
+//! 3. An `invoke` shim registered with `inventory`: it decodes the host's postcard arguments
+//!    into the parameter types, calls the function and encodes its result. The SDK's exported
+//!    `guest.invoke` dispatches to it by name.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Item, LitStr, ReturnType};
+
+use crate::signature::{self, Param};
+
+/// Options inside `#[rustyray::remote(..)]`.
+#[derive(Default)]
+struct Options {
+    /// `name = ".."`: the exported name, if not the function's own.
+    name: Option<LitStr>,
+}
+
+fn parse_options(attr: TokenStream) -> syn::Result<Options> {
+    let mut options = Options::default();
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("name") {
+            let name: LitStr = meta.value()?.parse()?;
+            if name.value().is_empty() {
+                return Err(syn::Error::new(name.span(), "the exported name cannot be empty"));
+            }
+            options.name = Some(name);
+            Ok(())
+        } else {
+            Err(meta.error("unknown #[rustyray::remote] option; the only one is `name = \"..\"`"))
+        }
+    });
+    syn::parse::Parser::parse2(parser, attr)?;
+    Ok(options)
+}
+
+pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let options = parse_options(attr)?;
+    let func = match syn::parse2::<Item>(item)? {
+        Item::Fn(func) => func,
+        other => {
+            return Err(syn::Error::new(
+                other.span(),
+                "#[rustyray::remote] applies to free functions",
+            ));
+        }
+    };
+    let sig = &func.sig;
+    signature::check_plain_fn(sig, "#[rustyray::remote]")?;
+    let params = signature::params(sig)?;
+    signature::check_return(&sig.output)?;
+
+    let ident = &sig.ident;
+    let vis = &func.vis;
+    let export_name = options
+        .name
+        .map_or_else(|| ident.to_string(), |name| name.value());
+    let signature_text = signature::render_signature(sig, &params);
+
+    // What `remote` hands back: `ObjectRef<T>`, where a `Result<T, E>` function yields `T`.
+    let (ret_ty, fallible) = match &sig.output {
+        ReturnType::Default => (quote!(()), false),
+        ReturnType::Type(_, ty) => (quote!(#ty), signature::is_result(ty)),
+    };
+    let value_ty = if fallible {
+        quote!(<#ret_ty as ::rustyray::__private::Fallible>::Ok)
+    } else {
+        ret_ty.clone()
+    };
+
+    let submitters = submitters(&export_name, ident, &params, &value_ty);
+    let invoke = invoke_shim(&export_name, sig, &params, &ret_ty, fallible);
+
+    let module_doc = format!(
+        "Submit [`{ident}`](fn@{ident}) to the rustyray runtime (exported as `{export_name}`)."
+    );
+    Ok(quote! {
+        #func
+
+        #[doc = #module_doc]
+        #vis mod #ident {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #submitters
+
+            #invoke
+
+            ::rustyray::__private::inventory::submit! {
+                ::rustyray::__private::RemoteFunction {
+                    name: #export_name,
+                    signature: #signature_text,
+                    invoke: __rustyray_invoke,
+                }
+            }
+        }
+    })
+}
+
+/// `remote(..)` and `remote_with(options, ..)`.
+fn submitters(
+    export_name: &str,
+    ident: &syn::Ident,
+    params: &[Param],
+    value_ty: &TokenStream,
+) -> TokenStream {
+    let names: Vec<_> = params.iter().map(|param| &param.ident).collect();
+    let name_strs: Vec<_> = params.iter().map(|param| param.display.clone()).collect();
+    let arg_tys: Vec<_> = params
+        .iter()
+        .map(|param| {
+            let ty = &param.ty;
+            quote!(impl ::core::convert::Into<::rustyray::__private::Arg<'a, #ty>>)
+        })
+        .collect();
+    let lowered: Vec<_> = params
+        .iter()
+        .map(|param| {
+            let (name, ty) = (&param.ident, &param.ty);
+            quote_spanned!(ty.span()=> ::rustyray::__private::lower::<#ty>(#name.into()))
+        })
+        .collect();
+    // A parameter may itself be called `options`.
+    let options = if names.iter().any(|name| *name == "options") {
+        format_ident!("__rustyray_options")
+    } else {
+        format_ident!("options")
+    };
+    let remote_doc = format!(
+        "Submit `{ident}` with default options; the result is an `ObjectRef` to wait on. \
+         Each argument is a value, an `ObjectRef` or a `&ObjectRef`."
+    );
+    let remote_with_doc = format!("Submit `{ident}` with `options` (e.g. a timeout).");
+    quote! {
+        #[doc = #remote_doc]
+        #[allow(clippy::too_many_arguments)]
+        pub fn remote<'a>(#(#names: #arg_tys),*) -> ::rustyray::__private::ObjectRef<#value_ty> {
+            remote_with(::rustyray::__private::TaskOptions::new(), #(#names),*)
+        }
+
+        #[doc = #remote_with_doc]
+        #[allow(clippy::too_many_arguments)]
+        pub fn remote_with<'a>(
+            #options: ::rustyray::__private::TaskOptions,
+            #(#names: #arg_tys),*
+        ) -> ::rustyray::__private::ObjectRef<#value_ty> {
+            ::rustyray::__private::submit(
+                #export_name,
+                &[#(#name_strs),*],
+                ::std::vec![#(#lowered),*],
+                #options,
+            )
+        }
+    }
+}
+
+/// The registered `fn(&[Vec<u8>]) -> Result<Vec<u8>, InvokeError>`.
+fn invoke_shim(
+    export_name: &str,
+    sig: &syn::Signature,
+    params: &[Param],
+    ret_ty: &TokenStream,
+    fallible: bool,
+) -> TokenStream {
+    let ident = &sig.ident;
+    let count = params.len();
+    let locals: Vec<_> = (0..count).map(|i| format_ident!("__rustyray_arg{i}")).collect();
+    let decodes = params.iter().zip(&locals).enumerate().map(|(index, (param, local))| {
+        let (ty, display) = (&param.ty, &param.display);
+        quote_spanned! {ty.span()=>
+            let #local = ::rustyray::__private::decode_arg::<#ty>(#export_name, __args, #index, #display)?;
+        }
+    });
+    let call = quote!(super::#ident(#(#locals),*));
+    let call = if sig.asyncness.is_some() {
+        quote!(::rustyray::__private::block_on(#call))
+    } else {
+        call
+    };
+    let encode = if fallible {
+        quote!(::rustyray::__private::encode_fallible::<#ret_ty>(#export_name, __out))
+    } else {
+        quote!(::rustyray::__private::encode_output::<#ret_ty>(#export_name, __out))
+    };
+    quote! {
+        fn __rustyray_invoke(
+            __args: &[::std::vec::Vec<u8>],
+        ) -> ::core::result::Result<::std::vec::Vec<u8>, ::rustyray::__private::InvokeError> {
+            ::rustyray::__private::check_arity(#export_name, __args, #count)?;
+            #(#decodes)*
+            let __out = #call;
+            #encode
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! postcard on both sides of the boundary, and the traits that let generated code handle
+//! every supported return type uniformly.
+//!
+//! Arguments arrive as one postcard buffer per parameter and results leave as one; objects
+//! read with `get` are postcard too. Keeping all encoding here means error messages name
+//! the function, the parameter and its type the same way everywhere.
+
+use std::fmt::Display;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{InvokeError, RayError};
+
+/// Fails unless exactly `expected` arguments arrived.
+pub fn check_arity(function: &str, args: &[Vec<u8>], expected: usize) -> Result<(), InvokeError> {
+    if args.len() == expected {
+        Ok(())
+    } else {
+        let plural = if expected == 1 { "" } else { "s" };
+        Err(InvokeError::BadArguments(format!(
+            "`{function}` takes {expected} argument{plural}, got {}",
+            args.len()
+        )))
+    }
+}
+
+/// Decodes argument `index` (described as `param`, e.g. `b: i32`) of `function`.
+pub fn decode_arg<T: DeserializeOwned>(
+    function: &str,
+    args: &[Vec<u8>],
+    index: usize,
+    param: &str,
+) -> Result<T, InvokeError> {
+    let bad = |why: String| {
+        InvokeError::BadArguments(format!(
+            "`{function}` argument {index} (`{param}`) did not decode: {why}"
+        ))
+    };
+    let bytes = args
+        .get(index)
+        .ok_or_else(|| bad("missing".to_owned()))?;
+    decode_exact(bytes).map_err(bad)
+}
+
+/// Encodes what a function returned.
+pub fn encode_output<T: Serialize>(function: &str, value: T) -> Result<Vec<u8>, InvokeError> {
+    postcard::to_allocvec(&value).map_err(|error| {
+        InvokeError::Application(format!("the result of `{function}` did not encode: {error}"))
+    })
+}
+
+/// A `Result` return type: its `Ok` value is the task's value, its `Err` the task's
+/// application error (rendered with `Display`).
+#[diagnostic::on_unimplemented(
+    message = "a #[rustyray::remote] function returning `{Self}` needs an error type that implements `Display`"
+)]
+pub trait Fallible {
+    /// The value a successful call stores.
+    type Ok;
+    /// The value, or the error's message.
+    fn into_result(self) -> Result<Self::Ok, String>;
+}
+
+impl<T, E: Display> Fallible for Result<T, E> {
+    type Ok = T;
+
+    fn into_result(self) -> Result<T, String> {
+        self.map_err(|error| error.to_string())
+    }
+}
+
+/// Encodes the `Ok` of a `Result`-returning function; its `Err` becomes
+/// [`InvokeError::Application`].
+pub fn encode_fallible<R>(function: &str, value: R) -> Result<Vec<u8>, InvokeError>
+where
+    R: Fallible,
+    R::Ok: Serialize,
+{
+    match value.into_result() {
+        Ok(value) => encode_output(function, value),
+        Err(message) => Err(InvokeError::Application(message)),
+    }
+}
+
+/// What a `#[rustyray::main]` may return, and the exit status it means.
+#[diagnostic::on_unimplemented(
+    message = "#[rustyray::main] must return `()` or `Result<(), E>` with `E: Display`, not `{Self}`"
+)]
+pub trait MainOutput {
+    /// 0 for success; otherwise reports the error on stderr and returns 1.
+    fn exit_code(self) -> i32;
+}
+
+impl MainOutput for () {
+    fn exit_code(self) -> i32 {
+        0
+    }
+}
+
+impl<E: Display> MainOutput for Result<(), E> {
+    fn exit_code(self) -> i32 {
+        match self {
+            Ok(()) => 0,
+            Err(error) => {
+                // Only drivers (components with a `#[main]`) instantiate this, so only they
+                // import stderr for it.
+                eprintln!("Error: {error}");
+                1
+            }
+        }
+    }
+}
+
+/// The exit status of a `#[rustyray::main]`'s return value.
+pub fn exit_code<R: MainOutput>(output: R) -> i32 {
+    output.exit_code()
+}
+
+/// Decodes an object's bytes as the `T` its `ObjectRef<T>` promised.
+pub(crate) fn decode_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RayError> {
+    decode_exact(bytes).map_err(|why| {
+        RayError::Decode(format!(
+            "{why} (expected a postcard-encoded `{}`)",
+            std::any::type_name::<T>()
+        ))
+    })
+}
+
+/// Encodes a value for the object store.
+pub(crate) fn encode_value<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, RayError> {
+    postcard::to_allocvec(value).map_err(|error| RayError::Encode(error.to_string()))
+}
+
+/// postcard, refusing trailing bytes: they mean the bytes were written as another type.
+fn decode_exact<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    match postcard::take_from_bytes::<T>(bytes) {
+        Ok((value, [])) => Ok(value),
+        Ok((_, rest)) => Err(format!("{} unexpected trailing bytes", rest.len())),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_exactly() {
+        let bytes = postcard::to_allocvec(&(1u8, 2u8)).expect("encodes");
+        assert_eq!(decode_object::<(u8, u8)>(&bytes), Ok((1, 2)));
+        let err = decode_object::<u8>(&bytes).expect_err("trailing byte");
+        assert!(
+            matches!(&err, RayError::Decode(m) if m.contains("1 unexpected trailing bytes") && m.contains("`u8`")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn arity_message() {
+        let err = check_arity("add", &[vec![]], 2).expect_err("wrong count");
+        assert_eq!(
+            err,
+            InvokeError::BadArguments("`add` takes 2 arguments, got 1".into())
+        );
+    }
+
+    #[test]
+    fn fallible_err_is_an_application_error() {
+        let out: Result<u8, String> = Err("nope".into());
+        assert_eq!(
+            encode_fallible("f", out),
+            Err(InvokeError::Application("nope".into()))
+        );
+    }
+
+    #[test]
+    fn main_exit_codes() {
+        assert_eq!(exit_code(()), 0);
+        assert_eq!(exit_code(Ok::<(), String>(())), 0);
+        assert_eq!(exit_code(Err::<(), _>("bad")), 1);
+    }
+}

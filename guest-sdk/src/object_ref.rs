@@ -1,0 +1,200 @@
+//! [`ObjectRef<T>`], a typed reference to an object in the host's store, and [`Arg<T>`],
+//! what a `name::remote(..)` parameter accepts.
+//!
+//! An `ObjectRef` owns the WIT `object-ref` resource: cloning it asks the host for one more
+//! reference (`clone-ref`), dropping it releases one. Submitting can fail before any object
+//! exists; rather than make every `remote(..)` call return a `Result`, the `ObjectRef` then
+//! holds the error, and [`ObjectRef::get`] returns it (Ray's `.remote()` cannot fail either).
+//! Passing such a reference to another task fails that submission with
+//! [`RayError::DependencyFailed`], as the host would for a failed upstream task.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::codec;
+use crate::error::RayError;
+use crate::sys::{self, Handle};
+
+/// A reference to a value of type `T` held by the rustyray runtime: the result of a task,
+/// or a value [`put`](crate::put) there.
+///
+/// Get the value with [`get`](Self::get), as many times as needed; pass the reference
+/// (owned or borrowed) to other tasks' `remote(..)` and the host resolves it to the value
+/// before they run, without copying it through this guest.
+#[must_use = "dropping an ObjectRef releases the object; call .get() to wait for its value"]
+pub struct ObjectRef<T> {
+    state: State,
+    // `fn() -> T`: the reference does not own a `T`, so `T`'s auto traits do not matter.
+    value: PhantomData<fn() -> T>,
+}
+
+/// A live reference, or the error that prevented one.
+pub enum State {
+    Live(Handle),
+    Failed(RayError),
+}
+
+impl<T> ObjectRef<T> {
+    pub(crate) fn from_handle(handle: Handle) -> Self {
+        Self::from_state(State::Live(handle))
+    }
+
+    pub(crate) fn failed(error: RayError) -> Self {
+        Self::from_state(State::Failed(error))
+    }
+
+    pub(crate) fn from_result(result: Result<Handle, RayError>) -> Self {
+        match result {
+            Ok(handle) => Self::from_handle(handle),
+            Err(error) => Self::failed(error),
+        }
+    }
+
+    fn from_state(state: State) -> Self {
+        Self {
+            state,
+            value: PhantomData,
+        }
+    }
+
+    pub(crate) fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The object's id, stable for its lifetime: for logs and equality. A reference that
+    /// holds a submission error has id 0.
+    pub fn id(&self) -> u64 {
+        match &self.state {
+            State::Live(handle) => sys::id(handle),
+            State::Failed(_) => 0,
+        }
+    }
+
+    /// The value, waiting until the task that produces it has finished. Waiting suspends
+    /// only this guest. May be called any number of times.
+    ///
+    /// # Errors
+    ///
+    /// The task's error ([`RayError::Application`], [`RayError::Trap`], …), the error that
+    /// prevented the submission, or [`RayError::Decode`] if the bytes are not a `T`.
+    pub fn get(&self) -> Result<T, RayError>
+    where
+        T: DeserializeOwned,
+    {
+        match &self.state {
+            State::Live(handle) => codec::decode_object(&sys::get(handle)?),
+            State::Failed(error) => Err(error.clone()),
+        }
+    }
+}
+
+impl<T> Clone for ObjectRef<T> {
+    /// One more reference to the same object (the host counts it).
+    fn clone(&self) -> Self {
+        Self::from_state(match &self.state {
+            State::Live(handle) => State::Live(sys::clone_handle(handle)),
+            State::Failed(error) => State::Failed(error.clone()),
+        })
+    }
+}
+
+impl<T> fmt::Debug for ObjectRef<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.state {
+            State::Live(handle) => write!(f, "ObjectRef({})", sys::id(handle)),
+            State::Failed(error) => write!(f, "ObjectRef(failed: {error})"),
+        }
+    }
+}
+
+/// Any `ObjectRef`, whatever its value type: what [`wait`](crate::wait) takes, so
+/// references to different types can be waited on together
+/// (`wait(&[&a as &dyn AnyObjectRef, &b], ..)`). Implemented for `ObjectRef<T>` and
+/// references to implementors; not implementable outside the SDK.
+pub trait AnyObjectRef: sealed::Sealed {}
+
+impl<T> AnyObjectRef for ObjectRef<T> {}
+impl<R: AnyObjectRef + ?Sized> AnyObjectRef for &R {}
+
+pub(crate) mod sealed {
+    use super::{ObjectRef, State};
+
+    pub trait Sealed {
+        fn object_state(&self) -> &State;
+    }
+
+    impl<T> Sealed for ObjectRef<T> {
+        fn object_state(&self) -> &State {
+            self.state()
+        }
+    }
+
+    impl<R: super::AnyObjectRef + ?Sized> Sealed for &R {
+        fn object_state(&self) -> &State {
+            (**self).object_state()
+        }
+    }
+}
+
+/// One argument of a `name::remote(..)` call: a value, or a reference to a value held by
+/// the runtime (which the host resolves before the task runs).
+///
+/// You rarely name this type: `remote` parameters are `impl Into<Arg<'a, T>>`, which `T`,
+/// `ObjectRef<T>` and `&ObjectRef<T>` all are.
+pub struct Arg<'a, T> {
+    kind: ArgKind<'a, T>,
+}
+
+enum ArgKind<'a, T> {
+    Value(T),
+    Owned(ObjectRef<T>),
+    Borrowed(&'a ObjectRef<T>),
+}
+
+impl<T> From<T> for Arg<'_, T> {
+    fn from(value: T) -> Self {
+        Self {
+            kind: ArgKind::Value(value),
+        }
+    }
+}
+
+impl<T> From<ObjectRef<T>> for Arg<'_, T> {
+    fn from(object: ObjectRef<T>) -> Self {
+        Self {
+            kind: ArgKind::Owned(object),
+        }
+    }
+}
+
+impl<'a, T> From<&'a ObjectRef<T>> for Arg<'a, T> {
+    fn from(object: &'a ObjectRef<T>) -> Self {
+        Self {
+            kind: ArgKind::Borrowed(object),
+        }
+    }
+}
+
+/// An [`Arg`] with its value encoded: untyped, ready for `submit`.
+pub struct LoweredArg<'a>(pub(crate) Lowered<'a>);
+
+pub(crate) enum Lowered<'a> {
+    /// postcard bytes, or why the value did not encode.
+    Value(Result<Vec<u8>, postcard::Error>),
+    /// A reference the submission consumes (and releases once submitted).
+    Owned(State),
+    /// A reference the caller keeps.
+    Borrowed(&'a State),
+}
+
+/// Encodes an argument's value; generated `remote` functions call this once per parameter.
+pub fn lower<T: Serialize>(arg: Arg<'_, T>) -> LoweredArg<'_> {
+    LoweredArg(match arg.kind {
+        ArgKind::Value(value) => Lowered::Value(postcard::to_allocvec(&value)),
+        ArgKind::Owned(object) => Lowered::Owned(object.state),
+        ArgKind::Borrowed(object) => Lowered::Borrowed(&object.state),
+    })
+}

@@ -1,0 +1,247 @@
+//! The host side of the WIT contract: generated bindings, the per-instance state
+//! ([`TaskCtx`]) and the imports a guest calls (`objects`, `tasks`, `diagnostics`).
+//!
+//! Guest-held object references are `object-ref` resources whose table entries hold
+//! the object's slot: each entry is one reference, `clone-ref` adds one, and the
+//! guest dropping its handle (or the instance being dropped with its table) releases
+//! it. `get` and `wait` are the only async imports: a guest that waits suspends its
+//! own fiber and gives its worker thread back to other tasks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::OwnedSemaphorePermit;
+use wasmtime::component::{Resource, ResourceTable};
+use wasmtime::{ResourceLimiter, StoreLimits};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::object_store::{Encoding, Slot};
+use crate::runtime::RuntimeInner;
+use crate::task_impl::{TaskArg, TaskOptions};
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "task-module",
+    imports: {
+        "rustyray:runtime/objects.get": async | trappable,
+        "rustyray:runtime/objects.wait": async | trappable,
+        default: trappable,
+    },
+    exports: { default: async },
+    with: {
+        "rustyray:runtime/types.object-ref": GuestObjectRef,
+    },
+});
+
+pub(crate) use exports::rustyray::runtime::guest::InvokeError;
+pub(crate) use rustyray::runtime::types::{TaskError, TrapInfo};
+
+/// A guest's handle to an object: one reference to its slot.
+#[derive(Debug)]
+pub struct GuestObjectRef {
+    pub(crate) slot: Arc<Slot>,
+}
+
+/// The state of one instance (a task, or a driver) in its `Store`.
+pub(crate) struct TaskCtx {
+    pub(crate) runtime: Arc<RuntimeInner>,
+    pub(crate) table: ResourceTable,
+    pub(crate) wasi: WasiCtx,
+    pub(crate) limits: StoreLimits,
+    /// The guest's panic message, reported just before it traps.
+    pub(crate) panic_message: Option<String>,
+    /// The task's execution permit, handed back while the guest waits on an object.
+    pub(crate) permit: Option<OwnedSemaphorePermit>,
+}
+
+impl TaskCtx {
+    pub(crate) fn new(runtime: Arc<RuntimeInner>, wasi: WasiCtx, limits: StoreLimits) -> Self {
+        TaskCtx {
+            runtime,
+            table: ResourceTable::new(),
+            wasi,
+            limits,
+            panic_message: None,
+            permit: None,
+        }
+    }
+
+    fn slot(&self, handle: &Resource<GuestObjectRef>) -> wasmtime::Result<Arc<Slot>> {
+        Ok(self.table.get(handle)?.slot.clone())
+    }
+
+    /// Waits on objects with the task's permit handed back, so tasks this one waits
+    /// for can run even when every permit is taken by waiting tasks.
+    async fn waiting_on(
+        &mut self,
+        slots: &[Arc<Slot>],
+        num_ready: usize,
+        timeout: Option<Duration>,
+    ) -> wasmtime::Result<Vec<usize>> {
+        let had_permit = self.permit.take().is_some();
+        let ready = crate::wait::wait_slots(slots, num_ready, timeout).await;
+        if had_permit {
+            let permit = self.runtime.permits.clone().acquire_owned().await?;
+            self.permit = Some(permit);
+        }
+        Ok(ready)
+    }
+
+    fn push(&mut self, slot: Arc<Slot>) -> wasmtime::Result<Resource<GuestObjectRef>> {
+        Ok(self.table.push(GuestObjectRef { slot })?)
+    }
+}
+
+impl WasiView for TaskCtx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl ResourceLimiter for TaskCtx {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.memory_growing(current, desired, maximum)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+}
+
+impl rustyray::runtime::types::Host for TaskCtx {}
+
+impl rustyray::runtime::types::HostObjectRef for TaskCtx {
+    fn id(&mut self, handle: Resource<GuestObjectRef>) -> wasmtime::Result<u64> {
+        Ok(self.table.get(&handle)?.slot.id().0)
+    }
+
+    fn clone_ref(
+        &mut self,
+        handle: Resource<GuestObjectRef>,
+    ) -> wasmtime::Result<Resource<GuestObjectRef>> {
+        let slot = self.slot(&handle)?;
+        self.push(slot)
+    }
+
+    fn drop(&mut self, handle: Resource<GuestObjectRef>) -> wasmtime::Result<()> {
+        self.table.delete(handle)?;
+        Ok(())
+    }
+}
+
+impl rustyray::runtime::objects::Host for TaskCtx {
+    fn put(
+        &mut self,
+        data: Vec<u8>,
+    ) -> wasmtime::Result<Result<Resource<GuestObjectRef>, TaskError>> {
+        match self.runtime.objects.put(Bytes::from(data), Encoding::Postcard) {
+            Ok(slot) => Ok(Ok(self.push(slot)?)),
+            Err(err) => Ok(Err(TaskError::from(&err))),
+        }
+    }
+
+    async fn get(
+        &mut self,
+        handle: Resource<GuestObjectRef>,
+    ) -> wasmtime::Result<Result<Vec<u8>, TaskError>> {
+        let slot = self.slot(&handle)?;
+        if !slot.is_ready() {
+            self.waiting_on(std::slice::from_ref(&slot), 1, None).await?;
+        }
+        Ok(match slot.ready().await {
+            Ok((bytes, Encoding::Postcard)) => Ok(bytes.to_vec()),
+            Ok((bytes, Encoding::Raw)) => Ok(crate::codec::frame_raw(bytes)),
+            Err(err) => Err(TaskError::from(err)),
+        })
+    }
+
+    async fn wait(
+        &mut self,
+        handles: Vec<Resource<GuestObjectRef>>,
+        num_ready: u32,
+        timeout_ms: Option<u64>,
+    ) -> wasmtime::Result<Vec<u32>> {
+        let slots = handles
+            .iter()
+            .map(|handle| self.slot(handle))
+            .collect::<wasmtime::Result<Vec<_>>>()?;
+        let timeout = timeout_ms.map(Duration::from_millis);
+        let ready = self.waiting_on(&slots, num_ready as usize, timeout).await?;
+        Ok(ready.into_iter().map(|index| index as u32).collect())
+    }
+}
+
+impl rustyray::runtime::tasks::Host for TaskCtx {
+    fn submit(
+        &mut self,
+        function: String,
+        args: Vec<rustyray::runtime::types::TaskArg>,
+        options: rustyray::runtime::types::TaskOptions,
+    ) -> wasmtime::Result<Result<Resource<GuestObjectRef>, TaskError>> {
+        let mut task_args = Vec::with_capacity(args.len());
+        for arg in args {
+            task_args.push(match arg {
+                rustyray::runtime::types::TaskArg::Value(bytes) => {
+                    TaskArg::Value(Bytes::from(bytes))
+                }
+                rustyray::runtime::types::TaskArg::Object(handle) => {
+                    TaskArg::Object(self.slot(&handle)?)
+                }
+            });
+        }
+        let options = TaskOptions {
+            timeout: options.timeout_ms.map(Duration::from_millis),
+        };
+        let slot = self.runtime.submit_slot(&function, task_args, options);
+        Ok(Ok(self.push(slot)?))
+    }
+
+    fn cancel(&mut self, handle: Resource<GuestObjectRef>) -> wasmtime::Result<()> {
+        let slot = self.slot(&handle)?;
+        crate::task_impl::cancel_slot(&slot);
+        Ok(())
+    }
+}
+
+impl rustyray::runtime::diagnostics::Host for TaskCtx {
+    fn report_panic(&mut self, message: String) -> wasmtime::Result<()> {
+        self.panic_message = Some(message);
+        Ok(())
+    }
+}
+
+impl From<&crate::error::RayError> for TaskError {
+    fn from(err: &crate::error::RayError) -> Self {
+        use crate::error::RayError;
+        match err {
+            RayError::Application { message, .. } => TaskError::Application(message.clone()),
+            RayError::Trap {
+                message, backtrace, ..
+            } => TaskError::Trap(TrapInfo {
+                message: message.clone(),
+                backtrace: backtrace.clone(),
+            }),
+            RayError::Cancelled => TaskError::Cancelled,
+            RayError::Timeout(after) => TaskError::Timeout(after.as_millis() as u64),
+            RayError::DependencyFailed { .. } => TaskError::DependencyFailed(err.to_string()),
+            RayError::FunctionNotFound(name) => TaskError::FunctionNotFound(name.clone()),
+            RayError::BadArguments { message, .. } => TaskError::BadArguments(message.clone()),
+            RayError::InvalidModule { .. } => TaskError::InvalidModule(err.to_string()),
+            other => TaskError::Runtime(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! # rustyray
+//!
+//! Ray Core's programming model — tasks, objects, and (soon) actors — where every task
+//! runs as a sandboxed WebAssembly component on wasmtime.
+//!
+//! ## A tour
+//!
+//! - [`Runtime`] (`runtime.rs`) is one embedded node: a wasmtime [`Engine`](wasmtime::Engine)
+//!   (`engine.rs`: pooling allocator, epochs, fibers), a tokio executor whose
+//!   threads run the tasks, the [object store](object_store), and the function
+//!   registry (`registry.rs`). Its API is Ray's: `put`, `get`, `wait`, `cancel`,
+//!   tasks through [`TaskBuilder`], `shutdown`.
+//! - A component is loaded once (`component.rs`): compiled by Cranelift or loaded
+//!   from the on-disk cache (`cache.rs`), linked against WASI and the rustyray
+//!   imports, checked against the WIT contract (`wit/runtime.wit`), and asked to
+//!   `describe` its functions, which go into the registry.
+//! - A task (`task.rs`) waits for its `ObjectRef` arguments, takes an execution
+//!   permit, runs in a fresh instance, and fills its output object. Cancels and
+//!   deadlines drop the task's future; a busy guest yields every epoch tick so they
+//!   can.
+//! - Guests talk back through imports (`bindings.rs`): `put`, `get` (suspends only
+//!   the guest's fiber), `wait`, `submit`, `cancel`. Their object handles are WIT
+//!   resources: dropping one releases the reference.
+//! - Objects (`object_store.rs`) are `Arc`-shared slots of [`bytes::Bytes`]: no
+//!   global table, no lock to hand a reference around, freed with the last holder.
+//! - The seed's API (`ActorSystem`, `TaskSystem`, [`task_function!`]) lives in
+//!   `seed.rs`, over the same runtime.
+//!
+//! ## Example
+//!
+//! ```no_run
+//! use rustyray::{Runtime, TaskBuilder};
+//! # async fn demo() -> rustyray::error::Result<()> {
+//! let runtime = Runtime::new()?;
+//! runtime.load("guest.wasm").await?;
+//! let sum = TaskBuilder::new("add").arg(5).arg(3).submit::<i32>(&runtime).await?;
+//! assert_eq!(sum.get().await?, 8);
+//! runtime.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+mod bindings;
+pub mod cache;
+pub mod codec;
+mod component;
+mod engine;
+pub mod error;
+mod object_ref;
+pub mod object_store;
+pub mod registry;
+mod runtime;
+mod seed;
+mod signal;
+mod wait;
+
+pub mod guest_build;
+
+/// Tasks: the builder, options, and the seed's `TaskSystem`.
+pub mod task {
+    pub use crate::runtime::{AsRuntime, TaskBuilder};
+    pub use crate::seed::TaskSystem;
+    pub use crate::task_impl::TaskOptions;
+}
+#[path = "task.rs"]
+mod task_impl;
+
+/// Actors (the seed's `ActorSystem`; actor classes come with the actors work).
+pub mod actor {
+    pub use crate::seed::ActorSystem;
+}
+
+pub use cache::CacheOutcome;
+pub use component::{ComponentInfo, ExportedFunction};
+pub use error::{RayError, Result};
+pub use object_ref::ObjectRef;
+pub use object_store::{ObjectId, StoreStats};
+pub use registry::{FunctionInfo, NativeFunction};
+pub use runtime::{AsRuntime, Runtime, RuntimeBuilder, RuntimeStats, TaskBuilder};
+pub use task_impl::TaskOptions;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use bytes::Bytes;
+}

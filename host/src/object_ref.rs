@@ -1,0 +1,119 @@
+//! [`ObjectRef<T>`]: the host's typed handle to an object, and a future of its value.
+//!
+//! A handle is an `Arc` of the object's slot plus the value's type, so cloning one
+//! adds a reference and dropping the last one frees the object. `get` may be awaited
+//! any number of times, by any number of holders, before or after the object is
+//! ready; each call decodes the shared bytes afresh, while [`ObjectRef::get_bytes`]
+//! hands out the payload itself without a copy.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use crate::codec;
+use crate::error::{RayError, Result};
+use crate::object_store::{Encoding, ObjectId, Slot};
+
+/// A reference to an object holding a `T`: the result of a task or a `put`.
+pub struct ObjectRef<T> {
+    slot: Arc<Slot>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for ObjectRef<T> {
+    fn clone(&self) -> Self {
+        ObjectRef {
+            slot: self.slot.clone(),
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for ObjectRef<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectRef")
+            .field("id", &self.slot.id())
+            .field("type", &std::any::type_name::<T>())
+            .field("ready", &self.slot.is_ready())
+            .finish()
+    }
+}
+
+impl<T> ObjectRef<T> {
+    pub(crate) fn from_slot(slot: Arc<Slot>) -> Self {
+        ObjectRef {
+            slot,
+            _type: PhantomData,
+        }
+    }
+
+    pub(crate) fn slot(&self) -> &Arc<Slot> {
+        &self.slot
+    }
+
+    /// The object's id.
+    pub fn id(&self) -> ObjectId {
+        self.slot.id()
+    }
+
+    /// Whether the object is ready (holds a value or an error).
+    pub fn is_ready(&self) -> bool {
+        self.slot.is_ready()
+    }
+
+    /// The same object seen as another type (for objects produced by untyped APIs).
+    pub fn cast<U>(self) -> ObjectRef<U> {
+        ObjectRef::from_slot(self.slot)
+    }
+
+    /// The object's encoded bytes, shared without a copy, once it is ready.
+    pub async fn get_bytes(&self) -> Result<Bytes> {
+        match self.slot.ready().await {
+            Ok((bytes, _)) => Ok(bytes.clone()),
+            Err(err) => Err(err.clone()),
+        }
+    }
+}
+
+impl<T: DeserializeOwned> ObjectRef<T> {
+    /// Waits for the object and decodes its value. May be called many times.
+    pub async fn get(&self) -> Result<T> {
+        match self.slot.ready().await {
+            Ok((bytes, encoding)) => decode_outcome(bytes, *encoding),
+            Err(err) => Err(err.clone()),
+        }
+    }
+
+    /// The value if the object is ready, without waiting.
+    pub fn try_get(&self) -> Option<Result<T>> {
+        Some(match self.slot.try_get()? {
+            Ok((bytes, encoding)) => decode_outcome(bytes, *encoding),
+            Err(err) => Err(err.clone()),
+        })
+    }
+}
+
+fn decode_outcome<T: DeserializeOwned>(bytes: &Bytes, encoding: Encoding) -> Result<T> {
+    match encoding {
+        Encoding::Postcard => codec::decode(bytes).map_err(|err| RayError::BadArguments {
+            function: "get".into(),
+            message: format!(
+                "the object does not decode as {}: {err}",
+                std::any::type_name::<T>()
+            ),
+        }),
+        Encoding::Raw => {
+            let framed = codec::frame_raw(bytes);
+            codec::decode(&framed).map_err(|err| RayError::BadArguments {
+                function: "get".into(),
+                message: format!(
+                    "raw bytes do not decode as {}: {err}",
+                    std::any::type_name::<T>()
+                ),
+            })
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! The in-memory object store: where task results and `put` values live.
+//!
+//! There is no global table of objects. An object *is* its [`Slot`], shared through
+//! `Arc`s held by exactly the things that reference it: host [`ObjectRef`]s, guest
+//! `object-ref` resources (in each instance's resource table) and the arguments of
+//! tasks not yet run. The reference count is the `Arc`'s count, so handing a
+//! reference around costs an atomic increment and no lock, and an object is freed
+//! the moment its last holder lets go; [`StoreStats`] makes that observable.
+//!
+//! A slot is filled once, with bytes or with an error, and then wakes every waiter.
+//! Payloads are [`Bytes`], so a value put once is shared, never copied, by every
+//! holder inside the host. The store counts the bytes of live objects and refuses a
+//! value that would take it past its configured cap with [`RayError::ObjectStoreFull`].
+//!
+//! [`ObjectRef`]: crate::ObjectRef
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use crate::error::{RayError, Result};
+use crate::task_impl::TaskControl;
+
+/// The id of an object, unique within one runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId(pub u64);
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "object#{}", self.0)
+    }
+}
+
+/// How a slot's bytes are to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// A postcard-encoded value: what tasks return and typed `put` stores.
+    Postcard,
+    /// Raw bytes stored as given (`put_bytes`): a `Vec<u8>` to a guest.
+    Raw,
+}
+
+/// A finished object: its payload or why there is none.
+pub(crate) type Outcome = std::result::Result<(Bytes, Encoding), RayError>;
+
+/// Counters shared by every slot of one runtime.
+#[derive(Debug)]
+pub(crate) struct StoreShared {
+    next_id: AtomicU64,
+    live_objects: AtomicUsize,
+    used_bytes: AtomicUsize,
+    freed_objects: AtomicU64,
+    capacity: usize,
+}
+
+/// A snapshot of the object store's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Objects some holder still references (pending or ready).
+    pub live_objects: usize,
+    /// Bytes held by ready objects.
+    pub used_bytes: usize,
+    /// Objects freed since the runtime started.
+    pub freed_objects: u64,
+    /// The memory cap, in bytes.
+    pub capacity: usize,
+}
+
+/// The store: creates slots and keeps the counters.
+#[derive(Debug, Clone)]
+pub(crate) struct ObjectStore {
+    shared: Arc<StoreShared>,
+}
+
+impl ObjectStore {
+    pub(crate) fn new(capacity: usize) -> Self {
+        ObjectStore {
+            shared: Arc::new(StoreShared {
+                next_id: AtomicU64::new(1),
+                live_objects: AtomicUsize::new(0),
+                used_bytes: AtomicUsize::new(0),
+                freed_objects: AtomicU64::new(0),
+                capacity,
+            }),
+        }
+    }
+
+    /// A new empty slot, to be filled by a task.
+    pub(crate) fn new_slot(&self) -> Arc<Slot> {
+        let id = ObjectId(self.shared.next_id.fetch_add(1, Ordering::Relaxed));
+        self.shared.live_objects.fetch_add(1, Ordering::Relaxed);
+        Arc::new(Slot {
+            id,
+            outcome: OnceLock::new(),
+            notify: Notify::new(),
+            producer: Mutex::new(None),
+            store: self.shared.clone(),
+        })
+    }
+
+    /// A slot already holding `bytes` (a `put`).
+    pub(crate) fn put(&self, bytes: Bytes, encoding: Encoding) -> Result<Arc<Slot>> {
+        let slot = self.new_slot();
+        slot.complete(Ok((bytes, encoding)))?;
+        Ok(slot)
+    }
+
+    pub(crate) fn stats(&self) -> StoreStats {
+        StoreStats {
+            live_objects: self.shared.live_objects.load(Ordering::Relaxed),
+            used_bytes: self.shared.used_bytes.load(Ordering::Relaxed),
+            freed_objects: self.shared.freed_objects.load(Ordering::Relaxed),
+            capacity: self.shared.capacity,
+        }
+    }
+}
+
+impl StoreShared {
+    /// Reserves `len` bytes under the cap.
+    fn reserve(&self, len: usize) -> Result<()> {
+        let mut used = self.used_bytes.load(Ordering::Relaxed);
+        loop {
+            let next = used.saturating_add(len);
+            if next > self.capacity {
+                return Err(RayError::ObjectStoreFull {
+                    requested: len,
+                    used,
+                    capacity: self.capacity,
+                });
+            }
+            match self.used_bytes.compare_exchange_weak(
+                used,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(actual) => used = actual,
+            }
+        }
+    }
+}
+
+/// One object: filled once, read by any number of holders.
+pub struct Slot {
+    id: ObjectId,
+    outcome: OnceLock<Outcome>,
+    notify: Notify,
+    /// The task that will fill this slot, for `cancel`.
+    producer: Mutex<Option<Weak<TaskControl>>>,
+    store: Arc<StoreShared>,
+}
+
+impl fmt::Debug for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Slot")
+            .field("id", &self.id)
+            .field("ready", &self.outcome.get().is_some())
+            .finish()
+    }
+}
+
+impl Slot {
+    pub(crate) fn id(&self) -> ObjectId {
+        self.id
+    }
+
+    /// Fills the slot. A payload over the store's cap fills it with
+    /// [`RayError::ObjectStoreFull`] instead, and that error is also returned.
+    /// Filling an already filled slot does nothing (the first outcome wins: a task
+    /// that finishes just as it is cancelled keeps one answer).
+    pub(crate) fn complete(&self, outcome: Outcome) -> Result<()> {
+        let outcome = match outcome {
+            Ok((bytes, encoding)) => match self.store.reserve(bytes.len()) {
+                Ok(()) => Ok((bytes, encoding)),
+                Err(err) => Err(err),
+            },
+            Err(err) => Err(err),
+        };
+        let refused = match &outcome {
+            Err(err @ RayError::ObjectStoreFull { .. }) => Some(err.clone()),
+            _ => None,
+        };
+        if let Err(lost) = self.outcome.set(outcome)
+            && let Ok((bytes, _)) = lost
+        {
+            self.store
+                .used_bytes
+                .fetch_sub(bytes.len(), Ordering::Relaxed);
+        }
+        if let Ok(mut producer) = self.producer.lock() {
+            producer.take();
+        }
+        self.notify.notify_waiters();
+        match refused {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    /// The outcome if the slot is filled.
+    pub(crate) fn try_get(&self) -> Option<&Outcome> {
+        self.outcome.get()
+    }
+
+    pub(crate) fn is_ready(&self) -> bool {
+        self.outcome.get().is_some()
+    }
+
+    /// Waits until the slot is filled.
+    pub(crate) async fn ready(&self) -> &Outcome {
+        loop {
+            if let Some(outcome) = self.outcome.get() {
+                return outcome;
+            }
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            // Register before the second check, so a fill in between is not missed.
+            notified.as_mut().enable();
+            if let Some(outcome) = self.outcome.get() {
+                return outcome;
+            }
+            notified.await;
+        }
+    }
+
+    pub(crate) fn set_producer(&self, control: &Arc<TaskControl>) {
+        if let Ok(mut producer) = self.producer.lock() {
+            *producer = Some(Arc::downgrade(control));
+        }
+    }
+
+    pub(crate) fn producer(&self) -> Option<Arc<TaskControl>> {
+        self.producer.lock().ok()?.as_ref()?.upgrade()
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(Ok((bytes, _))) = self.outcome.get() {
+            self.store
+                .used_bytes
+                .fetch_sub(bytes.len(), Ordering::Relaxed);
+        }
+        self.store.live_objects.fetch_sub(1, Ordering::Relaxed);
+        self.store.freed_objects.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cap_refuses_and_drop_frees() {
+        let store = ObjectStore::new(10);
+        let a = store.put(Bytes::from_static(b"123456"), Encoding::Raw).unwrap();
+        assert_eq!(store.stats().used_bytes, 6);
+        let err = store
+            .put(Bytes::from_static(b"123456"), Encoding::Raw)
+            .unwrap_err();
+        assert!(matches!(err, RayError::ObjectStoreFull { requested: 6, used: 6, capacity: 10 }));
+        drop(a);
+        let stats = store.stats();
+        assert_eq!(stats.used_bytes, 0);
+        assert_eq!(stats.live_objects, 0);
+        assert_eq!(stats.freed_objects, 2);
+    }
+
+    #[test]
+    fn first_outcome_wins() {
+        let store = ObjectStore::new(100);
+        let slot = store.new_slot();
+        slot.complete(Err(RayError::Cancelled)).unwrap();
+        slot.complete(Ok((Bytes::from_static(b"x"), Encoding::Raw))).unwrap();
+        assert!(matches!(slot.try_get(), Some(Err(RayError::Cancelled))));
+        assert_eq!(store.stats().used_bytes, 0);
+    }
+}

@@ -1,0 +1,541 @@
+//! [`Runtime`]: the embedded rustyray node — engine, worker threads, object store,
+//! function registry — and the host API over them.
+//!
+//! A `Runtime` owns its own multi-threaded tokio executor (the worker threads tasks
+//! run on), so it can be used from any async context, or none. Its API is Ray's:
+//! `put`, `get`, `wait`, `cancel`, tasks submitted through [`TaskBuilder`], and a
+//! graceful [`Runtime::shutdown`] after which every pending `get` has an answer.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::{Notify, Semaphore};
+use wasmtime::component::Linker;
+use wasmtime::{Engine, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::WasiCtx;
+
+use crate::bindings::{TaskCtx, TaskModule};
+use crate::cache::{CompileCache, default_cache_dir};
+use crate::codec;
+use crate::component::{ComponentInfo, LoadedComponent};
+use crate::engine::{EpochTicker, PoolSizes, build_engine};
+use crate::error::{RayError, Result};
+use crate::object_ref::ObjectRef;
+use crate::object_store::{Encoding, ObjectStore, Slot, StoreStats};
+use crate::registry::{Function, FunctionInfo, FunctionKind, NativeFunction, Registry};
+use crate::signal::Signal;
+use crate::task_impl::{self as task, OutputGuard, Task, TaskArg, TaskControl, TaskOptions};
+
+/// Settings of a runtime; see [`RuntimeBuilder`] for what each means.
+#[derive(Debug, Clone)]
+pub(crate) struct RuntimeConfig {
+    pub(crate) worker_threads: usize,
+    pub(crate) cache_dir: Option<PathBuf>,
+    pub(crate) object_store_capacity: usize,
+    pub(crate) max_instances: u32,
+    pub(crate) max_running: usize,
+    pub(crate) memory_limit: usize,
+    pub(crate) default_timeout: Option<Duration>,
+}
+
+/// Builds a [`Runtime`].
+#[derive(Debug, Clone)]
+pub struct RuntimeBuilder {
+    config: RuntimeConfig,
+}
+
+impl Default for RuntimeBuilder {
+    fn default() -> Self {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        RuntimeBuilder {
+            config: RuntimeConfig {
+                worker_threads: threads,
+                cache_dir: default_cache_dir(),
+                object_store_capacity: 4 << 30,
+                max_instances: 1000,
+                max_running: threads * 16,
+                memory_limit: 256 << 20,
+                default_timeout: None,
+            },
+        }
+    }
+}
+
+impl RuntimeBuilder {
+    /// Threads tasks run on (default: one per core).
+    pub fn worker_threads(mut self, threads: usize) -> Self {
+        self.config.worker_threads = threads.max(1);
+        self
+    }
+
+    /// Where compiled components are cached (default: `~/.cache/rustyray`, or
+    /// `$RUSTYRAY_CACHE_DIR`); `None` compiles every load afresh.
+    pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.config.cache_dir = dir;
+        self
+    }
+
+    /// Bytes the object store may hold before `put` and task results are refused
+    /// with [`RayError::ObjectStoreFull`] (default 4 GiB).
+    pub fn object_store_capacity(mut self, bytes: usize) -> Self {
+        self.config.object_store_capacity = bytes;
+        self
+    }
+
+    /// Instances that may be alive at once: running tasks, tasks waiting on objects,
+    /// drivers (default 1,000). Each reserves address space, not memory.
+    pub fn max_instances(mut self, instances: u32) -> Self {
+        self.config.max_instances = instances.max(2);
+        self
+    }
+
+    /// Tasks executing at once (default 16 per worker thread); the rest queue.
+    pub fn max_running(mut self, tasks: usize) -> Self {
+        self.config.max_running = tasks.max(1);
+        self
+    }
+
+    /// Linear memory a guest may grow to (default 256 MiB).
+    pub fn memory_limit(mut self, bytes: usize) -> Self {
+        self.config.memory_limit = bytes.max(64 << 10);
+        self
+    }
+
+    /// Deadline for tasks that set none (default: none).
+    pub fn default_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.default_timeout = timeout;
+        self
+    }
+
+    /// Starts the runtime.
+    pub fn build(self) -> Result<Runtime> {
+        let mut config = self.config;
+        config.max_running = config.max_running.min(config.max_instances as usize / 2).max(1);
+        let engine = build_engine(&PoolSizes {
+            instances: config.max_instances,
+            max_memory: config.memory_limit,
+        })?;
+        let mut linker = Linker::<TaskCtx>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|err| RayError::Internal(format!("linking WASI: {err}")))?;
+        TaskModule::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |ctx| ctx)
+            .map_err(|err| RayError::Internal(format!("linking rustyray imports: {err}")))?;
+        let executor = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.worker_threads)
+            .thread_name("rustyray-worker")
+            .enable_time()
+            .build()
+            .map_err(|err| RayError::io("starting worker threads", err))?;
+        let ticker = EpochTicker::start(engine.clone())?;
+        let inner = Arc::new(RuntimeInner {
+            handle: executor.handle().clone(),
+            executor: Mutex::new(Some(executor)),
+            ticker: Mutex::new(Some(ticker)),
+            cache: CompileCache::new(config.cache_dir.clone()),
+            objects: ObjectStore::new(config.object_store_capacity),
+            permits: Arc::new(Semaphore::new(config.max_running)),
+            registry: Registry::default(),
+            components: Mutex::new(Vec::new()),
+            abort: Signal::default(),
+            closed: AtomicBool::new(false),
+            in_flight: AtomicU64::new(0),
+            submitted: AtomicU64::new(0),
+            idle: Notify::new(),
+            engine,
+            linker,
+            config,
+        });
+        Ok(Runtime { inner })
+    }
+}
+
+/// The shared state behind a [`Runtime`], reachable from tasks and instances.
+pub(crate) struct RuntimeInner {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<TaskCtx>,
+    pub(crate) cache: CompileCache,
+    pub(crate) objects: ObjectStore,
+    pub(crate) permits: Arc<Semaphore>,
+    pub(crate) registry: Registry,
+    pub(crate) config: RuntimeConfig,
+    pub(crate) abort: Signal,
+    components: Mutex<Vec<Arc<LoadedComponent>>>,
+    handle: tokio::runtime::Handle,
+    executor: Mutex<Option<tokio::runtime::Runtime>>,
+    ticker: Mutex<Option<EpochTicker>>,
+    closed: AtomicBool,
+    in_flight: AtomicU64,
+    submitted: AtomicU64,
+    idle: Notify,
+}
+
+impl RuntimeInner {
+    /// Submits a task; the returned slot is filled when it ends. Never fails: a task
+    /// that cannot run (unknown function, runtime shut down) fails its object.
+    pub(crate) fn submit_slot(
+        self: &Arc<Self>,
+        function: &str,
+        args: Vec<TaskArg>,
+        options: TaskOptions,
+    ) -> Arc<Slot> {
+        let slot = self.objects.new_slot();
+        if self.closed.load(Ordering::Acquire) {
+            let _ = slot.complete(Err(RayError::ShutDown));
+            return slot;
+        }
+        let function = match self.registry.lookup(function) {
+            Ok(function) => function,
+            Err(err) => {
+                let _ = slot.complete(Err(err));
+                return slot;
+            }
+        };
+        let control = Arc::new(TaskControl::default());
+        slot.set_producer(&control);
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.submitted.fetch_add(1, Ordering::Relaxed);
+        let task = Task {
+            function,
+            args,
+            options,
+            control,
+            output: OutputGuard {
+                slot: slot.clone(),
+                runtime: self.clone(),
+            },
+        };
+        self.handle.spawn(task::run(task));
+        slot
+    }
+
+    pub(crate) fn task_finished(&self) {
+        if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// The WASI context of a task: nothing granted but stdout and stderr.
+    pub(crate) fn task_wasi(&self) -> WasiCtx {
+        WasiCtx::builder().inherit_stdout().inherit_stderr().build()
+    }
+
+    pub(crate) fn store_limits(&self) -> StoreLimits {
+        StoreLimitsBuilder::new()
+            .memory_size(self.config.memory_limit)
+            .build()
+    }
+
+    async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.in_flight.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Counters of a runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeStats {
+    /// The object store.
+    pub objects: StoreStats,
+    /// Tasks submitted since start.
+    pub tasks_submitted: u64,
+    /// Tasks not yet finished (waiting on arguments, queued or running).
+    pub tasks_in_flight: u64,
+}
+
+/// A rustyray runtime: load components, submit tasks, put and get objects.
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("stats", &self.stats()).finish()
+    }
+}
+
+impl Runtime {
+    /// A runtime with default settings.
+    pub fn new() -> Result<Self> {
+        RuntimeBuilder::default().build()
+    }
+
+    /// Starts configuring a runtime.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// Loads a component from a `.wasm` file and registers its functions.
+    pub async fn load(&self, path: impl AsRef<Path>) -> Result<ComponentInfo> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|err| RayError::io(format!("reading {name}"), err))?;
+        self.load_bytes(&bytes, &name).await
+    }
+
+    /// Loads a component from bytes (`name` is for messages) and registers its
+    /// functions. Loading the same component again is a no-op.
+    pub async fn load_bytes(&self, bytes: &[u8], name: &str) -> Result<ComponentInfo> {
+        let inner = self.inner.clone();
+        let bytes = bytes.to_vec();
+        let name = name.to_string();
+        // Compile and describe on the worker threads: loading may be called from a
+        // context without a tokio runtime, and guests need an epoch-aware executor.
+        let component = self
+            .spawn(async move { LoadedComponent::load(&inner, &bytes, &name).await })
+            .await?;
+        let component = Arc::new(component);
+        let entries = component
+            .info()
+            .functions
+            .iter()
+            .map(|function| Function {
+                name: function.name.clone(),
+                kind: FunctionKind::Wasm(component.clone()),
+            })
+            .collect();
+        self.inner.registry.register_all(entries)?;
+        let info = component.info().clone();
+        if let Ok(mut components) = self.inner.components.lock() {
+            components.push(component);
+        }
+        Ok(info)
+    }
+
+    /// Registers a native function (see [`task_function!`](crate::task_function)).
+    pub fn register_function(&self, name: impl Into<String>, function: NativeFunction) -> Result<()> {
+        self.inner.registry.register_all(vec![Function {
+            name: name.into(),
+            kind: FunctionKind::Native(function),
+        }])
+    }
+
+    /// Every function tasks can call.
+    pub fn functions(&self) -> Vec<FunctionInfo> {
+        self.inner.registry.list()
+    }
+
+    /// Starts building a task of `function`.
+    pub fn task(&self, function: impl Into<String>) -> TaskBuilder {
+        TaskBuilder::new(function)
+    }
+
+    /// Stores a value; the handle owns the new object.
+    pub fn put<T: Serialize>(&self, value: &T) -> Result<ObjectRef<T>> {
+        let bytes = codec::encode(value)?;
+        Ok(ObjectRef::from_slot(self.inner.objects.put(bytes, Encoding::Postcard)?))
+    }
+
+    /// Stores bytes without copying them. The object reads as a `Vec<u8>` (in the
+    /// host and in guests); [`ObjectRef::get_bytes`] gives the same `Bytes` back.
+    pub fn put_bytes(&self, bytes: Bytes) -> Result<ObjectRef<Vec<u8>>> {
+        Ok(ObjectRef::from_slot(self.inner.objects.put(bytes, Encoding::Raw)?))
+    }
+
+    /// Waits for an object's value (same as [`ObjectRef::get`]).
+    pub async fn get<T: serde::de::DeserializeOwned>(&self, object: &ObjectRef<T>) -> Result<T> {
+        object.get().await
+    }
+
+    /// Waits until `num_ready` of `objects` are ready, or `timeout` passes. Returns
+    /// `(ready, not_ready)`, each in the order given, as Ray's `wait` does.
+    pub async fn wait<T>(
+        &self,
+        objects: &[ObjectRef<T>],
+        num_ready: usize,
+        timeout: Option<Duration>,
+    ) -> (Vec<ObjectRef<T>>, Vec<ObjectRef<T>>) {
+        let slots: Vec<Arc<Slot>> = objects.iter().map(|object| object.slot().clone()).collect();
+        let ready = crate::wait::wait_slots(&slots, num_ready, timeout).await;
+        let mut is_ready = vec![false; objects.len()];
+        for index in ready {
+            is_ready[index] = true;
+        }
+        let (ready, not_ready): (Vec<_>, Vec<_>) = objects
+            .iter()
+            .cloned()
+            .zip(is_ready)
+            .partition(|(_, ready)| *ready);
+        (
+            ready.into_iter().map(|(object, _)| object).collect(),
+            not_ready.into_iter().map(|(object, _)| object).collect(),
+        )
+    }
+
+    /// Cancels the task producing `object`: a pending task never runs, a running one
+    /// is interrupted; `get` then fails with [`RayError::Cancelled`]. Cancelling a
+    /// finished task does nothing.
+    pub fn cancel<T>(&self, object: &ObjectRef<T>) {
+        task::cancel_slot(object.slot());
+    }
+
+    /// Runs the `#[rustyray::main]` of a loaded component (by the name it was loaded
+    /// under) with `args`, its stdout and stderr going to this process's. Returns the
+    /// driver's exit status.
+    pub async fn run_main(&self, component: &str, args: &[String]) -> Result<i32> {
+        let loaded = self
+            .inner
+            .components
+            .lock()
+            .map_err(|_| RayError::Internal("component list poisoned".into()))?
+            .iter()
+            .find(|loaded| loaded.source_name() == component)
+            .cloned()
+            .ok_or_else(|| RayError::FunctionNotFound(format!("main of {component}")))?;
+        let inner = self.inner.clone();
+        let args = args.to_vec();
+        self.spawn(async move { loaded.run_main(&inner, &args).await }).await
+    }
+
+    /// Counters of the object store and the task queue.
+    pub fn stats(&self) -> RuntimeStats {
+        RuntimeStats {
+            objects: self.inner.objects.stats(),
+            tasks_submitted: self.inner.submitted.load(Ordering::Relaxed),
+            tasks_in_flight: self.inner.in_flight.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops taking tasks and waits for those in flight; after 30 s cancels the rest.
+    pub async fn shutdown(&self) -> Result<()> {
+        self.shutdown_with_deadline(Duration::from_secs(30)).await
+    }
+
+    /// Stops taking tasks (new ones fail with [`RayError::ShutDown`]), lets running
+    /// tasks finish until `deadline`, then cancels whatever is left. When it returns
+    /// every task has ended and every pending `get` has its answer.
+    pub async fn shutdown_with_deadline(&self, deadline: Duration) -> Result<()> {
+        self.inner.closed.store(true, Ordering::Release);
+        if tokio::time::timeout(deadline, self.inner.wait_idle()).await.is_err() {
+            self.inner.abort.raise();
+            self.inner.wait_idle().await;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<RuntimeInner> {
+        &self.inner
+    }
+
+    /// Runs a future on the worker threads and awaits it from any context.
+    async fn spawn<R: Send + 'static>(
+        &self,
+        future: impl std::future::Future<Output = Result<R>> + Send + 'static,
+    ) -> Result<R> {
+        self.inner
+            .handle
+            .spawn(future)
+            .await
+            .map_err(|err| RayError::Internal(format!("worker task failed: {err}")))?
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // Without a shutdown: stop everything now. Tasks dropped unfinished fill
+        // their objects with `ShutDown` (see `OutputGuard`), so holders still get
+        // an answer.
+        self.inner.closed.store(true, Ordering::Release);
+        self.inner.abort.raise();
+        if let Ok(mut executor) = self.inner.executor.lock()
+            && let Some(executor) = executor.take()
+        {
+            executor.shutdown_background();
+        }
+        if let Ok(mut ticker) = self.inner.ticker.lock() {
+            ticker.take();
+        }
+    }
+}
+
+/// Builds one task: `TaskBuilder::new("add").arg(5).arg(3).submit::<i32>(&runtime)`.
+#[derive(Debug, Clone)]
+pub struct TaskBuilder {
+    function: String,
+    args: Vec<TaskArg>,
+    options: TaskOptions,
+    error: Option<RayError>,
+}
+
+impl TaskBuilder {
+    /// A task of `function`.
+    pub fn new(function: impl Into<String>) -> Self {
+        TaskBuilder {
+            function: function.into(),
+            args: Vec::new(),
+            options: TaskOptions::default(),
+            error: None,
+        }
+    }
+
+    /// Adds an argument passed by value.
+    pub fn arg<A: Serialize>(mut self, value: A) -> Self {
+        match codec::encode(&value) {
+            Ok(bytes) => self.args.push(TaskArg::Value(bytes)),
+            Err(err) => {
+                self.error.get_or_insert(err);
+            }
+        }
+        self
+    }
+
+    /// Adds an argument passed by reference: the task runs once `object` is ready
+    /// and receives its value (Ray's semantics for top-level `ObjectRef` arguments).
+    pub fn arg_ref<A>(mut self, object: &ObjectRef<A>) -> Self {
+        self.args.push(TaskArg::Object(object.slot().clone()));
+        self
+    }
+
+    /// Sets a deadline counted from when the task starts running.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options.timeout = Some(timeout);
+        self
+    }
+
+    /// Submits the task; its result, once it runs, is read through the `ObjectRef`.
+    /// `async` for the seed's API; it never waits for the task itself.
+    pub async fn submit<T>(self, runtime: &impl AsRuntime) -> Result<ObjectRef<T>> {
+        self.submit_now(runtime)
+    }
+
+    /// [`TaskBuilder::submit`] without `async`.
+    pub fn submit_now<T>(self, runtime: &impl AsRuntime) -> Result<ObjectRef<T>> {
+        if let Some(err) = self.error {
+            return Err(err);
+        }
+        let inner = runtime.as_runtime().inner();
+        Ok(ObjectRef::from_slot(inner.submit_slot(
+            &self.function,
+            self.args,
+            self.options,
+        )))
+    }
+}
+
+/// Anything tasks can be submitted to: a [`Runtime`] or the seed's `TaskSystem`.
+pub trait AsRuntime {
+    /// The runtime behind it.
+    fn as_runtime(&self) -> &Runtime;
+}
+
+impl AsRuntime for Runtime {
+    fn as_runtime(&self) -> &Runtime {
+        self
+    }
+}
+
+impl<R: AsRuntime> AsRuntime for Arc<R> {
+    fn as_runtime(&self) -> &Runtime {
+        (**self).as_runtime()
+    }
+}
