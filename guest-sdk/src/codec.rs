@@ -37,16 +37,16 @@ pub fn decode_arg<T: DeserializeOwned>(
             "`{function}` argument {index} (`{param}`) did not decode: {why}"
         ))
     };
-    let bytes = args
-        .get(index)
-        .ok_or_else(|| bad("missing".to_owned()))?;
+    let bytes = args.get(index).ok_or_else(|| bad("missing".to_owned()))?;
     decode_exact(bytes).map_err(bad)
 }
 
 /// Encodes what a function returned.
 pub fn encode_output<T: Serialize>(function: &str, value: T) -> Result<Vec<u8>, InvokeError> {
     postcard::to_allocvec(&value).map_err(|error| {
-        InvokeError::Application(format!("the result of `{function}` did not encode: {error}"))
+        InvokeError::Application(format!(
+            "the result of `{function}` did not encode: {error}"
+        ))
     })
 }
 

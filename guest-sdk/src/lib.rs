@@ -13,18 +13,46 @@
 //! serde = { version = "1", features = ["derive"] }
 //! ```
 //!
-//! ```ignore
+//! ```no_run
+//! # extern crate rustyray_sdk as rustyray;
+//! use std::time::Duration;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Point { x: f64, y: f64 }
+//!
 //! #[rustyray::remote]
 //! fn add(a: i32, b: i32) -> i32 { a + b }
 //!
+//! // `Err(e)` becomes an application error carrying `e.to_string()`.
+//! #[rustyray::remote]
+//! fn parse(s: String) -> Result<u64, std::num::ParseIntError> { s.parse() }
+//!
+//! #[rustyray::remote]
+//! async fn slow(p: Point) -> Point { p }
+//!
 //! #[rustyray::main]
 //! fn main() -> Result<(), rustyray::RayError> {
-//!     let a = add::remote(5, 3);        // ObjectRef<i32>
-//!     let b = add::remote(&a, 10);      // results feed other tasks without a copy here
-//!     println!("{}", b.get()?);         // 18
+//!     let a = add::remote(5, 3);                 // ObjectRef<i32>
+//!     let b = add::remote(&a, 10);               // values, ObjectRefs or &ObjectRefs
+//!     println!("{}", b.get()?);                  // 18; get() may be called many times
+//!     let r = rustyray::put(&vec![1u8, 2, 3])?;  // ObjectRef<Vec<u8>>
+//!     let v: Vec<u8> = rustyray::get(&r)?;
+//!     let ready: Vec<usize> = rustyray::wait(&[&a, &b], 2, Some(Duration::from_millis(100)));
+//!     rustyray::cancel(&b);
+//!     let c = add::remote_with(
+//!         rustyray::TaskOptions::new().timeout(Duration::from_millis(50)),
+//!         1,
+//!         2,
+//!     );
+//!     let n = parse::remote("42".to_string());   // ObjectRef<u64>
+//!     let p = slow::remote(Point { x: 1.0, y: 2.0 });
 //!     Ok(())
 //! }
 //! ```
+//!
+//! On native targets the functions stay plain functions (`add(5, 3)` in a unit test) and
+//! every runtime call fails with [`RayError::Runtime`].
 //!
 //! ## How the pieces fit
 //!
@@ -40,8 +68,10 @@
 //!   [`RayError::Runtime`], so users can unit-test their functions by calling them directly.
 //! - Values cross the boundary as postcard bytes (`codec`); users only see serde.
 //!
-//! The SDK itself imports nothing from WASI (no clocks, no stdio): what a guest imports
-//! beyond `rustyray:runtime` is what its own code uses.
+//! The SDK adds no WASI imports of its own (no clocks, no randomness, no files). Every
+//! wasm32-wasip2 guest built with std imports stdio, `environment` and `exit` anyway: std's
+//! panic machinery links them even if nothing ever panics. Beyond those and
+//! `rustyray:runtime`, what a guest imports is what its own code uses.
 
 // Generated code names this crate `::rustyray`; this makes that path work inside the SDK's
 // own tests too.
@@ -76,7 +106,9 @@ pub mod __private {
     pub use crate::executor::block_on;
     pub use crate::object_ref::{Arg, LoweredArg, ObjectRef, lower};
     pub use crate::options::TaskOptions;
-    pub use crate::registry::{MainFunction, RemoteFunction, describe, invoke, run_main};
+    pub use crate::registry::{
+        EXIT_NO_MAIN, EXIT_SEVERAL_MAINS, MainFunction, RemoteFunction, describe, invoke, run_main,
+    };
     pub use crate::runtime::submit;
     pub use inventory;
     pub use postcard;

@@ -6,6 +6,7 @@ use std::time::Duration;
 /// Options for one task submission. Build with [`TaskOptions::new`] and chain setters.
 ///
 /// ```
+/// # extern crate rustyray_sdk as rustyray;
 /// use std::time::Duration;
 /// let options = rustyray::TaskOptions::new().timeout(Duration::from_millis(50));
 /// assert_eq!(options.timeout_ms(), Some(50));
@@ -32,10 +33,18 @@ impl TaskOptions {
     /// The deadline in whole milliseconds, as the host receives it. A non-zero deadline
     /// under a millisecond rounds up to 1 ms rather than to "no time at all".
     pub fn timeout_ms(&self) -> Option<u64> {
-        self.timeout.map(|timeout| {
-            let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-            if ms == 0 && !timeout.is_zero() { 1 } else { ms }
-        })
+        self.timeout.map(whole_millis)
+    }
+}
+
+/// A duration as the host's milliseconds: saturating, and rounding a non-zero duration
+/// under a millisecond up to 1.
+pub(crate) fn whole_millis(duration: Duration) -> u64 {
+    let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    if ms == 0 && !duration.is_zero() {
+        1
+    } else {
+        ms
     }
 }
 

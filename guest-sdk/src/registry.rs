@@ -9,6 +9,9 @@
 
 use crate::error::InvokeError;
 
+/// A registered function's shim: postcard arguments in, postcard result out.
+pub type InvokeFn = fn(&[Vec<u8>]) -> Result<Vec<u8>, InvokeError>;
+
 /// One `#[rustyray::remote]` function.
 pub struct RemoteFunction {
     /// The name the host invokes it by.
@@ -16,7 +19,7 @@ pub struct RemoteFunction {
     /// Its Rust signature, for `rustyray inspect`: `fn add(a: i32, b: i32) -> i32`.
     pub signature: &'static str,
     /// Decodes postcard arguments, calls the function, encodes its result.
-    pub invoke: fn(&[Vec<u8>]) -> Result<Vec<u8>, InvokeError>,
+    pub invoke: InvokeFn,
 }
 
 inventory::collect!(RemoteFunction);
@@ -61,14 +64,197 @@ pub fn invoke(name: &str, args: &[Vec<u8>]) -> Result<Vec<u8>, InvokeError> {
 }
 
 /// Runs the component's `#[rustyray::main]`; its exit status, or [`EXIT_NO_MAIN`] /
-/// [`EXIT_SEVERAL_MAINS`] when there is not exactly one. (Those two are not printed: the
-/// SDK writes nothing to stdio itself, so a task-only guest imports no WASI streams; the
-/// host names the status.)
+/// [`EXIT_SEVERAL_MAINS`] when there is not exactly one.
+///
+/// Those two are not printed here: `eprintln!` would add ~15 KB of std's print machinery to
+/// every guest, tasks included, since every guest exports `driver.run`. A `#[main]` itself
+/// only ever yields 0 or 1 (panics trap), so the host can tell these statuses apart and
+/// name them.
 pub fn run_main() -> i32 {
     let mut mains = inventory::iter::<MainFunction>.into_iter();
     match (mains.next(), mains.next()) {
         (Some(main), None) => (main.run)(),
         (None, _) => EXIT_NO_MAIN,
         (Some(_), Some(_)) => EXIT_SEVERAL_MAINS,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Dispatch through the real macros, natively: the same path `guest.invoke` takes.
+
+    use std::time::Duration;
+
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+    use crate::{AnyObjectRef, ObjectRef, RayError, TaskOptions};
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Point {
+        x: i64,
+        y: i64,
+    }
+
+    #[rustyray::remote]
+    fn add(a: i32, b: i32) -> i32 {
+        a + b
+    }
+
+    #[rustyray::remote]
+    fn parse(s: String) -> Result<u64, std::num::ParseIntError> {
+        s.parse()
+    }
+
+    #[rustyray::remote]
+    async fn flip(p: Point) -> Point {
+        Point { x: p.y, y: p.x }
+    }
+
+    #[rustyray::remote(name = "sum_pair")]
+    fn pair((a, b): (u64, u64), options: Vec<u8>) -> u64 {
+        a + b + options.len() as u64
+    }
+
+    #[rustyray::remote]
+    fn nothing() {}
+
+    #[rustyray::main]
+    fn main() -> Result<(), RayError> {
+        Ok(())
+    }
+
+    fn enc<T: Serialize>(value: &T) -> Vec<u8> {
+        postcard::to_allocvec(value).expect("test values encode")
+    }
+
+    #[test]
+    fn describe_lists_every_remote_function() {
+        let functions = describe();
+        for expected in [
+            ("add", "fn add(a: i32, b: i32) -> i32"),
+            (
+                "parse",
+                "fn parse(s: String) -> Result<u64, std::num::ParseIntError>",
+            ),
+            ("flip", "async fn flip(p: Point) -> Point"),
+            (
+                "sum_pair",
+                "fn pair((a, b): (u64, u64), options: Vec<u8>) -> u64",
+            ),
+            ("nothing", "fn nothing()"),
+        ] {
+            assert!(
+                functions.contains(&expected),
+                "{expected:?} in {functions:?}"
+            );
+        }
+        assert!(functions.is_sorted());
+    }
+
+    #[test]
+    fn invoke_decodes_calls_and_encodes() {
+        assert_eq!(invoke("add", &[enc(&5), enc(&3)]), Ok(enc(&8)));
+        let p = Point { x: 1, y: -2 };
+        assert_eq!(invoke("flip", &[enc(&p)]), Ok(enc(&Point { x: -2, y: 1 })));
+        assert_eq!(
+            invoke("sum_pair", &[enc(&(1u64, 2u64)), enc(&vec![0u8; 3])]),
+            Ok(enc(&6u64))
+        );
+        assert_eq!(invoke("nothing", &[]), Ok(enc(&())));
+        assert_eq!(invoke("parse", &[enc(&"42".to_string())]), Ok(enc(&42u64)));
+    }
+
+    #[test]
+    fn err_returns_are_application_errors() {
+        assert_eq!(
+            invoke("parse", &[enc(&"x".to_string())]),
+            Err(InvokeError::Application(
+                "invalid digit found in string".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn bad_arguments_name_the_function_and_parameter() {
+        assert_eq!(
+            invoke("add", &[enc(&5)]),
+            Err(InvokeError::BadArguments(
+                "`add` takes 2 arguments, got 1".into()
+            ))
+        );
+        let Err(InvokeError::BadArguments(message)) = invoke("add", &[enc(&5), vec![]]) else {
+            panic!("an empty buffer is not an i32");
+        };
+        assert!(
+            message.starts_with("`add` argument 1 (`b: i32`) did not decode: "),
+            "{message}"
+        );
+        let Err(InvokeError::BadArguments(message)) = invoke("add", &[enc(&5), enc(&(1, 2))])
+        else {
+            panic!("trailing bytes are refused");
+        };
+        assert!(message.contains("trailing"), "{message}");
+    }
+
+    #[test]
+    fn unknown_functions_are_not_found() {
+        assert_eq!(
+            invoke("nope", &[]),
+            Err(InvokeError::FunctionNotFound("nope".into()))
+        );
+        // The Rust name of a renamed function is not exported.
+        assert!(matches!(
+            invoke("pair", &[]),
+            Err(InvokeError::FunctionNotFound(_))
+        ));
+    }
+
+    #[test]
+    fn runs_the_main_function() {
+        assert_eq!(run_main(), 0);
+    }
+
+    #[test]
+    fn functions_stay_callable_directly() {
+        assert_eq!(add(5, 3), 8);
+        assert_eq!(
+            crate::executor::block_on(flip(Point { x: 1, y: 2 })),
+            Point { x: 2, y: 1 }
+        );
+    }
+
+    /// Without a host, every runtime call fails with one clear error, and the call sites of
+    /// the documented API compile.
+    #[test]
+    fn native_calls_fail_with_a_runtime_error() {
+        let a: ObjectRef<i32> = add::remote(5, 3);
+        let b = add::remote(&a, 10);
+        let c = add::remote(a.clone(), b.clone());
+        let d = add::remote_with(TaskOptions::new().timeout(Duration::from_millis(50)), 1, 2);
+        let n: ObjectRef<u64> = parse::remote("7".to_string());
+        let m = pair::remote((1, 2), vec![]);
+        let Err(RayError::Runtime(message)) = c.get() else {
+            panic!("no runtime natively");
+        };
+        assert!(message.contains("on native targets call the function directly"));
+        assert_eq!(d.id(), 0);
+        assert_eq!(crate::get(&n), Err(RayError::Runtime(message.clone())));
+        assert_eq!(
+            crate::wait(&[&a, &b], 2, Some(Duration::from_millis(100))),
+            [0, 1]
+        );
+        assert_eq!(
+            crate::wait(&[&n as &dyn AnyObjectRef, &m, &d], 1, None),
+            [0, 1, 2]
+        );
+        let refs: Vec<ObjectRef<i32>> = [&a, &b].into_iter().cloned().collect();
+        assert_eq!(crate::wait(&refs, 1, None), [0, 1]);
+        crate::cancel(&b);
+        assert!(matches!(
+            crate::put(&vec![1u8, 2, 3]),
+            Err(RayError::Runtime(_))
+        ));
+        assert!(crate::args().is_empty());
     }
 }

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use crate::codec;
 use crate::error::RayError;
 use crate::object_ref::{AnyObjectRef, Lowered, LoweredArg, ObjectRef, State};
-use crate::options::TaskOptions;
+use crate::options::{TaskOptions, whole_millis};
 use crate::sys::{self, Handle, SysArg};
 
 /// Stores `value` in the object store; the returned reference owns the new object.
@@ -65,12 +65,7 @@ pub fn wait<R: AnyObjectRef>(
     }
     if ready.len() < num_ready && !live.is_empty() {
         let wanted = u32::try_from(num_ready - ready.len()).unwrap_or(u32::MAX);
-        let timeout_ms = timeout.map(|timeout| {
-            TaskOptions::new()
-                .timeout(timeout)
-                .timeout_ms()
-                .unwrap_or(u64::MAX)
-        });
+        let timeout_ms = timeout.map(whole_millis);
         ready.extend(
             sys::wait(&live, wanted, timeout_ms)
                 .into_iter()
@@ -93,15 +88,16 @@ pub fn cancel<T>(object: &ObjectRef<T>) {
 /// The driver's command-line arguments (what `rustyray run <component> -- ARGS` passed).
 /// Empty in a task.
 pub fn args() -> Vec<String> {
-    ARGS.lock()
-        .map(|args| args.clone())
-        .unwrap_or_default()
+    ARGS.lock().map(|args| args.clone()).unwrap_or_default()
 }
 
 static ARGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Records the driver's arguments for [`args`].
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code, reason = "called by the wasm exports"))]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    allow(dead_code, reason = "called by the wasm exports")
+)]
 pub(crate) fn set_args(args: Vec<String>) {
     if let Ok(mut slot) = ARGS.lock() {
         *slot = args;
@@ -152,10 +148,16 @@ fn submit_lowered(
             }
             Lowered::Borrowed(State::Live(handle)) => Slot::Borrowed(handle),
             Lowered::Owned(State::Failed(error)) => {
-                return Err(RayError::DependencyFailed(format!("{}: {error}", describe(index))));
+                return Err(RayError::DependencyFailed(format!(
+                    "{}: {error}",
+                    describe(index)
+                )));
             }
             Lowered::Borrowed(State::Failed(error)) => {
-                return Err(RayError::DependencyFailed(format!("{}: {error}", describe(index))));
+                return Err(RayError::DependencyFailed(format!(
+                    "{}: {error}",
+                    describe(index)
+                )));
             }
         };
         slots.push(slot);

@@ -137,7 +137,11 @@ mod imp {
         Handle(())
     }
 
-    pub(crate) fn wait(_handles: &[&Handle], _num_ready: u32, _timeout_ms: Option<u64>) -> Vec<u32> {
+    pub(crate) fn wait(
+        _handles: &[&Handle],
+        _num_ready: u32,
+        _timeout_ms: Option<u64>,
+    ) -> Vec<u32> {
         Vec::new()
     }
 

@@ -41,6 +41,7 @@
 
 mod bindings;
 pub mod cache;
+pub mod cli;
 pub mod codec;
 mod component;
 mod engine;

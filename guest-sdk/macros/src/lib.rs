@@ -29,9 +29,7 @@ use proc_macro::TokenStream;
 /// Options: `#[rustyray::remote(name = "other")]` exports the function under another name.
 #[proc_macro_attribute]
 pub fn remote(attr: TokenStream, item: TokenStream) -> TokenStream {
-    remote::expand(attr.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    with_item_on_error(remote::expand, attr, item)
 }
 
 /// Mark the driver's entry point: the function `rustyray run` calls.
@@ -41,7 +39,25 @@ pub fn remote(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// `async`. A component has at most one.
 #[proc_macro_attribute]
 pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
-    main_fn::expand(attr.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    with_item_on_error(main_fn::expand, attr, item)
+}
+
+/// Runs `expand`; on error, emits the error *and* the item unchanged, so the one clear
+/// message is not buried under "function not found" errors from everything that uses it.
+fn with_item_on_error(
+    expand: fn(
+        proc_macro2::TokenStream,
+        proc_macro2::TokenStream,
+    ) -> syn::Result<proc_macro2::TokenStream>,
+    attr: TokenStream,
+    item: TokenStream,
+) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    match expand(attr.into(), item.clone()) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => {
+            let error = error.into_compile_error();
+            quote::quote!(#error #item).into()
+        }
+    }
 }

@@ -5,24 +5,24 @@
 //! (through `block_on` when it is `async`) and turns its return value into an exit status.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{FnArg, Item};
+use syn::{FnArg, Item, ReturnType};
 
 use crate::signature;
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     if !attr.is_empty() {
-        return Err(syn::Error::new(
-            attr.span(),
+        return Err(syn::Error::new_spanned(
+            attr,
             "#[rustyray::main] takes no options",
         ));
     }
     let func = match syn::parse2::<Item>(item)? {
         Item::Fn(func) => func,
         other => {
-            return Err(syn::Error::new(
-                other.span(),
+            return Err(syn::Error::new_spanned(
+                other,
                 "#[rustyray::main] applies to a free function",
             ));
         }
@@ -30,8 +30,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let sig = &func.sig;
     signature::check_plain_fn(sig, "#[rustyray::main]")?;
     if let Some(FnArg::Typed(param)) = sig.inputs.first() {
-        return Err(syn::Error::new(
-            param.span(),
+        return Err(syn::Error::new_spanned(
+            param,
             "#[rustyray::main] takes no parameters: read the command line with `rustyray::args()`",
         ));
     }
@@ -44,12 +44,19 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     } else {
         quote!(#ident())
     };
+    // Point a wrong return type's error at the return type.
+    let span = match &sig.output {
+        ReturnType::Default => ident.span(),
+        ReturnType::Type(_, ty) => ty.span(),
+    };
+    let exit_code = quote_spanned!(span=> ::rustyray::__private::exit_code(__rustyray_output));
     Ok(quote! {
         #func
 
         const _: () = {
             fn __rustyray_run_main() -> i32 {
-                ::rustyray::__private::exit_code(#call)
+                let __rustyray_output = #call;
+                #exit_code
             }
 
             ::rustyray::__private::inventory::submit! {

@@ -28,7 +28,10 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
         if meta.path.is_ident("name") {
             let name: LitStr = meta.value()?.parse()?;
             if name.value().is_empty() {
-                return Err(syn::Error::new(name.span(), "the exported name cannot be empty"));
+                return Err(syn::Error::new(
+                    name.span(),
+                    "the exported name cannot be empty",
+                ));
             }
             options.name = Some(name);
             Ok(())
@@ -45,8 +48,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let func = match syn::parse2::<Item>(item)? {
         Item::Fn(func) => func,
         other => {
-            return Err(syn::Error::new(
-                other.span(),
+            return Err(syn::Error::new_spanned(
+                other,
                 "#[rustyray::remote] applies to free functions",
             ));
         }
@@ -68,8 +71,12 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         ReturnType::Default => (quote!(()), false),
         ReturnType::Type(_, ty) => (quote!(#ty), signature::is_result(ty)),
     };
+    let ret_span = match &sig.output {
+        ReturnType::Default => ident.span(),
+        ReturnType::Type(_, ty) => ty.span(),
+    };
     let value_ty = if fallible {
-        quote!(<#ret_ty as ::rustyray::__private::Fallible>::Ok)
+        quote_spanned!(ret_span=> <#ret_ty as ::rustyray::__private::Fallible>::Ok)
     } else {
         ret_ty.clone()
     };
@@ -170,7 +177,9 @@ fn invoke_shim(
 ) -> TokenStream {
     let ident = &sig.ident;
     let count = params.len();
-    let locals: Vec<_> = (0..count).map(|i| format_ident!("__rustyray_arg{i}")).collect();
+    let locals: Vec<_> = (0..count)
+        .map(|i| format_ident!("__rustyray_arg{i}"))
+        .collect();
     let decodes = params.iter().zip(&locals).enumerate().map(|(index, (param, local))| {
         let (ty, display) = (&param.ty, &param.display);
         quote_spanned! {ty.span()=>
@@ -183,10 +192,15 @@ fn invoke_shim(
     } else {
         call
     };
+    // A return type that cannot be encoded is reported on the return type.
+    let span = match &sig.output {
+        ReturnType::Default => ident.span(),
+        ReturnType::Type(_, ty) => ty.span(),
+    };
     let encode = if fallible {
-        quote!(::rustyray::__private::encode_fallible::<#ret_ty>(#export_name, __out))
+        quote_spanned!(span=> ::rustyray::__private::encode_fallible::<#ret_ty>(#export_name, __out))
     } else {
-        quote!(::rustyray::__private::encode_output::<#ret_ty>(#export_name, __out))
+        quote_spanned!(span=> ::rustyray::__private::encode_output::<#ret_ty>(#export_name, __out))
     };
     quote! {
         fn __rustyray_invoke(

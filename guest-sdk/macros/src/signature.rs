@@ -7,7 +7,6 @@
 
 use proc_macro2::Span;
 use quote::ToTokens;
-use syn::spanned::Spanned;
 use syn::{
     FnArg, GenericArgument, Ident, Pat, PathArguments, ReturnType, Signature, Type, TypePath,
 };
@@ -24,8 +23,8 @@ pub(crate) struct Param {
 /// Rejects what no entry point may be: generic, `unsafe`, `extern`, variadic, a method.
 pub(crate) fn check_plain_fn(sig: &Signature, attr: &str) -> syn::Result<()> {
     if let Some(param) = sig.generics.params.first() {
-        return Err(syn::Error::new(
-            param.span(),
+        return Err(syn::Error::new_spanned(
+            param,
             format!(
                 "{attr} functions cannot be generic: the host calls them by name with encoded \
                  arguments, so every type must be concrete"
@@ -33,32 +32,32 @@ pub(crate) fn check_plain_fn(sig: &Signature, attr: &str) -> syn::Result<()> {
         ));
     }
     if let Some(clause) = &sig.generics.where_clause {
-        return Err(syn::Error::new(
-            clause.span(),
+        return Err(syn::Error::new_spanned(
+            clause,
             format!("{attr} functions cannot have a where clause"),
         ));
     }
     if let Some(token) = &sig.unsafety {
-        return Err(syn::Error::new(
-            token.span(),
+        return Err(syn::Error::new_spanned(
+            token,
             format!("{attr} functions cannot be `unsafe`"),
         ));
     }
     if let Some(abi) = &sig.abi {
-        return Err(syn::Error::new(
-            abi.span(),
+        return Err(syn::Error::new_spanned(
+            abi,
             format!("{attr} functions cannot have an `extern` ABI"),
         ));
     }
     if let Some(variadic) = &sig.variadic {
-        return Err(syn::Error::new(
-            variadic.span(),
+        return Err(syn::Error::new_spanned(
+            variadic,
             format!("{attr} functions cannot be variadic"),
         ));
     }
     if let Some(FnArg::Receiver(receiver)) = sig.inputs.first() {
-        return Err(syn::Error::new(
-            receiver.span(),
+        return Err(syn::Error::new_spanned(
+            receiver,
             format!(
                 "{attr} cannot be used on methods: write a free function (actors come with \
                  #[rustyray::actor])"
@@ -74,7 +73,10 @@ pub(crate) fn params(sig: &Signature) -> syn::Result<Vec<Param>> {
     let mut out = Vec::with_capacity(sig.inputs.len());
     for (index, input) in sig.inputs.iter().enumerate() {
         let FnArg::Typed(typed) = input else {
-            return Err(syn::Error::new(input.span(), "unexpected `self` parameter"));
+            return Err(syn::Error::new_spanned(
+                input,
+                "unexpected `self` parameter",
+            ));
         };
         check_owned(&typed.ty, "parameter")?;
         let (ident, name) = match &*typed.pat {
@@ -127,8 +129,8 @@ fn check_owned(ty: &Type, role: &str) -> syn::Result<()> {
                 Type::Slice(_) => "take a `Vec<_>` instead",
                 _ => "take the value by ownership instead",
             };
-            Err(syn::Error::new(
-                ty.span(),
+            Err(syn::Error::new_spanned(
+                ty,
                 format!(
                     "rustyray entry points cannot have a borrowed {role} (`{}`): values are \
                      decoded from bytes the host sends; {hint}",
@@ -136,8 +138,8 @@ fn check_owned(ty: &Type, role: &str) -> syn::Result<()> {
                 ),
             ))
         }
-        Type::ImplTrait(_) => Err(syn::Error::new(
-            ty.span(),
+        Type::ImplTrait(_) => Err(syn::Error::new_spanned(
+            ty,
             format!(
                 "rustyray entry points cannot use `impl Trait` as a {role}: name a concrete type"
             ),
@@ -148,8 +150,8 @@ fn check_owned(ty: &Type, role: &str) -> syn::Result<()> {
             }
             for segment in &path.path.segments {
                 if segment.ident == "Self" {
-                    return Err(syn::Error::new(
-                        segment.ident.span(),
+                    return Err(syn::Error::new_spanned(
+                        &segment.ident,
                         "rustyray entry points must be free functions; `Self` has no meaning here",
                     ));
                 }
@@ -241,7 +243,10 @@ mod tests {
             ),
             (parse_quote!((i32, String)), "(i32, String)"),
             (parse_quote!([u8; 4]), "[u8; 4]"),
-            (parse_quote!(::std::collections::HashMap<String, (u8, i8)>), "::std::collections::HashMap<String, (u8, i8)>"),
+            (
+                parse_quote!(::std::collections::HashMap<String, (u8, i8)>),
+                "::std::collections::HashMap<String, (u8, i8)>",
+            ),
         ];
         for (ty, expected) in cases {
             assert_eq!(render_type(&ty), expected);

@@ -1,0 +1,8 @@
+extern crate rustyray_sdk as rustyray;
+
+#[rustyray::remote]
+fn identity<T: serde::Serialize>(value: T) -> T {
+    value
+}
+
+fn main() {}

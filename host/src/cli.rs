@@ -1,0 +1,141 @@
+//! The `rustyray` command line: `run` a guest program, `inspect` a component.
+//!
+//! Lives in the library so the integration tests can build the very same command
+//! as a binary of their own (`CARGO_BIN_EXE_*` only exists inside one package).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use crate::{Runtime, guest_build};
+
+/// rustyray runs Ray-style tasks as sandboxed WebAssembly components.
+///
+/// Guests are Rust crates built for wasm32-wasip2 with the rustyray SDK: functions
+/// marked #[rustyray::remote] become tasks, and a #[rustyray::main] makes the crate
+/// a program that `rustyray run` starts.
+#[derive(Parser, Debug)]
+#[command(name = "rustyray", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a guest program's #[rustyray::main].
+    ///
+    /// PROGRAM is a .wasm component, or a guest crate directory (built for
+    /// wasm32-wasip2 first). Arguments after `--` go to the program. Exits with the
+    /// program's status.
+    ///
+    /// Example: rustyray run examples/tasks -- 100
+    Run {
+        /// A .wasm component or a guest crate directory.
+        program: PathBuf,
+        /// More components whose functions the program may call.
+        #[arg(long = "load", value_name = "WASM")]
+        load: Vec<PathBuf>,
+        /// Worker threads (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Default deadline for each task, in milliseconds.
+        #[arg(long, value_name = "MS")]
+        task_timeout: Option<u64>,
+        /// Arguments for the program.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// List the functions a component exports, with their signatures.
+    ///
+    /// Example: rustyray inspect target/wasm32-wasip2/release/tasks.wasm
+    Inspect {
+        /// A .wasm component or a guest crate directory.
+        program: PathBuf,
+    },
+}
+
+/// Parses the process's arguments and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let executor = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(executor) => executor,
+        Err(err) => {
+            eprintln!("rustyray: cannot start: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match executor.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("rustyray: error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A .wasm path as given, or the crate at a directory, built.
+fn resolve_program(program: &PathBuf) -> crate::Result<PathBuf> {
+    if program.is_dir() {
+        let mut built = guest_build::build_crate(program)?;
+        Ok(built.remove(0))
+    } else if program.exists() {
+        Ok(program.clone())
+    } else {
+        Err(crate::RayError::Io {
+            context: format!("opening {}", program.display()),
+            message: "no such file or directory".into(),
+        })
+    }
+}
+
+async fn run(cli: Cli) -> crate::Result<ExitCode> {
+    match cli.command {
+        Command::Run {
+            program,
+            load,
+            workers,
+            task_timeout,
+            args,
+        } => {
+            let wasm = resolve_program(&program)?;
+            let mut builder = Runtime::builder()
+                .default_timeout(task_timeout.map(std::time::Duration::from_millis));
+            if let Some(workers) = workers {
+                builder = builder.worker_threads(workers);
+            }
+            let runtime = builder.build()?;
+            for extra in &load {
+                runtime.load(extra).await?;
+            }
+            let info = runtime.load(&wasm).await?;
+            if !info.has_main {
+                return Err(crate::RayError::InvalidModule {
+                    source_name: info.source_name,
+                    message: "it has no #[rustyray::main] to run (its functions can be called \
+                              from a program that loads it with --load)"
+                        .into(),
+                });
+            }
+            let mut argv = vec![program.display().to_string()];
+            argv.extend(args);
+            let status = runtime.run_main(&info.source_name, &argv).await?;
+            runtime.shutdown().await?;
+            Ok(ExitCode::from(status.clamp(0, 255) as u8))
+        }
+        Command::Inspect { program } => {
+            let wasm = resolve_program(&program)?;
+            let runtime = Runtime::builder().worker_threads(1).build()?;
+            let info = runtime.load(&wasm).await?;
+            println!("component: {}", info.source_name);
+            println!("size:      {} bytes", info.size);
+            println!("sha256:    {}", info.hash);
+            println!("main:      {}", if info.has_main { "yes (rustyray run starts it)" } else { "no" });
+            println!("functions: {}", info.functions.len());
+            for function in &info.functions {
+                println!("  {}", function.signature);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
