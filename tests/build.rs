@@ -14,7 +14,10 @@ const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.parent().expect("tests/ has a parent").to_path_buf();
+    let root = manifest_dir
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf();
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let target_dir = out_dir.join("guests");
 
@@ -44,17 +47,25 @@ fn ensure_target() {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|out| String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == TARGET));
+        .map(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|l| l.trim() == TARGET)
+        });
     match installed {
         Ok(true) => {}
         Ok(false) => {
-            println!("cargo:warning=the {TARGET} target is missing; running `rustup target add {TARGET}`");
+            println!(
+                "cargo:warning=the {TARGET} target is missing; running `rustup target add {TARGET}`"
+            );
             let ok = Command::new("rustup")
                 .args(["target", "add", TARGET])
                 .status()
                 .is_ok_and(|status| status.success());
             if !ok {
-                panic!("the {TARGET} target is missing and could not be installed: run `rustup target add {TARGET}`");
+                panic!(
+                    "the {TARGET} target is missing and could not be installed: run `rustup target add {TARGET}`"
+                );
             }
         }
         // No rustup: trust the toolchain and let cargo say what is missing.
@@ -66,7 +77,14 @@ fn ensure_target() {
 fn build_workspace(dir: &Path, target_dir: &Path) -> Vec<(String, PathBuf)> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
-        .args(["build", "--release", "--target", TARGET, "--workspace", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            TARGET,
+            "--workspace",
+            "--manifest-path",
+        ])
         .arg(dir.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(target_dir)
@@ -87,7 +105,11 @@ fn build_workspace(dir: &Path, target_dir: &Path) -> Vec<(String, PathBuf)> {
     for member in members(dir) {
         let file = member.replace('-', "_");
         let path = release.join(format!("{file}.wasm"));
-        assert!(path.exists(), "guest {member} produced no {}", path.display());
+        assert!(
+            path.exists(),
+            "guest {member} produced no {}",
+            path.display()
+        );
         built.push((member, path));
     }
     built
@@ -96,13 +118,18 @@ fn build_workspace(dir: &Path, target_dir: &Path) -> Vec<(String, PathBuf)> {
 /// The package names of a guest workspace's members (directories with a Cargo.toml).
 fn members(dir: &Path) -> Vec<String> {
     let mut names = Vec::new();
-    let entries = std::fs::read_dir(dir).unwrap_or_else(|err| panic!("reading {}: {err}", dir.display()));
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|err| panic!("reading {}: {err}", dir.display()));
     for entry in entries.flatten() {
         let manifest = entry.path().join("Cargo.toml");
         if let Ok(text) = std::fs::read_to_string(&manifest) {
             let name = text
                 .lines()
-                .find_map(|line| line.trim().strip_prefix("name = ").map(|v| v.trim_matches('"').to_string()))
+                .find_map(|line| {
+                    line.trim()
+                        .strip_prefix("name = ")
+                        .map(|v| v.trim_matches('"').to_string())
+                })
                 .unwrap_or_else(|| panic!("{} has no package name", manifest.display()));
             names.push(name);
         }

@@ -17,15 +17,19 @@ use crate::{registry, runtime, sys};
 struct Component;
 
 impl guest::Guest for Component {
-    fn describe() -> Vec<guest::FunctionInfo> {
+    fn describe() -> guest::ComponentInfo {
         init();
-        registry::describe()
-            .into_iter()
-            .map(|(name, signature)| guest::FunctionInfo {
-                name: name.to_owned(),
-                signature: signature.to_owned(),
-            })
-            .collect()
+        guest::ComponentInfo {
+            functions: registry::describe()
+                .into_iter()
+                .map(|(name, signature)| guest::FunctionInfo {
+                    name: name.to_owned(),
+                    signature: signature.to_owned(),
+                })
+                .collect(),
+            actors: Vec::new(),
+            has_main: registry::has_main(),
+        }
     }
 
     fn invoke(function: String, args: Vec<Vec<u8>>) -> Result<Vec<u8>, guest::InvokeError> {
@@ -36,6 +40,26 @@ impl guest::Guest for Component {
             InvokeError::FunctionNotFound(name) => guest::InvokeError::FunctionNotFound(name),
         })
     }
+    fn actor_new(class: String, _args: Vec<Vec<u8>>) -> Result<(), guest::InvokeError> {
+        init();
+        Err(guest::InvokeError::FunctionNotFound(class))
+    }
+
+    fn actor_call(method: String, _args: Vec<Vec<u8>>) -> Result<Vec<u8>, guest::InvokeError> {
+        init();
+        Err(guest::InvokeError::FunctionNotFound(method))
+    }
+
+    fn actor_snapshot() -> Option<Vec<u8>> {
+        None
+    }
+
+    fn actor_restore(class: String, _state: Vec<u8>) -> Result<(), guest::InvokeError> {
+        init();
+        Err(guest::InvokeError::FunctionNotFound(class))
+    }
+
+    fn actor_stop() {}
 }
 
 impl driver::Guest for Component {

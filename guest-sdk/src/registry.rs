@@ -49,6 +49,11 @@ pub fn describe() -> Vec<(&'static str, &'static str)> {
     functions
 }
 
+/// Whether the component has exactly one `#[rustyray::main]`.
+pub fn has_main() -> bool {
+    inventory::iter::<MainFunction>.into_iter().count() == 1
+}
+
 /// Runs the remote function exported as `name` on postcard-encoded `args`.
 ///
 /// # Errors

@@ -124,15 +124,30 @@ fn submit_lowered(
     args: Vec<LoweredArg<'_>>,
     options: &TaskOptions,
 ) -> Result<Handle, RayError> {
+    with_sys_args(&format!("`{function}`"), params, args, |sys_args| {
+        sys::submit(function, sys_args, options.timeout_ms())
+    })
+}
+
+/// Checks and unwraps `args` (described by `params`, for messages about `what`, e.g.
+/// `` `add` ``), then hands them to `send`, the import that takes them. A value that did not
+/// encode or a reference holding an error fails here, before anything reaches the host.
+/// Owned references are released after `send` returns, once the host took its own.
+pub(crate) fn with_sys_args<R>(
+    what: &str,
+    params: &[&str],
+    args: Vec<LoweredArg<'_>>,
+    send: impl FnOnce(Vec<SysArg<'_>>) -> Result<R, RayError>,
+) -> Result<R, RayError> {
     /// Where each argument's bytes or handle is, once every argument is checked.
     enum Slot<'a> {
         Value(Vec<u8>),
         Owned(usize),
         Borrowed(&'a Handle),
     }
-    let describe = |index: usize| {
-        let param = params.get(index).copied().unwrap_or("?");
-        format!("argument {index} (`{param}`) of `{function}`")
+    let describe = |index: usize| match params.get(index) {
+        Some(param) => format!("argument {index} (`{param}`) of {what}"),
+        None => format!("argument {index} of {what}"),
     };
     let mut owned = Vec::new();
     let mut slots = Vec::with_capacity(args.len());
@@ -172,5 +187,5 @@ fn submit_lowered(
         })
         .collect();
     // Owned references are released when `owned` drops, after the host took its own.
-    sys::submit(function, sys_args, options.timeout_ms())
+    send(sys_args)
 }

@@ -1,11 +1,14 @@
-//! The one module that calls the host's imports (`objects`, `tasks`, `diagnostics`).
+//! The one module that calls the host's imports (`objects`, `tasks`, `actors`,
+//! `diagnostics`).
 //!
-//! Everything above it works with [`Handle`] and [`RayError`](crate::RayError) and never
-//! sees wit-bindgen. On `wasm32` a `Handle` is the WIT `object-ref` resource: dropping it
-//! drops the resource, which releases the reference on the host. On native targets there is
-//! no host: `Handle` is uninhabited, so no code path can hold one, and the calls that would
-//! create one fail with [`RayError::Runtime`](crate::RayError::Runtime). That keeps native
-//! builds (users' unit tests) compiling without a line of wit-bindgen.
+//! Everything above it works with [`Handle`], [`Actor`] and [`RayError`](crate::RayError)
+//! and never sees wit-bindgen. On `wasm32` a `Handle` is the WIT `object-ref` resource and
+//! an `Actor` the `actor-handle` resource: dropping either drops the resource, which
+//! releases the reference on the host. On native targets there is no host: neither type can
+//! be constructed, so no code path can hold one, and the calls that would create one fail
+//! with [`RayError::Runtime`](crate::RayError::Runtime) (or find nothing, for lookups that
+//! answer with an `Option`). That keeps native builds (users' unit tests) compiling without
+//! a line of wit-bindgen.
 
 /// One task argument on its way to `tasks.submit`.
 #[cfg_attr(
@@ -19,16 +22,33 @@ pub(crate) enum SysArg<'a> {
     Object(&'a Handle),
 }
 
+/// How an actor is created: [`ActorOptions`](crate::ActorOptions), borrowed for one
+/// `actors.create` call.
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    allow(dead_code, reason = "native builds never create actors")
+)]
+pub(crate) struct SysActorOptions<'a> {
+    pub name: Option<&'a str>,
+    pub namespace: Option<&'a str>,
+    pub max_restarts: u32,
+    pub max_task_retries: u32,
+    pub get_if_exists: bool,
+}
+
 pub(crate) use imp::*;
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
-    use super::SysArg;
-    use crate::bindings::rustyray::runtime::{diagnostics, objects, tasks, types};
+    use super::{SysActorOptions, SysArg};
+    use crate::bindings::rustyray::runtime::{actors, diagnostics, objects, tasks, types};
     use crate::error::RayError;
 
     /// An owned reference to a host object.
     pub type Handle = types::ObjectRef;
+
+    /// An owned handle to a live actor.
+    pub type Actor = types::ActorHandle;
 
     /// A host is always there to call.
     pub(crate) fn available() -> Result<(), RayError> {
@@ -60,14 +80,59 @@ mod imp {
         args: Vec<SysArg<'_>>,
         timeout_ms: Option<u64>,
     ) -> Result<Handle, RayError> {
-        let args: Vec<types::TaskArg<'_>> = args
-            .into_iter()
+        tasks::submit(function, &to_wit(args), types::TaskOptions { timeout_ms }).map_err(from_wit)
+    }
+
+    pub(crate) fn actor_create(
+        class: &str,
+        args: Vec<SysArg<'_>>,
+        options: &SysActorOptions<'_>,
+    ) -> Result<Actor, RayError> {
+        let options = types::ActorOptions {
+            name: options.name.map(str::to_owned),
+            namespace: options.namespace.map(str::to_owned),
+            max_restarts: options.max_restarts,
+            max_task_retries: options.max_task_retries,
+            get_if_exists: options.get_if_exists,
+        };
+        actors::create(class, &to_wit(args), &options).map_err(from_wit)
+    }
+
+    pub(crate) fn actor_get_named(name: &str, namespace: Option<&str>) -> Option<Actor> {
+        actors::get_named(name, namespace)
+    }
+
+    pub(crate) fn actor_from_id(id: u64) -> Option<Actor> {
+        actors::from_id(id)
+    }
+
+    pub(crate) fn actor_id(actor: &Actor) -> u64 {
+        actor.id()
+    }
+
+    pub(crate) fn actor_clone(actor: &Actor) -> Actor {
+        actor.clone_handle()
+    }
+
+    pub(crate) fn actor_call(actor: &Actor, method: &str, args: Vec<SysArg<'_>>) -> Handle {
+        actor.call(method, &to_wit(args))
+    }
+
+    pub(crate) fn actor_tell(actor: &Actor, method: &str, args: Vec<SysArg<'_>>) {
+        actor.tell(method, &to_wit(args));
+    }
+
+    pub(crate) fn actor_kill(actor: &Actor) {
+        actors::kill(actor);
+    }
+
+    fn to_wit(args: Vec<SysArg<'_>>) -> Vec<types::TaskArg<'_>> {
+        args.into_iter()
             .map(|arg| match arg {
                 SysArg::Value(bytes) => types::TaskArg::Value(bytes),
                 SysArg::Object(handle) => types::TaskArg::Object(handle),
             })
-            .collect();
-        tasks::submit(function, &args, types::TaskOptions { timeout_ms }).map_err(from_wit)
+            .collect()
     }
 
     pub(crate) fn cancel(handle: &Handle) {
@@ -99,13 +164,17 @@ mod imp {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
-    use super::SysArg;
+    use super::{SysActorOptions, SysArg};
     use crate::error::RayError;
 
     /// No host, so no object can be referenced: nothing ever constructs this type, and the
     /// functions taking one below are never called.
     #[allow(dead_code, reason = "no handle exists without a host")]
     pub struct Handle(());
+
+    /// No host, so no actor either: like [`Handle`], never constructed.
+    #[allow(dead_code, reason = "no actor exists without a host")]
+    pub struct Actor(());
 
     /// There is no host on a native target.
     pub(crate) fn available() -> Result<(), RayError> {
@@ -154,4 +223,36 @@ mod imp {
     }
 
     pub(crate) fn cancel(_handle: &Handle) {}
+
+    pub(crate) fn actor_create(
+        _class: &str,
+        _args: Vec<SysArg<'_>>,
+        _options: &SysActorOptions<'_>,
+    ) -> Result<Actor, RayError> {
+        Err(unavailable())
+    }
+
+    pub(crate) fn actor_get_named(_name: &str, _namespace: Option<&str>) -> Option<Actor> {
+        None
+    }
+
+    pub(crate) fn actor_from_id(_id: u64) -> Option<Actor> {
+        None
+    }
+
+    pub(crate) fn actor_id(_actor: &Actor) -> u64 {
+        0
+    }
+
+    pub(crate) fn actor_clone(_actor: &Actor) -> Actor {
+        Actor(())
+    }
+
+    pub(crate) fn actor_call(_actor: &Actor, _method: &str, _args: Vec<SysArg<'_>>) -> Handle {
+        Handle(())
+    }
+
+    pub(crate) fn actor_tell(_actor: &Actor, _method: &str, _args: Vec<SysArg<'_>>) {}
+
+    pub(crate) fn actor_kill(_actor: &Actor) {}
 }

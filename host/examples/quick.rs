@@ -17,9 +17,9 @@ async fn main() -> rustyray::error::Result<()> {
     // Register a function
     task_system.register_function(
         "add",
-        task_function!(|a: i32, b: i32| async move {
-            Ok::<i32, rustyray::error::RustyRayError>(a + b)
-        }),
+        task_function!(
+            |a: i32, b: i32| async move { Ok::<i32, rustyray::error::RustyRayError>(a + b) }
+        ),
     )?;
 
     // Submit a task

@@ -16,6 +16,7 @@ use wasmtime::component::{Resource, ResourceTable};
 use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::actor_impl::{ActorCell, ActorOptions, DEFAULT_NAMESPACE};
 use crate::object_store::{Encoding, Slot};
 use crate::runtime::RuntimeInner;
 use crate::task_impl::{TaskArg, TaskOptions};
@@ -26,21 +27,31 @@ wasmtime::component::bindgen!({
     imports: {
         "rustyray:runtime/objects.get": async | trappable,
         "rustyray:runtime/objects.wait": async | trappable,
+        "rustyray:runtime/actors.create": async | trappable,
         default: trappable,
     },
     exports: { default: async },
     with: {
         "rustyray:runtime/types.object-ref": GuestObjectRef,
+        "rustyray:runtime/types.actor-handle": GuestActorHandle,
     },
 });
 
-pub(crate) use exports::rustyray::runtime::guest::InvokeError;
+pub(crate) use exports::rustyray::runtime::guest::{
+    ComponentInfo as GuestComponentInfo, FunctionInfo as GuestFunctionInfo, InvokeError,
+};
 pub(crate) use rustyray::runtime::types::{TaskError, TrapInfo};
 
 /// A guest's handle to an object: one reference to its slot.
 #[derive(Debug)]
 pub struct GuestObjectRef {
     pub(crate) slot: Arc<Slot>,
+}
+
+/// A guest's handle to an actor: one reference to its cell.
+#[derive(Debug)]
+pub struct GuestActorHandle {
+    pub(crate) cell: Arc<ActorCell>,
 }
 
 /// The state of one instance (a task, or a driver) in its `Store`.
@@ -143,12 +154,137 @@ impl rustyray::runtime::types::HostObjectRef for TaskCtx {
     }
 }
 
+impl TaskCtx {
+    fn actor(&self, handle: &Resource<GuestActorHandle>) -> wasmtime::Result<Arc<ActorCell>> {
+        Ok(self.table.get(handle)?.cell.clone())
+    }
+
+    fn push_actor(&mut self, cell: Arc<ActorCell>) -> wasmtime::Result<Resource<GuestActorHandle>> {
+        Ok(self.table.push(GuestActorHandle { cell })?)
+    }
+
+    fn task_args(
+        &self,
+        args: Vec<rustyray::runtime::types::TaskArg>,
+    ) -> wasmtime::Result<Vec<TaskArg>> {
+        args.into_iter()
+            .map(|arg| {
+                Ok(match arg {
+                    rustyray::runtime::types::TaskArg::Value(bytes) => {
+                        TaskArg::Value(Bytes::from(bytes))
+                    }
+                    rustyray::runtime::types::TaskArg::Object(handle) => {
+                        TaskArg::Object(self.slot(&handle)?)
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
+impl rustyray::runtime::types::HostActorHandle for TaskCtx {
+    fn id(&mut self, handle: Resource<GuestActorHandle>) -> wasmtime::Result<u64> {
+        Ok(self.actor(&handle)?.id().0)
+    }
+
+    fn call(
+        &mut self,
+        handle: Resource<GuestActorHandle>,
+        method: String,
+        args: Vec<rustyray::runtime::types::TaskArg>,
+    ) -> wasmtime::Result<Resource<GuestObjectRef>> {
+        let cell = self.actor(&handle)?;
+        let args = self.task_args(args)?;
+        let slot = cell.call_slot(&method, args);
+        self.push(slot)
+    }
+
+    fn tell(
+        &mut self,
+        handle: Resource<GuestActorHandle>,
+        method: String,
+        args: Vec<rustyray::runtime::types::TaskArg>,
+    ) -> wasmtime::Result<()> {
+        let cell = self.actor(&handle)?;
+        let args = self.task_args(args)?;
+        cell.tell_args(&method, args);
+        Ok(())
+    }
+
+    fn clone_handle(
+        &mut self,
+        handle: Resource<GuestActorHandle>,
+    ) -> wasmtime::Result<Resource<GuestActorHandle>> {
+        let cell = self.actor(&handle)?;
+        self.push_actor(cell)
+    }
+
+    fn drop(&mut self, handle: Resource<GuestActorHandle>) -> wasmtime::Result<()> {
+        self.table.delete(handle)?;
+        Ok(())
+    }
+}
+
+impl rustyray::runtime::actors::Host for TaskCtx {
+    async fn create(
+        &mut self,
+        class: String,
+        args: Vec<rustyray::runtime::types::TaskArg>,
+        options: rustyray::runtime::types::ActorOptions,
+    ) -> wasmtime::Result<Result<Resource<GuestActorHandle>, TaskError>> {
+        let args = self.task_args(args)?;
+        let options = ActorOptions {
+            name: options.name,
+            namespace: options
+                .namespace
+                .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string()),
+            max_restarts: options.max_restarts,
+            max_task_retries: options.max_task_retries,
+            get_if_exists: options.get_if_exists,
+            ..ActorOptions::default()
+        };
+        let runtime = self.runtime.clone();
+        match crate::actor_impl::create(&runtime, &class, args, options).await {
+            Ok(handle) => Ok(Ok(self.push_actor(handle.cell().clone())?)),
+            Err(err) => Ok(Err(TaskError::from(&err))),
+        }
+    }
+
+    fn get_named(
+        &mut self,
+        name: String,
+        namespace: Option<String>,
+    ) -> wasmtime::Result<Option<Resource<GuestActorHandle>>> {
+        let namespace = namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
+        match self.runtime.actors.named(namespace, &name) {
+            Some(cell) => Ok(Some(self.push_actor(cell)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn from_id(&mut self, id: u64) -> wasmtime::Result<Option<Resource<GuestActorHandle>>> {
+        match self.runtime.actors.get(id) {
+            Some(cell) => Ok(Some(self.push_actor(cell)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn kill(&mut self, handle: Resource<GuestActorHandle>) -> wasmtime::Result<()> {
+        self.actor(&handle)?.kill();
+        Ok(())
+    }
+}
+
 impl rustyray::runtime::objects::Host for TaskCtx {
     fn put(
         &mut self,
         data: Vec<u8>,
     ) -> wasmtime::Result<Result<Resource<GuestObjectRef>, TaskError>> {
-        match self.runtime.objects.put(Bytes::from(data), Encoding::Postcard) {
+        match self
+            .runtime
+            .objects
+            .put(Bytes::from(data), Encoding::Postcard)
+        {
             Ok(slot) => Ok(Ok(self.push(slot)?)),
             Err(err) => Ok(Err(TaskError::from(&err))),
         }
@@ -160,7 +296,8 @@ impl rustyray::runtime::objects::Host for TaskCtx {
     ) -> wasmtime::Result<Result<Vec<u8>, TaskError>> {
         let slot = self.slot(&handle)?;
         if !slot.is_ready() {
-            self.waiting_on(std::slice::from_ref(&slot), 1, None).await?;
+            self.waiting_on(std::slice::from_ref(&slot), 1, None)
+                .await?;
         }
         Ok(match slot.ready().await {
             Ok((bytes, Encoding::Postcard)) => Ok(bytes.to_vec()),
@@ -192,17 +329,7 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
         args: Vec<rustyray::runtime::types::TaskArg>,
         options: rustyray::runtime::types::TaskOptions,
     ) -> wasmtime::Result<Result<Resource<GuestObjectRef>, TaskError>> {
-        let mut task_args = Vec::with_capacity(args.len());
-        for arg in args {
-            task_args.push(match arg {
-                rustyray::runtime::types::TaskArg::Value(bytes) => {
-                    TaskArg::Value(Bytes::from(bytes))
-                }
-                rustyray::runtime::types::TaskArg::Object(handle) => {
-                    TaskArg::Object(self.slot(&handle)?)
-                }
-            });
-        }
+        let task_args = self.task_args(args)?;
         let options = TaskOptions {
             timeout: options.timeout_ms.map(Duration::from_millis),
         };

@@ -102,7 +102,8 @@ fn store(component: &Component, path: &Path) -> Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| RayError::Internal("cache path has no parent".into()))?;
-    std::fs::create_dir_all(dir).map_err(|err| RayError::io("creating the cache directory", err))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|err| RayError::io("creating the cache directory", err))?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, artifact).map_err(|err| RayError::io("writing a cache artifact", err))?;
     std::fs::rename(&tmp, path).map_err(|err| RayError::io("renaming a cache artifact", err))?;

@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
 use crate::{Runtime, guest_build};
+use clap::{Parser, Subcommand};
 
 /// rustyray runs Ray-style tasks as sandboxed WebAssembly components.
 ///
@@ -58,7 +58,10 @@ enum Command {
 /// Parses the process's arguments and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let executor = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let executor = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(executor) => executor,
         Err(err) => {
             eprintln!("rustyray: cannot start: {err}");
@@ -130,7 +133,14 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             println!("component: {}", info.source_name);
             println!("size:      {} bytes", info.size);
             println!("sha256:    {}", info.hash);
-            println!("main:      {}", if info.has_main { "yes (rustyray run starts it)" } else { "no" });
+            println!(
+                "main:      {}",
+                if info.has_main {
+                    "yes (rustyray run starts it)"
+                } else {
+                    "no"
+                }
+            );
             println!("functions: {}", info.functions.len());
             for function in &info.functions {
                 println!("  {}", function.signature);

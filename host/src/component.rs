@@ -36,6 +36,19 @@ pub struct ExportedFunction {
     pub signature: String,
 }
 
+/// An actor class a component exports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorClassInfo {
+    /// The class name actors are created by.
+    pub name: String,
+    /// The constructor's Rust signature.
+    pub constructor: String,
+    /// Its methods.
+    pub methods: Vec<ExportedFunction>,
+    /// Whether its state can be snapshotted (`#[rustyray::actor(snapshot)]`).
+    pub snapshot: bool,
+}
+
 /// What `describe` learned about a component.
 #[derive(Debug, Clone)]
 pub struct ComponentInfo {
@@ -47,6 +60,8 @@ pub struct ComponentInfo {
     pub size: usize,
     /// Its functions.
     pub functions: Vec<ExportedFunction>,
+    /// Its actor classes.
+    pub actors: Vec<ActorClassInfo>,
     /// Whether it has a `#[rustyray::main]` entry point.
     pub has_main: bool,
     /// Whether it was compiled or came from the cache.
@@ -97,10 +112,9 @@ impl LoadedComponent {
     ) -> Result<Self> {
         check_header(bytes, source_name)?;
         let hash = content_hash(bytes);
-        let (component, cache) =
-            runtime
-                .cache
-                .load(&runtime.engine, bytes, &hash, source_name)?;
+        let (component, cache) = runtime
+            .cache
+            .load(&runtime.engine, bytes, &hash, source_name)?;
         let pre = runtime.linker.instantiate_pre(&component).map_err(|err| {
             RayError::invalid_module(
                 source_name,
@@ -134,36 +148,56 @@ impl LoadedComponent {
                 hash,
                 size: bytes.len(),
                 functions: Vec::new(),
-                has_main: run_export.is_some(),
+                actors: Vec::new(),
+                has_main: false,
                 cache,
             },
             pre,
             run_export,
         };
-        loaded.info.functions = loaded.describe(runtime).await?;
+        let described = loaded.describe(runtime).await?;
+        let function = |f: crate::bindings::GuestFunctionInfo| ExportedFunction {
+            name: f.name,
+            signature: f.signature,
+        };
+        loaded.info.functions = described.functions.into_iter().map(function).collect();
+        loaded.info.actors = described
+            .actors
+            .into_iter()
+            .map(|class| ActorClassInfo {
+                name: class.name,
+                constructor: class.constructor,
+                methods: class.methods.into_iter().map(function).collect(),
+                snapshot: class.snapshot,
+            })
+            .collect();
+        loaded.info.has_main = described.has_main && loaded.run_export.is_some();
         Ok(loaded)
     }
 
-    async fn describe(&self, runtime: &Arc<RuntimeInner>) -> Result<Vec<ExportedFunction>> {
+    async fn describe(
+        &self,
+        runtime: &Arc<RuntimeInner>,
+    ) -> Result<crate::bindings::GuestComponentInfo> {
         let mut store = new_store(runtime, WasiCtx::builder().build());
         let name = &self.info.source_name;
         let instance = self
             .pre
             .instantiate_async(&mut store)
             .await
-            .map_err(|err| RayError::invalid_module(name, format!("cannot instantiate: {err:#}")))?;
-        let functions = instance
+            .map_err(|err| {
+                RayError::invalid_module(name, format!("cannot instantiate: {err:#}"))
+            })?;
+        instance
             .rustyray_runtime_guest()
             .call_describe(&mut store)
             .await
-            .map_err(|err| RayError::invalid_module(name, format!("`describe` failed: {err:#}")))?;
-        Ok(functions
-            .into_iter()
-            .map(|function| ExportedFunction {
-                name: function.name,
-                signature: function.signature,
-            })
-            .collect())
+            .map_err(|err| RayError::invalid_module(name, format!("`describe` failed: {err:#}")))
+    }
+
+    /// The pre-instantiated component, for actors (which keep their instance).
+    pub(crate) fn pre(&self) -> &TaskModulePre<TaskCtx> {
+        &self.pre
     }
 
     pub(crate) fn info(&self) -> &ComponentInfo {
@@ -216,14 +250,22 @@ impl LoadedComponent {
                 message,
             }),
             Ok(Err(InvokeError::FunctionNotFound(name))) => Err(RayError::FunctionNotFound(name)),
-            Err(err) => Err(trap_error(function, err, store.data_mut().panic_message.take())),
+            Err(err) => Err(trap_error(
+                function,
+                err,
+                store.data_mut().panic_message.take(),
+            )),
         }
     }
 
     /// Runs the component's `#[rustyray::main]` with `args` and stdio of the process;
     /// its exit status.
-    pub(crate) async fn run_main(&self, runtime: &Arc<RuntimeInner>, args: &[String]) -> Result<i32> {
-        let Some(run) = self.run_export else {
+    pub(crate) async fn run_main(
+        &self,
+        runtime: &Arc<RuntimeInner>,
+        args: &[String],
+    ) -> Result<i32> {
+        let (Some(run), true) = (self.run_export, self.info.has_main) else {
             return Err(RayError::invalid_module(
                 &self.info.source_name,
                 "it has no `#[rustyray::main]` (no `rustyray:runtime/driver` export) to run",
@@ -252,7 +294,11 @@ impl LoadedComponent {
                 if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
                     return Ok(exit.0);
                 }
-                Err(trap_error("main", err, store.data_mut().panic_message.take()))
+                Err(trap_error(
+                    "main",
+                    err,
+                    store.data_mut().panic_message.take(),
+                ))
             }
         }
     }
@@ -287,6 +333,15 @@ fn instantiate_error(function: &str, err: wasmtime::Error) -> RayError {
 
 /// A trap as the user should see it: the panic message if the guest reported one,
 /// else the trap code, and the symbolized wasm backtrace.
+pub(crate) fn trap_error_from(
+    function: &str,
+    err: wasmtime::Error,
+    store: &mut Store<TaskCtx>,
+) -> RayError {
+    trap_error(function, err, store.data_mut().panic_message.take())
+}
+
+/// See [`trap_error_from`].
 pub(crate) fn trap_error(function: &str, err: wasmtime::Error, panic: Option<String>) -> RayError {
     let backtrace = err
         .downcast_ref::<wasmtime::WasmBacktrace>()
@@ -309,9 +364,9 @@ fn render_backtrace(backtrace: &wasmtime::WasmBacktrace) -> String {
         .frames()
         .iter()
         .enumerate()
-        .map(|(index, frame)| {
-            let name = frame.func_name().unwrap_or("<unnamed>");
-            format!("  {index:>3}: {name}")
+        .map(|(index, frame)| match frame.func_name() {
+            Some(name) => format!("  {index:>3}: {:#}", rustc_demangle::demangle(name)),
+            None => format!("  {index:>3}: <unnamed function {}>", frame.func_index()),
         })
         .collect::<Vec<_>>()
         .join("\n")

@@ -96,6 +96,30 @@ pub enum RayError {
         capacity: usize,
     },
 
+    /// No loaded component exports an actor class of that name.
+    #[error("actor class not found: {0:?}")]
+    ActorClassNotFound(String),
+
+    /// An actor of that name already exists in that namespace.
+    #[error("an actor named {name:?} already exists in namespace {namespace:?}")]
+    ActorNameTaken {
+        /// The namespace.
+        namespace: String,
+        /// The name.
+        name: String,
+    },
+
+    /// The actor is gone: it trapped with no restarts left, was killed or stopped.
+    #[error("{class} {actor} died: {reason}")]
+    ActorDied {
+        /// Which actor.
+        actor: crate::actor::ActorId,
+        /// Its class.
+        class: String,
+        /// Why, with the root cause (e.g. the trap) when there is one.
+        reason: String,
+    },
+
     /// A value could not be encoded or decoded.
     #[error("serialization failed: {0}")]
     Serialization(String),
@@ -189,7 +213,12 @@ mod tests {
             cause: Arc::new(mid),
         };
         assert_eq!(top.chain().count(), 3);
-        assert!(matches!(top.root_cause(), RayError::Application { message, .. } if message == "boom"));
-        assert_eq!(top.to_string(), "dependency object#2 failed: task f failed: boom");
+        assert!(
+            matches!(top.root_cause(), RayError::Application { message, .. } if message == "boom")
+        );
+        assert_eq!(
+            top.to_string(),
+            "dependency object#2 failed: task f failed: boom"
+        );
     }
 }

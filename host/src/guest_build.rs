@@ -31,7 +31,9 @@ pub fn ensure_target() -> Result<()> {
     if target_installed() != Some(false) {
         return Ok(());
     }
-    eprintln!("rustyray: the {WASM_TARGET} target is missing; running `rustup target add {WASM_TARGET}`");
+    eprintln!(
+        "rustyray: the {WASM_TARGET} target is missing; running `rustup target add {WASM_TARGET}`"
+    );
     let status = Command::new("rustup")
         .args(["target", "add", WASM_TARGET])
         .status()
@@ -59,7 +61,14 @@ pub fn build_crate(dir: &Path) -> Result<Vec<PathBuf>> {
     ensure_target()?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
-        .args(["build", "--release", "--target", WASM_TARGET, "--message-format=json-render-diagnostics", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            WASM_TARGET,
+            "--message-format=json-render-diagnostics",
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS")
@@ -83,16 +92,12 @@ pub fn build_crate(dir: &Path) -> Result<Vec<PathBuf>> {
         })
         .filter(|message| {
             // Only the crate at `dir`, not cdylib dependencies.
-            message["manifest_path"]
-                .as_str()
-                .is_some_and(|path| Path::new(path) == manifest || Path::new(path).canonicalize().ok() == manifest.canonicalize().ok())
+            message["manifest_path"].as_str().is_some_and(|path| {
+                Path::new(path) == manifest
+                    || Path::new(path).canonicalize().ok() == manifest.canonicalize().ok()
+            })
         })
-        .flat_map(|message| {
-            message["filenames"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
+        .flat_map(|message| message["filenames"].as_array().cloned().unwrap_or_default())
         .filter_map(|name| name.as_str().map(PathBuf::from))
         .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
         .collect();

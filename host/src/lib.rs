@@ -39,6 +39,7 @@
 //! # Ok(()) }
 //! ```
 
+mod args;
 mod bindings;
 pub mod cache;
 pub mod cli;
@@ -65,18 +66,23 @@ pub mod task {
 #[path = "task.rs"]
 mod task_impl;
 
-/// Actors (the seed's `ActorSystem`; actor classes come with the actors work).
+/// Actors: handles, options, and the seed's `ActorSystem`.
 pub mod actor {
+    pub use crate::actor_impl::{ActorHandle, ActorId, ActorOptions, DEFAULT_NAMESPACE};
     pub use crate::seed::ActorSystem;
 }
+#[path = "actor.rs"]
+mod actor_impl;
 
+pub use actor_impl::{ActorHandle, ActorId, ActorOptions};
+pub use args::{Args, IntoArgs};
 pub use cache::CacheOutcome;
-pub use component::{ComponentInfo, ExportedFunction};
+pub use component::{ActorClassInfo, ComponentInfo, ExportedFunction};
 pub use error::{RayError, Result};
 pub use object_ref::ObjectRef;
 pub use object_store::{ObjectId, StoreStats};
 pub use registry::{FunctionInfo, NativeFunction};
-pub use runtime::{AsRuntime, Runtime, RuntimeBuilder, RuntimeStats, TaskBuilder};
+pub use runtime::{ActorBuilder, AsRuntime, Runtime, RuntimeBuilder, RuntimeStats, TaskBuilder};
 pub use task_impl::TaskOptions;
 
 #[doc(hidden)]

@@ -257,12 +257,21 @@ mod tests {
     #[test]
     fn cap_refuses_and_drop_frees() {
         let store = ObjectStore::new(10);
-        let a = store.put(Bytes::from_static(b"123456"), Encoding::Raw).unwrap();
+        let a = store
+            .put(Bytes::from_static(b"123456"), Encoding::Raw)
+            .unwrap();
         assert_eq!(store.stats().used_bytes, 6);
         let err = store
             .put(Bytes::from_static(b"123456"), Encoding::Raw)
             .unwrap_err();
-        assert!(matches!(err, RayError::ObjectStoreFull { requested: 6, used: 6, capacity: 10 }));
+        assert!(matches!(
+            err,
+            RayError::ObjectStoreFull {
+                requested: 6,
+                used: 6,
+                capacity: 10
+            }
+        ));
         drop(a);
         let stats = store.stats();
         assert_eq!(stats.used_bytes, 0);
@@ -275,7 +284,8 @@ mod tests {
         let store = ObjectStore::new(100);
         let slot = store.new_slot();
         slot.complete(Err(RayError::Cancelled)).unwrap();
-        slot.complete(Ok((Bytes::from_static(b"x"), Encoding::Raw))).unwrap();
+        slot.complete(Ok((Bytes::from_static(b"x"), Encoding::Raw)))
+            .unwrap();
         assert!(matches!(slot.try_get(), Some(Err(RayError::Cancelled))));
         assert_eq!(store.stats().used_bytes, 0);
     }

@@ -14,6 +14,7 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 
+use crate::actor_impl::ActorClass;
 use crate::component::LoadedComponent;
 use crate::error::{RayError, Result};
 
@@ -99,13 +100,50 @@ pub struct FunctionInfo {
     pub component: Option<String>,
 }
 
-/// All functions the runtime knows.
+/// All functions and actor classes the runtime knows.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
     functions: RwLock<HashMap<String, Arc<Function>>>,
+    actor_classes: RwLock<HashMap<String, Arc<ActorClass>>>,
 }
 
 impl Registry {
+    pub(crate) fn actor_class(&self, name: &str) -> Result<Arc<ActorClass>> {
+        let classes = self
+            .actor_classes
+            .read()
+            .map_err(|_| RayError::Internal("actor registry poisoned".into()))?;
+        classes
+            .get(name)
+            .cloned()
+            .ok_or_else(|| RayError::ActorClassNotFound(name.to_string()))
+    }
+
+    /// Registers actor classes, refusing a name another component already uses.
+    pub(crate) fn register_actor_classes(&self, classes: Vec<ActorClass>) -> Result<()> {
+        let mut registered = self
+            .actor_classes
+            .write()
+            .map_err(|_| RayError::Internal("actor registry poisoned".into()))?;
+        for class in &classes {
+            if let Some(existing) = registered.get(&class.name)
+                && existing.component.hash() != class.component.hash()
+            {
+                return Err(RayError::DuplicateFunction {
+                    name: class.name.clone(),
+                    existing: format!(
+                        "actor class of component {}",
+                        existing.component.source_name()
+                    ),
+                });
+            }
+        }
+        for class in classes {
+            registered.insert(class.name.clone(), Arc::new(class));
+        }
+        Ok(())
+    }
+
     pub(crate) fn lookup(&self, name: &str) -> Result<Arc<Function>> {
         let functions = self
             .functions

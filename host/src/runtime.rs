@@ -18,6 +18,9 @@ use wasmtime::component::Linker;
 use wasmtime::{Engine, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::WasiCtx;
 
+use crate::actor_impl::{
+    self as actor, ActorClass, ActorDirectory, ActorHandle, ActorOptions, DEFAULT_NAMESPACE,
+};
 use crate::bindings::{TaskCtx, TaskModule};
 use crate::cache::{CompileCache, default_cache_dir};
 use crate::codec;
@@ -114,7 +117,10 @@ impl RuntimeBuilder {
     /// Starts the runtime.
     pub fn build(self) -> Result<Runtime> {
         let mut config = self.config;
-        config.max_running = config.max_running.min(config.max_instances as usize / 2).max(1);
+        config.max_running = config
+            .max_running
+            .min(config.max_instances as usize / 2)
+            .max(1);
         let engine = build_engine(&PoolSizes {
             instances: config.max_instances,
             max_memory: config.memory_limit,
@@ -140,6 +146,7 @@ impl RuntimeBuilder {
             permits: Arc::new(Semaphore::new(config.max_running)),
             registry: Registry::default(),
             components: Mutex::new(Vec::new()),
+            actors: Arc::new(ActorDirectory::default()),
             abort: Signal::default(),
             closed: AtomicBool::new(false),
             in_flight: AtomicU64::new(0),
@@ -163,6 +170,7 @@ pub(crate) struct RuntimeInner {
     pub(crate) registry: Registry,
     pub(crate) config: RuntimeConfig,
     pub(crate) abort: Signal,
+    pub(crate) actors: Arc<ActorDirectory>,
     components: Mutex<Vec<Arc<LoadedComponent>>>,
     handle: tokio::runtime::Handle,
     executor: Mutex<Option<tokio::runtime::Runtime>>,
@@ -212,6 +220,29 @@ impl RuntimeInner {
         slot
     }
 
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Spawns work that shutdown must wait for (an actor's mailbox loop).
+    pub(crate) fn spawn_tracked(
+        self: &Arc<Self>,
+        future: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        struct Tracked(Arc<RuntimeInner>);
+        impl Drop for Tracked {
+            fn drop(&mut self) {
+                self.0.task_finished();
+            }
+        }
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let tracked = Tracked(self.clone());
+        self.handle.spawn(async move {
+            let _tracked = tracked;
+            future.await;
+        });
+    }
+
     pub(crate) fn task_finished(&self) {
         if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.idle.notify_waiters();
@@ -249,8 +280,11 @@ pub struct RuntimeStats {
     pub objects: StoreStats,
     /// Tasks submitted since start.
     pub tasks_submitted: u64,
-    /// Tasks not yet finished (waiting on arguments, queued or running).
+    /// Tasks not yet finished (waiting on arguments, queued or running), plus
+    /// live actors' mailboxes.
     pub tasks_in_flight: u64,
+    /// Actors alive (with a handle or a name).
+    pub live_actors: usize,
 }
 
 /// A rustyray runtime: load components, submit tasks, put and get objects.
@@ -260,7 +294,9 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("stats", &self.stats()).finish()
+        f.debug_struct("Runtime")
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 
@@ -279,7 +315,8 @@ impl Runtime {
     pub async fn load(&self, path: impl AsRef<Path>) -> Result<ComponentInfo> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|err| RayError::io(format!("reading {name}"), err))?;
+        let bytes =
+            std::fs::read(path).map_err(|err| RayError::io(format!("reading {name}"), err))?;
         self.load_bytes(&bytes, &name).await
     }
 
@@ -305,6 +342,17 @@ impl Runtime {
             })
             .collect();
         self.inner.registry.register_all(entries)?;
+        let classes = component
+            .info()
+            .actors
+            .iter()
+            .map(|class| ActorClass {
+                name: class.name.clone(),
+                component: component.clone(),
+                snapshot: class.snapshot,
+            })
+            .collect();
+        self.inner.registry.register_actor_classes(classes)?;
         let info = component.info().clone();
         if let Ok(mut components) = self.inner.components.lock() {
             components.push(component);
@@ -313,7 +361,11 @@ impl Runtime {
     }
 
     /// Registers a native function (see [`task_function!`](crate::task_function)).
-    pub fn register_function(&self, name: impl Into<String>, function: NativeFunction) -> Result<()> {
+    pub fn register_function(
+        &self,
+        name: impl Into<String>,
+        function: NativeFunction,
+    ) -> Result<()> {
         self.inner.registry.register_all(vec![Function {
             name: name.into(),
             kind: FunctionKind::Native(function),
@@ -333,13 +385,17 @@ impl Runtime {
     /// Stores a value; the handle owns the new object.
     pub fn put<T: Serialize>(&self, value: &T) -> Result<ObjectRef<T>> {
         let bytes = codec::encode(value)?;
-        Ok(ObjectRef::from_slot(self.inner.objects.put(bytes, Encoding::Postcard)?))
+        Ok(ObjectRef::from_slot(
+            self.inner.objects.put(bytes, Encoding::Postcard)?,
+        ))
     }
 
     /// Stores bytes without copying them. The object reads as a `Vec<u8>` (in the
     /// host and in guests); [`ObjectRef::get_bytes`] gives the same `Bytes` back.
     pub fn put_bytes(&self, bytes: Bytes) -> Result<ObjectRef<Vec<u8>>> {
-        Ok(ObjectRef::from_slot(self.inner.objects.put(bytes, Encoding::Raw)?))
+        Ok(ObjectRef::from_slot(
+            self.inner.objects.put(bytes, Encoding::Raw)?,
+        ))
     }
 
     /// Waits for an object's value (same as [`ObjectRef::get`]).
@@ -394,12 +450,42 @@ impl Runtime {
             .ok_or_else(|| RayError::FunctionNotFound(format!("main of {component}")))?;
         let inner = self.inner.clone();
         let args = args.to_vec();
-        self.spawn(async move { loaded.run_main(&inner, &args).await }).await
+        self.spawn(async move { loaded.run_main(&inner, &args).await })
+            .await
+    }
+
+    /// Starts building an actor of `class` (exported by a loaded component).
+    pub fn actor(&self, class: impl Into<String>) -> ActorBuilder<'_> {
+        ActorBuilder {
+            runtime: self,
+            class: class.into(),
+            args: Ok(Vec::new()),
+            options: ActorOptions::default(),
+        }
+    }
+
+    /// The actor named `name` in the default namespace, if it is alive.
+    pub fn get_actor(&self, name: &str) -> Option<ActorHandle> {
+        self.get_actor_in(DEFAULT_NAMESPACE, name)
+    }
+
+    /// The actor named `name` in `namespace`, if it is alive.
+    pub fn get_actor_in(&self, namespace: &str, name: &str) -> Option<ActorHandle> {
+        self.inner
+            .actors
+            .named(namespace, name)
+            .map(ActorHandle::from_cell)
+    }
+
+    /// Kills an actor (see [`ActorHandle::kill`]).
+    pub fn kill(&self, actor: &ActorHandle) {
+        actor.kill();
     }
 
     /// Counters of the object store and the task queue.
     pub fn stats(&self) -> RuntimeStats {
         RuntimeStats {
+            live_actors: self.inner.actors.live(),
             objects: self.inner.objects.stats(),
             tasks_submitted: self.inner.submitted.load(Ordering::Relaxed),
             tasks_in_flight: self.inner.in_flight.load(Ordering::Relaxed),
@@ -416,7 +502,11 @@ impl Runtime {
     /// every task has ended and every pending `get` has its answer.
     pub async fn shutdown_with_deadline(&self, deadline: Duration) -> Result<()> {
         self.inner.closed.store(true, Ordering::Release);
-        if tokio::time::timeout(deadline, self.inner.wait_idle()).await.is_err() {
+        self.inner.actors.stop_all();
+        if tokio::time::timeout(deadline, self.inner.wait_idle())
+            .await
+            .is_err()
+        {
             self.inner.abort.raise();
             self.inner.wait_idle().await;
         }
@@ -455,6 +545,89 @@ impl Drop for Runtime {
         if let Ok(mut ticker) = self.inner.ticker.lock() {
             ticker.take();
         }
+    }
+}
+
+/// Builds one actor: `runtime.actor("Counter").arg(0).name("c").create().await`.
+#[derive(Debug)]
+pub struct ActorBuilder<'a> {
+    runtime: &'a Runtime,
+    class: String,
+    args: Result<Vec<TaskArg>>,
+    options: ActorOptions,
+}
+
+impl ActorBuilder<'_> {
+    /// Adds a constructor argument passed by value.
+    pub fn arg<A: Serialize>(mut self, value: A) -> Self {
+        if let Ok(args) = &mut self.args {
+            match codec::encode(&value) {
+                Ok(bytes) => args.push(TaskArg::Value(bytes)),
+                Err(err) => self.args = Err(err),
+            }
+        }
+        self
+    }
+
+    /// Adds a constructor argument passed by reference.
+    pub fn arg_ref<A>(mut self, object: &ObjectRef<A>) -> Self {
+        if let Ok(args) = &mut self.args {
+            args.push(TaskArg::Object(object.slot().clone()));
+        }
+        self
+    }
+
+    /// Names the actor (in the default namespace unless [`ActorBuilder::namespace`]).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.options.name = Some(name.into());
+        self
+    }
+
+    /// The namespace of the name.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.options.namespace = namespace.into();
+        self
+    }
+
+    /// Restarts after a trap (default 0).
+    pub fn max_restarts(mut self, restarts: u32) -> Self {
+        self.options.max_restarts = restarts;
+        self
+    }
+
+    /// Retries of the call that trapped, on the restarted actor (default 0).
+    pub fn max_task_retries(mut self, retries: u32) -> Self {
+        self.options.max_task_retries = retries;
+        self
+    }
+
+    /// With the name taken, return that actor instead of failing.
+    pub fn get_if_exists(mut self, yes: bool) -> Self {
+        self.options.get_if_exists = yes;
+        self
+    }
+
+    /// For classes with snapshots: snapshot after every `calls` calls (default 1).
+    pub fn snapshot_every(mut self, calls: u32) -> Self {
+        self.options.snapshot_every = calls.max(1);
+        self
+    }
+
+    /// All options at once.
+    pub fn options(mut self, options: ActorOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Creates the actor; returns once its constructor has run.
+    pub async fn create(self) -> Result<ActorHandle> {
+        let args = self.args?;
+        let inner = self.runtime.inner.clone();
+        let class = self.class;
+        let options = self.options;
+        self.runtime
+            .spawn(async move { actor::create(&inner, &class, args, options).await })
+            .await
     }
 }
 

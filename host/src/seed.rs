@@ -78,7 +78,11 @@ impl TaskSystem {
     }
 
     /// Registers a native function under `name`.
-    pub fn register_function(&self, name: impl Into<String>, function: NativeFunction) -> Result<()> {
+    pub fn register_function(
+        &self,
+        name: impl Into<String>,
+        function: NativeFunction,
+    ) -> Result<()> {
         self.actors.runtime.register_function(name, function)
     }
 

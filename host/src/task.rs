@@ -157,7 +157,7 @@ async fn execute(
 }
 
 /// Waits for every object argument and replaces it with its bytes.
-async fn resolve(args: Vec<TaskArg>) -> Result<Vec<Bytes>> {
+pub(crate) async fn resolve(args: Vec<TaskArg>) -> Result<Vec<Bytes>> {
     let mut resolved = Vec::with_capacity(args.len());
     for arg in args {
         resolved.push(match arg {

@@ -1,0 +1,654 @@
+//! Actors: one persistent component instance per actor, driven by its mailbox.
+//!
+//! An actor is a tokio task (the *mailbox loop*) that owns the actor's `Store` and
+//! instance — whose linear memory is the actor's state — and takes calls from an
+//! unbounded channel one at a time, in the order they were sent (Ray's default).
+//! Different actors are different tasks, so they run in parallel on the worker
+//! threads, and an actor blocked in `get` suspends only its own fiber.
+//!
+//! References: every [`ActorHandle`] (host) and `actor-handle` resource (guest) holds
+//! an `Arc` of the actor's [`ActorCell`], and the cell holds the mailbox's only
+//! sender. When the last handle goes (and no name pins the actor in the directory),
+//! the channel closes, the loop finishes the calls already queued, runs `on_stop`,
+//! and drops the instance: unreferenced actors are reclaimed.
+//!
+//! Failures: an application error fails that call only. A trap kills the instance;
+//! with restarts left the actor comes back — from its last snapshot when the class
+//! has `#[rustyray::actor(snapshot)]`, else from its constructor — and the call that
+//! trapped is retried up to `max_task_retries` times, else fails with
+//! [`RayError::ActorDied`]. Without restarts left the actor is dead and every call,
+//! queued or later, fails with `ActorDied` naming the cause. Whatever ends an actor
+//! (kill, stop, runtime shutdown), every call it was sent gets an answer.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use wasmtime::Store;
+
+use crate::args::IntoArgs;
+use crate::bindings::{InvokeError, TaskCtx, TaskModule};
+use crate::component::{LoadedComponent, new_store, trap_error_from};
+use crate::error::{RayError, Result};
+use crate::object_ref::ObjectRef;
+use crate::object_store::{Encoding, ObjectStore, Slot};
+use crate::runtime::RuntimeInner;
+use crate::signal::Signal;
+use crate::task_impl::{TaskArg, resolve};
+
+/// The id of an actor, unique within one runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ActorId(pub u64);
+
+impl fmt::Display for ActorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "actor#{}", self.0)
+    }
+}
+
+/// How an actor is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorOptions {
+    /// Register the actor under this name, so [`Runtime::get_actor`](crate::Runtime::get_actor) finds it.
+    pub name: Option<String>,
+    /// The namespace of `name` (default: `"default"`).
+    pub namespace: String,
+    /// Restarts after a trap before the actor is dead for good (default 0).
+    pub max_restarts: u32,
+    /// Times the call that trapped is retried on the restarted actor (default 0).
+    pub max_task_retries: u32,
+    /// With a name taken: return the existing actor instead of failing.
+    pub get_if_exists: bool,
+    /// For classes with snapshots: snapshot after every this many calls (default 1).
+    pub snapshot_every: u32,
+}
+
+impl Default for ActorOptions {
+    fn default() -> Self {
+        ActorOptions {
+            name: None,
+            namespace: DEFAULT_NAMESPACE.to_string(),
+            max_restarts: 0,
+            max_task_retries: 0,
+            get_if_exists: false,
+            snapshot_every: 1,
+        }
+    }
+}
+
+/// The namespace of actors created without one.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// An actor class of a loaded component.
+#[derive(Debug)]
+pub(crate) struct ActorClass {
+    pub(crate) name: String,
+    pub(crate) component: Arc<LoadedComponent>,
+    pub(crate) snapshot: bool,
+}
+
+enum Message {
+    Call {
+        method: String,
+        args: Vec<TaskArg>,
+        output: CallOutput,
+    },
+    Stop,
+}
+
+/// Where a call's result goes (`None` for a tell). Dropped unanswered — the actor
+/// ended with the call still queued — it answers `ActorDied`, so nothing hangs.
+struct CallOutput {
+    slot: Option<Arc<Slot>>,
+    actor: ActorId,
+    class: String,
+}
+
+impl CallOutput {
+    fn complete(mut self, outcome: Result<Bytes>) {
+        if let Some(slot) = self.slot.take() {
+            let _ = slot.complete(outcome.map(|bytes| (bytes, Encoding::Postcard)));
+        }
+    }
+
+    fn died(&self, reason: &str) -> RayError {
+        RayError::ActorDied {
+            actor: self.actor,
+            class: self.class.clone(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl Drop for CallOutput {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            let _ = slot.complete(Err(self.died("the actor stopped before running this call")));
+        }
+    }
+}
+
+/// One actor as its handles see it.
+pub(crate) struct ActorCell {
+    id: ActorId,
+    class: String,
+    name: Option<(String, String)>,
+    mailbox: mpsc::UnboundedSender<Message>,
+    kill: Arc<Signal>,
+    objects: ObjectStore,
+    directory: Arc<ActorDirectory>,
+}
+
+impl fmt::Debug for ActorCell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActorCell")
+            .field("id", &self.id)
+            .field("class", &self.class)
+            .finish()
+    }
+}
+
+impl Drop for ActorCell {
+    fn drop(&mut self) {
+        if let Ok(mut by_id) = self.directory.by_id.lock() {
+            by_id.remove(&self.id.0);
+        }
+    }
+}
+
+impl ActorCell {
+    fn send(&self, method: &str, args: Result<Vec<TaskArg>>, want_result: bool) -> Arc<Slot> {
+        let slot = self.objects.new_slot();
+        let output = CallOutput {
+            slot: want_result.then(|| slot.clone()),
+            actor: self.id,
+            class: self.class.clone(),
+        };
+        match args {
+            Ok(args) => {
+                // A closed mailbox hands the message back; dropping it answers `ActorDied`.
+                let _ = self.mailbox.send(Message::Call {
+                    method: method.to_string(),
+                    args,
+                    output,
+                });
+            }
+            Err(err) => output.complete(Err(err)),
+        }
+        if !want_result {
+            let _ = slot.complete(Ok((Bytes::new(), Encoding::Postcard)));
+        }
+        slot
+    }
+
+    pub(crate) fn call_slot(&self, method: &str, args: Vec<TaskArg>) -> Arc<Slot> {
+        self.send(method, Ok(args), true)
+    }
+
+    pub(crate) fn tell_args(&self, method: &str, args: Vec<TaskArg>) {
+        self.send(method, Ok(args), false);
+    }
+
+    pub(crate) fn kill(&self) {
+        self.kill.raise();
+    }
+
+    pub(crate) fn id(&self) -> ActorId {
+        self.id
+    }
+}
+
+/// A handle to an actor: call its methods, kill it. Cloning adds a reference; an
+/// unnamed actor whose last handle is dropped finishes its queued calls and stops.
+#[derive(Debug, Clone)]
+pub struct ActorHandle {
+    cell: Arc<ActorCell>,
+}
+
+impl ActorHandle {
+    pub(crate) fn from_cell(cell: Arc<ActorCell>) -> Self {
+        ActorHandle { cell }
+    }
+
+    pub(crate) fn cell(&self) -> &Arc<ActorCell> {
+        &self.cell
+    }
+
+    /// The actor's id.
+    pub fn id(&self) -> ActorId {
+        self.cell.id
+    }
+
+    /// Its class.
+    pub fn class(&self) -> &str {
+        &self.cell.class
+    }
+
+    /// Its name and namespace, if it has one.
+    pub fn name(&self) -> Option<(&str, &str)> {
+        self.cell
+            .name
+            .as_ref()
+            .map(|(namespace, name)| (namespace.as_str(), name.as_str()))
+    }
+
+    /// Calls `method` with `args` (a tuple of values, or [`Args`](crate::Args)); the
+    /// result arrives in the returned object. Calls run in the order they are made.
+    pub fn call<T>(&self, method: &str, args: impl IntoArgs) -> ObjectRef<T> {
+        ObjectRef::from_slot(self.cell.send(method, args.into_args().into_parts(), true))
+    }
+
+    /// Calls `method` and forgets the result (fire-and-forget).
+    pub fn tell(&self, method: &str, args: impl IntoArgs) {
+        self.cell.send(method, args.into_args().into_parts(), false);
+    }
+
+    /// Stops the actor now: a running call is interrupted, queued calls fail with
+    /// [`RayError::ActorDied`], `on_stop` is not run, there is no restart.
+    pub fn kill(&self) {
+        self.cell.kill();
+    }
+
+    /// Stops the actor after the calls already sent: then `on_stop` runs and the
+    /// instance is dropped. Later calls fail with [`RayError::ActorDied`].
+    pub fn stop(&self) {
+        let _ = self.cell.mailbox.send(Message::Stop);
+    }
+}
+
+/// Every live actor, by id and by name.
+#[derive(Debug, Default)]
+pub(crate) struct ActorDirectory {
+    next_id: AtomicU64,
+    by_id: Mutex<HashMap<u64, Weak<ActorCell>>>,
+    /// Named actors are pinned here: a name keeps its actor alive until it stops.
+    by_name: Mutex<HashMap<(String, String), Arc<ActorCell>>>,
+}
+
+impl ActorDirectory {
+    pub(crate) fn get(&self, id: u64) -> Option<Arc<ActorCell>> {
+        self.by_id.lock().ok()?.get(&id)?.upgrade()
+    }
+
+    pub(crate) fn named(&self, namespace: &str, name: &str) -> Option<Arc<ActorCell>> {
+        self.by_name
+            .lock()
+            .ok()?
+            .get(&(namespace.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    pub(crate) fn live(&self) -> usize {
+        self.by_id.lock().map_or(0, |by_id| by_id.len())
+    }
+
+    /// Asks every actor to stop after its queued calls (runtime shutdown).
+    pub(crate) fn stop_all(&self) {
+        let cells: Vec<Arc<ActorCell>> = match self.by_id.lock() {
+            Ok(by_id) => by_id.values().filter_map(Weak::upgrade).collect(),
+            Err(_) => return,
+        };
+        for cell in cells {
+            let _ = cell.mailbox.send(Message::Stop);
+        }
+    }
+
+    fn unpin(&self, id: ActorId, name: &Option<(String, String)>) {
+        let Some(key) = name else { return };
+        if let Ok(mut by_name) = self.by_name.lock()
+            && by_name.get(key).is_some_and(|cell| cell.id == id)
+        {
+            by_name.remove(key);
+        }
+    }
+}
+
+/// Creates an actor of `class` and waits for its constructor.
+pub(crate) async fn create(
+    runtime: &Arc<RuntimeInner>,
+    class: &str,
+    args: Vec<TaskArg>,
+    options: ActorOptions,
+) -> Result<ActorHandle> {
+    if runtime.is_closed() {
+        return Err(RayError::ShutDown);
+    }
+    let class = runtime.registry.actor_class(class)?;
+    let directory = runtime.actors.clone();
+    let name = options
+        .name
+        .clone()
+        .map(|name| (options.namespace.clone(), name));
+    let id = ActorId(directory.next_id.fetch_add(1, Ordering::Relaxed) + 1);
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let kill = Arc::new(Signal::default());
+    let cell = Arc::new(ActorCell {
+        id,
+        class: class.name.clone(),
+        name: name.clone(),
+        mailbox: sender,
+        kill: kill.clone(),
+        objects: runtime.objects.clone(),
+        directory: directory.clone(),
+    });
+    if let Some(key) = &name {
+        let mut by_name = directory
+            .by_name
+            .lock()
+            .map_err(|_| RayError::Internal("actor directory poisoned".into()))?;
+        if let Some(existing) = by_name.get(key) {
+            if options.get_if_exists {
+                return Ok(ActorHandle::from_cell(existing.clone()));
+            }
+            return Err(RayError::ActorNameTaken {
+                namespace: key.0.clone(),
+                name: key.1.clone(),
+            });
+        }
+        by_name.insert(key.clone(), cell.clone());
+    }
+    if let Ok(mut by_id) = directory.by_id.lock() {
+        by_id.insert(id.0, Arc::downgrade(&cell));
+    }
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let mailbox = Mailbox {
+        runtime: runtime.clone(),
+        id,
+        class,
+        options,
+        name,
+        kill,
+        receiver,
+    };
+    runtime.spawn_tracked(mailbox.run(args, ready_tx));
+    match ready_rx.await {
+        Ok(Ok(())) => Ok(ActorHandle::from_cell(cell)),
+        Ok(Err(err)) => {
+            directory.unpin(id, &cell.name);
+            Err(err)
+        }
+        Err(_) => {
+            directory.unpin(id, &cell.name);
+            Err(RayError::ShutDown)
+        }
+    }
+}
+
+/// One life of an actor: a store and an instance.
+struct Incarnation {
+    store: Store<TaskCtx>,
+    guest: TaskModule,
+}
+
+/// Why a call produced no value: the instance is fine, or it is dead.
+enum CallFailure {
+    Error(RayError),
+    Trap(RayError),
+}
+
+fn invoke_error(what: &str, err: InvokeError) -> RayError {
+    match err {
+        InvokeError::Application(message) => RayError::Application {
+            function: what.to_string(),
+            message,
+        },
+        InvokeError::BadArguments(message) => RayError::BadArguments {
+            function: what.to_string(),
+            message,
+        },
+        InvokeError::FunctionNotFound(name) => RayError::FunctionNotFound(name),
+    }
+}
+
+impl Incarnation {
+    /// Instantiates the class's component and runs its constructor (or restores
+    /// `snapshot`).
+    async fn start(
+        runtime: &Arc<RuntimeInner>,
+        class: &ActorClass,
+        ctor_args: &[Vec<u8>],
+        snapshot: Option<&[u8]>,
+    ) -> Result<Self> {
+        let mut store = new_store(runtime, runtime.task_wasi());
+        let what = format!("{}::new", class.name);
+        let guest = class
+            .component
+            .pre()
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|err| trap_error_from(&what, err, &mut store))?;
+        let exports = guest.rustyray_runtime_guest();
+        let outcome = match snapshot {
+            Some(state) => {
+                exports
+                    .call_actor_restore(&mut store, &class.name, state)
+                    .await
+            }
+            None => {
+                exports
+                    .call_actor_new(&mut store, &class.name, ctor_args)
+                    .await
+            }
+        };
+        match outcome {
+            Ok(Ok(())) => Ok(Incarnation { store, guest }),
+            Ok(Err(err)) => Err(invoke_error(&what, err)),
+            Err(err) => Err(trap_error_from(&what, err, &mut store)),
+        }
+    }
+
+    async fn call(
+        &mut self,
+        what: &str,
+        method: &str,
+        args: &[Vec<u8>],
+    ) -> Result<Bytes, CallFailure> {
+        let outcome = self
+            .guest
+            .rustyray_runtime_guest()
+            .call_actor_call(&mut self.store, method, args)
+            .await;
+        match outcome {
+            Ok(Ok(bytes)) => Ok(Bytes::from(bytes)),
+            Ok(Err(err)) => Err(CallFailure::Error(invoke_error(what, err))),
+            Err(err) => Err(CallFailure::Trap(trap_error_from(
+                what,
+                err,
+                &mut self.store,
+            ))),
+        }
+    }
+
+    async fn snapshot(&mut self) -> Option<Vec<u8>> {
+        self.guest
+            .rustyray_runtime_guest()
+            .call_actor_snapshot(&mut self.store)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    async fn stop(&mut self) {
+        let _ = self
+            .guest
+            .rustyray_runtime_guest()
+            .call_actor_stop(&mut self.store)
+            .await;
+    }
+}
+
+/// The mailbox loop's state.
+struct Mailbox {
+    runtime: Arc<RuntimeInner>,
+    id: ActorId,
+    class: Arc<ActorClass>,
+    options: ActorOptions,
+    name: Option<(String, String)>,
+    kill: Arc<Signal>,
+    receiver: mpsc::UnboundedReceiver<Message>,
+}
+
+/// How the loop ended.
+enum End {
+    /// Stop message, or no handle left: finish politely (`on_stop`).
+    Graceful,
+    /// Killed, or the runtime aborted: drop everything now.
+    Abrupt(&'static str),
+}
+
+impl Mailbox {
+    async fn run(mut self, ctor_args: Vec<TaskArg>, ready: oneshot::Sender<Result<()>>) {
+        let ctor_args: Vec<Vec<u8>> = match resolve(ctor_args).await {
+            Ok(args) => args.iter().map(|arg| arg.to_vec()).collect(),
+            Err(err) => {
+                let _ = ready.send(Err(err));
+                return;
+            }
+        };
+        let mut actor = match Incarnation::start(&self.runtime, &self.class, &ctor_args, None).await
+        {
+            Ok(actor) => actor,
+            Err(err) => {
+                let _ = ready.send(Err(err));
+                return;
+            }
+        };
+        let _ = ready.send(Ok(()));
+
+        let mut restarts = 0u32;
+        let mut snapshot: Option<Vec<u8>> = None;
+        let mut calls_since_snapshot = 0u32;
+        let mut dead: Option<String> = None;
+        let kill = self.kill.clone();
+        let runtime = self.runtime.clone();
+
+        let end = loop {
+            let message = tokio::select! {
+                biased;
+                _ = kill.raised() => break End::Abrupt("it was killed"),
+                _ = runtime.abort.raised() => break End::Abrupt("the runtime shut down"),
+                message = self.receiver.recv() => message,
+            };
+            let (method, args, output) = match message {
+                None | Some(Message::Stop) => break End::Graceful,
+                Some(Message::Call {
+                    method,
+                    args,
+                    output,
+                }) => (method, args, output),
+            };
+            if let Some(reason) = &dead {
+                let err = output.died(reason);
+                output.complete(Err(err));
+                continue;
+            }
+            let what = format!("{}.{method}", self.class.name);
+            let args = tokio::select! {
+                biased;
+                _ = kill.raised() => break End::Abrupt("it was killed"),
+                args = resolve(args) => args,
+            };
+            let args: Vec<Vec<u8>> = match args {
+                Ok(args) => args.iter().map(|arg| arg.to_vec()).collect(),
+                Err(err) => {
+                    output.complete(Err(err));
+                    continue;
+                }
+            };
+            let mut retries = 0u32;
+            loop {
+                let outcome = tokio::select! {
+                    biased;
+                    _ = kill.raised() => None,
+                    _ = runtime.abort.raised() => None,
+                    outcome = actor.call(&what, &method, &args) => Some(outcome),
+                };
+                let Some(outcome) = outcome else {
+                    // Interrupted mid-call; the loop's next turn sees why and ends.
+                    let err = output.died("it was stopped during this call");
+                    output.complete(Err(err));
+                    break;
+                };
+                match outcome {
+                    Ok(bytes) => {
+                        output.complete(Ok(bytes));
+                        if self.class.snapshot {
+                            calls_since_snapshot += 1;
+                            if calls_since_snapshot >= self.options.snapshot_every.max(1) {
+                                calls_since_snapshot = 0;
+                                if let Some(state) = actor.snapshot().await {
+                                    snapshot = Some(state);
+                                }
+                            }
+                        }
+                        break;
+                    }
+                    Err(CallFailure::Error(err)) => {
+                        output.complete(Err(err));
+                        break;
+                    }
+                    Err(CallFailure::Trap(trap)) => {
+                        let cause = trap.to_string();
+                        if restarts >= self.options.max_restarts {
+                            let reason = format!("it trapped with no restarts left: {cause}");
+                            let err = output.died(&reason);
+                            output.complete(Err(err));
+                            dead = Some(reason);
+                            break;
+                        }
+                        restarts += 1;
+                        match Incarnation::start(
+                            &runtime,
+                            &self.class,
+                            &ctor_args,
+                            snapshot.as_deref(),
+                        )
+                        .await
+                        {
+                            Ok(restarted) => actor = restarted,
+                            Err(err) => {
+                                let reason =
+                                    format!("it trapped ({cause}) and could not restart: {err}");
+                                let died = output.died(&reason);
+                                output.complete(Err(died));
+                                dead = Some(reason);
+                                break;
+                            }
+                        }
+                        if retries >= self.options.max_task_retries {
+                            let err = output.died(&format!(
+                                "it trapped during this call (restarted, {restarts} of {} restarts used): {cause}",
+                                self.options.max_restarts
+                            ));
+                            output.complete(Err(err));
+                            break;
+                        }
+                        retries += 1;
+                    }
+                }
+            }
+        };
+
+        // Refuse anything sent from now on, and answer what is still queued.
+        self.receiver.close();
+        let reason = match end {
+            End::Graceful => {
+                if dead.is_none() {
+                    actor.stop().await;
+                }
+                "it stopped"
+            }
+            End::Abrupt(reason) => reason,
+        };
+        while let Ok(message) = self.receiver.try_recv() {
+            if let Message::Call { output, .. } = message {
+                let err = output.died(reason);
+                output.complete(Err(err));
+            }
+        }
+        runtime.actors.unpin(self.id, &self.name);
+    }
+}
