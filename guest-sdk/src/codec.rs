@@ -4,7 +4,13 @@
 //! Arguments arrive as one postcard buffer per parameter and results leave as one; objects
 //! read with `get` are postcard too. Keeping all encoding here means error messages name
 //! the function, the parameter and its type the same way everywhere.
+//!
+//! postcard drops the message of a serde custom error (`Error::custom("actor 7 is gone")`
+//! becomes a bare "Serde Deserialization Error"). The SDK's own `Serialize`/`Deserialize`
+//! impls that can fail (actor handles) raise theirs through [`ser_error`]/[`de_error`],
+//! which keep the message aside, and every encode and decode here puts it back.
 
+use std::cell::RefCell;
 use std::fmt::Display;
 
 use serde::Serialize;
@@ -43,7 +49,7 @@ pub fn decode_arg<T: DeserializeOwned>(
 
 /// Encodes what a function returned.
 pub fn encode_output<T: Serialize>(function: &str, value: T) -> Result<Vec<u8>, InvokeError> {
-    postcard::to_allocvec(&value).map_err(|error| {
+    to_bytes(&value).map_err(|error| {
         InvokeError::Application(format!(
             "the result of `{function}` did not encode: {error}"
         ))
@@ -81,6 +87,12 @@ where
         Ok(value) => encode_output(function, value),
         Err(message) => Err(InvokeError::Application(message)),
     }
+}
+
+/// The `Ok` of a `Result`-returning constructor; its `Err` becomes
+/// [`InvokeError::Application`].
+pub fn fallible_value<R: Fallible>(value: R) -> Result<R::Ok, InvokeError> {
+    value.into_result().map_err(InvokeError::Application)
 }
 
 /// What a `#[rustyray::main]` may return, and the exit status it means.
@@ -129,15 +141,52 @@ pub(crate) fn decode_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RayE
 
 /// Encodes a value for the object store.
 pub(crate) fn encode_value<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, RayError> {
-    postcard::to_allocvec(value).map_err(|error| RayError::Encode(error.to_string()))
+    to_bytes(value).map_err(RayError::Encode)
+}
+
+/// postcard bytes of `value`, or why it did not encode.
+pub(crate) fn to_bytes<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, String> {
+    CUSTOM_MESSAGE.take();
+    postcard::to_allocvec(value).map_err(explain)
 }
 
 /// postcard, refusing trailing bytes: they mean the bytes were written as another type.
-fn decode_exact<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+pub(crate) fn decode_exact<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    CUSTOM_MESSAGE.take();
     match postcard::take_from_bytes::<T>(bytes) {
         Ok((value, [])) => Ok(value),
         Ok((_, rest)) => Err(format!("{} unexpected trailing bytes", rest.len())),
-        Err(error) => Err(error.to_string()),
+        Err(error) => Err(explain(error)),
+    }
+}
+
+thread_local! {
+    /// The message of the last custom serde error raised through [`ser_error`]/[`de_error`].
+    static CUSTOM_MESSAGE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// A custom serialization error whose message survives postcard.
+pub(crate) fn ser_error<E: serde::ser::Error>(message: String) -> E {
+    let error = E::custom(&message);
+    CUSTOM_MESSAGE.set(Some(message));
+    error
+}
+
+/// A custom deserialization error whose message survives postcard.
+pub(crate) fn de_error<E: serde::de::Error>(message: String) -> E {
+    let error = E::custom(&message);
+    CUSTOM_MESSAGE.set(Some(message));
+    error
+}
+
+/// A postcard error as text, with the message postcard dropped put back.
+fn explain(error: postcard::Error) -> String {
+    let custom = CUSTOM_MESSAGE.take();
+    match (error, custom) {
+        (postcard::Error::SerdeSerCustom | postcard::Error::SerdeDeCustom, Some(message)) => {
+            message
+        }
+        (error, _) => error.to_string(),
     }
 }
 
@@ -153,6 +202,30 @@ mod tests {
         assert!(
             matches!(&err, RayError::Decode(m) if m.contains("1 unexpected trailing bytes") && m.contains("`u8`")),
             "{err}"
+        );
+    }
+
+    /// A failing `Deserialize` whose message postcard alone would drop.
+    struct Picky;
+
+    impl<'de> serde::Deserialize<'de> for Picky {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let n = u8::deserialize(deserializer)?;
+            Err(de_error(format!("{n} is not acceptable")))
+        }
+    }
+
+    #[test]
+    fn custom_messages_survive_postcard() {
+        let bytes = postcard::to_allocvec(&7u8).expect("encodes");
+        assert_eq!(
+            decode_exact::<Picky>(&bytes).err().as_deref(),
+            Some("7 is not acceptable")
+        );
+        // A message is never attached to a later, unrelated error.
+        assert_eq!(
+            decode_exact::<u8>(&[]).err().as_deref(),
+            Some(postcard::Error::DeserializeUnexpectedEnd.to_string().as_str())
         );
     }
 

@@ -1,6 +1,9 @@
 //! The component's exports (`guest` and `driver` of `wit/runtime.wit`), implemented once in
 //! the SDK so a guest crate writes none (wasm only).
 //!
+//! Tasks go through `registry` (`invoke`), actors through `actor_registry` (`actor-new`,
+//! `actor-call`, …); this module only converts between wit-bindgen's types and theirs.
+//!
 //! The exported symbols are defined in this rlib and survive into the user's `cdylib`
 //! because rustc exports every `#[export_name]` function of the crates it links. Before
 //! each export body runs, wit-bindgen's glue runs the static constructors once
@@ -10,6 +13,7 @@
 
 use std::sync::Once;
 
+use crate::actor_registry;
 use crate::bindings::exports::rustyray::runtime::{driver, guest};
 use crate::error::InvokeError;
 use crate::{registry, runtime, sys};
@@ -22,44 +26,69 @@ impl guest::Guest for Component {
         guest::ComponentInfo {
             functions: registry::describe()
                 .into_iter()
-                .map(|(name, signature)| guest::FunctionInfo {
-                    name: name.to_owned(),
-                    signature: signature.to_owned(),
+                .map(|(name, signature)| function_info(name, signature))
+                .collect(),
+            actors: actor_registry::describe_actors()
+                .into_iter()
+                .map(|class| guest::ActorClassInfo {
+                    name: class.name.to_owned(),
+                    constructor: class.constructor_signature.to_owned(),
+                    methods: class
+                        .methods
+                        .iter()
+                        .map(|&(name, signature)| function_info(name, signature))
+                        .collect(),
+                    snapshot: class.snapshot,
                 })
                 .collect(),
-            actors: Vec::new(),
             has_main: registry::has_main(),
         }
     }
 
     fn invoke(function: String, args: Vec<Vec<u8>>) -> Result<Vec<u8>, guest::InvokeError> {
         init();
-        registry::invoke(&function, &args).map_err(|error| match error {
-            InvokeError::Application(message) => guest::InvokeError::Application(message),
-            InvokeError::BadArguments(message) => guest::InvokeError::BadArguments(message),
-            InvokeError::FunctionNotFound(name) => guest::InvokeError::FunctionNotFound(name),
-        })
-    }
-    fn actor_new(class: String, _args: Vec<Vec<u8>>) -> Result<(), guest::InvokeError> {
-        init();
-        Err(guest::InvokeError::FunctionNotFound(class))
+        registry::invoke(&function, &args).map_err(to_wit)
     }
 
-    fn actor_call(method: String, _args: Vec<Vec<u8>>) -> Result<Vec<u8>, guest::InvokeError> {
+    fn actor_new(class: String, args: Vec<Vec<u8>>) -> Result<(), guest::InvokeError> {
         init();
-        Err(guest::InvokeError::FunctionNotFound(method))
+        actor_registry::new_actor(&class, &args).map_err(to_wit)
+    }
+
+    fn actor_call(method: String, args: Vec<Vec<u8>>) -> Result<Vec<u8>, guest::InvokeError> {
+        init();
+        actor_registry::call_actor(&method, &args).map_err(to_wit)
     }
 
     fn actor_snapshot() -> Option<Vec<u8>> {
-        None
-    }
-
-    fn actor_restore(class: String, _state: Vec<u8>) -> Result<(), guest::InvokeError> {
         init();
-        Err(guest::InvokeError::FunctionNotFound(class))
+        actor_registry::snapshot_actor()
     }
 
-    fn actor_stop() {}
+    fn actor_restore(class: String, state: Vec<u8>) -> Result<(), guest::InvokeError> {
+        init();
+        actor_registry::restore_actor(&class, &state).map_err(to_wit)
+    }
+
+    fn actor_stop() {
+        init();
+        actor_registry::stop_actor();
+    }
+}
+
+fn function_info(name: &str, signature: &str) -> guest::FunctionInfo {
+    guest::FunctionInfo {
+        name: name.to_owned(),
+        signature: signature.to_owned(),
+    }
+}
+
+fn to_wit(error: InvokeError) -> guest::InvokeError {
+    match error {
+        InvokeError::Application(message) => guest::InvokeError::Application(message),
+        InvokeError::BadArguments(message) => guest::InvokeError::BadArguments(message),
+        InvokeError::FunctionNotFound(name) => guest::InvokeError::FunctionNotFound(name),
+    }
 }
 
 impl driver::Guest for Component {

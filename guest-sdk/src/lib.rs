@@ -1,7 +1,7 @@
 //! # rustyray guest SDK
 //!
-//! Everything a task crate needs to run on rustyray, a Ray-style runtime where every task is
-//! a WebAssembly component. Depend on it under the name `rustyray` and build a `cdylib` for
+//! Everything a task crate needs to run on rustyray, a Ray-style runtime where every task and
+//! every actor is a WebAssembly component. Depend on it under the name `rustyray` and build a `cdylib` for
 //! `wasm32-wasip2`:
 //!
 //! ```toml
@@ -51,20 +51,67 @@
 //! }
 //! ```
 //!
-//! On native targets the functions stay plain functions (`add(5, 3)` in a unit test) and
-//! every runtime call fails with [`RayError::Runtime`].
+//! Actors are a struct and its impl block, both marked [`actor`]; the macro generates a typed
+//! handle, `CounterHandle` here:
+//!
+//! ```no_run
+//! # extern crate rustyray_sdk as rustyray;
+//! use serde::{Deserialize, Serialize};
+//!
+//! // `snapshot`: after a crash the runtime restores the last saved state (needs serde).
+//! #[derive(Serialize, Deserialize)]
+//! #[rustyray::actor(snapshot)]
+//! struct Counter { count: i32 }
+//!
+//! #[rustyray::actor]
+//! impl Counter {
+//!     // The constructor: the associated fn returning `Self` (or `Result<Self, E>`).
+//!     fn new(start: i32) -> Self { Counter { count: start } }
+//!     // Every `&self` / `&mut self` method is remote.
+//!     fn add(&mut self, n: i32) -> i32 { self.count += n; self.count }
+//!     fn check(&self) -> Result<i32, String> { Ok(self.count) }
+//!     // Not remote: runs when the actor is stopped gracefully.
+//!     fn on_stop(&mut self) {}
+//! }
+//!
+//! // Handles travel in arguments (as the actor's id).
+//! #[rustyray::remote]
+//! fn bump(counter: CounterHandle) -> Result<i32, rustyray::RayError> {
+//!     counter.add(1).get()
+//! }
+//!
+//! # fn demo() -> Result<(), rustyray::RayError> {
+//! let counter = Counter::remote(10);                     // CounterHandle
+//! let n = counter.add(5);                                // ObjectRef<i32>
+//! counter.add_tell(1)?;                                  // fire and forget
+//! println!("{}", bump::remote(counter.clone()).get()?); // 17
+//! let named = Counter::remote_with(
+//!     rustyray::ActorOptions::new().name("hits").max_restarts(3),
+//!     0,
+//! );
+//! let again = Counter::get_named("hits").expect("alive");
+//! named.kill();
+//! # Ok(()) }
+//! # fn main() {}
+//! ```
+//!
+//! On native targets the functions stay plain functions (`add(5, 3)` in a unit test), so do
+//! actor methods, and every runtime call fails with [`RayError::Runtime`].
 //!
 //! ## How the pieces fit
 //!
 //! - [`remote`] and [`main`] (from `rustyray-sdk-macros`) register functions in the
-//!   `registry` with `inventory`; nothing needs listing by hand.
+//!   `registry` with `inventory`, and [`actor`] registers classes in `actor_registry`;
+//!   nothing needs listing by hand.
 //! - `exports` (wasm only) implements the component's exported `guest` and `driver`
-//!   interfaces from `wit/runtime.wit`: `describe` lists the registry, `invoke` dispatches
-//!   by name, `run` calls the `#[main]`. The SDK exports them itself, so a guest crate has
-//!   no boilerplate; wit-bindgen stays an implementation detail.
-//! - [`ObjectRef`], [`put`], [`get`], [`wait`], [`cancel`] and the generated
-//!   `name::remote(..)` talk to the host through `sys`, the one module that calls the
-//!   imports. On native targets `sys` is a stub whose calls fail with
+//!   interfaces from `wit/runtime.wit`: `describe` lists both registries, `invoke`
+//!   dispatches by name, `actor-new`/`actor-call`/`actor-snapshot`/`actor-restore`/
+//!   `actor-stop` drive the one actor an instance holds, `run` calls the `#[main]`. The SDK
+//!   exports them itself, so a guest crate has no boilerplate; wit-bindgen stays an
+//!   implementation detail.
+//! - [`ObjectRef`], [`put`], [`get`], [`wait`], [`cancel`], the generated
+//!   `name::remote(..)`, and [`ActorHandle`] (behind every typed handle) talk to the host
+//!   through `sys`, the one module that calls the imports. On native targets `sys` is a stub whose calls fail with
 //!   [`RayError::Runtime`], so users can unit-test their functions by calling them directly.
 //! - Values cross the boundary as postcard bytes (`codec`); users only see serde.
 //!
@@ -77,6 +124,8 @@
 // own tests too.
 extern crate self as rustyray;
 
+mod actor_handle;
+mod actor_registry;
 #[cfg(target_arch = "wasm32")]
 mod bindings;
 mod codec;
@@ -90,26 +139,38 @@ mod registry;
 mod runtime;
 mod sys;
 
+pub use actor_handle::{ActorHandle, get_actor, get_actor_in};
 pub use error::RayError;
-pub use object_ref::{AnyObjectRef, Arg, ObjectRef};
-pub use options::TaskOptions;
+pub use object_ref::{AnyObjectRef, Arg, LoweredArg, ObjectRef, arg, arg_ref};
+pub use options::{ActorOptions, TaskOptions};
 pub use runtime::{args, cancel, get, put, wait};
-pub use rustyray_sdk_macros::{main, remote};
+pub use rustyray_sdk_macros::{actor, main, remote};
 
 /// What the macros' generated code uses. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::actor_handle::{
+        ActorHandle, call as call_actor, create as create_actor, tell as tell_actor,
+    };
+    pub use crate::actor_registry::{
+        ActorClass, ActorObject, ActorState, assert_actor_impl, call_actor as dispatch_actor_call,
+        current_class, describe_actors, new_actor, no_snapshots, restore_actor, restore_state,
+        snapshot_actor, snapshot_state, stop_actor,
+    };
     pub use crate::codec::{
         Fallible, MainOutput, check_arity, decode_arg, encode_fallible, encode_output, exit_code,
+        fallible_value,
     };
     pub use crate::error::InvokeError;
     pub use crate::executor::block_on;
     pub use crate::object_ref::{Arg, LoweredArg, ObjectRef, lower};
-    pub use crate::options::TaskOptions;
+    pub use crate::options::{ActorOptions, TaskOptions};
     pub use crate::registry::{
-        EXIT_NO_MAIN, EXIT_SEVERAL_MAINS, MainFunction, RemoteFunction, describe, invoke, run_main,
+        EXIT_NO_MAIN, EXIT_SEVERAL_MAINS, MainFunction, RemoteFunction, describe, has_main, invoke,
+        run_main,
     };
     pub use crate::runtime::submit;
+    pub use crate::error::RayError;
     pub use inventory;
     pub use postcard;
     pub use serde;

@@ -1,5 +1,6 @@
-//! [`ObjectRef<T>`], a typed reference to an object in the host's store, and [`Arg<T>`],
-//! what a `name::remote(..)` parameter accepts.
+//! [`ObjectRef<T>`], a typed reference to an object in the host's store; [`Arg<T>`], what a
+//! `name::remote(..)` parameter accepts; and [`LoweredArg`], an argument already encoded,
+//! which untyped actor calls take a list of.
 //!
 //! An `ObjectRef` owns the WIT `object-ref` resource: cloning it asks the host for one more
 //! reference (`clone-ref`), dropping it releases one. Submitting can fail before any object
@@ -178,22 +179,45 @@ impl<'a, T> From<&'a ObjectRef<T>> for Arg<'a, T> {
     }
 }
 
-/// An [`Arg`] with its value encoded: untyped, ready for `submit`.
+/// An argument with its value encoded: untyped, so arguments of different types fit in one
+/// `Vec`. Made by [`arg`] and [`arg_ref`]; taken by [`ActorHandle::call`](crate::ActorHandle::call) and
+/// friends.
 pub struct LoweredArg<'a>(pub(crate) Lowered<'a>);
 
 pub(crate) enum Lowered<'a> {
     /// postcard bytes, or why the value did not encode.
-    Value(Result<Vec<u8>, postcard::Error>),
+    Value(Result<Vec<u8>, String>),
     /// A reference the submission consumes (and releases once submitted).
     Owned(State),
     /// A reference the caller keeps.
     Borrowed(&'a State),
 }
 
+/// A value as one argument of an untyped call ([`ActorHandle::call`](crate::ActorHandle::call)
+/// and friends); for an `ObjectRef`, see [`arg_ref`].
+///
+/// ```no_run
+/// # extern crate rustyray_sdk as rustyray;
+/// # fn demo(counter: &rustyray::ActorHandle) -> Result<(), rustyray::RayError> {
+/// let five = rustyray::put(&5i32)?;
+/// let sum = counter.call::<i32>("add", vec![rustyray::arg_ref(&five)]);
+/// counter.tell("add", vec![rustyray::arg(1i32)])?;
+/// # Ok(()) }
+/// ```
+pub fn arg<'a, T: Serialize + 'a>(value: T) -> LoweredArg<'a> {
+    lower::<T>(Arg::from(value))
+}
+
+/// A reference as one argument of an untyped call: the host resolves it to the object's value
+/// before the call runs, as for a task.
+pub fn arg_ref<T>(object: &ObjectRef<T>) -> LoweredArg<'_> {
+    LoweredArg(Lowered::Borrowed(&object.state))
+}
+
 /// Encodes an argument's value; generated `remote` functions call this once per parameter.
 pub fn lower<T: Serialize>(arg: Arg<'_, T>) -> LoweredArg<'_> {
     LoweredArg(match arg.kind {
-        ArgKind::Value(value) => Lowered::Value(postcard::to_allocvec(&value)),
+        ArgKind::Value(value) => Lowered::Value(codec::to_bytes(&value)),
         ArgKind::Owned(object) => Lowered::Owned(object.state),
         ArgKind::Borrowed(object) => Lowered::Borrowed(&object.state),
     })

@@ -1,7 +1,10 @@
-//! [`TaskOptions`]: per-task settings for `name::remote_with(..)`, mapped onto the WIT
-//! `task-options` record. Anything left unset takes the runtime's default.
+//! How work is submitted: [`TaskOptions`] for `name::remote_with(..)` and [`ActorOptions`]
+//! for `Actor::remote_with(..)`, mapped onto the WIT `task-options` and `actor-options`
+//! records. Anything left unset takes the runtime's default.
 
 use std::time::Duration;
+
+use crate::sys::SysActorOptions;
 
 /// Options for one task submission. Build with [`TaskOptions::new`] and chain setters.
 ///
@@ -37,6 +40,81 @@ impl TaskOptions {
     }
 }
 
+/// How an actor is created. Build with [`ActorOptions::new`] and chain setters.
+///
+/// ```
+/// # extern crate rustyray_sdk as rustyray;
+/// let options = rustyray::ActorOptions::new()
+///     .name("counter")
+///     .namespace("demo")
+///     .max_restarts(3)
+///     .max_task_retries(1)
+///     .get_if_exists(true);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[must_use]
+pub struct ActorOptions {
+    name: Option<String>,
+    namespace: Option<String>,
+    max_restarts: u32,
+    max_task_retries: u32,
+    get_if_exists: bool,
+}
+
+impl ActorOptions {
+    /// An unnamed actor that is not restarted.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers the actor under `name`, so [`get_actor`](crate::get_actor) (or the
+    /// generated `Actor::get_named`) finds it from anywhere. Unlike an unnamed actor, it is
+    /// not reclaimed when its last handle is dropped: it lives until killed.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The namespace of the [`name`](Self::name); without one, the default namespace.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// How many times the actor is restarted after a trap (a panic) before it is dead for
+    /// good. A restarted actor runs its constructor again with the same arguments, or, for a
+    /// `#[rustyray::actor(snapshot)]` class, comes back from its last snapshot. Default 0.
+    pub fn max_restarts(mut self, restarts: u32) -> Self {
+        self.max_restarts = restarts;
+        self
+    }
+
+    /// How many times a call queued behind a crash is retried on the restarted actor.
+    /// Default 0: such calls fail.
+    pub fn max_task_retries(mut self, retries: u32) -> Self {
+        self.max_task_retries = retries;
+        self
+    }
+
+    /// With a [`name`](Self::name): if an actor of that name exists, hand back a handle to
+    /// it instead of failing (its constructor does not run again).
+    pub fn get_if_exists(mut self, get_if_exists: bool) -> Self {
+        self.get_if_exists = get_if_exists;
+        self
+    }
+
+    /// The options as `actors.create` takes them.
+    pub(crate) fn to_sys(&self) -> SysActorOptions<'_> {
+        SysActorOptions {
+            name: self.name.as_deref(),
+            namespace: self.namespace.as_deref(),
+            max_restarts: self.max_restarts,
+            max_task_retries: self.max_task_retries,
+            get_if_exists: self.get_if_exists,
+        }
+    }
+}
+
 /// A duration as the host's milliseconds: saturating, and rounding a non-zero duration
 /// under a millisecond up to 1.
 pub(crate) fn whole_millis(duration: Duration) -> u64 {
@@ -60,5 +138,28 @@ mod tests {
         assert_eq!(at(Duration::from_micros(10)), Some(1));
         assert_eq!(at(Duration::ZERO), Some(0));
         assert_eq!(at(Duration::MAX), Some(u64::MAX));
+    }
+
+    #[test]
+    fn actor_options_map_onto_the_wit_record() {
+        let defaults = ActorOptions::new();
+        let sys = defaults.to_sys();
+        assert_eq!(
+            (sys.name, sys.namespace, sys.max_restarts, sys.max_task_retries),
+            (None, None, 0, 0)
+        );
+        assert!(!sys.get_if_exists);
+        let options = ActorOptions::new()
+            .name("n")
+            .namespace("ns")
+            .max_restarts(2)
+            .max_task_retries(5)
+            .get_if_exists(true);
+        let sys = options.to_sys();
+        assert_eq!(
+            (sys.name, sys.namespace, sys.max_restarts, sys.max_task_retries),
+            (Some("n"), Some("ns"), 2, 5)
+        );
+        assert!(sys.get_if_exists);
     }
 }

@@ -46,6 +46,32 @@ enum Command {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Measure rustyray on Ray's benchmark workloads (median of several runs).
+    ///
+    /// Builds the bench guest (bench/guest) on first use. Compare with Ray in the
+    /// same run with bench/compare.sh.
+    ///
+    /// Example: rustyray bench --quick --filter tasks
+    Bench {
+        /// Smaller counts and 3 repetitions.
+        #[arg(long)]
+        quick: bool,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Only workloads whose key contains NAME.
+        #[arg(long, value_name = "NAME")]
+        filter: Option<String>,
+        /// Repetitions per figure (default 5, or 3 with --quick).
+        #[arg(long)]
+        reps: Option<usize>,
+        /// A prebuilt bench guest .wasm instead of building bench/guest.
+        #[arg(long, value_name = "WASM")]
+        guest: Option<PathBuf>,
+    },
+    /// Internal: measurements the bench takes in a process of their own.
+    #[command(name = "__probe", hide = true)]
+    Probe { kind: String, guest: PathBuf },
     /// List the functions a component exports, with their signatures.
     ///
     /// Example: rustyray inspect target/wasm32-wasip2/release/tasks.wasm
@@ -126,6 +152,32 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             runtime.shutdown().await?;
             Ok(ExitCode::from(status.clamp(0, 255) as u8))
         }
+        Command::Bench {
+            quick,
+            json,
+            filter,
+            reps,
+            guest,
+        } => {
+            let report = crate::bench::run(crate::bench::BenchOptions {
+                quick,
+                filter,
+                reps,
+                guest,
+                progress: true,
+            })
+            .await?;
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.to_table());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Probe { kind, guest } => {
+            println!("{}", crate::bench::run_probe(&kind, &guest).await?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Inspect { program } => {
             let wasm = resolve_program(&program)?;
             let runtime = Runtime::builder().worker_threads(1).build()?;
@@ -144,6 +196,14 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             println!("functions: {}", info.functions.len());
             for function in &info.functions {
                 println!("  {}", function.signature);
+            }
+            println!("actors:    {}", info.actors.len());
+            for class in &info.actors {
+                let snapshot = if class.snapshot { " (snapshots)" } else { "" };
+                println!("  actor {}{snapshot}: {}", class.name, class.constructor);
+                for method in &class.methods {
+                    println!("    {}", method.signature);
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -40,6 +40,7 @@
 //! ```
 
 mod args;
+pub mod bench;
 mod bindings;
 pub mod cache;
 pub mod cli;

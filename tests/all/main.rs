@@ -1,1 +1,20 @@
-//! placeholder
+//! rustyray's integration tests: one binary, a module per area.
+//!
+//! Every test starts its own [`rustyray::Runtime`] (sharing one compile cache under
+//! the target's tmp dir) over the guests `build.rs` built: the fixtures
+//! (`tests/guests/fixtures`), two components rustyray must refuse, and the examples.
+//! Waits are bounded by ceilings (`common::within`), so a regression fails a test
+//! instead of hanging the suite.
+
+mod common;
+
+mod cache;
+mod cancel;
+mod cli;
+mod errors;
+mod loading;
+mod objects;
+mod seed;
+mod shutdown;
+mod tasks;
+mod wait;

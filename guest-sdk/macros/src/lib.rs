@@ -1,14 +1,19 @@
-//! Procedural macros of the rustyray guest SDK: `#[rustyray::remote]` and `#[rustyray::main]`.
+//! Procedural macros of the rustyray guest SDK: `#[rustyray::remote]`, `#[rustyray::actor]`
+//! and `#[rustyray::main]`.
 //!
 //! They exist so a guest crate is plain Rust: the macros turn an ordinary function into an
 //! entry the component exports (registered with `inventory`, dispatched by the SDK's `invoke`)
-//! and give it a typed `name::remote(..)` submitter. Users reach them through the SDK's
+//! and give it a typed `name::remote(..)` submitter; a struct and its impl block into an
+//! actor class (dispatched by the SDK's `actor-*` exports) with a typed handle. Users reach them through the SDK's
 //! re-exports; the generated code names the SDK as `::rustyray::__private`, so the dependency
 //! must be named `rustyray` (`rustyray = { package = "rustyray-sdk", .. }`).
 //!
-//! Misuse (methods, generics, `&str` parameters, a `main` with parameters, …) is a compile
-//! error pointing at the offending tokens, never a confusing error inside generated code.
+//! Misuse (methods, generics, `&str` parameters, a `main` with parameters, an actor without a
+//! constructor, …) is a compile error pointing at the offending tokens, never a confusing
+//! error inside generated code.
 
+mod actor;
+mod actor_impl;
 mod main_fn;
 mod remote;
 mod signature;
@@ -30,6 +35,50 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn remote(attr: TokenStream, item: TokenStream) -> TokenStream {
     with_item_on_error(remote::expand, attr, item)
+}
+
+/// Make a struct an actor class: put it on the struct *and* on its impl block.
+///
+/// ```ignore
+/// #[rustyray::actor]
+/// struct Counter { count: i32 }
+///
+/// #[rustyray::actor]
+/// impl Counter {
+///     fn new(start: i32) -> Self { Counter { count: start } }
+///     fn increment(&mut self) -> i32 { self.count += 1; self.count }
+///     fn get(&self) -> i32 { self.count }
+/// }
+///
+/// let counter = Counter::remote(10);          // CounterHandle
+/// let n = counter.increment().get()?;         // ObjectRef<i32> -> 11
+/// ```
+///
+/// In the impl block:
+///
+/// - the **constructor** is the associated fn returning `Self` or `Result<Self, E>`
+///   (`E: Display`); if several do, the one named `new`. It gives `Counter::remote(..)`,
+///   `Counter::remote_with(ActorOptions, ..)`, `Counter::get_named(name)` and
+///   `Counter::get_named_in(namespace, name)`.
+/// - every method taking `&self` or `&mut self` is a **remote method**, whatever its
+///   visibility (helpers that need `self` go in a second, unmarked impl block). Parameters
+///   are owned serde types; the return is a value or `Result<T, E>` (`Err` is an application
+///   error and the actor lives on); `async` is allowed. The handle gets
+///   `handle.method(..) -> ObjectRef<T>` and `handle.method_tell(..)` (fire and forget).
+/// - `fn on_stop(&mut self)`, if present, is not remote: it runs when the actor is stopped
+///   gracefully.
+/// - associated fns without `self` other than the constructor are left alone.
+///
+/// The typed handle `CounterHandle` has the visibility of the struct, and `id()`, `kill()`,
+/// `ready()`, `raw()`, `Clone`, and serde as the actor's id, so handles can be passed to
+/// tasks and to other actors.
+///
+/// Option (on the struct only): `#[rustyray::actor(snapshot)]` lets the runtime save the
+/// state (serde `Serialize` + `Deserialize`, required) and restore it when it restarts the
+/// actor after a crash, instead of running the constructor again.
+#[proc_macro_attribute]
+pub fn actor(attr: TokenStream, item: TokenStream) -> TokenStream {
+    with_item_on_error(actor::expand, attr, item)
 }
 
 /// Mark the driver's entry point: the function `rustyray run` calls.

@@ -22,39 +22,7 @@ pub(crate) struct Param {
 
 /// Rejects what no entry point may be: generic, `unsafe`, `extern`, variadic, a method.
 pub(crate) fn check_plain_fn(sig: &Signature, attr: &str) -> syn::Result<()> {
-    if let Some(param) = sig.generics.params.first() {
-        return Err(syn::Error::new_spanned(
-            param,
-            format!(
-                "{attr} functions cannot be generic: the host calls them by name with encoded \
-                 arguments, so every type must be concrete"
-            ),
-        ));
-    }
-    if let Some(clause) = &sig.generics.where_clause {
-        return Err(syn::Error::new_spanned(
-            clause,
-            format!("{attr} functions cannot have a where clause"),
-        ));
-    }
-    if let Some(token) = &sig.unsafety {
-        return Err(syn::Error::new_spanned(
-            token,
-            format!("{attr} functions cannot be `unsafe`"),
-        ));
-    }
-    if let Some(abi) = &sig.abi {
-        return Err(syn::Error::new_spanned(
-            abi,
-            format!("{attr} functions cannot have an `extern` ABI"),
-        ));
-    }
-    if let Some(variadic) = &sig.variadic {
-        return Err(syn::Error::new_spanned(
-            variadic,
-            format!("{attr} functions cannot be variadic"),
-        ));
-    }
+    check_concrete(sig, &format!("{attr} functions"))?;
     if let Some(FnArg::Receiver(receiver)) = sig.inputs.first() {
         return Err(syn::Error::new_spanned(
             receiver,
@@ -67,17 +35,54 @@ pub(crate) fn check_plain_fn(sig: &Signature, attr: &str) -> syn::Result<()> {
     Ok(())
 }
 
-/// The parameters of a signature already passed through [`check_plain_fn`], each checked to
-/// be an owned, serde-friendly type.
+/// Rejects generic, `unsafe`, `extern` and variadic signatures; `subject` names what is
+/// checked in messages (`#[rustyray::remote] functions`).
+pub(crate) fn check_concrete(sig: &Signature, subject: &str) -> syn::Result<()> {
+    if let Some(param) = sig.generics.params.first() {
+        return Err(syn::Error::new_spanned(
+            param,
+            format!(
+                "{subject} cannot be generic: the host calls them by name with encoded \
+                 arguments, so every type must be concrete"
+            ),
+        ));
+    }
+    if let Some(clause) = &sig.generics.where_clause {
+        return Err(syn::Error::new_spanned(
+            clause,
+            format!("{subject} cannot have a where clause"),
+        ));
+    }
+    if let Some(token) = &sig.unsafety {
+        return Err(syn::Error::new_spanned(
+            token,
+            format!("{subject} cannot be `unsafe`"),
+        ));
+    }
+    if let Some(abi) = &sig.abi {
+        return Err(syn::Error::new_spanned(
+            abi,
+            format!("{subject} cannot have an `extern` ABI"),
+        ));
+    }
+    if let Some(variadic) = &sig.variadic {
+        return Err(syn::Error::new_spanned(
+            variadic,
+            format!("{subject} cannot be variadic"),
+        ));
+    }
+    Ok(())
+}
+
+/// The parameters of a signature already passed through [`check_concrete`], each checked to
+/// be an owned, serde-friendly type. A method's receiver is not among them.
 pub(crate) fn params(sig: &Signature) -> syn::Result<Vec<Param>> {
     let mut out = Vec::with_capacity(sig.inputs.len());
-    for (index, input) in sig.inputs.iter().enumerate() {
-        let FnArg::Typed(typed) = input else {
-            return Err(syn::Error::new_spanned(
-                input,
-                "unexpected `self` parameter",
-            ));
-        };
+    let typed_inputs = sig.inputs.iter().filter_map(|input| match input {
+        FnArg::Typed(typed) => Some(typed),
+        FnArg::Receiver(_) => None,
+    });
+    for (index, typed) in typed_inputs.enumerate() {
         check_owned(&typed.ty, "parameter")?;
         let (ident, name) = match &*typed.pat {
             Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
@@ -152,7 +157,10 @@ fn check_owned(ty: &Type, role: &str) -> syn::Result<()> {
                 if segment.ident == "Self" {
                     return Err(syn::Error::new_spanned(
                         &segment.ident,
-                        "rustyray entry points must be free functions; `Self` has no meaning here",
+                        format!(
+                            "rustyray entry points cannot name `Self` in a {role}: write the \
+                             type out"
+                        ),
                     ));
                 }
                 if let PathArguments::AngleBracketed(args) = &segment.arguments {
@@ -177,16 +185,21 @@ fn check_owned(ty: &Type, role: &str) -> syn::Result<()> {
     }
 }
 
-/// `fn add(a: i32, b: i32) -> i32`, as `describe()` reports it.
+/// `fn add(a: i32, b: i32) -> i32` (or `fn add(&mut self, n: i32) -> i32`), as
+/// `describe()` reports it.
 pub(crate) fn render_signature(sig: &Signature, params: &[Param]) -> String {
     let asyncness = if sig.asyncness.is_some() {
         "async "
     } else {
         ""
     };
-    let list = params
-        .iter()
-        .map(|param| param.display.as_str())
+    let receiver = match sig.inputs.first() {
+        Some(FnArg::Receiver(receiver)) => Some(tidy(&receiver.to_token_stream().to_string())),
+        _ => None,
+    };
+    let list = receiver
+        .into_iter()
+        .chain(params.iter().map(|param| param.display.clone()))
         .collect::<Vec<_>>()
         .join(", ");
     let ret = match &sig.output {
@@ -264,6 +277,20 @@ mod tests {
             "async fn slow(x: Point, (a, b): (i32, i32)) -> Result<Point, String>"
         );
         assert_eq!(params[1].ident, "arg1");
+    }
+
+    #[test]
+    fn renders_method_signatures() {
+        let item: syn::ImplItemFn = parse_quote! {
+            async fn add(&mut self, n: i32) -> i32 { todo!() }
+        };
+        let params = params(&item.sig).expect("valid params");
+        assert_eq!(
+            render_signature(&item.sig, &params),
+            "async fn add(&mut self, n: i32) -> i32"
+        );
+        let item: syn::ImplItemFn = parse_quote! { fn get(&self) -> i32 { 0 } };
+        assert_eq!(render_signature(&item.sig, &[]), "fn get(&self) -> i32");
     }
 
     #[test]

@@ -1,0 +1,56 @@
+//! The bench guest: the functions and actor `rustyray bench` measures, mirroring
+//! Ray's `ray_bench.py` (noop, add_one, make_blob, reduce_blobs, raise_error, Pinger).
+
+#[rustyray::remote]
+fn noop() {}
+
+#[rustyray::remote]
+fn add_one(x: u64) -> u64 {
+    x + 1
+}
+
+#[rustyray::remote]
+fn make_blob(n: u64) -> Vec<u8> {
+    vec![b'x'; n as usize]
+}
+
+/// The fan-in reducer: any number of blobs, their total length.
+#[rustyray::remote(variadic)]
+fn reduce_blobs(blobs: Vec<Vec<u8>>) -> u64 {
+    blobs.iter().map(|b| b.len() as u64).sum()
+}
+
+#[rustyray::remote]
+fn echo(data: Vec<u8>) -> Vec<u8> {
+    data
+}
+
+#[rustyray::remote]
+fn raise_error() -> Result<(), String> {
+    Err("intentional benchmark error".to_string())
+}
+
+/// Runs until cancelled.
+#[rustyray::remote]
+fn spin() -> u64 {
+    let mut n = 0u64;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+#[rustyray::actor]
+pub struct Pinger {
+    pings: u64,
+}
+
+#[rustyray::actor]
+impl Pinger {
+    pub fn new() -> Self {
+        Pinger { pings: 0 }
+    }
+
+    pub fn ping(&mut self) {
+        self.pings += 1;
+    }
+}

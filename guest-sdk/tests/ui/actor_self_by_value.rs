@@ -1,0 +1,19 @@
+extern crate rustyray_sdk as rustyray;
+
+#[rustyray::actor]
+struct Counter {
+    count: i32,
+}
+
+#[rustyray::actor]
+impl Counter {
+    fn new() -> Self {
+        Counter { count: 0 }
+    }
+
+    fn finish(self) -> i32 {
+        self.count
+    }
+}
+
+fn main() {}

@@ -1,0 +1,154 @@
+//! `rustyray bench`: the workloads of Ray's own microbenchmark and of
+//! `ray_bench.py`, measured on this runtime, so the two can be read side by side.
+//!
+//! Every figure is the median of several repetitions (5, or 3 with `--quick`, which
+//! also uses smaller counts); each repetition starts a fresh runtime, as Ray's
+//! bench starts a fresh cluster. The guest is `bench/guest` (built on first use, or
+//! given with `--guest`). Output is a table, or one JSON object with `--json`.
+
+mod probe;
+mod report;
+mod workloads;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+pub use probe::run_probe;
+pub use report::Report;
+
+use crate::error::{RayError, Result};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Smaller counts and 3 repetitions.
+    pub quick: bool,
+    /// Only workloads whose key contains this.
+    pub filter: Option<String>,
+    /// Repetitions (default 5, or 3 with `quick`).
+    pub reps: Option<usize>,
+    /// A prebuilt bench guest, instead of building `bench/guest`.
+    pub guest: Option<PathBuf>,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// Counts of one run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sizes {
+    pub tasks: usize,
+    pub sync_tasks: usize,
+    pub clients: usize,
+    pub actor_async: usize,
+    pub actor_sync: usize,
+    pub small_objects: usize,
+    pub big_mib: usize,
+    pub roundtrip_mib: usize,
+    pub wait_refs: usize,
+    pub chain: usize,
+    pub fan_in: usize,
+    pub actors_created: usize,
+    pub idle_actors: usize,
+}
+
+impl Sizes {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Sizes {
+                tasks: 2_000,
+                sync_tasks: 300,
+                clients: 4,
+                actor_async: 2_000,
+                actor_sync: 300,
+                small_objects: 2_000,
+                big_mib: 32,
+                roundtrip_mib: 16,
+                wait_refs: 1_000,
+                chain: 1_000,
+                fan_in: 1_000,
+                actors_created: 200,
+                idle_actors: 1_000,
+            }
+        } else {
+            Sizes {
+                tasks: 10_000,
+                sync_tasks: 1_000,
+                clients: 4,
+                actor_async: 10_000,
+                actor_sync: 2_000,
+                small_objects: 10_000,
+                big_mib: 100,
+                roundtrip_mib: 64,
+                wait_refs: 1_000,
+                chain: 1_000,
+                fan_in: 1_000,
+                actors_created: 1_000,
+                idle_actors: 10_000,
+            }
+        }
+    }
+}
+
+/// The bench guest's path: given, or built from `bench/guest` in this source tree.
+fn bench_guest(options: &BenchOptions) -> Result<PathBuf> {
+    if let Some(path) = &options.guest {
+        return Ok(path.clone());
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bench/guest");
+    if !dir.join("Cargo.toml").is_file() {
+        return Err(RayError::Io {
+            context: "finding the bench guest".into(),
+            message: format!(
+                "{} is not there (an installed binary has no source tree): pass --guest <bench guest .wasm>",
+                dir.display()
+            ),
+        });
+    }
+    let mut built = crate::guest_build::build_crate(&dir)?;
+    Ok(built.remove(0))
+}
+
+/// Runs the suite.
+pub async fn run(options: BenchOptions) -> Result<Report> {
+    let guest = bench_guest(&options)?;
+    let sizes = Sizes::new(options.quick);
+    let reps = options.reps.unwrap_or(if options.quick { 3 } else { 5 }).max(1);
+    let selected: Vec<&workloads::Workload> = workloads::ALL
+        .iter()
+        .filter(|w| options.filter.as_deref().is_none_or(|f| w.key.contains(f)))
+        .collect();
+    if selected.is_empty() {
+        return Err(RayError::Io {
+            context: "selecting workloads".into(),
+            message: format!(
+                "no workload matches {:?}; keys are: {}",
+                options.filter.as_deref().unwrap_or(""),
+                workloads::ALL.iter().map(|w| w.key).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    let mut samples: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+    let total = selected.len() * reps;
+    let started = Instant::now();
+    let mut done = 0;
+    for rep in 0..reps {
+        for workload in &selected {
+            if options.progress {
+                report::progress(done, total, workload.key, rep + 1, reps);
+            }
+            let value = (workload.run)(workloads::Context {
+                guest: guest.clone(),
+                sizes,
+            })
+            .await
+            .map_err(|err| RayError::Internal(format!("bench {}: {err}", workload.key)))?;
+            samples.entry(workload.key).or_default().push(value);
+            done += 1;
+        }
+    }
+    if options.progress {
+        report::progress_done(total, started.elapsed());
+    }
+    Ok(Report::new(&selected, samples, reps, options.quick))
+}

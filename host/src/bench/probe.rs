@@ -1,0 +1,57 @@
+//! Measurements that need a process of their own: how long a fresh process takes to
+//! its first task result, and what a started runtime costs in memory. The bench
+//! starts its own executable with the hidden `__probe` subcommand for these.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::error::{RayError, Result};
+use crate::{Runtime, TaskBuilder};
+
+/// Resident set size of this process, in KiB (Linux `/proc/self/status`).
+pub(crate) fn rss_kib() -> Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .map_err(|err| RayError::io("reading /proc/self/status", err))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| RayError::Internal("no VmRSS in /proc/self/status".into()))
+}
+
+/// Runs this executable's `__probe <kind> <guest>`; its stdout.
+pub(crate) fn spawn_probe(kind: &str, guest: &Path) -> Result<String> {
+    let exe = std::env::current_exe().map_err(|err| RayError::io("finding rustyray itself", err))?;
+    let output = Command::new(exe)
+        .args(["__probe", kind])
+        .arg(guest)
+        .output()
+        .map_err(|err| RayError::io("starting a probe process", err))?;
+    if !output.status.success() {
+        return Err(RayError::Internal(format!(
+            "probe {kind} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The probe side: `cold-start` runs one task and exits; `idle-rss` prints the RSS
+/// (KiB) of a runtime with the guest loaded after one task.
+pub async fn run_probe(kind: &str, guest: &Path) -> Result<String> {
+    let runtime = Runtime::new()?;
+    runtime.load(guest).await?;
+    let value: u64 = TaskBuilder::new("add_one")
+        .arg(41u64)
+        .submit_now(&runtime)?
+        .get()
+        .await?;
+    match kind {
+        "cold-start" => Ok(value.to_string()),
+        "idle-rss" => {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            Ok(rss_kib()?.to_string())
+        }
+        other => Err(RayError::Internal(format!("unknown probe {other}"))),
+    }
+}

@@ -1,0 +1,406 @@
+//! The workloads: each builds a fresh runtime, warms it up, and measures one thing.
+//! Keys and meanings follow Ray's microbenchmark names where there is one.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::Sizes;
+use super::probe;
+use crate::error::{RayError, Result};
+use crate::{ObjectRef, Runtime, TaskBuilder};
+
+/// What a workload gets.
+pub(crate) struct Context {
+    pub guest: PathBuf,
+    pub sizes: Sizes,
+}
+
+type Run = fn(Context) -> Pin<Box<dyn Future<Output = Result<f64>>>>;
+
+/// One measured figure.
+pub(crate) struct Workload {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub unit: &'static str,
+    pub run: Run,
+}
+
+macro_rules! workload {
+    ($key:literal, $label:literal, $unit:literal, $fn:ident) => {
+        Workload {
+            key: $key,
+            label: $label,
+            unit: $unit,
+            run: |ctx| Box::pin($fn(ctx)),
+        }
+    };
+}
+
+pub(crate) const ALL: &[Workload] = &[
+    workload!("tasks_async_per_s", "trivial tasks, submit all then get all", "tasks/s", tasks_async),
+    workload!("tasks_sync_per_s", "trivial task submit + get, one at a time", "tasks/s", tasks_sync),
+    workload!("tasks_multi_client_per_s", "trivial tasks from 4 concurrent clients", "tasks/s", tasks_multi_client),
+    workload!("actor_calls_async_per_s", "calls to one actor, submit all then get all", "calls/s", actor_calls_async),
+    workload!("actor_calls_sync_per_s", "actor call + get, one at a time", "calls/s", actor_calls_sync),
+    workload!("actor_calls_n_n_per_s", "4 clients calling 4 actors", "calls/s", actor_calls_n_n),
+    workload!("put_calls_per_s", "put of a small object", "puts/s", put_calls),
+    workload!("get_calls_per_s", "get of a small object", "gets/s", get_calls),
+    workload!("put_gb_per_s", "put of 100 MiB of bytes (one copy in)", "GB/s", put_gb),
+    workload!("get_gb_per_s", "get of 100 MiB of bytes (zero-copy)", "GB/s", get_gb),
+    workload!("guest_roundtrip_gb_per_s", "64 MiB into a guest task and back", "GB/s", guest_roundtrip),
+    workload!("wait_1k_refs_per_s", "submit 1k tasks and wait on all 1k refs", "waits/s", wait_1k_refs),
+    workload!("chain_1000_ms", "chain of 1,000 dependent tasks", "ms", chain),
+    workload!("fan_in_1000_ms", "1,000 tasks of 1 KiB, reduced by one task", "ms", fan_in),
+    workload!("error_propagation_ms", "error raised in a task until get sees it", "ms", error_propagation),
+    workload!("cancel_running_ms", "cancel of a running task until get sees it", "ms", cancel_running),
+    workload!("actors_created_per_s", "create 1,000 actors and call each once", "actors/s", actors_created),
+    workload!("actor_idle_rss_kib", "added RSS per idle actor, 10,000 alive", "KiB", actor_idle_rss),
+    workload!("cold_start_ms", "process start to first task result (cache warm)", "ms", cold_start),
+    workload!("runtime_idle_rss_mib", "RSS of a runtime with one module loaded", "MiB", runtime_idle_rss),
+];
+
+async fn runtime_with(ctx: &Context, instances: u32, memory: usize) -> Result<Runtime> {
+    let runtime = Runtime::builder()
+        .max_instances(instances)
+        .memory_limit(memory)
+        .build()?;
+    runtime.load(&ctx.guest).await?;
+    // Warm up: instantiate a few times so first-touch page faults are not measured.
+    let warm: Vec<ObjectRef<()>> = (0..64)
+        .map(|_| TaskBuilder::new("noop").submit_now(&runtime))
+        .collect::<Result<_>>()?;
+    for object in &warm {
+        object.get().await?;
+    }
+    Ok(runtime)
+}
+
+async fn runtime(ctx: &Context) -> Result<Runtime> {
+    runtime_with(ctx, 1000, 64 << 20).await
+}
+
+fn rate(count: usize, since: Instant) -> f64 {
+    count as f64 / since.elapsed().as_secs_f64()
+}
+
+fn millis(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
+}
+
+async fn get_all<T: serde::de::DeserializeOwned>(objects: &[ObjectRef<T>]) -> Result<()> {
+    for object in objects {
+        object.get().await?;
+    }
+    Ok(())
+}
+
+async fn tasks_async(ctx: Context) -> Result<f64> {
+    let runtime = runtime(&ctx).await?;
+    let n = ctx.sizes.tasks;
+    let start = Instant::now();
+    let objects: Vec<ObjectRef<()>> = (0..n)
+        .map(|_| TaskBuilder::new("noop").submit_now(&runtime))
+        .collect::<Result<_>>()?;
+    get_all(&objects).await?;
+    Ok(rate(n, start))
+}
+
+async fn tasks_sync(ctx: Context) -> Result<f64> {
+    let runtime = runtime(&ctx).await?;
+    let n = ctx.sizes.sync_tasks;
+    let start = Instant::now();
+    for _ in 0..n {
+        TaskBuilder::new("noop")
+            .submit_now::<()>(&runtime)?
+            .get()
+            .await?;
+    }
+    Ok(rate(n, start))
+}
+
+async fn tasks_multi_client(ctx: Context) -> Result<f64> {
+    let runtime = std::sync::Arc::new(runtime(&ctx).await?);
+    let clients = ctx.sizes.clients;
+    let per_client = ctx.sizes.tasks / clients;
+    let start = Instant::now();
+    let mut joins = Vec::new();
+    for _ in 0..clients {
+        let runtime = runtime.clone();
+        joins.push(tokio::spawn(async move {
+            let objects: Vec<ObjectRef<()>> = (0..per_client)
+                .map(|_| TaskBuilder::new("noop").submit_now(&*runtime))
+                .collect::<Result<_>>()?;
+            get_all(&objects).await
+        }));
+    }
+    for join in joins {
+        join.await
+            .map_err(|err| RayError::Internal(err.to_string()))??;
+    }
+    Ok(rate(per_client * clients, start))
+}
+
+async fn actor_calls_async(ctx: Context) -> Result<f64> {
+    let runtime = runtime(&ctx).await?;
+    let actor = runtime.actor("Pinger").create().await?;
+    actor.call::<()>("ping", ()).get().await?;
+    let n = ctx.sizes.actor_async;
+    let start = Instant::now();
+    let calls: Vec<ObjectRef<()>> = (0..n).map(|_| actor.call("ping", ())).collect();
+    get_all(&calls).await?;
+    Ok(rate(n, start))
+}
+
+async fn actor_calls_sync(ctx: Context) -> Result<f64> {
+    let runtime = runtime(&ctx).await?;
+    let actor = runtime.actor("Pinger").create().await?;
+    actor.call::<()>("ping", ()).get().await?;
+    let n = ctx.sizes.actor_sync;
+    let start = Instant::now();
+    for _ in 0..n {
+        actor.call::<()>("ping", ()).get().await?;
+    }
+    Ok(rate(n, start))
+}
+
+async fn actor_calls_n_n(ctx: Context) -> Result<f64> {
+    let runtime = runtime(&ctx).await?;
+    let clients = ctx.sizes.clients;
+    let per_client = ctx.sizes.actor_async / clients;
+    let mut actors = Vec::new();
+    for _ in 0..clients {
+        let actor = runtime.actor("Pinger").create().await?;
+        actor.call::<()>("ping", ()).get().await?;
+        actors.push(actor);
+    }
+    let start = Instant::now();
+    let mut joins = Vec::new();
+    for actor in actors {
+        joins.push(tokio::spawn(async move {
+            let calls: Vec<ObjectRef<()>> =
+                (0..per_client).map(|_| actor.call("ping", ())).collect();
+            get_all(&calls).await
+        }));
+    }
+    for join in joins {
+        join.await
+            .map_err(|err| RayError::Internal(err.to_string()))??;
+    }
+    Ok(rate(per_client * clients, start))
+}
+
+async fn put_calls(ctx: Context) -> Result<f64> {
+    let runtime = runtime(&ctx).await?;
+    let n = ctx.sizes.small_objects;
+    let mut kept = Vec::with_capacity(n);
+    let start = Instant::now();
+    for i in 0..n {
+        kept.push(runtime.put(&(i as u64))?);
+    }
+    Ok(rate(n, start))
+}
+
+async fn get_calls(ctx: Context) -> Result<f64> {
+    let runtime = runtime(&ctx).await?;
+    let object = runtime.put(&42u64)?;
+    let n = ctx.sizes.small_objects;
+    let start = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(object.get().await?);
+    }
+    Ok(rate(n, start))
+}
+
+fn gb_per_s(bytes: usize, since: Instant) -> f64 {
+    bytes as f64 / since.elapsed().as_secs_f64() / 1e9
+}
+
+async fn put_gb(ctx: Context) -> Result<f64> {
+    let runtime = runtime(&ctx).await?;
+    let bytes = ctx.sizes.big_mib << 20;
+    let data = vec![1u8; bytes];
+    // Warm the allocator's pages for this size, as Ray's bench warms plasma.
+    drop(runtime.put_bytes(Bytes::copy_from_slice(&data))?);
+    let start = Instant::now();
+    let object = runtime.put_bytes(Bytes::copy_from_slice(&data))?;
+    let figure = gb_per_s(bytes, start);
+    drop(object);
+    Ok(figure)
+}
+
+async fn get_gb(ctx: Context) -> Result<f64> {
+    let runtime = runtime(&ctx).await?;
+    let bytes = ctx.sizes.big_mib << 20;
+    let object = runtime.put_bytes(Bytes::from(vec![1u8; bytes]))?;
+    let start = Instant::now();
+    let view = object.get_bytes().await?;
+    let figure = gb_per_s(bytes, start);
+    if view.len() != bytes {
+        return Err(RayError::Internal("get returned the wrong size".into()));
+    }
+    Ok(figure)
+}
+
+async fn guest_roundtrip(ctx: Context) -> Result<f64> {
+    let bytes = ctx.sizes.roundtrip_mib << 20;
+    let runtime = runtime_with(&ctx, 64, (bytes * 4).max(64 << 20)).await?;
+    let input = runtime.put_bytes(Bytes::from(vec![7u8; bytes]))?;
+    // One untimed round to fault in the pool's memory slot.
+    TaskBuilder::new("echo")
+        .arg_ref(&input)
+        .submit_now::<Vec<u8>>(&runtime)?
+        .get_bytes()
+        .await?;
+    let start = Instant::now();
+    let output = TaskBuilder::new("echo")
+        .arg_ref(&input)
+        .submit_now::<Vec<u8>>(&runtime)?
+        .get_bytes()
+        .await?;
+    let figure = gb_per_s(bytes, start);
+    // postcard frames the Vec with a varint length: 4 bytes for 16..256 MiB.
+    if output.len() < bytes {
+        return Err(RayError::Internal("echo returned too little".into()));
+    }
+    Ok(figure)
+}
+
+async fn wait_1k_refs(ctx: Context) -> Result<f64> {
+    let runtime = runtime(&ctx).await?;
+    let rounds = 5;
+    let start = Instant::now();
+    for _ in 0..rounds {
+        let objects: Vec<ObjectRef<()>> = (0..ctx.sizes.wait_refs)
+            .map(|_| TaskBuilder::new("noop").submit_now(&runtime))
+            .collect::<Result<_>>()?;
+        let (ready, _) = runtime.wait(&objects, objects.len(), None).await;
+        if ready.len() != objects.len() {
+            return Err(RayError::Internal("wait returned early".into()));
+        }
+    }
+    Ok(rate(rounds, start))
+}
+
+async fn chain(ctx: Context) -> Result<f64> {
+    let runtime = runtime(&ctx).await?;
+    let n = ctx.sizes.chain;
+    let start = Instant::now();
+    let mut last: ObjectRef<u64> = TaskBuilder::new("add_one").arg(0u64).submit_now(&runtime)?;
+    for _ in 1..n {
+        last = TaskBuilder::new("add_one").arg_ref(&last).submit_now(&runtime)?;
+    }
+    let value = last.get().await?;
+    let figure = millis(start);
+    if value != n as u64 {
+        return Err(RayError::Internal(format!("chain gave {value}, not {n}")));
+    }
+    Ok(figure)
+}
+
+async fn fan_in(ctx: Context) -> Result<f64> {
+    let runtime = runtime(&ctx).await?;
+    let n = ctx.sizes.fan_in;
+    let start = Instant::now();
+    let blobs: Vec<ObjectRef<Vec<u8>>> = (0..n)
+        .map(|_| TaskBuilder::new("make_blob").arg(1024u64).submit_now(&runtime))
+        .collect::<Result<_>>()?;
+    let reduce = blobs
+        .iter()
+        .fold(TaskBuilder::new("reduce_blobs"), |task, blob| task.arg_ref(blob));
+    let total: u64 = reduce.submit_now(&runtime)?.get().await?;
+    let figure = millis(start);
+    if total != n as u64 * 1024 {
+        return Err(RayError::Internal(format!("fan-in gave {total}")));
+    }
+    Ok(figure)
+}
+
+async fn error_propagation(ctx: Context) -> Result<f64> {
+    let runtime = runtime(&ctx).await?;
+    let mut tries = Vec::new();
+    for _ in 0..6 {
+        let start = Instant::now();
+        let outcome = TaskBuilder::new("raise_error")
+            .submit_now::<()>(&runtime)?
+            .get()
+            .await;
+        if !matches!(outcome, Err(RayError::Application { .. })) {
+            return Err(RayError::Internal(format!("expected an error, got {outcome:?}")));
+        }
+        tries.push(millis(start));
+    }
+    Ok(super::report::median(&mut tries[1..].to_vec()))
+}
+
+async fn cancel_running(ctx: Context) -> Result<f64> {
+    let runtime = runtime(&ctx).await?;
+    let mut tries = Vec::new();
+    for _ in 0..3 {
+        let spinning: ObjectRef<u64> = TaskBuilder::new("spin").submit_now(&runtime)?;
+        // Let it start running.
+        let _ = runtime
+            .wait(std::slice::from_ref(&spinning), 1, Some(Duration::from_millis(20)))
+            .await;
+        let start = Instant::now();
+        runtime.cancel(&spinning);
+        let outcome = spinning.get().await;
+        if !matches!(outcome, Err(RayError::Cancelled)) {
+            return Err(RayError::Internal(format!("expected Cancelled, got {outcome:?}")));
+        }
+        tries.push(millis(start));
+    }
+    Ok(super::report::median(&mut tries))
+}
+
+async fn actors_created(ctx: Context) -> Result<f64> {
+    let n = ctx.sizes.actors_created;
+    let runtime = runtime_with(&ctx, (n as u32) + 200, 64 << 20).await?;
+    let start = Instant::now();
+    let mut actors = Vec::with_capacity(n);
+    for _ in 0..n {
+        actors.push(runtime.actor("Pinger").create().await?);
+    }
+    let calls: Vec<ObjectRef<()>> = actors.iter().map(|a| a.call("ping", ())).collect();
+    get_all(&calls).await?;
+    Ok(rate(n, start))
+}
+
+async fn actor_idle_rss(ctx: Context) -> Result<f64> {
+    let n = ctx.sizes.idle_actors;
+    let runtime = runtime_with(&ctx, (n as u32) + 200, 64 << 20).await?;
+    // One actor first, so one-off costs (first instantiation of the class) are
+    // not spread over the rest.
+    let first = runtime.actor("Pinger").create().await?;
+    first.call::<()>("ping", ()).get().await?;
+    let before = probe::rss_kib()?;
+    let mut actors = Vec::with_capacity(n);
+    for _ in 0..n {
+        actors.push(runtime.actor("Pinger").create().await?);
+    }
+    let calls: Vec<ObjectRef<()>> = actors.iter().map(|a| a.call("ping", ())).collect();
+    get_all(&calls).await?;
+    drop(calls);
+    let after = probe::rss_kib()?;
+    Ok((after.saturating_sub(before)) as f64 / n as f64)
+}
+
+async fn cold_start(ctx: Context) -> Result<f64> {
+    // Once to make sure the compiled artifact is in the cache.
+    probe::spawn_probe("cold-start", &ctx.guest)?;
+    let start = Instant::now();
+    probe::spawn_probe("cold-start", &ctx.guest)?;
+    Ok(millis(start))
+}
+
+async fn runtime_idle_rss(ctx: Context) -> Result<f64> {
+    let output = probe::spawn_probe("idle-rss", &ctx.guest)?;
+    output
+        .trim()
+        .parse::<f64>()
+        .map(|kib| kib / 1024.0)
+        .map_err(|err| RayError::Internal(format!("idle-rss probe said {output:?}: {err}")))
+}

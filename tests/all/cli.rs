@@ -1,0 +1,324 @@
+//! The `rustyray` command: `run` and `inspect` of good and bad programs, exit
+//! statuses, messages, and building a guest crate directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rustyray");
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
+
+/// Runs the CLI with `args`, killing it after `ceiling`.
+fn rustyray_with(args: &[&str], ceiling: Duration, env: &[(&str, &Path)]) -> Output {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env("RUSTYRAY_CACHE_DIR", common::cache_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("starting rustyray");
+    // Drain the pipes on threads so a chatty child cannot block on a full pipe.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut buf).map(|_| buf)
+    });
+    let err = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut stderr, &mut buf).map(|_| buf)
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for rustyray") {
+            break status;
+        }
+        if start.elapsed() > ceiling {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`rustyray {}` did not finish within {ceiling:?}", args.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Output {
+        status,
+        stdout: out.join().expect("stdout thread").expect("reading stdout"),
+        stderr: err.join().expect("stderr thread").expect("reading stderr"),
+    }
+}
+
+fn rustyray(args: &[&str]) -> Output {
+    rustyray_with(args, Duration::from_secs(60), &[])
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts success and returns stdout.
+fn succeeds(args: &[&str]) -> String {
+    let output = rustyray(args);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "`rustyray {}` failed\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        stdout(&output),
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+/// Asserts a non-zero exit and that stderr holds each of `words`.
+fn fails_saying(args: &[&str], words: &[&str]) {
+    let output = rustyray(args);
+    let err = stderr(&output);
+    assert!(
+        !output.status.success() && output.status.code().is_some(),
+        "`rustyray {}` should fail with a status: {:?}\nstderr:\n{err}",
+        args.join(" "),
+        output.status
+    );
+    for word in words {
+        assert!(
+            err.contains(word),
+            "`rustyray {}`: stderr should mention {word:?}:\n{err}",
+            args.join(" ")
+        );
+    }
+    assert!(
+        !err.contains("panicked"),
+        "an error message, not a panic:\n{err}"
+    );
+}
+
+#[test]
+fn run_prints_the_mains_output() {
+    let out = succeeds(&["run", rustyray_tests::FIXTURES]);
+    assert!(
+        out.contains("fixtures main: args=[] sum=42"),
+        "stdout:\n{out}"
+    );
+    let out = succeeds(&["run", rustyray_tests::FIXTURES, "--", "a", "b c"]);
+    assert!(
+        out.contains(r#"fixtures main: args=["a", "b c"] sum=42"#),
+        "the arguments after -- reach the program:\n{out}"
+    );
+}
+
+#[test]
+fn a_main_returning_err_exits_1_with_the_error() {
+    let output = rustyray(&["run", rustyray_tests::FIXTURES, "--", "fail"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(stdout(&output).contains("sum=42"));
+    assert!(
+        stderr(&output).contains("asked to fail"),
+        "stderr:\n{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_main_exiting_with_a_status_passes_it_on() {
+    let output = rustyray(&["run", rustyray_tests::FIXTURES, "--", "exit7"]);
+    assert!(stdout(&output).contains("sum=42"), "{output:?}");
+    assert_eq!(
+        output.status.code(),
+        Some(7),
+        "std::process::exit(7) in the guest\nstderr:\n{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn run_the_tasks_example() {
+    let out = succeeds(&["run", rustyray_tests::TASKS]);
+    for line in [
+        "map: squares of 1..=10 = [1, 4, 9, 16, 25, 36, 49, 64, 81, 100]",
+        "chain: 1 + 2 + ... + 100 = 5050",
+        "fan-in: sum of squares = 385 (expected 385)",
+        r#"words: "the" occurs 3 times"#,
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    let out = succeeds(&["run", rustyray_tests::TASKS, "--", "100"]);
+    assert!(
+        out.contains("fan-in: sum of squares = 338350 (expected 338350)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn run_the_cancellation_example() {
+    let out = succeeds(&["run", rustyray_tests::CANCELLATION]);
+    for line in [
+        "task with a 50 ms timeout: task timed out after 50 ms",
+        "after 20 ms the long task is ready: false",
+        "running task after cancel: task was cancelled",
+        "pending task after cancel: task was cancelled",
+        "its blocker after cancel: task was cancelled",
+        "quick task with a 10 s timeout: finished with 1000",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn run_the_error_handling_example() {
+    let out = succeeds(&["run", rustyray_tests::ERROR_HANDLING]);
+    for line in [
+        r#"parse("42"): ok 42"#,
+        r#"parse("forty-two"): error: task failed: invalid digit found in string"#,
+        "checked_div(10, 0): error: task failed: cannot divide 10 by 0",
+        "index out of bounds: the len is 3 but the index is 7",
+        "5 increments after parse(\"1\"): ok 6",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    let explode = out
+        .lines()
+        .find(|l| l.starts_with("explode(7): error: task trapped"))
+        .unwrap_or_else(|| panic!("explode traps:\n{out}"));
+    assert!(explode.contains("panicked"), "{explode}");
+    assert!(out.contains("error_handling::explode"), "a backtrace:\n{out}");
+    let chained = out
+        .lines()
+        .find(|l| l.starts_with("5 increments after a failed parse: error:"))
+        .unwrap_or_else(|| panic!("the failed chain is reported:\n{out}"));
+    assert!(
+        chained.contains("invalid digit found in string"),
+        "with its root cause: {chained}"
+    );
+}
+
+#[test]
+fn run_the_memory_optimization_example() {
+    let out = succeeds(&["run", rustyray_tests::MEMORY_OPTIMIZATION]);
+    assert!(out.contains("put a 8 MiB block once"), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("16 tasks read the same object; checksum "))
+        .unwrap_or_else(|| panic!("a checksum line:\n{out}"));
+    // "... checksum X (expected Y)": X must be Y.
+    let numbers: Vec<&str> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(numbers.len(), 3, "{line}");
+    assert_eq!(numbers[1], numbers[2], "{line}");
+    let out = succeeds(&["run", rustyray_tests::MEMORY_OPTIMIZATION, "--", "1", "4"]);
+    assert!(out.contains("4 tasks read the same object"), "{out}");
+}
+
+#[test]
+fn inspect_lists_signatures() {
+    let out = succeeds(&["inspect", rustyray_tests::FIXTURES]);
+    assert!(out.contains("fn add(a: i32, b: i32) -> i32"), "{out}");
+    assert!(out.contains("async fn async_double(x: i64) -> i64"), "{out}");
+    assert!(out.contains("main:      yes"), "{out}");
+    let listed = out
+        .lines()
+        .filter(|l| l.starts_with("  fn ") || l.starts_with("  async fn "))
+        .count();
+    assert!(
+        out.contains(&format!("functions: {listed}\n")),
+        "the count matches the list ({listed}):\n{out}"
+    );
+    assert!(listed >= 19, "{out}");
+}
+
+#[test]
+fn bad_programs_are_refused_with_a_clear_message() {
+    let dir = common::fresh_dir("cli-bad");
+    let missing = dir.join("missing.wasm");
+    let text = dir.join("notes.wasm");
+    std::fs::write(&text, "not a program\n").expect("writing a text file");
+    let core = dir.join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").expect("writing a core module");
+    let missing = missing.to_str().expect("utf-8 path");
+    let text = text.to_str().expect("utf-8 path");
+    let core = core.to_str().expect("utf-8 path");
+    for command in ["run", "inspect"] {
+        fails_saying(&[command, missing], &["missing.wasm", "no such file"]);
+        fails_saying(&[command, text], &["notes.wasm", "not a WebAssembly file"]);
+        fails_saying(&[command, core], &["core WebAssembly module"]);
+        fails_saying(
+            &[command, rustyray_tests::OTHER_WORLD],
+            &["other_world.wasm", "rustyray:runtime/guest"],
+        );
+        fails_saying(
+            &[command, rustyray_tests::FOREIGN_WORLD],
+            &["foreign_world.wasm", "acme:clock/time"],
+        );
+    }
+    // A directory that is not a crate.
+    fails_saying(
+        &["run", dir.to_str().expect("utf-8 path")],
+        &["no Cargo.toml"],
+    );
+}
+
+#[test]
+fn run_with_a_clashing_load_is_refused() {
+    fails_saying(
+        &[
+            "run",
+            rustyray_tests::FIXTURES,
+            "--load",
+            rustyray_tests::TASKS,
+        ],
+        &["\"add\"", "already registered"],
+    );
+}
+
+#[test]
+fn run_builds_a_crate_directory() {
+    // Build into the target dir `build.rs` already built the examples in, so this
+    // checks `run <dir>` (cargo, finding the .wasm, running it) without a cold build.
+    let target_dir: PathBuf = Path::new(rustyray_tests::TASKS)
+        .ancestors()
+        .nth(3)
+        .expect("<target>/wasm32-wasip2/release/tasks.wasm")
+        .to_path_buf();
+    let dir = format!("{EXAMPLES}/tasks");
+    let output = rustyray_with(
+        &["run", &dir, "--", "4"],
+        Duration::from_secs(600),
+        &[("CARGO_TARGET_DIR", &target_dir)],
+    );
+    let out = stdout(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stdout:\n{out}\nstderr:\n{}",
+        stderr(&output)
+    );
+    assert!(out.contains("map: squares of 1..=4 = [1, 4, 9, 16]"), "{out}");
+    assert!(
+        out.contains("fan-in: sum of squares = 30 (expected 30)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn help_mentions_the_commands() {
+    let out = succeeds(&["--help"]);
+    assert!(out.contains("run"), "{out}");
+    assert!(out.contains("inspect"), "{out}");
+    let out = succeeds(&["run", "--help"]);
+    assert!(out.contains("--load"), "{out}");
+    assert!(out.contains("--task-timeout"), "{out}");
+    let output = rustyray(&[]);
+    assert!(!output.status.success(), "no command is an error");
+    assert!(stderr(&output).contains("Usage"), "{}", stderr(&output));
+}

@@ -1,0 +1,76 @@
+//! Helpers shared by the test modules: runtimes over a shared compile cache,
+//! fresh temporary directories, and ceilings so that no test can hang.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use rustyray::{Runtime, RuntimeBuilder};
+
+/// A ceiling for things that should take milliseconds.
+pub const SHORT: Duration = Duration::from_secs(10);
+/// A ceiling for the big workloads (1,000-task chains and fan-ins).
+pub const LONG: Duration = Duration::from_secs(60);
+
+/// The compile cache every test runtime shares (and the CLI tests point the binary at).
+pub fn cache_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rustyray-cache");
+    std::fs::create_dir_all(&dir).expect("creating the test cache dir");
+    dir
+}
+
+/// A new, empty directory under the target's tmp dir, unique to this call.
+pub fn fresh_dir(name: &str) -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creating a fresh dir");
+    dir
+}
+
+/// A runtime builder using the shared test cache.
+pub fn builder() -> RuntimeBuilder {
+    Runtime::builder().cache_dir(Some(cache_dir()))
+}
+
+/// A runtime with the fixtures loaded.
+pub async fn runtime() -> Runtime {
+    runtime_with(builder()).await
+}
+
+/// A runtime from `builder` with the fixtures loaded.
+pub async fn runtime_with(builder: RuntimeBuilder) -> Runtime {
+    let runtime = builder.build().expect("the runtime starts");
+    runtime
+        .load(rustyray_tests::FIXTURES)
+        .await
+        .expect("the fixtures load");
+    runtime
+}
+
+/// Awaits `future`, failing the test if it takes longer than `ceiling`.
+pub async fn within<F: Future>(ceiling: Duration, what: &str, future: F) -> F::Output {
+    match tokio::time::timeout(ceiling, future).await {
+        Ok(output) => output,
+        Err(_) => panic!("{what} did not finish within {ceiling:?}"),
+    }
+}
+
+/// Polls `condition` until it holds; false if it still does not after `ceiling`.
+/// For state the runtime updates just after answering a `get` (a finished task
+/// lets go of its objects a moment after filling its output).
+pub async fn eventually(ceiling: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if condition() {
+            return true;
+        }
+        if start.elapsed() > ceiling {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
