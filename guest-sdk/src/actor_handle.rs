@@ -206,9 +206,12 @@ pub fn create(
     options: &ActorOptions,
 ) -> ActorHandle {
     let created = sys::available().and_then(|()| {
-        with_sys_args(&format!("the constructor of `{class}`"), params, args, |args| {
-            sys::actor_create(class, args, &options.to_sys())
-        })
+        with_sys_args(
+            &format!("the constructor of `{class}`"),
+            params,
+            args,
+            |args| sys::actor_create(class, args, &options.to_sys()),
+        )
     });
     match created {
         Ok(actor) => ActorHandle::live(actor),

@@ -63,6 +63,12 @@ pub trait ActorState: Sized {
     fn restore(class: &str, state: &[u8]) -> Result<Self, InvokeError>;
 }
 
+/// A class's constructor shim: postcard arguments in, a live actor out.
+pub type ConstructFn = fn(&[Vec<u8>]) -> Result<Box<dyn ActorObject>, InvokeError>;
+
+/// A class's restore shim: a snapshot in, a live actor out.
+pub type RestoreFn = fn(&[u8]) -> Result<Box<dyn ActorObject>, InvokeError>;
+
 /// One `#[rustyray::actor]` class.
 pub struct ActorClass {
     /// The class name the host creates it by: the struct's name.
@@ -74,9 +80,9 @@ pub struct ActorClass {
     /// Whether the state can be snapshotted and restored.
     pub snapshot: bool,
     /// Decodes the constructor's arguments and runs it.
-    pub construct: fn(&[Vec<u8>]) -> Result<Box<dyn ActorObject>, InvokeError>,
+    pub construct: ConstructFn,
     /// Rebuilds the actor from a snapshot, without the constructor.
-    pub restore: fn(&[u8]) -> Result<Box<dyn ActorObject>, InvokeError>,
+    pub restore: RestoreFn,
 }
 
 inventory::collect!(ActorClass);
@@ -344,6 +350,25 @@ mod tests {
         }
     }
 
+    /// A class whose impl block lives in another module than its struct.
+    mod elsewhere {
+        #[rustyray::actor]
+        pub struct Far {
+            pub hops: u8,
+        }
+    }
+
+    #[rustyray::actor]
+    impl elsewhere::Far {
+        fn new() -> elsewhere::Far {
+            elsewhere::Far { hops: 1 }
+        }
+
+        fn hops(&self) -> u8 {
+            self.hops
+        }
+    }
+
     /// Takes a typed handle: handles are task arguments like any serde value.
     #[rustyray::remote]
     fn bump(counter: CounterHandle) -> Result<i32, RayError> {
@@ -400,6 +425,9 @@ mod tests {
         assert_eq!(call::<i32>("add", &[enc(&5)]), 17);
         assert_eq!(call::<i32>("get", &[]), 17);
         assert_eq!(call::<i64>("doubled", &[]), 34);
+        stop_actor();
+        new_actor("Far", &[]).expect("a class split across modules constructs");
+        assert_eq!(call::<u8>("hops", &[]), 1);
         // Helpers and the constructor's siblings stay plain Rust.
         assert_eq!(Counter::helper("abc"), 3);
         assert_eq!(Counter::zero().get(), 0);
@@ -411,7 +439,10 @@ mod tests {
         let Err(InvokeError::Application(message)) = new_actor("Counter", &[enc(&1)]) else {
             panic!("a second actor is refused");
         };
-        assert!(message.contains("already holds a `Counter` actor"), "{message}");
+        assert!(
+            message.contains("already holds a `Counter` actor"),
+            "{message}"
+        );
         assert_eq!(call::<i32>("get", &[]), 0, "the first one is untouched");
     }
 
@@ -457,7 +488,11 @@ mod tests {
                 "`Counter::new` takes 1 argument, got 0".into()
             ))
         );
-        assert_eq!(current_class(), None, "a failed constructor leaves no actor");
+        assert_eq!(
+            current_class(),
+            None,
+            "a failed constructor leaves no actor"
+        );
         new_actor("Counter", &[enc(&0)]).expect("constructs");
         assert_eq!(
             call_actor("add", &[]),
@@ -593,6 +628,8 @@ mod tests {
         );
         let raw = counter.into_raw();
         assert!(CounterHandle::from_raw(raw).ready().is_err());
+        let far: elsewhere::FarHandle = elsewhere::Far::remote();
+        assert!(far.hops().get().is_err());
     }
 
     #[test]

@@ -225,7 +225,11 @@ mod tests {
         // A message is never attached to a later, unrelated error.
         assert_eq!(
             decode_exact::<u8>(&[]).err().as_deref(),
-            Some(postcard::Error::DeserializeUnexpectedEnd.to_string().as_str())
+            Some(
+                postcard::Error::DeserializeUnexpectedEnd
+                    .to_string()
+                    .as_str()
+            )
         );
     }
 

@@ -162,6 +162,7 @@ pub mod __private {
         fallible_value,
     };
     pub use crate::error::InvokeError;
+    pub use crate::error::RayError;
     pub use crate::executor::block_on;
     pub use crate::object_ref::{Arg, LoweredArg, ObjectRef, lower};
     pub use crate::options::{ActorOptions, TaskOptions};
@@ -170,7 +171,6 @@ pub mod __private {
         run_main,
     };
     pub use crate::runtime::submit;
-    pub use crate::error::RayError;
     pub use inventory;
     pub use postcard;
     pub use serde;

@@ -145,7 +145,12 @@ mod tests {
         let defaults = ActorOptions::new();
         let sys = defaults.to_sys();
         assert_eq!(
-            (sys.name, sys.namespace, sys.max_restarts, sys.max_task_retries),
+            (
+                sys.name,
+                sys.namespace,
+                sys.max_restarts,
+                sys.max_task_retries
+            ),
             (None, None, 0, 0)
         );
         assert!(!sys.get_if_exists);
@@ -157,7 +162,12 @@ mod tests {
             .get_if_exists(true);
         let sys = options.to_sys();
         assert_eq!(
-            (sys.name, sys.namespace, sys.max_restarts, sys.max_task_retries),
+            (
+                sys.name,
+                sys.namespace,
+                sys.max_restarts,
+                sys.max_task_retries
+            ),
             (Some("n"), Some("ns"), 2, 5)
         );
         assert!(sys.get_if_exists);

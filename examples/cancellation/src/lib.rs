@@ -55,10 +55,7 @@ fn main() -> Result<(), RayError> {
     show("its blocker after cancel", blocker.get());
 
     // Work that fits its deadline is unaffected.
-    let quick = work::remote_with(
-        TaskOptions::new().timeout(Duration::from_secs(10)),
-        1_000,
-    );
+    let quick = work::remote_with(TaskOptions::new().timeout(Duration::from_secs(10)), 1_000);
     show("quick task with a 10 s timeout", quick.get());
     Ok(())
 }

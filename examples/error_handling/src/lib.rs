@@ -13,7 +13,8 @@ fn parse(text: String) -> Result<i64, std::num::ParseIntError> {
 
 #[rustyray::remote]
 fn checked_div(a: i64, b: i64) -> Result<i64, String> {
-    a.checked_div(b).ok_or_else(|| format!("cannot divide {a} by {b}"))
+    a.checked_div(b)
+        .ok_or_else(|| format!("cannot divide {a} by {b}"))
 }
 
 #[rustyray::remote]
@@ -38,7 +39,10 @@ fn report<T: std::fmt::Debug>(what: &str, result: Result<T, RayError>) {
 #[rustyray::main]
 fn main() -> Result<(), RayError> {
     report("parse(\"42\")", parse::remote("42".to_string()).get());
-    report("parse(\"forty-two\")", parse::remote("forty-two".to_string()).get());
+    report(
+        "parse(\"forty-two\")",
+        parse::remote("forty-two".to_string()).get(),
+    );
     report("checked_div(10, 0)", checked_div::remote(10, 0).get());
     report("explode(7)", explode::remote(7).get());
 

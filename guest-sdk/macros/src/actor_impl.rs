@@ -29,7 +29,9 @@ use crate::signature::{self, Param};
 /// Associated fns the macro adds to the class.
 const CLASS_RESERVED: [&str; 4] = ["remote", "remote_with", "get_named", "get_named_in"];
 /// Methods every handle has.
-const HANDLE_RESERVED: [&str; 7] = ["from_raw", "raw", "into_raw", "id", "kill", "ready", "clone"];
+const HANDLE_RESERVED: [&str; 7] = [
+    "from_raw", "raw", "into_raw", "id", "kill", "ready", "clone",
+];
 /// Suffix of the fire-and-forget twin of each handle method.
 const TELL_SUFFIX: &str = "_tell";
 
@@ -86,16 +88,9 @@ pub(crate) fn expand(item: &ItemImpl) -> syn::Result<TokenStream> {
             }
         }
     }
-    let constructor = pick_constructor(&constructors, item)?;
+    let constructor = check_constructor(pick_constructor(&constructors, item)?)?;
     check_handle_names(&methods)?;
 
-    let constructor = Function {
-        sig: &constructor.sig,
-        params: {
-            signature::check_concrete(&constructor.sig, "actor constructors")?;
-            signature::params(&constructor.sig)?
-        },
-    };
     let class_fns = class_fns(self_ty, &class_name, class, &constructor);
     let handle_fns = handle_fns(self_ty, class, &methods);
     let dispatch = dispatch(self_ty, &class_name, &methods, on_stop);
@@ -185,10 +180,15 @@ fn returns_self(output: &ReturnType, class: &Ident) -> bool {
     is_self(ty, class) || result_ok(ty).is_some_and(|ok| is_self(ok, class))
 }
 
+/// `Self`, or a path ending in the class's name (`Counter`, `crate::Counter`).
 fn is_self(ty: &Type, class: &Ident) -> bool {
     match ty {
         Type::Path(TypePath { qself: None, path }) => {
-            path.is_ident("Self") || path.is_ident(class)
+            path.is_ident("Self")
+                || path
+                    .segments
+                    .last()
+                    .is_some_and(|last| last.ident == *class && last.arguments.is_empty())
         }
         Type::Paren(inner) => is_self(&inner.elem, class),
         Type::Group(inner) => is_self(&inner.elem, class),
@@ -240,6 +240,16 @@ fn pick_constructor<'a>(
     }
 }
 
+/// The constructor's parameters, checked like any entry point's; its return type was
+/// checked by [`returns_self`].
+fn check_constructor(func: &ImplItemFn) -> syn::Result<Function<'_>> {
+    signature::check_concrete(&func.sig, "actor constructors")?;
+    Ok(Function {
+        sig: &func.sig,
+        params: signature::params(&func.sig)?,
+    })
+}
+
 fn check_receiver(receiver: &syn::Receiver) -> syn::Result<()> {
     if receiver.reference.is_none() || receiver.colon_token.is_some() {
         return Err(syn::Error::new_spanned(
@@ -286,15 +296,11 @@ fn check_handle_names(methods: &[Method<'_>]) -> syn::Result<()> {
         if HANDLE_RESERVED.contains(&name.as_str()) {
             return Err(syn::Error::new_spanned(
                 ident,
-                format!(
-                    "every actor handle has a `{name}` method of its own; rename this method"
-                ),
+                format!("every actor handle has a `{name}` method of its own; rename this method"),
             ));
         }
         if let Some(base) = name.strip_suffix(TELL_SUFFIX)
-            && methods
-                .iter()
-                .any(|other| other.function.sig.ident == base)
+            && methods.iter().any(|other| other.function.sig.ident == base)
         {
             return Err(syn::Error::new_spanned(
                 ident,
@@ -348,7 +354,11 @@ fn class_fns(
 ) -> TokenStream {
     let handle = handle_type(self_ty, class);
     let (decls, lowered, displays) = lowered_args(&constructor.params);
-    let names: Vec<_> = constructor.params.iter().map(|param| &param.ident).collect();
+    let names: Vec<_> = constructor
+        .params
+        .iter()
+        .map(|param| &param.ident)
+        .collect();
     let options = if names.iter().any(|name| *name == "options") {
         format_ident!("__rustyray_options")
     } else {
@@ -356,7 +366,7 @@ fn class_fns(
     };
     let ctor = &constructor.sig.ident;
     let remote_doc = format!(
-        "Creates a `{class_name}` actor by running [`{class_name}::{ctor}`] in an instance of \
+        "Creates a `{class_name}` actor by running `{class_name}::{ctor}` in an instance of \
          its own; the handle to call it through. Each argument is a value, an `ObjectRef` or a \
          `&ObjectRef`. If creation fails, the handle holds the error (see `ready`)."
     );
@@ -431,11 +441,11 @@ fn handle_fns(self_ty: &Type, class: &Ident, methods: &[Method<'_>]) -> TokenStr
         let value_ty = value_type(sig, method.fallible);
         let (decls, lowered, displays) = lowered_args(&method.function.params);
         let call_doc = format!(
-            "Calls [`{class}::{name}`] on the actor; the result arrives in the `ObjectRef`. \
+            "Calls `{class}::{name}` on the actor; the result arrives in the `ObjectRef`. \
              Calls run one at a time, in the order they were made."
         );
         let tell_doc = format!(
-            "Calls [`{class}::{name}`] on the actor and discards its result, errors included. \
+            "Calls `{class}::{name}` on the actor and discards its result, errors included. \
              `Err` only for what fails before the call is sent."
         );
         quote! {

@@ -73,7 +73,11 @@ impl Account {
 /// Moves `amount` from `from` to `to`; their balances afterwards. Nothing moves if `from`
 /// cannot pay.
 #[rustyray::remote]
-fn transfer(from: AccountHandle, to: AccountHandle, amount: u64) -> Result<(u64, u64), RayError> {
+pub fn transfer(
+    from: AccountHandle,
+    to: AccountHandle,
+    amount: u64,
+) -> Result<(u64, u64), RayError> {
     let from_balance = from.withdraw(amount).get()?;
     let to_balance = to.deposit(amount).get()?;
     Ok((from_balance, to_balance))

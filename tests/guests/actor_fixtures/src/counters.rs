@@ -87,6 +87,6 @@ fn crash_when_reached(count: &mut i32, n: i32) -> i32 {
 
 /// A task taking a typed handle: increments the counter and returns the new count.
 #[rustyray::remote]
-fn bump(counter: CounterHandle) -> Result<i32, RayError> {
+pub fn bump(counter: CounterHandle) -> Result<i32, RayError> {
     counter.increment().get()
 }

@@ -22,7 +22,11 @@ use counters::{Counter, bump};
 use lifecycle::Log;
 
 /// `Err` naming `what` unless `actual == expected`.
-fn expect<T: PartialEq + std::fmt::Debug>(what: &str, actual: T, expected: T) -> Result<(), RayError> {
+fn expect<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    actual: T,
+    expected: T,
+) -> Result<(), RayError> {
     if actual == expected {
         println!("{what}: {actual:?}");
         Ok(())
@@ -34,7 +38,10 @@ fn expect<T: PartialEq + std::fmt::Debug>(what: &str, actual: T, expected: T) ->
 }
 
 /// `Err` naming `what` unless `result` is an error; prints it.
-fn expect_err<T: std::fmt::Debug>(what: &str, result: Result<T, RayError>) -> Result<RayError, RayError> {
+fn expect_err<T: std::fmt::Debug>(
+    what: &str,
+    result: Result<T, RayError>,
+) -> Result<RayError, RayError> {
     match result {
         Err(error) => {
             println!("{what}: error: {error}");
@@ -51,7 +58,11 @@ fn main() -> Result<(), RayError> {
     // Create and call: state persists across calls, in order.
     let counter = Counter::remote(10);
     counter.ready()?;
-    let increments = [counter.increment(), counter.increment(), counter.increment()];
+    let increments = [
+        counter.increment(),
+        counter.increment(),
+        counter.increment(),
+    ];
     let values = increments
         .iter()
         .map(|r| r.get())
@@ -62,14 +73,19 @@ fn main() -> Result<(), RayError> {
     expect("get after add_tell(2)", counter.get().get()?, 20)?;
     let failed = expect_err("fail", counter.fail().get())?;
     if !matches!(failed, RayError::Application(_)) {
-        return Err(RayError::Application(format!("fail: not an application error: {failed:?}")));
+        return Err(RayError::Application(format!(
+            "fail: not an application error: {failed:?}"
+        )));
     }
     expect("get after fail", counter.get().get()?, 20)?;
 
     // The untyped handle: call by name.
     expect(
         "raw add(1)",
-        counter.raw().call::<i32>("add", vec![rustyray::arg(1i32)]).get()?,
+        counter
+            .raw()
+            .call::<i32>("add", vec![rustyray::arg(1i32)])
+            .get()?,
         21,
     )?;
     expect_err(
@@ -100,7 +116,11 @@ fn main() -> Result<(), RayError> {
 
     // Handles as arguments: to a task, and to another actor's method.
     expect("bump(counter)", bump::remote(counter.clone()).get()?, 22)?;
-    expect("named.add_from(counter)", named.add_from(counter.clone()).get()?, 123)?;
+    expect(
+        "named.add_from(counter)",
+        named.add_from(counter.clone()).get()?,
+        123,
+    )?;
 
     // Bank: a task moves money between two actors.
     let alice = Account::remote("alice".to_string(), 100);
