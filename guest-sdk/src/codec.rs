@@ -31,6 +31,18 @@ pub fn check_arity(function: &str, args: &[Vec<u8>], expected: usize) -> Result<
     }
 }
 
+/// Checks that a `variadic` function got at least its `fixed` arguments.
+pub fn check_min_arity(function: &str, args: &[Vec<u8>], fixed: usize) -> Result<(), InvokeError> {
+    if args.len() >= fixed {
+        Ok(())
+    } else {
+        Err(InvokeError::BadArguments(format!(
+            "`{function}` takes at least {fixed} argument(s), got {}",
+            args.len()
+        )))
+    }
+}
+
 /// Decodes argument `index` (described as `param`, e.g. `b: i32`) of `function`.
 pub fn decode_arg<T: DeserializeOwned>(
     function: &str,

@@ -16,7 +16,7 @@ use std::fmt;
 #[non_exhaustive]
 pub enum RayError {
     /// The task's function returned `Err`; its message.
-    #[error("task failed: {0}")]
+    #[error("{0}")]
     Application(String),
     /// The task trapped or panicked.
     #[error("{}", TrapDisplay { message, backtrace })]
@@ -36,8 +36,11 @@ pub enum RayError {
         ms: u64,
     },
     /// A task this one depended on (an `ObjectRef` argument) failed.
-    #[error("a dependency failed: {0}")]
+    #[error("{0}")]
     DependencyFailed(String),
+    /// The actor is gone: it trapped with no restarts left, was killed or stopped.
+    #[error("{0}")]
+    ActorDied(String),
     /// No loaded component (or native registration) exports that function.
     #[error("function not found: {0}")]
     FunctionNotFound(String),

@@ -158,7 +158,7 @@ pub mod __private {
         snapshot_actor, snapshot_state, stop_actor,
     };
     pub use crate::codec::{
-        Fallible, MainOutput, check_arity, decode_arg, encode_fallible, encode_output, exit_code,
+        Fallible, MainOutput, check_arity, check_min_arity, decode_arg, encode_fallible, encode_output, exit_code,
         fallible_value,
     };
     pub use crate::error::InvokeError;

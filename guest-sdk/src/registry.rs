@@ -124,6 +124,11 @@ mod tests {
     #[rustyray::remote]
     fn nothing() {}
 
+    #[rustyray::remote(variadic)]
+    fn weighted_sum(weight: u64, parts: Vec<u64>) -> u64 {
+        weight * parts.iter().sum::<u64>()
+    }
+
     #[rustyray::main]
     fn main() -> Result<(), RayError> {
         Ok(())
@@ -168,6 +173,23 @@ mod tests {
         );
         assert_eq!(invoke("nothing", &[]), Ok(enc(&())));
         assert_eq!(invoke("parse", &[enc(&"42".to_string())]), Ok(enc(&42u64)));
+    }
+
+    #[test]
+    fn variadic_takes_every_remaining_argument() {
+        assert_eq!(invoke("weighted_sum", &[enc(&2u64)]), Ok(enc(&0u64)));
+        assert_eq!(
+            invoke("weighted_sum", &[enc(&2u64), enc(&1u64), enc(&2u64), enc(&3u64)]),
+            Ok(enc(&12u64))
+        );
+        assert!(matches!(
+            invoke("weighted_sum", &[]),
+            Err(InvokeError::BadArguments(message)) if message.contains("at least 1")
+        ));
+        assert!(matches!(
+            invoke("weighted_sum", &[enc(&2u64), enc(&"x".to_string())]),
+            Err(InvokeError::BadArguments(message)) if message.contains("argument 1")
+        ));
     }
 
     #[test]

@@ -158,6 +158,7 @@ mod imp {
             E::BadArguments(message) => RayError::BadArguments(message),
             E::InvalidModule(message) => RayError::InvalidModule(message),
             E::Runtime(message) => RayError::Runtime(message),
+            E::ActorDied(message) => RayError::ActorDied(message),
         }
     }
 }

@@ -368,6 +368,7 @@ impl From<&crate::error::RayError> for TaskError {
             RayError::FunctionNotFound(name) => TaskError::FunctionNotFound(name.clone()),
             RayError::BadArguments { message, .. } => TaskError::BadArguments(message.clone()),
             RayError::InvalidModule { .. } => TaskError::InvalidModule(err.to_string()),
+            RayError::ActorDied { .. } => TaskError::ActorDied(err.to_string()),
             other => TaskError::Runtime(other.to_string()),
         }
     }

@@ -20,6 +20,9 @@ use crate::signature::{self, Param};
 struct Options {
     /// `name = ".."`: the exported name, if not the function's own.
     name: Option<LitStr>,
+    /// `variadic`: the last parameter, a `Vec<T>`, takes every remaining argument, each
+    /// one a `T` (Ray's `*args`), so a reducer can take any number of `ObjectRef`s.
+    variadic: bool,
 }
 
 fn parse_options(attr: TokenStream) -> syn::Result<Options> {
@@ -35,8 +38,13 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
             }
             options.name = Some(name);
             Ok(())
+        } else if meta.path.is_ident("variadic") {
+            options.variadic = true;
+            Ok(())
         } else {
-            Err(meta.error("unknown #[rustyray::remote] option; the only one is `name = \"..\"`"))
+            Err(meta.error(
+                "unknown #[rustyray::remote] option; the options are `name = \"..\"` and `variadic`",
+            ))
         }
     });
     syn::parse::Parser::parse2(parser, attr)?;
@@ -81,8 +89,26 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         ret_ty.clone()
     };
 
-    let submitters = submitters(&export_name, ident, &params, &value_ty);
-    let invoke = invoke_shim(&export_name, sig, &params, &ret_ty, fallible);
+    let variadic = if options.variadic {
+        let last = params.last().ok_or_else(|| {
+            syn::Error::new_spanned(
+                sig,
+                "a `variadic` function needs a last parameter of type `Vec<T>`",
+            )
+        })?;
+        Some(vec_element(&last.ty).ok_or_else(|| {
+            syn::Error::new_spanned(
+                &last.ty,
+                "the last parameter of a `variadic` function must be a `Vec<T>`: it receives \
+                 every remaining argument, each one a `T`",
+            )
+        })?)
+    } else {
+        None
+    };
+
+    let submitters = submitters(&export_name, ident, &params, &value_ty, variadic.as_ref());
+    let invoke = invoke_shim(&export_name, sig, &params, &ret_ty, fallible, variadic.as_ref());
 
     let module_doc = format!(
         "Submit [`{ident}`](fn@{ident}) to the rustyray runtime (exported as `{export_name}`)."
@@ -110,29 +136,73 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     })
 }
 
+/// `T` of a `Vec<T>` type (by its last path segment), if it is one.
+fn vec_element(ty: &syn::Type) -> Option<syn::Type> {
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if last.ident != "Vec" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        syn::GenericArgument::Type(element) if args.args.len() == 1 => Some(element.clone()),
+        _ => None,
+    }
+}
+
 /// `remote(..)` and `remote_with(options, ..)`.
 fn submitters(
     export_name: &str,
     ident: &syn::Ident,
     params: &[Param],
     value_ty: &TokenStream,
+    variadic: Option<&syn::Type>,
 ) -> TokenStream {
     let names: Vec<_> = params.iter().map(|param| &param.ident).collect();
     let name_strs: Vec<_> = params.iter().map(|param| param.display.clone()).collect();
-    let arg_tys: Vec<_> = params
+    let fixed = if variadic.is_some() {
+        &params[..params.len() - 1]
+    } else {
+        params
+    };
+    let mut arg_tys: Vec<_> = fixed
         .iter()
         .map(|param| {
             let ty = &param.ty;
             quote!(impl ::core::convert::Into<::rustyray::__private::Arg<'a, #ty>>)
         })
         .collect();
-    let lowered: Vec<_> = params
+    let fixed_lowered: Vec<_> = fixed
         .iter()
         .map(|param| {
             let (name, ty) = (&param.ident, &param.ty);
             quote_spanned!(ty.span()=> ::rustyray::__private::lower::<#ty>(#name.into()))
         })
         .collect();
+    let lowered = match (variadic, params.last()) {
+        (Some(element), Some(rest)) => {
+            arg_tys.push(quote!(
+                impl ::core::iter::IntoIterator<
+                    Item = impl ::core::convert::Into<::rustyray::__private::Arg<'a, #element>>,
+                >
+            ));
+            let rest = &rest.ident;
+            quote! {{
+                let mut __lowered = ::std::vec![#(#fixed_lowered),*];
+                __lowered.extend(
+                    #rest
+                        .into_iter()
+                        .map(|__arg| ::rustyray::__private::lower::<#element>(__arg.into())),
+                );
+                __lowered
+            }}
+        }
+        _ => quote!(::std::vec![#(#fixed_lowered),*]),
+    };
     // A parameter may itself be called `options`.
     let options = if names.iter().any(|name| *name == "options") {
         format_ident!("__rustyray_options")
@@ -160,7 +230,7 @@ fn submitters(
             ::rustyray::__private::submit(
                 #export_name,
                 &[#(#name_strs),*],
-                ::std::vec![#(#lowered),*],
+                #lowered,
                 #options,
             )
         }
@@ -174,18 +244,42 @@ fn invoke_shim(
     params: &[Param],
     ret_ty: &TokenStream,
     fallible: bool,
+    variadic: Option<&syn::Type>,
 ) -> TokenStream {
     let ident = &sig.ident;
     let count = params.len();
     let locals: Vec<_> = (0..count)
         .map(|i| format_ident!("__rustyray_arg{i}"))
         .collect();
-    let decodes = params.iter().zip(&locals).enumerate().map(|(index, (param, local))| {
-        let (ty, display) = (&param.ty, &param.display);
-        quote_spanned! {ty.span()=>
-            let #local = ::rustyray::__private::decode_arg::<#ty>(#export_name, __args, #index, #display)?;
+    let fixed = if variadic.is_some() { count - 1 } else { count };
+    let mut decodes: Vec<TokenStream> = params
+        .iter()
+        .zip(&locals)
+        .take(fixed)
+        .enumerate()
+        .map(|(index, (param, local))| {
+            let (ty, display) = (&param.ty, &param.display);
+            quote_spanned! {ty.span()=>
+                let #local = ::rustyray::__private::decode_arg::<#ty>(#export_name, __args, #index, #display)?;
+            }
+        })
+        .collect();
+    let arity = match (variadic, params.last(), locals.last()) {
+        (Some(element), Some(rest), Some(local)) => {
+            let display = &rest.display;
+            decodes.push(quote! {
+                let #local = (#fixed..__args.len())
+                    .map(|__index| {
+                        ::rustyray::__private::decode_arg::<#element>(
+                            #export_name, __args, __index, #display,
+                        )
+                    })
+                    .collect::<::core::result::Result<::std::vec::Vec<#element>, _>>()?;
+            });
+            quote!(::rustyray::__private::check_min_arity(#export_name, __args, #fixed)?;)
         }
-    });
+        _ => quote!(::rustyray::__private::check_arity(#export_name, __args, #count)?;),
+    };
     let call = quote!(super::#ident(#(#locals),*));
     let call = if sig.asyncness.is_some() {
         quote!(::rustyray::__private::block_on(#call))
@@ -206,7 +300,7 @@ fn invoke_shim(
         fn __rustyray_invoke(
             __args: &[::std::vec::Vec<u8>],
         ) -> ::core::result::Result<::std::vec::Vec<u8>, ::rustyray::__private::InvokeError> {
-            ::rustyray::__private::check_arity(#export_name, __args, #count)?;
+            #arity
             #(#decodes)*
             let __out = #call;
             #encode
