@@ -349,7 +349,7 @@ pub(crate) fn trap_error(function: &str, err: wasmtime::Error, panic: Option<Str
         .unwrap_or_default();
     let message = match (panic, err.downcast_ref::<wasmtime::Trap>()) {
         (Some(panic), _) => format!("panicked: {panic}"),
-        (None, Some(trap)) => format!("wasm trap: {trap}"),
+        (None, Some(trap)) => trap.to_string(),
         (None, None) => format!("{err:#}"),
     };
     RayError::Trap {

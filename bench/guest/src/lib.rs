@@ -20,8 +20,10 @@ fn reduce_blobs(blobs: Vec<Vec<u8>>) -> u64 {
     blobs.iter().map(|b| b.len() as u64).sum()
 }
 
+/// Bytes in, the same bytes out. `ByteBuf` has the same encoding as `Vec<u8>` but is
+/// (de)serialized with one copy instead of byte by byte.
 #[rustyray::remote]
-fn echo(data: Vec<u8>) -> Vec<u8> {
+fn echo(data: serde_bytes::ByteBuf) -> serde_bytes::ByteBuf {
     data
 }
 
