@@ -333,7 +333,9 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
         let options = TaskOptions {
             timeout: options.timeout_ms.map(Duration::from_millis),
         };
-        let slot = self.runtime.submit_slot(&function, task_args, options);
+        let slot = self
+            .runtime
+            .submit_slot(&function, task_args, options, true);
         Ok(Ok(self.push(slot)?))
     }
 

@@ -104,7 +104,10 @@ fn store(component: &Component, path: &Path) -> Result<()> {
         .ok_or_else(|| RayError::Internal("cache path has no parent".into()))?;
     std::fs::create_dir_all(dir)
         .map_err(|err| RayError::io("creating the cache directory", err))?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // Unique per process and per store, so concurrent compiles never share a temp file.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let unique = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}-{unique}", std::process::id()));
     std::fs::write(&tmp, artifact).map_err(|err| RayError::io("writing a cache artifact", err))?;
     std::fs::rename(&tmp, path).map_err(|err| RayError::io("renaming a cache artifact", err))?;
     Ok(())

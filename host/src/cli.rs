@@ -104,12 +104,12 @@ pub fn main() -> ExitCode {
 }
 
 /// A .wasm path as given, or the crate at a directory, built.
-fn resolve_program(program: &PathBuf) -> crate::Result<PathBuf> {
+fn resolve_program(program: &std::path::Path) -> crate::Result<PathBuf> {
     if program.is_dir() {
         let mut built = guest_build::build_crate(program)?;
         Ok(built.remove(0))
     } else if program.exists() {
-        Ok(program.clone())
+        Ok(program.to_path_buf())
     } else {
         Err(crate::RayError::Io {
             context: format!("opening {}", program.display()),

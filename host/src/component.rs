@@ -348,7 +348,7 @@ pub(crate) fn trap_error(function: &str, err: wasmtime::Error, panic: Option<Str
         .map(render_backtrace)
         .unwrap_or_default();
     let message = match (panic, err.downcast_ref::<wasmtime::Trap>()) {
-        (Some(panic), _) => format!("panicked: {panic}"),
+        (Some(panic), _) => panic,
         (None, Some(trap)) => trap.to_string(),
         (None, None) => format!("{err:#}"),
     };

@@ -140,7 +140,7 @@ impl RuntimeBuilder {
         let inner = Arc::new(RuntimeInner {
             handle: executor.handle().clone(),
             executor: Mutex::new(Some(executor)),
-            ticker: Mutex::new(Some(ticker)),
+            _ticker: ticker,
             cache: CompileCache::new(config.cache_dir.clone()),
             objects: ObjectStore::new(config.object_store_capacity),
             permits: Arc::new(Semaphore::new(config.max_running)),
@@ -174,7 +174,8 @@ pub(crate) struct RuntimeInner {
     components: Mutex<Vec<Arc<LoadedComponent>>>,
     handle: tokio::runtime::Handle,
     executor: Mutex<Option<tokio::runtime::Runtime>>,
-    ticker: Mutex<Option<EpochTicker>>,
+    /// Advances the epoch until the runtime's last reference is gone.
+    _ticker: EpochTicker,
     closed: AtomicBool,
     in_flight: AtomicU64,
     submitted: AtomicU64,
@@ -184,14 +185,24 @@ pub(crate) struct RuntimeInner {
 impl RuntimeInner {
     /// Submits a task; the returned slot is filled when it ends. Never fails: a task
     /// that cannot run (unknown function, runtime shut down) fails its object.
+    ///
+    /// After `shutdown` starts, the host API submits nothing more, but work already in
+    /// flight (`from_guest`) may still submit the tasks it needs to finish, until the
+    /// shutdown deadline aborts everything.
     pub(crate) fn submit_slot(
         self: &Arc<Self>,
         function: &str,
         args: Vec<TaskArg>,
         options: TaskOptions,
+        from_guest: bool,
     ) -> Arc<Slot> {
         let slot = self.objects.new_slot();
-        if self.closed.load(Ordering::Acquire) {
+        let refused = if from_guest {
+            self.abort.is_raised()
+        } else {
+            self.closed.load(Ordering::Acquire)
+        };
+        if refused {
             let _ = slot.complete(Err(RayError::ShutDown));
             return slot;
         }
@@ -542,9 +553,8 @@ impl Drop for Runtime {
         {
             executor.shutdown_background();
         }
-        if let Ok(mut ticker) = self.inner.ticker.lock() {
-            ticker.take();
-        }
+        // The epoch ticker stays until the last task lets go of `RuntimeInner`: a
+        // spinning guest only notices the abort at its next epoch tick.
     }
 }
 
@@ -691,6 +701,7 @@ impl TaskBuilder {
             &self.function,
             self.args,
             self.options,
+            false,
         )))
     }
 }

@@ -24,7 +24,10 @@ async fn cancelling_a_pending_task_answers_cancelled() -> Result<()> {
     let outcome = within(PROMPT, "the cancelled pending task", pending.get()).await;
     assert!(matches!(outcome, Err(RayError::Cancelled)), "{outcome:?}");
     assert!(start.elapsed() < PROMPT);
-    assert!(!blocker.is_ready(), "cancelling a dependent leaves its argument");
+    assert!(
+        !blocker.is_ready(),
+        "cancelling a dependent leaves its argument"
+    );
 
     runtime.cancel(&blocker);
     let outcome = within(PROMPT, "the cancelled spin", blocker.get()).await;
@@ -171,7 +174,10 @@ async fn native_tasks_are_cancelled_and_timed_out_too() -> Result<()> {
             Ok::<u64, String>(x)
         }),
     )?;
-    let forever = runtime.task("never").arg(1u64).submit_now::<u64>(&runtime)?;
+    let forever = runtime
+        .task("never")
+        .arg(1u64)
+        .submit_now::<u64>(&runtime)?;
     runtime.cancel(&forever);
     let outcome = within(PROMPT, "the cancelled native task", forever.get()).await;
     assert!(matches!(outcome, Err(RayError::Cancelled)), "{outcome:?}");

@@ -53,7 +53,10 @@ async fn a_component_reports_its_functions() -> Result<()> {
         signature("add_points"),
         "fn add_points(a: Point, b: Point) -> Point"
     );
-    assert_eq!(signature("async_double"), "async fn async_double(x: i64) -> i64");
+    assert_eq!(
+        signature("async_double"),
+        "async fn async_double(x: i64) -> i64"
+    );
     let mut listed: Vec<String> = runtime.functions().into_iter().map(|f| f.name).collect();
     let mut exported: Vec<String> = info.functions.iter().map(|f| f.name.clone()).collect();
     listed.sort();
@@ -68,7 +71,10 @@ async fn a_missing_file_is_an_io_error() -> Result<()> {
     let path = common::fresh_dir("missing").join("nowhere.wasm");
     match runtime.load(&path).await {
         Err(RayError::Io { context, message }) => {
-            assert!(context.contains("nowhere.wasm"), "names the file: {context}");
+            assert!(
+                context.contains("nowhere.wasm"),
+                "names the file: {context}"
+            );
             assert!(!message.is_empty());
         }
         other => panic!("expected Io, got {other:?}"),
@@ -130,7 +136,10 @@ async fn a_core_module_is_refused_as_such() -> Result<()> {
     );
     assert_eq!(source, "core.wasm");
     assert!(message.contains("core WebAssembly module"), "{message}");
-    assert!(message.contains("wasm32-wasip2"), "says what to do: {message}");
+    assert!(
+        message.contains("wasm32-wasip2"),
+        "says what to do: {message}"
+    );
     assert_still_loads(&runtime).await;
     Ok(())
 }
@@ -237,7 +246,10 @@ async fn a_name_clash_is_refused_whole() -> Result<()> {
         }
         other => panic!("expected DuplicateFunction, got {other:?}"),
     }
-    let square = runtime.task("square").arg(3u64).submit_now::<u64>(&runtime)?;
+    let square = runtime
+        .task("square")
+        .arg(3u64)
+        .submit_now::<u64>(&runtime)?;
     assert!(matches!(
         within(SHORT, "square", square.get()).await,
         Err(RayError::FunctionNotFound(_))

@@ -8,6 +8,7 @@
 
 mod common;
 
+mod actors;
 mod cache;
 mod cancel;
 mod cli;

@@ -24,7 +24,10 @@ async fn put_then_get_round_trips() -> Result<()> {
     // Again, and through the runtime: a get does not consume the object.
     assert_eq!(runtime.get(&point).await?, Point { x: 3, y: -4 });
     assert_eq!(text.get().await?, "hello, objects");
-    assert_eq!(list.try_get().expect("a put is ready")?, vec![1, u64::MAX, 0]);
+    assert_eq!(
+        list.try_get().expect("a put is ready")?,
+        vec![1, u64::MAX, 0]
+    );
     assert_ne!(point.id(), text.id());
 
     // A put object is a task argument like any other.
@@ -59,7 +62,11 @@ async fn a_value_of_another_type_does_not_decode() -> Result<()> {
 #[tokio::test]
 async fn put_bytes_is_zero_copy_and_reads_as_a_vec() -> Result<()> {
     let runtime = common::runtime().await;
-    let data = Bytes::from((0..100_000u32).map(|i| (i % 253) as u8).collect::<Vec<u8>>());
+    let data = Bytes::from(
+        (0..100_000u32)
+            .map(|i| (i % 253) as u8)
+            .collect::<Vec<u8>>(),
+    );
     let object = runtime.put_bytes(data.clone())?;
     let back = object.get_bytes().await?;
     assert_eq!(back.as_ptr(), data.as_ptr(), "the same buffer, not a copy");

@@ -65,7 +65,10 @@ async fn shutdown_lets_a_task_in_flight_submit_the_tasks_it_needs() -> Result<()
             Ok::<u32, String>(n)
         }),
     )?;
-    let opened = runtime.task("gate").arg(20u32).submit_now::<u32>(&runtime)?;
+    let opened = runtime
+        .task("gate")
+        .arg(20u32)
+        .submit_now::<u32>(&runtime)?;
     let nested = runtime
         .task("nested_sum")
         .arg_ref(&opened)
@@ -135,7 +138,12 @@ async fn dropping_the_runtime_answers_every_get() -> Result<()> {
         .submit_now::<u64>(&runtime)?;
     // With one execution slot taken by the spin, these queue.
     let queued = (0..5)
-        .map(|i| runtime.task("inc").arg(i as u64).submit_now::<u64>(&runtime))
+        .map(|i| {
+            runtime
+                .task("inc")
+                .arg(i as u64)
+                .submit_now::<u64>(&runtime)
+        })
         .collect::<Result<Vec<_>>>()?;
     let (ready, _) = runtime
         .wait(

@@ -46,10 +46,7 @@ async fn structs_cross_the_boundary() -> Result<()> {
         .submit_now::<Point>(&runtime)?;
     assert_eq!(
         within(SHORT, "add_points", sum.get()).await?,
-        Point {
-            x: 11,
-            y: i64::MIN
-        }
+        Point { x: 11, y: i64::MIN }
     );
     Ok(())
 }
@@ -141,7 +138,9 @@ async fn native_and_wasm_tasks_mix_in_one_chain() -> Result<()> {
     let runtime = common::runtime().await;
     runtime.register_function(
         "widen_times_ten",
-        task_function!(|x: i32| async move { Ok::<u64, String>(u64::try_from(x).map_err(|e| e.to_string())? * 10) }),
+        task_function!(|x: i32| async move {
+            Ok::<u64, String>(u64::try_from(x).map_err(|e| e.to_string())? * 10)
+        }),
     )?;
     runtime.register_function(
         "square",
@@ -178,7 +177,10 @@ async fn native_and_wasm_tasks_mix_in_one_chain() -> Result<()> {
         .task("square")
         .arg_ref(&next)
         .submit_now::<u64>(&runtime)?;
-    assert_eq!(within(SHORT, "the mixed chain", squared.get()).await?, 51 * 51);
+    assert_eq!(
+        within(SHORT, "the mixed chain", squared.get()).await?,
+        51 * 51
+    );
     assert_eq!(wide.get().await?, 50);
     Ok(())
 }
@@ -194,7 +196,10 @@ async fn a_chain_of_1000_dependent_tasks() -> Result<()> {
             .arg_ref(&last)
             .submit_now::<u64>(&runtime)?;
     }
-    assert_eq!(within(LONG, "the 1,000-long chain", last.get()).await?, 1000);
+    assert_eq!(
+        within(LONG, "the 1,000-long chain", last.get()).await?,
+        1000
+    );
     assert_eq!(runtime.stats().tasks_submitted, 1000);
     Ok(())
 }

@@ -29,12 +29,8 @@ async fn wait_partitions_in_the_order_given() -> Result<()> {
     // Asking for all four: the timeout ends the wait with the three that are ready.
     let timeout = Duration::from_millis(100);
     let start = Instant::now();
-    let (ready, not_ready) = within(
-        SHORT,
-        "wait for 4",
-        runtime.wait(&refs, 4, Some(timeout)),
-    )
-    .await;
+    let (ready, not_ready) =
+        within(SHORT, "wait for 4", runtime.wait(&refs, 4, Some(timeout))).await;
     let elapsed = start.elapsed();
     assert_eq!(ids(&ready), vec![a.id(), b.id(), c.id()]);
     assert_eq!(ids(&not_ready), vec![spinning.id()]);

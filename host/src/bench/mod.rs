@@ -113,7 +113,10 @@ fn bench_guest(options: &BenchOptions) -> Result<PathBuf> {
 pub async fn run(options: BenchOptions) -> Result<Report> {
     let guest = bench_guest(&options)?;
     let sizes = Sizes::new(options.quick);
-    let reps = options.reps.unwrap_or(if options.quick { 3 } else { 5 }).max(1);
+    let reps = options
+        .reps
+        .unwrap_or(if options.quick { 3 } else { 5 })
+        .max(1);
     let selected: Vec<&workloads::Workload> = workloads::ALL
         .iter()
         .filter(|w| options.filter.as_deref().is_none_or(|f| w.key.contains(f)))
@@ -124,7 +127,11 @@ pub async fn run(options: BenchOptions) -> Result<Report> {
             message: format!(
                 "no workload matches {:?}; keys are: {}",
                 options.filter.as_deref().unwrap_or(""),
-                workloads::ALL.iter().map(|w| w.key).collect::<Vec<_>>().join(", ")
+                workloads::ALL
+                    .iter()
+                    .map(|w| w.key)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         });
     }

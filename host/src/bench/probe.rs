@@ -21,7 +21,8 @@ pub(crate) fn rss_kib() -> Result<u64> {
 
 /// Runs this executable's `__probe <kind> <guest>`; its stdout.
 pub(crate) fn spawn_probe(kind: &str, guest: &Path) -> Result<String> {
-    let exe = std::env::current_exe().map_err(|err| RayError::io("finding rustyray itself", err))?;
+    let exe =
+        std::env::current_exe().map_err(|err| RayError::io("finding rustyray itself", err))?;
     let output = Command::new(exe)
         .args(["__probe", kind])
         .arg(guest)

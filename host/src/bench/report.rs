@@ -12,7 +12,7 @@ pub(crate) fn median(values: &mut [f64]) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     match values.len() {
         0 => f64::NAN,
-        n if n % 2 == 1 => values[n / 2],
+        n if !n.is_multiple_of(2) => values[n / 2],
         n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
     }
 }
@@ -130,7 +130,11 @@ impl Report {
                 row.key,
                 format_figure(row.median),
                 row.unit,
-                format!("{} .. {}", format_figure(row.range.0), format_figure(row.range.1)),
+                format!(
+                    "{} .. {}",
+                    format_figure(row.range.0),
+                    format_figure(row.range.1)
+                ),
                 row.label
             ));
         }
@@ -151,7 +155,11 @@ pub fn format_figure(value: f64) -> String {
             }
             grouped.push(digit);
         }
-        if whole < 0 { format!("-{grouped}") } else { grouped }
+        if whole < 0 {
+            format!("-{grouped}")
+        } else {
+            grouped
+        }
     } else if magnitude >= 100.0 {
         format!("{value:.0}")
     } else if magnitude >= 10.0 {

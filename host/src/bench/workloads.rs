@@ -41,26 +41,126 @@ macro_rules! workload {
 }
 
 pub(crate) const ALL: &[Workload] = &[
-    workload!("tasks_async_per_s", "trivial tasks, submit all then get all", "tasks/s", tasks_async),
-    workload!("tasks_sync_per_s", "trivial task submit + get, one at a time", "tasks/s", tasks_sync),
-    workload!("tasks_multi_client_per_s", "trivial tasks from 4 concurrent clients", "tasks/s", tasks_multi_client),
-    workload!("actor_calls_async_per_s", "calls to one actor, submit all then get all", "calls/s", actor_calls_async),
-    workload!("actor_calls_sync_per_s", "actor call + get, one at a time", "calls/s", actor_calls_sync),
-    workload!("actor_calls_n_n_per_s", "4 clients calling 4 actors", "calls/s", actor_calls_n_n),
-    workload!("put_calls_per_s", "put of a small object", "puts/s", put_calls),
-    workload!("get_calls_per_s", "get of a small object", "gets/s", get_calls),
-    workload!("put_gb_per_s", "put of a 100 MiB buffer (moved in, no copy)", "GB/s", put_gb),
-    workload!("get_gb_per_s", "get of 100 MiB of bytes (zero-copy)", "GB/s", get_gb),
-    workload!("guest_roundtrip_gb_per_s", "64 MiB into a guest task and back", "GB/s", guest_roundtrip),
-    workload!("wait_1k_refs_per_s", "submit 1k tasks and wait on all 1k refs", "waits/s", wait_1k_refs),
-    workload!("chain_1000_ms", "chain of 1,000 dependent tasks", "ms", chain),
-    workload!("fan_in_1000_ms", "1,000 tasks of 1 KiB, reduced by one task", "ms", fan_in),
-    workload!("error_propagation_ms", "error raised in a task until get sees it", "ms", error_propagation),
-    workload!("cancel_running_ms", "cancel of a running task until get sees it", "ms", cancel_running),
-    workload!("actors_created_per_s", "create 1,000 actors and call each once", "actors/s", actors_created),
-    workload!("actor_idle_rss_kib", "added RSS per idle actor, 10,000 alive", "KiB", actor_idle_rss),
-    workload!("cold_start_ms", "process start to first task result (cache warm)", "ms", cold_start),
-    workload!("runtime_idle_rss_mib", "RSS of a runtime with one module loaded", "MiB", runtime_idle_rss),
+    workload!(
+        "tasks_async_per_s",
+        "trivial tasks, submit all then get all",
+        "tasks/s",
+        tasks_async
+    ),
+    workload!(
+        "tasks_sync_per_s",
+        "trivial task submit + get, one at a time",
+        "tasks/s",
+        tasks_sync
+    ),
+    workload!(
+        "tasks_multi_client_per_s",
+        "trivial tasks from 4 concurrent clients",
+        "tasks/s",
+        tasks_multi_client
+    ),
+    workload!(
+        "actor_calls_async_per_s",
+        "calls to one actor, submit all then get all",
+        "calls/s",
+        actor_calls_async
+    ),
+    workload!(
+        "actor_calls_sync_per_s",
+        "actor call + get, one at a time",
+        "calls/s",
+        actor_calls_sync
+    ),
+    workload!(
+        "actor_calls_n_n_per_s",
+        "4 clients calling 4 actors",
+        "calls/s",
+        actor_calls_n_n
+    ),
+    workload!(
+        "put_calls_per_s",
+        "put of a small object",
+        "puts/s",
+        put_calls
+    ),
+    workload!(
+        "get_calls_per_s",
+        "get of a small object",
+        "gets/s",
+        get_calls
+    ),
+    workload!(
+        "put_gb_per_s",
+        "put of a 100 MiB buffer (moved in, no copy)",
+        "GB/s",
+        put_gb
+    ),
+    workload!(
+        "get_gb_per_s",
+        "get of 100 MiB of bytes (zero-copy)",
+        "GB/s",
+        get_gb
+    ),
+    workload!(
+        "guest_roundtrip_gb_per_s",
+        "64 MiB into a guest task and back",
+        "GB/s",
+        guest_roundtrip
+    ),
+    workload!(
+        "wait_1k_refs_per_s",
+        "submit 1k tasks and wait on all 1k refs",
+        "waits/s",
+        wait_1k_refs
+    ),
+    workload!(
+        "chain_1000_ms",
+        "chain of 1,000 dependent tasks",
+        "ms",
+        chain
+    ),
+    workload!(
+        "fan_in_1000_ms",
+        "1,000 tasks of 1 KiB, reduced by one task",
+        "ms",
+        fan_in
+    ),
+    workload!(
+        "error_propagation_ms",
+        "error raised in a task until get sees it",
+        "ms",
+        error_propagation
+    ),
+    workload!(
+        "cancel_running_ms",
+        "cancel of a running task until get sees it",
+        "ms",
+        cancel_running
+    ),
+    workload!(
+        "actors_created_per_s",
+        "create 1,000 actors and call each once",
+        "actors/s",
+        actors_created
+    ),
+    workload!(
+        "actor_idle_rss_kib",
+        "added RSS per idle actor, 10,000 alive",
+        "KiB",
+        actor_idle_rss
+    ),
+    workload!(
+        "cold_start_ms",
+        "process start to first task result (cache warm)",
+        "ms",
+        cold_start
+    ),
+    workload!(
+        "runtime_idle_rss_mib",
+        "RSS of a runtime with one module loaded",
+        "MiB",
+        runtime_idle_rss
+    ),
 ];
 
 async fn runtime_with(ctx: &Context, instances: u32, memory: usize) -> Result<Runtime> {
@@ -293,7 +393,9 @@ async fn chain(ctx: Context) -> Result<f64> {
     let start = Instant::now();
     let mut last: ObjectRef<u64> = TaskBuilder::new("add_one").arg(0u64).submit_now(&runtime)?;
     for _ in 1..n {
-        last = TaskBuilder::new("add_one").arg_ref(&last).submit_now(&runtime)?;
+        last = TaskBuilder::new("add_one")
+            .arg_ref(&last)
+            .submit_now(&runtime)?;
     }
     let value = last.get().await?;
     let figure = millis(start);
@@ -308,11 +410,17 @@ async fn fan_in(ctx: Context) -> Result<f64> {
     let n = ctx.sizes.fan_in;
     let start = Instant::now();
     let blobs: Vec<ObjectRef<Vec<u8>>> = (0..n)
-        .map(|_| TaskBuilder::new("make_blob").arg(1024u64).submit_now(&runtime))
+        .map(|_| {
+            TaskBuilder::new("make_blob")
+                .arg(1024u64)
+                .submit_now(&runtime)
+        })
         .collect::<Result<_>>()?;
     let reduce = blobs
         .iter()
-        .fold(TaskBuilder::new("reduce_blobs"), |task, blob| task.arg_ref(blob));
+        .fold(TaskBuilder::new("reduce_blobs"), |task, blob| {
+            task.arg_ref(blob)
+        });
     let total: u64 = reduce.submit_now(&runtime)?.get().await?;
     let figure = millis(start);
     if total != n as u64 * 1024 {
@@ -331,7 +439,9 @@ async fn error_propagation(ctx: Context) -> Result<f64> {
             .get()
             .await;
         if !matches!(outcome, Err(RayError::Application { .. })) {
-            return Err(RayError::Internal(format!("expected an error, got {outcome:?}")));
+            return Err(RayError::Internal(format!(
+                "expected an error, got {outcome:?}"
+            )));
         }
         tries.push(millis(start));
     }
@@ -345,13 +455,19 @@ async fn cancel_running(ctx: Context) -> Result<f64> {
         let spinning: ObjectRef<u64> = TaskBuilder::new("spin").submit_now(&runtime)?;
         // Let it start running.
         let _ = runtime
-            .wait(std::slice::from_ref(&spinning), 1, Some(Duration::from_millis(20)))
+            .wait(
+                std::slice::from_ref(&spinning),
+                1,
+                Some(Duration::from_millis(20)),
+            )
             .await;
         let start = Instant::now();
         runtime.cancel(&spinning);
         let outcome = spinning.get().await;
         if !matches!(outcome, Err(RayError::Cancelled)) {
-            return Err(RayError::Internal(format!("expected Cancelled, got {outcome:?}")));
+            return Err(RayError::Internal(format!(
+                "expected Cancelled, got {outcome:?}"
+            )));
         }
         tries.push(millis(start));
     }
