@@ -18,6 +18,12 @@ use crate::error::{RayError, Result};
 /// cancelling a running guest, and how often a long task yields its thread.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(1);
 
+/// Linear memory per pool slot reset in place rather than decommitted (only the
+/// pages a task actually dirtied are touched, when PAGEMAP_SCAN is available).
+const KEEP_RESIDENT_MEMORY: usize = 2 << 20;
+/// Table and fiber-stack bytes per slot zeroed in place rather than decommitted.
+const KEEP_RESIDENT_SMALL: usize = 64 << 10;
+
 /// Sizes of the instance pool.
 #[derive(Debug, Clone)]
 pub(crate) struct PoolSizes {
@@ -39,6 +45,18 @@ pub(crate) fn build_engine(pool: &PoolSizes) -> Result<Engine> {
     let mut pooling = PoolingAllocationConfig::default();
     // Batching decommits is what lets a second thread help rather than hurt.
     pooling.decommit_batch_size(64);
+    // The dominant cost of a fresh instance is not wasmtime but the kernel: the
+    // guest's first writes fault in pages (copy-on-write of the image, or of the
+    // zero page after a read), and with two threads each such fault flushes the
+    // other CPU's TLB by IPI — slow under virtualization. Instead, keep the pages a
+    // task dirtied resident and reset just those in place (found with the
+    // PAGEMAP_SCAN ioctl, Linux ≥ 6.7; elsewhere wasmtime falls back to madvise),
+    // so the next instance in the slot starts with its pages mapped and writable:
+    // 26k → 95k tasks/s here. Tables and fiber stacks are zeroed in place likewise.
+    pooling.pagemap_scan(wasmtime::Enabled::Auto);
+    pooling.linear_memory_keep_resident(KEEP_RESIDENT_MEMORY);
+    pooling.table_keep_resident(KEEP_RESIDENT_SMALL);
+    pooling.async_stack_keep_resident(KEEP_RESIDENT_SMALL);
     pooling.total_component_instances(pool.instances);
     // A Rust guest built with WASI has 3 core instances, 2 tables and 1 memory.
     pooling.total_core_instances(pool.instances * 4);

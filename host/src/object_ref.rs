@@ -71,7 +71,7 @@ impl<T> ObjectRef<T> {
 
     /// The object's encoded bytes, shared without a copy, once it is ready.
     pub async fn get_bytes(&self) -> Result<Bytes> {
-        match self.slot.ready().await {
+        match self.slot.ready_soon().await {
             Ok((bytes, _)) => Ok(bytes.clone()),
             Err(err) => Err(err.clone()),
         }
@@ -81,7 +81,7 @@ impl<T> ObjectRef<T> {
 impl<T: DeserializeOwned> ObjectRef<T> {
     /// Waits for the object and decodes its value. May be called many times.
     pub async fn get(&self) -> Result<T> {
-        match self.slot.ready().await {
+        match self.slot.ready_soon().await {
             Ok((bytes, encoding)) => decode_outcome(bytes, *encoding),
             Err(err) => Err(err.clone()),
         }

@@ -24,6 +24,9 @@ use tokio::sync::Notify;
 use crate::error::{RayError, Result};
 use crate::task_impl::TaskControl;
 
+/// How long a host-side `get` spins before it parks (see [`Slot::ready_soon`]).
+const HOST_SPIN: std::time::Duration = std::time::Duration::from_micros(30);
+
 /// The id of an object, unique within one runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectId(pub u64);
@@ -225,6 +228,27 @@ impl Slot {
             }
             notified.await;
         }
+    }
+
+    /// [`Slot::ready`] for a caller on a thread of its own (the host API): spin for a
+    /// few microseconds first. A short task or actor call answers in about that long,
+    /// while parking and waking a thread costs as much again, twice per round trip.
+    /// Never used inside the runtime's workers, where spinning would delay the very
+    /// work being waited for.
+    pub(crate) async fn ready_soon(&self) -> &Outcome {
+        if let Some(outcome) = self.outcome.get() {
+            return outcome;
+        }
+        let start = std::time::Instant::now();
+        while start.elapsed() < HOST_SPIN {
+            // Yield rather than spin: on a small machine the worker we wait for may
+            // be queued on this very core.
+            std::thread::yield_now();
+            if let Some(outcome) = self.outcome.get() {
+                return outcome;
+            }
+        }
+        self.ready().await
     }
 
     pub(crate) fn set_producer(&self, control: &Arc<TaskControl>) {
