@@ -54,6 +54,17 @@ pub enum RayError {
     /// native build with no runtime at all).
     #[error("runtime error: {0}")]
     Runtime(String),
+    /// The task ran into one of its limits (memory, fuel, result size, output, live
+    /// instances, ...).
+    #[error("{message}")]
+    LimitExceeded {
+        /// The limit's name, e.g. `memory` or `live instances`.
+        limit: String,
+        /// Its value: bytes, units of fuel, or a count.
+        value: u64,
+        /// The error as the host rendered it.
+        message: String,
+    },
     /// An object's bytes did not decode as the type its `ObjectRef<T>` promised.
     #[error("object did not decode as the expected type: {0}")]
     Decode(String),

@@ -158,8 +158,8 @@ pub mod __private {
         snapshot_actor, snapshot_state, stop_actor,
     };
     pub use crate::codec::{
-        Fallible, MainOutput, check_arity, check_min_arity, decode_arg, encode_fallible, encode_output, exit_code,
-        fallible_value,
+        Fallible, MainOutput, check_arity, check_min_arity, decode_arg, encode_fallible,
+        encode_output, exit_code, fallible_value,
     };
     pub use crate::error::InvokeError;
     pub use crate::error::RayError;

@@ -179,7 +179,10 @@ mod tests {
     fn variadic_takes_every_remaining_argument() {
         assert_eq!(invoke("weighted_sum", &[enc(&2u64)]), Ok(enc(&0u64)));
         assert_eq!(
-            invoke("weighted_sum", &[enc(&2u64), enc(&1u64), enc(&2u64), enc(&3u64)]),
+            invoke(
+                "weighted_sum",
+                &[enc(&2u64), enc(&1u64), enc(&2u64), enc(&3u64)]
+            ),
             Ok(enc(&12u64))
         );
         assert!(matches!(

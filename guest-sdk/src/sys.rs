@@ -159,6 +159,11 @@ mod imp {
             E::InvalidModule(message) => RayError::InvalidModule(message),
             E::Runtime(message) => RayError::Runtime(message),
             E::ActorDied(message) => RayError::ActorDied(message),
+            E::LimitExceeded(info) => RayError::LimitExceeded {
+                limit: info.limit,
+                value: info.value,
+                message: info.message,
+            },
         }
     }
 }

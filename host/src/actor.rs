@@ -24,18 +24,23 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use wasmtime::Store;
 
 use crate::args::IntoArgs;
 use crate::bindings::{InvokeError, TaskCtx, TaskModule};
-use crate::component::{LoadedComponent, new_store, trap_error_from};
+use crate::component::{LoadedComponent, call_error, instantiate_error, new_store, refuel};
+use crate::error::TrapContext;
 use crate::error::{RayError, Result};
+use crate::limits::Limits;
 use crate::object_ref::ObjectRef;
 use crate::object_store::{Encoding, ObjectStore, Slot};
+use crate::output::{OutputCapture, Source, TaskOutput};
 use crate::runtime::RuntimeInner;
+use crate::sandbox::Capabilities;
 use crate::signal::Signal;
 use crate::task_impl::{TaskArg, resolve};
 
@@ -64,6 +69,15 @@ pub struct ActorOptions {
     pub get_if_exists: bool,
     /// For classes with snapshots: snapshot after every this many calls (default 1).
     pub snapshot_every: u32,
+    /// Deadline of each call; `None` takes the runtime's default timeout. A call past
+    /// it fails with [`RayError::Timeout`] and the interrupted instance is replaced
+    /// as after a trap (restarted if restarts are left, else the actor is dead).
+    pub call_timeout: Option<Duration>,
+    /// Limits of the actor's instance over the runtime's defaults; fuel, result size
+    /// and output are per call.
+    pub limits: Limits,
+    /// What the actor may touch, instead of the runtime's default capabilities.
+    pub capabilities: Option<Arc<Capabilities>>,
 }
 
 impl Default for ActorOptions {
@@ -75,6 +89,9 @@ impl Default for ActorOptions {
             max_task_retries: 0,
             get_if_exists: false,
             snapshot_every: 1,
+            call_timeout: None,
+            limits: Limits::default(),
+            capabilities: None,
         }
     }
 }
@@ -108,6 +125,13 @@ struct CallOutput {
 }
 
 impl CallOutput {
+    /// Attaches what the call printed to its result object.
+    fn set_output(&self, printed: Option<TaskOutput>) {
+        if let (Some(slot), Some(printed)) = (&self.slot, printed) {
+            slot.set_output(printed);
+        }
+    }
+
     fn complete(mut self, outcome: Result<Bytes>) {
         if let Some(slot) = self.slot.take() {
             let _ = slot.complete(outcome.map(|bytes| (bytes, Encoding::Postcard)));
@@ -136,6 +160,8 @@ pub(crate) struct ActorCell {
     id: ActorId,
     class: String,
     name: Option<(String, String)>,
+    /// Filled once the constructor has run (empty) or failed (its error).
+    ready: Arc<Slot>,
     mailbox: mpsc::UnboundedSender<Message>,
     kill: Arc<Signal>,
     objects: ObjectStore,
@@ -246,6 +272,14 @@ impl ActorHandle {
         self.cell.send(method, args.into_args().into_parts(), false);
     }
 
+    /// Waits until the actor's constructor has run: `Ok`, or the constructor's error.
+    pub async fn ready(&self) -> Result<()> {
+        match self.cell.ready.ready_soon().await {
+            Ok(_) => Ok(()),
+            Err(err) => Err(err.clone()),
+        }
+    }
+
     /// Stops the actor now: a running call is interrupted, queued calls fail with
     /// [`RayError::ActorDied`], `on_stop` is not run, there is no restart.
     pub fn kill(&self) {
@@ -313,6 +347,29 @@ pub(crate) async fn create(
     args: Vec<TaskArg>,
     options: ActorOptions,
 ) -> Result<ActorHandle> {
+    let handle = spawn(runtime, class, args, options)?;
+    match handle.ready().await {
+        Ok(()) => Ok(handle),
+        Err(err) => {
+            handle
+                .cell
+                .directory
+                .unpin(handle.cell.id, &handle.cell.name);
+            Err(err)
+        }
+    }
+}
+
+/// Creates an actor of `class` without waiting for its constructor (Ray's
+/// `Actor.remote()`): calls queue until it has run; if it fails, they fail with
+/// [`RayError::ActorDied`] naming the constructor's error, as does
+/// [`ActorHandle::ready`].
+pub(crate) fn spawn(
+    runtime: &Arc<RuntimeInner>,
+    class: &str,
+    args: Vec<TaskArg>,
+    options: ActorOptions,
+) -> Result<ActorHandle> {
     if runtime.is_closed() {
         return Err(RayError::ShutDown);
     }
@@ -325,10 +382,12 @@ pub(crate) async fn create(
     let id = ActorId(directory.next_id.fetch_add(1, Ordering::Relaxed) + 1);
     let (sender, receiver) = mpsc::unbounded_channel();
     let kill = Arc::new(Signal::default());
+    let ready = runtime.objects.new_slot();
     let cell = Arc::new(ActorCell {
         id,
         class: class.name.clone(),
         name: name.clone(),
+        ready: ready.clone(),
         mailbox: sender,
         kill: kill.clone(),
         objects: runtime.objects.clone(),
@@ -353,7 +412,6 @@ pub(crate) async fn create(
     if let Ok(mut by_id) = directory.by_id.lock() {
         by_id.insert(id.0, Arc::downgrade(&cell));
     }
-    let (ready_tx, ready_rx) = oneshot::channel();
     let mailbox = Mailbox {
         runtime: runtime.clone(),
         id,
@@ -363,30 +421,30 @@ pub(crate) async fn create(
         kill,
         receiver,
     };
-    runtime.spawn_tracked(mailbox.run(args, ready_tx));
-    match ready_rx.await {
-        Ok(Ok(())) => Ok(ActorHandle::from_cell(cell)),
-        Ok(Err(err)) => {
-            directory.unpin(id, &cell.name);
-            Err(err)
-        }
-        Err(_) => {
-            directory.unpin(id, &cell.name);
-            Err(RayError::ShutDown)
-        }
-    }
+    runtime.spawn_tracked(mailbox.run(args, ready));
+    Ok(ActorHandle::from_cell(cell))
 }
 
 /// One life of an actor: a store and an instance.
 struct Incarnation {
     store: Store<TaskCtx>,
     guest: TaskModule,
+    /// The instance's stdout and stderr, taken after each call.
+    capture: OutputCapture,
+    id: ActorId,
 }
 
-/// Why a call produced no value: the instance is fine, or it is dead.
+/// Why a call produced no value: the instance is fine, or it is dead (trapped, or
+/// interrupted by its deadline).
 enum CallFailure {
     Error(RayError),
     Trap(RayError),
+}
+
+impl CallFailure {
+    fn timed_out(err: &RayError) -> bool {
+        matches!(err, RayError::Timeout(_))
+    }
 }
 
 fn invoke_error(what: &str, err: InvokeError) -> RayError {
@@ -409,17 +467,27 @@ impl Incarnation {
     async fn start(
         runtime: &Arc<RuntimeInner>,
         class: &ActorClass,
+        id: ActorId,
+        options: &ActorOptions,
         ctor_args: &[Vec<u8>],
         snapshot: Option<&[u8]>,
     ) -> Result<Self> {
-        let mut store = new_store(runtime, runtime.task_wasi());
         let what = format!("{}::new", class.name);
-        let guest = class
-            .component
-            .pre()
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|err| trap_error_from(&what, err, &mut store))?;
+        let defaults = &runtime.sandbox;
+        let limits = defaults.limits_for(&options.limits)?;
+        let capture = OutputCapture::new(
+            Source::Label(format!("{id} {what}")),
+            limits.output,
+            defaults.sink.clone(),
+        );
+        let wasi = defaults
+            .capabilities_for(options.capabilities.as_deref())
+            .wasi(&capture)?;
+        let mut store = new_store(runtime, wasi, limits);
+        let guest = match class.component.pre().instantiate_async(&mut store).await {
+            Ok(guest) => guest,
+            Err(err) => return Err(instantiate_error(&what, err, &mut store)),
+        };
         let exports = guest.rustyray_runtime_guest();
         let outcome = match snapshot {
             Some(state) => {
@@ -433,33 +501,78 @@ impl Incarnation {
                     .await
             }
         };
+        let context = || TrapContext {
+            task: id.to_string(),
+            arg_sizes: ctor_args.iter().map(Vec::len).collect(),
+        };
+        // What the constructor printed was shown live (if asked); calls' outputs
+        // start clean.
+        let _ = capture.take();
         match outcome {
-            Ok(Ok(())) => Ok(Incarnation { store, guest }),
+            Ok(Ok(())) => Ok(Incarnation {
+                store,
+                guest,
+                capture,
+                id,
+            }),
             Ok(Err(err)) => Err(invoke_error(&what, err)),
-            Err(err) => Err(trap_error_from(&what, err, &mut store)),
+            Err(err) => Err(call_error(&what, err, &mut store, context())),
         }
     }
 
+    /// Calls `method`, within `deadline` if there is one. Fuel, result size and
+    /// output are counted per call.
     async fn call(
         &mut self,
         what: &str,
         method: &str,
         args: &[Vec<u8>],
+        deadline: Option<Duration>,
     ) -> Result<Bytes, CallFailure> {
-        let outcome = self
-            .guest
-            .rustyray_runtime_guest()
-            .call_actor_call(&mut self.store, method, args)
-            .await;
-        match outcome {
-            Ok(Ok(bytes)) => Ok(Bytes::from(bytes)),
-            Ok(Err(err)) => Err(CallFailure::Error(invoke_error(what, err))),
-            Err(err) => Err(CallFailure::Trap(trap_error_from(
-                what,
-                err,
-                &mut self.store,
-            ))),
+        self.capture
+            .set_source(Source::Label(format!("{} {what}", self.id)));
+        self.store.data_mut().limiter.reset();
+        if self.store.data().runtime.sandbox.fuel {
+            refuel(&mut self.store);
         }
+        let call =
+            self.guest
+                .rustyray_runtime_guest()
+                .call_actor_call(&mut self.store, method, args);
+        let outcome = match deadline {
+            Some(limit) => match tokio::time::timeout(limit, call).await {
+                Ok(outcome) => outcome,
+                Err(_) => return Err(CallFailure::Trap(RayError::Timeout(limit))),
+            },
+            None => call.await,
+        };
+        match outcome {
+            Ok(Ok(bytes)) => {
+                let limits = self.store.data().limiter.limits;
+                limits
+                    .check_result(what, bytes.len())
+                    .map_err(CallFailure::Error)?;
+                Ok(Bytes::from(bytes))
+            }
+            Ok(Err(err)) => Err(CallFailure::Error(invoke_error(what, err))),
+            Err(err) => {
+                let context = TrapContext {
+                    task: self.id.to_string(),
+                    arg_sizes: args.iter().map(Vec::len).collect(),
+                };
+                Err(CallFailure::Trap(call_error(
+                    what,
+                    err,
+                    &mut self.store,
+                    context,
+                )))
+            }
+        }
+    }
+
+    /// What the instance printed since the last call to this.
+    fn take_output(&self) -> Option<TaskOutput> {
+        self.capture.take()
     }
 
     async fn snapshot(&mut self) -> Option<Vec<u8>> {
@@ -500,23 +613,49 @@ enum End {
 }
 
 impl Mailbox {
-    async fn run(mut self, ctor_args: Vec<TaskArg>, ready: oneshot::Sender<Result<()>>) {
-        let ctor_args: Vec<Vec<u8>> = match resolve(ctor_args).await {
-            Ok(args) => args.iter().map(|arg| arg.to_vec()).collect(),
+    async fn run(mut self, ctor_args: Vec<TaskArg>, ready: Arc<Slot>) {
+        let started = async {
+            let args: Vec<Vec<u8>> = resolve(ctor_args)
+                .await?
+                .iter()
+                .map(|arg| arg.to_vec())
+                .collect();
+            let actor = Incarnation::start(
+                &self.runtime,
+                &self.class,
+                self.id,
+                &self.options,
+                &args,
+                None,
+            )
+            .await?;
+            Ok::<_, RayError>((actor, args))
+        };
+        let started = tokio::select! {
+            biased;
+            _ = self.kill.raised() => Err(RayError::Cancelled),
+            _ = self.runtime.abort.raised() => Err(RayError::ShutDown),
+            started = started => started,
+        };
+        let (mut actor, ctor_args) = match started {
+            Ok(started) => {
+                let _ = ready.complete(Ok((Bytes::new(), Encoding::Postcard)));
+                started
+            }
             Err(err) => {
-                let _ = ready.send(Err(err));
+                let reason = format!("its constructor failed: {err}");
+                let _ = ready.complete(Err(err));
+                self.receiver.close();
+                while let Ok(message) = self.receiver.try_recv() {
+                    if let Message::Call { output, .. } = message {
+                        let err = output.died(&reason);
+                        output.complete(Err(err));
+                    }
+                }
+                self.runtime.actors.unpin(self.id, &self.name);
                 return;
             }
         };
-        let mut actor = match Incarnation::start(&self.runtime, &self.class, &ctor_args, None).await
-        {
-            Ok(actor) => actor,
-            Err(err) => {
-                let _ = ready.send(Err(err));
-                return;
-            }
-        };
-        let _ = ready.send(Ok(()));
 
         let mut restarts = 0u32;
         let mut snapshot: Option<Vec<u8>> = None;
@@ -559,13 +698,15 @@ impl Mailbox {
                 }
             };
             let mut retries = 0u32;
+            let deadline = self.options.call_timeout.or(runtime.config.default_timeout);
             loop {
                 let outcome = tokio::select! {
                     biased;
                     _ = kill.raised() => None,
                     _ = runtime.abort.raised() => None,
-                    outcome = actor.call(&what, &method, &args) => Some(outcome),
+                    outcome = actor.call(&what, &method, &args, deadline) => Some(outcome),
                 };
+                output.set_output(actor.take_output());
                 let Some(outcome) = outcome else {
                     // Interrupted mid-call; the loop's next turn sees why and ends.
                     let err = output.died("it was stopped during this call");
@@ -592,10 +733,20 @@ impl Mailbox {
                     }
                     Err(CallFailure::Trap(trap)) => {
                         let cause = trap.to_string();
+                        // A call past its deadline fails with the timeout itself (and is
+                        // not retried); its interrupted instance is replaced all the same.
+                        let timed_out = CallFailure::timed_out(&trap);
+                        let fail = |output: CallOutput, reason: &str| {
+                            let err = if timed_out {
+                                trap.clone()
+                            } else {
+                                output.died(reason)
+                            };
+                            output.complete(Err(err));
+                        };
                         if restarts >= self.options.max_restarts {
                             let reason = format!("it trapped with no restarts left: {cause}");
-                            let err = output.died(&reason);
-                            output.complete(Err(err));
+                            fail(output, &reason);
                             dead = Some(reason);
                             break;
                         }
@@ -603,6 +754,8 @@ impl Mailbox {
                         match Incarnation::start(
                             &runtime,
                             &self.class,
+                            self.id,
+                            &self.options,
                             &ctor_args,
                             snapshot.as_deref(),
                         )
@@ -612,18 +765,19 @@ impl Mailbox {
                             Err(err) => {
                                 let reason =
                                     format!("it trapped ({cause}) and could not restart: {err}");
-                                let died = output.died(&reason);
-                                output.complete(Err(died));
+                                fail(output, &reason);
                                 dead = Some(reason);
                                 break;
                             }
                         }
-                        if retries >= self.options.max_task_retries {
-                            let err = output.died(&format!(
-                                "it trapped during this call (restarted, {restarts} of {} restarts used): {cause}",
-                                self.options.max_restarts
-                            ));
-                            output.complete(Err(err));
+                        if retries >= self.options.max_task_retries || timed_out {
+                            fail(
+                                output,
+                                &format!(
+                                    "it trapped during this call (restarted, {restarts} of {} restarts used): {cause}",
+                                    self.options.max_restarts
+                                ),
+                            );
                             break;
                         }
                         retries += 1;

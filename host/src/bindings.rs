@@ -13,10 +13,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::{Resource, ResourceTable};
-use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::actor_impl::{ActorCell, ActorOptions, DEFAULT_NAMESPACE};
+use crate::limits::GuestLimiter;
 use crate::object_store::{Encoding, Slot};
 use crate::runtime::RuntimeInner;
 use crate::task_impl::{TaskArg, TaskOptions};
@@ -37,10 +37,10 @@ wasmtime::component::bindgen!({
     },
 });
 
+pub(crate) use self::rustyray::runtime::types::{LimitInfo, TaskError, TrapInfo};
 pub(crate) use exports::rustyray::runtime::guest::{
     ComponentInfo as GuestComponentInfo, FunctionInfo as GuestFunctionInfo, InvokeError,
 };
-pub(crate) use rustyray::runtime::types::{TaskError, TrapInfo};
 
 /// A guest's handle to an object: one reference to its slot.
 #[derive(Debug)]
@@ -59,7 +59,8 @@ pub(crate) struct TaskCtx {
     pub(crate) runtime: Arc<RuntimeInner>,
     pub(crate) table: ResourceTable,
     pub(crate) wasi: WasiCtx,
-    pub(crate) limits: StoreLimits,
+    /// Enforces the instance's limits and remembers which one refused.
+    pub(crate) limiter: GuestLimiter,
     /// The guest's panic message, reported just before it traps.
     pub(crate) panic_message: Option<String>,
     /// The task's execution permit, handed back while the guest waits on an object.
@@ -67,12 +68,12 @@ pub(crate) struct TaskCtx {
 }
 
 impl TaskCtx {
-    pub(crate) fn new(runtime: Arc<RuntimeInner>, wasi: WasiCtx, limits: StoreLimits) -> Self {
+    pub(crate) fn new(runtime: Arc<RuntimeInner>, wasi: WasiCtx, limiter: GuestLimiter) -> Self {
         TaskCtx {
             runtime,
             table: ResourceTable::new(),
             wasi,
-            limits,
+            limiter,
             panic_message: None,
             permit: None,
         }
@@ -110,26 +111,6 @@ impl WasiView for TaskCtx {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
-    }
-}
-
-impl ResourceLimiter for TaskCtx {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        self.limits.memory_growing(current, desired, maximum)
-    }
-
-    fn table_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        self.limits.table_growing(current, desired, maximum)
     }
 }
 
@@ -280,6 +261,9 @@ impl rustyray::runtime::objects::Host for TaskCtx {
         &mut self,
         data: Vec<u8>,
     ) -> wasmtime::Result<Result<Resource<GuestObjectRef>, TaskError>> {
+        if let Err(err) = self.limiter.limits.check_result("put", data.len()) {
+            return Ok(Err(TaskError::from(&err)));
+        }
         match self
             .runtime
             .objects
@@ -332,6 +316,7 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
         let task_args = self.task_args(args)?;
         let options = TaskOptions {
             timeout: options.timeout_ms.map(Duration::from_millis),
+            ..TaskOptions::default()
         };
         let slot = self
             .runtime
@@ -363,6 +348,11 @@ impl From<&crate::error::RayError> for TaskError {
             } => TaskError::Trap(TrapInfo {
                 message: message.clone(),
                 backtrace: backtrace.clone(),
+            }),
+            RayError::LimitExceeded { limit, value, .. } => TaskError::LimitExceeded(LimitInfo {
+                limit: limit.name().to_string(),
+                value: *value,
+                message: err.to_string(),
             }),
             RayError::Cancelled => TaskError::Cancelled,
             RayError::Timeout(after) => TaskError::Timeout(after.as_millis() as u64),

@@ -6,8 +6,45 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::{Runtime, guest_build};
+use std::io::Write as _;
+
+use crate::output::{OutputLine, Stream};
+use crate::sandbox::parse_dir_grant;
+use crate::{Capabilities, DirGrant, Limits, Runtime, Stdin, guest_build};
 use clap::{Parser, Subcommand};
+
+fn parse_dir(spec: &str) -> Result<DirGrant, String> {
+    parse_dir_grant(spec)
+}
+
+/// Shows a line a task printed, prefixed with the task: `[task 12 add] hello`,
+/// on the stream it was written to. Control characters are escaped, so a guest
+/// cannot drive the terminal.
+fn print_live(line: &OutputLine<'_>) {
+    let text = format!("[{}] {}\n", line.source, escape_controls(line.line));
+    // A closed pipe is not the guest's problem.
+    let _ = match line.stream {
+        Stream::Stdout => std::io::stdout().lock().write_all(text.as_bytes()),
+        Stream::Stderr => std::io::stderr().lock().write_all(text.as_bytes()),
+    };
+}
+
+/// `bytes` as text, with control characters (but tabs) shown as `\u{1b}`.
+fn escape_controls(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return text.into_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
 
 /// rustyray runs Ray-style tasks as sandboxed WebAssembly components.
 ///
@@ -39,9 +76,37 @@ enum Command {
         /// Worker threads (default: one per core).
         #[arg(long)]
         workers: Option<usize>,
-        /// Default deadline for each task, in milliseconds.
+        /// Default deadline for each task and actor call, in milliseconds.
         #[arg(long, value_name = "MS")]
         task_timeout: Option<u64>,
+        /// Grant a host directory, as GUEST inside (default: the same path),
+        /// read-only with `:ro` (default read-write). Repeatable.
+        #[arg(long = "dir", value_name = "HOST[:GUEST][:ro]", value_parser = parse_dir)]
+        dirs: Vec<DirGrant>,
+        /// Grant an environment variable: NAME=VALUE, or NAME to pass the host's
+        /// value. Repeatable.
+        #[arg(long = "env", value_name = "NAME[=VALUE]")]
+        envs: Vec<String>,
+        /// Let the program (not its tasks) read this process's stdin.
+        #[arg(long)]
+        stdin: bool,
+        /// Linear memory each task, actor and the program may grow to, in MiB
+        /// (default 256).
+        #[arg(long, value_name = "MIB")]
+        memory: Option<usize>,
+        /// Fuel (about one unit per wasm instruction) for each task and actor call;
+        /// turns fuel metering on.
+        #[arg(long, value_name = "N")]
+        fuel: Option<u64>,
+        /// Captured stdout plus stderr of each task or actor call, in KiB (default 1024).
+        #[arg(long, value_name = "KIB")]
+        max_output: Option<usize>,
+        /// Largest result of a task or actor call, in KiB (default: the memory limit).
+        #[arg(long, value_name = "KIB")]
+        max_result: Option<usize>,
+        /// Do not show tasks' output live (it is still captured).
+        #[arg(long)]
+        quiet_tasks: bool,
         /// Arguments for the program.
         #[arg(last = true)]
         args: Vec<String>,
@@ -125,6 +190,14 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             load,
             workers,
             task_timeout,
+            dirs,
+            envs,
+            stdin,
+            memory,
+            fuel,
+            max_output,
+            max_result,
+            quiet_tasks,
             args,
         } => {
             let wasm = resolve_program(&program)?;
@@ -132,6 +205,27 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
                 .default_timeout(task_timeout.map(std::time::Duration::from_millis));
             if let Some(workers) = workers {
                 builder = builder.worker_threads(workers);
+            }
+            let mut capabilities = Capabilities::new();
+            for grant in dirs {
+                capabilities = capabilities.grant_dir(grant);
+            }
+            for env in envs {
+                capabilities = match env.split_once('=') {
+                    Some((name, value)) => capabilities.env(name, value),
+                    None => capabilities.inherit_env(env),
+                };
+            }
+            let mut limits = Limits::new();
+            limits.fuel = fuel;
+            limits.output = max_output.map(|kib| kib.saturating_mul(1024));
+            limits.result_size = max_result.map(|kib| kib.saturating_mul(1024));
+            builder = builder.capabilities(capabilities).limits(limits);
+            if let Some(mib) = memory {
+                builder = builder.memory_limit(mib.saturating_mul(1 << 20));
+            }
+            if !quiet_tasks {
+                builder = builder.on_output(print_live);
             }
             let runtime = builder.build()?;
             for extra in &load {
@@ -148,7 +242,10 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             }
             let mut argv = vec![program.display().to_string()];
             argv.extend(args);
-            let status = runtime.run_main(&info.source_name, &argv).await?;
+            let stdin = if stdin { Stdin::Inherit } else { Stdin::Closed };
+            let status = runtime
+                .run_main_with(&info.source_name, &argv, stdin)
+                .await?;
             runtime.shutdown().await?;
             Ok(ExitCode::from(status.clamp(0, 255) as u8))
         }
@@ -207,5 +304,17 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_controls(b"plain\ttext"), "plain\ttext");
+        assert_eq!(escape_controls(b"\x1b[2Jgone\r"), "\\u{1b}[2Jgone\\u{d}");
+        assert_eq!(escape_controls("\u{9b}31m".as_bytes()), "\\u{9b}31m");
     }
 }

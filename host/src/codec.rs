@@ -29,7 +29,8 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, postc
 }
 
 /// Raw bytes as postcard would encode a `Vec<u8>` of them.
-pub(crate) fn frame_raw(bytes: &[u8]) -> Vec<u8> {
+#[doc(hidden)]
+pub fn frame_raw(bytes: &[u8]) -> Vec<u8> {
     let mut framed = Vec::with_capacity(bytes.len() + 10);
     let mut len = bytes.len() as u64;
     loop {

@@ -19,8 +19,25 @@ use wasmtime_wasi::WasiCtx;
 
 use crate::bindings::{InvokeError, TaskCtx, TaskModulePre};
 use crate::cache::{CacheOutcome, content_hash};
-use crate::error::{RayError, Result};
+use crate::error::{RayError, Result, TrapContext};
+use crate::limits::{GuestLimiter, Limit, LimitTrap, ResolvedLimits, limit_of_error};
+use crate::object_store::ObjectId;
+use crate::output::{OutputCapture, Source};
 use crate::runtime::RuntimeInner;
+use crate::sandbox::Stdin;
+use crate::task_impl::TaskOptions;
+
+/// What a task brings to [`LoadedComponent::invoke`] besides its arguments.
+pub(crate) struct TaskRun<'a> {
+    /// The task's id: its result object's.
+    pub(crate) id: ObjectId,
+    pub(crate) options: &'a TaskOptions,
+    /// Where its stdout and stderr go (`None`: discarded).
+    pub(crate) capture: Option<&'a OutputCapture>,
+}
+
+/// How long a component's `describe` (and the constructors before it) may take.
+const DESCRIBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The interface every rustyray guest exports.
 pub(crate) const GUEST_INTERFACE: &str = "rustyray:runtime/guest@0.1.0";
@@ -175,24 +192,48 @@ impl LoadedComponent {
         Ok(loaded)
     }
 
+    /// Asks the component what it exports, in an instance with nothing granted, the
+    /// default limits but no fuel limit, and a deadline: its constructors run here,
+    /// and a component that never answers must not hang the load.
     async fn describe(
         &self,
         runtime: &Arc<RuntimeInner>,
     ) -> Result<crate::bindings::GuestComponentInfo> {
-        let mut store = new_store(runtime, WasiCtx::builder().build());
+        let limits = ResolvedLimits {
+            fuel: None,
+            ..runtime.sandbox.limits
+        };
+        let mut store = new_store(runtime, WasiCtx::builder().build(), limits);
         let name = &self.info.source_name;
-        let instance = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|err| {
-                RayError::invalid_module(name, format!("cannot instantiate: {err:#}"))
-            })?;
-        instance
-            .rustyray_runtime_guest()
-            .call_describe(&mut store)
-            .await
-            .map_err(|err| RayError::invalid_module(name, format!("`describe` failed: {err:#}")))
+        let described = async {
+            let instance = match self.pre.instantiate_async(&mut store).await {
+                Ok(instance) => instance,
+                Err(err) => {
+                    let why = match limit_hit(&err, &mut store) {
+                        Some(hit) => hit.to_string(),
+                        None => format!("{err:#}"),
+                    };
+                    return Err(RayError::invalid_module(
+                        name,
+                        format!("cannot instantiate: {why}"),
+                    ));
+                }
+            };
+            instance
+                .rustyray_runtime_guest()
+                .call_describe(&mut store)
+                .await
+                .map_err(|err| {
+                    RayError::invalid_module(name, format!("`describe` failed: {err:#}"))
+                })
+        };
+        match tokio::time::timeout(DESCRIBE_TIMEOUT, described).await {
+            Ok(described) => described,
+            Err(_) => Err(RayError::invalid_module(
+                name,
+                format!("`describe` did not answer within {DESCRIBE_TIMEOUT:?}"),
+            )),
+        }
     }
 
     /// The pre-instantiated component, for actors (which keep their instance).
@@ -220,27 +261,46 @@ impl LoadedComponent {
             .map(|f| f.signature.as_str())
     }
 
-    /// Runs `function` in a fresh instance and drops the instance.
+    /// Runs `function` in a fresh instance, under the task's capabilities and
+    /// limits, and drops the instance.
     pub(crate) async fn invoke(
         &self,
         runtime: &Arc<RuntimeInner>,
         function: &str,
         args: &[Vec<u8>],
         permit: OwnedSemaphorePermit,
+        run: &TaskRun<'_>,
     ) -> Result<Bytes> {
-        let mut store = new_store(runtime, runtime.task_wasi());
+        let defaults = &runtime.sandbox;
+        let limits = defaults.limits_for(&run.options.limits)?;
+        let capabilities = defaults.capabilities_for(run.options.capabilities.as_deref());
+        let wasi = match run.capture {
+            Some(capture) => capabilities.wasi(capture)?,
+            None => capabilities.wasi(&OutputCapture::new(
+                Source::Label(String::new()),
+                limits.output,
+                None,
+            ))?,
+        };
+        let mut store = new_store(runtime, wasi, limits);
         store.data_mut().permit = Some(permit);
-        let instance = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|err| instantiate_error(function, err))?;
+        let context = || TrapContext {
+            task: format!("task {}", run.id.0),
+            arg_sizes: args.iter().map(Vec::len).collect(),
+        };
+        let instance = match self.pre.instantiate_async(&mut store).await {
+            Ok(instance) => instance,
+            Err(err) => return Err(instantiate_error(function, err, &mut store)),
+        };
         let outcome = instance
             .rustyray_runtime_guest()
             .call_invoke(&mut store, function, args)
             .await;
         match outcome {
-            Ok(Ok(bytes)) => Ok(Bytes::from(bytes)),
+            Ok(Ok(bytes)) => {
+                limits.check_result(function, bytes.len())?;
+                Ok(Bytes::from(bytes))
+            }
             Ok(Err(InvokeError::Application(message))) => Err(RayError::Application {
                 function: function.to_string(),
                 message,
@@ -250,11 +310,7 @@ impl LoadedComponent {
                 message,
             }),
             Ok(Err(InvokeError::FunctionNotFound(name))) => Err(RayError::FunctionNotFound(name)),
-            Err(err) => Err(trap_error(
-                function,
-                err,
-                store.data_mut().panic_message.take(),
-            )),
+            Err(err) => Err(call_error(function, err, &mut store, context())),
         }
     }
 
@@ -264,6 +320,7 @@ impl LoadedComponent {
         &self,
         runtime: &Arc<RuntimeInner>,
         args: &[String],
+        stdin: Stdin,
     ) -> Result<i32> {
         let (Some(run), true) = (self.run_export, self.info.has_main) else {
             return Err(RayError::invalid_module(
@@ -271,15 +328,12 @@ impl LoadedComponent {
                 "it has no `#[rustyray::main]` (no `rustyray:runtime/driver` export) to run",
             ));
         };
-        let mut wasi = WasiCtx::builder();
-        wasi.inherit_stdout().inherit_stderr().args(args);
-        let mut store = new_store(runtime, wasi.build());
-        let instance = self
-            .pre
-            .instance_pre()
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|err| instantiate_error("main", err))?;
+        let wasi = runtime.sandbox.capabilities.driver_wasi(args, stdin)?;
+        let mut store = new_store(runtime, wasi, runtime.sandbox.limits);
+        let instance = match self.pre.instance_pre().instantiate_async(&mut store).await {
+            Ok(instance) => instance,
+            Err(err) => return Err(instantiate_error("main", err, &mut store)),
+        };
         let func = instance
             .get_typed_func::<(Vec<String>,), (i32,)>(&mut store, run)
             .map_err(|err| {
@@ -294,61 +348,120 @@ impl LoadedComponent {
                 if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
                     return Ok(exit.0);
                 }
-                Err(trap_error(
+                Err(call_error(
                     "main",
                     err,
-                    store.data_mut().panic_message.take(),
+                    &mut store,
+                    TrapContext {
+                        task: "the driver".into(),
+                        arg_sizes: args.iter().map(String::len).collect(),
+                    },
                 ))
             }
         }
     }
 }
 
-/// A store for one instance, with the runtime's limits and a deadline that makes a
-/// running guest yield its thread every epoch tick (so cancel and timeouts, which
-/// drop the call's future, get their turn).
-pub(crate) fn new_store(runtime: &Arc<RuntimeInner>, wasi: WasiCtx) -> Store<TaskCtx> {
+/// A store for one instance, under `limits`, with a deadline that makes a running
+/// guest yield its thread every epoch tick (so cancel and timeouts, which drop the
+/// call's future, get their turn).
+pub(crate) fn new_store(
+    runtime: &Arc<RuntimeInner>,
+    wasi: WasiCtx,
+    limits: ResolvedLimits,
+) -> Store<TaskCtx> {
     let mut store = Store::new(
         &runtime.engine,
-        TaskCtx::new(runtime.clone(), wasi, runtime.store_limits()),
+        TaskCtx::new(runtime.clone(), wasi, GuestLimiter::new(limits)),
     );
-    store.limiter(|ctx| ctx);
+    store.limiter(|ctx| &mut ctx.limiter);
+    if runtime.sandbox.fuel {
+        refuel(&mut store);
+    }
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
     store
 }
 
-fn instantiate_error(function: &str, err: wasmtime::Error) -> RayError {
-    let message = format!("{err:#}");
-    if message.contains("concurrent limit") || message.contains("resource limit") {
-        RayError::Trap {
-            function: function.to_string(),
-            message: format!("could not start an instance: {message}"),
-            backtrace: String::new(),
-        }
-    } else {
-        RayError::Internal(format!("instantiating for {function}: {message}"))
-    }
+/// Fills the store's tank to its fuel limit (unlimited without one); before each
+/// actor call, so the limit is per call.
+pub(crate) fn refuel(store: &mut Store<TaskCtx>) {
+    let fuel = store.data().limiter.limits.fuel.unwrap_or(u64::MAX);
+    // Fails only when the engine does not meter fuel.
+    let _ = store.set_fuel(fuel);
 }
 
-/// A trap as the user should see it: the panic message if the guest reported one,
-/// else the trap code, and the symbolized wasm backtrace.
-pub(crate) fn trap_error_from(
+/// Why instantiating failed: a limit (memory or tables at start, the per-store
+/// counts, the runtime's pool of instances), or a fault of the runtime.
+pub(crate) fn instantiate_error(
     function: &str,
     err: wasmtime::Error,
     store: &mut Store<TaskCtx>,
 ) -> RayError {
-    trap_error(function, err, store.data_mut().panic_message.take())
+    if let Some(hit) = limit_hit(&err, store) {
+        return hit.into_error(function);
+    }
+    RayError::Internal(format!("instantiating for {function}: {err:#}"))
 }
 
-/// See [`trap_error_from`].
-pub(crate) fn trap_error(function: &str, err: wasmtime::Error, panic: Option<String>) -> RayError {
-    let backtrace = err
-        .downcast_ref::<wasmtime::WasmBacktrace>()
-        .map(render_backtrace)
-        .unwrap_or_default();
+/// The limit behind `err`, if one is: recorded by the limiter, carried by the
+/// error (output), out of fuel, or a count.
+fn limit_hit(err: &wasmtime::Error, store: &mut Store<TaskCtx>) -> Option<LimitTrap> {
+    let ctx = store.data_mut();
+    if let Some(trap) = err.downcast_ref::<LimitTrap>() {
+        return Some(trap.clone());
+    }
+    if let Some(hit) = ctx.limiter.take_hit() {
+        return Some(hit);
+    }
+    if err.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::OutOfFuel) {
+        return Some(LimitTrap {
+            limit: Limit::Fuel,
+            value: ctx.limiter.limits.fuel.unwrap_or(u64::MAX),
+            detail: String::new(),
+        });
+    }
+    limit_of_error(err, &ctx.limiter.limits, ctx.runtime.sandbox.pool_instances)
+}
+
+/// A failed call as the user should see it: the limit it ran into, else the trap
+/// with the panic message if the guest reported one (else the trap code), where it
+/// happened, and the symbolized wasm backtrace.
+pub(crate) fn call_error(
+    function: &str,
+    err: wasmtime::Error,
+    store: &mut Store<TaskCtx>,
+    context: TrapContext,
+) -> RayError {
+    if let Some(hit) = limit_hit(&err, store) {
+        return hit.into_error(function);
+    }
+    let panic = store.data_mut().panic_message.take();
+    trap_error(function, err, panic, context)
+}
+
+/// See [`call_error`].
+pub(crate) fn trap_error(
+    function: &str,
+    err: wasmtime::Error,
+    panic: Option<String>,
+    context: TrapContext,
+) -> RayError {
+    let frames = err.downcast_ref::<wasmtime::WasmBacktrace>();
+    let recursion = frames.is_some_and(recursing);
+    let backtrace = frames.map(render_backtrace).unwrap_or_default();
     let message = match (panic, err.downcast_ref::<wasmtime::Trap>()) {
         (Some(panic), _) => panic,
+        (None, Some(wasmtime::Trap::StackOverflow)) => format!(
+            "{} (the wasm stack is limited to {} KiB)",
+            wasmtime::Trap::StackOverflow,
+            crate::engine::MAX_WASM_STACK >> 10
+        ),
+        (None, Some(wasmtime::Trap::MemoryOutOfBounds)) if recursion => format!(
+            "{} (inside a deep recursion: most likely the guest's own stack, which lives \
+             in its linear memory, overflowed)",
+            wasmtime::Trap::MemoryOutOfBounds
+        ),
         (None, Some(trap)) => trap.to_string(),
         (None, None) => format!("{err:#}"),
     };
@@ -356,9 +469,14 @@ pub(crate) fn trap_error(function: &str, err: wasmtime::Error, panic: Option<Str
         function: function.to_string(),
         message,
         backtrace,
+        context,
     }
 }
 
+/// Innermost frames that, all in one function, suggest a runaway recursion.
+const RECURSION_FRAMES: usize = 16;
+
+/// One line per frame, innermost first (wasmtime keeps the innermost 20).
 fn render_backtrace(backtrace: &wasmtime::WasmBacktrace) -> String {
     backtrace
         .frames()
@@ -370,4 +488,13 @@ fn render_backtrace(backtrace: &wasmtime::WasmBacktrace) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Whether the innermost frames are all one function calling itself.
+fn recursing(backtrace: &wasmtime::WasmBacktrace) -> bool {
+    let frames = backtrace.frames();
+    frames.len() >= RECURSION_FRAMES
+        && frames[..RECURSION_FRAMES]
+            .iter()
+            .all(|frame| frame.func_index() == frames[0].func_index())
 }

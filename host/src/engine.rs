@@ -24,6 +24,9 @@ const KEEP_RESIDENT_MEMORY: usize = 2 << 20;
 /// Table and fiber-stack bytes per slot zeroed in place rather than decommitted.
 const KEEP_RESIDENT_SMALL: usize = 64 << 10;
 
+/// The wasm stack a guest may use; deeper recursion traps with a stack overflow.
+pub(crate) const MAX_WASM_STACK: usize = 512 << 10;
+
 /// Sizes of the instance pool.
 #[derive(Debug, Clone)]
 pub(crate) struct PoolSizes {
@@ -31,6 +34,8 @@ pub(crate) struct PoolSizes {
     pub(crate) instances: u32,
     /// Largest linear memory a guest may grow to.
     pub(crate) max_memory: usize,
+    /// Meter fuel (off by default: it slows every guest down).
+    pub(crate) fuel: bool,
 }
 
 pub(crate) fn build_engine(pool: &PoolSizes) -> Result<Engine> {
@@ -40,7 +45,9 @@ pub(crate) fn build_engine(pool: &PoolSizes) -> Result<Engine> {
     // Fibers of 1 MiB with the guest's stack limit well below, so a guest stack
     // overflow traps instead of overrunning the fiber.
     config.async_stack_size(1 << 20);
-    config.max_wasm_stack(512 << 10);
+    config.max_wasm_stack(MAX_WASM_STACK);
+    // Metering fuel costs on every loop and call, so only when asked for.
+    config.consume_fuel(pool.fuel);
 
     let mut pooling = PoolingAllocationConfig::default();
     // Batching decommits is what lets a second thread help rather than hurt.

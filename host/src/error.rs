@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::limits::Limit;
 use crate::object_store::ObjectId;
 
 /// Everything that can go wrong in rustyray.
@@ -24,8 +25,8 @@ pub enum RayError {
         message: String,
     },
 
-    /// The guest trapped: a wasm trap, a panic, or a limit enforced by trapping.
-    #[error("task {function} trapped: {message}{}", backtrace_suffix(.backtrace))]
+    /// The guest trapped: a wasm trap (with its code) or a panic (with its message).
+    #[error("task {function} trapped: {message}{context}{}", backtrace_suffix(.backtrace))]
     Trap {
         /// The function that trapped.
         function: String,
@@ -33,7 +34,27 @@ pub enum RayError {
         message: String,
         /// A symbolized wasm backtrace, innermost frame first (may be empty).
         backtrace: String,
+        /// Which task or actor call it was, and the sizes of its arguments.
+        context: TrapContext,
     },
+
+    /// The guest ran into one of its limits (see [`Limits`](crate::Limits)).
+    #[error("task {function} exceeded its {limit} limit of {}{}", .limit.describe(*.value), detail_suffix(.detail))]
+    LimitExceeded {
+        /// The function (or `Class.method`) that hit the limit.
+        function: String,
+        /// Which limit.
+        limit: Limit,
+        /// The limit's value (bytes, units of fuel, or a count).
+        value: u64,
+        /// What happened, e.g. the size of the refused growth (may be empty).
+        detail: String,
+    },
+
+    /// A capability or option that cannot be honoured: a granted directory that does
+    /// not exist, an invalid variable name, fuel asked of a runtime without metering.
+    #[error("invalid options: {0}")]
+    InvalidOptions(String),
 
     /// The task was cancelled before it produced a value.
     #[error("task was cancelled")]
@@ -142,6 +163,45 @@ pub enum RayError {
     Internal(String),
 }
 
+/// Where a trap happened: the task (or actor call) and its arguments' sizes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrapContext {
+    /// `task 12` (the task whose result is object 12), `actor#3`, or empty.
+    pub task: String,
+    /// The encoded size of each argument, in bytes.
+    pub arg_sizes: Vec<usize>,
+}
+
+impl std::fmt::Display for TrapContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.task.is_empty() {
+            return Ok(());
+        }
+        write!(f, "\n  in {}", self.task)?;
+        match self.arg_sizes.as_slice() {
+            [] => write!(f, ", no arguments"),
+            sizes => {
+                let sizes: Vec<String> = sizes.iter().map(usize::to_string).collect();
+                write!(
+                    f,
+                    ", {} argument{} of {} bytes",
+                    sizes.len(),
+                    if sizes.len() == 1 { "" } else { "s" },
+                    sizes.join(" + ")
+                )
+            }
+        }
+    }
+}
+
+fn detail_suffix(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(" ({detail})")
+    }
+}
+
 fn backtrace_suffix(backtrace: &str) -> String {
     if backtrace.is_empty() {
         String::new()
@@ -219,6 +279,34 @@ mod tests {
         assert_eq!(
             top.to_string(),
             "dependency object#2 failed: task f failed: boom"
+        );
+    }
+
+    #[test]
+    fn traps_and_limits_say_where_and_what() {
+        let trap = RayError::Trap {
+            function: "add".into(),
+            message: "wasm trap: wasm `unreachable` instruction executed".into(),
+            backtrace: "    0: fixtures::add".into(),
+            context: TrapContext {
+                task: "task 12".into(),
+                arg_sizes: vec![1, 2],
+            },
+        };
+        assert_eq!(
+            trap.to_string(),
+            "task add trapped: wasm trap: wasm `unreachable` instruction executed\n  in task 12, \
+             2 arguments of 1 + 2 bytes\nwasm backtrace:\n    0: fixtures::add"
+        );
+        let limit = RayError::LimitExceeded {
+            function: "grow".into(),
+            limit: Limit::Memory,
+            value: 16 << 20,
+            detail: String::new(),
+        };
+        assert_eq!(
+            limit.to_string(),
+            "task grow exceeded its memory limit of 16 MiB (16777216 bytes)"
         );
     }
 }

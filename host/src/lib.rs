@@ -21,6 +21,12 @@
 //! - Guests talk back through imports (`bindings.rs`): `put`, `get` (suspends only
 //!   the guest's fiber), `wait`, `submit`, `cancel`. Their object handles are WIT
 //!   resources: dropping one releases the reference.
+//! - The sandbox: a guest gets no filesystem, network or environment unless
+//!   [`Capabilities`] grant them (`sandbox.rs`), runs under [`Limits`] (memory, fuel,
+//!   result size, output, ...; `limits.rs`) that fail it with
+//!   [`RayError::LimitExceeded`], and its stdout/stderr are captured per task
+//!   (`output.rs`) and returned with the result ([`ObjectRef::output`]). The threat
+//!   model is `SECURITY.md`.
 //! - Objects (`object_store.rs`) are `Arc`-shared slots of [`bytes::Bytes`]: no
 //!   global table, no lock to hand a reference around, freed with the last holder.
 //! - The seed's API (`ActorSystem`, `TaskSystem`, [`task_function!`]) lives in
@@ -48,10 +54,13 @@ pub mod codec;
 mod component;
 mod engine;
 pub mod error;
+pub mod limits;
 mod object_ref;
 pub mod object_store;
+pub mod output;
 pub mod registry;
 mod runtime;
+pub mod sandbox;
 mod seed;
 mod signal;
 mod wait;
@@ -79,11 +88,14 @@ pub use actor_impl::{ActorHandle, ActorId, ActorOptions};
 pub use args::{Args, IntoArgs};
 pub use cache::CacheOutcome;
 pub use component::{ActorClassInfo, ComponentInfo, ExportedFunction};
-pub use error::{RayError, Result};
+pub use error::{RayError, Result, TrapContext};
+pub use limits::{Limit, Limits};
 pub use object_ref::ObjectRef;
 pub use object_store::{ObjectId, StoreStats};
+pub use output::{OutputLine, Stream, TaskOutput};
 pub use registry::{FunctionInfo, NativeFunction};
 pub use runtime::{ActorBuilder, AsRuntime, Runtime, RuntimeBuilder, RuntimeStats, TaskBuilder};
+pub use sandbox::{Capabilities, DirAccess, DirGrant, Stdin};
 pub use task_impl::TaskOptions;
 
 #[doc(hidden)]

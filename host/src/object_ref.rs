@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::codec;
 use crate::error::{RayError, Result};
 use crate::object_store::{Encoding, ObjectId, Slot};
+use crate::output::TaskOutput;
 
 /// A reference to an object holding a `T`: the result of a task or a `put`.
 pub struct ObjectRef<T> {
@@ -64,6 +65,15 @@ impl<T> ObjectRef<T> {
         self.slot.is_ready()
     }
 
+    /// What the task that produced this object printed (stdout and stderr), once
+    /// the object is ready; `None` if it printed nothing, or for a `put`.
+    pub fn output(&self) -> Option<TaskOutput> {
+        if !self.slot.is_ready() {
+            return None;
+        }
+        self.slot.output().cloned()
+    }
+
     /// The same object seen as another type (for objects produced by untyped APIs).
     pub fn cast<U>(self) -> ObjectRef<U> {
         ObjectRef::from_slot(self.slot)
@@ -85,6 +95,12 @@ impl<T: DeserializeOwned> ObjectRef<T> {
             Ok((bytes, encoding)) => decode_outcome(bytes, *encoding),
             Err(err) => Err(err.clone()),
         }
+    }
+
+    /// Waits for the object; its value (or error) and what its task printed.
+    pub async fn get_with_output(&self) -> (Result<T>, TaskOutput) {
+        let value = self.get().await;
+        (value, self.output().unwrap_or_default())
     }
 
     /// The value if the object is ready, without waiting.

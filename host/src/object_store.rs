@@ -22,6 +22,7 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 use crate::error::{RayError, Result};
+use crate::output::TaskOutput;
 use crate::task_impl::TaskControl;
 
 /// How long a host-side `get` spins before it parks (see [`Slot::ready_soon`]).
@@ -101,6 +102,7 @@ impl ObjectStore {
             notify: Notify::new(),
             producer: Mutex::new(None),
             store: self.shared.clone(),
+            output: OnceLock::new(),
         })
     }
 
@@ -155,6 +157,9 @@ pub struct Slot {
     /// The task that will fill this slot, for `cancel`.
     producer: Mutex<Option<Weak<TaskControl>>>,
     store: Arc<StoreShared>,
+    /// What the producing task printed, set (if it printed anything) before the
+    /// outcome, so whoever sees the outcome sees the output.
+    output: OnceLock<Box<TaskOutput>>,
 }
 
 impl fmt::Debug for Slot {
@@ -169,6 +174,16 @@ impl fmt::Debug for Slot {
 impl Slot {
     pub(crate) fn id(&self) -> ObjectId {
         self.id
+    }
+
+    /// Records what the producing task printed; call before [`Slot::complete`].
+    pub(crate) fn set_output(&self, output: TaskOutput) {
+        let _ = self.output.set(Box::new(output));
+    }
+
+    /// What the producing task printed, if anything (once the slot is ready).
+    pub(crate) fn output(&self) -> Option<&TaskOutput> {
+        self.output.get().map(|output| &**output)
     }
 
     /// Fills the slot. A payload over the store's cap fills it with

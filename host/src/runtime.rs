@@ -14,9 +14,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::{Notify, Semaphore};
+use wasmtime::Engine;
 use wasmtime::component::Linker;
-use wasmtime::{Engine, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::WasiCtx;
 
 use crate::actor_impl::{
     self as actor, ActorClass, ActorDirectory, ActorHandle, ActorOptions, DEFAULT_NAMESPACE,
@@ -27,9 +26,12 @@ use crate::codec;
 use crate::component::{ComponentInfo, LoadedComponent};
 use crate::engine::{EpochTicker, PoolSizes, build_engine};
 use crate::error::{RayError, Result};
+use crate::limits::{Limits, ResolvedLimits};
 use crate::object_ref::ObjectRef;
 use crate::object_store::{Encoding, ObjectStore, Slot, StoreStats};
+use crate::output::{OutputLine, OutputSink};
 use crate::registry::{Function, FunctionInfo, FunctionKind, NativeFunction, Registry};
+use crate::sandbox::{Capabilities, SandboxDefaults, Stdin};
 use crate::signal::Signal;
 use crate::task_impl::{self as task, OutputGuard, Task, TaskArg, TaskControl, TaskOptions};
 
@@ -43,6 +45,28 @@ pub(crate) struct RuntimeConfig {
     pub(crate) max_running: usize,
     pub(crate) memory_limit: usize,
     pub(crate) default_timeout: Option<Duration>,
+    /// Capabilities, limits, fuel and the live output sink (see `sandbox.rs`).
+    pub(crate) sandbox: SandboxConfig,
+}
+
+/// The builder's sandbox settings.
+#[derive(Clone, Default)]
+pub(crate) struct SandboxConfig {
+    pub(crate) capabilities: Capabilities,
+    pub(crate) limits: Limits,
+    pub(crate) fuel: bool,
+    pub(crate) sink: Option<OutputSink>,
+}
+
+impl std::fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxConfig")
+            .field("capabilities", &self.capabilities)
+            .field("limits", &self.limits)
+            .field("fuel", &self.fuel)
+            .field("sink", &self.sink.is_some())
+            .finish()
+    }
 }
 
 /// Builds a [`Runtime`].
@@ -63,6 +87,7 @@ impl Default for RuntimeBuilder {
                 max_running: threads * 16,
                 memory_limit: 256 << 20,
                 default_timeout: None,
+                sandbox: SandboxConfig::default(),
             },
         }
     }
@@ -102,15 +127,46 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Linear memory a guest may grow to (default 256 MiB).
+    /// Linear memory a guest may grow to (default 256 MiB): the size of each slot
+    /// of the instance pool, so also the most a task's own [`Limits`] may ask for.
     pub fn memory_limit(mut self, bytes: usize) -> Self {
         self.config.memory_limit = bytes.max(64 << 10);
         self
     }
 
-    /// Deadline for tasks that set none (default: none).
+    /// Deadline for tasks and actor calls that set none (default: none).
     pub fn default_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.config.default_timeout = timeout;
+        self
+    }
+
+    /// What tasks, actors and drivers may touch unless given their own (default:
+    /// nothing; see [`Capabilities`]).
+    pub fn capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.config.sandbox.capabilities = capabilities;
+        self
+    }
+
+    /// Default limits of tasks and actors (over the built-in ones: memory as
+    /// [`memory_limit`](Self::memory_limit), no fuel limit, 20,000 table elements,
+    /// 20 instances and 20 tables per store, results up to the memory limit, 1 MiB
+    /// of captured output). A default fuel limit turns fuel metering on.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.config.sandbox.limits = limits;
+        self
+    }
+
+    /// Meters fuel, so tasks and actors can be given a fuel limit (default off:
+    /// metering slows every guest down, by about a fifth for tight loops).
+    pub fn fuel(mut self, meter: bool) -> Self {
+        self.config.sandbox.fuel = meter;
+        self
+    }
+
+    /// Passes guest stdout and stderr, a line at a time and labelled with the task
+    /// or actor, to `sink` as they are written (they are captured either way).
+    pub fn on_output(mut self, sink: impl Fn(&OutputLine<'_>) + Send + Sync + 'static) -> Self {
+        self.config.sandbox.sink = Some(Arc::new(sink));
         self
     }
 
@@ -121,9 +177,19 @@ impl RuntimeBuilder {
             .max_running
             .min(config.max_instances as usize / 2)
             .max(1);
+        config.sandbox.capabilities.check()?;
+        let fuel = config.sandbox.fuel || config.sandbox.limits.fuel.is_some();
+        let sandbox = SandboxDefaults {
+            capabilities: Arc::new(config.sandbox.capabilities.clone()),
+            limits: ResolvedLimits::defaults(config.memory_limit, &config.sandbox.limits),
+            sink: config.sandbox.sink.clone(),
+            fuel,
+            pool_instances: config.max_instances,
+        };
         let engine = build_engine(&PoolSizes {
             instances: config.max_instances,
             max_memory: config.memory_limit,
+            fuel,
         })?;
         let mut linker = Linker::<TaskCtx>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
@@ -154,6 +220,7 @@ impl RuntimeBuilder {
             idle: Notify::new(),
             engine,
             linker,
+            sandbox,
             config,
         });
         Ok(Runtime { inner })
@@ -169,6 +236,8 @@ pub(crate) struct RuntimeInner {
     pub(crate) permits: Arc<Semaphore>,
     pub(crate) registry: Registry,
     pub(crate) config: RuntimeConfig,
+    /// Capabilities and limits every instance starts from.
+    pub(crate) sandbox: SandboxDefaults,
     pub(crate) abort: Signal,
     pub(crate) actors: Arc<ActorDirectory>,
     components: Mutex<Vec<Arc<LoadedComponent>>>,
@@ -258,17 +327,6 @@ impl RuntimeInner {
         if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.idle.notify_waiters();
         }
-    }
-
-    /// The WASI context of a task: nothing granted but stdout and stderr.
-    pub(crate) fn task_wasi(&self) -> WasiCtx {
-        WasiCtx::builder().inherit_stdout().inherit_stderr().build()
-    }
-
-    pub(crate) fn store_limits(&self) -> StoreLimits {
-        StoreLimitsBuilder::new()
-            .memory_size(self.config.memory_limit)
-            .build()
     }
 
     async fn wait_idle(&self) {
@@ -450,18 +508,23 @@ impl Runtime {
     /// under) with `args`, its stdout and stderr going to this process's. Returns the
     /// driver's exit status.
     pub async fn run_main(&self, component: &str, args: &[String]) -> Result<i32> {
+        self.run_main_with(component, args, Stdin::Closed).await
+    }
+
+    /// [`Runtime::run_main`], with the driver's stdin (its other capabilities and
+    /// its limits are the runtime's defaults).
+    pub async fn run_main_with(
+        &self,
+        component: &str,
+        args: &[String],
+        stdin: Stdin,
+    ) -> Result<i32> {
         let loaded = self
-            .inner
-            .components
-            .lock()
-            .map_err(|_| RayError::Internal("component list poisoned".into()))?
-            .iter()
-            .find(|loaded| loaded.source_name() == component)
-            .cloned()
+            .loaded(component)
             .ok_or_else(|| RayError::FunctionNotFound(format!("main of {component}")))?;
         let inner = self.inner.clone();
         let args = args.to_vec();
-        self.spawn(async move { loaded.run_main(&inner, &args).await })
+        self.spawn(async move { loaded.run_main(&inner, &args, stdin).await })
             .await
     }
 
@@ -491,6 +554,17 @@ impl Runtime {
     /// Kills an actor (see [`ActorHandle::kill`]).
     pub fn kill(&self, actor: &ActorHandle) {
         actor.kill();
+    }
+
+    /// A loaded component by the name it was loaded under.
+    pub(crate) fn loaded(&self, source_name: &str) -> Option<Arc<LoadedComponent>> {
+        self.inner
+            .components
+            .lock()
+            .ok()?
+            .iter()
+            .find(|loaded| loaded.source_name() == source_name)
+            .cloned()
     }
 
     /// Counters of the object store and the task queue.
@@ -623,21 +697,42 @@ impl ActorBuilder<'_> {
         self
     }
 
+    /// Deadline of each call (default: the runtime's default timeout).
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.options.call_timeout = Some(timeout);
+        self
+    }
+
+    /// Limits of the actor over the runtime's defaults (fuel, result size and output
+    /// are per call).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.options.limits = limits;
+        self
+    }
+
+    /// What the actor may touch, instead of the runtime's default capabilities.
+    pub fn capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.options.capabilities = Some(Arc::new(capabilities));
+        self
+    }
+
     /// All options at once.
     pub fn options(mut self, options: ActorOptions) -> Self {
         self.options = options;
         self
     }
 
-    /// Creates the actor; returns once its constructor has run.
+    /// Creates the actor; returns once its constructor has run (or with its error).
     pub async fn create(self) -> Result<ActorHandle> {
-        let args = self.args?;
-        let inner = self.runtime.inner.clone();
-        let class = self.class;
-        let options = self.options;
-        self.runtime
-            .spawn(async move { actor::create(&inner, &class, args, options).await })
-            .await
+        actor::create(&self.runtime.inner, &self.class, self.args?, self.options).await
+    }
+
+    /// Creates the actor without waiting for its constructor, as Ray's
+    /// `Actor.remote()` does: calls queue until it has run, and fail with
+    /// [`RayError::ActorDied`] if it failed (see [`ActorHandle::ready`]). Name
+    /// clashes and unknown classes are still reported here.
+    pub fn spawn(self) -> Result<ActorHandle> {
+        actor::spawn(&self.runtime.inner, &self.class, self.args?, self.options)
     }
 }
 
@@ -685,6 +780,30 @@ impl TaskBuilder {
         self
     }
 
+    /// Limits of this task, over the runtime's defaults.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.options.limits = limits;
+        self
+    }
+
+    /// Caps the task's linear memory (at most the runtime's memory limit).
+    pub fn memory_limit(mut self, bytes: usize) -> Self {
+        self.options.limits.memory = Some(bytes);
+        self
+    }
+
+    /// Gives the task `units` of fuel (the runtime must meter fuel).
+    pub fn fuel(mut self, units: u64) -> Self {
+        self.options.limits.fuel = Some(units);
+        self
+    }
+
+    /// What the task may touch, instead of the runtime's default capabilities.
+    pub fn capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.options.capabilities = Some(Arc::new(capabilities));
+        self
+    }
+
     /// Submits the task; its result, once it runs, is read through the `ObjectRef`.
     /// `async` for the seed's API; it never waits for the task itself.
     pub async fn submit<T>(self, runtime: &impl AsRuntime) -> Result<ObjectRef<T>> {
@@ -697,6 +816,12 @@ impl TaskBuilder {
             return Err(err);
         }
         let inner = runtime.as_runtime().inner();
+        if let Some(capabilities) = &self.options.capabilities {
+            capabilities.check()?;
+        }
+        if self.options.limits.fuel.is_some() && !inner.sandbox.fuel {
+            return Err(crate::sandbox::fuel_unavailable());
+        }
         Ok(ObjectRef::from_slot(inner.submit_slot(
             &self.function,
             self.args,

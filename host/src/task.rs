@@ -25,9 +25,12 @@ use bytes::Bytes;
 
 use crate::codec;
 use crate::error::{RayError, Result};
+use crate::limits::Limits;
 use crate::object_store::{Encoding, Slot};
+use crate::output::OutputCapture;
 use crate::registry::{Function, FunctionKind, InvokeFailure};
 use crate::runtime::RuntimeInner;
+use crate::sandbox::Capabilities;
 use crate::signal::Signal;
 
 /// Options of one task.
@@ -36,6 +39,11 @@ pub struct TaskOptions {
     /// Deadline counted from when the task starts running; `None` takes the
     /// runtime's default.
     pub timeout: Option<Duration>,
+    /// Limits overriding the runtime's defaults (memory, fuel, result size, ...).
+    pub limits: Limits,
+    /// What the task may touch, *instead of* the runtime's default capabilities;
+    /// `None` takes the defaults.
+    pub capabilities: Option<Arc<Capabilities>>,
 }
 
 /// One argument: a value, or an object whose value is passed once it is ready.
@@ -100,12 +108,17 @@ pub(crate) async fn run(task: Task) {
         output,
     } = task;
     let runtime = output.runtime.clone();
+    // Outside the select, so what a task printed survives its timeout or cancel.
+    let capture = OutputCapture::for_task(&runtime, &function, output.slot.id(), &options);
     let outcome = tokio::select! {
         biased;
         _ = control.cancel.raised() => Err(RayError::Cancelled),
         _ = runtime.abort.raised() => Err(RayError::Cancelled),
-        outcome = execute(&runtime, &function, args, &options) => outcome,
+        outcome = execute(&runtime, &function, args, &options, &output.slot, capture.as_ref()) => outcome,
     };
+    if let Some(printed) = capture.and_then(|capture| capture.take()) {
+        output.slot.set_output(printed);
+    }
     // An oversized result fills the slot with `ObjectStoreFull`; nothing else to do.
     let _ = output
         .slot
@@ -117,6 +130,8 @@ async fn execute(
     function: &Function,
     args: Vec<TaskArg>,
     options: &TaskOptions,
+    slot: &Slot,
+    capture: Option<&OutputCapture>,
 ) -> Result<Bytes> {
     let args = resolve(args).await?;
     let permit = runtime
@@ -142,8 +157,13 @@ async fn execute(
             }
             FunctionKind::Wasm(component) => {
                 let args: Vec<Vec<u8>> = args.iter().map(|arg| arg.to_vec()).collect();
+                let run = crate::component::TaskRun {
+                    id: slot.id(),
+                    options,
+                    capture,
+                };
                 component
-                    .invoke(runtime, &function.name, &args, permit)
+                    .invoke(runtime, &function.name, &args, permit, &run)
                     .await
             }
         }

@@ -322,25 +322,30 @@ async fn different_actors_run_in_parallel() {
     let runtime = runtime_with(Runtime::builder().worker_threads(2)).await;
     let a = runtime.actor("Waiter").create().await.unwrap();
     let b = runtime.actor("Waiter").create().await.unwrap();
-    // Each spins (pure CPU, no waiting) for a fixed amount; measure one alone first.
+    // Each spins (pure CPU, no waiting) for a fixed amount. Two actors at once must
+    // take clearly less than twice one alone. CPU timing is at the mercy of whatever
+    // else the machine runs, so take the best of a few attempts.
     let turns = 200_000_000u64;
-    let start = Instant::now();
-    a.call::<u64>("wait_on_spinner", (turns,))
-        .get()
-        .await
-        .unwrap();
-    let alone = start.elapsed();
-    let start = Instant::now();
-    let x: ObjectRef<u64> = a.call("wait_on_spinner", (turns,));
-    let y: ObjectRef<u64> = b.call("wait_on_spinner", (turns,));
-    x.get().await.unwrap();
-    y.get().await.unwrap();
-    let both = start.elapsed();
-    // Serial would be ~2x; allow noise, but it must be clearly below serial.
-    assert!(
-        both.as_secs_f64() < alone.as_secs_f64() * 1.7,
-        "two actors took {both:?}, one alone {alone:?}"
-    );
+    let mut ratios = Vec::new();
+    for _ in 0..3 {
+        let start = Instant::now();
+        a.call::<u64>("wait_on_spinner", (turns,))
+            .get()
+            .await
+            .unwrap();
+        let alone = start.elapsed();
+        let start = Instant::now();
+        let x: ObjectRef<u64> = a.call("wait_on_spinner", (turns,));
+        let y: ObjectRef<u64> = b.call("wait_on_spinner", (turns,));
+        x.get().await.unwrap();
+        y.get().await.unwrap();
+        let ratio = start.elapsed().as_secs_f64() / alone.as_secs_f64();
+        if ratio < 1.7 {
+            return;
+        }
+        ratios.push(ratio);
+    }
+    panic!("two actors took {ratios:?} times one alone (serial would be 2)");
 }
 
 #[tokio::test]

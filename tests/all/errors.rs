@@ -99,6 +99,7 @@ async fn a_wasm_trap_names_unreachable_and_has_a_backtrace() -> Result<()> {
             function,
             message,
             backtrace,
+            ..
         } => {
             assert_eq!(function, "trap_unreachable");
             assert!(message.contains("unreachable"), "{message}");

@@ -108,7 +108,14 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     };
 
     let submitters = submitters(&export_name, ident, &params, &value_ty, variadic.as_ref());
-    let invoke = invoke_shim(&export_name, sig, &params, &ret_ty, fallible, variadic.as_ref());
+    let invoke = invoke_shim(
+        &export_name,
+        sig,
+        &params,
+        &ret_ty,
+        fallible,
+        variadic.as_ref(),
+    );
 
     let module_doc = format!(
         "Submit [`{ident}`](fn@{ident}) to the rustyray runtime (exported as `{export_name}`)."

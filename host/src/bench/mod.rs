@@ -7,6 +7,7 @@
 //! given with `--guest`). Output is a table, or one JSON object with `--json`.
 
 mod probe;
+mod raw;
 mod report;
 mod workloads;
 
@@ -50,6 +51,7 @@ pub(crate) struct Sizes {
     pub fan_in: usize,
     pub actors_created: usize,
     pub idle_actors: usize,
+    pub many_actors: usize,
 }
 
 impl Sizes {
@@ -69,6 +71,7 @@ impl Sizes {
                 fan_in: 1_000,
                 actors_created: 200,
                 idle_actors: 1_000,
+                many_actors: 10_000,
             }
         } else {
             Sizes {
@@ -85,6 +88,7 @@ impl Sizes {
                 fan_in: 1_000,
                 actors_created: 1_000,
                 idle_actors: 10_000,
+                many_actors: 100_000,
             }
         }
     }

@@ -29,6 +29,8 @@ pub(crate) struct Workload {
     pub run: Run,
 }
 
+use super::raw::{echo as raw_echo, task_cycle as raw_task_cycle};
+
 macro_rules! workload {
     ($key:literal, $label:literal, $unit:literal, $fn:ident) => {
         Workload {
@@ -150,10 +152,28 @@ pub(crate) const ALL: &[Workload] = &[
         actor_idle_rss
     ),
     workload!(
+        "actors_100k_alive_s",
+        "create 100,000 actors, call each once, all alive",
+        "s",
+        actors_100k
+    ),
+    workload!(
         "cold_start_ms",
         "process start to first task result (cache warm)",
         "ms",
         cold_start
+    ),
+    workload!(
+        "raw_wasmtime_task_cycle_per_s",
+        "floor: wasmtime alone, store + instance + call, 1 thread",
+        "tasks/s",
+        raw_task_cycle
+    ),
+    workload!(
+        "raw_wasmtime_echo_gb_per_s",
+        "floor: wasmtime alone, 64 MiB echo through a fresh instance",
+        "GB/s",
+        raw_echo
     ),
     workload!(
         "runtime_idle_rss_mib",
@@ -163,7 +183,7 @@ pub(crate) const ALL: &[Workload] = &[
     ),
 ];
 
-async fn runtime_with(ctx: &Context, instances: u32, memory: usize) -> Result<Runtime> {
+pub(crate) async fn runtime_with(ctx: &Context, instances: u32, memory: usize) -> Result<Runtime> {
     let runtime = Runtime::builder()
         .max_instances(instances)
         .memory_limit(memory)
@@ -179,7 +199,7 @@ async fn runtime_with(ctx: &Context, instances: u32, memory: usize) -> Result<Ru
     Ok(runtime)
 }
 
-async fn runtime(ctx: &Context) -> Result<Runtime> {
+pub(crate) async fn runtime(ctx: &Context) -> Result<Runtime> {
     runtime_with(ctx, 1000, 64 << 20).await
 }
 
@@ -478,10 +498,11 @@ async fn actors_created(ctx: Context) -> Result<f64> {
     let n = ctx.sizes.actors_created;
     let runtime = runtime_with(&ctx, (n as u32) + 200, 64 << 20).await?;
     let start = Instant::now();
-    let mut actors = Vec::with_capacity(n);
-    for _ in 0..n {
-        actors.push(runtime.actor("Pinger").create().await?);
-    }
+    // As Ray's `[Pinger.remote() for _ in range(n)]`: create without waiting for
+    // each constructor, then call each actor once and wait for every answer.
+    let actors = (0..n)
+        .map(|_| runtime.actor("Pinger").spawn())
+        .collect::<Result<Vec<_>>>()?;
     let calls: Vec<ObjectRef<()>> = actors.iter().map(|a| a.call("ping", ())).collect();
     get_all(&calls).await?;
     Ok(rate(n, start))
@@ -504,6 +525,36 @@ async fn actor_idle_rss(ctx: Context) -> Result<f64> {
     drop(calls);
     let after = probe::rss_kib()?;
     Ok((after.saturating_sub(before)) as f64 / n as f64)
+}
+
+async fn actors_100k(ctx: Context) -> Result<f64> {
+    let n = ctx.sizes.many_actors;
+    // Each live instance costs a few kernel memory mappings; the default limit
+    // (65,530) stops a process near 16,000 live instances.
+    let map_limit: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(usize::MAX);
+    if map_limit < n * 5 {
+        return Err(RayError::Internal(format!(
+            "{n} live actors need vm.max_map_count >= {} (it is {map_limit}): \
+             run `sysctl -w vm.max_map_count={}` or skip with --filter",
+            n * 5,
+            n * 8
+        )));
+    }
+    let runtime = runtime_with(&ctx, (n as u32) + 200, 64 << 20).await?;
+    let start = Instant::now();
+    let actors = (0..n)
+        .map(|_| runtime.actor("Pinger").spawn())
+        .collect::<Result<Vec<_>>>()?;
+    let calls: Vec<ObjectRef<()>> = actors.iter().map(|a| a.call("ping", ())).collect();
+    get_all(&calls).await?;
+    let figure = start.elapsed().as_secs_f64();
+    if runtime.stats().live_actors < n {
+        return Err(RayError::Internal("not every actor is alive".into()));
+    }
+    Ok(figure)
 }
 
 async fn cold_start(ctx: Context) -> Result<f64> {

@@ -1,0 +1,71 @@
+//! The floor under the figures: wasmtime alone on the same guest. A store, a
+//! fresh instance from the same `InstancePre`, one call, the store dropped — on the
+//! calling thread, with no scheduler, object store, permits or dependency tracking.
+//! The distance between these and the runtime's own figures is what rustyray's
+//! machinery costs; the distance to Ray is what the design buys.
+
+use std::time::Instant;
+
+use wasmtime_wasi::WasiCtx;
+
+use super::workloads::Context;
+use crate::component::new_store;
+use crate::error::{RayError, Result};
+use crate::limits::Limits;
+
+/// One fresh-instance call of `function` with `args`; the result's length.
+async fn cycle(
+    runtime: &crate::Runtime,
+    guest: &str,
+    function: &str,
+    args: &[Vec<u8>],
+) -> Result<usize> {
+    let inner = runtime.inner();
+    let component = runtime
+        .loaded(guest)
+        .ok_or_else(|| RayError::Internal(format!("{guest} is not loaded")))?;
+    let limits = inner.sandbox.limits_for(&Limits::default())?;
+    let mut store = new_store(inner, WasiCtx::builder().build(), limits);
+    let instance = component
+        .pre()
+        .instantiate_async(&mut store)
+        .await
+        .map_err(|err| RayError::Internal(format!("instantiate: {err}")))?;
+    let outcome = instance
+        .rustyray_runtime_guest()
+        .call_invoke(&mut store, function, args)
+        .await
+        .map_err(|err| RayError::Internal(format!("call: {err}")))?;
+    outcome
+        .map(|bytes| bytes.len())
+        .map_err(|err| RayError::Internal(format!("{function} failed: {err:?}")))
+}
+
+/// Fresh-instance task cycles per second of `noop`, on one thread.
+pub(crate) async fn task_cycle(ctx: Context) -> Result<f64> {
+    let runtime = super::workloads::runtime(&ctx).await?;
+    let guest = ctx.guest.display().to_string();
+    let n = ctx.sizes.tasks;
+    let start = Instant::now();
+    for _ in 0..n {
+        cycle(&runtime, &guest, "noop", &[]).await?;
+    }
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
+/// GB/s of an echo of `roundtrip_mib` through a fresh instance: the argument
+/// copied into the guest, decoded, encoded, copied out.
+pub(crate) async fn echo(ctx: Context) -> Result<f64> {
+    let bytes = ctx.sizes.roundtrip_mib << 20;
+    let runtime = super::workloads::runtime_with(&ctx, 64, (bytes * 6).max(64 << 20)).await?;
+    let guest = ctx.guest.display().to_string();
+    let arg = vec![crate::codec::frame_raw(&vec![7u8; bytes])];
+    cycle(&runtime, &guest, "echo", &arg).await?;
+    let start = Instant::now();
+    let len = cycle(&runtime, &guest, "echo", &arg).await?;
+    let figure = bytes as f64 / start.elapsed().as_secs_f64() / 1e9;
+    if len < bytes {
+        return Err(RayError::Internal("echo returned too little".into()));
+    }
+    Ok(figure)
+}

@@ -1,0 +1,451 @@
+//! Limits on what one task or actor may consume, and how hitting one is reported.
+//!
+//! Every instance runs under a [`ResolvedLimits`]: the runtime's defaults
+//! ([`RuntimeBuilder::limits`](crate::RuntimeBuilder::limits)) with a task's or an
+//! actor's own [`Limits`] laid over them. They are enforced where the resource is
+//! taken:
+//!
+//! - linear memory, table elements, and core instances/tables per store by the
+//!   store's [`ResourceLimiter`] ([`GuestLimiter`]), which *records* a refusal: a
+//!   Rust guest that cannot grow its memory aborts (an `unreachable` trap), and the
+//!   record is what lets the error say "memory limit" instead of "unreachable";
+//! - fuel by wasmtime (`Trap::OutOfFuel`), when the engine meters fuel;
+//! - result size when a result or a guest `put` is about to be stored;
+//! - captured output by the capture buffer (see `output.rs`), which traps the guest
+//!   with a [`LimitTrap`] once the cap is reached.
+//!
+//! Whatever the limit, the error is [`RayError::LimitExceeded`] naming it and its value.
+//! The wall-clock deadline is the task's timeout ([`RayError::Timeout`]).
+
+use std::fmt;
+
+use wasmtime::ResourceLimiter;
+
+use crate::error::RayError;
+
+/// A limit a guest can run into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Limit {
+    /// Bytes of linear memory one instance may grow to.
+    Memory,
+    /// Units of fuel (roughly, wasm instructions) one task or actor call may burn.
+    Fuel,
+    /// Elements of one table.
+    TableElements,
+    /// Core instances in one task's store (a component instantiates a few).
+    Instances,
+    /// Tables in one task's store.
+    Tables,
+    /// Bytes of one result, or of one object a guest `put`s.
+    ResultSize,
+    /// Bytes of stdout plus stderr captured for one task or actor call.
+    Output,
+    /// Instances alive at once in the whole runtime (running tasks, tasks blocked in
+    /// `get`, actors, drivers): what unbounded recursion through `remote` runs into.
+    LiveInstances,
+}
+
+impl Limit {
+    /// The limit's name, as errors show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::Memory => "memory",
+            Limit::Fuel => "fuel",
+            Limit::TableElements => "table elements",
+            Limit::Instances => "instances",
+            Limit::Tables => "tables",
+            Limit::ResultSize => "result size",
+            Limit::Output => "output",
+            Limit::LiveInstances => "live instances",
+        }
+    }
+
+    /// Whether the value counts bytes.
+    pub fn is_bytes(self) -> bool {
+        matches!(self, Limit::Memory | Limit::ResultSize | Limit::Output)
+    }
+
+    /// `value` with its unit, for messages: `16 MiB (16777216 bytes)`, `1000 instances`.
+    pub fn describe(self, value: u64) -> String {
+        if self.is_bytes() {
+            format!("{} ({value} bytes)", human_bytes(value))
+        } else {
+            match self {
+                Limit::Fuel => format!("{value} units"),
+                _ => format!("{value}"),
+            }
+        }
+    }
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+fn human_bytes(value: u64) -> String {
+    const KIB: u64 = 1 << 10;
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+    match value {
+        v if v >= GIB && v % GIB == 0 => format!("{} GiB", v / GIB),
+        v if v >= MIB && v % MIB == 0 => format!("{} MiB", v / MIB),
+        v if v >= KIB && v % KIB == 0 => format!("{} KiB", v / KIB),
+        v => format!("{v} B"),
+    }
+}
+
+/// Limits of one task or actor; each `None` takes the runtime's default.
+///
+/// ```
+/// use rustyray::Limits;
+/// let tight = Limits::new().memory(16 << 20).fuel(10_000_000).result_size(1 << 20);
+/// assert_eq!(tight.memory, Some(16 << 20));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[must_use]
+pub struct Limits {
+    /// Bytes of linear memory (at most the runtime's
+    /// [`memory_limit`](crate::RuntimeBuilder::memory_limit), which sizes the pool).
+    pub memory: Option<usize>,
+    /// Fuel per task or actor call; needs [`RuntimeBuilder::fuel`](crate::RuntimeBuilder::fuel).
+    pub fuel: Option<u64>,
+    /// Elements per table.
+    pub table_elements: Option<u32>,
+    /// Core instances per store.
+    pub instances: Option<u32>,
+    /// Tables per store.
+    pub tables: Option<u32>,
+    /// Bytes of one result (and of one object a guest `put`s).
+    pub result_size: Option<usize>,
+    /// Bytes of stdout plus stderr captured per task or actor call.
+    pub output: Option<usize>,
+}
+
+impl Limits {
+    /// No overrides: every limit is the runtime's default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Caps linear memory at `bytes`.
+    pub fn memory(mut self, bytes: usize) -> Self {
+        self.memory = Some(bytes);
+        self
+    }
+
+    /// Gives each task (or actor call) `units` of fuel.
+    pub fn fuel(mut self, units: u64) -> Self {
+        self.fuel = Some(units);
+        self
+    }
+
+    /// Caps table elements.
+    pub fn table_elements(mut self, elements: u32) -> Self {
+        self.table_elements = Some(elements);
+        self
+    }
+
+    /// Caps core instances per store.
+    pub fn instances(mut self, instances: u32) -> Self {
+        self.instances = Some(instances);
+        self
+    }
+
+    /// Caps tables per store.
+    pub fn tables(mut self, tables: u32) -> Self {
+        self.tables = Some(tables);
+        self
+    }
+
+    /// Caps the encoded size of a result (and of a guest `put`).
+    pub fn result_size(mut self, bytes: usize) -> Self {
+        self.result_size = Some(bytes);
+        self
+    }
+
+    /// Caps captured output (stdout plus stderr).
+    pub fn output(mut self, bytes: usize) -> Self {
+        self.output = Some(bytes);
+        self
+    }
+
+    /// Whether nothing is overridden.
+    pub fn is_empty(&self) -> bool {
+        *self == Limits::default()
+    }
+
+    /// These limits over `defaults`; memory never above `ceiling` (the pool's size).
+    pub(crate) fn resolve(&self, defaults: &ResolvedLimits) -> ResolvedLimits {
+        ResolvedLimits {
+            memory: self
+                .memory
+                .unwrap_or(defaults.memory)
+                .min(defaults.memory_ceiling),
+            memory_ceiling: defaults.memory_ceiling,
+            fuel: self.fuel.or(defaults.fuel),
+            table_elements: self.table_elements.unwrap_or(defaults.table_elements),
+            instances: self.instances.unwrap_or(defaults.instances),
+            tables: self.tables.unwrap_or(defaults.tables),
+            result_size: self.result_size.unwrap_or(defaults.result_size),
+            output: self.output.unwrap_or(defaults.output),
+        }
+    }
+}
+
+/// Default elements per table (the pool's size).
+pub(crate) const TABLE_ELEMENTS: u32 = 20_000;
+/// Default core instances per store (the pool allows 20 per component).
+pub(crate) const INSTANCES: u32 = 20;
+/// Default tables per store.
+pub(crate) const TABLES: u32 = 20;
+/// Default result size: 64 MiB.
+pub(crate) const RESULT_SIZE: usize = 64 << 20;
+/// Default captured output per task: 1 MiB.
+pub(crate) const OUTPUT: usize = 1 << 20;
+
+/// The limits one instance actually runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ResolvedLimits {
+    pub(crate) memory: usize,
+    /// The pool's memory size: no task may go above it.
+    pub(crate) memory_ceiling: usize,
+    pub(crate) fuel: Option<u64>,
+    pub(crate) table_elements: u32,
+    pub(crate) instances: u32,
+    pub(crate) tables: u32,
+    pub(crate) result_size: usize,
+    pub(crate) output: usize,
+}
+
+impl ResolvedLimits {
+    /// The runtime's defaults: `overrides` over the built-in values.
+    pub(crate) fn defaults(memory_ceiling: usize, overrides: &Limits) -> Self {
+        let builtin = ResolvedLimits {
+            memory: memory_ceiling,
+            memory_ceiling,
+            fuel: None,
+            table_elements: TABLE_ELEMENTS,
+            instances: INSTANCES,
+            tables: TABLES,
+            result_size: RESULT_SIZE,
+            output: OUTPUT,
+        };
+        overrides.resolve(&builtin)
+    }
+
+    /// The error for a result (or `put`) of `len` bytes, if it is over the limit.
+    pub(crate) fn check_result(&self, function: &str, len: usize) -> Result<(), RayError> {
+        if len > self.result_size {
+            Err(RayError::LimitExceeded {
+                function: function.to_string(),
+                limit: Limit::ResultSize,
+                value: self.result_size as u64,
+                detail: format!("the result is {len} bytes"),
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A limit hit inside wasmtime, carried through a trap as its error (captured
+/// output over its cap) or recorded by the limiter (a refused memory growth).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LimitTrap {
+    pub(crate) limit: Limit,
+    pub(crate) value: u64,
+    pub(crate) detail: String,
+}
+
+impl fmt::Display for LimitTrap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} limit of {} exceeded",
+            self.limit,
+            self.limit.describe(self.value)
+        )?;
+        if !self.detail.is_empty() {
+            write!(f, ": {}", self.detail)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LimitTrap {}
+
+impl LimitTrap {
+    pub(crate) fn into_error(self, function: &str) -> RayError {
+        RayError::LimitExceeded {
+            function: function.to_string(),
+            limit: self.limit,
+            value: self.value,
+            detail: self.detail,
+        }
+    }
+}
+
+/// The store's [`ResourceLimiter`]: enforces [`ResolvedLimits`] and remembers the
+/// first refusal, so the trap that follows can be reported as that limit.
+#[derive(Debug)]
+pub(crate) struct GuestLimiter {
+    pub(crate) limits: ResolvedLimits,
+    hit: Option<LimitTrap>,
+}
+
+impl GuestLimiter {
+    pub(crate) fn new(limits: ResolvedLimits) -> Self {
+        GuestLimiter { limits, hit: None }
+    }
+
+    /// The refusal recorded since the last [`GuestLimiter::reset`], if any.
+    pub(crate) fn take_hit(&mut self) -> Option<LimitTrap> {
+        self.hit.take()
+    }
+
+    /// Forgets a refusal the guest survived (before an actor's next call).
+    pub(crate) fn reset(&mut self) {
+        self.hit = None;
+    }
+
+    fn refuse(&mut self, limit: Limit, value: u64, detail: String) -> wasmtime::Result<bool> {
+        if self.hit.is_none() {
+            self.hit = Some(LimitTrap {
+                limit,
+                value,
+                detail,
+            });
+        }
+        Ok(false)
+    }
+}
+
+impl ResourceLimiter for GuestLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limits.memory {
+            return self.refuse(
+                Limit::Memory,
+                self.limits.memory as u64,
+                format!("growing linear memory from {current} to {desired} bytes was refused"),
+            );
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limits.table_elements as usize {
+            return self.refuse(
+                Limit::TableElements,
+                u64::from(self.limits.table_elements),
+                format!("growing a table from {current} to {desired} elements was refused"),
+            );
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances as usize
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables as usize
+    }
+
+    fn memories(&self) -> usize {
+        // A component of Rust has one; the pool allows 4 per component.
+        4
+    }
+}
+
+/// The limit behind an instantiation or call error that did not come through the
+/// limiter: a per-store count, or the runtime's pool of instances.
+pub(crate) fn limit_of_error(
+    err: &wasmtime::Error,
+    limits: &ResolvedLimits,
+    pool_instances: u32,
+) -> Option<LimitTrap> {
+    if let Some(trap) = err.downcast_ref::<LimitTrap>() {
+        return Some(trap.clone());
+    }
+    if err
+        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        .is_some()
+    {
+        return Some(LimitTrap {
+            limit: Limit::LiveInstances,
+            value: u64::from(pool_instances),
+            detail: format!("{err}"),
+        });
+    }
+    let message = format!("{err:#}");
+    if message.contains("maximum concurrent limit") {
+        return Some(LimitTrap {
+            limit: Limit::LiveInstances,
+            value: u64::from(pool_instances),
+            detail: message,
+        });
+    }
+    if message.contains("count too high") {
+        let (limit, value) = if message.contains("table count") {
+            (Limit::Tables, limits.tables)
+        } else {
+            (Limit::Instances, limits.instances)
+        };
+        return Some(LimitTrap {
+            limit,
+            value: u64::from(value),
+            detail: message,
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_lay_over_defaults_and_memory_stays_under_the_pool() {
+        let defaults = ResolvedLimits::defaults(64 << 20, &Limits::new().output(100));
+        assert_eq!(defaults.memory, 64 << 20);
+        assert_eq!(defaults.output, 100);
+        let task = Limits::new().memory(1 << 30).fuel(5).resolve(&defaults);
+        assert_eq!(task.memory, 64 << 20, "capped by the pool");
+        assert_eq!(task.fuel, Some(5));
+        assert_eq!(task.output, 100);
+        assert_eq!(task.result_size, RESULT_SIZE);
+    }
+
+    #[test]
+    fn values_are_described_with_units() {
+        assert_eq!(Limit::Memory.describe(16 << 20), "16 MiB (16777216 bytes)");
+        assert_eq!(Limit::Output.describe(1000), "1000 B (1000 bytes)");
+        assert_eq!(Limit::Fuel.describe(7), "7 units");
+        assert_eq!(Limit::LiveInstances.describe(1000), "1000");
+    }
+
+    #[test]
+    fn the_limiter_records_its_first_refusal() {
+        let mut limiter = GuestLimiter::new(ResolvedLimits::defaults(1 << 20, &Limits::new()));
+        assert!(limiter.memory_growing(0, 1 << 20, None).unwrap());
+        assert!(!limiter.memory_growing(1 << 20, 2 << 20, None).unwrap());
+        assert!(!limiter.table_growing(0, 1_000_000, None).unwrap());
+        let hit = limiter.take_hit().expect("a refusal");
+        assert_eq!(hit.limit, Limit::Memory);
+        assert_eq!(hit.value, 1 << 20);
+        assert!(limiter.take_hit().is_none());
+    }
+}

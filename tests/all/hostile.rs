@@ -1,0 +1,771 @@
+//! The hostile-guest suite: every way a guest can misbehave or try to leave its
+//! sandbox, each asserting the typed error it gets, that a canary task running at
+//! the same time still returns the right answer, and that objects made before are
+//! intact.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use rustyray::{
+    Capabilities, DirAccess, Limit, Limits, ObjectRef, RayError, Result, Runtime, RuntimeBuilder,
+};
+
+use crate::common::{self, LONG, SHORT, within};
+
+/// What `canary(rounds)` must return (the guest runs the same loop).
+fn canary_answer(rounds: u32) -> u64 {
+    let mut x: u64 = 0;
+    for i in 0..u64::from(rounds) * 1_000_000 {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(i);
+    }
+    x
+}
+
+/// Rounds of the canary: long enough (a few hundred ms) to overlap the hostile act.
+const ROUNDS: u32 = 150;
+
+/// A runtime with the hostile guests and the fixtures loaded.
+async fn hostile_runtime(builder: RuntimeBuilder) -> Runtime {
+    let runtime = common::runtime_with(builder).await;
+    runtime
+        .load(rustyray_tests::HOSTILE)
+        .await
+        .expect("the hostile guests load");
+    runtime
+}
+
+/// Objects made before the hostile act, and a canary running through it.
+struct Witness {
+    put: ObjectRef<Vec<u64>>,
+    computed: ObjectRef<i32>,
+    canary: ObjectRef<u64>,
+}
+
+impl Witness {
+    async fn start(runtime: &Runtime) -> Witness {
+        let put = runtime.put(&(0..1000u64).collect::<Vec<_>>()).expect("put");
+        let computed = runtime
+            .task("add")
+            .arg(40)
+            .arg(2)
+            .submit_now::<i32>(runtime)
+            .expect("submit add");
+        assert_eq!(within(SHORT, "add", computed.get()).await.expect("add"), 42);
+        let canary = runtime
+            .task("canary")
+            .arg(ROUNDS)
+            .submit_now::<u64>(runtime)
+            .expect("submit the canary");
+        Witness {
+            put,
+            computed,
+            canary,
+        }
+    }
+
+    /// The canary's answer is right, the earlier objects are intact, and a new
+    /// task still runs.
+    async fn check(self, runtime: &Runtime) {
+        assert_eq!(
+            within(LONG, "the canary", self.canary.get())
+                .await
+                .expect("the canary succeeds"),
+            canary_answer(ROUNDS),
+            "the canary's answer"
+        );
+        assert_eq!(
+            self.put.get().await.expect("the earlier put"),
+            (0..1000u64).collect::<Vec<_>>()
+        );
+        assert_eq!(self.computed.get().await.expect("the earlier result"), 42);
+        let fresh = runtime
+            .task("add")
+            .arg(1)
+            .arg(2)
+            .submit_now::<i32>(runtime)
+            .expect("submit");
+        assert_eq!(
+            within(SHORT, "a fresh task", fresh.get())
+                .await
+                .expect("add"),
+            3
+        );
+    }
+}
+
+fn limit_exceeded(err: &RayError) -> (&str, Limit, u64) {
+    match err {
+        RayError::LimitExceeded {
+            function,
+            limit,
+            value,
+            ..
+        } => (function.as_str(), *limit, *value),
+        other => panic!("expected LimitExceeded, got {other:?}"),
+    }
+}
+
+fn application_message(err: RayError) -> String {
+    match err {
+        RayError::Application { message, .. } => message,
+        other => panic!("expected an application error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_infinite_loop_is_stopped_by_its_deadline_or_a_cancel() -> Result<()> {
+    let runtime = hostile_runtime(common::builder()).await;
+    let witness = Witness::start(&runtime).await;
+    let looping = runtime
+        .task("forever")
+        .timeout(Duration::from_millis(100))
+        .submit_now::<u64>(&runtime)?;
+    match within(SHORT, "forever", looping.get()).await {
+        Err(RayError::Timeout(after)) => assert_eq!(after, Duration::from_millis(100)),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    let looping = runtime.task("forever").submit_now::<u64>(&runtime)?;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    runtime.cancel(&looping);
+    assert!(matches!(
+        within(SHORT, "cancelled forever", looping.get()).await,
+        Err(RayError::Cancelled)
+    ));
+    // The runtime-wide default deadline applies too.
+    let bounded =
+        hostile_runtime(common::builder().default_timeout(Some(Duration::from_millis(50)))).await;
+    let looping = bounded.task("forever").submit_now::<u64>(&bounded)?;
+    assert!(matches!(
+        within(SHORT, "forever", looping.get()).await,
+        Err(RayError::Timeout(_))
+    ));
+    witness.check(&runtime).await;
+    Ok(())
+}
+
+fn rss_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<usize>()
+                .ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+#[tokio::test]
+async fn a_memory_bomb_hits_the_memory_limit_and_host_memory_stays_bounded() -> Result<()> {
+    const LIMIT: usize = 64 << 20;
+    const BOMBS: usize = 6;
+    let runtime = hostile_runtime(common::builder().memory_limit(LIMIT)).await;
+    let witness = Witness::start(&runtime).await;
+    let before = rss_bytes();
+    let bombs: Vec<ObjectRef<u64>> = (0..BOMBS)
+        .map(|_| runtime.task("memory_bomb").submit_now(&runtime))
+        .collect::<Result<_>>()?;
+    let mut peak = before;
+    let watch = async {
+        while !bombs.iter().all(ObjectRef::is_ready) {
+            peak = peak.max(rss_bytes());
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    within(LONG, "the memory bombs", watch).await;
+    for bomb in &bombs {
+        let err = bomb.get().await.expect_err("a bomb fails");
+        let (function, limit, value) = limit_exceeded(&err);
+        assert_eq!(
+            (function, limit, value),
+            ("memory_bomb", Limit::Memory, LIMIT as u64)
+        );
+        assert!(err.to_string().contains("memory limit of 64 MiB"), "{err}");
+        // What the guest printed on its way down (Rust's allocation-failure message).
+        let printed = bomb.output().expect("the guest said something");
+        assert!(
+            printed.stderr_text().contains("memory allocation"),
+            "{}",
+            printed.stderr_text()
+        );
+    }
+    // Each bomb had at most its 64 MiB; other tests share this process, so allow
+    // them some room too.
+    let grown = peak.saturating_sub(before);
+    assert!(
+        grown < BOMBS * LIMIT + (256 << 20),
+        "host RSS grew by {} MiB for {BOMBS} bombs of at most 64 MiB",
+        grown >> 20
+    );
+
+    // A guest that handles the refusal itself is not failed for it.
+    let careful = runtime
+        .task("try_allocate")
+        .arg(100u32)
+        .submit_now::<u64>(&runtime)?;
+    let message = application_message(
+        within(SHORT, "try_allocate", careful.get())
+            .await
+            .expect_err("refused"),
+    );
+    assert!(message.contains("refused"), "{message}");
+    // A task can lower its own limit below the runtime's.
+    let small = runtime
+        .task("try_allocate")
+        .arg(32u32)
+        .memory_limit(16 << 20)
+        .submit_now::<u64>(&runtime)?;
+    assert!(within(SHORT, "try_allocate", small.get()).await.is_err());
+    let fits = runtime
+        .task("try_allocate")
+        .arg(8u32)
+        .memory_limit(16 << 20)
+        .submit_now::<u64>(&runtime)?;
+    assert_eq!(within(SHORT, "try_allocate", fits.get()).await?, 8 * 256);
+    witness.check(&runtime).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_stack_overflow_traps_cleanly() -> Result<()> {
+    let runtime = hostile_runtime(common::builder()).await;
+    let witness = Witness::start(&runtime).await;
+    // Two stacks can overflow: wasm's call stack (limited by the engine), and the
+    // stack a Rust guest keeps in its linear memory (below its data, so running off
+    // it is an out-of-bounds access).
+    for (function, says, frame) in [
+        ("call_stack_overflow", "512 KiB", "hostile::calls"),
+        ("stack_overflow", "overflowed", "hostile::deep"),
+    ] {
+        let deep = runtime
+            .task(function)
+            .arg(0u64)
+            .submit_now::<u64>(&runtime)?;
+        let err = within(SHORT, function, deep.get())
+            .await
+            .expect_err("it overflows");
+        match &err {
+            RayError::Trap {
+                function: trapped,
+                message,
+                backtrace,
+                context,
+            } => {
+                assert_eq!(trapped, function);
+                assert!(message.contains(says), "{function}: {message}");
+                assert!(backtrace.contains(frame), "{backtrace}");
+                assert!(backtrace.lines().count() < 60, "kept short: {backtrace}");
+                assert_eq!(context.task, format!("task {}", deep.id().0));
+                assert_eq!(context.arg_sizes, [1]);
+            }
+            other => panic!("expected a trap, got {other:?}"),
+        }
+    }
+    witness.check(&runtime).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn unbounded_recursion_through_remote_fails_with_the_instance_limit() -> Result<()> {
+    let runtime = hostile_runtime(common::builder()).await;
+    let before = rss_bytes();
+    let witness = Witness::start(&runtime).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let start = Instant::now();
+    let root = runtime
+        .task("recurse")
+        .arg(0u64)
+        .submit_now::<u64>(&runtime)?;
+    let err = within(LONG, "the recursion", root.get())
+        .await
+        .expect_err("the recursion fails");
+    let message = application_message(err);
+    assert!(
+        message.contains("live instances limit of 1000"),
+        "the innermost task's error reaches the root: {message}"
+    );
+    eprintln!(
+        "recursion through remote failed cleanly after {:?}, rss {} -> {} MiB",
+        start.elapsed(),
+        before >> 20,
+        rss_bytes() >> 20
+    );
+    witness.check(&runtime).await;
+    // Every nested task ended: nothing is left in flight.
+    assert!(
+        common::eventually(SHORT, || runtime.stats().tasks_in_flight == 0).await,
+        "{:?}",
+        runtime.stats()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_oversized_result_or_put_is_refused() -> Result<()> {
+    let runtime =
+        hostile_runtime(common::builder().limits(Limits::new().result_size(1 << 20))).await;
+    let witness = Witness::start(&runtime).await;
+    let big = runtime
+        .task("big_result")
+        .arg(2u64 << 20)
+        .submit_now::<Vec<u8>>(&runtime)?;
+    let err = within(SHORT, "big_result", big.get())
+        .await
+        .expect_err("too big");
+    assert_eq!(
+        limit_exceeded(&err),
+        ("big_result", Limit::ResultSize, 1 << 20)
+    );
+    assert!(
+        err.to_string().contains("result size limit of 1 MiB"),
+        "{err}"
+    );
+    let fits = runtime
+        .task("big_result")
+        .arg(1000u64)
+        .submit_now::<Vec<u8>>(&runtime)?;
+    assert_eq!(within(SHORT, "big_result", fits.get()).await?.len(), 1000);
+    // A guest's own put is held to the same limit, as an error it can handle.
+    let put = runtime
+        .task("put_big")
+        .arg(2u64 << 20)
+        .submit_now::<u64>(&runtime)?;
+    let message = application_message(
+        within(SHORT, "put_big", put.get())
+            .await
+            .expect_err("refused"),
+    );
+    assert!(message.contains("result size limit"), "{message}");
+    // A task may set its own.
+    let tight = runtime
+        .task("big_result")
+        .arg(2000u64)
+        .limits(Limits::new().result_size(1000))
+        .submit_now::<Vec<u8>>(&runtime)?;
+    let err = within(SHORT, "big_result", tight.get())
+        .await
+        .expect_err("too big");
+    assert_eq!(limit_exceeded(&err).1, Limit::ResultSize);
+    witness.check(&runtime).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_panic_shows_its_message_and_where_it_happened() -> Result<()> {
+    let runtime = hostile_runtime(common::builder()).await;
+    let witness = Witness::start(&runtime).await;
+    let panicked = runtime
+        .task("panic_with")
+        .arg("the guest gave up")
+        .submit_now::<u64>(&runtime)?;
+    let err = within(SHORT, "panic_with", panicked.get())
+        .await
+        .expect_err("it panics");
+    match &err {
+        RayError::Trap {
+            function,
+            message,
+            backtrace,
+            context,
+        } => {
+            assert_eq!(function, "panic_with");
+            assert!(message.contains("the guest gave up"), "{message}");
+            assert!(backtrace.contains("panic_with"), "{backtrace}");
+            assert_eq!(context.task, format!("task {}", panicked.id().0));
+            // postcard: a 1-byte length, then 17 bytes of text.
+            assert_eq!(context.arg_sizes, [18]);
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    let shown = err.to_string();
+    assert!(
+        shown.contains(&format!(
+            "in task {}, 1 argument of 18 bytes",
+            panicked.id().0
+        )),
+        "{shown}"
+    );
+    witness.check(&runtime).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_trap_inside_an_actor_method_kills_only_that_instance() -> Result<()> {
+    let runtime = hostile_runtime(common::builder()).await;
+    let witness = Witness::start(&runtime).await;
+    let fragile = runtime.actor("Fragile").max_restarts(1).create().await?;
+    assert_eq!(fragile.call::<u32>("ok", ()).get().await?, 1);
+    let err = within(SHORT, "Fragile.trap", fragile.call::<u32>("trap", ()).get())
+        .await
+        .expect_err("it traps");
+    match &err {
+        RayError::ActorDied { class, reason, .. } => {
+            assert_eq!(class, "Fragile");
+            assert!(reason.contains("unreachable"), "{reason}");
+            assert!(reason.contains("hostile::Fragile"), "a backtrace: {reason}");
+            assert!(reason.contains(&format!("in {}", fragile.id())), "{reason}");
+        }
+        other => panic!("expected ActorDied, got {other:?}"),
+    }
+    // Restarted from its constructor: the count starts over.
+    assert_eq!(fragile.call::<u32>("ok", ()).get().await?, 1);
+    // Out of restarts, the next trap kills it for good.
+    let _ = fragile.call::<u32>("trap", ()).get().await;
+    assert!(matches!(
+        fragile.call::<u32>("ok", ()).get().await,
+        Err(RayError::ActorDied { .. })
+    ));
+    // An actor's memory limit is its own.
+    let bomber = runtime
+        .actor("Fragile")
+        .limits(Limits::new().memory(32 << 20))
+        .create()
+        .await?;
+    let err = within(SHORT, "Fragile.bomb", bomber.call::<u64>("bomb", ()).get())
+        .await
+        .expect_err("the bomb fails");
+    match &err {
+        RayError::ActorDied { reason, .. } => {
+            assert!(reason.contains("memory limit of 32 MiB"), "{reason}")
+        }
+        other => panic!("expected ActorDied, got {other:?}"),
+    }
+    // A call past its deadline fails with the timeout; the actor is replaced.
+    let spinner = runtime
+        .actor("Fragile")
+        .call_timeout(Duration::from_millis(50))
+        .max_restarts(1)
+        .create()
+        .await?;
+    assert_eq!(spinner.call::<u32>("ok", ()).get().await?, 1);
+    assert!(matches!(
+        within(SHORT, "Fragile.spin", spinner.call::<u64>("spin", ()).get()).await,
+        Err(RayError::Timeout(_))
+    ));
+    assert_eq!(spinner.call::<u32>("ok", ()).get().await?, 1);
+    witness.check(&runtime).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn files_outside_the_preopens_cannot_be_opened() -> Result<()> {
+    let root = common::fresh_dir("sandbox-fs");
+    let granted = root.join("granted");
+    std::fs::create_dir_all(&granted).expect("mkdir");
+    std::fs::write(granted.join("hello.txt"), "hello from the host").expect("write");
+    std::fs::write(root.join("secret.txt"), "not for guests").expect("write");
+    let runtime = hostile_runtime(common::builder()).await;
+    let witness = Witness::start(&runtime).await;
+    let read_only = Capabilities::new().dir(&granted, "/data", DirAccess::ReadOnly);
+
+    let read = |path: &str, caps: Option<Capabilities>| {
+        let mut task = runtime.task("read_file").arg(path);
+        if let Some(caps) = caps {
+            task = task.capabilities(caps);
+        }
+        task.submit_now::<String>(&runtime)
+    };
+    // Inside the grant: readable.
+    let inside = read("/data/hello.txt", Some(read_only.clone()))?;
+    assert_eq!(
+        within(SHORT, "read", inside.get()).await?,
+        "hello from the host"
+    );
+    // Not granted: nothing is there.
+    for (path, caps) in [
+        ("/data/hello.txt", None),
+        ("/data/../secret.txt", Some(read_only.clone())),
+        ("/etc/passwd", Some(read_only.clone())),
+        (
+            root.join("secret.txt").to_str().expect("utf-8"),
+            Some(read_only.clone()),
+        ),
+        ("../secret.txt", Some(read_only.clone())),
+    ] {
+        let denied = read(path, caps)?;
+        let message = application_message(
+            within(SHORT, "read", denied.get())
+                .await
+                .expect_err("outside the sandbox"),
+        );
+        assert!(!message.contains("not for guests"), "{message}");
+        assert!(
+            message.starts_with(path),
+            "the guest's own error: {message}"
+        );
+    }
+    // A symlink inside the grant that points out of it does not lead out.
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(root.join("secret.txt"), granted.join("escape"))
+            .expect("symlink");
+        let escape = read("/data/escape", Some(read_only.clone()))?;
+        assert!(within(SHORT, "read", escape.get()).await.is_err());
+    }
+    // Read-only means no writes.
+    let write = runtime
+        .task("write_file")
+        .arg("/data/new.txt")
+        .arg("x")
+        .capabilities(read_only.clone())
+        .submit_now::<()>(&runtime)?;
+    assert!(within(SHORT, "write", write.get()).await.is_err());
+    assert!(!granted.join("new.txt").exists());
+    // Read-write allows them, inside.
+    let write = runtime
+        .task("write_file")
+        .arg("/data/new.txt")
+        .arg("written by a guest")
+        .capabilities(Capabilities::new().dir(&granted, "/data", DirAccess::ReadWrite))
+        .submit_now::<()>(&runtime)?;
+    within(SHORT, "write", write.get()).await?;
+    assert_eq!(
+        std::fs::read_to_string(granted.join("new.txt")).expect("the file"),
+        "written by a guest"
+    );
+    // The root is not listable without a grant.
+    let listing = runtime
+        .task("list_dir")
+        .arg("/")
+        .submit_now::<Vec<String>>(&runtime)?;
+    assert!(within(SHORT, "list", listing.get()).await.is_err());
+    // A grant of a directory that does not exist is refused at submission.
+    assert!(matches!(
+        runtime
+            .task("read_file")
+            .arg("/x")
+            .capabilities(Capabilities::new().dir(root.join("nope"), "/x", DirAccess::ReadOnly))
+            .submit_now::<String>(&runtime),
+        Err(RayError::InvalidOptions(_))
+    ));
+    witness.check(&runtime).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn environment_variables_are_only_those_granted() -> Result<()> {
+    // SAFETY: `set_var` in a multi-threaded test process; this name is unique
+    // to this test and only read back through the guest.
+    unsafe { std::env::set_var("RUSTYRAY_TEST_SECRET", "hunter2") };
+    let runtime = hostile_runtime(common::builder()).await;
+    let witness = Witness::start(&runtime).await;
+    let all = runtime
+        .task("env_all")
+        .submit_now::<Vec<(String, String)>>(&runtime)?;
+    assert_eq!(within(SHORT, "env_all", all.get()).await?, []);
+    for name in ["RUSTYRAY_TEST_SECRET", "PATH", "HOME"] {
+        let var = runtime
+            .task("env_var")
+            .arg(name)
+            .submit_now::<Option<String>>(&runtime)?;
+        assert_eq!(within(SHORT, "env_var", var.get()).await?, None, "{name}");
+    }
+    let args = runtime
+        .task("args_seen")
+        .submit_now::<Vec<String>>(&runtime)?;
+    assert_eq!(
+        within(SHORT, "args", args.get()).await?,
+        Vec::<String>::new()
+    );
+    // Granted: exactly those.
+    let caps = Capabilities::new()
+        .env("MODE", "fast")
+        .inherit_env("RUSTYRAY_TEST_SECRET");
+    let all = runtime
+        .task("env_all")
+        .capabilities(caps)
+        .submit_now::<Vec<(String, String)>>(&runtime)?;
+    let mut seen = within(SHORT, "env_all", all.get()).await?;
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("MODE".to_string(), "fast".to_string()),
+            ("RUSTYRAY_TEST_SECRET".to_string(), "hunter2".to_string())
+        ]
+    );
+    // Runtime defaults apply to every task without its own.
+    let defaulted =
+        hostile_runtime(common::builder().capabilities(Capabilities::new().env("STAGE", "test")))
+            .await;
+    let var = defaulted
+        .task("env_var")
+        .arg("STAGE")
+        .submit_now::<Option<String>>(&defaulted)?;
+    assert_eq!(
+        within(SHORT, "env_var", var.get()).await?.as_deref(),
+        Some("test")
+    );
+    witness.check(&runtime).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn sockets_cannot_be_opened() -> Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a host listener");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("its address").to_string();
+    let runtime = hostile_runtime(common::builder()).await;
+    let witness = Witness::start(&runtime).await;
+    let cases: [(&str, &str); 4] = [
+        ("tcp_connect", addr.as_str()),
+        ("tcp_listen", "127.0.0.1:0"),
+        ("udp_send", addr.as_str()),
+        ("resolve", "localhost"),
+    ];
+    for (function, arg) in cases {
+        let attempt = runtime.task(function).arg(arg).submit_now::<()>(&runtime)?;
+        let err = within(SHORT, function, attempt.get())
+            .await
+            .expect_err("the network is closed");
+        assert!(
+            matches!(
+                err,
+                RayError::Application { .. } | RayError::BadArguments { .. }
+            ),
+            "{function}: a refusal the guest sees as an error: {err:?}"
+        );
+    }
+    // Nothing reached the host's listener.
+    match listener.accept() {
+        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("a guest connected to the host: {other:?}"),
+    }
+    witness.check(&runtime).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_modules_are_refused_while_work_goes_on() -> Result<()> {
+    let runtime = hostile_runtime(common::builder()).await;
+    let witness = Witness::start(&runtime).await;
+    let mut garbage = b"\0asm\x0d\0\x01\0".to_vec();
+    garbage.extend((0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "garbage.wasm",
+            b"MZ\x90\0 not wasm at all".to_vec(),
+            "not a WebAssembly file",
+        ),
+        ("broken.wasm", garbage, "does not compile"),
+        (
+            "core.wasm",
+            b"\0asm\x01\0\0\0".to_vec(),
+            "core WebAssembly module",
+        ),
+        (
+            "foreign.wasm",
+            std::fs::read(rustyray_tests::FOREIGN_WORLD).expect("the foreign world"),
+            "acme:clock",
+        ),
+        (
+            "command.wasm",
+            std::fs::read(rustyray_tests::OTHER_WORLD).expect("the other world"),
+            "does not export",
+        ),
+    ];
+    for (name, bytes, words) in cases {
+        match runtime.load_bytes(&bytes, name).await {
+            Err(RayError::InvalidModule {
+                source_name,
+                message,
+            }) => {
+                assert_eq!(source_name, name);
+                assert!(message.contains(words), "{name}: {message}");
+            }
+            other => panic!("{name}: expected InvalidModule, got {other:?}"),
+        }
+    }
+    witness.check(&runtime).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn undecodable_arguments_and_unknown_functions_are_reported() -> Result<()> {
+    let runtime = hostile_runtime(common::builder()).await;
+    let witness = Witness::start(&runtime).await;
+    let cases: Vec<rustyray::TaskBuilder> = vec![
+        runtime.task("canary").arg("not a number"),
+        runtime.task("canary").arg(u64::MAX),
+        runtime.task("canary").arg(vec![0xffu8; 64]),
+        runtime.task("read_file").arg(vec![0xffu8, 0xfe, 0xfd]),
+        runtime.task("canary"),
+        runtime.task("canary").arg(1u32).arg(2u32),
+    ];
+    for task in cases {
+        let bad = task.submit_now::<u64>(&runtime)?;
+        match within(SHORT, "bad arguments", bad.get()).await {
+            Err(RayError::BadArguments { function, .. }) => {
+                assert!(function == "canary" || function == "read_file")
+            }
+            other => panic!("expected BadArguments, got {other:?}"),
+        }
+    }
+    // Bytes that are not even postcard framing, through a raw object.
+    let raw = runtime.put_bytes(bytes::Bytes::from_static(&[0xff; 16]))?;
+    let bad = runtime
+        .task("canary")
+        .arg_ref(&raw)
+        .submit_now::<u64>(&runtime)?;
+    assert!(matches!(
+        within(SHORT, "raw bytes as u32", bad.get()).await,
+        Err(RayError::BadArguments { .. })
+    ));
+    for name in ["no_such_function", "", "canary\0", "../../etc/passwd"] {
+        let missing = runtime.task(name).submit_now::<u64>(&runtime)?;
+        match within(SHORT, "a missing function", missing.get()).await {
+            Err(RayError::FunctionNotFound(missing)) => assert_eq!(missing, name),
+            other => panic!("expected FunctionNotFound, got {other:?}"),
+        }
+    }
+    witness.check(&runtime).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_tasks_at_once_all_answer() -> Result<()> {
+    const TASKS: u32 = 100_000;
+    let runtime = hostile_runtime(common::builder()).await;
+    let witness = Witness::start(&runtime).await;
+    let before = rss_bytes();
+    let start = Instant::now();
+    let results: Vec<ObjectRef<i32>> = (0..TASKS)
+        .map(|i| {
+            runtime
+                .task("add")
+                .arg(i as i32)
+                .arg(1)
+                .submit_now::<i32>(&runtime)
+        })
+        .collect::<Result<_>>()?;
+    let submitted = start.elapsed();
+    let mut peak = rss_bytes();
+    let mut sum = 0i64;
+    let collect = async {
+        for (i, result) in results.iter().enumerate() {
+            sum += i64::from(result.get().await.expect("every task answers"));
+            if i % 10_000 == 0 {
+                peak = peak.max(rss_bytes());
+            }
+        }
+    };
+    within(Duration::from_secs(300), "100,000 tasks", collect).await;
+    let n = i64::from(TASKS);
+    assert_eq!(sum, n * (n + 1) / 2);
+    eprintln!(
+        "100,000 tasks: submitted in {submitted:?}, all answered in {:?}; RSS {} -> peak {} MiB",
+        start.elapsed(),
+        before >> 20,
+        peak >> 20
+    );
+    assert!(
+        peak.saturating_sub(before) < 1 << 30,
+        "queueing 100,000 tasks took {} MiB",
+        peak.saturating_sub(before) >> 20
+    );
+    witness.check(&runtime).await;
+    Ok(())
+}
