@@ -348,14 +348,16 @@ pub(crate) async fn create(
     options: ActorOptions,
 ) -> Result<ActorHandle> {
     let handle = spawn(runtime, class, args, options)?;
-    match handle.ready().await {
-        Ok(()) => Ok(handle),
+    // Not `ActorHandle::ready`: this also runs for guests, on a worker thread, where
+    // the host API's brief spin would only delay the constructor it waits for.
+    match handle.cell.ready.ready().await {
+        Ok(_) => Ok(handle),
         Err(err) => {
             handle
                 .cell
                 .directory
                 .unpin(handle.cell.id, &handle.cell.name);
-            Err(err)
+            Err(err.clone())
         }
     }
 }

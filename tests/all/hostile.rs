@@ -587,6 +587,24 @@ async fn environment_variables_are_only_those_granted() -> Result<()> {
             ("RUSTYRAY_TEST_SECRET".to_string(), "hunter2".to_string())
         ]
     );
+    // Actors too: nothing by default, what their own capabilities grant.
+    let plain = runtime.actor("Fragile").create().await?;
+    assert_eq!(
+        plain
+            .call::<Option<String>>("env", ("RUSTYRAY_TEST_SECRET",))
+            .get()
+            .await?,
+        None
+    );
+    let granted = runtime
+        .actor("Fragile")
+        .capabilities(Capabilities::new().env("ROLE", "actor"))
+        .create()
+        .await?;
+    assert_eq!(
+        granted.call::<Option<String>>("env", ("ROLE",)).get().await?,
+        Some("actor".to_string())
+    );
     // Runtime defaults apply to every task without its own.
     let defaulted =
         hostile_runtime(common::builder().capabilities(Capabilities::new().env("STAGE", "test")))

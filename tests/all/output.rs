@@ -153,3 +153,23 @@ async fn a_live_sink_sees_labelled_lines_as_they_come() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn stdin_is_closed_unless_given() -> Result<()> {
+    let runtime = hostile_runtime(common::builder()).await;
+    let closed = runtime
+        .task("read_stdin")
+        .submit_now::<String>(&runtime)?;
+    assert_eq!(within(SHORT, "read_stdin", closed.get()).await?, "");
+    let given = runtime
+        .task("read_stdin")
+        .capabilities(rustyray::Capabilities::new().stdin(rustyray::Stdin::Bytes(
+            bytes::Bytes::from_static(b"line one\nline two\n"),
+        )))
+        .submit_now::<String>(&runtime)?;
+    assert_eq!(
+        within(SHORT, "read_stdin", given.get()).await?,
+        "line one\nline two\n"
+    );
+    Ok(())
+}

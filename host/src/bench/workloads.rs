@@ -247,21 +247,30 @@ async fn tasks_multi_client(ctx: Context) -> Result<f64> {
     let clients = ctx.sizes.clients;
     let per_client = ctx.sizes.tasks / clients;
     let start = Instant::now();
-    let mut joins = Vec::new();
-    for _ in 0..clients {
+    all_clients((0..clients).map(|_| {
         let runtime = runtime.clone();
-        joins.push(tokio::spawn(async move {
+        async move {
             let objects: Vec<ObjectRef<()>> = (0..per_client)
                 .map(|_| TaskBuilder::new("noop").submit_now(&*runtime))
                 .collect::<Result<_>>()?;
             get_all(&objects).await
-        }));
-    }
+        }
+    }))
+    .await?;
+    Ok(rate(per_client * clients, start))
+}
+
+/// Runs each client as a task of its own (concurrent drivers) and waits for all.
+async fn all_clients<F>(clients: impl Iterator<Item = F>) -> Result<()>
+where
+    F: Future<Output = Result<()>> + Send + 'static,
+{
+    let joins: Vec<_> = clients.map(tokio::spawn).collect();
     for join in joins {
         join.await
             .map_err(|err| RayError::Internal(err.to_string()))??;
     }
-    Ok(rate(per_client * clients, start))
+    Ok(())
 }
 
 async fn actor_calls_async(ctx: Context) -> Result<f64> {
@@ -298,18 +307,11 @@ async fn actor_calls_n_n(ctx: Context) -> Result<f64> {
         actors.push(actor);
     }
     let start = Instant::now();
-    let mut joins = Vec::new();
-    for actor in actors {
-        joins.push(tokio::spawn(async move {
-            let calls: Vec<ObjectRef<()>> =
-                (0..per_client).map(|_| actor.call("ping", ())).collect();
-            get_all(&calls).await
-        }));
-    }
-    for join in joins {
-        join.await
-            .map_err(|err| RayError::Internal(err.to_string()))??;
-    }
+    all_clients(actors.into_iter().map(|actor| async move {
+        let calls: Vec<ObjectRef<()>> = (0..per_client).map(|_| actor.call("ping", ())).collect();
+        get_all(&calls).await
+    }))
+    .await?;
     Ok(rate(per_client * clients, start))
 }
 

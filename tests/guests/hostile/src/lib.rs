@@ -259,6 +259,11 @@ impl Fragile {
         forever()
     }
 
+    /// An environment variable, if the actor can see it.
+    pub fn env(&self, name: String) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
     /// Prints `text` and returns the call count.
     pub fn say(&mut self, text: String) -> u32 {
         self.calls += 1;
