@@ -42,6 +42,7 @@ fn spin() -> u64 {
 }
 
 #[rustyray::actor]
+#[derive(Default)]
 pub struct Pinger {
     pings: u64,
 }
@@ -49,7 +50,7 @@ pub struct Pinger {
 #[rustyray::actor]
 impl Pinger {
     pub fn new() -> Self {
-        Pinger { pings: 0 }
+        Pinger::default()
     }
 
     pub fn ping(&mut self) {
