@@ -531,8 +531,10 @@ impl Incarnation {
         args: &[Vec<u8>],
         deadline: Option<Duration>,
     ) -> Result<Bytes, CallFailure> {
-        self.capture
-            .set_source(Source::Label(format!("{} {what}", self.id)));
+        if self.capture.has_sink() {
+            self.capture
+                .set_source(Source::Label(format!("{} {what}", self.id)));
+        }
         self.store.data_mut().limiter.reset();
         if self.store.data().runtime.sandbox.fuel {
             refuel(&mut self.store);

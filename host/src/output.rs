@@ -195,6 +195,11 @@ impl OutputCapture {
         }
     }
 
+    /// Whether lines go to a live sink (which is what labels are for).
+    pub(crate) fn has_sink(&self) -> bool {
+        self.shared.sink.is_some()
+    }
+
     /// Labels what is printed from now on (an actor's next call).
     pub(crate) fn set_source(&self, source: Source) {
         if let Ok(mut state) = self.shared.state.lock() {

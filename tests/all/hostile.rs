@@ -602,7 +602,10 @@ async fn environment_variables_are_only_those_granted() -> Result<()> {
         .create()
         .await?;
     assert_eq!(
-        granted.call::<Option<String>>("env", ("ROLE",)).get().await?,
+        granted
+            .call::<Option<String>>("env", ("ROLE",))
+            .get()
+            .await?,
         Some("actor".to_string())
     );
     // Runtime defaults apply to every task without its own.

@@ -157,9 +157,7 @@ async fn a_live_sink_sees_labelled_lines_as_they_come() -> Result<()> {
 #[tokio::test]
 async fn stdin_is_closed_unless_given() -> Result<()> {
     let runtime = hostile_runtime(common::builder()).await;
-    let closed = runtime
-        .task("read_stdin")
-        .submit_now::<String>(&runtime)?;
+    let closed = runtime.task("read_stdin").submit_now::<String>(&runtime)?;
     assert_eq!(within(SHORT, "read_stdin", closed.get()).await?, "");
     let given = runtime
         .task("read_stdin")
