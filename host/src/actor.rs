@@ -544,7 +544,8 @@ impl Incarnation {
                 .rustyray_runtime_guest()
                 .call_actor_call(&mut self.store, method, args);
         let outcome = match deadline {
-            Some(limit) => match tokio::time::timeout(limit, call).await {
+            // Boxed, so calls without a deadline do not carry the timer in their future.
+            Some(limit) => match Box::pin(tokio::time::timeout(limit, call)).await {
                 Ok(outcome) => outcome,
                 Err(_) => return Err(CallFailure::Trap(RayError::Timeout(limit))),
             },

@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -119,6 +120,9 @@ struct State {
 struct Shared {
     cap: usize,
     sink: Option<OutputSink>,
+    /// Whether anything was written since the last `take`: most tasks and actor
+    /// calls print nothing, and then `take` need not lock.
+    written: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -175,6 +179,7 @@ impl OutputCapture {
             shared: Arc::new(Shared {
                 cap,
                 sink,
+                written: AtomicBool::new(false),
                 state: Mutex::new(State {
                     source,
                     label: None,
@@ -211,6 +216,9 @@ impl OutputCapture {
     /// Takes what was printed so far (`None` if nothing), passing any unfinished
     /// line to the live sink, and starts afresh.
     pub(crate) fn take(&self) -> Option<TaskOutput> {
+        if !self.shared.written.swap(false, Ordering::AcqRel) {
+            return None;
+        }
         let mut state = self.shared.state.lock().ok()?;
         if let Some(sink) = &self.shared.sink {
             for stream in [Stream::Stdout, Stream::Stderr] {
@@ -238,6 +246,7 @@ impl OutputCapture {
         let Ok(mut state) = self.shared.state.lock() else {
             return Ok(());
         };
+        self.shared.written.store(true, Ordering::Release);
         let room = self.shared.cap.saturating_sub(state.used);
         let kept = &bytes[..bytes.len().min(room)];
         state.used += kept.len();

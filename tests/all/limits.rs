@@ -144,29 +144,3 @@ async fn table_and_instance_counts_are_limited() -> Result<()> {
     assert_eq!(within(SHORT, "add", sum.get()).await?, 3);
     Ok(())
 }
-
-#[tokio::test]
-#[ignore = "a measurement, not a test"]
-async fn measure_fuel_overhead() -> Result<()> {
-    for fuel in [false, true, false, true] {
-        let runtime = hostile_runtime(common::builder().fuel(fuel)).await;
-        let warm = runtime.task("canary").arg(10u32).submit_now::<u64>(&runtime)?;
-        warm.get().await?;
-        let start = std::time::Instant::now();
-        let run = runtime.task("canary").arg(300u32).submit_now::<u64>(&runtime)?;
-        run.get().await?;
-        let cpu = start.elapsed();
-        let start = std::time::Instant::now();
-        let many: Vec<_> = (0..20_000)
-            .map(|i| runtime.task("add").arg(i).arg(1).submit_now::<i32>(&runtime))
-            .collect::<Result<_>>()?;
-        for r in &many {
-            r.get().await?;
-        }
-        eprintln!(
-            "fuel={fuel}: canary(300) {cpu:?}; 20k trivial tasks {:?}",
-            start.elapsed()
-        );
-    }
-    Ok(())
-}
