@@ -74,3 +74,13 @@ pub async fn eventually(ceiling: Duration, mut condition: impl FnMut() -> bool) 
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
+
+/// A runtime with the fixtures and the hostile guests loaded.
+pub async fn hostile_runtime(builder: RuntimeBuilder) -> Runtime {
+    let runtime = runtime_with(builder).await;
+    runtime
+        .load(rustyray_tests::HOSTILE)
+        .await
+        .expect("the hostile guests load");
+    runtime
+}

@@ -6,11 +6,9 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use rustyray::{
-    Capabilities, DirAccess, Limit, Limits, ObjectRef, RayError, Result, Runtime, RuntimeBuilder,
-};
+use rustyray::{Capabilities, DirAccess, Limit, Limits, ObjectRef, RayError, Result, Runtime};
 
-use crate::common::{self, LONG, SHORT, within};
+use crate::common::{self, LONG, SHORT, hostile_runtime, within};
 
 /// What `canary(rounds)` must return (the guest runs the same loop).
 fn canary_answer(rounds: u32) -> u64 {
@@ -23,16 +21,6 @@ fn canary_answer(rounds: u32) -> u64 {
 
 /// Rounds of the canary: long enough (a few hundred ms) to overlap the hostile act.
 const ROUNDS: u32 = 150;
-
-/// A runtime with the hostile guests and the fixtures loaded.
-async fn hostile_runtime(builder: RuntimeBuilder) -> Runtime {
-    let runtime = common::runtime_with(builder).await;
-    runtime
-        .load(rustyray_tests::HOSTILE)
-        .await
-        .expect("the hostile guests load");
-    runtime
-}
 
 /// Objects made before the hostile act, and a canary running through it.
 struct Witness {

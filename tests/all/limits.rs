@@ -1,18 +1,9 @@
 //! Limits not covered by the hostile suite: fuel, table and instance counts, and
 //! how per-task and per-actor limits lay over the runtime's defaults.
 
-use rustyray::{Limit, Limits, RayError, Result, Runtime, RuntimeBuilder};
+use rustyray::{Limit, Limits, RayError, Result};
 
-use crate::common::{self, SHORT, within};
-
-async fn hostile_runtime(builder: RuntimeBuilder) -> Runtime {
-    let runtime = common::runtime_with(builder).await;
-    runtime
-        .load(rustyray_tests::HOSTILE)
-        .await
-        .expect("the hostile guests load");
-    runtime
-}
+use crate::common::{self, SHORT, hostile_runtime, within};
 
 fn limit_of(err: &RayError) -> (Limit, u64) {
     match err {

@@ -4,18 +4,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rustyray::{Limit, Limits, RayError, Result, Runtime, RuntimeBuilder, Stream};
+use rustyray::{Limit, Limits, RayError, Result, Stream};
 
-use crate::common::{self, SHORT, within};
-
-async fn hostile_runtime(builder: RuntimeBuilder) -> Runtime {
-    let runtime = common::runtime_with(builder).await;
-    runtime
-        .load(rustyray_tests::HOSTILE)
-        .await
-        .expect("the hostile guests load");
-    runtime
-}
+use crate::common::{self, SHORT, hostile_runtime, within};
 
 #[tokio::test]
 async fn a_tasks_output_comes_back_with_its_result() -> Result<()> {
