@@ -3,7 +3,7 @@
 //!
 //! Every figure is the median of several repetitions (5, or 3 with `--quick`, which
 //! also uses smaller counts); each repetition starts a fresh runtime, as Ray's
-//! bench starts a fresh cluster. The guest is `bench/guest` (built on first use, or
+//! bench starts a fresh cluster, and a workload's repetitions run back to back. The guest is `bench/guest` (built on first use, or
 //! given with `--guest`). Output is a table, or one JSON object with `--json`.
 
 mod probe;
@@ -143,8 +143,11 @@ pub async fn run(options: BenchOptions) -> Result<Report> {
     let total = selected.len() * reps;
     let started = Instant::now();
     let mut done = 0;
-    for rep in 0..reps {
-        for workload in &selected {
+    // All repetitions of one workload before the next: the heavy ones at the end of
+    // the suite (100,000 actors) leave the process's memory in a state that would
+    // slow whatever ran after them.
+    for workload in &selected {
+        for rep in 0..reps {
             if options.progress {
                 report::progress(done, total, workload.key, rep + 1, reps);
             }

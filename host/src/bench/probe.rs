@@ -37,9 +37,36 @@ pub(crate) fn spawn_probe(kind: &str, guest: &Path) -> Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
+/// Added RSS (KiB) per idle actor with `count` alive, each called once. One actor
+/// is made first so the class's one-off costs are not spread over the rest.
+async fn actor_rss(count: usize, guest: &Path) -> Result<f64> {
+    let runtime = Runtime::builder()
+        .max_instances(count as u32 + 200)
+        .memory_limit(64 << 20)
+        .build()?;
+    runtime.load(guest).await?;
+    let first = runtime.actor("Pinger").create().await?;
+    first.call::<()>("ping", ()).get().await?;
+    let before = rss_kib()?;
+    let actors = (0..count)
+        .map(|_| runtime.actor("Pinger").spawn())
+        .collect::<Result<Vec<_>>>()?;
+    for actor in &actors {
+        actor.call::<()>("ping", ()).get().await?;
+    }
+    let after = rss_kib()?;
+    Ok(after.saturating_sub(before) as f64 / count as f64)
+}
+
 /// The probe side: `cold-start` runs one task and exits; `idle-rss` prints the RSS
 /// (KiB) of a runtime with the guest loaded after one task.
 pub async fn run_probe(kind: &str, guest: &Path) -> Result<String> {
+    if let Some(count) = kind.strip_prefix("actor-rss:") {
+        let count = count
+            .parse()
+            .map_err(|_| RayError::Internal(format!("bad actor count in {kind}")))?;
+        return actor_rss(count, guest).await.map(|kib| format!("{kib:.1}"));
+    }
     let runtime = Runtime::new()?;
     runtime.load(guest).await?;
     let value: u64 = TaskBuilder::new("add_one")
