@@ -504,14 +504,20 @@ async fn actors_created(ctx: Context) -> Result<f64> {
     let n = ctx.sizes.actors_created;
     let runtime = runtime_with(&ctx, (n as u32) + 200, 64 << 20).await?;
     let start = Instant::now();
-    // As Ray's `[Pinger.remote() for _ in range(n)]`: create without waiting for
-    // each constructor, then call each actor once and wait for every answer.
+    spawn_and_ping(&runtime, n).await?;
+    Ok(rate(n, start))
+}
+
+/// As Ray's `[Pinger.remote() for _ in range(n)]` then a ping to each: creates `n`
+/// actors without waiting for each constructor, calls each once, waits for every
+/// answer; the actors stay alive as long as the returned handles.
+async fn spawn_and_ping(runtime: &Runtime, n: usize) -> Result<Vec<crate::ActorHandle>> {
     let actors = (0..n)
         .map(|_| runtime.actor("Pinger").spawn())
         .collect::<Result<Vec<_>>>()?;
     let calls: Vec<ObjectRef<()>> = actors.iter().map(|a| a.call("ping", ())).collect();
     get_all(&calls).await?;
-    Ok(rate(n, start))
+    Ok(actors)
 }
 
 async fn actor_idle_rss(ctx: Context) -> Result<f64> {
@@ -543,11 +549,7 @@ async fn actors_100k(ctx: Context) -> Result<f64> {
     }
     let runtime = runtime_with(&ctx, (n as u32) + 200, 64 << 20).await?;
     let start = Instant::now();
-    let actors = (0..n)
-        .map(|_| runtime.actor("Pinger").spawn())
-        .collect::<Result<Vec<_>>>()?;
-    let calls: Vec<ObjectRef<()>> = actors.iter().map(|a| a.call("ping", ())).collect();
-    get_all(&calls).await?;
+    let _actors = spawn_and_ping(&runtime, n).await?;
     let figure = start.elapsed().as_secs_f64();
     if runtime.stats().live_actors < n {
         return Err(RayError::Internal("not every actor is alive".into()));
