@@ -58,12 +58,7 @@ async fn cancelling_a_running_task_interrupts_it() -> Result<()> {
     assert!(matches!(outcome, Err(RayError::Cancelled)), "{outcome:?}");
     assert!(start.elapsed() < PROMPT);
     // The thread it ran on is free again.
-    let sum = runtime
-        .task("add")
-        .arg(1)
-        .arg(1)
-        .submit_now::<i32>(&runtime)?;
-    assert_eq!(within(SHORT, "add", sum.get()).await?, 2);
+    common::assert_adds(&runtime, 1, 1).await?;
     assert!(
         eventually(SHORT, || runtime.stats().tasks_in_flight == 0).await,
         "{:?}",
@@ -155,12 +150,7 @@ async fn the_runtime_default_timeout_applies_unless_a_task_sets_one() -> Result<
         other => panic!("expected Timeout, got {other:?}"),
     }
     assert!(start.elapsed() >= own);
-    let sum = runtime
-        .task("add")
-        .arg(2)
-        .arg(2)
-        .submit_now::<i32>(&runtime)?;
-    assert_eq!(within(SHORT, "add", sum.get()).await?, 4);
+    common::assert_adds(&runtime, 2, 2).await?;
     Ok(())
 }
 

@@ -84,3 +84,15 @@ pub async fn hostile_runtime(builder: RuntimeBuilder) -> Runtime {
         .expect("the hostile guests load");
     runtime
 }
+
+/// Checks that `runtime` still runs work: an `add` task answers `a + b` in time. The
+/// "and the runtime goes on" step after a failure, a limit or a hostile act.
+pub async fn assert_adds(runtime: &Runtime, a: i32, b: i32) -> rustyray::Result<()> {
+    let sum = runtime
+        .task("add")
+        .arg(a)
+        .arg(b)
+        .submit_now::<i32>(runtime)?;
+    assert_eq!(within(SHORT, "add", sum.get()).await?, a + b);
+    Ok(())
+}

@@ -82,12 +82,7 @@ async fn a_default_fuel_limit_applies_to_every_task() -> Result<()> {
         .expect_err("stops");
     assert_eq!(limit_of(&err), (Limit::Fuel, 2_000_000));
     // Other work still fits.
-    let sum = runtime
-        .task("add")
-        .arg(1)
-        .arg(2)
-        .submit_now::<i32>(&runtime)?;
-    assert_eq!(within(SHORT, "add", sum.get()).await?, 3);
+    common::assert_adds(&runtime, 1, 2).await?;
     Ok(())
 }
 
@@ -127,11 +122,6 @@ async fn table_and_instance_counts_are_limited() -> Result<()> {
         assert_eq!(limit_of(&err).0, expected, "{err}");
     }
     // The defaults fit every guest built with the SDK.
-    let sum = runtime
-        .task("add")
-        .arg(1)
-        .arg(2)
-        .submit_now::<i32>(&runtime)?;
-    assert_eq!(within(SHORT, "add", sum.get()).await?, 3);
+    common::assert_adds(&runtime, 1, 2).await?;
     Ok(())
 }

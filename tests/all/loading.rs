@@ -206,12 +206,7 @@ async fn loading_the_same_component_twice_is_fine() -> Result<()> {
     // Under another name (the same bytes): still the same component.
     let bytes = std::fs::read(rustyray_tests::FIXTURES).expect("reading the fixtures");
     runtime.load_bytes(&bytes, "fixtures-again.wasm").await?;
-    let sum = runtime
-        .task("add")
-        .arg(2)
-        .arg(2)
-        .submit_now::<i32>(&runtime)?;
-    assert_eq!(within(SHORT, "add", sum.get()).await?, 4);
+    common::assert_adds(&runtime, 2, 2).await?;
     Ok(())
 }
 
@@ -230,12 +225,7 @@ async fn a_name_clash_is_refused_whole() -> Result<()> {
         other => panic!("expected DuplicateFunction, got {other:?}"),
     }
     // The wasm `add` is still the one that runs.
-    let sum = runtime
-        .task("add")
-        .arg(5)
-        .arg(3)
-        .submit_now::<i32>(&runtime)?;
-    assert_eq!(within(SHORT, "add", sum.get()).await?, 8);
+    common::assert_adds(&runtime, 5, 3).await?;
 
     // Another component exporting `add` (the tasks example): refused, and none of
     // its functions are registered.

@@ -249,12 +249,7 @@ async fn the_store_cap_refuses_puts_and_results_and_the_runtime_goes_on() -> Res
     }
 
     // The runtime goes on: small results, small puts, and space freed is reusable.
-    let sum = runtime
-        .task("add")
-        .arg(1)
-        .arg(2)
-        .submit_now::<i32>(&runtime)?;
-    assert_eq!(within(SHORT, "add", sum.get()).await?, 3);
+    common::assert_adds(&runtime, 1, 2).await?;
     assert_eq!(small.get().await?, 42);
     let half = runtime.put_bytes(Bytes::from(vec![1u8; 600]))?;
     assert!(matches!(
