@@ -205,7 +205,7 @@ pub fn create(
     args: Vec<LoweredArg<'_>>,
     options: &ActorOptions,
 ) -> ActorHandle {
-    let created = sys::available().and_then(|()| {
+    let created = options.check().and_then(|()| sys::available()).and_then(|()| {
         with_sys_args(
             &format!("the constructor of `{class}`"),
             params,

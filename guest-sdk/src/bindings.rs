@@ -15,5 +15,5 @@
 
 wit_bindgen::generate!({
     world: "driver-module",
-    path: "../wit",
+    path: "wit",
 });

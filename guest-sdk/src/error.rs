@@ -65,6 +65,17 @@ pub enum RayError {
         /// The error as the host rendered it.
         message: String,
     },
+    /// A `get` with a timeout ([`ObjectRef::get_timeout`](crate::ObjectRef::get_timeout))
+    /// gave up waiting; the task goes on running (Ray's `GetTimeoutError`).
+    #[error("get timed out after {ms} ms; the object is not ready yet")]
+    GetTimeout {
+        /// The timeout that passed, in milliseconds.
+        ms: u64,
+    },
+    /// A call was given arguments it cannot work with, e.g. duplicate references or a
+    /// `num_returns` out of range for [`wait`](crate::wait) (Ray's `ValueError`).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
     /// An object's bytes did not decode as the type its `ObjectRef<T>` promised.
     #[error("object did not decode as the expected type: {0}")]
     Decode(String),

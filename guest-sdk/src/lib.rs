@@ -38,7 +38,9 @@
 //!     println!("{}", b.get()?);                  // 18; get() may be called many times
 //!     let r = rustyray::put(&vec![1u8, 2, 3])?;  // ObjectRef<Vec<u8>>
 //!     let v: Vec<u8> = rustyray::get(&r)?;
-//!     let ready: Vec<usize> = rustyray::wait(&[&a, &b], 2, Some(Duration::from_millis(100)));
+//!     let (ready, not_ready) = rustyray::wait(&[a.clone(), b.clone()], 1, Some(Duration::from_millis(100)))?;
+//!     let sums: Vec<i32> = rustyray::get_all(&[a.clone(), b.clone()])?;  // fails fast
+//!     let late = b.get_timeout(Duration::from_millis(10));        // Err(GetTimeout) if not ready
 //!     rustyray::cancel(&b);
 //!     let c = add::remote_with(
 //!         rustyray::TaskOptions::new().timeout(Duration::from_millis(50)),
@@ -141,9 +143,9 @@ mod sys;
 
 pub use actor_handle::{ActorHandle, get_actor, get_actor_in};
 pub use error::RayError;
-pub use object_ref::{AnyObjectRef, Arg, LoweredArg, ObjectRef, arg, arg_ref};
+pub use object_ref::{AnyObjectRef, Arg, IntoArg, LoweredArg, ObjectRef, arg, arg_ref};
 pub use options::{ActorOptions, TaskOptions};
-pub use runtime::{args, cancel, get, put, wait};
+pub use runtime::{args, cancel, get, get_all, put, wait, wait_indexes};
 pub use rustyray_sdk_macros::{actor, main, remote};
 
 /// What the macros' generated code uses. Not a public API: it changes without notice.
@@ -164,7 +166,7 @@ pub mod __private {
     pub use crate::error::InvokeError;
     pub use crate::error::RayError;
     pub use crate::executor::block_on;
-    pub use crate::object_ref::{Arg, LoweredArg, ObjectRef, lower};
+    pub use crate::object_ref::{Arg, IntoArg, LoweredArg, ObjectRef, lower};
     pub use crate::options::{ActorOptions, TaskOptions};
     pub use crate::registry::{
         EXIT_NO_MAIN, EXIT_SEVERAL_MAINS, MainFunction, RemoteFunction, describe, has_main, invoke,

@@ -92,6 +92,28 @@ impl<T> ObjectRef<T> {
     }
 }
 
+impl<T> ObjectRef<T> {
+    /// [`get`](Self::get), giving up after `timeout` with [`RayError::GetTimeout`]; the
+    /// task goes on running and a later `get` can still have its value (Ray's
+    /// `ray.get(ref, timeout=..)`).
+    ///
+    /// # Errors
+    ///
+    /// [`RayError::GetTimeout`], or what [`get`](Self::get) returns.
+    pub fn get_timeout(&self, timeout: std::time::Duration) -> Result<T, RayError>
+    where
+        T: DeserializeOwned,
+    {
+        if let State::Live(handle) = &self.state {
+            let ms = crate::options::whole_millis(timeout);
+            if sys::wait(&[handle], 1, Some(ms)).is_empty() {
+                return Err(RayError::GetTimeout { ms });
+            }
+        }
+        self.get()
+    }
+}
+
 impl<T> Clone for ObjectRef<T> {
     /// One more reference to the same object (the host counts it).
     fn clone(&self) -> Self {
@@ -143,7 +165,7 @@ pub(crate) mod sealed {
 /// One argument of a `name::remote(..)` call: a value, or a reference to a value held by
 /// the runtime (which the host resolves before the task runs).
 ///
-/// You rarely name this type: `remote` parameters are `impl Into<Arg<'a, T>>`, which `T`,
+/// You rarely name this type: `remote` parameters are `impl IntoArg<'a, T>`, which `T`,
 /// `ObjectRef<T>` and `&ObjectRef<T>` all are.
 pub struct Arg<'a, T> {
     kind: ArgKind<'a, T>,
@@ -176,6 +198,76 @@ impl<'a, T> From<&'a ObjectRef<T>> for Arg<'a, T> {
         Self {
             kind: ArgKind::Borrowed(object),
         }
+    }
+}
+
+/// What a `name::remote(..)` parameter of type `T` accepts: anything that can stand for a
+/// `T`, so a call reads like a plain function call.
+///
+/// - a `T`, or a `&T` (encoded at once, not cloned);
+/// - an [`ObjectRef<T>`] or a `&ObjectRef<T>`: the host resolves it to the value before the
+///   task runs (Ray's top-level reference arguments);
+/// - for a `String` parameter, a `&str`; for a `Vec<E>` parameter, a `&[E]`, a `[E; N]`
+///   or a `&[E; N]` (they encode exactly as the `String` or `Vec` would).
+///
+/// Rust cannot infer the target of a bare `.into()` or `.collect()` through a generic
+/// parameter; pass the `&str` itself, or name the type (`collect::<Vec<_>>()`).
+pub trait IntoArg<'a, T> {
+    /// The argument, encoded (or the reference, kept).
+    fn into_arg(self) -> LoweredArg<'a>;
+}
+
+impl<'a, T: Serialize> IntoArg<'a, T> for T {
+    fn into_arg(self) -> LoweredArg<'a> {
+        LoweredArg(Lowered::Value(codec::to_bytes(&self)))
+    }
+}
+
+impl<'a, T: Serialize> IntoArg<'a, T> for &T {
+    fn into_arg(self) -> LoweredArg<'a> {
+        LoweredArg(Lowered::Value(codec::to_bytes(self)))
+    }
+}
+
+impl<'a, T> IntoArg<'a, T> for ObjectRef<T> {
+    fn into_arg(self) -> LoweredArg<'a> {
+        LoweredArg(Lowered::Owned(self.state))
+    }
+}
+
+impl<'a, T> IntoArg<'a, T> for &'a ObjectRef<T> {
+    fn into_arg(self) -> LoweredArg<'a> {
+        LoweredArg(Lowered::Borrowed(&self.state))
+    }
+}
+
+impl<'a, T: Serialize> IntoArg<'a, T> for Arg<'a, T> {
+    fn into_arg(self) -> LoweredArg<'a> {
+        lower(self)
+    }
+}
+
+impl<'a> IntoArg<'a, String> for &str {
+    fn into_arg(self) -> LoweredArg<'a> {
+        LoweredArg(Lowered::Value(codec::to_bytes(self)))
+    }
+}
+
+impl<'a, E: Serialize> IntoArg<'a, Vec<E>> for &[E] {
+    fn into_arg(self) -> LoweredArg<'a> {
+        LoweredArg(Lowered::Value(codec::to_bytes(self)))
+    }
+}
+
+impl<'a, E: Serialize, const N: usize> IntoArg<'a, Vec<E>> for [E; N] {
+    fn into_arg(self) -> LoweredArg<'a> {
+        LoweredArg(Lowered::Value(codec::to_bytes(self.as_slice())))
+    }
+}
+
+impl<'a, E: Serialize, const N: usize> IntoArg<'a, Vec<E>> for &[E; N] {
+    fn into_arg(self) -> LoweredArg<'a> {
+        LoweredArg(Lowered::Value(codec::to_bytes(self.as_slice())))
     }
 }
 

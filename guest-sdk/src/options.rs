@@ -103,6 +103,20 @@ impl ActorOptions {
         self
     }
 
+    /// Ray's own checks, before anything reaches the host: a name is not empty, and
+    /// `get_if_exists` comes with a name.
+    pub(crate) fn check(&self) -> Result<(), crate::RayError> {
+        match &self.name {
+            Some(name) if name.is_empty() => Err(crate::RayError::InvalidArgument(
+                "an actor name cannot be empty".into(),
+            )),
+            None if self.get_if_exists => Err(crate::RayError::InvalidArgument(
+                "get_if_exists needs a name: it returns the actor of that name".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The options as `actors.create` takes them.
     pub(crate) fn to_sys(&self) -> SysActorOptions<'_> {
         SysActorOptions {

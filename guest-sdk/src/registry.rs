@@ -271,15 +271,26 @@ mod tests {
         assert_eq!(d.id(), 0);
         assert_eq!(crate::get(&n), Err(RayError::Runtime(message.clone())));
         assert_eq!(
-            crate::wait(&[&a, &b], 2, Some(Duration::from_millis(100))),
-            [0, 1]
+            crate::wait_indexes(&[&a, &b], 2, Some(Duration::from_millis(100))),
+            Ok(vec![0, 1])
         );
         assert_eq!(
-            crate::wait(&[&n as &dyn AnyObjectRef, &m, &d], 1, None),
-            [0, 1, 2]
+            crate::wait_indexes(&[&n as &dyn AnyObjectRef, &m, &d], 1, None),
+            Ok(vec![0])
         );
         let refs: Vec<ObjectRef<i32>> = [&a, &b].into_iter().cloned().collect();
-        assert_eq!(crate::wait(&refs, 1, None), [0, 1]);
+        let (ready, not_ready) = crate::wait(&refs, 1, None).expect("valid wait");
+        assert_eq!((ready.len(), not_ready.len()), (1, 1));
+        assert!(matches!(
+            crate::wait(&refs, 3, None),
+            Err(RayError::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            crate::wait(&refs, 0, None),
+            Err(RayError::InvalidArgument(_))
+        ));
+        assert_eq!(crate::wait_indexes::<&ObjectRef<i32>>(&[], 0, None), Ok(vec![]));
+        assert_eq!(crate::get_all(&refs), Err(RayError::Runtime(message.clone())));
         crate::cancel(&b);
         assert!(matches!(
             crate::put(&vec![1u8, 2, 3]),

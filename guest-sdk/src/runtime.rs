@@ -1,4 +1,5 @@
-//! The guest's view of the runtime: [`put`], [`get`], [`wait`], [`cancel`], [`args`], and
+//! The guest's view of the runtime: [`put`], [`get`], [`get_all`], [`wait`], [`cancel`],
+//! [`args`], and
 //! the `submit` behind every generated `name::remote(..)`.
 //!
 //! These are Ray's verbs, typed: values go in and come out through serde, references are
@@ -38,33 +39,133 @@ pub fn get<T: DeserializeOwned>(object: &ObjectRef<T>) -> Result<T, RayError> {
     object.get()
 }
 
-/// Waits until `num_ready` of `objects` are ready, or `timeout` passes (`None`: no limit).
-/// Returns the indexes of the ready ones, in the order given; fewer than `num_ready` if the
-/// timeout passed first. A reference that holds a submission error counts as ready (its
-/// `get` returns at once).
+/// The values of `objects`, in order, once all are ready (Ray's `ray.get([...])`). Fails
+/// fast: the first error among them, in the order the objects finish, is returned at once,
+/// without waiting for the rest.
 ///
-/// `objects` can be `&[&a, &b]`, a slice of `ObjectRef`s, or mixed value types as
-/// `&[&a as &dyn AnyObjectRef, &b]`.
-pub fn wait<R: AnyObjectRef>(
-    objects: &[R],
-    num_ready: usize,
+/// # Errors
+///
+/// The first failed object's error (see [`ObjectRef::get`]).
+pub fn get_all<T: DeserializeOwned>(objects: &[ObjectRef<T>]) -> Result<Vec<T>, RayError> {
+    let mut values: Vec<Option<T>> = objects.iter().map(|_| None).collect();
+    let mut pending: Vec<usize> = Vec::with_capacity(objects.len());
+    for (index, object) in objects.iter().enumerate() {
+        match object.state() {
+            State::Failed(error) => return Err(error.clone()),
+            State::Live(_) => pending.push(index),
+        }
+    }
+    while !pending.is_empty() {
+        let handles: Vec<&Handle> = pending
+            .iter()
+            .filter_map(|&index| match objects[index].state() {
+                State::Live(handle) => Some(handle),
+                State::Failed(_) => None,
+            })
+            .collect();
+        let count = u32::try_from(handles.len()).unwrap_or(u32::MAX);
+        // Whatever is ready now; if nothing is, block until one is.
+        let mut ready = sys::wait(&handles, count, Some(0));
+        if ready.is_empty() {
+            ready = sys::wait(&handles, 1, None);
+        }
+        let mut done = Vec::with_capacity(ready.len());
+        for position in ready {
+            let Some(&index) = usize::try_from(position)
+                .ok()
+                .and_then(|position| pending.get(position))
+            else {
+                continue;
+            };
+            values[index] = Some(objects[index].get()?);
+            done.push(index);
+        }
+        if done.is_empty() {
+            return Err(RayError::Runtime(
+                "wait answered with no ready object while some were pending".into(),
+            ));
+        }
+        pending.retain(|index| !done.contains(index));
+    }
+    Ok(values.into_iter().flatten().collect())
+}
+
+/// Waits until `num_returns` of `objects` are ready, or `timeout` passes (`None`: no
+/// limit), and hands back `(ready, not_ready)`: the references themselves, each in the
+/// order given (Ray's `ray.wait`). `ready` has at most `num_returns` references, fewer if
+/// the timeout passed first. A reference that holds a submission error counts as ready.
+/// An empty list answers `([], [])`.
+///
+/// # Errors
+///
+/// [`RayError::InvalidArgument`] if the same object appears twice, or `num_returns` is 0
+/// or more than `objects.len()`, as Ray refuses them.
+#[allow(clippy::type_complexity, reason = "Ray's (ready, not_ready) pair")]
+pub fn wait<T>(
+    objects: &[ObjectRef<T>],
+    num_returns: usize,
     timeout: Option<Duration>,
-) -> Vec<usize> {
-    let num_ready = num_ready.min(objects.len());
+) -> Result<(Vec<ObjectRef<T>>, Vec<ObjectRef<T>>), RayError> {
+    let ready = wait_indexes(objects, num_returns, timeout)?;
+    let mut is_ready = vec![false; objects.len()];
+    for index in ready {
+        is_ready[index] = true;
+    }
+    let (ready, not_ready): (Vec<_>, Vec<_>) = objects
+        .iter()
+        .zip(is_ready)
+        .partition(|(_, ready)| *ready);
+    Ok((
+        ready.into_iter().map(|(object, _)| object.clone()).collect(),
+        not_ready.into_iter().map(|(object, _)| object.clone()).collect(),
+    ))
+}
+
+/// [`wait`] for references to values of different types: the indexes of the ready ones,
+/// in the order given. `objects` can be `&[&a, &b]`, a slice of `ObjectRef`s, or mixed
+/// value types as `&[&a as &dyn AnyObjectRef, &b]`.
+///
+/// # Errors
+///
+/// As [`wait`].
+pub fn wait_indexes<R: AnyObjectRef>(
+    objects: &[R],
+    num_returns: usize,
+    timeout: Option<Duration>,
+) -> Result<Vec<usize>, RayError> {
+    if objects.is_empty() {
+        return Ok(Vec::new());
+    }
+    if num_returns == 0 || num_returns > objects.len() {
+        return Err(RayError::InvalidArgument(format!(
+            "wait: num_returns must be between 1 and the number of objects ({}), not \
+             {num_returns}",
+            objects.len()
+        )));
+    }
     let mut ready = Vec::new();
     let mut live: Vec<&Handle> = Vec::new();
     let mut live_index = Vec::new();
+    let mut ids = std::collections::HashSet::new();
     for (index, object) in objects.iter().enumerate() {
         match object.object_state() {
             State::Live(handle) => {
+                if !ids.insert(sys::id(handle)) {
+                    return Err(RayError::InvalidArgument(
+                        "wait requires a list of unique object references (Ray's rule): \
+                         an object appears twice"
+                            .into(),
+                    ));
+                }
                 live.push(handle);
                 live_index.push(index);
             }
             State::Failed(_) => ready.push(index),
         }
     }
-    if ready.len() < num_ready && !live.is_empty() {
-        let wanted = u32::try_from(num_ready - ready.len()).unwrap_or(u32::MAX);
+    ready.truncate(num_returns);
+    if ready.len() < num_returns && !live.is_empty() {
+        let wanted = u32::try_from(num_returns - ready.len()).unwrap_or(u32::MAX);
         let timeout_ms = timeout.map(whole_millis);
         ready.extend(
             sys::wait(&live, wanted, timeout_ms)
@@ -73,7 +174,7 @@ pub fn wait<R: AnyObjectRef>(
         );
         ready.sort_unstable();
     }
-    ready
+    Ok(ready)
 }
 
 /// Cancels the task that produces `object`: a pending task never runs, a running one is
@@ -85,8 +186,9 @@ pub fn cancel<T>(object: &ObjectRef<T>) {
     }
 }
 
-/// The driver's command-line arguments (what `rustyray run <component> -- ARGS` passed).
-/// Empty in a task.
+/// The driver's command-line arguments, as `std::env::args` would give them: `args()[0]` is
+/// the program (the path given to `rustyray run`), then what followed `--`
+/// (`rustyray run prog -- a b` gives `["prog", "a", "b"]`). Empty in a task.
 pub fn args() -> Vec<String> {
     ARGS.lock().map(|args| args.clone()).unwrap_or_default()
 }

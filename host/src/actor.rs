@@ -375,6 +375,20 @@ pub(crate) fn spawn(
     if runtime.is_closed() {
         return Err(RayError::ShutDown);
     }
+    // Ray's own checks: `ValueError` for an empty name, or `get_if_exists` without one.
+    match &options.name {
+        Some(name) if name.is_empty() => {
+            return Err(RayError::InvalidOptions(
+                "an actor name cannot be empty".into(),
+            ));
+        }
+        None if options.get_if_exists => {
+            return Err(RayError::InvalidOptions(
+                "get_if_exists needs a name: it returns the actor of that name".into(),
+            ));
+        }
+        _ => {}
+    }
     let class = runtime.registry.actor_class(class)?;
     let directory = runtime.actors.clone();
     let name = options
@@ -788,6 +802,12 @@ impl Mailbox {
                         retries += 1;
                     }
                 }
+            }
+            // A dead actor lets go of its name at once (Ray's too), so the name can be
+            // taken again and `get_named` no longer finds it; its handles still answer
+            // `ActorDied`.
+            if dead.is_some() {
+                runtime.actors.unpin(self.id, &self.name);
             }
         };
 

@@ -313,6 +313,10 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
         args: Vec<rustyray::runtime::types::TaskArg>,
         options: rustyray::runtime::types::TaskOptions,
     ) -> wasmtime::Result<Result<Resource<GuestObjectRef>, TaskError>> {
+        // An unknown function fails the submission itself, not a later `get`.
+        if let Err(err) = self.runtime.registry.lookup(&function) {
+            return Ok(Err(TaskError::from(&err)));
+        }
         let task_args = self.task_args(args)?;
         let options = TaskOptions {
             timeout: options.timeout_ms.map(Duration::from_millis),

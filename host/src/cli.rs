@@ -111,6 +111,23 @@ enum Command {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Create a guest crate that builds and runs at once.
+    ///
+    /// Writes Cargo.toml and src/lib.rs under PATH (the crate is named after its last
+    /// component): remote functions and a #[rustyray::main], or with --actor an actor class.
+    ///
+    /// Example: rustyray new hello && rustyray run hello
+    New {
+        /// The new crate's directory (must not exist, or be empty).
+        path: PathBuf,
+        /// Scaffold an actor class instead of remote functions.
+        #[arg(long)]
+        actor: bool,
+        /// The SDK to depend on (default: this rustyray's own guest-sdk/, or the git
+        /// repository when that is gone).
+        #[arg(long, value_name = "DIR")]
+        sdk: Option<PathBuf>,
+    },
     /// Measure rustyray on Ray's benchmark workloads (median of several runs).
     ///
     /// Builds the bench guest (bench/guest) on first use. Compare with Ray in the
@@ -269,6 +286,20 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             } else {
                 print!("{}", report.to_table());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::New { path, actor, sdk } => {
+            let template = if actor {
+                crate::scaffold::Template::Actor
+            } else {
+                crate::scaffold::Template::Tasks
+            };
+            crate::scaffold::create(&path, template, sdk.as_deref())?;
+            println!(
+                "created guest crate {}; run it with: rustyray run {}",
+                path.display(),
+                path.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Probe { kind, guest } => {

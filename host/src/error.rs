@@ -64,6 +64,18 @@ pub enum RayError {
     #[error("task timed out after {0:?}")]
     Timeout(Duration),
 
+    /// A `get` with a timeout gave up waiting ([`ObjectRef::get_timeout`]); the task goes
+    /// on running (Ray's `GetTimeoutError`).
+    ///
+    /// [`ObjectRef::get_timeout`]: crate::ObjectRef::get_timeout
+    #[error("get timed out after {0:?}; the object is not ready yet")]
+    GetTimeout(Duration),
+
+    /// A call was given arguments it cannot work with, e.g. duplicate references or a
+    /// `num_returns` out of range for `wait` (Ray's `ValueError`).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
     /// One of the task's arguments was an object whose task failed.
     #[error("dependency {object} failed: {}", .cause.root_cause())]
     DependencyFailed {

@@ -61,6 +61,7 @@ pub mod output;
 pub mod registry;
 mod runtime;
 pub mod sandbox;
+pub mod scaffold;
 mod seed;
 mod signal;
 mod wait;

@@ -97,6 +97,15 @@ impl<T: DeserializeOwned> ObjectRef<T> {
         }
     }
 
+    /// [`get`](Self::get), giving up after `timeout` with [`RayError::GetTimeout`]; the
+    /// task goes on running (Ray's `ray.get(ref, timeout=..)`).
+    pub async fn get_timeout(&self, timeout: std::time::Duration) -> Result<T> {
+        match tokio::time::timeout(timeout, self.get()).await {
+            Ok(result) => result,
+            Err(_) => Err(RayError::GetTimeout(timeout)),
+        }
+    }
+
     /// Waits for the object; its value (or error) and what its task printed.
     pub async fn get_with_output(&self) -> (Result<T>, TaskOutput) {
         let value = self.get().await;

@@ -473,16 +473,65 @@ impl Runtime {
         object.get().await
     }
 
-    /// Waits until `num_ready` of `objects` are ready, or `timeout` passes. Returns
-    /// `(ready, not_ready)`, each in the order given, as Ray's `wait` does.
+    /// The values of `objects`, in order, once all are ready (Ray's `ray.get([...])`).
+    /// Fails fast: the first error, in the order the objects finish, is returned without
+    /// waiting for the rest.
+    pub async fn get_all<T: serde::de::DeserializeOwned>(
+        &self,
+        objects: &[ObjectRef<T>],
+    ) -> Result<Vec<T>> {
+        use futures::StreamExt;
+        let mut finishing: futures::stream::FuturesUnordered<_> = objects
+            .iter()
+            .map(|object| async move { object.slot().ready().await })
+            .collect();
+        while let Some(outcome) = finishing.next().await {
+            if let Err(err) = outcome {
+                return Err(err.clone());
+            }
+        }
+        drop(finishing);
+        let mut values = Vec::with_capacity(objects.len());
+        for object in objects {
+            values.push(object.get().await?);
+        }
+        Ok(values)
+    }
+
+    /// Waits until `num_returns` of `objects` are ready, or `timeout` passes. Returns
+    /// `(ready, not_ready)`, each in the order given, as Ray's `wait` does; `ready` has at
+    /// most `num_returns` objects. An empty list answers `([], [])`.
+    ///
+    /// # Errors
+    ///
+    /// [`RayError::InvalidArgument`] if an object appears twice, or `num_returns` is 0 or
+    /// more than `objects.len()` (Ray refuses them too).
+    #[allow(clippy::type_complexity, reason = "Ray's (ready, not_ready) pair")]
     pub async fn wait<T>(
         &self,
         objects: &[ObjectRef<T>],
-        num_ready: usize,
+        num_returns: usize,
         timeout: Option<Duration>,
-    ) -> (Vec<ObjectRef<T>>, Vec<ObjectRef<T>>) {
+    ) -> Result<(Vec<ObjectRef<T>>, Vec<ObjectRef<T>>)> {
+        if objects.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        if num_returns == 0 || num_returns > objects.len() {
+            return Err(RayError::InvalidArgument(format!(
+                "wait: num_returns must be between 1 and the number of objects ({}), not \
+                 {num_returns}",
+                objects.len()
+            )));
+        }
+        let mut ids = std::collections::HashSet::with_capacity(objects.len());
+        if let Some(twice) = objects.iter().find(|object| !ids.insert(object.id())) {
+            return Err(RayError::InvalidArgument(format!(
+                "wait requires a list of unique objects (Ray's rule): {} appears twice",
+                twice.id()
+            )));
+        }
         let slots: Vec<Arc<Slot>> = objects.iter().map(|object| object.slot().clone()).collect();
-        let ready = crate::wait::wait_slots(&slots, num_ready, timeout).await;
+        let ready = crate::wait::wait_slots(&slots, num_returns, timeout).await;
         let mut is_ready = vec![false; objects.len()];
         for index in ready {
             is_ready[index] = true;
@@ -492,10 +541,10 @@ impl Runtime {
             .cloned()
             .zip(is_ready)
             .partition(|(_, ready)| *ready);
-        (
+        Ok((
             ready.into_iter().map(|(object, _)| object).collect(),
             not_ready.into_iter().map(|(object, _)| object).collect(),
-        )
+        ))
     }
 
     /// Cancels the task producing `object`: a pending task never runs, a running one
@@ -807,6 +856,12 @@ impl TaskBuilder {
 
     /// Submits the task; its result, once it runs, is read through the `ObjectRef`.
     /// `async` for the seed's API; it never waits for the task itself.
+    ///
+    /// # Errors
+    ///
+    /// At once, before anything runs: [`RayError::FunctionNotFound`] for a function no
+    /// loaded component exports, an argument that did not encode, capabilities or fuel
+    /// the runtime cannot grant.
     pub async fn submit<T>(self, runtime: &impl AsRuntime) -> Result<ObjectRef<T>> {
         self.submit_now(runtime)
     }
@@ -823,6 +878,8 @@ impl TaskBuilder {
         if self.options.limits.fuel.is_some() && !inner.sandbox.fuel {
             return Err(crate::sandbox::fuel_unavailable());
         }
+        // An unknown function fails the submission itself (Ray cannot even call one).
+        inner.registry.lookup(&self.function)?;
         Ok(ObjectRef::from_slot(inner.submit_slot(
             &self.function,
             self.args,

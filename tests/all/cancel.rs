@@ -50,7 +50,7 @@ async fn cancelling_a_running_task_interrupts_it() -> Result<()> {
             1,
             Some(Duration::from_millis(100)),
         )
-        .await;
+        .await?;
     assert!(ready.is_empty(), "spin never finishes on its own");
     let start = Instant::now();
     runtime.cancel(&spinning);

@@ -346,3 +346,64 @@ fn help_mentions_the_commands() {
     assert!(!output.status.success(), "no command is an error");
     assert!(stderr(&output).contains("Usage"), "{}", stderr(&output));
 }
+
+/// `rustyray new NAME [--actor]` scaffolds a crate that `rustyray run` builds and runs as
+/// is, wherever it is created (here inside this repository's own workspace tree).
+#[test]
+fn new_scaffolds_a_crate_that_builds_and_runs() {
+    let target_dir: PathBuf = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("examples-target");
+    let parent = common::fresh_dir("new");
+    for (name, flags, expected) in [
+        ("hello_tasks", &[][..], "sum of squares below 5: 30"),
+        ("hello-actor", &["--actor"][..], "counter: 55"),
+    ] {
+        let dir = parent.join(name);
+        let dir_text = dir.display().to_string();
+        let mut args = vec!["new", dir_text.as_str()];
+        args.extend(flags);
+        let out = succeeds(&args);
+        assert!(out.contains("rustyray run"), "{out}");
+        // Pin the dependency versions the other guests already use, so the build needs
+        // no registry access.
+        std::fs::copy(format!("{EXAMPLES}/Cargo.lock"), dir.join("Cargo.lock"))
+            .expect("copying a lock file");
+        let output = rustyray_with(
+            &["run", &dir_text, "--", "5"],
+            Duration::from_secs(600),
+            &[
+                ("CARGO_TARGET_DIR", &target_dir),
+                ("CARGO_NET_OFFLINE", Path::new("true")),
+            ],
+        );
+        let out = stdout(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{name}\nstdout:\n{out}\nstderr:\n{}",
+            stderr(&output)
+        );
+        assert!(out.contains(expected), "{name}: {out}");
+    }
+    // An existing, non-empty directory and a bad crate name are refused.
+    let output = rustyray(&["new", &parent.join("hello_tasks").display().to_string()]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("not empty"), "{}", stderr(&output));
+    let output = rustyray(&["new", &parent.join("9lives").display().to_string()]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("not a crate name"), "{}", stderr(&output));
+}
+
+/// The SDK carries its own copy of the WIT contract (so a guest crate builds from a git or
+/// path dependency anywhere); it must stay identical to the host's `wit/runtime.wit`.
+#[test]
+fn the_sdk_wit_is_the_host_wit() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let host = std::fs::read_to_string(format!("{root}/wit/runtime.wit")).expect("host wit");
+    let sdk =
+        std::fs::read_to_string(format!("{root}/guest-sdk/wit/runtime.wit")).expect("sdk wit");
+    assert!(
+        host == sdk,
+        "guest-sdk/wit/runtime.wit differs from wit/runtime.wit: copy wit/runtime.wit over it \
+         (`cp wit/runtime.wit guest-sdk/wit/`)"
+    );
+}

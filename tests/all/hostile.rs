@@ -724,8 +724,7 @@ async fn undecodable_arguments_and_unknown_functions_are_reported() -> Result<()
         Err(RayError::BadArguments { .. })
     ));
     for name in ["no_such_function", "", "canary\0", "../../etc/passwd"] {
-        let missing = runtime.task(name).submit_now::<u64>(&runtime)?;
-        match within(SHORT, "a missing function", missing.get()).await {
+        match runtime.task(name).submit_now::<u64>(&runtime) {
             Err(RayError::FunctionNotFound(missing)) => assert_eq!(missing, name),
             other => panic!("expected FunctionNotFound, got {other:?}"),
         }

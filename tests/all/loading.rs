@@ -236,12 +236,8 @@ async fn a_name_clash_is_refused_whole() -> Result<()> {
         }
         other => panic!("expected DuplicateFunction, got {other:?}"),
     }
-    let square = runtime
-        .task("square")
-        .arg(3u64)
-        .submit_now::<u64>(&runtime)?;
     assert!(matches!(
-        within(SHORT, "square", square.get()).await,
+        runtime.task("square").arg(3u64).submit_now::<u64>(&runtime),
         Err(RayError::FunctionNotFound(_))
     ));
 
@@ -258,13 +254,8 @@ async fn a_name_clash_is_refused_whole() -> Result<()> {
         }
         other => panic!("expected DuplicateFunction, got {other:?}"),
     }
-    let add = runtime
-        .task("add")
-        .arg(1)
-        .arg(1)
-        .submit_now::<i32>(&runtime)?;
     assert!(matches!(
-        within(SHORT, "add", add.get()).await,
+        runtime.task("add").arg(1).arg(1).submit_now::<i32>(&runtime),
         Err(RayError::FunctionNotFound(_))
     ));
     let inc = runtime.task("inc").arg(1u64).submit_now::<u64>(&runtime)?;

@@ -19,6 +19,7 @@ mod limits;
 mod loading;
 mod objects;
 mod output;
+mod parity;
 mod seed;
 mod shutdown;
 mod tasks;

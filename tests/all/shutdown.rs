@@ -151,7 +151,7 @@ async fn dropping_the_runtime_answers_every_get() -> Result<()> {
             1,
             Some(Duration::from_millis(50)),
         )
-        .await;
+        .await?;
     assert!(ready.is_empty());
     drop(runtime);
 

@@ -40,7 +40,11 @@ fn main() -> Result<(), RayError> {
 
     // Cancel a running task: the runtime interrupts the guest mid-loop.
     let running = work::remote(u64::MAX);
-    let ready = rustyray::wait(&[&running], 1, Some(Duration::from_millis(20)));
+    let (ready, _not_ready) = rustyray::wait(
+        std::slice::from_ref(&running),
+        1,
+        Some(Duration::from_millis(20)),
+    )?;
     println!("after 20 ms the long task is ready: {}", !ready.is_empty());
     rustyray::cancel(&running);
     show("running task after cancel", running.get());

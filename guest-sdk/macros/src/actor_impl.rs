@@ -325,20 +325,20 @@ fn value_type(sig: &Signature, fallible: bool) -> TokenStream {
     }
 }
 
-/// The `impl Into<Arg<'a, T>>` parameters and their lowering, shared by every submitter.
+/// The `impl IntoArg<'a, T>` parameters and their lowering, shared by every submitter.
 fn lowered_args(params: &[Param]) -> (Vec<TokenStream>, Vec<TokenStream>, Vec<String>) {
     let decls = params
         .iter()
         .map(|param| {
             let (name, ty) = (&param.ident, &param.ty);
-            quote!(#name: impl ::core::convert::Into<::rustyray::__private::Arg<'a, #ty>>)
+            quote!(#name: impl ::rustyray::__private::IntoArg<'a, #ty>)
         })
         .collect();
     let lowered = params
         .iter()
         .map(|param| {
             let (name, ty) = (&param.ident, &param.ty);
-            quote_spanned!(ty.span()=> ::rustyray::__private::lower::<#ty>(#name.into()))
+            quote_spanned!(ty.span()=> ::rustyray::__private::IntoArg::<'a, #ty>::into_arg(#name))
         })
         .collect();
     let displays = params.iter().map(|param| param.display.clone()).collect();

@@ -180,21 +180,21 @@ fn submitters(
         .iter()
         .map(|param| {
             let ty = &param.ty;
-            quote!(impl ::core::convert::Into<::rustyray::__private::Arg<'a, #ty>>)
+            quote!(impl ::rustyray::__private::IntoArg<'a, #ty>)
         })
         .collect();
     let fixed_lowered: Vec<_> = fixed
         .iter()
         .map(|param| {
             let (name, ty) = (&param.ident, &param.ty);
-            quote_spanned!(ty.span()=> ::rustyray::__private::lower::<#ty>(#name.into()))
+            quote_spanned!(ty.span()=> ::rustyray::__private::IntoArg::<'a, #ty>::into_arg(#name))
         })
         .collect();
     let lowered = match (variadic, params.last()) {
         (Some(element), Some(rest)) => {
             arg_tys.push(quote!(
                 impl ::core::iter::IntoIterator<
-                    Item = impl ::core::convert::Into<::rustyray::__private::Arg<'a, #element>>,
+                    Item = impl ::rustyray::__private::IntoArg<'a, #element>,
                 >
             ));
             let rest = &rest.ident;
@@ -203,7 +203,7 @@ fn submitters(
                 __lowered.extend(
                     #rest
                         .into_iter()
-                        .map(|__arg| ::rustyray::__private::lower::<#element>(__arg.into())),
+                        .map(|__arg| ::rustyray::__private::IntoArg::<'a, #element>::into_arg(__arg)),
                 );
                 __lowered
             }}

@@ -405,7 +405,7 @@ async fn wait_1k_refs(ctx: Context) -> Result<f64> {
         let objects: Vec<ObjectRef<()>> = (0..ctx.sizes.wait_refs)
             .map(|_| TaskBuilder::new("noop").submit_now(&runtime))
             .collect::<Result<_>>()?;
-        let (ready, _) = runtime.wait(&objects, objects.len(), None).await;
+        let (ready, _) = runtime.wait(&objects, objects.len(), None).await?;
         if ready.len() != objects.len() {
             return Err(RayError::Internal("wait returned early".into()));
         }
@@ -486,7 +486,7 @@ async fn cancel_running(ctx: Context) -> Result<f64> {
                 1,
                 Some(Duration::from_millis(20)),
             )
-            .await;
+            .await?;
         let start = Instant::now();
         runtime.cancel(&spinning);
         let outcome = spinning.get().await;

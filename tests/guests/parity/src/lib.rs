@@ -1,0 +1,153 @@
+//! Ray-parity scenarios that run inside a guest: each `#[remote]` function here exercises
+//! one behaviour a Ray user relies on, through the public SDK only, and returns `Ok` or
+//! what went wrong. `tests/all/parity.rs` runs them, one test per Ray test they follow.
+
+use std::time::Duration;
+
+use rustyray::{ObjectRef, RayError};
+
+/// `Err` with a message when `condition` does not hold.
+fn check(condition: bool, what: impl FnOnce() -> String) -> Result<(), String> {
+    if condition { Ok(()) } else { Err(what()) }
+}
+
+fn ray(error: RayError) -> String {
+    format!("unexpected error: {error}")
+}
+
+#[rustyray::remote]
+fn greet(name: String) -> String {
+    format!("hello {name}")
+}
+
+#[rustyray::remote]
+fn total(values: Vec<u64>) -> u64 {
+    values.iter().sum()
+}
+
+#[rustyray::remote]
+fn spin_forever() -> u64 {
+    let mut n = 0u64;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+#[rustyray::remote]
+fn one_more(x: u64) -> u64 {
+    x + 1
+}
+
+#[rustyray::remote]
+fn fails(message: String) -> Result<u64, String> {
+    Err(message)
+}
+
+/// Arguments infer like a plain call: `&str` for `String`, slices and arrays for `Vec`,
+/// references to values, and collected iterators with their type named.
+#[rustyray::remote]
+fn test_remote_arguments_infer_like_a_plain_call() -> Result<(), String> {
+    let owned = String::from("owned");
+    let answers = [
+        greet::remote("text").get().map_err(ray)?,
+        greet::remote(&owned).get().map_err(ray)?,
+        greet::remote(owned.clone()).get().map_err(ray)?,
+        greet::remote(format!("fmt {}", 1)).get().map_err(ray)?,
+    ];
+    check(
+        answers == ["hello text", "hello owned", "hello owned", "hello fmt 1"],
+        || format!("{answers:?}"),
+    )?;
+    let v = vec![1u64, 2, 3];
+    let sums = [
+        total::remote([1, 2, 3]).get().map_err(ray)?,
+        total::remote(&[1, 2, 3]).get().map_err(ray)?,
+        total::remote(&v[..]).get().map_err(ray)?,
+        total::remote(&v).get().map_err(ray)?,
+        total::remote((1..=3).collect::<Vec<_>>()).get().map_err(ray)?,
+        total::remote(v).get().map_err(ray)?,
+    ];
+    check(sums == [6; 6], || format!("{sums:?}"))?;
+    let refs: Vec<ObjectRef<u64>> = (0..3u64).map(one_more::remote).collect();
+    let ones = rustyray::get_all(&refs).map_err(ray)?;
+    check(ones == [1, 2, 3], || format!("{ones:?}"))
+}
+
+/// Ray's `test_get_with_timeout`, inside a guest.
+#[rustyray::remote]
+fn test_get_with_timeout() -> Result<(), String> {
+    let spinning = spin_forever::remote();
+    match spinning.get_timeout(Duration::from_millis(20)) {
+        Err(RayError::GetTimeout { ms: 20 }) => {}
+        other => return Err(format!("expected GetTimeout, got {other:?}")),
+    }
+    // The task went on running: a zero-timeout wait still finds it pending.
+    let (ready, not_ready) = rustyray::wait(
+        std::slice::from_ref(&spinning),
+        1,
+        Some(Duration::ZERO),
+    )
+    .map_err(ray)?;
+    check(ready.is_empty() && not_ready.len() == 1, || {
+        "the task stopped after a get timed out".into()
+    })?;
+    rustyray::cancel(&spinning);
+    let quick = one_more::remote(1u64);
+    let value = quick.get_timeout(Duration::from_secs(10)).map_err(ray)?;
+    check(value == 2, || format!("{value}"))
+}
+
+/// Ray's `test_wait`, inside a guest: `(ready, not_ready)` refs, duplicates and
+/// `num_returns` out of range refused, an empty list answered at once.
+#[rustyray::remote]
+fn test_wait() -> Result<(), String> {
+    let refs: Vec<ObjectRef<u64>> = (0..4u64).map(one_more::remote).collect();
+    let (ready, rest) = rustyray::wait(&refs, 1, None).map_err(ray)?;
+    check(ready.len() == 1 && rest.len() == 3, || {
+        format!("{} ready, {} not", ready.len(), rest.len())
+    })?;
+    let (ready, rest) = rustyray::wait(&refs, 4, None).map_err(ray)?;
+    check(ready.len() == 4 && rest.is_empty(), || {
+        format!("{} ready, {} not", ready.len(), rest.len())
+    })?;
+    let got = rustyray::get_all(&ready).map_err(ray)?;
+    check(got == [1, 2, 3, 4], || format!("{got:?}"))?;
+
+    let mixed = vec![one_more::remote(0u64), spin_forever::remote()];
+    let (ready, rest) =
+        rustyray::wait(&mixed, 2, Some(Duration::from_millis(200))).map_err(ray)?;
+    check(ready.len() == 1 && rest.len() == 1, || {
+        format!("{} ready, {} not", ready.len(), rest.len())
+    })?;
+    check(rest[0].id() == mixed[1].id(), || "the spinning task is the one not ready".into())?;
+    rustyray::cancel(&mixed[1]);
+
+    let x = rustyray::put(&1u64).map_err(ray)?;
+    match rustyray::wait(&[x.clone(), x.clone()], 1, None) {
+        Err(RayError::InvalidArgument(_)) => {}
+        other => return Err(format!("duplicates: expected InvalidArgument, got {other:?}")),
+    }
+    for n in [0, 3] {
+        match rustyray::wait(&[x.clone(), refs[0].clone()], n, None) {
+            Err(RayError::InvalidArgument(_)) => {}
+            other => return Err(format!("num_returns {n}: expected InvalidArgument, got {other:?}")),
+        }
+    }
+    let empty: Vec<ObjectRef<u64>> = Vec::new();
+    let (ready, rest) = rustyray::wait(&empty, 1, None).map_err(ray)?;
+    check(ready.is_empty() && rest.is_empty(), || "empty wait".into())
+}
+
+/// `ray.get([...])` fails fast: a failing task among spinning ones gives its error at once.
+#[rustyray::remote]
+fn test_get_multiple_fails_fast() -> Result<(), String> {
+    let refs = vec![spin_forever::remote(), fails::remote("boom"), spin_forever::remote()];
+    let result = rustyray::get_all(&refs);
+    for r in &refs {
+        rustyray::cancel(r);
+    }
+    match result {
+        Err(RayError::Application(message)) if message.contains("boom") => Ok(()),
+        other => Err(format!("expected the application error, got {other:?}")),
+    }
+}
