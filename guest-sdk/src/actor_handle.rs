@@ -205,14 +205,17 @@ pub fn create(
     args: Vec<LoweredArg<'_>>,
     options: &ActorOptions,
 ) -> ActorHandle {
-    let created = options.check().and_then(|()| sys::available()).and_then(|()| {
-        with_sys_args(
-            &format!("the constructor of `{class}`"),
-            params,
-            args,
-            |args| sys::actor_create(class, args, &options.to_sys()),
-        )
-    });
+    let created = options
+        .check()
+        .and_then(|()| sys::available())
+        .and_then(|()| {
+            with_sys_args(
+                &format!("the constructor of `{class}`"),
+                params,
+                args,
+                |args| sys::actor_create(class, args, &options.to_sys()),
+            )
+        });
     match created {
         Ok(actor) => ActorHandle::live(actor),
         Err(error) => ActorHandle::failed(error),

@@ -145,7 +145,7 @@ pub use actor_handle::{ActorHandle, get_actor, get_actor_in};
 pub use error::RayError;
 pub use object_ref::{AnyObjectRef, Arg, IntoArg, LoweredArg, ObjectRef, arg, arg_ref};
 pub use options::{ActorOptions, TaskOptions};
-pub use runtime::{args, cancel, get, get_all, put, wait, wait_indexes};
+pub use runtime::{args, cancel, exit_actor, get, get_all, put, wait, wait_indexes};
 pub use rustyray_sdk_macros::{actor, main, remote};
 
 /// What the macros' generated code uses. Not a public API: it changes without notice.

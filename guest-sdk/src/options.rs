@@ -18,6 +18,8 @@ use crate::sys::SysActorOptions;
 #[must_use]
 pub struct TaskOptions {
     timeout: Option<Duration>,
+    max_retries: Option<u32>,
+    retry_exceptions: bool,
 }
 
 impl TaskOptions {
@@ -31,6 +33,33 @@ impl TaskOptions {
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
+    }
+
+    /// Runs the task again up to `retries` times after a system failure — a trap: a panic
+    /// or a wasm fault, which loses the instance — and, with
+    /// [`retry_exceptions`](Self::retry_exceptions), after an `Err`. Default 3, as in Ray.
+    /// A cancelled or timed-out task is never retried. Each run is a fresh instance, so what
+    /// a task does outside itself happens at least once, possibly more.
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = Some(retries);
+        self
+    }
+
+    /// Whether an application error (`Err`) is retried too (Ray's `retry_exceptions`).
+    /// Default `false`.
+    pub fn retry_exceptions(mut self, retry: bool) -> Self {
+        self.retry_exceptions = retry;
+        self
+    }
+
+    /// The retries asked for (`None`: the runtime's default, 3).
+    pub fn max_retries_value(&self) -> Option<u32> {
+        self.max_retries
+    }
+
+    /// Whether application errors are retried.
+    pub fn retries_exceptions(&self) -> bool {
+        self.retry_exceptions
     }
 
     /// The deadline in whole milliseconds, as the host receives it. A non-zero deadline
@@ -59,6 +88,7 @@ pub struct ActorOptions {
     max_restarts: u32,
     max_task_retries: u32,
     get_if_exists: bool,
+    max_pending_calls: Option<u32>,
 }
 
 impl ActorOptions {
@@ -117,6 +147,13 @@ impl ActorOptions {
         }
     }
 
+    /// Calls sent and not yet answered beyond which a new call fails at once (Ray's
+    /// `max_pending_calls`; its `get` returns the runtime's refusal). Default: unbounded.
+    pub fn max_pending_calls(mut self, calls: u32) -> Self {
+        self.max_pending_calls = Some(calls);
+        self
+    }
+
     /// The options as `actors.create` takes them.
     pub(crate) fn to_sys(&self) -> SysActorOptions<'_> {
         SysActorOptions {
@@ -125,6 +162,7 @@ impl ActorOptions {
             max_restarts: self.max_restarts,
             max_task_retries: self.max_task_retries,
             get_if_exists: self.get_if_exists,
+            max_pending_calls: self.max_pending_calls,
         }
     }
 }

@@ -289,8 +289,14 @@ mod tests {
             crate::wait(&refs, 0, None),
             Err(RayError::InvalidArgument(_))
         ));
-        assert_eq!(crate::wait_indexes::<&ObjectRef<i32>>(&[], 0, None), Ok(vec![]));
-        assert_eq!(crate::get_all(&refs), Err(RayError::Runtime(message.clone())));
+        assert_eq!(
+            crate::wait_indexes::<&ObjectRef<i32>>(&[], 0, None),
+            Ok(vec![])
+        );
+        assert_eq!(
+            crate::get_all(&refs),
+            Err(RayError::Runtime(message.clone()))
+        );
         crate::cancel(&b);
         assert!(matches!(
             crate::put(&vec![1u8, 2, 3]),

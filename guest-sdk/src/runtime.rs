@@ -111,13 +111,17 @@ pub fn wait<T>(
     for index in ready {
         is_ready[index] = true;
     }
-    let (ready, not_ready): (Vec<_>, Vec<_>) = objects
-        .iter()
-        .zip(is_ready)
-        .partition(|(_, ready)| *ready);
+    let (ready, not_ready): (Vec<_>, Vec<_>) =
+        objects.iter().zip(is_ready).partition(|(_, ready)| *ready);
     Ok((
-        ready.into_iter().map(|(object, _)| object.clone()).collect(),
-        not_ready.into_iter().map(|(object, _)| object.clone()).collect(),
+        ready
+            .into_iter()
+            .map(|(object, _)| object.clone())
+            .collect(),
+        not_ready
+            .into_iter()
+            .map(|(object, _)| object.clone())
+            .collect(),
     ))
 }
 
@@ -186,6 +190,15 @@ pub fn cancel<T>(object: &ObjectRef<T>) {
     }
 }
 
+/// Ends the actor whose method calls this, gracefully and for good (Ray's
+/// `ray.actor.exit_actor()`): it is not restarted whatever its `max_restarts`, this call and
+/// every call queued or sent later answer [`RayError::ActorDied`] saying it exited, and its
+/// name is free again. `std::process::exit` in a method does the same. In a task or in
+/// `main` it ends that task (an error) or the program, as `std::process::exit(0)` would.
+pub fn exit_actor() -> ! {
+    std::process::exit(0)
+}
+
 /// The driver's command-line arguments, as `std::env::args` would give them: `args()[0]` is
 /// the program (the path given to `rustyray run`), then what followed `--`
 /// (`rustyray run prog -- a b` gives `["prog", "a", "b"]`). Empty in a task.
@@ -227,7 +240,7 @@ fn submit_lowered(
     options: &TaskOptions,
 ) -> Result<Handle, RayError> {
     with_sys_args(&format!("`{function}`"), params, args, |sys_args| {
-        sys::submit(function, sys_args, options.timeout_ms())
+        sys::submit(function, sys_args, options)
     })
 }
 

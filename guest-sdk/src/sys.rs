@@ -34,6 +34,7 @@ pub(crate) struct SysActorOptions<'a> {
     pub max_restarts: u32,
     pub max_task_retries: u32,
     pub get_if_exists: bool,
+    pub max_pending_calls: Option<u32>,
 }
 
 pub(crate) use imp::*;
@@ -78,9 +79,14 @@ mod imp {
     pub(crate) fn submit(
         function: &str,
         args: Vec<SysArg<'_>>,
-        timeout_ms: Option<u64>,
+        options: &crate::options::TaskOptions,
     ) -> Result<Handle, RayError> {
-        tasks::submit(function, &to_wit(args), types::TaskOptions { timeout_ms }).map_err(from_wit)
+        let options = types::TaskOptions {
+            timeout_ms: options.timeout_ms(),
+            max_retries: options.max_retries_value(),
+            retry_exceptions: options.retries_exceptions(),
+        };
+        tasks::submit(function, &to_wit(args), options).map_err(from_wit)
     }
 
     pub(crate) fn actor_create(
@@ -94,6 +100,7 @@ mod imp {
             max_restarts: options.max_restarts,
             max_task_retries: options.max_task_retries,
             get_if_exists: options.get_if_exists,
+            max_pending_calls: options.max_pending_calls,
         };
         actors::create(class, &to_wit(args), &options).map_err(from_wit)
     }
@@ -223,7 +230,7 @@ mod imp {
     pub(crate) fn submit(
         _function: &str,
         _args: Vec<SysArg<'_>>,
-        _timeout_ms: Option<u64>,
+        _options: &crate::options::TaskOptions,
     ) -> Result<Handle, RayError> {
         Err(unavailable())
     }

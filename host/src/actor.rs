@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -78,6 +78,10 @@ pub struct ActorOptions {
     pub limits: Limits,
     /// What the actor may touch, instead of the runtime's default capabilities.
     pub capabilities: Option<Arc<Capabilities>>,
+    /// Calls sent and not yet answered beyond which a new call fails at once with
+    /// [`RayError::PendingCallsLimitExceeded`] (Ray's `max_pending_calls`); `None`:
+    /// unbounded (the default).
+    pub max_pending_calls: Option<usize>,
 }
 
 impl Default for ActorOptions {
@@ -92,6 +96,7 @@ impl Default for ActorOptions {
             call_timeout: None,
             limits: Limits::default(),
             capabilities: None,
+            max_pending_calls: None,
         }
     }
 }
@@ -122,6 +127,10 @@ struct CallOutput {
     slot: Option<Arc<Slot>>,
     actor: ActorId,
     class: String,
+    /// The call's cancel: a call cancelled while queued never runs.
+    control: Arc<crate::task_impl::TaskControl>,
+    /// The actor's count of calls sent and not answered; this call leaves it on drop.
+    pending: Arc<AtomicUsize>,
 }
 
 impl CallOutput {
@@ -149,6 +158,7 @@ impl CallOutput {
 
 impl Drop for CallOutput {
     fn drop(&mut self) {
+        self.pending.fetch_sub(1, Ordering::AcqRel);
         if let Some(slot) = self.slot.take() {
             let _ = slot.complete(Err(self.died("the actor stopped before running this call")));
         }
@@ -166,6 +176,9 @@ pub(crate) struct ActorCell {
     kill: Arc<Signal>,
     objects: ObjectStore,
     directory: Arc<ActorDirectory>,
+    /// Calls sent and not yet answered, and the most allowed (`max_pending_calls`).
+    pending: Arc<AtomicUsize>,
+    max_pending: Option<usize>,
 }
 
 impl fmt::Debug for ActorCell {
@@ -188,11 +201,29 @@ impl Drop for ActorCell {
 impl ActorCell {
     fn send(&self, method: &str, args: Result<Vec<TaskArg>>, want_result: bool) -> Arc<Slot> {
         let slot = self.objects.new_slot();
+        let control = Arc::new(crate::task_impl::TaskControl::queued_call());
+        slot.set_producer(&control);
+        let before = self.pending.fetch_add(1, Ordering::AcqRel);
         let output = CallOutput {
             slot: want_result.then(|| slot.clone()),
             actor: self.id,
             class: self.class.clone(),
+            control,
+            pending: self.pending.clone(),
         };
+        if let Some(limit) = self.max_pending
+            && before >= limit
+        {
+            let err = RayError::PendingCallsLimitExceeded {
+                actor: self.id,
+                class: self.class.clone(),
+                limit,
+            };
+            // A `tell` has no result to carry the error: it is dropped, as its errors are.
+            let _ = slot.complete(Err(err));
+            drop(output);
+            return slot;
+        }
         match args {
             Ok(args) => {
                 // A closed mailbox hands the message back; dropping it answers `ActorDied`.
@@ -408,6 +439,8 @@ pub(crate) fn spawn(
         kill: kill.clone(),
         objects: runtime.objects.clone(),
         directory: directory.clone(),
+        pending: Arc::new(AtomicUsize::new(0)),
+        max_pending: options.max_pending_calls,
     });
     if let Some(key) = &name {
         let mut by_name = directory
@@ -455,6 +488,9 @@ struct Incarnation {
 enum CallFailure {
     Error(RayError),
     Trap(RayError),
+    /// The method called WASI `exit` (`rustyray::exit_actor()`, `std::process::exit`):
+    /// the actor ends, gracefully and for good (Ray's `exit_actor`); the exit status.
+    Exited(i32),
 }
 
 impl CallFailure {
@@ -575,6 +611,9 @@ impl Incarnation {
             }
             Ok(Err(err)) => Err(CallFailure::Error(invoke_error(what, err))),
             Err(err) => {
+                if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                    return Err(CallFailure::Exited(exit.0));
+                }
                 let context = TrapContext {
                     task: self.id.to_string(),
                     arg_sizes: args.iter().map(Vec::len).collect(),
@@ -707,8 +746,14 @@ impl Mailbox {
             let args = tokio::select! {
                 biased;
                 _ = kill.raised() => break End::Abrupt("it was killed"),
+                // Cancelled while queued or waiting on its arguments: `cancel` answered it.
+                _ = output.control.cancelled() => continue,
                 args = resolve(args) => args,
             };
+            if !output.control.start_call() {
+                // Cancelled while queued: already answered `Cancelled`, never runs.
+                continue;
+            }
             let args: Vec<Vec<u8>> = match args {
                 Ok(args) => args.iter().map(|arg| arg.to_vec()).collect(),
                 Err(err) => {
@@ -748,6 +793,15 @@ impl Mailbox {
                     }
                     Err(CallFailure::Error(err)) => {
                         output.complete(Err(err));
+                        break;
+                    }
+                    Err(CallFailure::Exited(status)) => {
+                        // Not a crash: no restart, and every later call is refused.
+                        let reason =
+                            format!("it exited (exit_actor, status {status}) during {what}");
+                        let err = output.died(&reason);
+                        output.complete(Err(err));
+                        dead = Some(reason);
                         break;
                     }
                     Err(CallFailure::Trap(trap)) => {

@@ -65,6 +65,9 @@ pub(crate) struct TaskCtx {
     pub(crate) panic_message: Option<String>,
     /// The task's execution permit, handed back while the guest waits on an object.
     pub(crate) permit: Option<OwnedSemaphorePermit>,
+    /// The running task's cancel, whose children the tasks it submits become (`None` for
+    /// actors and drivers).
+    pub(crate) control: Option<Arc<crate::task_impl::TaskControl>>,
 }
 
 impl TaskCtx {
@@ -76,6 +79,7 @@ impl TaskCtx {
             limiter,
             panic_message: None,
             permit: None,
+            control: None,
         }
     }
 
@@ -222,6 +226,9 @@ impl rustyray::runtime::actors::Host for TaskCtx {
             max_restarts: options.max_restarts,
             max_task_retries: options.max_task_retries,
             get_if_exists: options.get_if_exists,
+            max_pending_calls: options
+                .max_pending_calls
+                .and_then(|calls| usize::try_from(calls).ok()),
             ..ActorOptions::default()
         };
         let runtime = self.runtime.clone();
@@ -320,11 +327,16 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
         let task_args = self.task_args(args)?;
         let options = TaskOptions {
             timeout: options.timeout_ms.map(Duration::from_millis),
+            max_retries: options.max_retries,
+            retry_exceptions: options.retry_exceptions,
             ..TaskOptions::default()
         };
         let slot = self
             .runtime
             .submit_slot(&function, task_args, options, true);
+        if let (Some(parent), Some(child)) = (&self.control, slot.producer()) {
+            parent.adopt(&child);
+        }
         Ok(Ok(self.push(slot)?))
     }
 

@@ -34,6 +34,8 @@ pub(crate) struct TaskRun<'a> {
     pub(crate) options: &'a TaskOptions,
     /// Where its stdout and stderr go (`None`: discarded).
     pub(crate) capture: Option<&'a OutputCapture>,
+    /// Its cancel: the tasks it submits become its children.
+    pub(crate) control: &'a Arc<crate::task_impl::TaskControl>,
 }
 
 /// How long a component's `describe` (and the constructors before it) may take.
@@ -284,6 +286,7 @@ impl LoadedComponent {
         };
         let mut store = new_store(runtime, wasi, limits);
         store.data_mut().permit = Some(permit);
+        store.data_mut().control = Some(run.control.clone());
         let context = || TrapContext {
             task: format!("task {}", run.id.0),
             arg_sizes: args.iter().map(Vec::len).collect(),

@@ -142,6 +142,18 @@ pub enum RayError {
         name: String,
     },
 
+    /// The actor already has `max_pending_calls` calls sent and not answered (Ray's
+    /// `PendingCallsLimitExceeded`); the call was not sent.
+    #[error("{class} {actor} has {limit} pending calls, its max_pending_calls: call refused")]
+    PendingCallsLimitExceeded {
+        /// Which actor.
+        actor: crate::actor::ActorId,
+        /// Its class.
+        class: String,
+        /// Its `max_pending_calls`.
+        limit: usize,
+    },
+
     /// The actor is gone: it trapped with no restarts left, was killed or stopped.
     #[error("{class} {actor} died: {reason}")]
     ActorDied {

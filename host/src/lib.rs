@@ -72,7 +72,7 @@ pub mod guest_build;
 pub mod task {
     pub use crate::runtime::{AsRuntime, TaskBuilder};
     pub use crate::seed::TaskSystem;
-    pub use crate::task_impl::TaskOptions;
+    pub use crate::task_impl::{DEFAULT_MAX_RETRIES, TaskOptions};
 }
 #[path = "task.rs"]
 mod task_impl;

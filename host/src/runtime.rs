@@ -554,6 +554,15 @@ impl Runtime {
         task::cancel_slot(object.slot());
     }
 
+    /// [`Runtime::cancel`], choosing whether the tasks it submitted are cancelled too
+    /// (`recursive`, Ray's default and what `cancel` does). There is no `force`: a running
+    /// task is always interrupted, at its next epoch tick. An actor call still queued is
+    /// cancelled and never runs; one already running finishes (as in Ray for an actor that
+    /// is not async).
+    pub fn cancel_with<T>(&self, object: &ObjectRef<T>, recursive: bool) {
+        task::cancel_slot_with(object.slot(), recursive);
+    }
+
     /// Runs the `#[rustyray::main]` of a loaded component (by the name it was loaded
     /// under) with `args`, its stdout and stderr going to this process's. Returns the
     /// driver's exit status.
@@ -735,6 +744,14 @@ impl ActorBuilder<'_> {
         self
     }
 
+    /// Calls sent and not answered beyond which a new call fails at once with
+    /// [`RayError::PendingCallsLimitExceeded`] (Ray's `max_pending_calls`; default:
+    /// unbounded).
+    pub fn max_pending_calls(mut self, calls: usize) -> Self {
+        self.options.max_pending_calls = Some(calls);
+        self
+    }
+
     /// With the name taken, return that actor instead of failing.
     pub fn get_if_exists(mut self, yes: bool) -> Self {
         self.options.get_if_exists = yes;
@@ -833,6 +850,21 @@ impl TaskBuilder {
     /// Limits of this task, over the runtime's defaults.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.options.limits = limits;
+        self
+    }
+
+    /// Runs the task again up to `retries` times after a system failure (a trap), or also
+    /// after an application error with [`retry_exceptions`](Self::retry_exceptions)
+    /// (Ray's `max_retries`; default [`DEFAULT_MAX_RETRIES`](crate::task::DEFAULT_MAX_RETRIES)).
+    /// Cancelled and timed-out tasks are never retried.
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.options.max_retries = Some(retries);
+        self
+    }
+
+    /// Whether an application error is retried too (Ray's `retry_exceptions`).
+    pub fn retry_exceptions(mut self, retry: bool) -> Self {
+        self.options.retry_exceptions = retry;
         self
     }
 

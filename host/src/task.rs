@@ -18,7 +18,8 @@
 //! happens — success, error, cancel, or the runtime being torn down — the output
 //! slot is filled exactly once, so no `get` ever hangs.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -44,6 +45,31 @@ pub struct TaskOptions {
     /// What the task may touch, *instead of* the runtime's default capabilities;
     /// `None` takes the defaults.
     pub capabilities: Option<Arc<Capabilities>>,
+    /// How many times the task is run again after a system failure (a trap: a panic,
+    /// a wasm fault; the instance is gone) or, with `retry_exceptions`, an application
+    /// error. `None` takes Ray's default, [`DEFAULT_MAX_RETRIES`]. A cancelled or timed-out
+    /// task is never retried. Each run is a fresh instance: at-least-once semantics for
+    /// what the task does outside itself.
+    pub max_retries: Option<u32>,
+    /// Whether an application error (`Err`) is retried too (Ray's `retry_exceptions`).
+    pub retry_exceptions: bool,
+}
+
+/// Retries after a system failure when a task does not say (Ray's default for tasks).
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+
+impl TaskOptions {
+    /// Whether a failed run with `error`, after `retried` retries, runs again.
+    fn retries_after(&self, error: &RayError, retried: u32) -> bool {
+        if retried >= self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES) {
+            return false;
+        }
+        match error {
+            RayError::Trap { .. } => true,
+            RayError::Application { .. } => self.retry_exceptions,
+            _ => false,
+        }
+    }
 }
 
 /// One argument: a value, or an object whose value is passed once it is ready.
@@ -53,25 +79,119 @@ pub(crate) enum TaskArg {
     Object(Arc<Slot>),
 }
 
-/// What a cancel needs to reach a task.
+/// An actor call still in its actor's mailbox (see [`TaskControl::queued_call`]).
+const CALL_QUEUED: u8 = 1;
+/// An actor call its actor has started.
+const CALL_RUNNING: u8 = 2;
+/// An actor call cancelled before it started: it never runs.
+const CALL_CANCELLED: u8 = 3;
+
+/// What a cancel needs to reach a task (or an actor call).
 #[derive(Debug, Default)]
 pub(crate) struct TaskControl {
     cancel: Signal,
+    /// The tasks this one submitted, cancelled with it (Ray's `recursive=True`).
+    children: Mutex<Vec<Weak<TaskControl>>>,
+    /// For an actor call: queued, running or cancelled (`CALL_*`); 0 for a task.
+    call_state: AtomicU8,
 }
 
 impl TaskControl {
+    /// The control of an actor call waiting in its mailbox.
+    pub(crate) fn queued_call() -> Self {
+        TaskControl {
+            call_state: AtomicU8::new(CALL_QUEUED),
+            ..TaskControl::default()
+        }
+    }
+
+    /// Cancels this task and, transitively, every task it submitted.
     pub(crate) fn cancel(&self) {
         self.cancel.raise();
+        let mut stack = self.take_children();
+        while let Some(child) = stack.pop() {
+            if let Some(child) = child.upgrade() {
+                child.cancel.raise();
+                stack.extend(child.take_children());
+            }
+        }
+    }
+
+    /// Cancels this task only (Ray's `recursive=False`).
+    pub(crate) fn cancel_alone(&self) {
+        self.cancel.raise();
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancel.is_raised()
+    }
+
+    /// Resolves once this task or call is cancelled.
+    pub(crate) async fn cancelled(&self) {
+        self.cancel.raised().await;
+    }
+
+    fn take_children(&self) -> Vec<Weak<TaskControl>> {
+        self.children
+            .lock()
+            .map(|mut children| std::mem::take(&mut *children))
+            .unwrap_or_default()
+    }
+
+    /// Records `child`, a task this one submitted, so cancelling this one cancels it. A
+    /// child submitted after this task was cancelled is cancelled at once.
+    pub(crate) fn adopt(&self, child: &Arc<TaskControl>) {
+        if let Ok(mut children) = self.children.lock() {
+            // Forget finished children now and then, so a long-lived parent that submits
+            // many short tasks keeps a short list.
+            if children.len() >= 64 && children.len().is_power_of_two() {
+                children.retain(|child| child.strong_count() > 0);
+            }
+            children.push(Arc::downgrade(child));
+        }
+        if self.is_cancelled() {
+            self.cancel();
+        }
+    }
+
+    /// For an actor call: marks it started, unless it was cancelled while queued (then it
+    /// must not run).
+    pub(crate) fn start_call(&self) -> bool {
+        self.call_state
+            .compare_exchange(CALL_QUEUED, CALL_RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// For an actor call still queued: cancels it so it never runs.
+    fn cancel_queued_call(&self) -> bool {
+        self.call_state
+            .compare_exchange(CALL_QUEUED, CALL_CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 }
 
-/// Cancels the task producing `slot`, if it has not finished.
+/// Cancels the task producing `slot` and the tasks it submitted, if it has not finished.
 pub(crate) fn cancel_slot(slot: &Slot) {
+    cancel_slot_with(slot, true);
+}
+
+/// Cancels the task producing `slot`; with `recursive`, also the tasks it submitted,
+/// transitively. An actor call still queued is answered `Cancelled` at once and never
+/// runs; one already running is not interrupted (its actor's state would be half-changed),
+/// as in Ray for an actor that is not async.
+pub(crate) fn cancel_slot_with(slot: &Slot, recursive: bool) {
     if slot.is_ready() {
         return;
     }
     if let Some(control) = slot.producer() {
-        control.cancel();
+        if control.cancel_queued_call() {
+            let _ = slot.complete(Err(RayError::Cancelled));
+        }
+        if recursive {
+            control.cancel();
+        } else {
+            control.cancel_alone();
+        }
     }
 }
 
@@ -110,11 +230,20 @@ pub(crate) async fn run(task: Task) {
     let runtime = output.runtime.clone();
     // Outside the select, so what a task printed survives its timeout or cancel.
     let capture = OutputCapture::for_task(&runtime, &function, output.slot.id(), &options);
-    let outcome = tokio::select! {
-        biased;
-        _ = control.cancel.raised() => Err(RayError::Cancelled),
-        _ = runtime.abort.raised() => Err(RayError::Cancelled),
-        outcome = execute(&runtime, &function, args, &options, &output.slot, capture.as_ref()) => outcome,
+    let mut retried = 0;
+    let outcome = loop {
+        let outcome = tokio::select! {
+            biased;
+            _ = control.cancel.raised() => Err(RayError::Cancelled),
+            _ = runtime.abort.raised() => Err(RayError::Cancelled),
+            outcome = execute(&runtime, &function, args.clone(), &options, &output.slot, &control, capture.as_ref()) => outcome,
+        };
+        match &outcome {
+            Err(error) if !control.is_cancelled() && options.retries_after(error, retried) => {
+                retried += 1;
+            }
+            _ => break outcome,
+        }
     };
     if let Some(printed) = capture.and_then(|capture| capture.take()) {
         output.slot.set_output(printed);
@@ -131,6 +260,7 @@ async fn execute(
     args: Vec<TaskArg>,
     options: &TaskOptions,
     slot: &Slot,
+    control: &Arc<TaskControl>,
     capture: Option<&OutputCapture>,
 ) -> Result<Bytes> {
     let args = resolve(args).await?;
@@ -161,6 +291,7 @@ async fn execute(
                     id: slot.id(),
                     options,
                     capture,
+                    control,
                 };
                 component
                     .invoke(runtime, &function.name, &args, permit, &run)

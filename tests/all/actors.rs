@@ -84,16 +84,15 @@ async fn arguments_may_be_object_refs() {
         .unwrap();
     assert_eq!(sum, 6);
     // A failed argument fails the call (not the actor) with the upstream error.
-    let failed: ObjectRef<i32> = TaskBuilder::new("no_such_function")
-        .submit_now(&runtime)
-        .unwrap();
+    // (An unknown function fails at submit now, so the failed upstream is an `Err`.)
+    let failed: ObjectRef<i32> = actor.call("fail", ());
     let err = actor
         .call::<i32>("add", Args::new().object(&failed))
         .get()
         .await
         .unwrap_err();
     assert!(
-        matches!(err.root_cause(), RayError::FunctionNotFound(_)),
+        matches!(err.root_cause(), RayError::Application { .. }),
         "{err:?}"
     );
     assert_eq!(actor.call::<i32>("get", ()).get().await.unwrap(), 6);

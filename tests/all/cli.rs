@@ -390,7 +390,11 @@ fn new_scaffolds_a_crate_that_builds_and_runs() {
     assert!(stderr(&output).contains("not empty"), "{}", stderr(&output));
     let output = rustyray(&["new", &parent.join("9lives").display().to_string()]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("not a crate name"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("not a crate name"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 /// The SDK carries its own copy of the WIT contract (so a guest crate builds from a git or

@@ -255,7 +255,11 @@ async fn a_name_clash_is_refused_whole() -> Result<()> {
         other => panic!("expected DuplicateFunction, got {other:?}"),
     }
     assert!(matches!(
-        runtime.task("add").arg(1).arg(1).submit_now::<i32>(&runtime),
+        runtime
+            .task("add")
+            .arg(1)
+            .arg(1)
+            .submit_now::<i32>(&runtime),
         Err(RayError::FunctionNotFound(_))
     ));
     let inc = runtime.task("inc").arg(1u64).submit_now::<u64>(&runtime)?;

@@ -19,9 +19,7 @@ async fn runtime() -> Runtime {
 /// Runs the scenario task `name`; fails the test with the scenario's own message.
 async fn scenario(name: &str) -> Result<()> {
     let runtime = runtime().await;
-    let outcome = runtime
-        .task(name)
-        .submit_now::<()>(&runtime)?;
+    let outcome = runtime.task(name).submit_now::<()>(&runtime)?;
     // A scenario's `Err(message)` is an application error carrying that message.
     within(SHORT, name, outcome.get()).await?;
     runtime.shutdown().await
@@ -86,7 +84,9 @@ async fn test_dead_named_actor_releases_its_name() -> Result<()> {
         .name("phoenix")
         .create()
         .await?;
-    let found = runtime.get_actor("phoenix").expect("the new actor has the name");
+    let found = runtime
+        .get_actor("phoenix")
+        .expect("the new actor has the name");
     let value = within(SHORT, "a call", found.call::<i32>("increment", ()).get()).await?;
     assert_eq!(value, 11);
     // The old handle still answers ActorDied.
@@ -101,7 +101,12 @@ async fn test_dead_named_actor_releases_its_name() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_get_or_create_needs_a_non_empty_name() -> Result<()> {
     let runtime = actor_runtime().await;
-    let refused = runtime.actor("Counter").arg(0).get_if_exists(true).create().await;
+    let refused = runtime
+        .actor("Counter")
+        .arg(0)
+        .get_if_exists(true)
+        .create()
+        .await;
     assert!(
         matches!(&refused, Err(RayError::InvalidOptions(m)) if m.contains("get_if_exists")),
         "{refused:?}"
@@ -142,5 +147,155 @@ async fn test_submit_unknown_function_fails_at_submit() -> Result<()> {
         matches!(&refused, Err(RayError::FunctionNotFound(name)) if name == "no_such_function"),
         "{refused:?}"
     );
+    runtime.shutdown().await
+}
+
+/// Ray's `test_failure.py::test_retry_system_level_error`, in a guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_retry_system_level_error() -> Result<()> {
+    scenario("test_retry_system_level_error").await
+}
+
+/// Ray's `test_failure.py::test_retry_application_level_error`, in a guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_retry_application_level_error() -> Result<()> {
+    scenario("test_retry_application_level_error").await
+}
+
+/// Ray's `test_cancel.py::test_recursive_cancel`: cancelling a task also cancels the
+/// tasks it submitted (the default); with `recursive = false` they go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_recursive_cancel() -> Result<()> {
+    let runtime = runtime().await;
+    for recursive in [true, false] {
+        let outer = runtime
+            .task("spawn_spinner_and_wait")
+            .submit_now::<u64>(&runtime)?;
+        // The outer task and the spinner it submitted are both running.
+        assert!(
+            common::eventually(SHORT, || runtime.stats().tasks_in_flight == 2).await,
+            "{:?}",
+            runtime.stats()
+        );
+        runtime.cancel_with(&outer, recursive);
+        let cancelled = within(SHORT, "the outer task", outer.get()).await;
+        assert!(matches!(cancelled, Err(RayError::Cancelled)), "{cancelled:?}");
+        if recursive {
+            assert!(
+                common::eventually(SHORT, || runtime.stats().tasks_in_flight == 0).await,
+                "the inner task was cancelled too: {:?}",
+                runtime.stats()
+            );
+        } else {
+            // The spinner never ends on its own: it is still running.
+            assert!(runtime.stats().tasks_in_flight >= 1, "{:?}", runtime.stats());
+        }
+    }
+    // Shutdown cancels the spinner left by the non-recursive cancel.
+    runtime.shutdown_with_deadline(std::time::Duration::ZERO).await
+}
+
+/// Ray's `test_cancel.py` actor-task cases: cancelling an actor call that is still queued
+/// (here: waiting on an argument that never comes) answers `Cancelled` at once and the
+/// call never runs; the actor goes on with the next call; dependents see `Cancelled` as
+/// the root cause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_cancel_queued_actor_task() -> Result<()> {
+    let runtime = actor_runtime().await;
+    runtime.load(rustyray_tests::PARITY).await?;
+    let counter = runtime.actor("Counter").arg(0).create().await?;
+    let never = runtime.task("spin_forever").submit_now::<i32>(&runtime)?;
+    let blocked: rustyray::ObjectRef<i32> =
+        counter.call("add", rustyray::Args::new().object(&never));
+    let queued: rustyray::ObjectRef<i32> = counter.call("add", (100,));
+    runtime.cancel(&queued);
+    let answer = within(SHORT, "the queued call", queued.get()).await;
+    assert!(matches!(answer, Err(RayError::Cancelled)), "{answer:?}");
+    runtime.cancel(&blocked);
+    let answer = within(SHORT, "the blocked call", blocked.get()).await;
+    assert!(matches!(answer, Err(RayError::Cancelled)), "{answer:?}");
+    let dependent = runtime
+        .task("one_more")
+        .arg_ref(&blocked)
+        .submit_now::<u64>(&runtime)?;
+    let failed = within(SHORT, "a dependent", dependent.get()).await;
+    match &failed {
+        Err(err @ RayError::DependencyFailed { .. }) => {
+            assert!(matches!(err.root_cause(), RayError::Cancelled), "{err:?}")
+        }
+        other => panic!("expected DependencyFailed(Cancelled), got {other:?}"),
+    }
+    // Neither cancelled call ran.
+    let value = within(SHORT, "get", counter.call::<i32>("increment", ()).get()).await?;
+    assert_eq!(value, 1);
+    runtime.cancel(&never);
+    runtime.shutdown().await
+}
+
+/// Ray's `max_pending_calls` (`test_actor.py`): past the limit, a call fails at once with
+/// `PendingCallsLimitExceeded`; once calls are answered, new ones are taken again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_max_pending_calls() -> Result<()> {
+    let runtime = actor_runtime().await;
+    runtime.load(rustyray_tests::PARITY).await?;
+    let counter = runtime
+        .actor("Counter")
+        .arg(0)
+        .max_pending_calls(2)
+        .create()
+        .await?;
+    let never = runtime.task("spin_forever").submit_now::<i32>(&runtime)?;
+    let blocked: rustyray::ObjectRef<i32> =
+        counter.call("add", rustyray::Args::new().object(&never));
+    let second: rustyray::ObjectRef<i32> = counter.call("add", (10,));
+    let third: rustyray::ObjectRef<i32> = counter.call("add", (100,));
+    let refused = within(SHORT, "the third call", third.get()).await;
+    assert!(
+        matches!(refused, Err(RayError::PendingCallsLimitExceeded { limit: 2, .. })),
+        "{refused:?}"
+    );
+    runtime.cancel(&never);
+    let failed = within(SHORT, "the blocked call", blocked.get()).await;
+    assert!(matches!(failed, Err(RayError::DependencyFailed { .. })), "{failed:?}");
+    assert_eq!(within(SHORT, "the second call", second.get()).await?, 10);
+    let value = within(SHORT, "a later call", counter.call::<i32>("add", (1,)).get()).await?;
+    assert_eq!(value, 11, "the refused call never ran");
+    runtime.shutdown().await
+}
+
+/// Ray's `exit_actor` (`test_actor_failures.py`): the actor ends gracefully and is not
+/// restarted whatever its `max_restarts`; the calling and the queued calls answer
+/// `ActorDied` saying it exited, and its name is free again. `std::process::exit` in a
+/// method does the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_exit_actor() -> Result<()> {
+    let runtime = runtime().await;
+    for method in ["quit", "exit_process"] {
+        let tally = runtime
+            .actor("Tally")
+            .name("quitter")
+            .max_restarts(3)
+            .create()
+            .await?;
+        assert_eq!(within(SHORT, "bump", tally.call::<u32>("bump", ()).get()).await?, 1);
+        let quit: rustyray::ObjectRef<u32> = tally.call(method, ());
+        let queued: rustyray::ObjectRef<u32> = tally.call("bump", ());
+        for (what, answer) in [
+            ("the exiting call", within(SHORT, method, quit.get()).await),
+            ("a queued call", within(SHORT, "queued", queued.get()).await),
+            (
+                "a later call",
+                within(SHORT, "later", tally.call::<u32>("count", ()).get()).await,
+            ),
+        ] {
+            match &answer {
+                Err(RayError::ActorDied { reason, .. }) => {
+                    assert!(reason.contains("exited"), "{what}: {reason}")
+                }
+                other => panic!("{method}, {what}: expected ActorDied, got {other:?}"),
+            }
+        }
+        assert!(runtime.get_actor("quitter").is_none(), "{method}: the name is free");
+    }
     runtime.shutdown().await
 }

@@ -38,7 +38,8 @@ async fn wait_partitions_in_the_order_given() -> Result<()> {
     assert!(elapsed < timeout + Duration::from_secs(2), "{elapsed:?}");
 
     runtime.cancel(&spinning);
-    let (ready, not_ready) = within(SHORT, "wait after cancel", runtime.wait(&refs, 4, None)).await?;
+    let (ready, not_ready) =
+        within(SHORT, "wait after cancel", runtime.wait(&refs, 4, None)).await?;
     assert_eq!(ready.len(), 4, "a cancelled task counts as ready");
     assert!(not_ready.is_empty());
     Ok(())
@@ -127,8 +128,14 @@ async fn test_get_with_timeout() -> Result<()> {
     let spinning = runtime.task("spin").submit_now::<u64>(&runtime)?;
     let timeout = Duration::from_millis(50);
     let late = within(SHORT, "get_timeout", spinning.get_timeout(timeout)).await;
-    assert!(matches!(late, Err(RayError::GetTimeout(t)) if t == timeout), "{late:?}");
-    assert!(!spinning.is_ready(), "the task goes on after a get timed out");
+    assert!(
+        matches!(late, Err(RayError::GetTimeout(t)) if t == timeout),
+        "{late:?}"
+    );
+    assert!(
+        !spinning.is_ready(),
+        "the task goes on after a get timed out"
+    );
     runtime.cancel(&spinning);
     let quick = runtime.task("inc").arg(41u64).submit_now::<u64>(&runtime)?;
     assert_eq!(within(SHORT, "get", quick.get_timeout(SHORT)).await?, 42);
@@ -157,7 +164,10 @@ async fn test_get_multiple_fails_fast() -> Result<()> {
         matches!(&failed, Err(RayError::Application { message, .. }) if message.contains("boom")),
         "{failed:?}"
     );
-    assert!(!spinning.is_ready(), "the error came back before the spinning task ended");
+    assert!(
+        !spinning.is_ready(),
+        "the error came back before the spinning task ended"
+    );
     runtime.cancel(&spinning);
     Ok(())
 }

@@ -64,7 +64,9 @@ fn test_remote_arguments_infer_like_a_plain_call() -> Result<(), String> {
         total::remote(&[1, 2, 3]).get().map_err(ray)?,
         total::remote(&v[..]).get().map_err(ray)?,
         total::remote(&v).get().map_err(ray)?,
-        total::remote((1..=3).collect::<Vec<_>>()).get().map_err(ray)?,
+        total::remote((1..=3).collect::<Vec<_>>())
+            .get()
+            .map_err(ray)?,
         total::remote(v).get().map_err(ray)?,
     ];
     check(sums == [6; 6], || format!("{sums:?}"))?;
@@ -82,12 +84,8 @@ fn test_get_with_timeout() -> Result<(), String> {
         other => return Err(format!("expected GetTimeout, got {other:?}")),
     }
     // The task went on running: a zero-timeout wait still finds it pending.
-    let (ready, not_ready) = rustyray::wait(
-        std::slice::from_ref(&spinning),
-        1,
-        Some(Duration::ZERO),
-    )
-    .map_err(ray)?;
+    let (ready, not_ready) =
+        rustyray::wait(std::slice::from_ref(&spinning), 1, Some(Duration::ZERO)).map_err(ray)?;
     check(ready.is_empty() && not_ready.len() == 1, || {
         "the task stopped after a get timed out".into()
     })?;
@@ -114,23 +112,32 @@ fn test_wait() -> Result<(), String> {
     check(got == [1, 2, 3, 4], || format!("{got:?}"))?;
 
     let mixed = vec![one_more::remote(0u64), spin_forever::remote()];
-    let (ready, rest) =
-        rustyray::wait(&mixed, 2, Some(Duration::from_millis(200))).map_err(ray)?;
+    let (ready, rest) = rustyray::wait(&mixed, 2, Some(Duration::from_millis(200))).map_err(ray)?;
     check(ready.len() == 1 && rest.len() == 1, || {
         format!("{} ready, {} not", ready.len(), rest.len())
     })?;
-    check(rest[0].id() == mixed[1].id(), || "the spinning task is the one not ready".into())?;
+    check(rest[0].id() == mixed[1].id(), || {
+        "the spinning task is the one not ready".into()
+    })?;
     rustyray::cancel(&mixed[1]);
 
     let x = rustyray::put(&1u64).map_err(ray)?;
     match rustyray::wait(&[x.clone(), x.clone()], 1, None) {
         Err(RayError::InvalidArgument(_)) => {}
-        other => return Err(format!("duplicates: expected InvalidArgument, got {other:?}")),
+        other => {
+            return Err(format!(
+                "duplicates: expected InvalidArgument, got {other:?}"
+            ));
+        }
     }
     for n in [0, 3] {
         match rustyray::wait(&[x.clone(), refs[0].clone()], n, None) {
             Err(RayError::InvalidArgument(_)) => {}
-            other => return Err(format!("num_returns {n}: expected InvalidArgument, got {other:?}")),
+            other => {
+                return Err(format!(
+                    "num_returns {n}: expected InvalidArgument, got {other:?}"
+                ));
+            }
         }
     }
     let empty: Vec<ObjectRef<u64>> = Vec::new();
@@ -141,7 +148,11 @@ fn test_wait() -> Result<(), String> {
 /// `ray.get([...])` fails fast: a failing task among spinning ones gives its error at once.
 #[rustyray::remote]
 fn test_get_multiple_fails_fast() -> Result<(), String> {
-    let refs = vec![spin_forever::remote(), fails::remote("boom"), spin_forever::remote()];
+    let refs = vec![
+        spin_forever::remote(),
+        fails::remote("boom"),
+        spin_forever::remote(),
+    ];
     let result = rustyray::get_all(&refs);
     for r in &refs {
         rustyray::cancel(r);
@@ -150,4 +161,110 @@ fn test_get_multiple_fails_fast() -> Result<(), String> {
         Err(RayError::Application(message)) if message.contains("boom") => Ok(()),
         other => Err(format!("expected the application error, got {other:?}")),
     }
+}
+
+/// A tally other tasks bump, to count how many times a retried task ran.
+#[rustyray::actor]
+#[derive(Default)]
+pub struct Tally {
+    count: u32,
+}
+
+#[rustyray::actor]
+impl Tally {
+    pub fn new() -> Self {
+        Tally::default()
+    }
+
+    pub fn bump(&mut self) -> u32 {
+        self.count += 1;
+        self.count
+    }
+
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// Ends the actor for good (Ray's `exit_actor`).
+    pub fn quit(&mut self) -> u32 {
+        rustyray::exit_actor()
+    }
+
+    /// `std::process::exit` in a method: the same as `exit_actor`.
+    pub fn exit_process(&mut self) -> u32 {
+        std::process::exit(3)
+    }
+}
+
+/// Traps (a system failure) on its first `fail_times` runs, counted by `tally`.
+#[rustyray::remote]
+fn flaky_trap(tally: TallyHandle, fail_times: u32) -> Result<u32, RayError> {
+    let run = tally.bump().get()?;
+    if run <= fail_times {
+        panic!("flaky system failure on run {run}");
+    }
+    Ok(run)
+}
+
+/// Returns `Err` (an application error) on its first `fail_times` runs.
+#[rustyray::remote]
+fn flaky_error(tally: TallyHandle, fail_times: u32) -> Result<u32, String> {
+    let run = tally.bump().get().map_err(|e| e.to_string())?;
+    if run <= fail_times {
+        return Err(format!("flaky application error on run {run}"));
+    }
+    Ok(run)
+}
+
+/// Ray's `test_failure.py::test_retry_system_level_error`: a task whose instance dies
+/// (a trap) is retried, 3 times by default; `max_retries(0)` turns that off.
+#[rustyray::remote]
+fn test_retry_system_level_error() -> Result<(), String> {
+    let tally = Tally::remote();
+    let run = flaky_trap::remote(tally.clone(), 3u32).get().map_err(ray)?;
+    check(run == 4, || format!("succeeded on run {run}, expected 4"))?;
+
+    let tally = Tally::remote();
+    match flaky_trap::remote(tally.clone(), 4u32).get() {
+        Err(RayError::Trap { message, .. }) if message.contains("run 4") => {}
+        other => return Err(format!("4 failures > 3 retries: expected a trap, got {other:?}")),
+    }
+    let tally = Tally::remote();
+    let once = flaky_trap::remote_with(rustyray::TaskOptions::new().max_retries(0), tally.clone(), 1u32);
+    match once.get() {
+        Err(RayError::Trap { .. }) => {}
+        other => return Err(format!("max_retries(0): expected a trap, got {other:?}")),
+    }
+    let runs = tally.count().get().map_err(ray)?;
+    check(runs == 1, || format!("max_retries(0) ran {runs} times"))
+}
+
+/// Ray's `test_failure.py::test_retry_application_level_error`: an `Err` is not retried
+/// unless `retry_exceptions` is set, then up to `max_retries` times.
+#[rustyray::remote]
+fn test_retry_application_level_error() -> Result<(), String> {
+    let tally = Tally::remote();
+    match flaky_error::remote(tally.clone(), 1u32).get() {
+        Err(RayError::Application(message)) if message.contains("run 1") => {}
+        other => return Err(format!("no retry_exceptions: expected the error, got {other:?}")),
+    }
+    let tally = Tally::remote();
+    let options = rustyray::TaskOptions::new().retry_exceptions(true).max_retries(2);
+    let run = flaky_error::remote_with(options.clone(), tally.clone(), 2u32)
+        .get()
+        .map_err(ray)?;
+    check(run == 3, || format!("succeeded on run {run}, expected 3"))?;
+    let tally = Tally::remote();
+    match flaky_error::remote_with(options, tally.clone(), 3u32).get() {
+        Err(RayError::Application(message)) if message.contains("run 3") => Ok(()),
+        other => Err(format!("3 failures > 2 retries: expected the error, got {other:?}")),
+    }
+}
+
+/// Submits a task that never ends and waits for it: cancelling this task must cancel
+/// that one too (Ray's recursive cancel).
+#[rustyray::remote]
+fn spawn_spinner_and_wait() -> u64 {
+    let child = spin_forever::remote();
+    child.get().unwrap_or(0)
 }
