@@ -372,7 +372,15 @@ impl From<&crate::error::RayError> for TaskError {
             }),
             RayError::Cancelled => TaskError::Cancelled,
             RayError::Timeout(after) => TaskError::Timeout(after.as_millis() as u64),
-            RayError::DependencyFailed { .. } => TaskError::DependencyFailed(err.to_string()),
+            // As in Ray, a guest sees the root cause itself, with its kind: a dependent of
+            // a trapped task gets the trap, of a cancelled one `Cancelled`. (The host API
+            // keeps the whole chain in `DependencyFailed`.)
+            RayError::DependencyFailed { .. } => match err.root_cause() {
+                root @ RayError::DependencyFailed { .. } => {
+                    TaskError::DependencyFailed(root.to_string())
+                }
+                root => TaskError::from(root),
+            },
             RayError::FunctionNotFound(name) => TaskError::FunctionNotFound(name.clone()),
             RayError::BadArguments { message, .. } => TaskError::BadArguments(message.clone()),
             RayError::InvalidModule { .. } => TaskError::InvalidModule(err.to_string()),

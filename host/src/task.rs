@@ -158,14 +158,24 @@ impl TaskControl {
     /// must not run).
     pub(crate) fn start_call(&self) -> bool {
         self.call_state
-            .compare_exchange(CALL_QUEUED, CALL_RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                CALL_QUEUED,
+                CALL_RUNNING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .is_ok()
     }
 
     /// For an actor call still queued: cancels it so it never runs.
     fn cancel_queued_call(&self) -> bool {
         self.call_state
-            .compare_exchange(CALL_QUEUED, CALL_CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                CALL_QUEUED,
+                CALL_CANCELLED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .is_ok()
     }
 }

@@ -179,7 +179,10 @@ async fn test_recursive_cancel() -> Result<()> {
         );
         runtime.cancel_with(&outer, recursive);
         let cancelled = within(SHORT, "the outer task", outer.get()).await;
-        assert!(matches!(cancelled, Err(RayError::Cancelled)), "{cancelled:?}");
+        assert!(
+            matches!(cancelled, Err(RayError::Cancelled)),
+            "{cancelled:?}"
+        );
         if recursive {
             assert!(
                 common::eventually(SHORT, || runtime.stats().tasks_in_flight == 0).await,
@@ -188,11 +191,17 @@ async fn test_recursive_cancel() -> Result<()> {
             );
         } else {
             // The spinner never ends on its own: it is still running.
-            assert!(runtime.stats().tasks_in_flight >= 1, "{:?}", runtime.stats());
+            assert!(
+                runtime.stats().tasks_in_flight >= 1,
+                "{:?}",
+                runtime.stats()
+            );
         }
     }
     // Shutdown cancels the spinner left by the non-recursive cancel.
-    runtime.shutdown_with_deadline(std::time::Duration::ZERO).await
+    runtime
+        .shutdown_with_deadline(std::time::Duration::ZERO)
+        .await
 }
 
 /// Ray's `test_cancel.py` actor-task cases: cancelling an actor call that is still queued
@@ -251,14 +260,25 @@ async fn test_max_pending_calls() -> Result<()> {
     let third: rustyray::ObjectRef<i32> = counter.call("add", (100,));
     let refused = within(SHORT, "the third call", third.get()).await;
     assert!(
-        matches!(refused, Err(RayError::PendingCallsLimitExceeded { limit: 2, .. })),
+        matches!(
+            refused,
+            Err(RayError::PendingCallsLimitExceeded { limit: 2, .. })
+        ),
         "{refused:?}"
     );
     runtime.cancel(&never);
     let failed = within(SHORT, "the blocked call", blocked.get()).await;
-    assert!(matches!(failed, Err(RayError::DependencyFailed { .. })), "{failed:?}");
+    assert!(
+        matches!(failed, Err(RayError::DependencyFailed { .. })),
+        "{failed:?}"
+    );
     assert_eq!(within(SHORT, "the second call", second.get()).await?, 10);
-    let value = within(SHORT, "a later call", counter.call::<i32>("add", (1,)).get()).await?;
+    let value = within(
+        SHORT,
+        "a later call",
+        counter.call::<i32>("add", (1,)).get(),
+    )
+    .await?;
     assert_eq!(value, 11, "the refused call never ran");
     runtime.shutdown().await
 }
@@ -277,7 +297,10 @@ async fn test_exit_actor() -> Result<()> {
             .max_restarts(3)
             .create()
             .await?;
-        assert_eq!(within(SHORT, "bump", tally.call::<u32>("bump", ()).get()).await?, 1);
+        assert_eq!(
+            within(SHORT, "bump", tally.call::<u32>("bump", ()).get()).await?,
+            1
+        );
         let quit: rustyray::ObjectRef<u32> = tally.call(method, ());
         let queued: rustyray::ObjectRef<u32> = tally.call("bump", ());
         for (what, answer) in [
@@ -295,7 +318,17 @@ async fn test_exit_actor() -> Result<()> {
                 other => panic!("{method}, {what}: expected ActorDied, got {other:?}"),
             }
         }
-        assert!(runtime.get_actor("quitter").is_none(), "{method}: the name is free");
+        assert!(
+            runtime.get_actor("quitter").is_none(),
+            "{method}: the name is free"
+        );
     }
     runtime.shutdown().await
+}
+
+/// Ray's `test_failure.py` dependent-failure cases: a dependent's `get` raises the root
+/// cause with its kind, through a chain, in a guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_dependent_sees_the_root_cause() -> Result<()> {
+    scenario("test_dependent_sees_the_root_cause").await
 }

@@ -45,6 +45,10 @@ fn fails(message: String) -> Result<u64, String> {
 
 /// Arguments infer like a plain call: `&str` for `String`, slices and arrays for `Vec`,
 /// references to values, and collected iterators with their type named.
+#[allow(
+    clippy::needless_borrows_for_generic_args,
+    reason = "the borrowed forms are what this checks"
+)]
 #[rustyray::remote]
 fn test_remote_arguments_infer_like_a_plain_call() -> Result<(), String> {
     let owned = String::from("owned");
@@ -227,10 +231,18 @@ fn test_retry_system_level_error() -> Result<(), String> {
     let tally = Tally::remote();
     match flaky_trap::remote(tally.clone(), 4u32).get() {
         Err(RayError::Trap { message, .. }) if message.contains("run 4") => {}
-        other => return Err(format!("4 failures > 3 retries: expected a trap, got {other:?}")),
+        other => {
+            return Err(format!(
+                "4 failures > 3 retries: expected a trap, got {other:?}"
+            ));
+        }
     }
     let tally = Tally::remote();
-    let once = flaky_trap::remote_with(rustyray::TaskOptions::new().max_retries(0), tally.clone(), 1u32);
+    let once = flaky_trap::remote_with(
+        rustyray::TaskOptions::new().max_retries(0),
+        tally.clone(),
+        1u32,
+    );
     match once.get() {
         Err(RayError::Trap { .. }) => {}
         other => return Err(format!("max_retries(0): expected a trap, got {other:?}")),
@@ -246,10 +258,16 @@ fn test_retry_application_level_error() -> Result<(), String> {
     let tally = Tally::remote();
     match flaky_error::remote(tally.clone(), 1u32).get() {
         Err(RayError::Application(message)) if message.contains("run 1") => {}
-        other => return Err(format!("no retry_exceptions: expected the error, got {other:?}")),
+        other => {
+            return Err(format!(
+                "no retry_exceptions: expected the error, got {other:?}"
+            ));
+        }
     }
     let tally = Tally::remote();
-    let options = rustyray::TaskOptions::new().retry_exceptions(true).max_retries(2);
+    let options = rustyray::TaskOptions::new()
+        .retry_exceptions(true)
+        .max_retries(2);
     let run = flaky_error::remote_with(options.clone(), tally.clone(), 2u32)
         .get()
         .map_err(ray)?;
@@ -257,7 +275,9 @@ fn test_retry_application_level_error() -> Result<(), String> {
     let tally = Tally::remote();
     match flaky_error::remote_with(options, tally.clone(), 3u32).get() {
         Err(RayError::Application(message)) if message.contains("run 3") => Ok(()),
-        other => Err(format!("3 failures > 2 retries: expected the error, got {other:?}")),
+        other => Err(format!(
+            "3 failures > 2 retries: expected the error, got {other:?}"
+        )),
     }
 }
 
@@ -267,4 +287,29 @@ fn test_retry_application_level_error() -> Result<(), String> {
 fn spawn_spinner_and_wait() -> u64 {
     let child = spin_forever::remote();
     child.get().unwrap_or(0)
+}
+
+#[rustyray::remote]
+fn always_panics() -> u64 {
+    panic!("the root cause")
+}
+
+/// Ray re-raises the root cause in a dependent's `get`: the kind survives a chain of
+/// dependencies (a trap stays a trap, a cancel stays `Cancelled`), in a guest.
+#[rustyray::remote]
+fn test_dependent_sees_the_root_cause() -> Result<(), String> {
+    let root = always_panics::remote_with(rustyray::TaskOptions::new().max_retries(0));
+    let child = one_more::remote(&root);
+    let grandchild = one_more::remote(&child);
+    match grandchild.get() {
+        Err(RayError::Trap { message, .. }) if message.contains("the root cause") => {}
+        other => return Err(format!("expected the root trap, got {other:?}")),
+    }
+    let spinning = spin_forever::remote();
+    let dependent = one_more::remote(&spinning);
+    rustyray::cancel(&spinning);
+    match dependent.get() {
+        Err(RayError::Cancelled) => Ok(()),
+        other => Err(format!("expected Cancelled, got {other:?}")),
+    }
 }
