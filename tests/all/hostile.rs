@@ -777,3 +777,31 @@ async fn a_hundred_thousand_tasks_at_once_all_answer() -> Result<()> {
     witness.check(&runtime).await;
     Ok(())
 }
+
+/// A guest floods an actor with calls: past `max_pending_calls` they are refused at once
+/// (`PendingCallsLimitExceeded`, seen by the guest as a runtime error naming the limit),
+/// the mailbox stays bounded, and the rest of the runtime goes on.
+#[tokio::test]
+async fn a_call_flood_is_bounded_by_max_pending_calls() -> Result<()> {
+    let runtime = hostile_runtime(common::builder()).await;
+    runtime.load(rustyray_tests::PARITY).await?;
+    let witness = Witness::start(&runtime).await;
+    let tally = runtime
+        .actor("Tally")
+        .max_pending_calls(8)
+        .create()
+        .await?;
+    let flood = runtime
+        .task("flood")
+        .arg(tally.id().0)
+        .arg(10_000u32)
+        .submit_now::<(u32, u32)>(&runtime)?;
+    let (refused, ran) = within(LONG, "the flood", flood.get()).await?;
+    assert_eq!(refused + ran, 10_000);
+    assert!(refused > 0, "some calls were refused: {refused} refused, {ran} ran");
+    assert!(ran >= 8, "calls under the limit ran: {ran}");
+    let count = within(SHORT, "count", tally.call::<u32>("count", ()).get()).await?;
+    assert_eq!(count, ran, "refused calls never ran");
+    witness.check(&runtime).await;
+    Ok(())
+}

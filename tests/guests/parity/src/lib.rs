@@ -313,3 +313,22 @@ fn test_dependent_sees_the_root_cause() -> Result<(), String> {
         other => Err(format!("expected Cancelled, got {other:?}")),
     }
 }
+
+/// Hostile: sends `calls` calls to `tally` without waiting for any; returns how many the
+/// runtime refused (past the actor's `max_pending_calls`) and how many it ran.
+#[rustyray::remote]
+fn flood(tally: TallyHandle, calls: u32) -> (u32, u32) {
+    let sent: Vec<ObjectRef<u32>> = (0..calls).map(|_| tally.bump()).collect();
+    let mut refused = 0;
+    let mut ran = 0;
+    for call in &sent {
+        match call.get() {
+            Ok(_) => ran += 1,
+            Err(RayError::Runtime(message)) if message.contains("max_pending_calls") => {
+                refused += 1
+            }
+            Err(other) => panic!("unexpected: {other}"),
+        }
+    }
+    (refused, ran)
+}
