@@ -786,11 +786,7 @@ async fn a_call_flood_is_bounded_by_max_pending_calls() -> Result<()> {
     let runtime = hostile_runtime(common::builder()).await;
     runtime.load(rustyray_tests::PARITY).await?;
     let witness = Witness::start(&runtime).await;
-    let tally = runtime
-        .actor("Tally")
-        .max_pending_calls(8)
-        .create()
-        .await?;
+    let tally = runtime.actor("Tally").max_pending_calls(8).create().await?;
     let flood = runtime
         .task("flood")
         .arg(tally.id().0)
@@ -798,7 +794,10 @@ async fn a_call_flood_is_bounded_by_max_pending_calls() -> Result<()> {
         .submit_now::<(u32, u32)>(&runtime)?;
     let (refused, ran) = within(LONG, "the flood", flood.get()).await?;
     assert_eq!(refused + ran, 10_000);
-    assert!(refused > 0, "some calls were refused: {refused} refused, {ran} ran");
+    assert!(
+        refused > 0,
+        "some calls were refused: {refused} refused, {ran} ran"
+    );
     assert!(ran >= 8, "calls under the limit ran: {ran}");
     let count = within(SHORT, "count", tally.call::<u32>("count", ()).get()).await?;
     assert_eq!(count, ran, "refused calls never ran");
