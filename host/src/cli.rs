@@ -10,6 +10,7 @@ use std::io::Write as _;
 
 use crate::output::{OutputLine, Stream};
 use crate::sandbox::parse_dir_grant;
+use crate::terminal::{escape, escape_line, escape_text};
 use crate::{Capabilities, DirGrant, Limits, Runtime, Stdin, guest_build};
 use clap::{Parser, Subcommand};
 
@@ -18,10 +19,14 @@ fn parse_dir(spec: &str) -> Result<DirGrant, String> {
 }
 
 /// Shows a line a task printed, prefixed with the task: `[task 12 add] hello`,
-/// on the stream it was written to. Control characters are escaped, so a guest
-/// cannot drive the terminal.
+/// on the stream it was written to. Control characters are escaped, in the line and
+/// in the prefix (which holds guest-chosen names), so a guest cannot drive the terminal.
 fn print_live(line: &OutputLine<'_>) {
-    let text = format!("[{}] {}\n", line.source, escape_controls(line.line));
+    let text = format!(
+        "[{}] {}\n",
+        escape(&line.source.to_string()),
+        escape_line(line.line)
+    );
     // A closed pipe is not the guest's problem.
     let _ = match line.stream {
         Stream::Stdout => std::io::stdout().lock().write_all(text.as_bytes()),
@@ -29,21 +34,11 @@ fn print_live(line: &OutputLine<'_>) {
     };
 }
 
-/// `bytes` as text, with control characters (but tabs) shown as `\u{1b}`.
-fn escape_controls(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    if !text.chars().any(|c| c.is_control() && c != '\t') {
-        return text.into_owned();
+/// Says (once, on stderr) that the compile cache directory was refused as unsafe.
+fn warn_cache_refused(runtime: &Runtime) {
+    if let Some(why) = runtime.cache_refused() {
+        eprintln!("rustyray: warning: {}", escape_text(why));
     }
-    text.chars()
-        .map(|c| {
-            if c.is_control() && c != '\t' {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 /// rustyray runs Ray-style tasks as sandboxed WebAssembly components.
@@ -107,6 +102,10 @@ enum Command {
         /// Do not show tasks' output live (it is still captured).
         #[arg(long)]
         quiet_tasks: bool,
+        /// Pass the program's own stdout and stderr through as written (by default
+        /// control characters in them are escaped, like everything a guest prints).
+        #[arg(long)]
+        raw_output: bool,
         /// Arguments for the program.
         #[arg(last = true)]
         args: Vec<String>,
@@ -179,7 +178,8 @@ pub fn main() -> ExitCode {
     match executor.block_on(run(cli)) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("rustyray: error: {err}");
+            // Errors carry guest-chosen names and messages.
+            eprintln!("rustyray: error: {}", escape_text(&err.to_string()));
             ExitCode::FAILURE
         }
     }
@@ -215,11 +215,13 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             max_output,
             max_result,
             quiet_tasks,
+            raw_output,
             args,
         } => {
             let wasm = resolve_program(&program)?;
             let mut builder = Runtime::builder()
-                .default_timeout(task_timeout.map(std::time::Duration::from_millis));
+                .default_timeout(task_timeout.map(std::time::Duration::from_millis))
+                .escape_driver_output(!raw_output);
             if let Some(workers) = workers {
                 builder = builder.worker_threads(workers);
             }
@@ -245,6 +247,7 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
                 builder = builder.on_output(print_live);
             }
             let runtime = builder.build()?;
+            warn_cache_refused(&runtime);
             for extra in &load {
                 runtime.load(extra).await?;
             }
@@ -309,8 +312,10 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
         Command::Inspect { program } => {
             let wasm = resolve_program(&program)?;
             let runtime = Runtime::builder().worker_threads(1).build()?;
+            warn_cache_refused(&runtime);
             let info = runtime.load(&wasm).await?;
-            println!("component: {}", info.source_name);
+            // Names and signatures are the guest's own words: escaped.
+            println!("component: {}", escape(&info.source_name));
             println!("size:      {} bytes", info.size);
             println!("sha256:    {}", info.hash);
             println!(
@@ -323,29 +328,21 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             );
             println!("functions: {}", info.functions.len());
             for function in &info.functions {
-                println!("  {}", function.signature);
+                println!("  {}", escape(&function.signature));
             }
             println!("actors:    {}", info.actors.len());
             for class in &info.actors {
                 let snapshot = if class.snapshot { " (snapshots)" } else { "" };
-                println!("  actor {}{snapshot}: {}", class.name, class.constructor);
+                println!(
+                    "  actor {}{snapshot}: {}",
+                    escape(&class.name),
+                    escape(&class.constructor)
+                );
                 for method in &class.methods {
-                    println!("    {}", method.signature);
+                    println!("    {}", escape(&method.signature));
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape_controls;
-
-    #[test]
-    fn control_characters_are_escaped() {
-        assert_eq!(escape_controls(b"plain\ttext"), "plain\ttext");
-        assert_eq!(escape_controls(b"\x1b[2Jgone\r"), "\\u{1b}[2Jgone\\u{d}");
-        assert_eq!(escape_controls("\u{9b}31m".as_bytes()), "\\u{9b}31m");
     }
 }

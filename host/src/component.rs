@@ -103,6 +103,57 @@ impl fmt::Debug for LoadedComponent {
     }
 }
 
+/// Refuses a component that exports two functions, two actor classes or two methods
+/// of one class under one name (one would win at random), naming both.
+fn refuse_duplicates(info: &ComponentInfo) -> Result<()> {
+    fn first_duplicate<'a>(
+        items: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> Option<(&'a str, &'a str, &'a str)> {
+        let mut seen = std::collections::HashMap::new();
+        for (name, signature) in items {
+            if let Some(first) = seen.insert(name, signature) {
+                return Some((name, first, signature));
+            }
+        }
+        None
+    }
+    let duplicate = |what: &str, (name, first, second): (&str, &str, &str)| {
+        RayError::invalid_module(
+            &info.source_name,
+            format!(
+                "it exports two {what} named {:?}: `{}` and `{}`; rename one",
+                name,
+                crate::terminal::escape(first),
+                crate::terminal::escape(second)
+            ),
+        )
+    };
+    let functions = info
+        .functions
+        .iter()
+        .map(|f| (f.name.as_str(), f.signature.as_str()));
+    if let Some(dup) = first_duplicate(functions) {
+        return Err(duplicate("functions", dup));
+    }
+    let classes = info
+        .actors
+        .iter()
+        .map(|class| (class.name.as_str(), class.constructor.as_str()));
+    if let Some(dup) = first_duplicate(classes) {
+        return Err(duplicate("actor classes", dup));
+    }
+    for class in &info.actors {
+        let methods = class
+            .methods
+            .iter()
+            .map(|m| (m.name.as_str(), m.signature.as_str()));
+        if let Some(dup) = first_duplicate(methods) {
+            return Err(duplicate(&format!("methods of {:?}", class.name), dup));
+        }
+    }
+    Ok(())
+}
+
 /// Refuses bytes that are not a component, naming what they are instead.
 fn check_header(bytes: &[u8], source_name: &str) -> Result<()> {
     const MAGIC: &[u8] = b"\0asm";
@@ -191,6 +242,11 @@ impl LoadedComponent {
             })
             .collect();
         loaded.info.has_main = described.has_main && loaded.run_export.is_some();
+        refuse_duplicates(&loaded.info)?;
+        // Only a component that passed every check is worth (and safe) keeping.
+        if matches!(loaded.info.cache, CacheOutcome::Miss | CacheOutcome::Replaced) {
+            runtime.cache.store(&runtime.engine, &loaded.info.hash, &component);
+        }
         Ok(loaded)
     }
 
@@ -331,7 +387,11 @@ impl LoadedComponent {
                 "it has no `#[rustyray::main]` (no `rustyray:runtime/driver` export) to run",
             ));
         };
-        let wasi = runtime.sandbox.capabilities.driver_wasi(args, stdin)?;
+        let wasi = runtime.sandbox.capabilities.driver_wasi(
+            args,
+            stdin,
+            runtime.sandbox.escape_driver_output,
+        )?;
         let mut store = new_store(runtime, wasi, runtime.sandbox.limits);
         let instance = match self.pre.instance_pre().instantiate_async(&mut store).await {
             Ok(instance) => instance,

@@ -5,7 +5,14 @@
 //! object's error is handed to every holder that calls `get`), and a failed
 //! dependency keeps the whole chain back to its root cause behind an `Arc`, so a
 //! 1,000-long chain of failures costs one allocation per link, not a deep copy.
+//!
+//! Such a chain can be as long as a guest likes (a task that submits 50,000 tasks,
+//! each depending on the one before), so nothing here recurses along it: the link,
+//! [`Cause`], unlinks the chain in a loop when it is dropped, and `Display`,
+//! `Debug`, [`RayError::root_cause`] and [`RayError::chain`] walk it in a loop.
 
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,6 +63,19 @@ pub enum RayError {
     #[error("invalid options: {0}")]
     InvalidOptions(String),
 
+    /// A directory grant that covers the compile cache (or lies inside it): a guest
+    /// could plant native code the host would run, or read the cache's key.
+    #[error(
+        "the directory grant {} covers the compile cache {}; grant a directory outside it \
+         (or move the cache with RUSTYRAY_CACHE_DIR)", .grant.display(), .cache.display()
+    )]
+    GrantCoversCache {
+        /// The granted host directory.
+        grant: std::path::PathBuf,
+        /// The cache directory.
+        cache: std::path::PathBuf,
+    },
+
     /// The task was cancelled before it produced a value.
     #[error("task was cancelled")]
     Cancelled,
@@ -82,7 +102,7 @@ pub enum RayError {
         /// The argument object that failed.
         object: ObjectId,
         /// Its error (itself possibly a `DependencyFailed`: see [`RayError::chain`]).
-        cause: Arc<RayError>,
+        cause: Cause,
     },
 
     /// No loaded component and no native registration has a function of that name.
@@ -187,6 +207,84 @@ pub enum RayError {
     Internal(String),
 }
 
+/// The error behind a [`RayError::DependencyFailed`]: a shared reference (cloning is
+/// one atomic increment) that derefs to the [`RayError`].
+///
+/// Dropping it, and formatting it, never recurse along the chain, however long:
+/// a 50,000-link chain would otherwise overflow the stack of the thread (or of the
+/// guest fiber) that drops the last reference to it, and abort the process.
+pub struct Cause(ManuallyDrop<Arc<RayError>>);
+
+impl Cause {
+    /// Wraps `error` as the cause of a failed dependency.
+    pub fn new(error: RayError) -> Self {
+        Cause(ManuallyDrop::new(Arc::new(error)))
+    }
+
+    /// The shared error.
+    pub fn as_arc(&self) -> &Arc<RayError> {
+        &self.0
+    }
+}
+
+impl From<RayError> for Cause {
+    fn from(error: RayError) -> Self {
+        Cause::new(error)
+    }
+}
+
+impl From<Arc<RayError>> for Cause {
+    fn from(error: Arc<RayError>) -> Self {
+        Cause(ManuallyDrop::new(error))
+    }
+}
+
+impl Clone for Cause {
+    fn clone(&self) -> Self {
+        Cause(ManuallyDrop::new(Arc::clone(&self.0)))
+    }
+}
+
+impl Deref for Cause {
+    type Target = RayError;
+
+    fn deref(&self) -> &RayError {
+        &self.0
+    }
+}
+
+impl AsRef<RayError> for Cause {
+    fn as_ref(&self) -> &RayError {
+        &self.0
+    }
+}
+
+impl Drop for Cause {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` is taken exactly once, here, and never used again.
+        let mut next = unsafe { ManuallyDrop::take(&mut self.0) };
+        // While this was the last reference to a link, take the link's own cause out
+        // before the link is dropped, so each drop below is one level deep.
+        while let Some(RayError::DependencyFailed { mut cause, .. }) = Arc::into_inner(next) {
+            // SAFETY: `cause` is forgotten right after, so its `Arc` is moved, not
+            // dropped twice.
+            next = unsafe { ManuallyDrop::take(&mut cause.0) };
+            std::mem::forget(cause);
+        }
+    }
+}
+
+impl std::fmt::Debug for Cause {
+    /// The depth of the chain and its root cause, found in a loop.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let depth = self.chain().count();
+        f.debug_struct("Cause")
+            .field("links", &depth)
+            .field("root", self.root_cause())
+            .finish()
+    }
+}
+
 /// Where a trap happened: the task (or actor call) and its arguments' sizes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrapContext {
@@ -250,7 +348,7 @@ impl RayError {
         std::iter::from_fn(move || {
             let current = next?;
             next = match current {
-                RayError::DependencyFailed { cause, .. } => Some(cause.as_ref()),
+                RayError::DependencyFailed { cause, .. } => Some(&**cause),
                 _ => None,
             };
             Some(current)
@@ -290,11 +388,11 @@ mod tests {
         };
         let mid = RayError::DependencyFailed {
             object: ObjectId(1),
-            cause: Arc::new(root),
+            cause: Cause::new(root),
         };
         let top = RayError::DependencyFailed {
             object: ObjectId(2),
-            cause: Arc::new(mid),
+            cause: Cause::new(mid),
         };
         assert_eq!(top.chain().count(), 3);
         assert!(
@@ -304,6 +402,31 @@ mod tests {
             top.to_string(),
             "dependency object#2 failed: task f failed: boom"
         );
+    }
+
+    #[test]
+    fn a_deep_chain_drops_and_formats_without_recursing() {
+        // On a 64 KiB stack, where even a few thousand levels of recursion overflow.
+        let worker = std::thread::Builder::new()
+            .stack_size(64 << 10)
+            .spawn(|| {
+                let mut error = RayError::Cancelled;
+                for link in 0..100_000 {
+                    error = RayError::DependencyFailed {
+                        object: ObjectId(link),
+                        cause: Cause::new(error),
+                    };
+                }
+                let shared = error.clone();
+                drop(error);
+                assert_eq!(shared.chain().count(), 100_001);
+                assert!(matches!(shared.root_cause(), RayError::Cancelled));
+                assert!(shared.to_string().ends_with("failed: task was cancelled"));
+                assert!(format!("{shared:?}").contains("links: 100000"));
+                drop(shared);
+            })
+            .expect("spawning");
+        worker.join().expect("no stack overflow");
     }
 
     #[test]

@@ -4,9 +4,16 @@
 //! rustup (saying so), then runs `cargo build --release --target wasm32-wasip2` and
 //! finds the `.wasm` it produced from cargo's JSON messages rather than guessing at
 //! paths (workspaces, renamed libs and custom target dirs all move them).
+//!
+//! Cargo runs in a process group of its own, and SIGTERM or SIGINT sent to
+//! rustyray while it builds is forwarded to that whole group (cargo, rustc, build
+//! scripts) before rustyray itself ends by the same signal: stopping rustyray
+//! stops the build, rather than leaving compilers running behind it.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use crate::error::{RayError, Result};
 
@@ -60,7 +67,8 @@ pub fn build_crate(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     ensure_target()?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    command
         .args([
             "build",
             "--release",
@@ -72,9 +80,11 @@ pub fn build_crate(dir: &Path) -> Result<Vec<PathBuf>> {
         .arg(&manifest)
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .output()
-        .map_err(|err| RayError::io("running cargo", err))?;
+        .process_group(0);
+    let output = run_forwarding_signals(&mut command)?;
     if !output.status.success() {
         return Err(RayError::Io {
             context: format!("building {}", dir.display()),
@@ -108,4 +118,47 @@ pub fn build_crate(dir: &Path) -> Result<Vec<PathBuf>> {
         });
     }
     Ok(wasm)
+}
+
+/// The process group of the build running now (0: none), for the signal handler.
+static BUILD_GROUP: AtomicI32 = AtomicI32::new(0);
+
+/// Passes SIGTERM or SIGINT on to the build's process group, then ends this
+/// process by the same signal. Only async-signal-safe calls.
+extern "C" fn forward_signal(signal: libc::c_int) {
+    let group = BUILD_GROUP.load(Ordering::SeqCst);
+    // SAFETY: kill, signal and raise are async-signal-safe.
+    unsafe {
+        if group > 0 {
+            libc::kill(-group, signal);
+        }
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
+    }
+}
+
+/// Runs `command` (in a process group of its own) to completion, forwarding
+/// SIGTERM and SIGINT to its group meanwhile; its output.
+fn run_forwarding_signals(command: &mut Command) -> Result<std::process::Output> {
+    let handler = forward_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only makes async-signal-safe calls; the previous handlers
+    // are put back once the build is over.
+    let previous = unsafe {
+        [
+            (libc::SIGTERM, libc::signal(libc::SIGTERM, handler)),
+            (libc::SIGINT, libc::signal(libc::SIGINT, handler)),
+        ]
+    };
+    let output = command.spawn().and_then(|child| {
+        BUILD_GROUP.store(i32::try_from(child.id()).unwrap_or(0), Ordering::SeqCst);
+        child.wait_with_output()
+    });
+    BUILD_GROUP.store(0, Ordering::SeqCst);
+    for (signal, handler) in previous {
+        // SAFETY: restores what was installed before.
+        unsafe {
+            libc::signal(signal, handler);
+        }
+    }
+    output.map_err(|err| RayError::io("running cargo", err))
 }

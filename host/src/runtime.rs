@@ -21,7 +21,7 @@ use crate::actor_impl::{
     self as actor, ActorClass, ActorDirectory, ActorHandle, ActorOptions, DEFAULT_NAMESPACE,
 };
 use crate::bindings::{TaskCtx, TaskModule};
-use crate::cache::{CompileCache, default_cache_dir};
+use crate::cache::{CompileCache, default_cache_dir, default_cache_max_bytes};
 use crate::codec;
 use crate::component::{ComponentInfo, LoadedComponent};
 use crate::engine::{EpochTicker, PoolSizes, build_engine};
@@ -40,6 +40,7 @@ use crate::task_impl::{self as task, OutputGuard, Task, TaskArg, TaskControl, Ta
 pub(crate) struct RuntimeConfig {
     pub(crate) worker_threads: usize,
     pub(crate) cache_dir: Option<PathBuf>,
+    pub(crate) cache_max_bytes: u64,
     pub(crate) object_store_capacity: usize,
     pub(crate) max_instances: u32,
     pub(crate) max_running: usize,
@@ -56,6 +57,7 @@ pub(crate) struct SandboxConfig {
     pub(crate) limits: Limits,
     pub(crate) fuel: bool,
     pub(crate) sink: Option<OutputSink>,
+    pub(crate) escape_driver_output: bool,
 }
 
 impl std::fmt::Debug for SandboxConfig {
@@ -82,6 +84,7 @@ impl Default for RuntimeBuilder {
             config: RuntimeConfig {
                 worker_threads: threads,
                 cache_dir: default_cache_dir(),
+                cache_max_bytes: default_cache_max_bytes(),
                 object_store_capacity: 4 << 30,
                 max_instances: 1000,
                 max_running: threads * 16,
@@ -104,6 +107,15 @@ impl RuntimeBuilder {
     /// `$RUSTYRAY_CACHE_DIR`); `None` compiles every load afresh.
     pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.config.cache_dir = dir;
+        self
+    }
+
+    /// Total size of the compiled artifacts the cache keeps (default 1 GiB,
+    /// [`DEFAULT_CACHE_MAX_BYTES`](crate::cache::DEFAULT_CACHE_MAX_BYTES), or
+    /// `$RUSTYRAY_CACHE_MAX_MIB`); the least
+    /// recently used are evicted past it.
+    pub fn cache_max_bytes(mut self, bytes: u64) -> Self {
+        self.config.cache_max_bytes = bytes;
         self
     }
 
@@ -171,6 +183,14 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Escapes control characters in a driver's own stdout and stderr (newlines and
+    /// tabs pass), so a program cannot drive the terminal it prints to (default off
+    /// for embedders; the CLI turns it on unless `--raw-output`).
+    pub fn escape_driver_output(mut self, escape: bool) -> Self {
+        self.config.sandbox.escape_driver_output = escape;
+        self
+    }
+
     /// Starts the runtime.
     pub fn build(self) -> Result<Runtime> {
         let mut config = self.config;
@@ -179,6 +199,8 @@ impl RuntimeBuilder {
             .min(config.max_instances as usize / 2)
             .max(1);
         config.sandbox.capabilities.check()?;
+        let cache = CompileCache::open(config.cache_dir.clone(), config.cache_max_bytes);
+        cache.check_grants(&config.sandbox.capabilities)?;
         let fuel = config.sandbox.fuel || config.sandbox.limits.fuel.is_some();
         let sandbox = SandboxDefaults {
             capabilities: Arc::new(config.sandbox.capabilities.clone()),
@@ -186,6 +208,7 @@ impl RuntimeBuilder {
             sink: config.sandbox.sink.clone(),
             fuel,
             pool_instances: config.max_instances,
+            escape_driver_output: config.sandbox.escape_driver_output,
         };
         let engine = build_engine(&PoolSizes {
             instances: config.max_instances,
@@ -195,6 +218,7 @@ impl RuntimeBuilder {
         let mut linker = Linker::<TaskCtx>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|err| RayError::Internal(format!("linking WASI: {err}")))?;
+        crate::symlinks::guard_symlinks(&mut linker)?;
         TaskModule::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |ctx| ctx)
             .map_err(|err| RayError::Internal(format!("linking rustyray imports: {err}")))?;
         let executor = tokio::runtime::Builder::new_multi_thread()
@@ -208,7 +232,7 @@ impl RuntimeBuilder {
             handle: executor.handle().clone(),
             executor: Mutex::new(Some(executor)),
             _ticker: ticker,
-            cache: CompileCache::new(config.cache_dir.clone()),
+            cache,
             objects: ObjectStore::new(config.object_store_capacity),
             permits: Arc::new(Semaphore::new(config.max_running)),
             registry: Registry::default(),
@@ -626,6 +650,13 @@ impl Runtime {
             .cloned()
     }
 
+    /// Why the configured compile cache directory is not used (it is owned by another
+    /// user, or group- or world-writable, or cannot be created), if it was refused:
+    /// components are then compiled in memory on every load.
+    pub fn cache_refused(&self) -> Option<&str> {
+        self.inner.cache.refused()
+    }
+
     /// Counters of the object store and the task queue.
     pub fn stats(&self) -> RuntimeStats {
         RuntimeStats {
@@ -791,6 +822,10 @@ impl ActorBuilder<'_> {
 
     /// Creates the actor; returns once its constructor has run (or with its error).
     pub async fn create(self) -> Result<ActorHandle> {
+        if let Some(capabilities) = &self.options.capabilities {
+            capabilities.check()?;
+            self.runtime.inner.cache.check_grants(capabilities)?;
+        }
         actor::create(&self.runtime.inner, &self.class, self.args?, self.options).await
     }
 
@@ -906,6 +941,7 @@ impl TaskBuilder {
         let inner = runtime.as_runtime().inner();
         if let Some(capabilities) = &self.options.capabilities {
             capabilities.check()?;
+            inner.cache.check_grants(capabilities)?;
         }
         if self.options.limits.fuel.is_some() && !inner.sandbox.fuel {
             return Err(crate::sandbox::fuel_unavailable());

@@ -25,6 +25,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 use crate::error::{RayError, Result};
 use crate::limits::{Limits, ResolvedLimits};
 use crate::output::{OutputCapture, OutputSink, Stream};
+use crate::terminal::EscapedStdio;
 
 /// The runtime-wide sandbox settings every instance starts from.
 #[derive(Clone)]
@@ -39,6 +40,8 @@ pub(crate) struct SandboxDefaults {
     pub(crate) fuel: bool,
     /// Instances alive at once (the pool's size), for the error that names it.
     pub(crate) pool_instances: u32,
+    /// Whether a driver's own stdout and stderr are escaped (see `terminal.rs`).
+    pub(crate) escape_driver_output: bool,
 }
 
 impl std::fmt::Debug for SandboxDefaults {
@@ -232,10 +235,17 @@ impl Capabilities {
     }
 
     /// The WASI context of a driver: these grants but `stdin`, `args`, and the
-    /// process's stdout and stderr.
-    pub(crate) fn driver_wasi(&self, args: &[String], stdin: Stdin) -> Result<WasiCtx> {
+    /// process's stdout and stderr (with control characters escaped if `escape`).
+    pub(crate) fn driver_wasi(&self, args: &[String], stdin: Stdin, escape: bool) -> Result<WasiCtx> {
         let mut builder = WasiCtx::builder();
-        builder.inherit_stdout().inherit_stderr().args(args);
+        if escape {
+            builder
+                .stdout(EscapedStdio::new(Stream::Stdout))
+                .stderr(EscapedStdio::new(Stream::Stderr));
+        } else {
+            builder.inherit_stdout().inherit_stderr();
+        }
+        builder.args(args);
         self.grant(&mut builder)?;
         set_stdin(&mut builder, &stdin);
         Ok(builder.build())

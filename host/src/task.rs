@@ -329,7 +329,7 @@ pub(crate) async fn resolve(args: Vec<TaskArg>) -> Result<Vec<Bytes>> {
                 Err(err) => {
                     return Err(RayError::DependencyFailed {
                         object: slot.id(),
-                        cause: Arc::new(err.clone()),
+                        cause: crate::error::Cause::new(err.clone()),
                     });
                 }
             },

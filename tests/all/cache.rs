@@ -6,7 +6,7 @@ use rustyray::{CacheOutcome, Result, Runtime};
 use crate::common::{self, SHORT, within};
 
 fn artifacts(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(dir)
+    std::fs::read_dir(dir.join("artifacts"))
         .expect("reading the cache dir")
         .flatten()
         .map(|entry| entry.path())
@@ -67,7 +67,7 @@ async fn a_damaged_artifact_is_recompiled() -> Result<()> {
     let second = Runtime::builder().cache_dir(Some(dir.clone())).build()?;
     assert_eq!(
         second.load(rustyray_tests::FIXTURES).await?.cache,
-        CacheOutcome::Miss
+        CacheOutcome::Replaced
     );
     add_works(&second).await;
     drop(second);

@@ -10,10 +10,19 @@ use crate::common;
 const BIN: &str = env!("CARGO_BIN_EXE_rustyray");
 
 /// Runs the CLI with `args` and `stdin`, killing it after a minute.
-fn run(args: &[&str], stdin: &[u8]) -> Output {
+pub(crate) fn run(args: &[&str], stdin: &[u8]) -> Output {
+    run_in(args, stdin, &common::cache_dir())
+}
+
+/// [`run`] with `cache` as the compile cache, and no stdin.
+pub(crate) fn run_with_cache(args: &[&str], cache: &std::path::Path) -> Output {
+    run_in(args, b"", cache)
+}
+
+fn run_in(args: &[&str], stdin: &[u8], cache: &std::path::Path) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
-        .env("RUSTYRAY_CACHE_DIR", common::cache_dir())
+        .env("RUSTYRAY_CACHE_DIR", cache)
         .env("HOSTILE_MODE", "from the host's environment")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

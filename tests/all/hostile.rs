@@ -4,9 +4,12 @@
 //! intact.
 
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rustyray::{Capabilities, DirAccess, Limit, Limits, ObjectRef, RayError, Result, Runtime};
+use rustyray::{
+    CacheOutcome, Capabilities, DirAccess, Limit, Limits, ObjectRef, RayError, Result, Runtime,
+};
 
 use crate::common::{self, LONG, SHORT, hostile_runtime, within};
 
@@ -801,6 +804,508 @@ async fn a_call_flood_is_bounded_by_max_pending_calls() -> Result<()> {
     assert!(ran >= 8, "calls under the limit ran: {ran}");
     let count = within(SHORT, "count", tally.call::<u32>("count", ()).get()).await?;
     assert_eq!(count, ran, "refused calls never ran");
+    witness.check(&runtime).await;
+    Ok(())
+}
+
+// ---- The compile cache is not a code-execution path (issue 9, point 1). ----
+
+/// The `.cwasm` artifacts in a cache directory.
+fn cache_artifacts(cache: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(cache.join("artifacts")) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "cwasm"))
+        .collect();
+    found.sort();
+    found
+}
+
+/// A runtime over `cache` with the fixtures and the hostile guests loaded; the
+/// outcome of loading the fixtures.
+async fn runtime_on_cache(cache: &Path) -> (Runtime, rustyray::ComponentInfo) {
+    let runtime = Runtime::builder()
+        .cache_dir(Some(cache.to_path_buf()))
+        .build()
+        .expect("the runtime starts");
+    let info = runtime
+        .load(rustyray_tests::FIXTURES)
+        .await
+        .expect("the fixtures load");
+    runtime
+        .load(rustyray_tests::HOSTILE)
+        .await
+        .expect("the hostile guests load");
+    (runtime, info)
+}
+
+#[tokio::test]
+async fn a_patched_or_planted_artifact_is_never_executed() -> Result<()> {
+    let cache = common::fresh_dir("cache-patched");
+    let (first, info) = runtime_on_cache(&cache).await;
+    assert_eq!(info.cache, CacheOutcome::Miss);
+    drop(first);
+    let stored = cache_artifacts(&cache);
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    let fixtures = stored
+        .iter()
+        .find(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with(&info.hash))
+        })
+        .expect("the fixtures' artifact")
+        .clone();
+
+    // Patch the artifact's code the way an attacker with write access would: flip
+    // every byte of a run in its middle (executed, this is SIGILL or worse).
+    let mut bytes = std::fs::read(&fixtures).expect("reading the artifact");
+    let middle = bytes.len() / 2;
+    for byte in &mut bytes[middle..middle + 4096] {
+        *byte = !*byte;
+    }
+    std::fs::write(&fixtures, &bytes).expect("patching it");
+    let (second, info) = runtime_on_cache(&cache).await;
+    assert_eq!(
+        info.cache,
+        CacheOutcome::Replaced,
+        "the patched artifact was refused"
+    );
+    let witness = Witness::start(&second).await;
+    witness.check(&second).await;
+    drop(second);
+    let (third, info) = runtime_on_cache(&cache).await;
+    assert_eq!(info.cache, CacheOutcome::Hit, "and replaced by a good one");
+    common::assert_adds(&third, 2, 3).await?;
+    drop(third);
+
+    // Plant a genuine artifact of the same component, made by another cache (another
+    // key, as another user's would be), under the same name: refused too.
+    let other = common::fresh_dir("cache-other-user");
+    let (elsewhere, _) = runtime_on_cache(&other).await;
+    drop(elsewhere);
+    let planted = other.join("artifacts").join(fixtures.file_name().expect("a name"));
+    std::fs::copy(&planted, &fixtures).expect("planting it");
+    let (fourth, info) = runtime_on_cache(&cache).await;
+    assert_eq!(info.cache, CacheOutcome::Replaced, "the planted artifact was refused");
+    let witness = Witness::start(&fourth).await;
+    witness.check(&fourth).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unsafe_cache_directory_is_refused_and_compiles_in_memory() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    // Created private.
+    let fresh = common::fresh_dir("cache-private").join("new");
+    let runtime = Runtime::builder().cache_dir(Some(fresh.clone())).build()?;
+    assert_eq!(runtime.cache_refused(), None);
+    let mode = std::fs::metadata(&fresh).expect("created").permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "mode {mode:o}");
+    let key = std::fs::metadata(fresh.join("key")).expect("a key").permissions().mode();
+    assert_eq!(key & 0o777, 0o600, "key mode {key:o}");
+    drop(runtime);
+
+    // World-writable (a shared /tmp-like directory): refused, saying why.
+    let shared = common::fresh_dir("cache-shared");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let runtime = hostile_runtime(Runtime::builder().cache_dir(Some(shared.clone()))).await;
+    let why = runtime.cache_refused().expect("refused").to_string();
+    assert!(why.contains("world-writable") && why.contains("compiling in memory"), "{why}");
+    let witness = Witness::start(&runtime).await;
+    assert_eq!(
+        runtime.load(rustyray_tests::ACTOR_FIXTURES).await?.cache,
+        CacheOutcome::Refused
+    );
+    assert!(cache_artifacts(&shared).is_empty(), "nothing was written there");
+    witness.check(&runtime).await;
+    drop(runtime);
+
+    // Owned by another user: refused (this needs the right to give a directory
+    // away, which the CI's root has; elsewhere that half is skipped, saying so).
+    let foreign = common::fresh_dir("cache-foreign");
+    match std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)) {
+        Ok(()) => {
+            let runtime = Runtime::builder().cache_dir(Some(foreign.clone())).build()?;
+            let why = runtime.cache_refused().expect("refused").to_string();
+            assert!(why.contains("owned by uid 65534"), "{why}");
+            assert_eq!(
+                runtime.load(rustyray_tests::FIXTURES).await?.cache,
+                CacheOutcome::Refused
+            );
+            common::assert_adds(&runtime, 4, 5).await?;
+        }
+        Err(err) => eprintln!("skipping the foreign-owner case: chown: {err}"),
+    }
+
+    // The CLI says so on stderr, and runs the program anyway.
+    let output = crate::cli_sandbox::run_with_cache(
+        &["run", rustyray_tests::HOSTILE, "--quiet-tasks"],
+        &shared,
+    );
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        err.contains("warning: compile cache") && err.contains("world-writable"),
+        "{err}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_grant_covering_the_cache_is_refused() -> Result<()> {
+    let cache = common::fresh_dir("cache-granted");
+    let inside = cache.join("artifacts");
+    let runtime = hostile_runtime(Runtime::builder().cache_dir(Some(cache.clone()))).await;
+    let witness = Witness::start(&runtime).await;
+    let parent = cache.parent().expect("a parent").to_path_buf();
+    for (grant, access) in [
+        (&cache, DirAccess::ReadWrite),
+        (&inside, DirAccess::ReadWrite),
+        (&parent, DirAccess::ReadOnly),
+    ] {
+        let caps = Capabilities::new().dir(grant, "/cache", access);
+        match runtime.task("canary").arg(1u32).capabilities(caps.clone()).submit_now::<u64>(&runtime) {
+            Err(RayError::GrantCoversCache { grant: named, cache: covered }) => {
+                assert_eq!(&named, grant);
+                assert_eq!(covered, cache.canonicalize().expect("canonical"));
+            }
+            other => panic!("a task granted {}: expected GrantCoversCache, got {other:?}", grant.display()),
+        }
+        match runtime.actor("Fragile").capabilities(caps.clone()).create().await {
+            Err(RayError::GrantCoversCache { .. }) => {}
+            other => panic!("an actor granted {}: expected GrantCoversCache, got {other:?}", grant.display()),
+        }
+        match Runtime::builder().cache_dir(Some(cache.clone())).capabilities(caps).build() {
+            Err(err @ RayError::GrantCoversCache { .. }) => {
+                assert!(err.to_string().contains("covers the compile cache"), "{err}");
+            }
+            other => panic!("a runtime granted {}: expected GrantCoversCache, got {:?}", grant.display(), other.err()),
+        }
+    }
+    // A directory beside the cache is fine.
+    let beside = common::fresh_dir("cache-beside");
+    let ok = runtime
+        .task("list_dir")
+        .arg("/data")
+        .capabilities(Capabilities::new().dir(&beside, "/data", DirAccess::ReadWrite))
+        .submit_now::<Vec<String>>(&runtime)?;
+    assert_eq!(within(SHORT, "list_dir", ok.get()).await?, Vec::<String>::new());
+    witness.check(&runtime).await;
+
+    // And from the command line.
+    let grant = format!("{}:/cache", cache.display());
+    let output = crate::cli_sandbox::run_with_cache(
+        &["run", rustyray_tests::HOSTILE, "--dir", &grant],
+        &cache,
+    );
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(err.contains("covers the compile cache"), "{err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn components_failing_their_checks_are_not_cached() -> Result<()> {
+    let cache = common::fresh_dir("cache-unchecked");
+    let runtime = hostile_runtime(Runtime::builder().cache_dir(Some(cache.clone()))).await;
+    let witness = Witness::start(&runtime).await;
+    let cached = cache_artifacts(&cache);
+    for refused in [rustyray_tests::OTHER_WORLD, rustyray_tests::DUPLICATE_EXPORTS] {
+        assert!(
+            matches!(runtime.load(refused).await, Err(RayError::InvalidModule { .. })),
+            "{refused} is refused"
+        );
+    }
+    assert_eq!(cache_artifacts(&cache), cached, "nothing more was cached");
+    witness.check(&runtime).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_cache_is_bounded_and_evicts_the_least_recently_used() -> Result<()> {
+    let cache = common::fresh_dir("cache-bounded");
+    let (runtime, _) = runtime_on_cache(&cache).await;
+    drop(runtime);
+    let sizes: Vec<u64> = cache_artifacts(&cache)
+        .iter()
+        .map(|path| std::fs::metadata(path).expect("size").len())
+        .collect();
+    let bound: u64 = sizes.iter().sum::<u64>() - 1;
+    let before = cache_artifacts(&cache);
+    let runtime = hostile_runtime(
+        Runtime::builder()
+            .cache_dir(Some(cache.clone()))
+            .cache_max_bytes(bound),
+    )
+    .await;
+    let witness = Witness::start(&runtime).await;
+    assert_eq!(
+        runtime.load(rustyray_tests::ACTOR_FIXTURES).await?.cache,
+        CacheOutcome::Miss
+    );
+    let after = cache_artifacts(&cache);
+    let total: u64 = after
+        .iter()
+        .map(|path| std::fs::metadata(path).expect("size").len())
+        .sum();
+    assert!(total <= bound, "{total} bytes kept, bound {bound}");
+    assert!(after.len() < before.len() + 1, "something was evicted: {after:?}");
+    assert!(
+        after.iter().any(|path| !before.contains(path)),
+        "the newest artifact is kept: {after:?}"
+    );
+    witness.check(&runtime).await;
+    // A bound of one byte keeps nothing, and every load still works.
+    drop(runtime);
+    let tiny = Runtime::builder()
+        .cache_dir(Some(cache.clone()))
+        .cache_max_bytes(1)
+        .build()?;
+    tiny.load(rustyray_tests::FIXTURES).await?;
+    assert!(cache_artifacts(&cache).is_empty());
+    common::assert_adds(&tiny, 1, 1).await?;
+    Ok(())
+}
+
+// ---- No task can abort the host (issue 9, point 2). ----
+
+#[tokio::test]
+async fn a_fifty_thousand_deep_failure_chain_is_dropped_and_reported() -> Result<()> {
+    let runtime = hostile_runtime(common::builder()).await;
+    let witness = Witness::start(&runtime).await;
+    // Built by a guest: the chain's last reference dies with the guest's instance,
+    // on its fiber's stack, which recursion along the chain used to overflow (SIGABRT).
+    let chain = runtime
+        .task("failure_chain")
+        .arg(50_000u32)
+        .submit_now::<String>(&runtime)?;
+    let message = within(LONG, "the guest's chain", chain.get()).await?;
+    assert!(message.contains("the root cause"), "{message}");
+    drop(chain);
+
+    // Built by the host: the chain's error is walked, formatted and dropped here.
+    let mut last = runtime.task("fail_now").submit_now::<u64>(&runtime)?;
+    for _ in 0..50_000 {
+        last = runtime.task("pass_on").arg_ref(&last).submit_now::<u64>(&runtime)?;
+    }
+    let err = within(LONG, "the host's chain", last.get())
+        .await
+        .expect_err("the chain fails");
+    assert_eq!(err.chain().count(), 50_001);
+    assert!(
+        matches!(err.root_cause(), RayError::Application { message, .. } if message == "the root cause"),
+        "{err}"
+    );
+    assert!(err.to_string().ends_with("the root cause"), "{err}");
+    assert!(format!("{err:?}").contains("links: 50000"));
+    drop(err);
+    drop(last);
+    witness.check(&runtime).await;
+    Ok(())
+}
+
+// ---- Nothing a guest names reaches a terminal raw (issue 9, point 6). ----
+
+/// Fails if `bytes` hold a control character other than newline and tab (or a C1
+/// control, or a bidirectional override), which a terminal would act on.
+fn assert_no_terminal_controls(what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let bad: Vec<char> = text
+        .chars()
+        .filter(|&c| {
+            (c.is_control() && c != '\n' && c != '\t')
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect();
+    assert!(bad.is_empty(), "{what} sent {bad:?} to the terminal:\n{text}");
+}
+
+#[tokio::test]
+async fn guest_chosen_text_reaches_the_terminal_escaped() -> Result<()> {
+    // A canary runs beside the CLI runs, in a runtime of its own.
+    let runtime = hostile_runtime(common::builder()).await;
+    let witness = Witness::start(&runtime).await;
+
+    let inspect = crate::cli_sandbox::run(&["inspect", rustyray_tests::HOSTILE], b"");
+    assert!(inspect.status.success());
+    assert_no_terminal_controls("inspect", &inspect.stdout);
+    assert_no_terminal_controls("inspect's stderr", &inspect.stderr);
+    let listing = String::from_utf8_lossy(&inspect.stdout);
+    assert!(listing.contains("evil_name"), "{listing}");
+
+    let run = crate::cli_sandbox::run(&["run", rustyray_tests::HOSTILE, "--", "--escape"], b"");
+    assert!(!run.status.success(), "the program fails on purpose");
+    assert_no_terminal_controls("run's stdout", &run.stdout);
+    assert_no_terminal_controls("run's stderr", &run.stderr);
+    let out = String::from_utf8_lossy(&run.stdout);
+    let err = String::from_utf8_lossy(&run.stderr);
+    // Shown, escaped: the task's prefix and line, the program's own line, its error.
+    assert!(
+        out.contains("evil\\u{1b}[2J\\u{1b}]0;pwned\\u{7}] task says \\u{1b}[31mred"),
+        "{out}"
+    );
+    assert!(out.contains("main says task says"), "{out}");
+    assert!(err.contains("main warns \\u{9b}2J"), "{err}");
+    assert!(
+        err.split_once("rustyray: error:")
+            .is_some_and(|(_, cli)| cli.contains("failing with \\u{1b}[2J in the message")),
+        "the CLI's error line, escaped: {err}"
+    );
+    witness.check(&runtime).await;
+    Ok(())
+}
+
+// ---- Smaller ones (issue 9, point 8). ----
+
+#[tokio::test]
+async fn duplicate_export_names_are_refused_naming_both() -> Result<()> {
+    let runtime = hostile_runtime(common::builder()).await;
+    let witness = Witness::start(&runtime).await;
+    match runtime.load(rustyray_tests::DUPLICATE_EXPORTS).await {
+        Err(RayError::InvalidModule { message, .. }) => {
+            assert!(message.contains("two functions named \"twin\""), "{message}");
+            assert!(
+                message.contains("twin_adds") && message.contains("twin_shouts"),
+                "names both: {message}"
+            );
+        }
+        other => panic!("expected InvalidModule, got {other:?}"),
+    }
+    assert!(
+        matches!(
+            runtime.task("twin").arg(1u64).arg(2u64).submit_now::<u64>(&runtime)?.get().await,
+            Err(RayError::FunctionNotFound(_))
+        ),
+        "nothing of it was registered"
+    );
+    witness.check(&runtime).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn symlinks_leaving_a_read_write_grant_cannot_be_created() -> Result<()> {
+    let runtime = hostile_runtime(common::builder()).await;
+    let witness = Witness::start(&runtime).await;
+    let dir = common::fresh_dir("symlinks");
+    let grant = Capabilities::new().dir(&dir, "/data", DirAccess::ReadWrite);
+    let symlink = |target: &str, link: &str| {
+        runtime
+            .task("make_symlink")
+            .arg(target)
+            .arg(link)
+            .capabilities(grant.clone())
+            .submit_now::<()>(&runtime)
+    };
+    for (target, link) in [
+        ("../../../../../../etc/passwd", "/data/escape"),
+        ("..", "/data/parent"),
+        ("sub/../../outside", "/data/sneaky"),
+        ("/etc/passwd", "/data/absolute"),
+    ] {
+        match within(SHORT, "make_symlink", symlink(target, link)?.get()).await {
+            Err(RayError::Application { message, .. }) => {
+                assert!(message.contains("not permitted"), "{link} -> {target}: {message}");
+            }
+            other => panic!("{link} -> {target}: expected a refusal, got {other:?}"),
+        }
+        let on_host = dir.join(link.trim_start_matches("/data/"));
+        assert!(
+            std::fs::symlink_metadata(&on_host).is_err(),
+            "{} exists on the host",
+            on_host.display()
+        );
+    }
+    // Links that stay inside are still fine.
+    std::fs::write(dir.join("inside.txt"), "in").expect("write");
+    within(SHORT, "make_symlink", symlink("inside.txt", "/data/ok")?.get()).await?;
+    assert_eq!(
+        std::fs::read_link(dir.join("ok")).expect("the link"),
+        PathBuf::from("inside.txt")
+    );
+    witness.check(&runtime).await;
+    Ok(())
+}
+
+/// Whether process `pid` is still running (not gone, not a zombie).
+fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+#[tokio::test]
+async fn sigterm_during_a_build_stops_the_compilers() -> Result<()> {
+    let runtime = hostile_runtime(common::builder()).await;
+    let witness = Witness::start(&runtime).await;
+    // A guest crate whose build script writes its pid and then never ends.
+    let krate = common::fresh_dir("slow-build");
+    let marker = krate.join("build-script.pid");
+    std::fs::create_dir_all(krate.join("src")).expect("src");
+    std::fs::write(
+        krate.join("Cargo.toml"),
+        "[package]\nname = \"slow_build\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+         [lib]\ncrate-type = [\"cdylib\"]\n\n[workspace]\n",
+    )
+    .expect("Cargo.toml");
+    std::fs::write(krate.join("src/lib.rs"), "").expect("lib.rs");
+    std::fs::write(
+        krate.join("build.rs"),
+        format!(
+            "fn main() {{\n    std::fs::write({:?}, std::process::id().to_string()).unwrap();\n    \
+             loop {{ std::thread::sleep(std::time::Duration::from_secs(1)); }}\n}}\n",
+            marker.display().to_string()
+        ),
+    )
+    .expect("build.rs");
+    let mut rustyray = std::process::Command::new(env!("CARGO_BIN_EXE_rustyray"))
+        .arg("run")
+        .arg(&krate)
+        .env("CARGO_TARGET_DIR", krate.join("target"))
+        .env("RUSTYRAY_CACHE_DIR", common::cache_dir())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting rustyray");
+    let started = Instant::now();
+    let build_script: u32 = loop {
+        if let Some(pid) = std::fs::read_to_string(&marker)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+        {
+            break pid;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the build script never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(process_alive(build_script));
+    let status = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(rustyray.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = rustyray.wait().expect("rustyray ends");
+    assert!(!exit.success(), "{exit:?}");
+    let stopped = common::eventually(SHORT, || !process_alive(build_script)).await;
+    if !stopped {
+        let _ = std::process::Command::new("kill")
+            .arg("-KILL")
+            .arg(build_script.to_string())
+            .status();
+    }
+    assert!(stopped, "the build script outlived rustyray");
     witness.check(&runtime).await;
     Ok(())
 }

@@ -216,6 +216,56 @@ fn read_stdin() -> Result<String, String> {
     Ok(text)
 }
 
+/// Fails at once: the root of a chain of failed dependencies.
+#[rustyray::remote]
+fn fail_now() -> Result<u64, String> {
+    Err("the root cause".to_string())
+}
+
+/// Returns its argument: a link of a dependency chain.
+#[rustyray::remote]
+fn pass_on(x: u64) -> u64 {
+    x
+}
+
+/// Builds a chain of `depth` tasks, each taking the one before as its argument, on
+/// a task that fails; returns the error the last one got. The chain is dropped when
+/// this instance ends, on its fiber's stack.
+#[rustyray::remote]
+fn failure_chain(depth: u32) -> Result<String, RayError> {
+    let mut last = pass_on::remote(fail_now::remote());
+    for _ in 1..depth {
+        last = pass_on::remote(last);
+    }
+    match last.get() {
+        Ok(value) => Err(RayError::Application(format!(
+            "the chain returned {value}"
+        ))),
+        Err(error) => Ok(error.to_string()),
+    }
+}
+
+/// Creates the symlink `link` pointing at `target`.
+#[rustyray::remote]
+fn make_symlink(target: String, link: String) -> Result<(), String> {
+    let target = std::ffi::CString::new(target).map_err(|err| err.to_string())?;
+    let link = std::ffi::CString::new(link).map_err(|err| err.to_string())?;
+    // SAFETY: both are NUL-terminated and outlive the call.
+    if unsafe { libc::symlink(target.as_ptr(), link.as_ptr()) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error().to_string())
+    }
+}
+
+/// Exported under a name full of terminal escape sequences (clear screen, set the
+/// window title, bell); prints `text` and returns it.
+#[rustyray::remote(name = "evil\u{1b}[2J\u{1b}]0;pwned\u{7}")]
+fn evil_name(text: String) -> String {
+    println!("{text}");
+    text
+}
+
 /// An actor whose methods misbehave on request.
 #[rustyray::actor]
 pub struct Fragile {
@@ -276,6 +326,9 @@ impl Fragile {
 #[rustyray::main]
 fn main() -> Result<(), RayError> {
     let args = rustyray::args();
+    if args.get(1).map(String::as_str) == Some("--escape") {
+        return escape_everywhere();
+    }
     println!("hostile main: args={:?}", &args[1..]);
     println!("env HOSTILE_MODE={:?}", std::env::var("HOSTILE_MODE").ok());
     if let Some(path) = args.get(1) {
@@ -289,4 +342,15 @@ fn main() -> Result<(), RayError> {
     println!("stdin: {:?}", stdin.trim());
     println!("chatter -> {}", chatter::remote(2u32).get()?);
     Ok(())
+}
+
+/// `rustyray run hostile.wasm -- --escape`: escape sequences in a task's name and
+/// output, in the program's own output, and in the panic it ends with.
+fn escape_everywhere() -> Result<(), RayError> {
+    let echoed = evil_name::remote("task says \u{1b}[31mred\u{1b}[0m\r".to_string()).get()?;
+    println!("main says {echoed}\u{1b}]0;title\u{7}");
+    eprintln!("main warns \u{9b}2J");
+    // A panic: its message reaches the terminal twice, from the guest's own stderr
+    // and in the error the CLI prints.
+    panic!("failing with \u{1b}[2J in the message");
 }
