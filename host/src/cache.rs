@@ -174,8 +174,12 @@ impl CompileCache {
         source_name: &str,
     ) -> Result<(Component, CacheOutcome)> {
         let ready = match &self.state {
-            State::Disabled => return Ok((compile(engine, bytes, source_name)?, CacheOutcome::Disabled)),
-            State::Refused(_) => return Ok((compile(engine, bytes, source_name)?, CacheOutcome::Refused)),
+            State::Disabled => {
+                return Ok((compile(engine, bytes, source_name)?, CacheOutcome::Disabled));
+            }
+            State::Refused(_) => {
+                return Ok((compile(engine, bytes, source_name)?, CacheOutcome::Refused));
+            }
             State::Ready(ready) => ready,
         };
         let name = artifact_name(engine, hash);

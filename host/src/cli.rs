@@ -24,7 +24,7 @@ fn parse_dir(spec: &str) -> Result<DirGrant, String> {
 fn print_live(line: &OutputLine<'_>) {
     let text = format!(
         "[{}] {}\n",
-        escape(&line.source.to_string()),
+        escape(line.source),
         escape_line(line.line)
     );
     // A closed pipe is not the guest's problem.

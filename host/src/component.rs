@@ -244,8 +244,13 @@ impl LoadedComponent {
         loaded.info.has_main = described.has_main && loaded.run_export.is_some();
         refuse_duplicates(&loaded.info)?;
         // Only a component that passed every check is worth (and safe) keeping.
-        if matches!(loaded.info.cache, CacheOutcome::Miss | CacheOutcome::Replaced) {
-            runtime.cache.store(&runtime.engine, &loaded.info.hash, &component);
+        if matches!(
+            loaded.info.cache,
+            CacheOutcome::Miss | CacheOutcome::Replaced
+        ) {
+            runtime
+                .cache
+                .store(&runtime.engine, &loaded.info.hash, &component);
         }
         Ok(loaded)
     }

@@ -66,6 +66,7 @@ pub mod terminal;
 mod seed;
 mod signal;
 mod symlinks;
+pub mod terminal;
 mod wait;
 
 pub mod guest_build;

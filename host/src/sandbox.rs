@@ -236,7 +236,12 @@ impl Capabilities {
 
     /// The WASI context of a driver: these grants but `stdin`, `args`, and the
     /// process's stdout and stderr (with control characters escaped if `escape`).
-    pub(crate) fn driver_wasi(&self, args: &[String], stdin: Stdin, escape: bool) -> Result<WasiCtx> {
+    pub(crate) fn driver_wasi(
+        &self,
+        args: &[String],
+        stdin: Stdin,
+        escape: bool,
+    ) -> Result<WasiCtx> {
         let mut builder = WasiCtx::builder();
         if escape {
             builder

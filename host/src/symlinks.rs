@@ -36,25 +36,23 @@ pub(crate) fn target_stays_inside(target: &str) -> bool {
 /// Replaces WASI's `symlink-at` in `linker` with the checked one.
 pub(crate) fn guard_symlinks<T: WasiView + 'static>(linker: &mut Linker<T>) -> Result<()> {
     linker.allow_shadowing(true);
-    let replaced = linker
-        .instance(FILESYSTEM_TYPES)
-        .and_then(|mut instance| {
-            instance.func_wrap_async(
-                "[method]descriptor.symlink-at",
-                |mut store, (fd, target, link): (Resource<Descriptor>, String, String)| {
-                    Box::new(async move {
-                        if !target_stays_inside(&target) {
-                            return Ok((Err(ErrorCode::NotPermitted),));
-                        }
-                        let mut view = store.data_mut().filesystem();
-                        match HostDescriptor::symlink_at(&mut view, fd, target, link).await {
-                            Ok(()) => Ok((Ok(()),)),
-                            Err(err) => Ok((Err(err.downcast()?),)),
-                        }
-                    })
-                },
-            )
-        });
+    let replaced = linker.instance(FILESYSTEM_TYPES).and_then(|mut instance| {
+        instance.func_wrap_async(
+            "[method]descriptor.symlink-at",
+            |mut store, (fd, target, link): (Resource<Descriptor>, String, String)| {
+                Box::new(async move {
+                    if !target_stays_inside(&target) {
+                        return Ok((Err(ErrorCode::NotPermitted),));
+                    }
+                    let mut view = store.data_mut().filesystem();
+                    match HostDescriptor::symlink_at(&mut view, fd, target, link).await {
+                        Ok(()) => Ok((Ok(()),)),
+                        Err(err) => Ok((Err(err.downcast()?),)),
+                    }
+                })
+            },
+        )
+    });
     linker.allow_shadowing(false);
     replaced.map_err(|err| RayError::Internal(format!("guarding symlink-at: {err:#}")))
 }
@@ -68,7 +66,15 @@ mod tests {
         for ok in ["file", "sub/file", "./sub/./file", "a/b/c"] {
             assert!(target_stays_inside(ok), "{ok}");
         }
-        for refused in ["", "/etc/passwd", "..", "../x", "sub/../../x", "sub/..", "a/../b"] {
+        for refused in [
+            "",
+            "/etc/passwd",
+            "..",
+            "../x",
+            "sub/../../x",
+            "sub/..",
+            "a/../b",
+        ] {
             assert!(!target_stays_inside(refused), "{refused}");
         }
     }

@@ -79,7 +79,10 @@ impl EscapedStdio {
     }
 
     fn write_escaped(&self, bytes: &[u8]) -> io::Result<()> {
-        let mut carry = self.carry.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut carry = self
+            .carry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         carry.extend_from_slice(bytes);
         let mut text = String::with_capacity(carry.len());
         let mut rest: &[u8] = &carry;

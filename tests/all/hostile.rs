@@ -887,10 +887,16 @@ async fn a_patched_or_planted_artifact_is_never_executed() -> Result<()> {
     let other = common::fresh_dir("cache-other-user");
     let (elsewhere, _) = runtime_on_cache(&other).await;
     drop(elsewhere);
-    let planted = other.join("artifacts").join(fixtures.file_name().expect("a name"));
+    let planted = other
+        .join("artifacts")
+        .join(fixtures.file_name().expect("a name"));
     std::fs::copy(&planted, &fixtures).expect("planting it");
     let (fourth, info) = runtime_on_cache(&cache).await;
-    assert_eq!(info.cache, CacheOutcome::Replaced, "the planted artifact was refused");
+    assert_eq!(
+        info.cache,
+        CacheOutcome::Replaced,
+        "the planted artifact was refused"
+    );
     let witness = Witness::start(&fourth).await;
     witness.check(&fourth).await;
     Ok(())
@@ -903,9 +909,15 @@ async fn an_unsafe_cache_directory_is_refused_and_compiles_in_memory() -> Result
     let fresh = common::fresh_dir("cache-private").join("new");
     let runtime = Runtime::builder().cache_dir(Some(fresh.clone())).build()?;
     assert_eq!(runtime.cache_refused(), None);
-    let mode = std::fs::metadata(&fresh).expect("created").permissions().mode();
+    let mode = std::fs::metadata(&fresh)
+        .expect("created")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o700, "mode {mode:o}");
-    let key = std::fs::metadata(fresh.join("key")).expect("a key").permissions().mode();
+    let key = std::fs::metadata(fresh.join("key"))
+        .expect("a key")
+        .permissions()
+        .mode();
     assert_eq!(key & 0o777, 0o600, "key mode {key:o}");
     drop(runtime);
 
@@ -914,13 +926,19 @@ async fn an_unsafe_cache_directory_is_refused_and_compiles_in_memory() -> Result
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).expect("chmod");
     let runtime = hostile_runtime(Runtime::builder().cache_dir(Some(shared.clone()))).await;
     let why = runtime.cache_refused().expect("refused").to_string();
-    assert!(why.contains("world-writable") && why.contains("compiling in memory"), "{why}");
+    assert!(
+        why.contains("world-writable") && why.contains("compiling in memory"),
+        "{why}"
+    );
     let witness = Witness::start(&runtime).await;
     assert_eq!(
         runtime.load(rustyray_tests::ACTOR_FIXTURES).await?.cache,
         CacheOutcome::Refused
     );
-    assert!(cache_artifacts(&shared).is_empty(), "nothing was written there");
+    assert!(
+        cache_artifacts(&shared).is_empty(),
+        "nothing was written there"
+    );
     witness.check(&runtime).await;
     drop(runtime);
 
@@ -929,7 +947,9 @@ async fn an_unsafe_cache_directory_is_refused_and_compiles_in_memory() -> Result
     let foreign = common::fresh_dir("cache-foreign");
     match std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)) {
         Ok(()) => {
-            let runtime = Runtime::builder().cache_dir(Some(foreign.clone())).build()?;
+            let runtime = Runtime::builder()
+                .cache_dir(Some(foreign.clone()))
+                .build()?;
             let why = runtime.cache_refused().expect("refused").to_string();
             assert!(why.contains("owned by uid 65534"), "{why}");
             assert_eq!(
@@ -968,22 +988,52 @@ async fn a_grant_covering_the_cache_is_refused() -> Result<()> {
         (&parent, DirAccess::ReadOnly),
     ] {
         let caps = Capabilities::new().dir(grant, "/cache", access);
-        match runtime.task("canary").arg(1u32).capabilities(caps.clone()).submit_now::<u64>(&runtime) {
-            Err(RayError::GrantCoversCache { grant: named, cache: covered }) => {
+        match runtime
+            .task("canary")
+            .arg(1u32)
+            .capabilities(caps.clone())
+            .submit_now::<u64>(&runtime)
+        {
+            Err(RayError::GrantCoversCache {
+                grant: named,
+                cache: covered,
+            }) => {
                 assert_eq!(&named, grant);
                 assert_eq!(covered, cache.canonicalize().expect("canonical"));
             }
-            other => panic!("a task granted {}: expected GrantCoversCache, got {other:?}", grant.display()),
+            other => panic!(
+                "a task granted {}: expected GrantCoversCache, got {other:?}",
+                grant.display()
+            ),
         }
-        match runtime.actor("Fragile").capabilities(caps.clone()).create().await {
+        match runtime
+            .actor("Fragile")
+            .capabilities(caps.clone())
+            .create()
+            .await
+        {
             Err(RayError::GrantCoversCache { .. }) => {}
-            other => panic!("an actor granted {}: expected GrantCoversCache, got {other:?}", grant.display()),
+            other => panic!(
+                "an actor granted {}: expected GrantCoversCache, got {other:?}",
+                grant.display()
+            ),
         }
-        match Runtime::builder().cache_dir(Some(cache.clone())).capabilities(caps).build() {
+        match Runtime::builder()
+            .cache_dir(Some(cache.clone()))
+            .capabilities(caps)
+            .build()
+        {
             Err(err @ RayError::GrantCoversCache { .. }) => {
-                assert!(err.to_string().contains("covers the compile cache"), "{err}");
+                assert!(
+                    err.to_string().contains("covers the compile cache"),
+                    "{err}"
+                );
             }
-            other => panic!("a runtime granted {}: expected GrantCoversCache, got {:?}", grant.display(), other.err()),
+            other => panic!(
+                "a runtime granted {}: expected GrantCoversCache, got {:?}",
+                grant.display(),
+                other.err()
+            ),
         }
     }
     // A directory beside the cache is fine.
@@ -993,7 +1043,10 @@ async fn a_grant_covering_the_cache_is_refused() -> Result<()> {
         .arg("/data")
         .capabilities(Capabilities::new().dir(&beside, "/data", DirAccess::ReadWrite))
         .submit_now::<Vec<String>>(&runtime)?;
-    assert_eq!(within(SHORT, "list_dir", ok.get()).await?, Vec::<String>::new());
+    assert_eq!(
+        within(SHORT, "list_dir", ok.get()).await?,
+        Vec::<String>::new()
+    );
     witness.check(&runtime).await;
 
     // And from the command line.
@@ -1014,9 +1067,15 @@ async fn components_failing_their_checks_are_not_cached() -> Result<()> {
     let runtime = hostile_runtime(Runtime::builder().cache_dir(Some(cache.clone()))).await;
     let witness = Witness::start(&runtime).await;
     let cached = cache_artifacts(&cache);
-    for refused in [rustyray_tests::OTHER_WORLD, rustyray_tests::DUPLICATE_EXPORTS] {
+    for refused in [
+        rustyray_tests::OTHER_WORLD,
+        rustyray_tests::DUPLICATE_EXPORTS,
+    ] {
         assert!(
-            matches!(runtime.load(refused).await, Err(RayError::InvalidModule { .. })),
+            matches!(
+                runtime.load(refused).await,
+                Err(RayError::InvalidModule { .. })
+            ),
             "{refused} is refused"
         );
     }
@@ -1053,7 +1112,10 @@ async fn the_cache_is_bounded_and_evicts_the_least_recently_used() -> Result<()>
         .map(|path| std::fs::metadata(path).expect("size").len())
         .sum();
     assert!(total <= bound, "{total} bytes kept, bound {bound}");
-    assert!(after.len() < before.len() + 1, "something was evicted: {after:?}");
+    assert!(
+        after.len() < before.len() + 1,
+        "something was evicted: {after:?}"
+    );
     assert!(
         after.iter().any(|path| !before.contains(path)),
         "the newest artifact is kept: {after:?}"
@@ -1090,7 +1152,10 @@ async fn a_fifty_thousand_deep_failure_chain_is_dropped_and_reported() -> Result
     // Built by the host: the chain's error is walked, formatted and dropped here.
     let mut last = runtime.task("fail_now").submit_now::<u64>(&runtime)?;
     for _ in 0..50_000 {
-        last = runtime.task("pass_on").arg_ref(&last).submit_now::<u64>(&runtime)?;
+        last = runtime
+            .task("pass_on")
+            .arg_ref(&last)
+            .submit_now::<u64>(&runtime)?;
     }
     let err = within(LONG, "the host's chain", last.get())
         .await
@@ -1121,7 +1186,10 @@ fn assert_no_terminal_controls(what: &str, bytes: &[u8]) {
                 || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
         })
         .collect();
-    assert!(bad.is_empty(), "{what} sent {bad:?} to the terminal:\n{text}");
+    assert!(
+        bad.is_empty(),
+        "{what} sent {bad:?} to the terminal:\n{text}"
+    );
 }
 
 #[tokio::test]
@@ -1167,7 +1235,10 @@ async fn duplicate_export_names_are_refused_naming_both() -> Result<()> {
     let witness = Witness::start(&runtime).await;
     match runtime.load(rustyray_tests::DUPLICATE_EXPORTS).await {
         Err(RayError::InvalidModule { message, .. }) => {
-            assert!(message.contains("two functions named \"twin\""), "{message}");
+            assert!(
+                message.contains("two functions named \"twin\""),
+                "{message}"
+            );
             assert!(
                 message.contains("twin_adds") && message.contains("twin_shouts"),
                 "names both: {message}"
@@ -1177,7 +1248,13 @@ async fn duplicate_export_names_are_refused_naming_both() -> Result<()> {
     }
     assert!(
         matches!(
-            runtime.task("twin").arg(1u64).arg(2u64).submit_now::<u64>(&runtime)?.get().await,
+            runtime
+                .task("twin")
+                .arg(1u64)
+                .arg(2u64)
+                .submit_now::<u64>(&runtime)?
+                .get()
+                .await,
             Err(RayError::FunctionNotFound(_))
         ),
         "nothing of it was registered"
@@ -1208,7 +1285,10 @@ async fn symlinks_leaving_a_read_write_grant_cannot_be_created() -> Result<()> {
     ] {
         match within(SHORT, "make_symlink", symlink(target, link)?.get()).await {
             Err(RayError::Application { message, .. }) => {
-                assert!(message.contains("not permitted"), "{link} -> {target}: {message}");
+                assert!(
+                    message.contains("not permitted"),
+                    "{link} -> {target}: {message}"
+                );
             }
             other => panic!("{link} -> {target}: expected a refusal, got {other:?}"),
         }
@@ -1221,7 +1301,12 @@ async fn symlinks_leaving_a_read_write_grant_cannot_be_created() -> Result<()> {
     }
     // Links that stay inside are still fine.
     std::fs::write(dir.join("inside.txt"), "in").expect("write");
-    within(SHORT, "make_symlink", symlink("inside.txt", "/data/ok")?.get()).await?;
+    within(
+        SHORT,
+        "make_symlink",
+        symlink("inside.txt", "/data/ok")?.get(),
+    )
+    .await?;
     assert_eq!(
         std::fs::read_link(dir.join("ok")).expect("the link"),
         PathBuf::from("inside.txt")
