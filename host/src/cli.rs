@@ -22,11 +22,7 @@ fn parse_dir(spec: &str) -> Result<DirGrant, String> {
 /// on the stream it was written to. Control characters are escaped, in the line and
 /// in the prefix (which holds guest-chosen names), so a guest cannot drive the terminal.
 fn print_live(line: &OutputLine<'_>) {
-    let text = format!(
-        "[{}] {}\n",
-        escape(line.source),
-        escape_line(line.line)
-    );
+    let text = format!("[{}] {}\n", escape(line.source), escape_line(line.line));
     // A closed pipe is not the guest's problem.
     let _ = match line.stream {
         Stream::Stdout => std::io::stdout().lock().write_all(text.as_bytes()),

@@ -62,7 +62,6 @@ pub mod registry;
 mod runtime;
 pub mod sandbox;
 pub mod scaffold;
-pub mod terminal;
 mod seed;
 mod signal;
 mod symlinks;
