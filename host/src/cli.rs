@@ -11,7 +11,7 @@ use std::io::Write as _;
 use crate::output::{OutputLine, Stream};
 use crate::sandbox::parse_dir_grant;
 use crate::terminal::{escape, escape_line, escape_text};
-use crate::{Capabilities, DirGrant, Limits, Runtime, Stdin, guest_build};
+use crate::{Capabilities, DirGrant, Limits, Runtime, Stdin, guest_build, python_build};
 use clap::{Parser, Subcommand};
 
 fn parse_dir(spec: &str) -> Result<DirGrant, String> {
@@ -59,10 +59,12 @@ enum Command {
     ///
     /// Example: rustyray run examples/tasks -- 100
     Run {
-        /// A .wasm component or a guest crate directory.
+        /// A .wasm component, a guest crate directory, or a Python program directory
+        /// (main.py or app.py).
         program: PathBuf,
-        /// More components whose functions the program may call.
-        #[arg(long = "load", value_name = "WASM")]
+        /// More components (or program directories, built first) whose functions and
+        /// actor classes the program may call. Repeatable.
+        #[arg(long = "load", value_name = "WASM|DIR")]
         load: Vec<PathBuf>,
         /// Worker threads (default: one per core).
         #[arg(long)]
@@ -181,9 +183,15 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// A .wasm path as given, or the crate at a directory, built.
+/// A .wasm path as given, or the program at a directory, built: a Python program
+/// (`main.py` or `app.py`, no `Cargo.toml`) with componentize-py, else a Rust crate.
 fn resolve_program(program: &std::path::Path) -> crate::Result<PathBuf> {
-    if program.is_dir() {
+    if program.is_dir()
+        && !program.join("Cargo.toml").is_file()
+        && python_build::entry_module(program).is_some()
+    {
+        python_build::build_program(program)
+    } else if program.is_dir() {
         let mut built = guest_build::build_crate(program)?;
         Ok(built.remove(0))
     } else if program.exists() {
@@ -245,7 +253,7 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             let runtime = builder.build()?;
             warn_cache_refused(&runtime);
             for extra in &load {
-                runtime.load(extra).await?;
+                runtime.load(&resolve_program(extra)?).await?;
             }
             let info = runtime.load(&wasm).await?;
             if !info.has_main {

@@ -202,6 +202,17 @@ pub enum RayError {
         message: String,
     },
 
+    /// A Python guest program could not be built into a component (`rustyray run DIR`
+    /// with a `main.py`/`app.py`): no Python, the venv or componentize-py install
+    /// failed, or componentize-py refused the program (its message says why).
+    #[error("building the Python program {program}: {message}")]
+    PythonBuild {
+        /// The program's directory.
+        program: String,
+        /// What failed.
+        message: String,
+    },
+
     /// An error inside the runtime itself, not caused by the guest.
     #[error("internal runtime error: {0}")]
     Internal(String),

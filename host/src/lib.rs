@@ -69,6 +69,7 @@ pub mod terminal;
 mod wait;
 
 pub mod guest_build;
+pub mod python_build;
 
 /// Tasks: the builder, options, and the seed's `TaskSystem`.
 pub mod task {

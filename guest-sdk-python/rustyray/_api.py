@@ -1,0 +1,454 @@
+"""The Python programming model: ``@remote`` functions, ``@actor`` classes, ``@main``,
+``ObjectRef`` and ``put``/``get``/``wait``/``cancel``, as in Ray.
+
+Decorators register into this module's tables when the program's module is imported,
+which componentize-py does once at build time: every instance of the component starts
+from that pre-initialized snapshot, so a task pays for no import.
+"""
+
+import inspect
+
+from . import _errors
+
+try:  # Inside a component: the WIT bindings componentize-py generated.
+    from . import _wit
+except ImportError:  # Plain CPython (unit tests of task bodies): no runtime to talk to.
+    _wit = None
+
+# name -> RemoteFunction; name -> ActorClass; the @main function.
+FUNCTIONS = {}
+ACTORS = {}
+MAIN = []
+# The driver's arguments (after `--`).
+ARGS = []
+
+
+def _runtime():
+    if _wit is None:
+        raise _errors.RaySystemError(
+            "not inside a rustyray component: build the program with `rustyray run DIR` "
+            "(task bodies can still be called as plain functions)"
+        )
+    return _wit
+
+
+# --- values -------------------------------------------------------------------------
+
+
+def _default(value):
+    """How values MessagePack has no type for cross: actor handles as their id (as Rust's
+    do), anything else is refused with a clear error."""
+    if isinstance(value, ActorHandle):
+        return value._id()
+    if isinstance(value, ObjectRef):
+        raise _errors.ObjectEncodeError(
+            "an ObjectRef can only be passed as a whole argument of .remote(), not inside "
+            "another value; pass it on its own, or get() its value first"
+        )
+    if hasattr(value, "__dataclass_fields__"):
+        import dataclasses
+
+        return dataclasses.asdict(value)
+    raise _errors.ObjectEncodeError(
+        f"cannot encode a {type(value).__name__} as MessagePack (use None, bool, int, "
+        "float, str, bytes, list, tuple, dict, dataclasses or actor handles)"
+    )
+
+
+def _lower(args):
+    """WIT task arguments: ObjectRefs as references (resolved to their values before the
+    task runs), everything else as a value."""
+    w = _runtime()
+    lowered = []
+    for arg in args:
+        if isinstance(arg, ObjectRef):
+            lowered.append(w.object_arg(arg._handle))
+        else:
+            lowered.append(w.value_arg(arg, _default))
+    return lowered
+
+
+# --- objects ------------------------------------------------------------------------
+
+
+class ObjectRef:
+    """A reference to an object in the store: a task's result, or a value ``put``.
+
+    ``rustyray.get(ref)`` waits for and returns its value; passing it to ``.remote()``
+    makes the new task wait for it and receive its value. Dropping the last reference
+    frees the object."""
+
+    __slots__ = ("_handle", "__weakref__")
+
+    def __init__(self, handle):
+        self._handle = handle
+
+    def id(self):
+        """The object's id (for logs and equality)."""
+        return self._handle.id()
+
+    def __eq__(self, other):
+        return isinstance(other, ObjectRef) and other.id() == self.id()
+
+    def __hash__(self):
+        return hash(self.id())
+
+    def __repr__(self):
+        return f"ObjectRef({self.id()})"
+
+    def get(self, timeout=None):
+        """``rustyray.get(self, timeout)``."""
+        return get(self, timeout=timeout)
+
+
+def put(value):
+    """Stores ``value`` (MessagePack-encoded) and returns an ``ObjectRef`` to it."""
+    return ObjectRef(_runtime().put(value, _default))
+
+
+def get(refs, timeout=None):
+    """The value of an ``ObjectRef`` (or a list of them), waiting until it is ready.
+
+    Raises the task's error (``RayTaskError`` for an exception it raised, of its type
+    too when builtin; ``TaskCancelledError``, ``WorkerCrashedError``, ...) and
+    ``GetTimeoutError`` when ``timeout`` seconds pass first."""
+    w = _runtime()
+    if isinstance(refs, ObjectRef):
+        if timeout is not None:
+            _wait_or_raise([refs], timeout)
+        return w.get(refs._handle)
+    if isinstance(refs, (list, tuple)):
+        for ref in refs:
+            if not isinstance(ref, ObjectRef):
+                raise TypeError(f"get() takes ObjectRefs, got a {type(ref).__name__}")
+        if timeout is not None:
+            _wait_or_raise(list(refs), timeout)
+        return [w.get(ref._handle) for ref in refs]
+    raise TypeError(f"get() takes an ObjectRef or a list of them, got a {type(refs).__name__}")
+
+
+def _timeout_ms(timeout, what):
+    if timeout is None:
+        return None
+    if not isinstance(timeout, (int, float)) or timeout < 0:
+        raise ValueError(f"{what} must be a number of seconds >= 0, got {timeout!r}")
+    return int(timeout * 1000)
+
+
+def _wait_or_raise(refs, timeout):
+    ready, _ = wait(refs, num_returns=len(refs), timeout=timeout)
+    if len(ready) < len(refs):
+        raise _errors.GetTimeoutError(f"get timed out after {timeout} s")
+
+
+def wait(refs, num_returns=1, timeout=None):
+    """Waits until ``num_returns`` of ``refs`` are ready or ``timeout`` seconds pass;
+    returns ``(ready, not_ready)``, each in the order given (as Ray's ``wait``)."""
+    refs = list(refs)
+    for ref in refs:
+        if not isinstance(ref, ObjectRef):
+            raise TypeError(f"wait() takes ObjectRefs, got a {type(ref).__name__}")
+    if not 0 <= num_returns <= len(refs):
+        raise ValueError(f"num_returns must be between 0 and {len(refs)}, got {num_returns}")
+    indexes = set(
+        _runtime().wait([ref._handle for ref in refs], num_returns, _timeout_ms(timeout, "timeout"))
+    )
+    ready = [ref for i, ref in enumerate(refs) if i in indexes]
+    not_ready = [ref for i, ref in enumerate(refs) if i not in indexes]
+    return ready, not_ready
+
+
+def cancel(ref):
+    """Cancels the task that produces ``ref``: a pending task never runs, a running one
+    is interrupted; its ``get`` raises ``TaskCancelledError``. A finished task stays."""
+    if not isinstance(ref, ObjectRef):
+        raise TypeError(f"cancel() takes an ObjectRef, got a {type(ref).__name__}")
+    _runtime().cancel(ref._handle)
+
+
+def args():
+    """The program's command-line arguments (``rustyray run DIR -- ARGS``); empty in a task."""
+    return list(ARGS)
+
+
+# --- remote functions ---------------------------------------------------------------
+
+_TASK_OPTIONS = ("timeout", "name")
+
+
+def _check_options(given, allowed, what):
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise TypeError(
+            f"unknown {what} option(s) {', '.join(unknown)} (supported: {', '.join(allowed)})"
+        )
+
+
+def _signature(fn, name, skip_self=False):
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return f"def {name}(...)"
+    if skip_self:
+        params = list(sig.parameters.values())[1:]
+        sig = sig.replace(parameters=params)
+    return f"def {name}{sig}"
+
+
+def _bind(fn, name, args, kwargs, skip_self=False):
+    """Positional arguments for ``fn`` from ``args``/``kwargs`` (the WIT has positional
+    arguments only), checked against its signature at submit time."""
+    if not kwargs and fn is None:
+        return list(args)
+    try:
+        sig = inspect.signature(fn)
+        if skip_self:
+            sig = sig.replace(parameters=list(sig.parameters.values())[1:])
+        bound = sig.bind(*args, **kwargs)
+    except TypeError as err:
+        raise TypeError(f"{name}: {err}") from None
+    except ValueError:
+        return list(args)
+    if bound.kwargs:
+        raise TypeError(f"{name}: keyword-only parameters cannot be passed to a remote call")
+    bound.apply_defaults()
+    return list(bound.args)
+
+
+class RemoteFunction:
+    """A function made remote by ``@rustyray.remote``: ``f.remote(*args)`` submits it as
+    a task and returns an ``ObjectRef``; ``f(*args)`` still calls it in place."""
+
+    def __init__(self, fn, name, options):
+        self._fn = fn
+        self._name = name
+        self._options = options
+        if fn is not None:
+            self.__doc__ = fn.__doc__
+            self.__name__ = name
+            self.__wrapped__ = fn
+
+    def __call__(self, *args, **kwargs):
+        if self._fn is None:
+            raise TypeError(f"{self._name} is a remote function of another component: use .remote()")
+        return self._fn(*args, **kwargs)
+
+    def options(self, **options):
+        """A copy with task options: ``timeout`` (seconds; the task fails with
+        ``TaskTimeoutError`` past it)."""
+        _check_options(options, ("timeout",), "task")
+        merged = dict(self._options)
+        merged.update(options)
+        return RemoteFunction(self._fn, self._name, merged)
+
+    def remote(self, *args, **kwargs):
+        """Submits the task; its ``ObjectRef`` at once."""
+        positional = _bind(self._fn, self._name, args, kwargs)
+        timeout_ms = _timeout_ms(self._options.get("timeout"), "timeout")
+        handle = _runtime().submit(self._name, _lower(positional), timeout_ms)
+        return ObjectRef(handle)
+
+    def __repr__(self):
+        return f"<rustyray remote function {self._name}>"
+
+
+def remote(fn=None, **options):
+    """Makes a function a task (``@rustyray.remote``) or, on a class, an actor class
+    (as Ray's ``@ray.remote``). Options: ``name`` (the task's name; default the
+    function's), ``timeout`` (seconds)."""
+
+    def wrap(target):
+        if inspect.isclass(target):
+            return actor(target, **options)
+        _check_options(options, _TASK_OPTIONS, "task")
+        opts = dict(options)
+        name = opts.pop("name", None) or target.__name__
+        if name in FUNCTIONS:
+            raise ValueError(f"two remote functions are named {name!r}")
+        function = RemoteFunction(target, name, opts)
+        FUNCTIONS[name] = function
+        return function
+
+    if fn is not None:
+        return wrap(fn)
+    return wrap
+
+
+def function(name):
+    """A remote function of any loaded component (Rust or Python) by name:
+    ``rustyray.function("add").remote(1, 2)``."""
+    return RemoteFunction(None, name, {})
+
+
+def main(fn):
+    """Makes ``fn`` the program's entry point for ``rustyray run``. It is called with the
+    arguments after ``--`` when it takes a parameter; it returns an exit status (``None``
+    is 0); an exception prints its traceback and exits 1."""
+    if MAIN:
+        raise ValueError("a program has one @rustyray.main")
+    MAIN.append(fn)
+    return fn
+
+
+# --- actors -------------------------------------------------------------------------
+
+_ACTOR_OPTIONS = ("name", "namespace", "max_restarts", "max_task_retries", "get_if_exists")
+_NOT_METHODS = ("on_stop",)
+
+
+def _methods(cls):
+    return {
+        name: member
+        for name, member in inspect.getmembers(cls, inspect.isfunction)
+        if not name.startswith("_") and name not in _NOT_METHODS
+    }
+
+
+class ActorClass:
+    """A class made an actor by ``@rustyray.actor``: ``Cls.remote(*args)`` creates one
+    (its own sandboxed instance) and returns an ``ActorHandle``; ``Cls(*args)`` is still a
+    plain local object."""
+
+    def __init__(self, cls, name, snapshot, options):
+        self._cls = cls
+        self._name = name
+        self._snapshot = snapshot
+        self._options = options
+        if cls is not None:
+            self.__doc__ = cls.__doc__
+            self.__name__ = name
+            self.__wrapped__ = cls
+
+    def __call__(self, *args, **kwargs):
+        if self._cls is None:
+            raise TypeError(f"{self._name} is an actor class of another component: use .remote()")
+        return self._cls(*args, **kwargs)
+
+    def options(self, **options):
+        """A copy with actor options: ``name``, ``namespace``, ``max_restarts``,
+        ``max_task_retries``, ``get_if_exists`` (as Ray's)."""
+        _check_options(options, _ACTOR_OPTIONS, "actor")
+        merged = dict(self._options)
+        merged.update(options)
+        return ActorClass(self._cls, self._name, self._snapshot, merged)
+
+    def remote(self, *args, **kwargs):
+        """Creates the actor (its constructor runs before this returns)."""
+        positional = (
+            _bind(self._cls.__init__, self._name, args, kwargs, skip_self=True)
+            if self._cls is not None and self._cls.__init__ is not object.__init__
+            else list(args)
+        )
+        o = self._options
+        handle = _runtime().create_actor(
+            self._name,
+            _lower(positional),
+            o.get("name"),
+            o.get("namespace"),
+            int(o.get("max_restarts", 0)),
+            int(o.get("max_task_retries", 0)),
+            bool(o.get("get_if_exists", False)),
+        )
+        return ActorHandle(handle, self._name)
+
+    def __repr__(self):
+        return f"<rustyray actor class {self._name}>"
+
+
+def actor(cls=None, *, snapshot=False, name=None):
+    """Makes a class an actor class (``@rustyray.actor``, or ``@rustyray.actor(snapshot=True)``
+    so a restarted actor resumes from its state after the last call instead of re-running
+    ``__init__``). Public methods become remote methods; ``on_stop`` runs on a graceful
+    stop. The snapshot is ``__getstate__()`` (default: the instance's ``__dict__``),
+    MessagePack-encoded, restored through ``__setstate__`` when defined."""
+
+    def wrap(target):
+        if not inspect.isclass(target):
+            raise TypeError("@rustyray.actor goes on a class")
+        class_name = name or target.__name__
+        if class_name in ACTORS:
+            raise ValueError(f"two actor classes are named {class_name!r}")
+        actor_class = ActorClass(target, class_name, snapshot, {})
+        ACTORS[class_name] = actor_class
+        return actor_class
+
+    if cls is not None:
+        return wrap(cls)
+    return wrap
+
+
+def actor_class(name):
+    """An actor class of any loaded component (Rust or Python) by name:
+    ``rustyray.actor_class("Counter").remote(0)``."""
+    return ActorClass(None, name, False, {})
+
+
+class ActorMethod:
+    """``handle.method``: ``.remote(*args)`` calls it (an ``ObjectRef``), ``.tell(*args)``
+    sends it and forgets the result."""
+
+    __slots__ = ("_actor", "_method")
+
+    def __init__(self, actor_handle, method):
+        self._actor = actor_handle
+        self._method = method
+
+    def _args(self, args, kwargs):
+        cls = ACTORS.get(self._actor._class)
+        fn = getattr(cls._cls, self._method, None) if cls is not None and cls._cls else None
+        if fn is None and kwargs:
+            raise TypeError(f"{self._method}: keyword arguments need the class's definition")
+        return _bind(fn, self._method, args, kwargs, skip_self=True) if fn else list(args)
+
+    def remote(self, *args, **kwargs):
+        handle = _runtime().call(self._actor._handle, self._method, _lower(self._args(args, kwargs)))
+        return ObjectRef(handle)
+
+    def tell(self, *args, **kwargs):
+        _runtime().tell(self._actor._handle, self._method, _lower(self._args(args, kwargs)))
+
+
+class ActorHandle:
+    """A live actor: ``handle.method.remote(*args)``. Handles may be passed to tasks and
+    methods (they travel as the actor's id); a parameter annotated ``ActorHandle`` (or
+    with the actor class) receives a handle again."""
+
+    __slots__ = ("_handle", "_class", "__weakref__")
+
+    def __init__(self, handle, class_name=None):
+        self._handle = handle
+        self._class = class_name
+
+    def _id(self):
+        return self._handle.id()
+
+    def __getattr__(self, method):
+        if method.startswith("_"):
+            raise AttributeError(method)
+        return ActorMethod(self, method)
+
+    def __repr__(self):
+        return f"ActorHandle({self._class or '?'}, {self._id()})"
+
+
+def get_actor(name, namespace=None):
+    """The live actor named ``name`` (in ``namespace``); ``ValueError`` when none is."""
+    handle = _runtime().get_named(name, namespace)
+    if handle is None:
+        raise ValueError(f"no live actor is named {name!r}")
+    return ActorHandle(handle)
+
+
+def kill(actor_handle):
+    """Stops the actor now: pending calls fail with ``ActorDiedError``, no restart."""
+    if not isinstance(actor_handle, ActorHandle):
+        raise TypeError(f"kill() takes an ActorHandle, got a {type(actor_handle).__name__}")
+    _runtime().kill(actor_handle._handle)
+
+
+def handle_from_id(actor_id, class_name=None):
+    """The handle of a live actor from its id (a handle that travelled inside a value)."""
+    handle = _runtime().actor_from_id(actor_id)
+    if handle is None:
+        raise _errors.ActorDiedError(f"actor {actor_id} is not alive")
+    return ActorHandle(handle, class_name)

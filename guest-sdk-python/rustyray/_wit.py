@@ -1,0 +1,181 @@
+"""The one module that speaks ``wit/runtime.wit``: values in and out of the WIT shapes,
+the imports (``objects``, ``tasks``, ``actors``) and the ``task-error`` -> exception map.
+
+Everything else in the package works with Python values and these helpers, so a change
+of the contract is a change here only.
+"""
+
+from componentize_py_types import Err  # noqa: F401  (re-exported for _exports)
+
+from wit_world.imports import actors as _actors
+from wit_world.imports import diagnostics as _diagnostics
+from wit_world.imports import objects as _objects
+from wit_world.imports import tasks as _tasks
+from wit_world.imports import types as _types
+from wit_world.exports import guest as _guest
+
+from . import _errors, _msgpack
+
+# --- values -------------------------------------------------------------------------
+
+
+def encode(value, default):
+    """The WIT value of a Python value (MessagePack)."""
+    try:
+        return _msgpack.packb(value, default)
+    except _msgpack.EncodeError as err:
+        raise _errors.ObjectEncodeError(str(err)) from None
+
+
+def decode(data):
+    """The Python value of a WIT value."""
+    try:
+        return _msgpack.unpackb(data)
+    except _msgpack.DecodeError as err:
+        raise _errors.ObjectDecodeError(f"{err} (expected a MessagePack value)") from None
+
+
+def value_arg(value, default):
+    """A task argument carrying a value."""
+    return _types.TaskArg_Value(encode(value, default))
+
+
+def object_arg(handle):
+    """A task argument the host resolves to the object's value before the task runs."""
+    return _types.TaskArg_Object(handle)
+
+
+def invoke_args(args):
+    """The Python values of ``invoke``'s (or an actor's) arguments."""
+    return [decode(arg) for arg in args]
+
+
+def result(value, default):
+    """What ``invoke``/``actor-call`` return for a Python result."""
+    return encode(value, default)
+
+
+# --- errors -------------------------------------------------------------------------
+
+
+def raise_task_error(err):
+    """Raises the Python exception of a WIT ``task-error``."""
+    raise to_exception(err) from None
+
+
+def to_exception(err):
+    """The Python exception of a WIT ``task-error``."""
+    t = _types
+    if isinstance(err, t.TaskError_Application):
+        return _errors.task_error(err.value)
+    if isinstance(err, t.TaskError_Trap):
+        return _errors.WorkerCrashedError(err.value.message, err.value.backtrace)
+    if isinstance(err, t.TaskError_Cancelled):
+        return _errors.TaskCancelledError("the task was cancelled")
+    if isinstance(err, t.TaskError_Timeout):
+        return _errors.TaskTimeoutError(f"the task ran past its deadline of {err.value} ms", err.value)
+    if isinstance(err, t.TaskError_DependencyFailed):
+        return _errors.DependencyFailedError(err.value)
+    if isinstance(err, t.TaskError_FunctionNotFound):
+        return _errors.FunctionNotFoundError(err.value)
+    if isinstance(err, t.TaskError_BadArguments):
+        return _errors.BadArgumentsError(err.value)
+    if isinstance(err, t.TaskError_InvalidModule):
+        return _errors.InvalidModuleError(err.value)
+    if isinstance(err, t.TaskError_ActorDied):
+        return _errors.ActorDiedError(err.value)
+    if isinstance(err, t.TaskError_LimitExceeded):
+        info = err.value
+        return _errors.LimitExceededError(info.message, info.limit, info.value)
+    if isinstance(err, t.TaskError_Runtime):
+        return _errors.RaySystemError(err.value)
+    return _errors.RayError(repr(err))
+
+
+def application_error(message):
+    return Err(_guest.InvokeError_Application(message))
+
+
+def bad_arguments(message):
+    return Err(_guest.InvokeError_BadArguments(message))
+
+
+def function_not_found(message):
+    return Err(_guest.InvokeError_FunctionNotFound(message))
+
+
+# --- imports ------------------------------------------------------------------------
+
+
+def _call(fn, *args):
+    try:
+        return fn(*args)
+    except Err as err:
+        raise to_exception(err.value) from None
+
+
+def put(value, default):
+    return _call(_objects.put, encode(value, default))
+
+
+def get(handle):
+    return decode(_call(_objects.get, handle))
+
+
+def wait(handles, num_ready, timeout_ms):
+    return _objects.wait(handles, num_ready, timeout_ms)
+
+
+def submit(function, args, timeout_ms):
+    return _call(_tasks.submit, function, args, _types.TaskOptions(timeout_ms=timeout_ms))
+
+
+def cancel(handle):
+    _tasks.cancel(handle)
+
+
+def create_actor(class_name, args, name, namespace, max_restarts, max_task_retries, get_if_exists):
+    options = _types.ActorOptions(
+        name=name,
+        namespace=namespace,
+        max_restarts=max_restarts,
+        max_task_retries=max_task_retries,
+        get_if_exists=get_if_exists,
+    )
+    return _call(_actors.create, class_name, args, options)
+
+
+def get_named(name, namespace):
+    return _actors.get_named(name, namespace)
+
+
+def actor_from_id(actor_id):
+    return _actors.from_id(actor_id)
+
+
+def kill(handle):
+    _actors.kill(handle)
+
+
+def call(handle, method, args):
+    return handle.call(method, args)
+
+
+def tell(handle, method, args):
+    handle.tell(method, args)
+
+
+def report_panic(message):
+    _diagnostics.report_panic(message)
+
+
+def function_info(name, signature):
+    return _guest.FunctionInfo(name=name, signature=signature)
+
+
+def actor_class_info(name, constructor, methods, snapshot):
+    return _guest.ActorClassInfo(name=name, constructor=constructor, methods=methods, snapshot=snapshot)
+
+
+def component_info(functions, actors, has_main):
+    return _guest.ComponentInfo(functions=functions, actors=actors, has_main=has_main)
