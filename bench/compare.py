@@ -54,6 +54,13 @@ ROWS = [
      "start to ready (rustyray: to first result)"),
     ("runtime_idle_rss_mib", "ray_rss_settled_mib", lambda v, c: v, "MiB", False,
      "memory of a started runtime"),
+    # Python guests (each task a fresh sandboxed instance) beside Ray's Python tasks.
+    ("python_tasks_async_per_s", "tasks_async_per_s", lambda v, c: v, "tasks/s", True,
+     "Python: trivial tasks, submit all then get all"),
+    ("python_actor_calls_async_per_s", "actor_async_calls_per_s", lambda v, c: v, "calls/s",
+     True, "Python: actor calls, submit all then get all"),
+    ("python_cold_start_ms", "init_s", lambda v, c: v * 1e3, "ms", False,
+     "Python: start to ready (rustyray: to first result)"),
 ]
 
 

@@ -184,45 +184,93 @@ def _check_options(given, allowed, what):
         )
 
 
-def _signature(fn, name, skip_self=False):
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return f"def {name}(...)"
-    if skip_self:
-        params = list(sig.parameters.values())[1:]
+class Params:
+    """What a call needs to know of a function's parameters, worked out once when it is
+    decorated (at build time, so it is in the snapshot every instance starts from):
+    ``inspect.signature`` is far too slow to run per task."""
+
+    __slots__ = ("fn", "name", "min", "max", "handles", "signature")
+
+    def __init__(self, fn, name, skip_self=False):
+        self.fn = fn
+        self.name = name
+        self.min, self.max, self.handles = 0, None, {}
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):
+            self.signature = f"def {name}(...)"
+            return
+        params = list(sig.parameters.values())[1 if skip_self else 0 :]
         sig = sig.replace(parameters=params)
-    return f"def {name}{sig}"
+        self.signature = f"def {name}{sig}"
+        kinds = inspect.Parameter
+        positional = [p for p in params if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)]
+        self.min = sum(1 for p in positional if p.default is p.empty)
+        self.max = None if any(p.kind == kinds.VAR_POSITIONAL for p in params) else len(positional)
+        for i, param in enumerate(positional):
+            note = param.annotation
+            if note is ActorHandle or note == "ActorHandle":
+                self.handles[i] = None
+            elif isinstance(note, ActorClass):
+                self.handles[i] = note._name
+
+    def check(self, count):
+        """Why ``count`` positional arguments do not fit, or ``None``."""
+        if count < self.min or (self.max is not None and count > self.max):
+            if self.max is None:
+                wanted = f"at least {self.min}"
+            elif self.min == self.max:
+                wanted = str(self.min)
+            else:
+                wanted = f"{self.min} to {self.max}"
+            return f"{self.name}() takes {wanted} positional argument(s), got {count}"
+        return None
+
+    def positional(self, args, kwargs, skip_self=False):
+        """Positional arguments from a call's ``args``/``kwargs`` (the WIT has positional
+        arguments only), checked at submit time."""
+        if not kwargs:
+            why = self.check(len(args))
+            if why:
+                raise TypeError(why)
+            return list(args)
+        try:
+            sig = inspect.signature(self.fn)
+            if skip_self:
+                sig = sig.replace(parameters=list(sig.parameters.values())[1:])
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as err:
+            raise TypeError(f"{self.name}: {err}") from None
+        if bound.kwargs:
+            raise TypeError(f"{self.name}: keyword-only parameters cannot be passed to a remote call")
+        bound.apply_defaults()
+        return list(bound.args)
 
 
-def _bind(fn, name, args, kwargs, skip_self=False):
-    """Positional arguments for ``fn`` from ``args``/``kwargs`` (the WIT has positional
-    arguments only), checked against its signature at submit time."""
-    if not kwargs and fn is None:
-        return list(args)
-    try:
-        sig = inspect.signature(fn)
-        if skip_self:
-            sig = sig.replace(parameters=list(sig.parameters.values())[1:])
-        bound = sig.bind(*args, **kwargs)
-    except TypeError as err:
-        raise TypeError(f"{name}: {err}") from None
-    except ValueError:
-        return list(args)
-    if bound.kwargs:
-        raise TypeError(f"{name}: keyword-only parameters cannot be passed to a remote call")
-    bound.apply_defaults()
-    return list(bound.args)
+def _exact(name, count):
+    params = _no_params(name)
+    params.min = params.max = count
+    params.signature = f"def {name}()"
+    return params
+
+
+def _no_params(name):
+    """The parameters of a function of another component: unknown, so unchecked."""
+    params = Params.__new__(Params)
+    params.fn, params.name, params.min, params.max, params.handles = None, name, 0, None, {}
+    params.signature = f"def {name}(...)"
+    return params
 
 
 class RemoteFunction:
     """A function made remote by ``@rustyray.remote``: ``f.remote(*args)`` submits it as
     a task and returns an ``ObjectRef``; ``f(*args)`` still calls it in place."""
 
-    def __init__(self, fn, name, options):
+    def __init__(self, fn, name, options, params=None):
         self._fn = fn
         self._name = name
         self._options = options
+        self._params = params or (Params(fn, name) if fn is not None else _no_params(name))
         if fn is not None:
             self.__doc__ = fn.__doc__
             self.__name__ = name
@@ -239,11 +287,13 @@ class RemoteFunction:
         _check_options(options, ("timeout",), "task")
         merged = dict(self._options)
         merged.update(options)
-        return RemoteFunction(self._fn, self._name, merged)
+        return RemoteFunction(self._fn, self._name, merged, self._params)
 
     def remote(self, *args, **kwargs):
         """Submits the task; its ``ObjectRef`` at once."""
-        positional = _bind(self._fn, self._name, args, kwargs)
+        if kwargs and self._fn is None:
+            raise TypeError(f"{self._name}: a function of another component takes positional arguments only")
+        positional = self._params.positional(args, kwargs)
         timeout_ms = _timeout_ms(self._options.get("timeout"), "timeout")
         handle = _runtime().submit(self._name, _lower(positional), timeout_ms)
         return ObjectRef(handle)
@@ -309,11 +359,19 @@ class ActorClass:
     (its own sandboxed instance) and returns an ``ActorHandle``; ``Cls(*args)`` is still a
     plain local object."""
 
-    def __init__(self, cls, name, snapshot, options):
+    def __init__(self, cls, name, snapshot, options, specs=None):
         self._cls = cls
         self._name = name
         self._snapshot = snapshot
         self._options = options
+        if specs is None and cls is not None:
+            init = cls.__init__
+            specs = (
+                Params(init, name, skip_self=True) if init is not object.__init__ else _exact(name, 0),
+                {m: Params(fn, m, skip_self=True) for m, fn in _methods(cls).items()},
+            )
+        # (constructor's Params, {method: Params}); None for a class of another component.
+        self._specs = specs
         if cls is not None:
             self.__doc__ = cls.__doc__
             self.__name__ = name
@@ -330,15 +388,16 @@ class ActorClass:
         _check_options(options, _ACTOR_OPTIONS, "actor")
         merged = dict(self._options)
         merged.update(options)
-        return ActorClass(self._cls, self._name, self._snapshot, merged)
+        return ActorClass(self._cls, self._name, self._snapshot, merged, self._specs)
 
     def remote(self, *args, **kwargs):
         """Creates the actor (its constructor runs before this returns)."""
-        positional = (
-            _bind(self._cls.__init__, self._name, args, kwargs, skip_self=True)
-            if self._cls is not None and self._cls.__init__ is not object.__init__
-            else list(args)
-        )
+        if self._specs is None:
+            if kwargs:
+                raise TypeError(f"{self._name}: a class of another component takes positional arguments only")
+            positional = list(args)
+        else:
+            positional = self._specs[0].positional(args, kwargs, skip_self=True)
         o = self._options
         handle = _runtime().create_actor(
             self._name,
@@ -395,10 +454,12 @@ class ActorMethod:
 
     def _args(self, args, kwargs):
         cls = ACTORS.get(self._actor._class)
-        fn = getattr(cls._cls, self._method, None) if cls is not None and cls._cls else None
-        if fn is None and kwargs:
-            raise TypeError(f"{self._method}: keyword arguments need the class's definition")
-        return _bind(fn, self._method, args, kwargs, skip_self=True) if fn else list(args)
+        params = cls._specs[1].get(self._method) if cls is not None and cls._specs else None
+        if params is None:
+            if kwargs:
+                raise TypeError(f"{self._method}: keyword arguments need the class's definition")
+            return list(args)
+        return params.positional(args, kwargs, skip_self=True)
 
     def remote(self, *args, **kwargs):
         handle = _runtime().call(self._actor._handle, self._method, _lower(self._args(args, kwargs)))

@@ -25,46 +25,22 @@ def _flush():
             pass
 
 
-def _handle_params(fn, skip_self):
-    """Indexes of parameters annotated as actor handles: they receive a handle again."""
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
-        return {}
-    if skip_self:
-        params = params[1:]
-    wanted = {}
-    for i, param in enumerate(params):
-        note = param.annotation
-        if note is _api.ActorHandle or note == "ActorHandle":
-            wanted[i] = None
-        elif isinstance(note, _api.ActorClass):
-            wanted[i] = note._name
-    return wanted
-
-
-def _arguments(fn, name, raw, skip_self=False):
-    """The decoded arguments of a call, checked against ``fn``'s signature; an
-    ``InvokeError`` result instead when they do not fit."""
+def _arguments(params, raw):
+    """The decoded arguments of a call, checked against the function's parameters (worked
+    out at build time); an ``InvokeError`` result instead when they do not fit."""
     try:
         values = _wit.invoke_args(raw)
     except _errors.ObjectDecodeError as err:
-        return None, _wit.bad_arguments(f"`{name}`: an argument did not decode: {err}")
-    try:
-        sig = inspect.signature(fn)
-        if skip_self:
-            sig = sig.replace(parameters=list(sig.parameters.values())[1:])
-        sig.bind(*values)
-    except TypeError as err:
-        return None, _wit.bad_arguments(f"`{name}`: {err}")
-    except ValueError:
-        pass
-    for index, class_name in _handle_params(fn, skip_self).items():
+        return None, _wit.bad_arguments(f"`{params.name}`: an argument did not decode: {err}")
+    why = params.check(len(values))
+    if why:
+        return None, _wit.bad_arguments(why)
+    for index, class_name in params.handles.items():
         if index < len(values) and isinstance(values[index], int):
             try:
                 values[index] = _api.handle_from_id(values[index], class_name)
             except _errors.RayError as err:
-                return None, _wit.bad_arguments(f"`{name}` argument {index}: {err}")
+                return None, _wit.bad_arguments(f"`{params.name}` argument {index}: {err}")
     return values, None
 
 
@@ -82,14 +58,6 @@ def _run(fn, name, values):
         raise _wit.application_error(f"the result of `{name}` did not encode: {err}") from None
     _flush()
     return encoded
-
-
-def _signature(fn, name, skip_self=False):
-    return _api._signature(fn, name, skip_self)
-
-
-def _actor_methods(cls):
-    return _api._methods(cls)
 
 
 def _guarded(method):
@@ -114,20 +82,13 @@ def _guarded(method):
 class Guest:
     def describe(self):
         functions = [
-            _wit.function_info(name, _signature(f._fn, name))
-            for name, f in sorted(_api.FUNCTIONS.items())
+            _wit.function_info(name, f._params.signature) for name, f in sorted(_api.FUNCTIONS.items())
         ]
         actors = []
         for name, a in sorted(_api.ACTORS.items()):
-            methods = [
-                _wit.function_info(m, _signature(fn, m, skip_self=True))
-                for m, fn in sorted(_actor_methods(a._cls).items())
-            ]
-            init = a._cls.__init__
-            constructor = (
-                _signature(init, name, skip_self=True) if init is not object.__init__ else f"def {name}()"
-            )
-            actors.append(_wit.actor_class_info(name, constructor, methods, bool(a._snapshot)))
+            init, methods = a._specs
+            infos = [_wit.function_info(m, p.signature) for m, p in sorted(methods.items())]
+            actors.append(_wit.actor_class_info(name, init.signature, infos, bool(a._snapshot)))
         return _wit.component_info(functions, actors, bool(_api.MAIN))
 
     @_guarded
@@ -135,7 +96,7 @@ class Guest:
         remote = _api.FUNCTIONS.get(function)
         if remote is None or remote._fn is None:
             raise _wit.function_not_found(function)
-        values, error = _arguments(remote._fn, function, args)
+        values, error = _arguments(remote._params, args)
         if error is not None:
             raise error
         return _run(remote._fn, function, values)
@@ -146,15 +107,9 @@ class Guest:
         if actor_class is None:
             raise _wit.function_not_found(class_)
         cls = actor_class._cls
-        init = cls.__init__
-        if init is object.__init__:
-            if args:
-                raise _wit.bad_arguments(f"`{class_}()` takes no arguments, got {len(args)}")
-            values = []
-        else:
-            values, error = _arguments(init, class_, args, skip_self=True)
-            if error is not None:
-                raise error
+        values, error = _arguments(actor_class._specs[0], args)
+        if error is not None:
+            raise error
         try:
             obj = cls(*values)
         except Exception as exc:
@@ -168,10 +123,10 @@ class Guest:
         if not _ACTOR:
             raise _wit.function_not_found(f"{method} (this instance holds no actor)")
         actor_class, obj = _ACTOR
-        fn = _actor_methods(actor_class._cls).get(method)
-        if fn is None:
+        params = actor_class._specs[1].get(method)
+        if params is None:
             raise _wit.function_not_found(f"{actor_class._name}.{method}")
-        values, error = _arguments(fn, f"{actor_class._name}.{method}", args, skip_self=True)
+        values, error = _arguments(params, args)
         if error is not None:
             raise error
         return _run(getattr(obj, method), f"{actor_class._name}.{method}", values)

@@ -147,6 +147,9 @@ enum Command {
         /// A prebuilt bench guest .wasm instead of building bench/guest.
         #[arg(long, value_name = "WASM")]
         guest: Option<PathBuf>,
+        /// A prebuilt Python bench guest .wasm instead of building bench/python_guest.
+        #[arg(long, value_name = "WASM")]
+        python_guest: Option<PathBuf>,
     },
     /// Internal: measurements the bench takes in a process of their own.
     #[command(name = "__probe", hide = true)]
@@ -279,12 +282,14 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             filter,
             reps,
             guest,
+            python_guest,
         } => {
             let report = crate::bench::run(crate::bench::BenchOptions {
                 quick,
                 filter,
                 reps,
                 guest,
+                python_guest,
                 progress: true,
             })
             .await?;

@@ -7,7 +7,7 @@
 //! CPython and the program into one component and pre-initializes it: the program's
 //! modules are imported once at build time, and every instance (every task) starts from
 //! that memory snapshot. componentize-py lives in a venv of its own, created on first use
-//! (saying so) under the cache directory. The built component is cached by the SHA-256 of
+//! (saying so) in the tools directory ([`tools_dir`]). The built component is cached by the SHA-256 of
 //! everything that goes into it (the program's files, the SDK, the WIT, the tool's
 //! version), so an unchanged program is not rebuilt.
 
@@ -77,13 +77,21 @@ pub fn entry_module(dir: &Path) -> Option<&'static str> {
         .find(|name| dir.join(format!("{name}.py")).is_file())
 }
 
-/// Where Python builds live: componentize-py's venv and the built components.
-fn python_dir() -> Result<PathBuf> {
-    crate::cache::default_cache_dir()
-        .map(|dir| dir.join("python"))
+/// Where componentize-py's venv lives: `$RUSTYRAY_TOOLS_DIR`, else
+/// `$XDG_DATA_HOME/rustyray`, else `~/.local/share/rustyray`. A tool, not a cache: it is
+/// shared by every cache directory (the tests use their own).
+pub fn tools_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("RUSTYRAY_TOOLS_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME") {
+        return Ok(PathBuf::from(dir).join("rustyray"));
+    }
+    std::env::var_os("HOME")
+        .map(|home| PathBuf::from(home).join(".local/share/rustyray"))
         .ok_or_else(|| RayError::Io {
             context: "building a Python program".into(),
-            message: "no cache directory: set RUSTYRAY_CACHE_DIR or HOME".into(),
+            message: "no place for componentize-py: set RUSTYRAY_TOOLS_DIR or HOME".into(),
         })
 }
 
@@ -101,14 +109,13 @@ fn host_python() -> std::ffi::OsString {
 
 /// Runs componentize-py with the venv's interpreter (`python -c`, not the venv's
 /// script, whose first line names the directory the venv was created in).
-const RUN_COMPONENTIZE_PY: &str =
-    "import sys; from componentize_py import script; sys.argv[0] = 'componentize-py'; sys.exit(script())";
+const RUN_COMPONENTIZE_PY: &str = "import sys; from componentize_py import script; sys.argv[0] = 'componentize-py'; sys.exit(script())";
 
 /// The Python of componentize-py's venv, creating the venv first when it is missing.
 /// The venv is built aside and renamed into place, so an interrupted install is never
 /// taken for a finished one.
 pub fn ensure_componentize_py() -> Result<PathBuf> {
-    let venv = python_dir()?.join(format!("componentize-py-{COMPONENTIZE_PY_VERSION}"));
+    let venv = tools_dir()?.join(format!("componentize-py-{COMPONENTIZE_PY_VERSION}"));
     let tool = venv.join("bin").join("python");
     if venv.join("rustyray-ready").is_file() {
         return Ok(tool);
@@ -241,13 +248,29 @@ fn build_key(entry: &str, files: &[(String, Vec<u8>)]) -> String {
     crate::cache::content_hash(&hasher.finalize())
 }
 
-/// Builds the Python program in `dir` (cached by content); the component's path.
+/// Builds the Python program in `dir` (cached by content in the default cache
+/// directory); the component's path.
 pub fn build_program(dir: &Path) -> Result<PathBuf> {
+    let cache = crate::cache::default_cache_dir().ok_or_else(|| RayError::Io {
+        context: "building a Python program".into(),
+        message: "no cache directory: set RUSTYRAY_CACHE_DIR or HOME".into(),
+    })?;
+    build_program_in(dir, &cache)
+}
+
+/// Builds the Python program in `dir`, caching the component under `cache_dir`.
+pub fn build_program_in(dir: &Path, cache_dir: &Path) -> Result<PathBuf> {
+    // One build at a time in this process (the tests build from many threads); other
+    // processes build in directories of their own and rename the result into place.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = BUILDING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let entry = entry_module(dir)
         .ok_or_else(|| build_error(dir, "no main.py or app.py: not a Python program"))?;
     let files = program_files(dir)?;
     let key = build_key(entry, &files);
-    let builds = python_dir()?.join("builds");
+    let builds = cache_dir.join("python");
     let out = builds.join(format!("{}.wasm", &key[..32]));
     if out.is_file() {
         return Ok(out);
@@ -286,7 +309,16 @@ pub fn build_program(dir: &Path) -> Result<PathBuf> {
         let deps = stage.join("deps");
         eprintln!("rustyray: installing requirements.txt (pure-Python packages only)");
         let status = Command::new(&tool)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                // Wheels only: no package's setup.py runs on the host.
+                "--only-binary=:all:",
+                "--target",
+            ])
             .arg(&deps)
             .arg("-r")
             .arg(program_dir.join("requirements.txt"))
@@ -307,7 +339,13 @@ pub fn build_program(dir: &Path) -> Result<PathBuf> {
         .args(["-c", RUN_COMPONENTIZE_PY])
         .arg("-d")
         .arg(stage.join("wit"))
-        .args(["-w", "driver-module", "--quiet", "componentize", ENTRY_MODULE]);
+        .args([
+            "-w",
+            "driver-module",
+            "--quiet",
+            "componentize",
+            ENTRY_MODULE,
+        ]);
     for path in &path_args {
         command.arg("-p").arg(path);
     }

@@ -20,6 +20,7 @@ mod loading;
 mod objects;
 mod output;
 mod parity;
+mod python;
 mod seed;
 mod shutdown;
 mod tasks;

@@ -31,6 +31,8 @@ pub struct BenchOptions {
     pub reps: Option<usize>,
     /// A prebuilt bench guest, instead of building `bench/guest`.
     pub guest: Option<PathBuf>,
+    /// A prebuilt Python bench guest, instead of building `bench/python_guest`.
+    pub python_guest: Option<PathBuf>,
     /// Show a progress bar on stderr.
     pub progress: bool,
 }
@@ -52,6 +54,8 @@ pub(crate) struct Sizes {
     pub actors_created: usize,
     pub idle_actors: usize,
     pub many_actors: usize,
+    pub python_tasks: usize,
+    pub python_actor_calls: usize,
 }
 
 impl Sizes {
@@ -72,6 +76,8 @@ impl Sizes {
                 actors_created: 200,
                 idle_actors: 1_000,
                 many_actors: 10_000,
+                python_tasks: 500,
+                python_actor_calls: 2_000,
             }
         } else {
             Sizes {
@@ -89,6 +95,8 @@ impl Sizes {
                 actors_created: 1_000,
                 idle_actors: 10_000,
                 many_actors: 100_000,
+                python_tasks: 2_000,
+                python_actor_calls: 10_000,
             }
         }
     }
@@ -113,6 +121,23 @@ fn bench_guest(options: &BenchOptions) -> Result<PathBuf> {
     Ok(built.remove(0))
 }
 
+/// The Python bench guest (for the `python_*` rows): given, or built from
+/// `bench/python_guest` with componentize-py. `None`, saying why, when it cannot be built:
+/// the Python rows are then left out rather than failing the whole suite.
+fn python_bench_guest(options: &BenchOptions) -> Option<PathBuf> {
+    if let Some(path) = &options.python_guest {
+        return Some(path.clone());
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bench/python_guest");
+    match crate::python_build::build_program(&dir) {
+        Ok(path) => Some(path),
+        Err(err) => {
+            eprintln!("rustyray bench: leaving out the python_* rows: {err}");
+            None
+        }
+    }
+}
+
 /// Runs the suite.
 pub async fn run(options: BenchOptions) -> Result<Report> {
     let guest = bench_guest(&options)?;
@@ -121,10 +146,18 @@ pub async fn run(options: BenchOptions) -> Result<Report> {
         .reps
         .unwrap_or(if options.quick { 3 } else { 5 })
         .max(1);
-    let selected: Vec<&workloads::Workload> = workloads::ALL
+    let mut selected: Vec<&workloads::Workload> = workloads::ALL
         .iter()
         .filter(|w| options.filter.as_deref().is_none_or(|f| w.key.contains(f)))
         .collect();
+    let python_guest = if selected.iter().any(|w| w.key.starts_with("python_")) {
+        python_bench_guest(&options)
+    } else {
+        None
+    };
+    if python_guest.is_none() {
+        selected.retain(|w| !w.key.starts_with("python_"));
+    }
     if selected.is_empty() {
         return Err(RayError::Io {
             context: "selecting workloads".into(),
@@ -153,6 +186,7 @@ pub async fn run(options: BenchOptions) -> Result<Report> {
             }
             let value = (workload.run)(workloads::Context {
                 guest: guest.clone(),
+                python_guest: python_guest.clone(),
                 sizes,
             })
             .await

@@ -16,6 +16,8 @@ use crate::{ObjectRef, Runtime, TaskBuilder};
 /// What a workload gets.
 pub(crate) struct Context {
     pub guest: PathBuf,
+    /// The Python bench guest, for the `python_*` workloads (which only run with one).
+    pub python_guest: Option<PathBuf>,
     pub sizes: Sizes,
 }
 
@@ -152,6 +154,24 @@ pub(crate) const ALL: &[Workload] = &[
         "cancel of a running task until get sees it",
         "ms",
         cancel_running
+    ),
+    workload!(
+        "python_tasks_async_per_s",
+        "Python guest: trivial tasks, submit all then get all",
+        "tasks/s",
+        python_tasks_async
+    ),
+    workload!(
+        "python_actor_calls_async_per_s",
+        "Python guest: calls to one actor, submit all then get all",
+        "calls/s",
+        python_actor_calls_async
+    ),
+    workload!(
+        "python_cold_start_ms",
+        "Python guest: process start to first task result (cache warm)",
+        "ms",
+        python_cold_start
     ),
     workload!(
         "cold_start_ms",
@@ -562,6 +582,61 @@ async fn cold_start(ctx: Context) -> Result<f64> {
     probe::spawn_probe("cold-start", &ctx.guest)?;
     let start = Instant::now();
     probe::spawn_probe("cold-start", &ctx.guest)?;
+    Ok(millis(start))
+}
+
+/// The Python bench guest, which the suite only selects Python workloads with.
+fn python_guest(ctx: &Context) -> Result<&PathBuf> {
+    ctx.python_guest
+        .as_ref()
+        .ok_or_else(|| RayError::Internal("no Python bench guest".into()))
+}
+
+/// A runtime with the Python guest loaded and warmed up (instances from its snapshot).
+async fn python_runtime(ctx: &Context) -> Result<Runtime> {
+    let runtime = Runtime::builder().max_instances(1000).build()?;
+    runtime.load(python_guest(ctx)?).await?;
+    let warm: Vec<ObjectRef<()>> = (0..16)
+        .map(|_| TaskBuilder::new("noop").submit_now(&runtime))
+        .collect::<Result<_>>()?;
+    for object in &warm {
+        object.get_bytes().await?;
+    }
+    Ok(runtime)
+}
+
+async fn python_tasks_async(ctx: Context) -> Result<f64> {
+    let runtime = python_runtime(&ctx).await?;
+    let n = ctx.sizes.python_tasks;
+    let start = Instant::now();
+    let objects: Vec<ObjectRef<()>> = (0..n)
+        .map(|_| TaskBuilder::new("noop").submit_now(&runtime))
+        .collect::<Result<_>>()?;
+    for object in &objects {
+        object.get_bytes().await?;
+    }
+    Ok(rate(n, start))
+}
+
+async fn python_actor_calls_async(ctx: Context) -> Result<f64> {
+    let runtime = python_runtime(&ctx).await?;
+    let actor = runtime.actor("Pinger").create().await?;
+    actor.call::<()>("ping", ()).get_bytes().await?;
+    let n = ctx.sizes.python_actor_calls;
+    let start = Instant::now();
+    let calls: Vec<ObjectRef<()>> = (0..n).map(|_| actor.call("ping", ())).collect();
+    for call in &calls {
+        call.get_bytes().await?;
+    }
+    Ok(rate(n, start))
+}
+
+async fn python_cold_start(ctx: Context) -> Result<f64> {
+    let guest = python_guest(&ctx)?;
+    // Once to make sure the compiled artifact is in the cache.
+    probe::spawn_probe("cold-start", guest)?;
+    let start = Instant::now();
+    probe::spawn_probe("cold-start", guest)?;
     Ok(millis(start))
 }
 

@@ -1,0 +1,278 @@
+//! Python guests: the examples through the CLI, and a Rust host calling Python tasks and
+//! actors by name (typed results, Python errors with their type and traceback, the
+//! sandbox, fresh instances, restarts from a snapshot).
+//!
+//! A Python program is built with componentize-py on first use (the venv is created
+//! then, see `.ci/run`), so each build is bounded by [`BUILD`]; builds are cached by
+//! content in the shared test cache, so later runs only load them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use rustyray::{Capabilities, RayError, Result, Runtime, TaskBuilder};
+
+use crate::common::{self, LONG, SHORT, within};
+
+// Values here are small unsigned integers: they read the same in every encoding a
+// Rust host has used (postcard varints, MessagePack fixints), so these tests hold
+// while the encoding moves to MessagePack.
+
+const BIN: &str = env!("CARGO_BIN_EXE_rustyray");
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// A ceiling for one Python build: creating the venv (a download from PyPI) the first
+/// time, componentize-py (about a minute), and compiling the component.
+const BUILD: Duration = Duration::from_secs(20 * 60);
+
+fn path(relative: &str) -> PathBuf {
+    Path::new(ROOT).join(relative)
+}
+
+/// Builds a Python program once per test process, failing the test past [`BUILD`].
+fn build(dir: &str) -> PathBuf {
+    let dir = path(dir);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let program = dir.clone();
+    std::thread::spawn(move || {
+        let _ = sender.send(rustyray::python_build::build_program_in(
+            &program,
+            &common::cache_dir(),
+        ));
+    });
+    match receiver.recv_timeout(BUILD) {
+        Ok(Ok(wasm)) => wasm,
+        Ok(Err(err)) => panic!("building {}: {err}", dir.display()),
+        Err(_) => panic!("building {} took longer than {BUILD:?}", dir.display()),
+    }
+}
+
+fn fixtures() -> &'static Path {
+    static FIXTURES: OnceLock<PathBuf> = OnceLock::new();
+    FIXTURES.get_or_init(|| build("tests/guests/python_fixtures"))
+}
+
+async fn runtime_with(builder: rustyray::RuntimeBuilder) -> Runtime {
+    let wasm = tokio::task::spawn_blocking(fixtures)
+        .await
+        .expect("the build thread");
+    let runtime = builder.build().expect("the runtime starts");
+    within(BUILD, "loading the Python fixtures", runtime.load(wasm))
+        .await
+        .expect("the Python fixtures load");
+    runtime
+}
+
+async fn runtime() -> Runtime {
+    runtime_with(common::builder()).await
+}
+
+/// Runs the CLI, killing it past `ceiling`; (status, stdout, stderr).
+fn run_cli(args: &[&str], ceiling: Duration) -> (Option<i32>, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(ROOT)
+        .env("RUSTYRAY_CACHE_DIR", common::cache_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting rustyray");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut text).map(|_| text)
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut text).map(|_| text)
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for rustyray") {
+            break status;
+        }
+        if start.elapsed() > ceiling {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`rustyray {}` did not finish within {ceiling:?}",
+                args.join(" ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (
+        status.code(),
+        out.join().expect("stdout thread").unwrap_or_default(),
+        err.join().expect("stderr thread").unwrap_or_default(),
+    )
+}
+
+fn assert_lines(output: &str, stderr: &str, expected: &[&str]) {
+    for line in expected {
+        assert!(
+            output.lines().any(|l| l == *line),
+            "missing line {line:?} in\n{output}\nstderr:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn python_tasks_example_runs() {
+    let (status, out, err) = run_cli(&["run", "examples/python_tasks", "--", "6"], BUILD);
+    assert_eq!(status, Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    assert_lines(
+        &out,
+        &err,
+        &[
+            "squares: [0, 1, 4, 9, 16, 25]",
+            "chain sum: 15",
+            "tree sum: 55 = 55",
+            "error: RayTaskError(ValueError) - invalid literal for int() with base 10: 'forty-two'",
+            "wait: 6 ready, 0 pending",
+        ],
+    );
+}
+
+#[test]
+fn python_actors_example_runs() {
+    let (status, out, err) = run_cli(&["run", "examples/python_actors"], BUILD);
+    assert_eq!(status, Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    assert_lines(
+        &out,
+        &err,
+        &[
+            "counter: [11, 12, 13, 14, 15] -> 15",
+            "after tell: 115",
+            "bob after transfer: 50",
+            "refused: main.InsufficientFunds - bob has 50, asked for 1000",
+            "after kill: ActorDiedError",
+        ],
+    );
+}
+
+#[test]
+fn a_broken_python_program_fails_the_build_saying_why() {
+    let dir = common::fresh_dir("py-broken");
+    std::fs::write(
+        dir.join("main.py"),
+        "import rustyray\n\ndef oops(:\n    pass\n",
+    )
+    .expect("writing main.py");
+    let dir = dir.to_string_lossy().into_owned();
+    let (status, out, err) = run_cli(&["run", &dir], BUILD);
+    assert_eq!(status, Some(1), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains("building the Python program"), "{err}");
+    assert!(err.contains("SyntaxError"), "{err}");
+}
+
+#[tokio::test]
+async fn a_rust_host_calls_python_tasks_by_name() -> Result<()> {
+    let runtime = runtime().await;
+    let sum = TaskBuilder::new("py_add")
+        .arg(2u32)
+        .arg(3u32)
+        .submit_now::<u32>(&runtime)?;
+    assert_eq!(within(LONG, "py_add", sum.get()).await?, 5);
+    let doubled = TaskBuilder::new("py_double_via")
+        .arg(21u32)
+        .submit_now::<u32>(&runtime)?;
+    assert_eq!(within(LONG, "py_double_via", doubled.get()).await?, 42);
+    let info = runtime.functions();
+    assert!(
+        info.iter()
+            .any(|f| f.signature.contains("def py_add(a, b)")),
+        "{info:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_python_exception_carries_its_type_and_traceback() -> Result<()> {
+    let runtime = runtime().await;
+    let failed = TaskBuilder::new("py_fail")
+        .arg(7u32)
+        .submit_now::<u32>(&runtime)?;
+    let err = within(LONG, "py_fail", failed.get()).await.unwrap_err();
+    let RayError::Application { message, .. } = &err else {
+        panic!("expected an application error, got {err:?}");
+    };
+    assert!(message.starts_with("ValueError: 7"), "{message}");
+    assert!(
+        message.contains("Traceback (most recent call last):"),
+        "{message}"
+    );
+    assert!(message.contains("in py_fail"), "{message}");
+    let wrong = TaskBuilder::new("py_add")
+        .arg(1u32)
+        .submit_now::<u32>(&runtime)?;
+    let err = within(LONG, "py_add(1)", wrong.get()).await.unwrap_err();
+    assert!(matches!(err, RayError::BadArguments { .. }), "{err:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_python_task_starts_from_the_snapshot() -> Result<()> {
+    let runtime = runtime().await;
+    for _ in 0..3 {
+        let fresh = TaskBuilder::new("py_fresh").submit_now::<u32>(&runtime)?;
+        assert_eq!(within(LONG, "py_fresh", fresh.get()).await?, 1);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn python_tasks_are_sandboxed() -> Result<()> {
+    let runtime = runtime_with(common::builder().capabilities(Capabilities::new())).await;
+    let read = TaskBuilder::new("py_read_hostname").submit_now::<u32>(&runtime)?;
+    let err = within(LONG, "py_read", read.get()).await.unwrap_err();
+    assert!(
+        matches!(&err, RayError::Application { message: m, .. } if m.contains("Error") && m.contains("hostname")),
+        "{err:?}"
+    );
+    let env = TaskBuilder::new("py_has_home").submit_now::<u32>(&runtime)?;
+    assert_eq!(within(LONG, "py_env", env.get()).await?, 0);
+    let spin = runtime
+        .task("py_spin")
+        .timeout(Duration::from_millis(200))
+        .submit_now::<u32>(&runtime)?;
+    let err = within(LONG, "py_spin", spin.get()).await.unwrap_err();
+    assert!(matches!(err, RayError::Timeout { .. }), "{err:?}");
+    // The canary: the runtime goes on.
+    let sum = TaskBuilder::new("py_add")
+        .arg(1u32)
+        .arg(2u32)
+        .submit_now::<u32>(&runtime)?;
+    assert_eq!(within(SHORT, "canary", sum.get()).await?, 3);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_python_actor_restarts_from_its_snapshot() -> Result<()> {
+    let runtime = runtime().await;
+    let actor = within(
+        LONG,
+        "creating PyCounter",
+        runtime
+            .actor("PyCounter")
+            .arg(10u32)
+            .max_restarts(1)
+            .create(),
+    )
+    .await?;
+    for expected in 11..=13 {
+        assert_eq!(actor.call::<u32>("incr", ()).get().await?, expected);
+    }
+    let crash = within(LONG, "crash", actor.call::<u32>("crash", ()).get())
+        .await
+        .unwrap_err();
+    assert!(matches!(crash, RayError::ActorDied { .. }), "{crash:?}");
+    assert_eq!(
+        within(LONG, "get", actor.call::<u32>("get", ()).get()).await?,
+        13
+    );
+    Ok(())
+}
