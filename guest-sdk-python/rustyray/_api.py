@@ -173,7 +173,7 @@ def args():
 
 # --- remote functions ---------------------------------------------------------------
 
-_TASK_OPTIONS = ("timeout", "name")
+_TASK_OPTIONS = ("timeout", "max_retries", "retry_exceptions", "name")
 
 
 def _check_options(given, allowed, what):
@@ -282,9 +282,10 @@ class RemoteFunction:
         return self._fn(*args, **kwargs)
 
     def options(self, **options):
-        """A copy with task options: ``timeout`` (seconds; the task fails with
-        ``TaskTimeoutError`` past it)."""
-        _check_options(options, ("timeout",), "task")
+        """A copy with task options (Ray's): ``timeout`` (seconds; the task fails with
+        ``TaskTimeoutError`` past it), ``max_retries`` (runs after a crash; default 3),
+        ``retry_exceptions`` (retry raised exceptions too)."""
+        _check_options(options, ("timeout", "max_retries", "retry_exceptions"), "task")
         merged = dict(self._options)
         merged.update(options)
         return RemoteFunction(self._fn, self._name, merged, self._params)
@@ -294,8 +295,14 @@ class RemoteFunction:
         if kwargs and self._fn is None:
             raise TypeError(f"{self._name}: a function of another component takes positional arguments only")
         positional = self._params.positional(args, kwargs)
-        timeout_ms = _timeout_ms(self._options.get("timeout"), "timeout")
-        handle = _runtime().submit(self._name, _lower(positional), timeout_ms)
+        o = self._options
+        timeout_ms = _timeout_ms(o.get("timeout"), "timeout")
+        retries = o.get("max_retries")
+        if retries is not None and (not isinstance(retries, int) or retries < 0):
+            raise ValueError(f"max_retries must be an int >= 0, got {retries!r}")
+        handle = _runtime().submit(
+            self._name, _lower(positional), timeout_ms, retries, bool(o.get("retry_exceptions", False))
+        )
         return ObjectRef(handle)
 
     def __repr__(self):
@@ -305,7 +312,7 @@ class RemoteFunction:
 def remote(fn=None, **options):
     """Makes a function a task (``@rustyray.remote``) or, on a class, an actor class
     (as Ray's ``@ray.remote``). Options: ``name`` (the task's name; default the
-    function's), ``timeout`` (seconds)."""
+    function's), ``timeout`` (seconds), ``max_retries``, ``retry_exceptions``."""
 
     def wrap(target):
         if inspect.isclass(target):
@@ -342,7 +349,14 @@ def main(fn):
 
 # --- actors -------------------------------------------------------------------------
 
-_ACTOR_OPTIONS = ("name", "namespace", "max_restarts", "max_task_retries", "get_if_exists")
+_ACTOR_OPTIONS = (
+    "name",
+    "namespace",
+    "max_restarts",
+    "max_task_retries",
+    "get_if_exists",
+    "max_pending_calls",
+)
 _NOT_METHODS = ("on_stop",)
 
 
@@ -384,7 +398,7 @@ class ActorClass:
 
     def options(self, **options):
         """A copy with actor options: ``name``, ``namespace``, ``max_restarts``,
-        ``max_task_retries``, ``get_if_exists`` (as Ray's)."""
+        ``max_task_retries``, ``get_if_exists``, ``max_pending_calls`` (as Ray's)."""
         _check_options(options, _ACTOR_OPTIONS, "actor")
         merged = dict(self._options)
         merged.update(options)
@@ -398,16 +412,7 @@ class ActorClass:
             positional = list(args)
         else:
             positional = self._specs[0].positional(args, kwargs, skip_self=True)
-        o = self._options
-        handle = _runtime().create_actor(
-            self._name,
-            _lower(positional),
-            o.get("name"),
-            o.get("namespace"),
-            int(o.get("max_restarts", 0)),
-            int(o.get("max_task_retries", 0)),
-            bool(o.get("get_if_exists", False)),
-        )
+        handle = _runtime().create_actor(self._name, _lower(positional), self._options)
         return ActorHandle(handle, self._name)
 
     def __repr__(self):

@@ -126,21 +126,25 @@ def wait(handles, num_ready, timeout_ms):
     return _objects.wait(handles, num_ready, timeout_ms)
 
 
-def submit(function, args, timeout_ms):
-    return _call(_tasks.submit, function, args, _types.TaskOptions(timeout_ms=timeout_ms))
+def submit(function, args, timeout_ms, max_retries, retry_exceptions):
+    options = _types.TaskOptions(
+        timeout_ms=timeout_ms, max_retries=max_retries, retry_exceptions=retry_exceptions
+    )
+    return _call(_tasks.submit, function, args, options)
 
 
 def cancel(handle):
     _tasks.cancel(handle)
 
 
-def create_actor(class_name, args, name, namespace, max_restarts, max_task_retries, get_if_exists):
+def create_actor(class_name, args, options):
     options = _types.ActorOptions(
-        name=name,
-        namespace=namespace,
-        max_restarts=max_restarts,
-        max_task_retries=max_task_retries,
-        get_if_exists=get_if_exists,
+        name=options.get("name"),
+        namespace=options.get("namespace"),
+        max_restarts=int(options.get("max_restarts", 0)),
+        max_task_retries=int(options.get("max_task_retries", 0)),
+        get_if_exists=bool(options.get("get_if_exists", False)),
+        max_pending_calls=options.get("max_pending_calls"),
     )
     return _call(_actors.create, class_name, args, options)
 
