@@ -29,7 +29,7 @@ def _arguments(params, raw):
     """The decoded arguments of a call, checked against the function's parameters (worked
     out at build time); an ``InvokeError`` result instead when they do not fit."""
     try:
-        values = _wit.invoke_args(raw)
+        values = _wit.invoke_args(raw, _api.ObjectRef)
     except _errors.ObjectDecodeError as err:
         return None, _wit.bad_arguments(f"`{params.name}`: an argument did not decode: {err}")
     why = params.check(len(values))
@@ -137,7 +137,7 @@ class Guest:
         obj = _ACTOR[1]
         state = obj.__getstate__() if hasattr(obj, "__getstate__") else vars(obj)
         try:
-            return _wit.encode(state, _api._default)
+            return _wit.encode_state(state, _api._default)
         except _errors.ObjectEncodeError as err:
             # No snapshot this time: a restart would restore the previous one.
             print(f"rustyray: the state of {_ACTOR[0]._name} did not encode: {err}", file=sys.stderr)
@@ -151,7 +151,7 @@ class Guest:
             raise _wit.function_not_found(class_)
         cls = actor_class._cls
         try:
-            value = _wit.decode(state)
+            value = _wit.decode_state(state)
         except _errors.ObjectDecodeError as err:
             raise _wit.bad_arguments(f"the snapshot of {class_} did not decode: {err}") from None
         obj = cls.__new__(cls)

@@ -18,21 +18,51 @@ from . import _errors, _msgpack
 
 # --- values -------------------------------------------------------------------------
 
+# Whether the contract tags every value with its encoding (`types.value`): then bytes
+# cross raw, as they are, and everything else as MessagePack. Before the tag, values were
+# untagged bytes and Python wrote MessagePack for all of them.
+TAGGED = hasattr(_types, "Value")
 
-def encode(value, default):
-    """The WIT value of a Python value (MessagePack)."""
+
+def _pack(value, default):
     try:
         return _msgpack.packb(value, default)
     except _msgpack.EncodeError as err:
         raise _errors.ObjectEncodeError(str(err)) from None
 
 
-def decode(data):
-    """The Python value of a WIT value."""
+def _unpack(data):
     try:
         return _msgpack.unpackb(data)
     except _msgpack.DecodeError as err:
         raise _errors.ObjectDecodeError(f"{err} (expected a MessagePack value)") from None
+
+
+def encode(value, default):
+    """The WIT value of a Python value: ``bytes`` raw, anything else MessagePack."""
+    if not TAGGED:
+        return _pack(value, default)
+    if type(value) is bytes or type(value) is bytearray:
+        return _types.Value(_types.Encoding.RAW, bytes(value))
+    return _types.Value(_types.Encoding.MSGPACK, _pack(value, default))
+
+
+def decode(value):
+    """The Python value of a WIT value (raw bytes arrive as ``bytes``)."""
+    if not TAGGED:
+        return _unpack(value)
+    if value.encoding == _types.Encoding.RAW:
+        return value.data
+    return _unpack(value.data)
+
+
+def encode_state(state, default):
+    """An actor's snapshot: MessagePack bytes (untagged in every version of the WIT)."""
+    return _pack(state, default)
+
+
+def decode_state(data):
+    return _unpack(data)
 
 
 def value_arg(value, default):
@@ -45,9 +75,18 @@ def object_arg(handle):
     return _types.TaskArg_Object(handle)
 
 
-def invoke_args(args):
-    """The Python values of ``invoke``'s (or an actor's) arguments."""
-    return [decode(arg) for arg in args]
+def invoke_args(args, wrap_ref):
+    """The Python values of ``invoke``'s (or an actor's) arguments; an argument that is
+    an object reference (a parameter declared as a reference) becomes ``wrap_ref(handle)``."""
+    if not TAGGED:
+        return [_unpack(arg) for arg in args]
+    out = []
+    for arg in args:
+        if isinstance(arg, _guest.Argument_Value):
+            out.append(decode(arg.value))
+        else:
+            out.append(wrap_ref(arg.value))
+    return out
 
 
 def result(value, default):
