@@ -454,6 +454,19 @@ impl Runtime {
         Ok(info)
     }
 
+    /// Compiles (or takes from the cache) and describes a component without
+    /// registering anything: what a node checks before it accepts a module, whose
+    /// functions may clash with another module's.
+    pub async fn describe_bytes(&self, bytes: &[u8], name: &str) -> Result<ComponentInfo> {
+        let inner = self.inner.clone();
+        let bytes = bytes.to_vec();
+        let name = name.to_string();
+        let component = self
+            .spawn(async move { LoadedComponent::load(&inner, &bytes, &name).await })
+            .await?;
+        Ok(component.info().clone())
+    }
+
     /// Registers a native function (see [`task_function!`](crate::task_function)).
     pub fn register_function(
         &self,

@@ -1,5 +1,0 @@
-//! The `rustyray` binary; see [`rustyray::cli`].
-
-fn main() -> std::process::ExitCode {
-    rustyray::cli::main()
-}
