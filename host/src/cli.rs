@@ -49,8 +49,9 @@ struct Cli {
     command: Command,
 }
 
+/// The runtime's commands; the `rustyray` binary (`cli/`) adds the node's beside them.
 #[derive(Subcommand, Debug)]
-enum Command {
+pub enum Command {
     /// Run a guest program's #[rustyray::main].
     ///
     /// PROGRAM is a .wasm component, or a guest crate directory (built for
@@ -205,6 +206,11 @@ fn resolve_program(program: &std::path::Path) -> crate::Result<PathBuf> {
             message: "no such file or directory".into(),
         })
     }
+}
+
+/// Runs one of the runtime's commands (for a binary that parses its own command line).
+pub async fn execute(command: Command) -> crate::Result<ExitCode> {
+    run(Cli { command }).await
 }
 
 async fn run(cli: Cli) -> crate::Result<ExitCode> {

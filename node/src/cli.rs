@@ -1,0 +1,598 @@
+//! The `rustyray` command line: the runtime's commands (`run`, `inspect`, `bench`, from
+//! [`rustyray::cli`]) and the node's: `start` a node, `deploy` modules to it, `job
+//! submit|list|status|logs|stop|delete`, `list jobs|modules`, `status`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use rustyray::DirGrant;
+
+use crate::api::{JobDetails, JobStatus, JobSubmitRequest, JobSubmitResponse, ModuleInfo, NodeStatus};
+use crate::client::{Client, DEFAULT_ADDRESS};
+use crate::error::{NodeError, Result};
+use crate::server::NodeConfig;
+
+/// rustyray runs Ray-style tasks as sandboxed WebAssembly components.
+///
+/// Guests are Rust crates built for wasm32-wasip2 with the rustyray SDK: functions
+/// marked #[rustyray::remote] become tasks, and a #[rustyray::main] makes the crate
+/// a program that `rustyray run` starts, or that a node runs as a job.
+#[derive(Parser, Debug)]
+#[command(name = "rustyray", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Top,
+}
+
+#[derive(Subcommand, Debug)]
+enum Top {
+    #[command(flatten)]
+    Core(rustyray::cli::Command),
+    /// Start a node in the foreground: modules and jobs are submitted to it.
+    ///
+    /// It prints its address and serves until SIGINT or SIGTERM, which stop its jobs.
+    /// Ray's job clients work against it (`ray job submit --address URL -- rustyray
+    /// run MODULE`).
+    ///
+    /// Example: rustyray start --data-dir ~/.rustyray
+    Start(StartArgs),
+    /// Upload a component (or build and upload a guest crate) to the node.
+    ///
+    /// Modules are kept by SHA-256 and compiled once; their functions and actor
+    /// classes are callable from every job.
+    ///
+    /// Example: rustyray deploy examples/tasks
+    Deploy {
+        /// A .wasm component or a guest crate directory.
+        module: PathBuf,
+        /// The name to deploy it under (default: the file or crate name).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Submit and manage jobs (Ray's job API).
+    Job {
+        #[command(subcommand)]
+        command: JobCommand,
+    },
+    /// List the node's jobs or modules.
+    ///
+    /// Example: rustyray list jobs --filter status=FAILED
+    List {
+        /// What to list.
+        what: ListWhat,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Only entries whose field KEY equals VALUE. Repeatable.
+        #[arg(long, value_name = "KEY=VALUE")]
+        filter: Vec<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// The node at a glance: address, resources, jobs by state, modules.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+/// Where the node is.
+#[derive(clap::Args, Debug, Clone)]
+struct Conn {
+    /// The node's address.
+    #[arg(long, env = "RUSTYRAY_ADDRESS", default_value = DEFAULT_ADDRESS)]
+    address: String,
+    /// The node's token file (needed when the node was started with one).
+    #[arg(long, env = "RUSTYRAY_TOKEN_FILE", value_name = "FILE")]
+    token_file: Option<PathBuf>,
+}
+
+impl Conn {
+    fn client(&self) -> Result<Client> {
+        Client::new(&self.address, self.token_file.as_deref())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct StartArgs {
+    /// Port to listen on (0: any free one).
+    #[arg(long, default_value_t = 8265)]
+    port: u16,
+    /// Address to bind; anything but loopback needs --token-file.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Keep modules, jobs, logs and compiled code here, across restarts (default: a
+    /// temporary directory removed when the node stops).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Require `Authorization: Bearer TOKEN` with the token in FILE (created with a
+    /// random token, mode 0600, when missing).
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// A directory jobs may ask for (`--dir` in their entrypoint), read-only with
+    /// `:ro`. Repeatable. Jobs get no directory otherwise.
+    #[arg(long = "allow-dir", value_name = "PATH[:ro]", value_parser = parse_allow_dir)]
+    allow_dirs: Vec<DirGrant>,
+    /// Jobs running at once; later ones wait as PENDING.
+    #[arg(long, default_value_t = 8)]
+    max_jobs: usize,
+    /// Linear memory each task, actor and driver of a job may grow to, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    job_memory: u64,
+    /// Largest module upload, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    max_upload_mib: u64,
+    /// Log kept per job, in MiB (the rest is dropped, with a note).
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    max_log_mib: u64,
+}
+
+fn parse_allow_dir(spec: &str) -> std::result::Result<DirGrant, String> {
+    let (path, access) = match spec.strip_suffix(":ro") {
+        Some(path) => (path, rustyray::DirAccess::ReadOnly),
+        None => (spec, rustyray::DirAccess::ReadWrite),
+    };
+    Ok(DirGrant {
+        host: PathBuf::from(path),
+        guest: path.to_string(),
+        access,
+    })
+}
+
+#[derive(Subcommand, Debug)]
+enum JobCommand {
+    /// Upload a program and run its #[rustyray::main] on the node.
+    ///
+    /// APP is a .wasm component, a guest crate directory (built first), or the name
+    /// or sha256 of a deployed module. Without --no-wait, streams the job's output and
+    /// exits with its status (0 succeeded, 1 otherwise).
+    ///
+    /// Example: rustyray job submit examples/tasks -- 20
+    Submit {
+        /// Print the job's id and return at once.
+        #[arg(long)]
+        no_wait: bool,
+        /// The job's id (default: a new rrsubmit_… id).
+        #[arg(long, value_name = "ID")]
+        submission_id: Option<String>,
+        /// Linear memory each task, actor and the driver may grow to, in MiB (at most
+        /// the node's --job-memory).
+        #[arg(long, value_name = "MIB")]
+        memory: Option<u64>,
+        /// Fuel for each task and actor call.
+        #[arg(long, value_name = "N")]
+        fuel: Option<u64>,
+        /// Default deadline of each task and actor call, in milliseconds.
+        #[arg(long, value_name = "MS")]
+        task_timeout: Option<u64>,
+        /// Worker threads of the job.
+        #[arg(long)]
+        workers: Option<u64>,
+        /// Captured output of each task or actor call, in KiB.
+        #[arg(long, value_name = "KIB")]
+        max_output: Option<u64>,
+        /// Largest result of a task or actor call, in KiB.
+        #[arg(long, value_name = "KIB")]
+        max_result: Option<u64>,
+        /// A directory for the job, within the node's --allow-dir. Repeatable.
+        #[arg(long = "dir", value_name = "HOST[:GUEST][:ro]")]
+        dirs: Vec<String>,
+        /// Do not show tasks' output in the log.
+        #[arg(long)]
+        quiet_tasks: bool,
+        /// The program: .wasm, crate directory, or deployed module name or sha256.
+        app: String,
+        /// Arguments for the program.
+        #[arg(last = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// List jobs.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// A job's status.
+    Status {
+        /// The job's submission id.
+        id: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// A job's output so far, or as it is written with --follow.
+    Logs {
+        /// The job's submission id.
+        id: String,
+        /// Keep printing until the job ends.
+        #[arg(long, short)]
+        follow: bool,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Stop a job: its driver gets SIGTERM, then SIGKILL; its tasks and actors end.
+    Stop {
+        /// The job's submission id.
+        id: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Delete an ended job, its record and its log.
+    Delete {
+        /// The job's submission id.
+        id: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum ListWhat {
+    Jobs,
+    Modules,
+}
+
+/// Parses the process's arguments and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Top::Core(command) => {
+            return match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(executor) => match executor.block_on(rustyray::cli::execute(command)) {
+                    Ok(code) => code,
+                    Err(err) => {
+                        eprintln!("rustyray: error: {err}");
+                        ExitCode::FAILURE
+                    }
+                },
+                Err(err) => {
+                    eprintln!("rustyray: cannot start: {err}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Top::Start(args) => start(args),
+        Top::Deploy { module, name, conn } => deploy(&module, name, &conn),
+        Top::Job { command } => job(command),
+        Top::List {
+            what,
+            json,
+            filter,
+            conn,
+        } => list(what, json, &filter, &conn),
+        Top::Status { json, conn } => status(json, &conn),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("rustyray: error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn start(args: StartArgs) -> Result<ExitCode> {
+    let config = NodeConfig {
+        host: args.host,
+        port: args.port,
+        data_dir: args.data_dir,
+        token_file: args.token_file,
+        allow_dirs: args.allow_dirs,
+        max_jobs: args.max_jobs.max(1),
+        job_memory_mib: args.job_memory.max(1),
+        max_upload_mib: args.max_upload_mib.max(1),
+        max_log_mib: args.max_log_mib.max(1),
+    };
+    let executor = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| NodeError::io("starting", err))?;
+    executor.block_on(async move {
+        let node = crate::server::start(config).await?;
+        let address = node.address().to_string();
+        println!("rustyray node listening on {address}");
+        println!("  data:      {}", node.data_dir().display());
+        println!("  dashboard: {address}/");
+        println!("  submit:    RUSTYRAY_ADDRESS={address} rustyray job submit examples/tasks -- 20");
+        println!("  stop:      Ctrl-C (or SIGTERM): running jobs are stopped");
+        let _ = std::io::stdout().flush();
+        node.serve(shutdown_signal()).await?;
+        println!("rustyray node stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match terminate.as_mut() {
+                Some(signal) => { signal.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}
+
+/// The bytes and name of a .wasm file or a crate directory (built first).
+fn module_bytes(path: &Path) -> Result<(Vec<u8>, String)> {
+    let wasm = if path.is_dir() {
+        let spinner = indicatif::ProgressBar::new_spinner();
+        spinner.set_message(format!("building {} for wasm32-wasip2", path.display()));
+        spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+        let built = rustyray::guest_build::build_crate(path);
+        spinner.finish_and_clear();
+        built?.remove(0)
+    } else {
+        path.to_path_buf()
+    };
+    let bytes = std::fs::read(&wasm)
+        .map_err(|err| NodeError::io(format!("reading {}", wasm.display()), err))?;
+    let name = wasm
+        .file_stem()
+        .map_or_else(|| "module".into(), |s| s.to_string_lossy().into_owned());
+    Ok((bytes, name))
+}
+
+fn deploy(path: &Path, name: Option<String>, conn: &Conn) -> Result<ExitCode> {
+    let client = conn.client()?;
+    // Check the node is there before a build.
+    client.get::<crate::api::VersionInfo>("/api/version")?;
+    let (bytes, default_name) = module_bytes(path)?;
+    let module = client.deploy(&bytes, name.as_deref().unwrap_or(&default_name))?;
+    println!(
+        "deployed {} ({}, {} bytes): {} functions, {} actor classes{}",
+        module.name,
+        &module.sha256[..16],
+        module.size,
+        module.functions.len(),
+        module.actor_classes.len(),
+        if module.has_main { ", has a main" } else { "" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn job(command: JobCommand) -> Result<ExitCode> {
+    match command {
+        JobCommand::Submit {
+            no_wait,
+            submission_id,
+            memory,
+            fuel,
+            task_timeout,
+            workers,
+            max_output,
+            max_result,
+            dirs,
+            quiet_tasks,
+            app,
+            args,
+            conn,
+        } => {
+            let client = conn.client()?;
+            client.get::<crate::api::VersionInfo>("/api/version")?;
+            let path = Path::new(&app);
+            let module = if path.exists() {
+                let (bytes, name) = module_bytes(path)?;
+                client.deploy(&bytes, &name)?.sha256
+            } else {
+                app.clone()
+            };
+            let mut words = vec!["rustyray".to_string(), "run".into(), module];
+            for (flag, value) in [
+                ("--memory", memory),
+                ("--fuel", fuel),
+                ("--task-timeout", task_timeout),
+                ("--workers", workers),
+                ("--max-output", max_output),
+                ("--max-result", max_result),
+            ] {
+                if let Some(value) = value {
+                    words.extend([flag.to_string(), value.to_string()]);
+                }
+            }
+            for dir in dirs {
+                words.extend(["--dir".to_string(), dir]);
+            }
+            if quiet_tasks {
+                words.push("--quiet-tasks".into());
+            }
+            if !args.is_empty() {
+                words.push("--".into());
+                words.extend(args);
+            }
+            let entrypoint = shlex::try_join(words.iter().map(String::as_str))
+                .map_err(|err| NodeError::BadRequest(format!("an argument cannot be quoted: {err}")))?;
+            let submitted: JobSubmitResponse = client.post(
+                "/api/jobs/",
+                &JobSubmitRequest {
+                    entrypoint,
+                    submission_id,
+                    ..Default::default()
+                },
+            )?;
+            let id = submitted.submission_id;
+            eprintln!("Job '{id}' submitted.");
+            if no_wait {
+                println!("{id}");
+                eprintln!("  status: rustyray job status {id}");
+                eprintln!("  logs:   rustyray job logs {id} --follow");
+                eprintln!("  stop:   rustyray job stop {id}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            follow_and_finish(&client, &id)
+        }
+        JobCommand::List { json, conn } => list(ListWhat::Jobs, json, &[], &conn),
+        JobCommand::Status { id, conn } => {
+            let client = conn.client()?;
+            let job: JobDetails = client.get(&format!("/api/jobs/{id}"))?;
+            println!("Job '{id}': {}", job.status.as_str());
+            if let Some(message) = job.message {
+                println!("  {message}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        JobCommand::Logs { id, follow, conn } => {
+            let client = conn.client()?;
+            if follow {
+                client.follow(&format!("/api/jobs/{id}/logs/stream"), print_chunk)?;
+            } else {
+                let logs: crate::api::JobLogsResponse = client.get(&format!("/api/jobs/{id}/logs"))?;
+                print_chunk(logs.logs.as_bytes());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        JobCommand::Stop { id, conn } => {
+            let client = conn.client()?;
+            let stop: crate::api::JobStopResponse =
+                client.post(&format!("/api/jobs/{id}/stop"), &serde_json::json!({}))?;
+            if stop.stopped {
+                println!("Stopping job '{id}'.");
+            } else {
+                println!("Job '{id}' had already ended.");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        JobCommand::Delete { id, conn } => {
+            let client = conn.client()?;
+            let _: crate::api::JobDeleteResponse = client.delete(&format!("/api/jobs/{id}"))?;
+            println!("Job '{id}' deleted.");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Streams the job's log, then reports how it ended (exit 0 if it succeeded).
+fn follow_and_finish(client: &Client, id: &str) -> Result<ExitCode> {
+    client.follow(&format!("/api/jobs/{id}/logs/stream"), print_chunk)?;
+    let job: JobDetails = client.get(&format!("/api/jobs/{id}"))?;
+    let message = job.message.unwrap_or_default();
+    eprintln!("Job '{id}' {}: {message}", job.status.as_str());
+    Ok(if job.status == JobStatus::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Prints guest output with control characters shown escaped, so a job cannot drive
+/// the terminal.
+fn print_chunk(chunk: &[u8]) -> bool {
+    let text: Vec<String> = chunk
+        .split(|b| *b == b'\n')
+        .map(rustyray::terminal::escape_line)
+        .collect();
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.join("\n").as_bytes());
+    let _ = stdout.flush();
+    true
+}
+
+fn list(what: ListWhat, json: bool, filters: &[String], conn: &Conn) -> Result<ExitCode> {
+    let client = conn.client()?;
+    let rows: Vec<serde_json::Value> = match what {
+        ListWhat::Jobs => client.get("/api/v0/jobs")?,
+        ListWhat::Modules => client.get("/api/v0/modules")?,
+    };
+    let mut wanted = Vec::new();
+    for filter in filters {
+        let (key, value) = filter.split_once('=').ok_or_else(|| {
+            NodeError::BadRequest(format!("--filter {filter:?}: write it KEY=VALUE"))
+        })?;
+        wanted.push((key.to_string(), value.to_string()));
+    }
+    let rows: Vec<serde_json::Value> = rows
+        .into_iter()
+        .filter(|row| {
+            wanted.iter().all(|(key, value)| match &row[key] {
+                serde_json::Value::String(text) => text == value,
+                serde_json::Value::Null => value == "null",
+                other => other.to_string() == *value,
+            })
+        })
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        return Ok(ExitCode::SUCCESS);
+    }
+    match what {
+        ListWhat::Jobs => {
+            println!("{:<28} {:<10} {:<9} ENTRYPOINT", "SUBMISSION ID", "STATUS", "EXIT");
+            for row in rows {
+                let job: JobDetails = serde_json::from_value(row)
+                    .map_err(|err| NodeError::io("reading a job", err))?;
+                println!(
+                    "{:<28} {:<10} {:<9} {}",
+                    job.submission_id.unwrap_or_default(),
+                    job.status.as_str(),
+                    job.driver_exit_code.map_or("-".into(), |c| c.to_string()),
+                    rustyray::terminal::escape_text(&job.entrypoint)
+                );
+            }
+        }
+        ListWhat::Modules => {
+            println!("{:<20} {:<18} {:>10} {:<5} EXPORTS", "NAME", "SHA256", "BYTES", "MAIN");
+            for row in rows {
+                let module: ModuleInfo = serde_json::from_value(row)
+                    .map_err(|err| NodeError::io("reading a module", err))?;
+                println!(
+                    "{:<20} {:<18} {:>10} {:<5} {}",
+                    module.name,
+                    &module.sha256[..16],
+                    module.size,
+                    if module.has_main { "yes" } else { "no" },
+                    module.exports.join(", ")
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status(json: bool, conn: &Conn) -> Result<ExitCode> {
+    let client = conn.client()?;
+    let status: NodeStatus = client.get("/api/v0/status")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status).unwrap_or_default());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("node:      {} (rustyray {})", status.address, status.version);
+    println!("uptime:    {} s", status.uptime_s);
+    println!(
+        "data:      {}",
+        status.data_dir.as_deref().unwrap_or("temporary (no --data-dir)")
+    );
+    println!(
+        "resources: {} CPUs, {} jobs at once, {} MiB per guest",
+        status.cpus, status.max_jobs, status.job_memory_mib
+    );
+    println!("memory:    node {} MiB resident", status.node_rss_kib / 1024);
+    let jobs: Vec<String> = status
+        .jobs
+        .iter()
+        .map(|(state, count)| format!("{count} {state}"))
+        .collect();
+    println!("jobs:      {}", jobs.join(", "));
+    println!("modules:   {}", status.modules);
+    if !status.allow_dirs.is_empty() {
+        println!("dirs:      {}", status.allow_dirs.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,218 @@
+//! What a job runs: its entrypoint, `rustyray run <module> [flags] [-- args]` (the shell
+//! command Ray's clients send), parsed into a [`JobSpec`] and checked against the
+//! operator's [`JobPolicy`]. Nothing else runs: the node never hands a string to a shell,
+//! and a job only gets the directories and limits the operator allowed.
+
+use std::path::{Path, PathBuf};
+
+use rustyray::sandbox::parse_dir_grant;
+use rustyray::{DirAccess, DirGrant};
+
+use crate::error::{NodeError, Result};
+
+/// What the operator lets jobs have (`rustyray start` flags).
+#[derive(Debug, Clone)]
+pub struct JobPolicy {
+    /// Directories jobs may be granted (`--allow-dir`), canonical.
+    pub allow_dirs: Vec<DirGrant>,
+    /// Linear memory each guest of a job may grow to, in MiB (`--job-memory`).
+    pub memory_mib: u64,
+}
+
+/// A parsed, allowed entrypoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSpec {
+    /// The module to run (hash, prefix or name).
+    pub module: String,
+    /// Flags for `rustyray run`, checked.
+    pub run_flags: Vec<String>,
+    /// The program's arguments.
+    pub args: Vec<String>,
+}
+
+const USAGE: &str = "a job's entrypoint is `rustyray run <module sha256 or name> [--memory MIB] \
+                     [--fuel N] [--task-timeout MS] [--workers N] [--max-output KIB] \
+                     [--max-result KIB] [--quiet-tasks] [--dir HOST[:GUEST][:ro]] [-- args]`";
+
+/// Parses `entrypoint` and checks it against `policy`.
+pub fn parse(entrypoint: &str, policy: &JobPolicy) -> Result<JobSpec> {
+    let words = shlex::split(entrypoint)
+        .ok_or_else(|| NodeError::BadEntrypoint(format!("unbalanced quotes; {USAGE}")))?;
+    let mut words = words.into_iter();
+    let program = words.next().unwrap_or_default();
+    let is_rustyray = Path::new(&program)
+        .file_name()
+        .is_some_and(|name| name == "rustyray");
+    if !is_rustyray || words.next().as_deref() != Some("run") {
+        return Err(NodeError::BadEntrypoint(format!(
+            "{:?} is not one the node runs; {USAGE}",
+            entrypoint.chars().take(200).collect::<String>()
+        )));
+    }
+    let mut module = None;
+    let mut run_flags = Vec::new();
+    let mut args = Vec::new();
+    let mut memory = policy.memory_mib;
+    while let Some(word) = words.next() {
+        if word == "--" {
+            args.extend(words.by_ref());
+            break;
+        }
+        let (flag, inline) = match word.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value.to_string())),
+            _ => (word.clone(), None),
+        };
+        let mut value = |flag: &str| {
+            inline
+                .clone()
+                .or_else(|| words.next())
+                .ok_or_else(|| NodeError::BadEntrypoint(format!("{flag} needs a value; {USAGE}")))
+        };
+        match flag.as_str() {
+            "--memory" => {
+                let asked = number(&value("--memory")?, "--memory")?;
+                if asked > policy.memory_mib {
+                    return Err(NodeError::OverLimit {
+                        what: "memory (MiB)",
+                        asked,
+                        limit: policy.memory_mib,
+                        flag: "job-memory",
+                    });
+                }
+                memory = asked;
+            }
+            "--fuel" | "--task-timeout" | "--workers" | "--max-output" | "--max-result" => {
+                let amount = number(&value(&flag)?, &flag)?;
+                run_flags.extend([flag.clone(), amount.to_string()]);
+            }
+            "--quiet-tasks" => run_flags.push(flag.clone()),
+            "--dir" => {
+                let grant = parse_dir_grant(&value("--dir")?).map_err(NodeError::BadEntrypoint)?;
+                let spec = allowed_dir(&grant, &policy.allow_dirs)?;
+                run_flags.extend(["--dir".to_string(), spec]);
+            }
+            "--load" => {
+                return Err(NodeError::BadEntrypoint(
+                    "--load is not needed: every deployed module is loaded beside the job's \
+                     program"
+                        .into(),
+                ));
+            }
+            "--env" | "--stdin" => {
+                return Err(NodeError::BadEntrypoint(format!(
+                    "{flag} is not allowed in a job (a job gets no environment and no stdin)"
+                )));
+            }
+            other if other.starts_with('-') => {
+                return Err(NodeError::BadEntrypoint(format!(
+                    "unknown flag {other:?}; {USAGE}"
+                )));
+            }
+            _ if module.is_none() => module = Some(word.clone()),
+            _ => {
+                return Err(NodeError::BadEntrypoint(format!(
+                    "unexpected {word:?} (program arguments go after `--`); {USAGE}"
+                )));
+            }
+        }
+    }
+    let module = module
+        .ok_or_else(|| NodeError::BadEntrypoint(format!("no module named; {USAGE}")))?;
+    run_flags.extend(["--memory".to_string(), memory.to_string()]);
+    Ok(JobSpec {
+        module,
+        run_flags,
+        args,
+    })
+}
+
+fn number(text: &str, flag: &str) -> Result<u64> {
+    text.parse()
+        .map_err(|_| NodeError::BadEntrypoint(format!("{flag} takes a number, not {text:?}")))
+}
+
+/// The `--dir` flag for `grant` if an allowed directory covers it (read-only if that
+/// one is), else why not.
+fn allowed_dir(grant: &DirGrant, allowed: &[DirGrant]) -> Result<String> {
+    let asked_ro = grant.access == DirAccess::ReadOnly;
+    let mode = if asked_ro { ":ro" } else { "" };
+    let refuse = || NodeError::DirNotAllowed {
+        path: grant.host.display().to_string(),
+        mode,
+        allowed: if allowed.is_empty() {
+            "none".into()
+        } else {
+            allowed
+                .iter()
+                .map(|dir| {
+                    let ro = if dir.access == DirAccess::ReadOnly { ":ro" } else { "" };
+                    format!("{}{ro}", dir.host.display())
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    };
+    // Canonical, so `..` and symlinks cannot leave the allowed tree.
+    let host: PathBuf = grant.host.canonicalize().map_err(|_| refuse())?;
+    let covered = allowed.iter().any(|dir| {
+        host.starts_with(&dir.host) && (asked_ro || dir.access == DirAccess::ReadWrite)
+    });
+    if !covered {
+        return Err(refuse());
+    }
+    Ok(format!("{}:{}{mode}", host.display(), grant.guest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(dirs: Vec<DirGrant>) -> JobPolicy {
+        JobPolicy {
+            allow_dirs: dirs,
+            memory_mib: 256,
+        }
+    }
+
+    #[test]
+    fn parses_a_run() {
+        let spec = parse("rustyray run tasks --fuel 100 -- 20 'a b'", &policy(vec![])).unwrap();
+        assert_eq!(spec.module, "tasks");
+        assert_eq!(spec.run_flags, ["--fuel", "100", "--memory", "256"]);
+        assert_eq!(spec.args, ["20", "a b"]);
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_run() {
+        for bad in [
+            "python script.py",
+            "rustyray inspect x",
+            "rustyray run",
+            "rustyray run x --env HOME",
+            "rustyray run x --memory 99999",
+            "rustyray run x --load y",
+            "rustyray run x y",
+            "rustyray run x --dir /etc",
+            "rustyray run 'x",
+        ] {
+            assert!(parse(bad, &policy(vec![])).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dirs_must_be_allowed() {
+        let tmp = std::env::temp_dir().canonicalize().unwrap();
+        let ro = vec![DirGrant {
+            host: tmp.clone(),
+            guest: "/tmp".into(),
+            access: DirAccess::ReadOnly,
+        }];
+        let spec = format!("rustyray run x --dir {}:/data:ro", tmp.display());
+        assert!(parse(&spec, &policy(ro.clone())).is_ok());
+        let rw = format!("rustyray run x --dir {}:/data", tmp.display());
+        assert!(matches!(
+            parse(&rw, &policy(ro)),
+            Err(NodeError::DirNotAllowed { .. })
+        ));
+    }
+}

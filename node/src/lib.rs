@@ -1,0 +1,28 @@
+//! # rustyray-node
+//!
+//! A rustyray node: a long-lived service you deploy modules and submit jobs to, as a Ray
+//! user does with `ray start` and `ray job submit`. One process, no other service.
+//!
+//! - `server.rs`: the HTTP service (axum) and [`server::start`]/[`server::BoundNode::serve`].
+//! - `api.rs`: the JSON shapes; the job ones are Ray's, so Ray's clients work unchanged.
+//! - `modules.rs`: deployed components, by SHA-256, compiled once, kept in the data dir.
+//! - `jobs.rs`: jobs, each a driver process (`rustyray run`) with its log and record.
+//! - `entrypoint.rs`: the one entrypoint a job may have, checked against the operator's
+//!   policy (`--allow-dir`, `--job-memory`).
+//! - `token.rs`, `metrics.rs`, `dashboard.rs` (+ `assets/`): auth, `/metrics`, `/`.
+//! - `client.rs`, `cli.rs`: the `rustyray` command's node verbs, and the whole command.
+
+pub mod api;
+pub mod cli;
+pub mod client;
+mod dashboard;
+pub mod entrypoint;
+pub mod error;
+pub mod jobs;
+pub mod metrics;
+pub mod modules;
+pub mod server;
+pub mod token;
+
+pub use error::{NodeError, Result};
+pub use server::{BoundNode, NodeConfig, start};

@@ -1,0 +1,451 @@
+//! The node's HTTP service (axum): Ray's job API under `/api/jobs/`, modules under
+//! `/api/modules`, the state API under `/api/v0/`, `/metrics`, and the dashboard at `/`.
+//! [`start`] binds and serves until its `shutdown` future resolves (SIGINT/SIGTERM for
+//! `rustyray start`), then stops the jobs and returns.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::ws::{CloseFrame, Message, WebSocketUpgrade};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::StreamExt;
+use rustyray::DirGrant;
+
+use crate::api::{
+    self, JobDeleteResponse, JobLogsResponse, JobStopResponse, JobSubmitRequest, NodeStatus,
+    VersionInfo,
+};
+use crate::entrypoint::JobPolicy;
+use crate::error::{NodeError, Result};
+use crate::jobs::{JobConfig, JobManager};
+use crate::metrics::Metrics;
+use crate::modules::ModuleStore;
+
+/// How a node is started (`rustyray start` flags).
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Address to bind (default 127.0.0.1).
+    pub host: String,
+    /// Port (default 8265, Ray's dashboard port; 0 picks a free one).
+    pub port: u16,
+    /// Where modules, jobs, logs and compiled code are kept; `None`: a temporary
+    /// directory, removed when the node stops.
+    pub data_dir: Option<PathBuf>,
+    /// The token file (required to bind beyond loopback).
+    pub token_file: Option<PathBuf>,
+    /// Directories jobs may be granted.
+    pub allow_dirs: Vec<DirGrant>,
+    /// Jobs running at once.
+    pub max_jobs: usize,
+    /// Linear memory each guest of a job may grow to, in MiB.
+    pub job_memory_mib: u64,
+    /// Largest module upload, in MiB.
+    pub max_upload_mib: u64,
+    /// Log kept per job, in MiB.
+    pub max_log_mib: u64,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            host: "127.0.0.1".into(),
+            port: 8265,
+            data_dir: None,
+            token_file: None,
+            allow_dirs: Vec::new(),
+            max_jobs: 8,
+            job_memory_mib: 256,
+            max_upload_mib: 64,
+            max_log_mib: 64,
+        }
+    }
+}
+
+/// A running node's shared state.
+pub struct Node {
+    config: NodeConfig,
+    address: String,
+    data_dir: PathBuf,
+    token: Option<String>,
+    modules: Arc<ModuleStore>,
+    jobs: Arc<JobManager>,
+    metrics: Arc<Metrics>,
+    started: Instant,
+    session: String,
+}
+
+/// A bound node, ready to [`serve`](BoundNode::serve).
+pub struct BoundNode {
+    listener: tokio::net::TcpListener,
+    node: Arc<Node>,
+    temporary: bool,
+}
+
+impl BoundNode {
+    /// The address clients use: `http://HOST:PORT`.
+    pub fn address(&self) -> &str {
+        &self.node.address
+    }
+
+    /// Where the node keeps its data.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.node.data_dir
+    }
+
+    /// Serves until `shutdown` resolves; then stops every job (SIGTERM, then SIGKILL
+    /// after a grace period) and waits for their drivers.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        let node = self.node.clone();
+        let app = router(node.clone());
+        let stopping = node.clone();
+        let result = axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                // Followers' streams end when their jobs do.
+                stopping.jobs.shutdown().await;
+            })
+            .await
+            .map_err(|err| NodeError::io("serving", err));
+        node.jobs.shutdown().await;
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&node.data_dir);
+        }
+        result
+    }
+}
+
+/// Opens the node's data, binds its address, and returns it ready to serve.
+pub async fn start(config: NodeConfig) -> Result<BoundNode> {
+    let loopback = match config.host.as_str() {
+        "localhost" => true,
+        host => host
+            .parse::<std::net::IpAddr>()
+            .map_err(|_| NodeError::BadRequest(format!("--host {host:?} is not an IP address")))?
+            .is_loopback(),
+    };
+    let token = match &config.token_file {
+        Some(path) => Some(crate::token::load_or_create(path)?),
+        None if loopback => None,
+        None => {
+            return Err(NodeError::TokenRequired {
+                host: config.host.clone(),
+            });
+        }
+    };
+    let (data_dir, temporary) = match &config.data_dir {
+        Some(dir) => (dir.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!(
+                "rustyray-node-{}-{}",
+                std::process::id(),
+                crate::modules::hex(&crate::token::random_bytes(4))
+            )),
+            true,
+        ),
+    };
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|err| NodeError::io(format!("creating {}", data_dir.display()), err))?;
+    let data_dir = data_dir
+        .canonicalize()
+        .map_err(|err| NodeError::io(format!("opening {}", data_dir.display()), err))?;
+    let mut allow_dirs = Vec::new();
+    for grant in &config.allow_dirs {
+        let host = grant.host.canonicalize().map_err(|err| {
+            NodeError::io(format!("--allow-dir {}", grant.host.display()), err)
+        })?;
+        allow_dirs.push(DirGrant {
+            host,
+            ..grant.clone()
+        });
+    }
+    let cache_dir = data_dir.join("cache");
+    let runtime = rustyray::Runtime::builder()
+        .worker_threads(1)
+        .max_instances(4)
+        .cache_dir(Some(cache_dir.clone()))
+        .memory_limit((config.job_memory_mib as usize).saturating_mul(1 << 20))
+        .build()?;
+    let modules = Arc::new(ModuleStore::open(data_dir.join("modules"), runtime)?);
+    let metrics = Arc::new(Metrics::default());
+    let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
+        .await
+        .map_err(|err| {
+            NodeError::io(
+                format!(
+                    "binding {}:{} (another node or program there? choose --port)",
+                    config.host, config.port
+                ),
+                err,
+            )
+        })?;
+    let local: SocketAddr = listener
+        .local_addr()
+        .map_err(|err| NodeError::io("reading the bound address", err))?;
+    let address = format!("http://{local}");
+    let exe = std::env::current_exe().map_err(|err| NodeError::io("finding rustyray", err))?;
+    let jobs = JobManager::open(
+        JobConfig {
+            dir: data_dir.join("jobs"),
+            exe,
+            cache_dir,
+            max_jobs: config.max_jobs,
+            max_log_bytes: config.max_log_mib.saturating_mul(1 << 20),
+            policy: JobPolicy {
+                allow_dirs,
+                memory_mib: config.job_memory_mib,
+            },
+            address: address.clone(),
+        },
+        modules.clone(),
+        metrics.clone(),
+    )?;
+    let node = Arc::new(Node {
+        session: format!("session_{}", api::now_ms()),
+        config,
+        address,
+        data_dir,
+        token,
+        modules,
+        jobs,
+        metrics,
+        started: Instant::now(),
+    });
+    Ok(BoundNode {
+        listener,
+        node,
+        temporary,
+    })
+}
+
+fn router(node: Arc<Node>) -> Router {
+    let upload_limit = (node.config.max_upload_mib as usize).saturating_mul(1 << 20);
+    Router::new()
+        .route("/api/version", get(version))
+        .route("/api/jobs/", post(submit_job).get(list_jobs))
+        .route("/api/jobs", post(submit_job).get(list_jobs))
+        .route("/api/jobs/{id}", get(job_details).delete(delete_job))
+        .route("/api/jobs/{id}/stop", post(stop_job))
+        .route("/api/jobs/{id}/logs", get(job_logs))
+        .route("/api/jobs/{id}/logs/stream", get(stream_logs))
+        .route("/api/jobs/{id}/logs/tail", get(tail_logs))
+        .route(
+            "/api/modules",
+            post(deploy_module)
+                .get(list_modules)
+                .layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/api/v0/status", get(status))
+        .route("/api/v0/jobs", get(list_jobs))
+        .route("/api/v0/modules", get(list_modules))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(node.clone(), authorize))
+        .route("/", get(crate::dashboard::page))
+        .route("/dashboard.js", get(crate::dashboard::script))
+        .with_state(node)
+}
+
+/// Every API request carries the token when the node has one. The dashboard's page
+/// and script hold no data, so they load without it (the page asks for the token).
+async fn authorize(State(node): State<Arc<Node>>, request: Request, next: Next) -> Response {
+    if let Some(token) = &node.token {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !crate::token::same(given.trim(), token) {
+            return NodeError::Unauthorized.into_response();
+        }
+    }
+    next.run(request).await
+}
+
+impl IntoResponse for NodeError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        (status, axum::Json(self.to_body())).into_response()
+    }
+}
+
+type Answer<T> = std::result::Result<axum::Json<T>, NodeError>;
+
+async fn version(State(node): State<Arc<Node>>) -> axum::Json<VersionInfo> {
+    axum::Json(VersionInfo {
+        version: api::JOBS_API_VERSION.into(),
+        ray_version: api::RAY_API_VERSION.into(),
+        ray_commit: format!("rustyray-{}", env!("CARGO_PKG_VERSION")),
+        session_name: node.session.clone(),
+        rustyray_version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+async fn submit_job(
+    State(node): State<Arc<Node>>,
+    body: Bytes,
+) -> Answer<api::JobSubmitResponse> {
+    let request: JobSubmitRequest = serde_json::from_slice(&body)
+        .map_err(|err| NodeError::BadRequest(format!("the job request is not valid JSON: {err}")))?;
+    Ok(axum::Json(node.jobs.submit(request)?))
+}
+
+async fn list_jobs(State(node): State<Arc<Node>>) -> axum::Json<Vec<api::JobDetails>> {
+    axum::Json(node.jobs.list())
+}
+
+async fn job_details(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Answer<api::JobDetails> {
+    Ok(axum::Json(node.jobs.details(&id)?))
+}
+
+async fn stop_job(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Answer<JobStopResponse> {
+    Ok(axum::Json(JobStopResponse {
+        stopped: node.jobs.stop(&id)?,
+    }))
+}
+
+async fn delete_job(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> Answer<JobDeleteResponse> {
+    Ok(axum::Json(JobDeleteResponse {
+        deleted: node.jobs.delete(&id)?,
+    }))
+}
+
+async fn job_logs(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Answer<JobLogsResponse> {
+    Ok(axum::Json(JobLogsResponse {
+        logs: node.jobs.logs(&id).await?,
+    }))
+}
+
+/// The log as plain text, chunk by chunk as it is written, until the job ends.
+async fn stream_logs(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> std::result::Result<Response, NodeError> {
+    let stream = node
+        .jobs
+        .follow(&id)?
+        .map(|chunk| Ok::<_, std::convert::Infallible>(Bytes::from(chunk)));
+    let mut response = Body::from_stream(stream).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+/// Ray's log tail: a websocket of text messages, closed normally when the job ends.
+async fn tail_logs(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+    upgrade: WebSocketUpgrade,
+) -> std::result::Result<Response, NodeError> {
+    let stream = node.jobs.follow(&id)?;
+    Ok(upgrade.on_upgrade(move |mut socket| async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(chunk) = stream.next().await {
+            let text = String::from_utf8_lossy(&chunk).into_owned();
+            if socket.send(Message::Text(text.into())).await.is_err() {
+                return;
+            }
+        }
+        let _ = socket
+            .send(Message::Close(Some(CloseFrame {
+                code: 1000,
+                reason: "".into(),
+            })))
+            .await;
+    }))
+}
+
+#[derive(serde::Deserialize)]
+struct DeployQuery {
+    name: Option<String>,
+}
+
+async fn deploy_module(
+    State(node): State<Arc<Node>>,
+    Query(query): Query<DeployQuery>,
+    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Answer<api::ModuleInfo> {
+    let body = body.map_err(|err| {
+        if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            NodeError::UploadTooLarge {
+                limit_mib: node.config.max_upload_mib,
+            }
+        } else {
+            NodeError::BadRequest(err.body_text())
+        }
+    })?;
+    let name = query.name.unwrap_or_else(|| "module".into());
+    Ok(axum::Json(node.modules.deploy(&body, &name).await?))
+}
+
+async fn list_modules(State(node): State<Arc<Node>>) -> axum::Json<Vec<api::ModuleInfo>> {
+    axum::Json(node.modules.list())
+}
+
+async fn status(State(node): State<Arc<Node>>) -> axum::Json<NodeStatus> {
+    axum::Json(NodeStatus {
+        address: node.address.clone(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        uptime_s: node.started.elapsed().as_secs(),
+        data_dir: node
+            .config
+            .data_dir
+            .as_ref()
+            .map(|_| node.data_dir.display().to_string()),
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        max_jobs: node.config.max_jobs,
+        job_memory_mib: node.config.job_memory_mib,
+        node_rss_kib: rss_kib(),
+        jobs: node.jobs.counts(),
+        modules: node.modules.list().len(),
+        allow_dirs: node
+            .jobs
+            .config()
+            .policy
+            .allow_dirs
+            .iter()
+            .map(|dir| {
+                let ro = if dir.access == rustyray::DirAccess::ReadOnly { ":ro" } else { "" };
+                format!("{}{ro}", dir.host.display())
+            })
+            .collect(),
+    })
+}
+
+async fn metrics(State(node): State<Arc<Node>>) -> Response {
+    let text = node.metrics.encode(&node.jobs.counts(), &node.modules.list());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// Resident memory of this process, in KiB (0 where /proc is missing).
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmRSS:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse().ok())
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,366 @@
+//! The node (`rustyray start`): modules, jobs over Ray's job API shapes, the state API,
+//! metrics, the token, the entrypoint policy, restarts with `--data-dir`, and jobs that
+//! spin, panic or fail beside a canary job that must still succeed.
+//!
+//! Each test starts its own node on a port chosen at run time and kills it when done.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use rustyray_node::api::{JobDetails, JobStatus, JobSubmitRequest, JobSubmitResponse, ModuleInfo};
+use rustyray_node::client::Client;
+use rustyray_node::NodeError;
+
+use crate::common;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rustyray");
+
+/// A node started by a test; killed (SIGKILL) when dropped.
+struct TestNode {
+    child: Child,
+    address: String,
+    data_dir: PathBuf,
+}
+
+impl TestNode {
+    fn start(data_dir: &Path, extra: &[&str]) -> TestNode {
+        let mut child = Command::new(BIN)
+            .args(["start", "--port", "0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting a node");
+        let stdout = child.stdout.take().expect("the node's stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines
+            .next()
+            .expect("the node printed nothing (see its stderr above)")
+            .expect("reading the node's stdout");
+        let address = first
+            .strip_prefix("rustyray node listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+            .to_string();
+        // Keep draining its stdout so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        TestNode {
+            child,
+            address,
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+
+    fn client(&self) -> Client {
+        Client::new(&self.address, None).expect("a client")
+    }
+
+    /// Runs the CLI against this node.
+    fn cli(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .env("RUSTYRAY_ADDRESS", &self.address)
+            .env_remove("RUSTYRAY_TOKEN_FILE")
+            .stdin(Stdio::null())
+            .output()
+            .expect("running rustyray")
+    }
+
+    /// Submits `entrypoint` through the HTTP API.
+    fn submit(&self, entrypoint: &str, id: Option<&str>) -> Result<String, NodeError> {
+        let response: JobSubmitResponse = self.client().post(
+            "/api/jobs/",
+            &JobSubmitRequest {
+                entrypoint: entrypoint.into(),
+                submission_id: id.map(String::from),
+                ..Default::default()
+            },
+        )?;
+        Ok(response.submission_id)
+    }
+
+    /// Waits (on the log stream, which ends with the job) for the job to end.
+    fn wait(&self, id: &str) -> JobDetails {
+        self.client()
+            .follow(&format!("/api/jobs/{id}/logs/stream"), |_| true)
+            .expect("following the job");
+        let job = self.job(id);
+        assert!(job.status.is_terminal(), "{job:?}");
+        job
+    }
+
+    /// Follows the job's log until it contains `text`.
+    fn wait_for_output(&self, id: &str, text: &str) {
+        let mut seen = String::new();
+        self.client()
+            .follow(&format!("/api/jobs/{id}/logs/stream"), |chunk| {
+                seen.push_str(&String::from_utf8_lossy(chunk));
+                !seen.contains(text)
+            })
+            .expect("following the job");
+        assert!(seen.contains(text), "the job ended without {text:?}: {seen}");
+    }
+
+    fn job(&self, id: &str) -> JobDetails {
+        self.client()
+            .get(&format!("/api/jobs/{id}"))
+            .expect("the job's details")
+    }
+
+    fn logs(&self, id: &str) -> String {
+        let logs: rustyray_node::api::JobLogsResponse = self
+            .client()
+            .get(&format!("/api/jobs/{id}/logs"))
+            .expect("the job's logs");
+        logs.logs
+    }
+
+    fn deploy(&self, wasm: &str) -> ModuleInfo {
+        let bytes = std::fs::read(wasm).expect("reading a fixture");
+        self.client().deploy(&bytes, wasm).expect("deploying")
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn jobs_run_with_rays_shapes_and_cli() {
+    let node = TestNode::start(&common::fresh_dir("node-jobs"), &[]);
+    // Submitting a .wasm uploads it, runs its main, streams its output, exits 0.
+    let out = node.cli(&["job", "submit", rustyray_tests::FIXTURES, "--", "a", "b"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(r#"fixtures main: args=["a", "b"] sum=42"#),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stderr).contains("SUCCEEDED"), "{}", text(&out.stderr));
+
+    // The module is listed, and a job can name it by name.
+    let modules: Vec<ModuleInfo> = node.client().get("/api/modules").expect("modules");
+    assert_eq!(modules.len(), 1);
+    assert_eq!(modules[0].name, "fixtures");
+    assert!(modules[0].has_main && modules[0].exports.contains(&"add".to_string()));
+
+    // --no-wait prints the id; a failing program fails the job, exit code kept.
+    let out = node.cli(&[
+        "job", "submit", "--no-wait", "--submission-id", "failing", "fixtures", "--", "fail",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "failing");
+    let job = node.wait("failing");
+    assert_eq!(job.status, JobStatus::Failed);
+    assert_eq!(job.kind, "SUBMISSION");
+    assert_eq!(job.submission_id.as_deref(), Some("failing"));
+    assert!(job.driver_exit_code.is_some_and(|code| code != 0), "{job:?}");
+    assert!(job.start_time.is_some() && job.end_time.is_some());
+    assert!(node.logs("failing").contains("asked to fail"), "{}", node.logs("failing"));
+    // Waiting on a failing job exits 1.
+    let out = node.cli(&["job", "submit", "fixtures", "--", "exit7"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("FAILED"), "{}", text(&out.stderr));
+
+    // The same id twice is refused.
+    let err = node.submit("rustyray run fixtures", Some("failing")).unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+
+    // Ray's shapes: version, list, status, logs, delete.
+    let version: serde_json::Value = node.client().get("/api/version").expect("version");
+    assert!(version["ray_version"].as_str().is_some_and(|v| v.starts_with('2')));
+    let jobs: Vec<JobDetails> = node.client().get("/api/jobs/").expect("jobs");
+    assert_eq!(jobs.len(), 3);
+    let out = node.cli(&["list", "jobs", "--json", "--filter", "status=FAILED"]);
+    let failed: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(failed.len(), 2, "{}", text(&out.stdout));
+    let out = node.cli(&["job", "status", "failing"]);
+    assert!(text(&out.stdout).contains("FAILED"), "{}", text(&out.stdout));
+    let out = node.cli(&["job", "delete", "failing"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = node.client().get::<JobDetails>("/api/jobs/failing").unwrap_err();
+    assert!(matches!(err, NodeError::Remote { status: 404, .. }), "{err}");
+
+    // State API and metrics.
+    let out = node.cli(&["status"]);
+    assert!(text(&out.stdout).contains("1 SUCCEEDED"), "{}", text(&out.stdout));
+    let out = node.cli(&["list", "modules"]);
+    assert!(text(&out.stdout).contains("fixtures"), "{}", text(&out.stdout));
+    let metrics = ureq_text(&format!("{}/metrics", node.address));
+    assert!(metrics.contains("rustyray_jobs{state=\"SUCCEEDED\"} 1"), "{metrics}");
+    assert!(metrics.contains("rustyray_job_first_output_seconds_count"), "{metrics}");
+    // The dashboard is served from the binary.
+    let page = ureq_text(&format!("{}/", node.address));
+    assert!(page.contains("rustyray node") && page.contains("/dashboard.js"));
+}
+
+/// A plain GET, as curl would do it.
+fn ureq_text(url: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(
+        url.trim_start_matches("http://")
+            .split('/')
+            .next()
+            .expect("host:port"),
+    )
+    .expect("connecting");
+    let path = format!("/{}", url.trim_start_matches("http://").split_once('/').map_or("", |(_, p)| p));
+    use std::io::{Read, Write};
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: node\r\nConnection: close\r\n\r\n").expect("writing");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("reading");
+    answer
+}
+
+#[test]
+fn hostile_jobs_never_harm_the_node_or_other_jobs() {
+    let node = TestNode::start(&common::fresh_dir("node-hostile"), &[]);
+    node.deploy(rustyray_tests::FIXTURES);
+    let spinner = node
+        .submit("rustyray run fixtures -- spin", Some("spinner"))
+        .expect("submitting");
+    node.wait_for_output(&spinner, "spinning");
+    let panicking = node
+        .submit("rustyray run fixtures -- panic", None)
+        .expect("submitting");
+    // The canary: a job beside a spinning one still runs to the end.
+    let canary = node.submit("rustyray run fixtures -- canary", None).expect("submitting");
+    assert_eq!(node.wait(&canary).status, JobStatus::Succeeded);
+    let job = node.wait(&panicking);
+    assert_eq!(job.status, JobStatus::Failed);
+    assert!(node.logs(&panicking).contains("asked to panic"), "{}", node.logs(&panicking));
+    assert_eq!(node.job(&spinner).status, JobStatus::Running);
+    // Stopping the spinning job ends its driver.
+    let out = node.cli(&["job", "stop", "spinner"]);
+    assert!(text(&out.stdout).contains("Stopping"), "{}", text(&out.stdout));
+    assert_eq!(node.wait(&spinner).status, JobStatus::Stopped);
+    let out = node.cli(&["job", "stop", "spinner"]);
+    assert!(text(&out.stdout).contains("already ended"), "{}", text(&out.stdout));
+    // And the node goes on.
+    let after = node.submit("rustyray run fixtures", None).expect("submitting");
+    assert_eq!(node.wait(&after).status, JobStatus::Succeeded);
+}
+
+#[test]
+fn entrypoints_are_checked_against_the_operators_policy() {
+    let allowed = common::fresh_dir("node-allowed");
+    std::fs::write(allowed.join("data.txt"), "granted").expect("writing");
+    let allow = format!("{}:ro", allowed.display());
+    let node = TestNode::start(
+        &common::fresh_dir("node-policy"),
+        &["--allow-dir", &allow, "--job-memory", "64"],
+    );
+    node.deploy(rustyray_tests::FIXTURES);
+    for (entrypoint, expected) in [
+        ("python script.py", "bad_entrypoint"),
+        ("rustyray run nosuchmodule", "no module"),
+        ("rustyray run fixtures --env HOME", "not allowed"),
+        ("rustyray run fixtures --memory 1000", "at most 64"),
+        ("rustyray run fixtures --dir /etc", "--allow-dir /etc"),
+        ("rustyray run fixtures --load x.wasm", "--load is not needed"),
+    ] {
+        let err = node.submit(entrypoint, None).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains(expected) || message.contains(&expected.replace('_', " ")),
+            "{entrypoint}: {message}"
+        );
+    }
+    // Read-write is refused where the operator allowed read-only, read-only is fine.
+    let rw = format!("rustyray run fixtures --dir {}", allowed.display());
+    assert!(node.submit(&rw, None).unwrap_err().to_string().contains(":ro"));
+    let ro = format!("rustyray run fixtures --dir {}:/data:ro", allowed.display());
+    let id = node.submit(&ro, None).expect("an allowed directory");
+    assert_eq!(node.wait(&id).status, JobStatus::Succeeded, "{}", node.logs(&id));
+    // Ray's runtime_env is refused rather than ignored.
+    let err = node
+        .client()
+        .post::<JobSubmitResponse>(
+            "/api/jobs/",
+            &serde_json::json!({"entrypoint": "rustyray run fixtures", "runtime_env": {"pip": ["x"]}}),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("runtime_env"), "{err}");
+}
+
+#[test]
+fn a_token_guards_every_request() {
+    // Beyond loopback, a token file is required.
+    let out = Command::new(BIN)
+        .args(["start", "--port", "0", "--host", "0.0.0.0"])
+        .output()
+        .expect("running rustyray");
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--token-file"), "{}", text(&out.stderr));
+
+    let dir = common::fresh_dir("node-token");
+    let token_file = dir.join("token");
+    let node = TestNode::start(
+        &dir.join("data"),
+        &["--token-file", token_file.to_str().expect("utf-8 path")],
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&token_file).expect("token file").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let err = node.client().get::<serde_json::Value>("/api/jobs/").unwrap_err();
+    assert!(matches!(err, NodeError::Unauthorized), "{err}");
+    let out = node.cli(&["list", "jobs"]);
+    assert!(text(&out.stderr).contains("--token-file"), "{}", text(&out.stderr));
+    let with = Client::new(&node.address, Some(&token_file)).expect("a client");
+    let jobs: Vec<JobDetails> = with.get("/api/jobs/").expect("with the token");
+    assert!(jobs.is_empty());
+}
+
+#[test]
+fn with_a_data_dir_modules_and_jobs_survive_a_kill() {
+    let data = common::fresh_dir("node-restart");
+    let mut node = TestNode::start(&data, &[]);
+    node.deploy(rustyray_tests::FIXTURES);
+    let done = node.submit("rustyray run fixtures -- kept", Some("done")).expect("submit");
+    assert_eq!(node.wait(&done).status, JobStatus::Succeeded);
+    let spinner = node.submit("rustyray run fixtures -- spin", Some("spinner")).expect("submit");
+    node.wait_for_output(&spinner, "spinning");
+    // kill -9: nothing graceful happens.
+    node.child.kill().expect("killing the node");
+    node.child.wait().expect("reaping the node");
+    drop(node);
+
+    let node = TestNode::start(&data, &[]);
+    assert_eq!(node.data_dir, data);
+    let modules: Vec<ModuleInfo> = node.client().get("/api/modules").expect("modules");
+    assert_eq!(modules.len(), 1);
+    assert_eq!(node.job("done").status, JobStatus::Succeeded);
+    assert!(node.logs("done").contains("kept"), "{}", node.logs("done"));
+    let job = node.job("spinner");
+    assert_eq!(job.status, JobStatus::Failed);
+    assert_eq!(job.error_type.as_deref(), Some("NODE_RESTARTED"));
+    // The module needs no new upload.
+    let again = node.submit("rustyray run fixtures", None).expect("submit");
+    assert_eq!(node.wait(&again).status, JobStatus::Succeeded);
+}
+
+#[test]
+fn sigterm_stops_running_jobs_and_the_node() {
+    let data = common::fresh_dir("node-sigterm");
+    let mut node = TestNode::start(&data, &[]);
+    node.deploy(rustyray_tests::FIXTURES);
+    let spinner = node.submit("rustyray run fixtures -- spin", Some("spinner")).expect("submit");
+    node.wait_for_output(&spinner, "spinning");
+    // SAFETY: kill(2) on the child we started.
+    unsafe {
+        libc::kill(node.child.id() as i32, libc::SIGTERM);
+    }
+    let status = node.child.wait().expect("the node exits");
+    assert!(status.success(), "{status:?}");
+    drop(node);
+    let node = TestNode::start(&data, &[]);
+    assert_eq!(node.job("spinner").status, JobStatus::Stopped);
+}
