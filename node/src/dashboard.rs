@@ -15,7 +15,7 @@ pub async fn page() -> impl IntoResponse {
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (
                 header::CONTENT_SECURITY_POLICY,
-                "default-src 'self'; style-src 'self' 'unsafe-inline'",
+                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
             ),
         ],
         PAGE,

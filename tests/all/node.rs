@@ -364,3 +364,59 @@ fn sigterm_stops_running_jobs_and_the_node() {
     let node = TestNode::start(&data, &[]);
     assert_eq!(node.job("spinner").status, JobStatus::Stopped);
 }
+
+/// Debian's chromium (`.ci/run` installs it), or `RUSTYRAY_CHROMIUM`.
+fn chromium() -> PathBuf {
+    let path = std::env::var_os("RUSTYRAY_CHROMIUM")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    assert!(
+        path.is_file(),
+        "the dashboard test needs a headless chromium at {}: `apt-get install chromium` \
+         (.ci/run does), or set RUSTYRAY_CHROMIUM",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn the_dashboard_shows_a_job_and_its_logs_in_chromium() {
+    let browser = chromium();
+    let node = TestNode::start(&common::fresh_dir("node-dashboard"), &[]);
+    node.deploy(rustyray_tests::FIXTURES);
+    let id = node
+        .submit("rustyray run fixtures -- shown-in-the-browser", Some("dashboard-job"))
+        .expect("submitting");
+    assert_eq!(node.wait(&id).status, JobStatus::Succeeded);
+    let profile = common::fresh_dir("chromium-profile");
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("{}/#job={id}", node.address))
+        .stdin(Stdio::null())
+        .output()
+        .expect("running chromium");
+    let dom = text(&out.stdout);
+    let log = text(&out.stderr);
+    assert!(out.status.success(), "chromium failed: {log}");
+    // The jobs table lists the job, with its state, and the log pane shows its output.
+    assert!(dom.contains("dashboard-job"), "{dom}");
+    assert!(dom.contains("SUCCEEDED"), "{dom}");
+    assert!(dom.contains("shown-in-the-browser"), "{dom}");
+    assert!(dom.contains("fixtures main"), "{dom}");
+    // No console message at all: no script error, no failed request.
+    let console: Vec<&str> = log.lines().filter(|line| line.contains(":CONSOLE")).collect();
+    assert!(console.is_empty(), "console messages: {console:#?}");
+}
