@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use rustyray::DirGrant;
 
-use crate::api::{JobDetails, JobStatus, JobSubmitRequest, JobSubmitResponse, ModuleInfo, NodeStatus};
+use crate::api::{
+    JobDetails, JobStatus, JobSubmitRequest, JobSubmitResponse, ModuleInfo, NodeStatus,
+};
 use crate::client::{Client, DEFAULT_ADDRESS};
 use crate::error::{NodeError, Result};
 use crate::server::NodeConfig;
@@ -306,7 +308,9 @@ fn start(args: StartArgs) -> Result<ExitCode> {
         println!("rustyray node listening on {address}");
         println!("  data:      {}", node.data_dir().display());
         println!("  dashboard: {address}/");
-        println!("  submit:    RUSTYRAY_ADDRESS={address} rustyray job submit examples/tasks -- 20");
+        println!(
+            "  submit:    RUSTYRAY_ADDRESS={address} rustyray job submit examples/tasks -- 20"
+        );
         println!("  stop:      Ctrl-C (or SIGTERM): running jobs are stopped");
         let _ = std::io::stdout().flush();
         node.serve(shutdown_signal()).await?;
@@ -418,8 +422,9 @@ fn job(command: JobCommand) -> Result<ExitCode> {
                 words.push("--".into());
                 words.extend(args);
             }
-            let entrypoint = shlex::try_join(words.iter().map(String::as_str))
-                .map_err(|err| NodeError::BadRequest(format!("an argument cannot be quoted: {err}")))?;
+            let entrypoint = shlex::try_join(words.iter().map(String::as_str)).map_err(|err| {
+                NodeError::BadRequest(format!("an argument cannot be quoted: {err}"))
+            })?;
             let submitted: JobSubmitResponse = client.post(
                 "/api/jobs/",
                 &JobSubmitRequest {
@@ -454,7 +459,8 @@ fn job(command: JobCommand) -> Result<ExitCode> {
             if follow {
                 client.follow(&format!("/api/jobs/{id}/logs/stream"), print_chunk)?;
             } else {
-                let logs: crate::api::JobLogsResponse = client.get(&format!("/api/jobs/{id}/logs"))?;
+                let logs: crate::api::JobLogsResponse =
+                    client.get(&format!("/api/jobs/{id}/logs"))?;
                 print_chunk(logs.logs.as_bytes());
             }
             Ok(ExitCode::SUCCESS)
@@ -529,12 +535,18 @@ fn list(what: ListWhat, json: bool, filters: &[String], conn: &Conn) -> Result<E
         })
         .collect();
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     match what {
         ListWhat::Jobs => {
-            println!("{:<28} {:<10} {:<9} ENTRYPOINT", "SUBMISSION ID", "STATUS", "EXIT");
+            println!(
+                "{:<28} {:<10} {:<9} ENTRYPOINT",
+                "SUBMISSION ID", "STATUS", "EXIT"
+            );
             for row in rows {
                 let job: JobDetails = serde_json::from_value(row)
                     .map_err(|err| NodeError::io("reading a job", err))?;
@@ -548,7 +560,10 @@ fn list(what: ListWhat, json: bool, filters: &[String], conn: &Conn) -> Result<E
             }
         }
         ListWhat::Modules => {
-            println!("{:<20} {:<18} {:>10} {:<5} EXPORTS", "NAME", "SHA256", "BYTES", "MAIN");
+            println!(
+                "{:<20} {:<18} {:>10} {:<5} EXPORTS",
+                "NAME", "SHA256", "BYTES", "MAIN"
+            );
             for row in rows {
                 let module: ModuleInfo = serde_json::from_value(row)
                     .map_err(|err| NodeError::io("reading a module", err))?;
@@ -570,20 +585,32 @@ fn status(json: bool, conn: &Conn) -> Result<ExitCode> {
     let client = conn.client()?;
     let status: NodeStatus = client.get("/api/v0/status")?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&status).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&status).unwrap_or_default()
+        );
         return Ok(ExitCode::SUCCESS);
     }
-    println!("node:      {} (rustyray {})", status.address, status.version);
+    println!(
+        "node:      {} (rustyray {})",
+        status.address, status.version
+    );
     println!("uptime:    {} s", status.uptime_s);
     println!(
         "data:      {}",
-        status.data_dir.as_deref().unwrap_or("temporary (no --data-dir)")
+        status
+            .data_dir
+            .as_deref()
+            .unwrap_or("temporary (no --data-dir)")
     );
     println!(
         "resources: {} CPUs, {} jobs at once, {} MiB per guest",
         status.cpus, status.max_jobs, status.job_memory_mib
     );
-    println!("memory:    node {} MiB resident", status.node_rss_kib / 1024);
+    println!(
+        "memory:    node {} MiB resident",
+        status.node_rss_kib / 1024
+    );
     let jobs: Vec<String> = status
         .jobs
         .iter()

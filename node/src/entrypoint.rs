@@ -59,7 +59,9 @@ pub fn parse(entrypoint: &str, policy: &JobPolicy) -> Result<JobSpec> {
             break;
         }
         let (flag, inline) = match word.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value.to_string())),
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_string(), Some(value.to_string()))
+            }
             _ => (word.clone(), None),
         };
         let mut value = |flag: &str| {
@@ -116,8 +118,8 @@ pub fn parse(entrypoint: &str, policy: &JobPolicy) -> Result<JobSpec> {
             }
         }
     }
-    let module = module
-        .ok_or_else(|| NodeError::BadEntrypoint(format!("no module named; {USAGE}")))?;
+    let module =
+        module.ok_or_else(|| NodeError::BadEntrypoint(format!("no module named; {USAGE}")))?;
     run_flags.extend(["--memory".to_string(), memory.to_string()]);
     Ok(JobSpec {
         module,
@@ -145,7 +147,11 @@ fn allowed_dir(grant: &DirGrant, allowed: &[DirGrant]) -> Result<String> {
             allowed
                 .iter()
                 .map(|dir| {
-                    let ro = if dir.access == DirAccess::ReadOnly { ":ro" } else { "" };
+                    let ro = if dir.access == DirAccess::ReadOnly {
+                        ":ro"
+                    } else {
+                        ""
+                    };
                     format!("{}{ro}", dir.host.display())
                 })
                 .collect::<Vec<_>>()
@@ -154,9 +160,9 @@ fn allowed_dir(grant: &DirGrant, allowed: &[DirGrant]) -> Result<String> {
     };
     // Canonical, so `..` and symlinks cannot leave the allowed tree.
     let host: PathBuf = grant.host.canonicalize().map_err(|_| refuse())?;
-    let covered = allowed.iter().any(|dir| {
-        host.starts_with(&dir.host) && (asked_ro || dir.access == DirAccess::ReadWrite)
-    });
+    let covered = allowed
+        .iter()
+        .any(|dir| host.starts_with(&dir.host) && (asked_ro || dir.access == DirAccess::ReadWrite));
     if !covered {
         return Err(refuse());
     }

@@ -42,7 +42,9 @@ pub enum NodeError {
     #[error("job {0:?} has not ended: stop it first (`rustyray job stop {0}`)")]
     JobNotEnded(String),
     /// No module by that name or hash.
-    #[error("no module {0:?} is deployed (see `rustyray list modules`; deploy with `rustyray deploy FILE.wasm`)")]
+    #[error(
+        "no module {0:?} is deployed (see `rustyray list modules`; deploy with `rustyray deploy FILE.wasm`)"
+    )]
     ModuleNotFound(String),
     /// A name that matches several modules.
     #[error("{0:?} names several modules: give more of its sha256 (see `rustyray list modules`)")]
@@ -64,7 +66,9 @@ pub enum NodeError {
         allowed: String,
     },
     /// A job asked for more than the node's limit.
-    #[error("the job asks for {what} {asked} but the node allows at most {limit} (raise it with `rustyray start --{flag}`)")]
+    #[error(
+        "the job asks for {what} {asked} but the node allows at most {limit} (raise it with `rustyray start --{flag}`)"
+    )]
     OverLimit {
         /// What was asked.
         what: &'static str,
@@ -76,7 +80,9 @@ pub enum NodeError {
         flag: &'static str,
     },
     /// A body larger than the node accepts.
-    #[error("the upload is larger than the node's limit of {limit_mib} MiB (raise it with `rustyray start --max-upload-mib`)")]
+    #[error(
+        "the upload is larger than the node's limit of {limit_mib} MiB (raise it with `rustyray start --max-upload-mib`)"
+    )]
     UploadTooLarge {
         /// The limit.
         limit_mib: u64,

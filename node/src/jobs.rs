@@ -16,9 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
-use crate::api::{
-    DriverInfo, JobDetails, JobStatus, JobSubmitRequest, JobSubmitResponse, now_ms,
-};
+use crate::api::{DriverInfo, JobDetails, JobStatus, JobSubmitRequest, JobSubmitResponse, now_ms};
 use crate::entrypoint::{self, JobPolicy};
 use crate::error::{NodeError, Result};
 use crate::metrics::Metrics;
@@ -106,8 +104,12 @@ impl JobManager {
             if path.extension().is_none_or(|ext| ext != "json") {
                 continue;
             }
-            let Ok(text) = std::fs::read_to_string(&path) else { continue };
-            let Ok(mut record) = serde_json::from_str::<JobRecord>(&text) else { continue };
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let Ok(mut record) = serde_json::from_str::<JobRecord>(&text) else {
+                continue;
+            };
             if !record.details.status.is_terminal() {
                 record.details.status = JobStatus::Failed;
                 record.details.error_type = Some("NODE_RESTARTED".into());
@@ -150,7 +152,11 @@ impl JobManager {
         self.jobs
             .lock()
             .ok()
-            .and_then(|jobs| jobs.iter().find(|(key, _)| key == id).map(|(_, j)| j.clone()))
+            .and_then(|jobs| {
+                jobs.iter()
+                    .find(|(key, _)| key == id)
+                    .map(|(_, j)| j.clone())
+            })
             .ok_or_else(|| NodeError::JobNotFound(id.to_string()))
     }
 
@@ -169,8 +175,10 @@ impl JobManager {
 
     /// Jobs by state.
     pub fn counts(&self) -> BTreeMap<String, usize> {
-        let mut counts: BTreeMap<String, usize> =
-            JobStatus::ALL.iter().map(|s| (s.as_str().to_string(), 0)).collect();
+        let mut counts: BTreeMap<String, usize> = JobStatus::ALL
+            .iter()
+            .map(|s| (s.as_str().to_string(), 0))
+            .collect();
         for job in self.list() {
             *counts.entry(job.status.as_str().to_string()).or_default() += 1;
         }
@@ -183,7 +191,11 @@ impl JobManager {
         if self.closed.load(Ordering::Acquire) {
             return Err(NodeError::BadRequest("the node is shutting down".into()));
         }
-        if request.runtime_env.as_ref().is_some_and(|env| !env.is_empty()) {
+        if request
+            .runtime_env
+            .as_ref()
+            .is_some_and(|env| !env.is_empty())
+        {
             return Err(NodeError::BadRequest(
                 "runtime_env is not supported: a job runs a deployed module (deploy it with \
                  `rustyray deploy`), with what the entrypoint's flags ask"
@@ -203,7 +215,9 @@ impl JobManager {
             Some(id) => {
                 if id.is_empty()
                     || id.len() > 64
-                    || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                    || !id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
                 {
                     return Err(NodeError::BadRequest(format!(
                         "submission id {id:?}: use 1 to 64 letters, digits, '_' or '-'"
@@ -242,7 +256,10 @@ impl JobManager {
             stopping: AtomicBool::new(false),
         });
         {
-            let mut jobs = self.jobs.lock().map_err(|_| NodeError::io("jobs", "poisoned"))?;
+            let mut jobs = self
+                .jobs
+                .lock()
+                .map_err(|_| NodeError::io("jobs", "poisoned"))?;
             if jobs.iter().any(|(key, _)| *key == id) {
                 return Err(NodeError::JobExists(id));
             }
@@ -278,7 +295,12 @@ impl JobManager {
             () = job.stop.notified() => None,
         };
         let (status, message, error_type, code) = match permit {
-            None => (JobStatus::Stopped, "Job was stopped before it started.".to_string(), None, None),
+            None => (
+                JobStatus::Stopped,
+                "Job was stopped before it started.".to_string(),
+                None,
+                None,
+            ),
             Some(_permit) => self.run_driver(&job, &module, &spec, submitted).await,
         };
         let record = job.update(|details| {
@@ -369,7 +391,10 @@ impl JobManager {
         };
         if stopped {
             terminate(pid);
-            if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_err() {
+            if tokio::time::timeout(STOP_GRACE, child.wait())
+                .await
+                .is_err()
+            {
                 let _ = child.start_kill();
             }
         }
@@ -377,7 +402,12 @@ impl JobManager {
         let _ = writer.await;
         let code = status.as_ref().ok().and_then(|s| s.code());
         if stopped || job.stopping.load(Ordering::Acquire) {
-            return (JobStatus::Stopped, "Job was intentionally stopped.".into(), None, code);
+            return (
+                JobStatus::Stopped,
+                "Job was intentionally stopped.".into(),
+                None,
+                code,
+            );
         }
         match status {
             Ok(status) if status.success() => (
@@ -538,8 +568,10 @@ async fn write_log(
         if written + chunk.len() as u64 > max {
             chunk.truncate((max - written) as usize);
             chunk.extend_from_slice(
-                format!("\n[rustyray node: log limit of {max} bytes reached; the rest is dropped]\n")
-                    .as_bytes(),
+                format!(
+                    "\n[rustyray node: log limit of {max} bytes reached; the rest is dropped]\n"
+                )
+                .as_bytes(),
             );
         }
         if file.write_all(&chunk).await.is_err() {

@@ -40,7 +40,11 @@ impl Default for Metrics {
         let jobs_submitted = Counter::default();
         registry.register("jobs_submitted", "Jobs submitted", jobs_submitted.clone());
         let jobs_ended = Family::<StateLabel, Counter>::default();
-        registry.register("jobs_ended", "Jobs ended, by final state", jobs_ended.clone());
+        registry.register(
+            "jobs_ended",
+            "Jobs ended, by final state",
+            jobs_ended.clone(),
+        );
         let first_output = Histogram::new(exponential_buckets(0.005, 2.0, 14));
         registry.register(
             "job_first_output_seconds",
@@ -56,9 +60,17 @@ impl Default for Metrics {
         let modules = Gauge::default();
         registry.register("modules", "Deployed modules", modules.clone());
         let module_bytes = Gauge::default();
-        registry.register("module_bytes", "Bytes of deployed modules", module_bytes.clone());
+        registry.register(
+            "module_bytes",
+            "Bytes of deployed modules",
+            module_bytes.clone(),
+        );
         let rss = Gauge::default();
-        registry.register("node_resident_bytes", "Resident memory of the node process", rss.clone());
+        registry.register(
+            "node_resident_bytes",
+            "Resident memory of the node process",
+            rss.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             jobs,

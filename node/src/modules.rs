@@ -98,8 +98,10 @@ impl ModuleStore {
             return Ok(module.clone());
         }
         if key.len() >= 8 && key.chars().all(|c| c.is_ascii_hexdigit()) {
-            let matching: Vec<&ModuleInfo> =
-                modules.iter().filter(|m| m.sha256.starts_with(key)).collect();
+            let matching: Vec<&ModuleInfo> = modules
+                .iter()
+                .filter(|m| m.sha256.starts_with(key))
+                .collect();
             match matching.as_slice() {
                 [one] => return Ok((*one).clone()),
                 [] => {}

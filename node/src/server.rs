@@ -158,9 +158,10 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
         .map_err(|err| NodeError::io(format!("opening {}", data_dir.display()), err))?;
     let mut allow_dirs = Vec::new();
     for grant in &config.allow_dirs {
-        let host = grant.host.canonicalize().map_err(|err| {
-            NodeError::io(format!("--allow-dir {}", grant.host.display()), err)
-        })?;
+        let host = grant
+            .host
+            .canonicalize()
+            .map_err(|err| NodeError::io(format!("--allow-dir {}", grant.host.display()), err))?;
         allow_dirs.push(DirGrant {
             host,
             ..grant.clone()
@@ -288,12 +289,10 @@ async fn version(State(node): State<Arc<Node>>) -> axum::Json<VersionInfo> {
     })
 }
 
-async fn submit_job(
-    State(node): State<Arc<Node>>,
-    body: Bytes,
-) -> Answer<api::JobSubmitResponse> {
-    let request: JobSubmitRequest = serde_json::from_slice(&body)
-        .map_err(|err| NodeError::BadRequest(format!("the job request is not valid JSON: {err}")))?;
+async fn submit_job(State(node): State<Arc<Node>>, body: Bytes) -> Answer<api::JobSubmitResponse> {
+    let request: JobSubmitRequest = serde_json::from_slice(&body).map_err(|err| {
+        NodeError::BadRequest(format!("the job request is not valid JSON: {err}"))
+    })?;
     Ok(axum::Json(node.jobs.submit(request)?))
 }
 
@@ -301,11 +300,17 @@ async fn list_jobs(State(node): State<Arc<Node>>) -> axum::Json<Vec<api::JobDeta
     axum::Json(node.jobs.list())
 }
 
-async fn job_details(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Answer<api::JobDetails> {
+async fn job_details(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> Answer<api::JobDetails> {
     Ok(axum::Json(node.jobs.details(&id)?))
 }
 
-async fn stop_job(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Answer<JobStopResponse> {
+async fn stop_job(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> Answer<JobStopResponse> {
     Ok(axum::Json(JobStopResponse {
         stopped: node.jobs.stop(&id)?,
     }))
@@ -320,7 +325,10 @@ async fn delete_job(
     }))
 }
 
-async fn job_logs(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Answer<JobLogsResponse> {
+async fn job_logs(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> Answer<JobLogsResponse> {
     Ok(axum::Json(JobLogsResponse {
         logs: node.jobs.logs(&id).await?,
     }))
@@ -417,7 +425,11 @@ async fn status(State(node): State<Arc<Node>>) -> axum::Json<NodeStatus> {
             .allow_dirs
             .iter()
             .map(|dir| {
-                let ro = if dir.access == rustyray::DirAccess::ReadOnly { ":ro" } else { "" };
+                let ro = if dir.access == rustyray::DirAccess::ReadOnly {
+                    ":ro"
+                } else {
+                    ""
+                };
                 format!("{}{ro}", dir.host.display())
             })
             .collect(),
@@ -425,7 +437,9 @@ async fn status(State(node): State<Arc<Node>>) -> axum::Json<NodeStatus> {
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> Response {
-    let text = node.metrics.encode(&node.jobs.counts(), &node.modules.list());
+    let text = node
+        .metrics
+        .encode(&node.jobs.counts(), &node.modules.list());
     (
         [(
             header::CONTENT_TYPE,

@@ -8,9 +8,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+use rustyray_node::NodeError;
 use rustyray_node::api::{JobDetails, JobStatus, JobSubmitRequest, JobSubmitResponse, ModuleInfo};
 use rustyray_node::client::Client;
-use rustyray_node::NodeError;
 
 use crate::common;
 
@@ -100,7 +100,10 @@ impl TestNode {
                 !seen.contains(text)
             })
             .expect("following the job");
-        assert!(seen.contains(text), "the job ended without {text:?}: {seen}");
+        assert!(
+            seen.contains(text),
+            "the job ended without {text:?}: {seen}"
+        );
     }
 
     fn job(&self, id: &str) -> JobDetails {
@@ -145,7 +148,11 @@ fn jobs_run_with_rays_shapes_and_cli() {
         "{}",
         text(&out.stdout)
     );
-    assert!(text(&out.stderr).contains("SUCCEEDED"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("SUCCEEDED"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // The module is listed, and a job can name it by name.
     let modules: Vec<ModuleInfo> = node.client().get("/api/modules").expect("modules");
@@ -155,7 +162,14 @@ fn jobs_run_with_rays_shapes_and_cli() {
 
     // --no-wait prints the id; a failing program fails the job, exit code kept.
     let out = node.cli(&[
-        "job", "submit", "--no-wait", "--submission-id", "failing", "fixtures", "--", "fail",
+        "job",
+        "submit",
+        "--no-wait",
+        "--submission-id",
+        "failing",
+        "fixtures",
+        "--",
+        "fail",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), "failing");
@@ -163,41 +177,82 @@ fn jobs_run_with_rays_shapes_and_cli() {
     assert_eq!(job.status, JobStatus::Failed);
     assert_eq!(job.kind, "SUBMISSION");
     assert_eq!(job.submission_id.as_deref(), Some("failing"));
-    assert!(job.driver_exit_code.is_some_and(|code| code != 0), "{job:?}");
+    assert!(
+        job.driver_exit_code.is_some_and(|code| code != 0),
+        "{job:?}"
+    );
     assert!(job.start_time.is_some() && job.end_time.is_some());
-    assert!(node.logs("failing").contains("asked to fail"), "{}", node.logs("failing"));
+    assert!(
+        node.logs("failing").contains("asked to fail"),
+        "{}",
+        node.logs("failing")
+    );
     // Waiting on a failing job exits 1.
     let out = node.cli(&["job", "submit", "fixtures", "--", "exit7"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("FAILED"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("FAILED"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // The same id twice is refused.
-    let err = node.submit("rustyray run fixtures", Some("failing")).unwrap_err();
+    let err = node
+        .submit("rustyray run fixtures", Some("failing"))
+        .unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
 
     // Ray's shapes: version, list, status, logs, delete.
     let version: serde_json::Value = node.client().get("/api/version").expect("version");
-    assert!(version["ray_version"].as_str().is_some_and(|v| v.starts_with('2')));
+    assert!(
+        version["ray_version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with('2'))
+    );
     let jobs: Vec<JobDetails> = node.client().get("/api/jobs/").expect("jobs");
     assert_eq!(jobs.len(), 3);
     let out = node.cli(&["list", "jobs", "--json", "--filter", "status=FAILED"]);
     let failed: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(failed.len(), 2, "{}", text(&out.stdout));
     let out = node.cli(&["job", "status", "failing"]);
-    assert!(text(&out.stdout).contains("FAILED"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("FAILED"),
+        "{}",
+        text(&out.stdout)
+    );
     let out = node.cli(&["job", "delete", "failing"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let err = node.client().get::<JobDetails>("/api/jobs/failing").unwrap_err();
-    assert!(matches!(err, NodeError::Remote { status: 404, .. }), "{err}");
+    let err = node
+        .client()
+        .get::<JobDetails>("/api/jobs/failing")
+        .unwrap_err();
+    assert!(
+        matches!(err, NodeError::Remote { status: 404, .. }),
+        "{err}"
+    );
 
     // State API and metrics.
     let out = node.cli(&["status"]);
-    assert!(text(&out.stdout).contains("1 SUCCEEDED"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("1 SUCCEEDED"),
+        "{}",
+        text(&out.stdout)
+    );
     let out = node.cli(&["list", "modules"]);
-    assert!(text(&out.stdout).contains("fixtures"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("fixtures"),
+        "{}",
+        text(&out.stdout)
+    );
     let metrics = ureq_text(&format!("{}/metrics", node.address));
-    assert!(metrics.contains("rustyray_jobs{state=\"SUCCEEDED\"} 1"), "{metrics}");
-    assert!(metrics.contains("rustyray_job_first_output_seconds_count"), "{metrics}");
+    assert!(
+        metrics.contains("rustyray_jobs{state=\"SUCCEEDED\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("rustyray_job_first_output_seconds_count"),
+        "{metrics}"
+    );
     // The dashboard is served from the binary.
     let page = ureq_text(&format!("{}/", node.address));
     assert!(page.contains("rustyray node") && page.contains("/dashboard.js"));
@@ -212,9 +267,18 @@ fn ureq_text(url: &str) -> String {
             .expect("host:port"),
     )
     .expect("connecting");
-    let path = format!("/{}", url.trim_start_matches("http://").split_once('/').map_or("", |(_, p)| p));
+    let path = format!(
+        "/{}",
+        url.trim_start_matches("http://")
+            .split_once('/')
+            .map_or("", |(_, p)| p)
+    );
     use std::io::{Read, Write};
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: node\r\nConnection: close\r\n\r\n").expect("writing");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: node\r\nConnection: close\r\n\r\n"
+    )
+    .expect("writing");
     let mut answer = String::new();
     stream.read_to_string(&mut answer).expect("reading");
     answer
@@ -232,20 +296,36 @@ fn hostile_jobs_never_harm_the_node_or_other_jobs() {
         .submit("rustyray run fixtures -- panic", None)
         .expect("submitting");
     // The canary: a job beside a spinning one still runs to the end.
-    let canary = node.submit("rustyray run fixtures -- canary", None).expect("submitting");
+    let canary = node
+        .submit("rustyray run fixtures -- canary", None)
+        .expect("submitting");
     assert_eq!(node.wait(&canary).status, JobStatus::Succeeded);
     let job = node.wait(&panicking);
     assert_eq!(job.status, JobStatus::Failed);
-    assert!(node.logs(&panicking).contains("asked to panic"), "{}", node.logs(&panicking));
+    assert!(
+        node.logs(&panicking).contains("asked to panic"),
+        "{}",
+        node.logs(&panicking)
+    );
     assert_eq!(node.job(&spinner).status, JobStatus::Running);
     // Stopping the spinning job ends its driver.
     let out = node.cli(&["job", "stop", "spinner"]);
-    assert!(text(&out.stdout).contains("Stopping"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("Stopping"),
+        "{}",
+        text(&out.stdout)
+    );
     assert_eq!(node.wait(&spinner).status, JobStatus::Stopped);
     let out = node.cli(&["job", "stop", "spinner"]);
-    assert!(text(&out.stdout).contains("already ended"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("already ended"),
+        "{}",
+        text(&out.stdout)
+    );
     // And the node goes on.
-    let after = node.submit("rustyray run fixtures", None).expect("submitting");
+    let after = node
+        .submit("rustyray run fixtures", None)
+        .expect("submitting");
     assert_eq!(node.wait(&after).status, JobStatus::Succeeded);
 }
 
@@ -265,7 +345,10 @@ fn entrypoints_are_checked_against_the_operators_policy() {
         ("rustyray run fixtures --env HOME", "not allowed"),
         ("rustyray run fixtures --memory 1000", "at most 64"),
         ("rustyray run fixtures --dir /etc", "--allow-dir /etc"),
-        ("rustyray run fixtures --load x.wasm", "--load is not needed"),
+        (
+            "rustyray run fixtures --load x.wasm",
+            "--load is not needed",
+        ),
     ] {
         let err = node.submit(entrypoint, None).unwrap_err();
         let message = err.to_string();
@@ -276,10 +359,20 @@ fn entrypoints_are_checked_against_the_operators_policy() {
     }
     // Read-write is refused where the operator allowed read-only, read-only is fine.
     let rw = format!("rustyray run fixtures --dir {}", allowed.display());
-    assert!(node.submit(&rw, None).unwrap_err().to_string().contains(":ro"));
+    assert!(
+        node.submit(&rw, None)
+            .unwrap_err()
+            .to_string()
+            .contains(":ro")
+    );
     let ro = format!("rustyray run fixtures --dir {}:/data:ro", allowed.display());
     let id = node.submit(&ro, None).expect("an allowed directory");
-    assert_eq!(node.wait(&id).status, JobStatus::Succeeded, "{}", node.logs(&id));
+    assert_eq!(
+        node.wait(&id).status,
+        JobStatus::Succeeded,
+        "{}",
+        node.logs(&id)
+    );
     // Ray's runtime_env is refused rather than ignored.
     let err = node
         .client()
@@ -299,7 +392,11 @@ fn a_token_guards_every_request() {
         .output()
         .expect("running rustyray");
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("--token-file"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--token-file"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let dir = common::fresh_dir("node-token");
     let token_file = dir.join("token");
@@ -308,12 +405,22 @@ fn a_token_guards_every_request() {
         &["--token-file", token_file.to_str().expect("utf-8 path")],
     );
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&token_file).expect("token file").permissions().mode();
+    let mode = std::fs::metadata(&token_file)
+        .expect("token file")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
-    let err = node.client().get::<serde_json::Value>("/api/jobs/").unwrap_err();
+    let err = node
+        .client()
+        .get::<serde_json::Value>("/api/jobs/")
+        .unwrap_err();
     assert!(matches!(err, NodeError::Unauthorized), "{err}");
     let out = node.cli(&["list", "jobs"]);
-    assert!(text(&out.stderr).contains("--token-file"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--token-file"),
+        "{}",
+        text(&out.stderr)
+    );
     let with = Client::new(&node.address, Some(&token_file)).expect("a client");
     let jobs: Vec<JobDetails> = with.get("/api/jobs/").expect("with the token");
     assert!(jobs.is_empty());
@@ -324,9 +431,13 @@ fn with_a_data_dir_modules_and_jobs_survive_a_kill() {
     let data = common::fresh_dir("node-restart");
     let mut node = TestNode::start(&data, &[]);
     node.deploy(rustyray_tests::FIXTURES);
-    let done = node.submit("rustyray run fixtures -- kept", Some("done")).expect("submit");
+    let done = node
+        .submit("rustyray run fixtures -- kept", Some("done"))
+        .expect("submit");
     assert_eq!(node.wait(&done).status, JobStatus::Succeeded);
-    let spinner = node.submit("rustyray run fixtures -- spin", Some("spinner")).expect("submit");
+    let spinner = node
+        .submit("rustyray run fixtures -- spin", Some("spinner"))
+        .expect("submit");
     node.wait_for_output(&spinner, "spinning");
     // kill -9: nothing graceful happens.
     node.child.kill().expect("killing the node");
@@ -352,7 +463,9 @@ fn sigterm_stops_running_jobs_and_the_node() {
     let data = common::fresh_dir("node-sigterm");
     let mut node = TestNode::start(&data, &[]);
     node.deploy(rustyray_tests::FIXTURES);
-    let spinner = node.submit("rustyray run fixtures -- spin", Some("spinner")).expect("submit");
+    let spinner = node
+        .submit("rustyray run fixtures -- spin", Some("spinner"))
+        .expect("submit");
     node.wait_for_output(&spinner, "spinning");
     // SAFETY: kill(2) on the child we started.
     unsafe {
@@ -384,7 +497,10 @@ fn the_dashboard_shows_a_job_and_its_logs_in_chromium() {
     let node = TestNode::start(&common::fresh_dir("node-dashboard"), &[]);
     node.deploy(rustyray_tests::FIXTURES);
     let id = node
-        .submit("rustyray run fixtures -- shown-in-the-browser", Some("dashboard-job"))
+        .submit(
+            "rustyray run fixtures -- shown-in-the-browser",
+            Some("dashboard-job"),
+        )
         .expect("submitting");
     assert_eq!(node.wait(&id).status, JobStatus::Succeeded);
     let profile = common::fresh_dir("chromium-profile");
@@ -417,6 +533,9 @@ fn the_dashboard_shows_a_job_and_its_logs_in_chromium() {
     assert!(dom.contains("shown-in-the-browser"), "{dom}");
     assert!(dom.contains("fixtures main"), "{dom}");
     // No console message at all: no script error, no failed request.
-    let console: Vec<&str> = log.lines().filter(|line| line.contains(":CONSOLE")).collect();
+    let console: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains(":CONSOLE"))
+        .collect();
     assert!(console.is_empty(), "console messages: {console:#?}");
 }
