@@ -22,7 +22,13 @@ use crate::server::NodeConfig;
 /// marked #[rustyray::remote] become tasks, and a #[rustyray::main] makes the crate
 /// a program that `rustyray run` starts, or that a node runs as a job.
 #[derive(Parser, Debug)]
-#[command(name = "rustyray", version, about, long_about = None)]
+#[command(
+    name = "rustyray",
+    version,
+    about = "rustyray runs Ray-style tasks and actors as sandboxed WebAssembly components; \
+             `rustyray start` runs a node to deploy modules and submit jobs to",
+    long_about = None
+)]
 struct Cli {
     #[command(subcommand)]
     command: Top,
@@ -530,7 +536,7 @@ fn list(what: ListWhat, json: bool, filters: &[String], conn: &Conn) -> Result<E
             wanted.iter().all(|(key, value)| match &row[key] {
                 serde_json::Value::String(text) => text == value,
                 serde_json::Value::Null => value == "null",
-                other => other.to_string() == *value,
+                other => serde_json::to_string(other).is_ok_and(|text| text == *value),
             })
         })
         .collect();
