@@ -262,7 +262,11 @@ pub fn main() -> ExitCode {
                 Ok(executor) => match executor.block_on(rustyray::cli::execute(command)) {
                     Ok(code) => code,
                     Err(err) => {
-                        eprintln!("rustyray: error: {err}");
+                        // Errors carry guest-chosen names and messages.
+                        eprintln!(
+                            "rustyray: error: {}",
+                            rustyray::terminal::escape_text(&err.to_string())
+                        );
                         ExitCode::FAILURE
                     }
                 },
@@ -286,7 +290,11 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("rustyray: error: {err}");
+            // Node errors may carry job output or module names: escaped too.
+            eprintln!(
+                "rustyray: error: {}",
+                rustyray::terminal::escape_text(&err.to_string())
+            );
             ExitCode::FAILURE
         }
     }
