@@ -532,10 +532,10 @@ impl Incarnation {
             limits.output,
             defaults.sink.clone(),
         );
-        let wasi = defaults
+        let sandbox = defaults
             .capabilities_for(options.capabilities.as_deref())
-            .wasi(&capture)?;
-        let mut store = new_store(runtime, wasi, limits);
+            .wasi(&capture, &limits)?;
+        let mut store = new_store(runtime, sandbox, limits);
         let guest = match class.component.pre().instantiate_async(&mut store).await {
             Ok(guest) => guest,
             Err(err) => return Err(instantiate_error(&what, err, &mut store)),
@@ -586,6 +586,7 @@ impl Incarnation {
                 .set_source(Source::Label(format!("{} {what}", self.id)));
         }
         self.store.data_mut().limiter.reset();
+        self.store.data().net.state.start_call();
         if self.store.data().runtime.sandbox.fuel {
             refuel(&mut self.store);
         }
@@ -601,6 +602,12 @@ impl Incarnation {
             },
             None => call.await,
         };
+        // A network limit the guest was told about but survived still fails the call.
+        if outcome.is_ok()
+            && let Some(hit) = self.store.data().net.state.take_hit()
+        {
+            return Err(CallFailure::Error(hit.into_error(what)));
+        }
         match outcome {
             Ok(Ok(bytes)) => {
                 let limits = self.store.data().limiter.limits;

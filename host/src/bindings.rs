@@ -17,6 +17,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::actor_impl::{ActorCell, ActorOptions, DEFAULT_NAMESPACE};
 use crate::limits::GuestLimiter;
+use crate::net::NetCtx;
 use crate::object_store::{Encoding, Slot};
 use crate::runtime::RuntimeInner;
 use crate::task_impl::{TaskArg, TaskOptions};
@@ -68,10 +69,17 @@ pub(crate) struct TaskCtx {
     /// The running task's cancel, whose children the tasks it submits become (`None` for
     /// actors and drivers).
     pub(crate) control: Option<Arc<crate::task_impl::TaskControl>>,
+    /// Network grants, limits and accounting, and the `wasi:http` context.
+    pub(crate) net: NetCtx,
 }
 
 impl TaskCtx {
-    pub(crate) fn new(runtime: Arc<RuntimeInner>, wasi: WasiCtx, limiter: GuestLimiter) -> Self {
+    pub(crate) fn new(
+        runtime: Arc<RuntimeInner>,
+        wasi: WasiCtx,
+        net: NetCtx,
+        limiter: GuestLimiter,
+    ) -> Self {
         TaskCtx {
             runtime,
             table: ResourceTable::new(),
@@ -80,6 +88,7 @@ impl TaskCtx {
             panic_message: None,
             permit: None,
             control: None,
+            net,
         }
     }
 
@@ -114,6 +123,16 @@ impl WasiView for TaskCtx {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for TaskCtx {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            ctx: &mut self.net.http,
+            table: &mut self.table,
+            hooks: &mut self.net.hooks,
         }
     }
 }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use std::io::Write as _;
 
+use crate::net::{NetRule, PortRange, parse_net_rule, parse_ports};
 use crate::output::{OutputLine, Stream};
 use crate::sandbox::parse_dir_grant;
 use crate::terminal::{escape, escape_line, escape_text};
@@ -16,6 +17,10 @@ use clap::{Parser, Subcommand};
 
 fn parse_dir(spec: &str) -> Result<DirGrant, String> {
     parse_dir_grant(spec)
+}
+
+fn parse_net(spec: &str) -> Result<NetRule, String> {
+    parse_net_rule(spec).map_err(|err| err.to_string())
 }
 
 /// Shows a line a task printed, prefixed with the task: `[task 12 add] hello`,
@@ -81,6 +86,33 @@ pub enum Command {
         /// value. Repeatable.
         #[arg(long = "env", value_name = "NAME[=VALUE]")]
         envs: Vec<String>,
+        /// Let the program, its tasks and actors reach a destination:
+        /// [tcp://|udp://|http://|https://]HOST[:PORT], HOST an IP, a CIDR block, a DNS
+        /// name, *.domain or *, PORT a port, a range (8000-8099) or * (the default).
+        /// TCP, UDP and wasi:http; a name's loopback or link-local addresses need
+        /// listing themselves. Repeatable.
+        #[arg(long = "allow-net", value_name = "HOST[:PORT]", value_parser = parse_net)]
+        allow_net: Vec<NetRule>,
+        /// Let them listen on (bind) a port or range of ports. Repeatable.
+        #[arg(long = "allow-listen", value_name = "PORT", value_parser = parse_ports)]
+        allow_listen: Vec<PortRange>,
+        /// Sockets and HTTP connections each task or actor may have open (default 16).
+        #[arg(long, value_name = "N")]
+        max_connections: Option<u32>,
+        /// Bytes each task or actor call may send over the network, in KiB
+        /// (default 1 GiB).
+        #[arg(long, value_name = "KIB")]
+        max_sent: Option<u64>,
+        /// Bytes each task or actor call may receive over the network, in KiB
+        /// (default 1 GiB).
+        #[arg(long, value_name = "KIB")]
+        max_received: Option<u64>,
+        /// How long a connect may take, in milliseconds (default 10000).
+        #[arg(long, value_name = "MS")]
+        connect_timeout: Option<u64>,
+        /// How long a network read may wait for data, in milliseconds (default 30000).
+        #[arg(long, value_name = "MS")]
+        read_timeout: Option<u64>,
         /// Let the program (not its tasks) read this process's stdin.
         #[arg(long)]
         stdin: bool,
@@ -222,6 +254,13 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             task_timeout,
             dirs,
             envs,
+            allow_net,
+            allow_listen,
+            max_connections,
+            max_sent,
+            max_received,
+            connect_timeout,
+            read_timeout,
             stdin,
             memory,
             fuel,
@@ -248,7 +287,18 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
                     None => capabilities.inherit_env(env),
                 };
             }
+            for rule in allow_net {
+                capabilities = capabilities.net_rule(rule);
+            }
+            for ports in allow_listen {
+                capabilities = capabilities.listen_ports(ports);
+            }
             let mut limits = Limits::new();
+            limits.connections = max_connections;
+            limits.bytes_sent = max_sent.map(|kib| kib.saturating_mul(1024));
+            limits.bytes_received = max_received.map(|kib| kib.saturating_mul(1024));
+            limits.connect_timeout = connect_timeout.map(std::time::Duration::from_millis);
+            limits.read_timeout = read_timeout.map(std::time::Duration::from_millis);
             limits.fuel = fuel;
             limits.output = max_output.map(|kib| kib.saturating_mul(1024));
             limits.result_size = max_result.map(|kib| kib.saturating_mul(1024));

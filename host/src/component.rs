@@ -15,7 +15,6 @@ use bytes::Bytes;
 use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::ComponentExportIndex;
 use wasmtime::{Store, UpdateDeadline};
-use wasmtime_wasi::WasiCtx;
 
 use crate::bindings::{InvokeError, TaskCtx, TaskModulePre};
 use crate::cache::{CacheOutcome, content_hash};
@@ -24,7 +23,7 @@ use crate::limits::{GuestLimiter, Limit, LimitTrap, ResolvedLimits, limit_of_err
 use crate::object_store::ObjectId;
 use crate::output::{OutputCapture, Source};
 use crate::runtime::RuntimeInner;
-use crate::sandbox::Stdin;
+use crate::sandbox::{InstanceSandbox, Stdin};
 use crate::task_impl::TaskOptions;
 
 /// What a task brings to [`LoadedComponent::invoke`] besides its arguments.
@@ -266,7 +265,7 @@ impl LoadedComponent {
             fuel: None,
             ..runtime.sandbox.limits
         };
-        let mut store = new_store(runtime, WasiCtx::builder().build(), limits);
+        let mut store = new_store(runtime, InstanceSandbox::bare(&limits), limits);
         let name = &self.info.source_name;
         let described = async {
             let instance = match self.pre.instantiate_async(&mut store).await {
@@ -337,15 +336,14 @@ impl LoadedComponent {
         let defaults = &runtime.sandbox;
         let limits = defaults.limits_for(&run.options.limits)?;
         let capabilities = defaults.capabilities_for(run.options.capabilities.as_deref());
-        let wasi = match run.capture {
-            Some(capture) => capabilities.wasi(capture)?,
-            None => capabilities.wasi(&OutputCapture::new(
-                Source::Label(String::new()),
-                limits.output,
-                None,
-            ))?,
+        let sandbox = match run.capture {
+            Some(capture) => capabilities.wasi(capture, &limits)?,
+            None => capabilities.wasi(
+                &OutputCapture::new(Source::Label(String::new()), limits.output, None),
+                &limits,
+            )?,
         };
-        let mut store = new_store(runtime, wasi, limits);
+        let mut store = new_store(runtime, sandbox, limits);
         store.data_mut().permit = Some(permit);
         store.data_mut().control = Some(run.control.clone());
         let context = || TrapContext {
@@ -360,6 +358,12 @@ impl LoadedComponent {
             .rustyray_runtime_guest()
             .call_invoke(&mut store, function, args)
             .await;
+        // A network limit the guest was told about but survived still fails the task.
+        if outcome.is_ok()
+            && let Some(hit) = store.data().net.state.take_hit()
+        {
+            return Err(hit.into_error(function));
+        }
         match outcome {
             Ok(Ok(bytes)) => {
                 limits.check_result(function, bytes.len())?;
@@ -392,12 +396,13 @@ impl LoadedComponent {
                 "it has no `#[rustyray::main]` (no `rustyray:runtime/driver` export) to run",
             ));
         };
-        let wasi = runtime.sandbox.capabilities.driver_wasi(
+        let sandbox = runtime.sandbox.capabilities.driver_wasi(
             args,
             stdin,
             runtime.sandbox.escape_driver_output,
+            &runtime.sandbox.limits,
         )?;
-        let mut store = new_store(runtime, wasi, runtime.sandbox.limits);
+        let mut store = new_store(runtime, sandbox, runtime.sandbox.limits);
         let instance = match self.pre.instance_pre().instantiate_async(&mut store).await {
             Ok(instance) => instance,
             Err(err) => return Err(instantiate_error("main", err, &mut store)),
@@ -435,12 +440,17 @@ impl LoadedComponent {
 /// call's future, get their turn).
 pub(crate) fn new_store(
     runtime: &Arc<RuntimeInner>,
-    wasi: WasiCtx,
+    sandbox: InstanceSandbox,
     limits: ResolvedLimits,
 ) -> Store<TaskCtx> {
     let mut store = Store::new(
         &runtime.engine,
-        TaskCtx::new(runtime.clone(), wasi, GuestLimiter::new(limits)),
+        TaskCtx::new(
+            runtime.clone(),
+            sandbox.wasi,
+            sandbox.net,
+            GuestLimiter::new(limits),
+        ),
     );
     store.limiter(|ctx| &mut ctx.limiter);
     if runtime.sandbox.fuel {
@@ -480,6 +490,9 @@ fn limit_hit(err: &wasmtime::Error, store: &mut Store<TaskCtx>) -> Option<LimitT
         return Some(trap.clone());
     }
     if let Some(hit) = ctx.limiter.take_hit() {
+        return Some(hit);
+    }
+    if let Some(hit) = ctx.net.state.take_hit() {
         return Some(hit);
     }
     if err.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::OutOfFuel) {

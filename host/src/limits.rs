@@ -14,10 +14,14 @@
 //! - captured output by the capture buffer (see `output.rs`), which traps the guest
 //!   with a [`LimitTrap`] once the cap is reached.
 //!
+//! - network connections, bytes and timeouts by the network hooks (see `net/`),
+//!   which trap the guest (or record the hit, for `wasi:http`).
+//!
 //! Whatever the limit, the error is [`RayError::LimitExceeded`] naming it and its value.
 //! The wall-clock deadline is the task's timeout ([`RayError::Timeout`]).
 
 use std::fmt;
+use std::time::Duration;
 
 use wasmtime::ResourceLimiter;
 
@@ -44,6 +48,17 @@ pub enum Limit {
     /// Instances alive at once in the whole runtime (running tasks, tasks blocked in
     /// `get`, actors, drivers): what unbounded recursion through `remote` runs into.
     LiveInstances,
+    /// Sockets (TCP, UDP, listening) and HTTP connections one task or actor has open
+    /// at once.
+    Connections,
+    /// Bytes one task (or actor call) sends over the network.
+    BytesSent,
+    /// Bytes one task (or actor call) receives over the network.
+    BytesReceived,
+    /// Milliseconds a connect may take.
+    ConnectTimeout,
+    /// Milliseconds a read from the network may wait for data.
+    ReadTimeout,
 }
 
 impl Limit {
@@ -58,12 +73,24 @@ impl Limit {
             Limit::ResultSize => "result size",
             Limit::Output => "output",
             Limit::LiveInstances => "live instances",
+            Limit::Connections => "connections",
+            Limit::BytesSent => "bytes sent",
+            Limit::BytesReceived => "bytes received",
+            Limit::ConnectTimeout => "connect timeout",
+            Limit::ReadTimeout => "read timeout",
         }
     }
 
     /// Whether the value counts bytes.
     pub fn is_bytes(self) -> bool {
-        matches!(self, Limit::Memory | Limit::ResultSize | Limit::Output)
+        matches!(
+            self,
+            Limit::Memory
+                | Limit::ResultSize
+                | Limit::Output
+                | Limit::BytesSent
+                | Limit::BytesReceived
+        )
     }
 
     /// `value` with its unit, for messages: `16 MiB (16777216 bytes)`, `1000 instances`.
@@ -73,6 +100,7 @@ impl Limit {
         } else {
             match self {
                 Limit::Fuel => format!("{value} units"),
+                Limit::ConnectTimeout | Limit::ReadTimeout => format!("{value} ms"),
                 _ => format!("{value}"),
             }
         }
@@ -122,6 +150,16 @@ pub struct Limits {
     pub result_size: Option<usize>,
     /// Bytes of stdout plus stderr captured per task or actor call.
     pub output: Option<usize>,
+    /// Sockets and HTTP connections open at once.
+    pub connections: Option<u32>,
+    /// Bytes sent over the network per task or actor call.
+    pub bytes_sent: Option<u64>,
+    /// Bytes received over the network per task or actor call.
+    pub bytes_received: Option<u64>,
+    /// How long a connect (TCP, or HTTP including TLS) may take.
+    pub connect_timeout: Option<Duration>,
+    /// How long a read from the network may wait for data.
+    pub read_timeout: Option<Duration>,
 }
 
 impl Limits {
@@ -172,6 +210,36 @@ impl Limits {
         self
     }
 
+    /// Caps sockets and HTTP connections open at once.
+    pub fn connections(mut self, connections: u32) -> Self {
+        self.connections = Some(connections);
+        self
+    }
+
+    /// Caps bytes sent over the network.
+    pub fn bytes_sent(mut self, bytes: u64) -> Self {
+        self.bytes_sent = Some(bytes);
+        self
+    }
+
+    /// Caps bytes received over the network.
+    pub fn bytes_received(mut self, bytes: u64) -> Self {
+        self.bytes_received = Some(bytes);
+        self
+    }
+
+    /// Bounds how long a connect may take.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Bounds how long a network read may wait for data.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
     /// Whether nothing is overridden.
     pub fn is_empty(&self) -> bool {
         *self == Limits::default()
@@ -191,6 +259,11 @@ impl Limits {
             tables: self.tables.unwrap_or(defaults.tables),
             result_size: self.result_size.unwrap_or(defaults.result_size),
             output: self.output.unwrap_or(defaults.output),
+            connections: self.connections.unwrap_or(defaults.connections),
+            bytes_sent: self.bytes_sent.unwrap_or(defaults.bytes_sent),
+            bytes_received: self.bytes_received.unwrap_or(defaults.bytes_received),
+            connect_timeout: self.connect_timeout.unwrap_or(defaults.connect_timeout),
+            read_timeout: self.read_timeout.unwrap_or(defaults.read_timeout),
         }
     }
 }
@@ -205,6 +278,14 @@ pub(crate) const TABLES: u32 = 20;
 pub(crate) const RESULT_SIZE: usize = 64 << 20;
 /// Default captured output per task: 1 MiB.
 pub(crate) const OUTPUT: usize = 1 << 20;
+/// Default sockets and HTTP connections open at once per task or actor.
+pub(crate) const CONNECTIONS: u32 = 16;
+/// Default bytes sent, and received, over the network per task or call: 1 GiB.
+pub(crate) const NET_BYTES: u64 = 1 << 30;
+/// Default connect timeout.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default read timeout.
+pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The limits one instance actually runs under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,6 +299,11 @@ pub(crate) struct ResolvedLimits {
     pub(crate) tables: u32,
     pub(crate) result_size: usize,
     pub(crate) output: usize,
+    pub(crate) connections: u32,
+    pub(crate) bytes_sent: u64,
+    pub(crate) bytes_received: u64,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) read_timeout: Duration,
 }
 
 impl ResolvedLimits {
@@ -232,6 +318,11 @@ impl ResolvedLimits {
             tables: TABLES,
             result_size: RESULT_SIZE,
             output: OUTPUT,
+            connections: CONNECTIONS,
+            bytes_sent: NET_BYTES,
+            bytes_received: NET_BYTES,
+            connect_timeout: CONNECT_TIMEOUT,
+            read_timeout: READ_TIMEOUT,
         };
         overrides.resolve(&builtin)
     }

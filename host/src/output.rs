@@ -241,6 +241,15 @@ impl OutputCapture {
         Some(output)
     }
 
+    /// Writes a line from the host (a refused connection, say) to the captured
+    /// stderr, as the guest's own output is; dropped past the output limit.
+    pub(crate) fn note(&self, line: &str) {
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+        let _ = self.write(Stream::Stderr, &bytes);
+    }
+
     /// Appends `bytes`; past the cap, keeps what fits and says which limit was hit.
     fn write(&self, stream: Stream, bytes: &[u8]) -> Result<(), LimitTrap> {
         let Ok(mut state) = self.shared.state.lock() else {

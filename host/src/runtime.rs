@@ -219,12 +219,18 @@ impl RuntimeBuilder {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|err| RayError::Internal(format!("linking WASI: {err}")))?;
         crate::symlinks::guard_symlinks(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|err| RayError::Internal(format!("linking wasi:http: {err}")))?;
+        crate::net::sockets::add_to_linker(&mut linker)
+            .map_err(|err| RayError::Internal(format!("linking the network hooks: {err}")))?;
         TaskModule::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |ctx| ctx)
             .map_err(|err| RayError::Internal(format!("linking rustyray imports: {err}")))?;
         let executor = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.worker_threads)
             .thread_name("rustyray-worker")
             .enable_time()
+            // Guests' granted sockets and HTTP requests run on these threads.
+            .enable_io()
             .build()
             .map_err(|err| RayError::io("starting worker threads", err))?;
         let ticker = EpochTicker::start(engine.clone())?;

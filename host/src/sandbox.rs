@@ -11,6 +11,9 @@
 //! Capabilities grant, explicitly: directories preopened read-only or read-write
 //! (wasmtime-wasi opens them with cap-std, so `..` and symlinks cannot lead out of
 //! them), named environment variables, and stdin (bytes given, or the process's own).
+//! Network access is granted by destination ([`Capabilities::net`], `--allow-net`)
+//! and listening port ([`Capabilities::listen`], `--allow-listen`); `net/` enforces
+//! it on sockets, name lookups and outgoing `wasi:http`, with the network limits.
 //! The runtime has defaults ([`RuntimeBuilder::capabilities`](crate::RuntimeBuilder::capabilities));
 //! a task or actor given its own capabilities gets those *instead* of the defaults,
 //! never both. Tasks a guest submits get the runtime's defaults, not its own grants.
@@ -24,6 +27,9 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use crate::error::{RayError, Result};
 use crate::limits::{Limits, ResolvedLimits};
+use crate::net::{
+    NetCtx, NetGrants, NetRule, NetSpecError, NetState, PortRange, Report, parse_net_rule,
+};
 use crate::output::{OutputCapture, OutputSink, Stream};
 use crate::terminal::EscapedStdio;
 
@@ -124,7 +130,10 @@ pub enum Stdin {
 /// use rustyray::{Capabilities, DirAccess};
 /// let caps = Capabilities::new()
 ///     .dir("/srv/data", "/data", DirAccess::ReadOnly)
-///     .env("MODE", "fast");
+///     .env("MODE", "fast")
+///     .net("api.example.com:443")
+///     .net("10.0.0.0/8:5432")
+///     .listen(8080);
 /// assert!(!caps.is_empty());
 /// assert!(Capabilities::new().is_empty());
 /// ```
@@ -134,6 +143,28 @@ pub struct Capabilities {
     dirs: Vec<DirGrant>,
     env: Vec<(String, String)>,
     stdin: Stdin,
+    net: Arc<NetGrants>,
+    /// `net` specs that did not parse, reported by `check`.
+    net_errors: Vec<NetSpecError>,
+}
+
+/// What one instance's store is built from: its WASI context and its network state.
+pub(crate) struct InstanceSandbox {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) net: NetCtx,
+}
+
+impl InstanceSandbox {
+    /// Nothing granted, refusals reported nowhere (for `describe`).
+    pub(crate) fn bare(limits: &ResolvedLimits) -> Self {
+        let state = NetState::new(Arc::default(), limits.into(), Report::Nowhere);
+        let mut builder = WasiCtx::builder();
+        builder.socket_addr_check(state.addr_check());
+        InstanceSandbox {
+            wasi: builder.build(),
+            net: NetCtx::new(state),
+        }
+    }
 }
 
 impl Capabilities {
@@ -181,6 +212,57 @@ impl Capabilities {
         self
     }
 
+    /// Lets the guest reach a destination, given as `rustyray run --allow-net` takes
+    /// it: `[tcp://|udp://|http://|https://]HOST[:PORTS]`, where `HOST` is an IP, a
+    /// CIDR block, a DNS name, `*.domain` or `*`, and `PORTS` a port, a range
+    /// (`8000-8099`) or `*` (the default, but 80/443 after `http://`/`https://`).
+    /// Covers TCP connects, UDP sends and outgoing `wasi:http` requests; a name is
+    /// looked up only if listed, and what it resolves to is checked (a loopback,
+    /// link-local or cloud-metadata address must be listed itself). A spec that does
+    /// not parse makes the capabilities invalid where they are given
+    /// ([`RayError::InvalidOptions`]).
+    pub fn net(mut self, spec: impl AsRef<str>) -> Self {
+        match parse_net_rule(spec.as_ref()) {
+            Ok(rule) => self.net_rule(rule),
+            Err(err) => {
+                self.net_errors.push(err);
+                self
+            }
+        }
+    }
+
+    /// Lets the guest reach the destinations of a parsed rule (see [`Capabilities::net`]).
+    pub fn net_rule(mut self, rule: NetRule) -> Self {
+        Arc::make_mut(&mut self.net).allow_mut().push_rule(rule);
+        self
+    }
+
+    /// Lets the guest listen on (bind) `port`, TCP or UDP (`--allow-listen PORT`).
+    pub fn listen(self, port: u16) -> Self {
+        self.listen_ports(PortRange::one(port))
+    }
+
+    /// Lets the guest listen on any port of `ports`.
+    pub fn listen_ports(mut self, ports: PortRange) -> Self {
+        Arc::make_mut(&mut self.net).allow_mut().push_listen(ports);
+        self
+    }
+
+    /// These capabilities with their network grants narrowed by `bound`: a
+    /// destination, name or port then passes only if both allow it, so whatever a
+    /// task asks for, it never gets more than the bound (an operator's allow-list
+    /// over a job's). Directories, environment and stdin are left as they are.
+    pub fn narrow_net(mut self, bound: &NetGrants) -> Self {
+        let narrowed = (*self.net).clone().narrow(bound);
+        self.net = Arc::new(narrowed);
+        self
+    }
+
+    /// The network grants (and the bounds over them).
+    pub fn net_grants(&self) -> &NetGrants {
+        &self.net
+    }
+
     /// The directories granted.
     pub fn dirs(&self) -> &[DirGrant] {
         &self.dirs
@@ -193,12 +275,19 @@ impl Capabilities {
 
     /// Whether nothing is granted.
     pub fn is_empty(&self) -> bool {
-        self.dirs.is_empty() && self.env.is_empty() && self.stdin == Stdin::Closed
+        self.dirs.is_empty()
+            && self.env.is_empty()
+            && self.stdin == Stdin::Closed
+            && self.net.is_empty()
+            && self.net_errors.is_empty()
     }
 
     /// Checks the grants can be honoured (each directory exists and is one), so a
     /// bad grant fails where it is given rather than in every task.
     pub(crate) fn check(&self) -> Result<()> {
+        if let Some(err) = self.net_errors.first() {
+            return Err(RayError::InvalidOptions(err.to_string()));
+        }
         for grant in &self.dirs {
             if !grant.host.is_dir() {
                 return Err(RayError::InvalidOptions(format!(
@@ -224,24 +313,34 @@ impl Capabilities {
         Ok(())
     }
 
-    /// The WASI context of an instance: these grants, output into `capture`.
-    pub(crate) fn wasi(&self, capture: &OutputCapture) -> Result<WasiCtx> {
+    /// The WASI context and network state of an instance: these grants, under
+    /// `limits`, output (and network refusals) into `capture`.
+    pub(crate) fn wasi(
+        &self,
+        capture: &OutputCapture,
+        limits: &ResolvedLimits,
+    ) -> Result<InstanceSandbox> {
         let mut builder = WasiCtx::builder();
         builder
             .stdout(capture.stream(Stream::Stdout))
             .stderr(capture.stream(Stream::Stderr));
-        self.grant(&mut builder)?;
-        Ok(builder.build())
+        let net = self.grant(&mut builder, limits, Report::Capture(capture.clone()))?;
+        Ok(InstanceSandbox {
+            wasi: builder.build(),
+            net,
+        })
     }
 
     /// The WASI context of a driver: these grants but `stdin`, `args`, and the
-    /// process's stdout and stderr (with control characters escaped if `escape`).
+    /// process's stdout and stderr (with control characters escaped if `escape`),
+    /// where its network refusals go too.
     pub(crate) fn driver_wasi(
         &self,
         args: &[String],
         stdin: Stdin,
         escape: bool,
-    ) -> Result<WasiCtx> {
+        limits: &ResolvedLimits,
+    ) -> Result<InstanceSandbox> {
         let mut builder = WasiCtx::builder();
         if escape {
             builder
@@ -251,17 +350,28 @@ impl Capabilities {
             builder.inherit_stdout().inherit_stderr();
         }
         builder.args(args);
-        self.grant(&mut builder)?;
+        let net = self.grant(&mut builder, limits, Report::Stderr)?;
         set_stdin(&mut builder, &stdin);
-        Ok(builder.build())
+        Ok(InstanceSandbox {
+            wasi: builder.build(),
+            net,
+        })
     }
 
-    fn grant(&self, builder: &mut WasiCtxBuilder) -> Result<()> {
-        // Explicit, although these are wasmtime-wasi's defaults today: no network.
+    fn grant(
+        &self,
+        builder: &mut WasiCtxBuilder,
+        limits: &ResolvedLimits,
+        report: Report,
+    ) -> Result<NetCtx> {
+        // Sockets and lookups are on, and every use is checked against the grants
+        // (nothing passes without one): a refusal can then say what was refused.
+        let state = NetState::new(self.net.clone(), limits.into(), report);
         builder
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false);
+            .allow_tcp(true)
+            .allow_udp(true)
+            .allow_ip_name_lookup(true)
+            .socket_addr_check(state.addr_check());
         for grant in &self.dirs {
             let perms = match grant.access {
                 DirAccess::ReadOnly => FsPerms::ReadOnly,
@@ -280,7 +390,7 @@ impl Capabilities {
             builder.envs(&self.env);
         }
         set_stdin(builder, &self.stdin);
-        Ok(())
+        Ok(NetCtx::new(state))
     }
 }
 

@@ -17,6 +17,7 @@ mod errors;
 mod hostile;
 mod limits;
 mod loading;
+mod net;
 mod node;
 mod objects;
 mod output;

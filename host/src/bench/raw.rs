@@ -6,8 +6,6 @@
 
 use std::time::Instant;
 
-use wasmtime_wasi::WasiCtx;
-
 use super::workloads::Context;
 use crate::component::new_store;
 use crate::error::{RayError, Result};
@@ -25,7 +23,11 @@ async fn cycle(
         .loaded(guest)
         .ok_or_else(|| RayError::Internal(format!("{guest} is not loaded")))?;
     let limits = inner.sandbox.limits_for(&Limits::default())?;
-    let mut store = new_store(inner, WasiCtx::builder().build(), limits);
+    let mut store = new_store(
+        inner,
+        crate::sandbox::InstanceSandbox::bare(&limits),
+        limits,
+    );
     let instance = component
         .pre()
         .instantiate_async(&mut store)

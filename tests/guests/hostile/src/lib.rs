@@ -7,6 +7,8 @@ use std::io::Read;
 
 use rustyray::RayError;
 
+mod net;
+
 /// Honest work with a known answer: `rounds` million steps of an LCG.
 #[rustyray::remote]
 fn canary(rounds: u32) -> u64 {
