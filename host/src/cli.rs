@@ -55,6 +55,8 @@ struct Cli {
 }
 
 /// The runtime's commands; the `rustyray` binary (`cli/`) adds the node's beside them.
+// `Run` carries every flag; the enum is parsed once per process, so its size is moot.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a guest program's #[rustyray::main].
