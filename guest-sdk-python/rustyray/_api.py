@@ -356,6 +356,7 @@ _ACTOR_OPTIONS = (
     "max_task_retries",
     "get_if_exists",
     "max_pending_calls",
+    "lifetime",
 )
 _NOT_METHODS = ("on_stop",)
 
@@ -398,8 +399,11 @@ class ActorClass:
 
     def options(self, **options):
         """A copy with actor options: ``name``, ``namespace``, ``max_restarts``,
-        ``max_task_retries``, ``get_if_exists``, ``max_pending_calls`` (as Ray's)."""
+        ``max_task_retries``, ``get_if_exists``, ``max_pending_calls``, ``lifetime`` (as Ray's:
+        ``"detached"`` lets the actor outlive the program that created it)."""
         _check_options(options, _ACTOR_OPTIONS, "actor")
+        if options.get("lifetime", "detached") not in ("detached", None):
+            raise ValueError('lifetime must be "detached" or None (as in Ray)')
         merged = dict(self._options)
         merged.update(options)
         return ActorClass(self._cls, self._name, self._snapshot, merged, self._specs)

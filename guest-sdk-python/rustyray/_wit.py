@@ -184,6 +184,7 @@ def create_actor(class_name, args, options):
         max_task_retries=int(options.get("max_task_retries", 0)),
         get_if_exists=bool(options.get("get_if_exists", False)),
         max_pending_calls=options.get("max_pending_calls"),
+        detached=options.get("lifetime") == "detached",
     )
     return _call(_actors.create, class_name, args, options)
 

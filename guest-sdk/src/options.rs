@@ -89,6 +89,7 @@ pub struct ActorOptions {
     max_task_retries: u32,
     get_if_exists: bool,
     max_pending_calls: Option<u32>,
+    detached: bool,
 }
 
 impl ActorOptions {
@@ -154,6 +155,16 @@ impl ActorOptions {
         self
     }
 
+    /// Lets the actor outlive the program that created it (Ray's `lifetime="detached"`).
+    /// By default an actor stops (its `on_stop` runs) when the program whose `main`
+    /// created it, directly or through its tasks, ends; a detached one lives on until
+    /// it is killed or the runtime shuts down, so a named detached actor can serve
+    /// later programs on a node.
+    pub fn detached(mut self, detached: bool) -> Self {
+        self.detached = detached;
+        self
+    }
+
     /// The options as `actors.create` takes them.
     pub(crate) fn to_sys(&self) -> SysActorOptions<'_> {
         SysActorOptions {
@@ -163,6 +174,7 @@ impl ActorOptions {
             max_task_retries: self.max_task_retries,
             get_if_exists: self.get_if_exists,
             max_pending_calls: self.max_pending_calls,
+            detached: self.detached,
         }
     }
 }

@@ -35,6 +35,7 @@ pub(crate) struct SysActorOptions<'a> {
     pub max_task_retries: u32,
     pub get_if_exists: bool,
     pub max_pending_calls: Option<u32>,
+    pub detached: bool,
 }
 
 pub(crate) use imp::*;
@@ -101,6 +102,7 @@ mod imp {
             max_task_retries: options.max_task_retries,
             get_if_exists: options.get_if_exists,
             max_pending_calls: options.max_pending_calls,
+            detached: options.detached,
         };
         actors::create(class, &to_wit(args), &options).map_err(from_wit)
     }

@@ -82,6 +82,11 @@ pub struct ActorOptions {
     /// [`RayError::PendingCallsLimitExceeded`] (Ray's `max_pending_calls`); `None`:
     /// unbounded (the default).
     pub max_pending_calls: Option<usize>,
+    /// Outlive the program that created it (Ray's `lifetime="detached"`). An actor a
+    /// guest program creates (directly or through its tasks) stops when that program
+    /// ends, unless detached. Actors created through the host API belong to no
+    /// program: they live until killed or the runtime shuts down.
+    pub detached: bool,
 }
 
 impl Default for ActorOptions {
@@ -97,12 +102,16 @@ impl Default for ActorOptions {
             limits: Limits::default(),
             capabilities: None,
             max_pending_calls: None,
+            detached: false,
         }
     }
 }
 
 /// The namespace of actors created without one.
 pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// How long `on_stop` may run, at most (less when the actor's call deadline is shorter).
+const ON_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An actor class of a loaded component.
 #[derive(Debug)]
@@ -131,6 +140,8 @@ struct CallOutput {
     control: Arc<crate::task_impl::TaskControl>,
     /// The actor's count of calls sent and not answered; this call leaves it on drop.
     pending: Arc<AtomicUsize>,
+    /// Host memory charged for the call while it is queued and running.
+    _held: Option<crate::budget::Held>,
 }
 
 impl CallOutput {
@@ -204,12 +215,25 @@ impl ActorCell {
         let control = Arc::new(crate::task_impl::TaskControl::queued_call());
         slot.set_producer(&control);
         let before = self.pending.fetch_add(1, Ordering::AcqRel);
+        // The method's name and by-value arguments are held until the call runs.
+        let held = match &args {
+            Ok(args) => crate::limits::check_name("method", method).and_then(|()| {
+                let what = format!("calling {}.{method}", self.class);
+                crate::task_impl::hold_queued(self.objects.host_memory(), what, args).map(Some)
+            }),
+            Err(_) => Ok(None),
+        };
+        let (held, args) = match held {
+            Ok(held) => (held, args),
+            Err(err) => (None, Err(err)),
+        };
         let output = CallOutput {
             slot: want_result.then(|| slot.clone()),
             actor: self.id,
             class: self.class.clone(),
             control,
             pending: self.pending.clone(),
+            _held: held,
         };
         if let Some(limit) = self.max_pending
             && before >= limit
@@ -371,17 +395,32 @@ impl ActorDirectory {
     }
 }
 
-/// Creates an actor of `class` and waits for its constructor.
+/// Creates an actor of `class` and waits for its constructor. If this future is
+/// dropped before the constructor has answered (the creating task timed out or was
+/// cancelled), the actor is killed: a constructor never outlives its creator's wait.
 pub(crate) async fn create(
     runtime: &Arc<RuntimeInner>,
     class: &str,
     args: Vec<TaskArg>,
     options: ActorOptions,
+    scope: Option<Arc<Signal>>,
 ) -> Result<ActorHandle> {
-    let handle = spawn(runtime, class, args, options)?;
+    /// Kills the actor unless disarmed.
+    struct KillUnlessReady(Option<Arc<ActorCell>>);
+    impl Drop for KillUnlessReady {
+        fn drop(&mut self) {
+            if let Some(cell) = self.0.take() {
+                cell.kill();
+            }
+        }
+    }
+    let handle = spawn(runtime, class, args, options, scope)?;
+    let mut guard = KillUnlessReady(Some(handle.cell.clone()));
     // Not `ActorHandle::ready`: this also runs for guests, on a worker thread, where
     // the host API's brief spin would only delay the constructor it waits for.
-    match handle.cell.ready.ready().await {
+    let ready = handle.cell.ready.ready().await;
+    guard.0 = None;
+    match ready {
         Ok(_) => Ok(handle),
         Err(err) => {
             handle
@@ -396,16 +435,20 @@ pub(crate) async fn create(
 /// Creates an actor of `class` without waiting for its constructor (Ray's
 /// `Actor.remote()`): calls queue until it has run; if it fails, they fail with
 /// [`RayError::ActorDied`] naming the constructor's error, as does
-/// [`ActorHandle::ready`].
+/// [`ActorHandle::ready`]. `scope` is the program creating it: unless the actor is
+/// detached, it stops when that program ends.
 pub(crate) fn spawn(
     runtime: &Arc<RuntimeInner>,
     class: &str,
     args: Vec<TaskArg>,
     options: ActorOptions,
+    scope: Option<Arc<Signal>>,
 ) -> Result<ActorHandle> {
     if runtime.is_closed() {
         return Err(RayError::ShutDown);
     }
+    crate::limits::check_name("actor class", class)?;
+    crate::limits::check_name("namespace", &options.namespace)?;
     // Ray's own checks: `ValueError` for an empty name, or `get_if_exists` without one.
     match &options.name {
         Some(name) if name.is_empty() => {
@@ -413,14 +456,19 @@ pub(crate) fn spawn(
                 "an actor name cannot be empty".into(),
             ));
         }
+        Some(name) => crate::limits::check_name("actor name", name)?,
         None if options.get_if_exists => {
             return Err(RayError::InvalidOptions(
                 "get_if_exists needs a name: it returns the actor of that name".into(),
             ));
         }
-        _ => {}
+        None => {}
     }
     let class = runtime.registry.actor_class(class)?;
+    // Counted for the actor's whole life, apart from tasks (`--max-actors`).
+    let counted = runtime
+        .instances
+        .enter(crate::budget::InstanceKind::Actor, &class.name)?;
     let directory = runtime.actors.clone();
     let name = options
         .name
@@ -461,6 +509,7 @@ pub(crate) fn spawn(
     if let Ok(mut by_id) = directory.by_id.lock() {
         by_id.insert(id.0, Arc::downgrade(&cell));
     }
+    let scope = if options.detached { None } else { scope };
     let mailbox = Mailbox {
         runtime: runtime.clone(),
         id,
@@ -468,7 +517,9 @@ pub(crate) fn spawn(
         options,
         name,
         kill,
+        scope,
         receiver,
+        _counted: counted,
     };
     runtime.spawn_tracked(mailbox.run(args, ready));
     Ok(ActorHandle::from_cell(cell))
@@ -503,13 +554,15 @@ fn invoke_error(what: &str, err: InvokeError) -> RayError {
     match err {
         InvokeError::Application(message) => RayError::Application {
             function: what.to_string(),
-            message,
+            message: crate::limits::cut_message(message),
         },
         InvokeError::BadArguments(message) => RayError::BadArguments {
             function: what.to_string(),
-            message,
+            message: crate::limits::cut_message(message),
         },
-        InvokeError::FunctionNotFound(name) => RayError::FunctionNotFound(name),
+        InvokeError::FunctionNotFound(name) => {
+            RayError::FunctionNotFound(crate::limits::cut_message(name))
+        }
     }
 }
 
@@ -523,6 +576,7 @@ impl Incarnation {
         options: &ActorOptions,
         ctor_args: &[Vec<u8>],
         snapshot: Option<&[u8]>,
+        scope: Option<&Arc<Signal>>,
     ) -> Result<Self> {
         let what = format!("{}::new", class.name);
         let defaults = &runtime.sandbox;
@@ -536,10 +590,13 @@ impl Incarnation {
             .capabilities_for(options.capabilities.as_deref())
             .wasi(&capture, &limits)?;
         let mut store = new_store(runtime, sandbox, limits);
+        // What the actor submits belongs to the program the actor belongs to.
+        store.data_mut().scope = scope.cloned();
         let guest = match class.component.pre().instantiate_async(&mut store).await {
             Ok(guest) => guest,
             Err(err) => return Err(instantiate_error(&what, err, &mut store)),
         };
+        crate::component::charge_growth(&mut store);
         let exports = guest.rustyray_runtime_guest();
         let outcome = match snapshot {
             Some(state) => {
@@ -640,13 +697,24 @@ impl Incarnation {
         self.capture.take()
     }
 
-    async fn snapshot(&mut self) -> Option<Vec<u8>> {
-        self.guest
+    /// The actor's state as its `snapshot` encodes it (`None`: it declined), or the
+    /// trap that lost the instance.
+    async fn snapshot(&mut self) -> Result<Option<Vec<u8>>> {
+        match self
+            .guest
             .rustyray_runtime_guest()
             .call_actor_snapshot(&mut self.store)
             .await
-            .ok()
-            .flatten()
+        {
+            Ok(state) => Ok(state),
+            Err(err) => {
+                let context = TrapContext {
+                    task: self.id.to_string(),
+                    arg_sizes: Vec::new(),
+                };
+                Err(call_error("snapshot", err, &mut self.store, context))
+            }
+        }
     }
 
     async fn stop(&mut self) {
@@ -666,18 +734,116 @@ struct Mailbox {
     options: ActorOptions,
     name: Option<(String, String)>,
     kill: Arc<Signal>,
+    /// The program the actor belongs to (`None`: detached, or created by the host).
+    scope: Option<Arc<Signal>>,
     receiver: mpsc::UnboundedReceiver<Message>,
+    /// The actor's place in the `--max-actors` budget, for its whole life.
+    _counted: crate::budget::InstanceSlot,
 }
 
 /// How the loop ended.
 enum End {
-    /// Stop message, or no handle left: finish politely (`on_stop`).
-    Graceful,
-    /// Killed, or the runtime aborted: drop everything now.
+    /// Stop message, no handle left, or its program ended while it was idle: finish
+    /// politely (`on_stop`, under a deadline); the reason queued calls are given.
+    Graceful(&'static str),
+    /// Killed, the runtime aborted, or a guest phase was interrupted: drop everything
+    /// now, without `on_stop`.
     Abrupt(&'static str),
 }
 
+/// What cut a guest phase (constructor, call, snapshot, restore, `on_stop`) short.
+#[derive(Debug, Clone, Copy)]
+enum Interrupt {
+    Killed,
+    Aborted,
+    ProgramEnded,
+    Timeout(Duration),
+}
+
+impl Interrupt {
+    /// Why the actor ended, for the calls still queued.
+    fn reason(self) -> &'static str {
+        match self {
+            Interrupt::Killed => "it was killed",
+            Interrupt::Aborted => "the runtime shut down",
+            Interrupt::ProgramEnded => "the program that created it ended",
+            Interrupt::Timeout(_) => "a guest phase ran past its deadline",
+        }
+    }
+
+    fn into_error(self) -> RayError {
+        match self {
+            Interrupt::Killed | Interrupt::ProgramEnded => RayError::Cancelled,
+            Interrupt::Aborted => RayError::ShutDown,
+            Interrupt::Timeout(after) => RayError::Timeout(after),
+        }
+    }
+}
+
+/// The shorter of two optional deadlines.
+fn shorter(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 impl Mailbox {
+    /// The deadline of each guest phase: the call timeout, or the runtime's default.
+    fn deadline(&self) -> Option<Duration> {
+        self.options
+            .call_timeout
+            .or(self.runtime.config.default_timeout)
+    }
+
+    /// Runs one guest phase under `deadline`, interruptible by kill, the runtime's
+    /// abort and (when `scoped`) the end of the actor's program.
+    async fn phase<T>(
+        &self,
+        deadline: Option<Duration>,
+        scoped: bool,
+        work: impl std::future::Future<Output = T>,
+    ) -> std::result::Result<T, Interrupt> {
+        let timed = async {
+            match deadline {
+                Some(limit) => Box::pin(tokio::time::timeout(limit, work))
+                    .await
+                    .map_err(|_| Interrupt::Timeout(limit)),
+                None => Ok(work.await),
+            }
+        };
+        let scope = if scoped { self.scope.as_deref() } else { None };
+        tokio::select! {
+            biased;
+            _ = self.kill.raised() => Err(Interrupt::Killed),
+            _ = self.runtime.abort.raised() => Err(Interrupt::Aborted),
+            _ = crate::signal::raised_or_never(scope) => Err(Interrupt::ProgramEnded),
+            outcome = timed => outcome,
+        }
+    }
+
+    /// A new incarnation after the last one was lost: from `snapshot` if there is one,
+    /// else from the constructor, under the phase deadline.
+    async fn restart(
+        &self,
+        ctor_args: &[Vec<u8>],
+        snapshot: Option<&[u8]>,
+    ) -> std::result::Result<Result<Incarnation>, Interrupt> {
+        let start = Incarnation::start(
+            &self.runtime,
+            &self.class,
+            self.id,
+            &self.options,
+            ctor_args,
+            snapshot,
+            self.scope.as_ref(),
+        );
+        match self.phase(self.deadline(), true, start).await {
+            Err(Interrupt::Timeout(after)) => Ok(Err(RayError::Timeout(after))),
+            other => other,
+        }
+    }
+
     async fn run(mut self, ctor_args: Vec<TaskArg>, ready: Arc<Slot>) {
         let started = async {
             let args: Vec<Vec<u8>> = resolve(ctor_args)
@@ -692,15 +858,14 @@ impl Mailbox {
                 &self.options,
                 &args,
                 None,
+                self.scope.as_ref(),
             )
             .await?;
             Ok::<_, RayError>((actor, args))
         };
-        let started = tokio::select! {
-            biased;
-            _ = self.kill.raised() => Err(RayError::Cancelled),
-            _ = self.runtime.abort.raised() => Err(RayError::ShutDown),
-            started = started => started,
+        let started = match self.phase(self.deadline(), true, started).await {
+            Ok(started) => started,
+            Err(interrupt) => Err(interrupt.into_error()),
         };
         let (mut actor, ctor_args) = match started {
             Ok(started) => {
@@ -728,16 +893,21 @@ impl Mailbox {
         let mut dead: Option<String> = None;
         let kill = self.kill.clone();
         let runtime = self.runtime.clone();
+        let scope = self.scope.clone();
+        let deadline = self.deadline();
 
-        let end = loop {
+        let end = 'mailbox: loop {
             let message = tokio::select! {
                 biased;
-                _ = kill.raised() => break End::Abrupt("it was killed"),
-                _ = runtime.abort.raised() => break End::Abrupt("the runtime shut down"),
+                _ = kill.raised() => break End::Abrupt(Interrupt::Killed.reason()),
+                _ = runtime.abort.raised() => break End::Abrupt(Interrupt::Aborted.reason()),
+                _ = crate::signal::raised_or_never(scope.as_deref()) => {
+                    break End::Graceful(Interrupt::ProgramEnded.reason())
+                }
                 message = self.receiver.recv() => message,
             };
             let (method, args, output) = match message {
-                None | Some(Message::Stop) => break End::Graceful,
+                None | Some(Message::Stop) => break End::Graceful("it stopped"),
                 Some(Message::Call {
                     method,
                     args,
@@ -752,7 +922,7 @@ impl Mailbox {
             let what = format!("{}.{method}", self.class.name);
             let args = tokio::select! {
                 biased;
-                _ = kill.raised() => break End::Abrupt("it was killed"),
+                _ = kill.raised() => break End::Abrupt(Interrupt::Killed.reason()),
                 // Cancelled while queued or waiting on its arguments: `cancel` answered it.
                 _ = output.control.cancelled() => continue,
                 args = resolve(args) => args,
@@ -769,20 +939,23 @@ impl Mailbox {
                 }
             };
             let mut retries = 0u32;
-            let deadline = self.options.call_timeout.or(runtime.config.default_timeout);
+            // Set when the instance is lost after a call succeeded (its snapshot
+            // trapped or ran past the deadline): it is replaced below.
+            let mut lost: Option<String> = None;
             loop {
-                let outcome = tokio::select! {
-                    biased;
-                    _ = kill.raised() => None,
-                    _ = runtime.abort.raised() => None,
-                    outcome = actor.call(&what, &method, &args, deadline) => Some(outcome),
-                };
+                // The call's own deadline is inside `Incarnation::call` (a timeout there
+                // is a trap: the instance is replaced).
+                let outcome = self
+                    .phase(None, true, actor.call(&what, &method, &args, deadline))
+                    .await;
                 output.set_output(actor.take_output());
-                let Some(outcome) = outcome else {
-                    // Interrupted mid-call; the loop's next turn sees why and ends.
-                    let err = output.died("it was stopped during this call");
-                    output.complete(Err(err));
-                    break;
+                let outcome = match outcome {
+                    Ok(outcome) => outcome,
+                    Err(interrupt) => {
+                        let err = output.died("it was stopped during this call");
+                        output.complete(Err(err));
+                        break 'mailbox End::Abrupt(interrupt.reason());
+                    }
                 };
                 match outcome {
                     Ok(bytes) => {
@@ -791,8 +964,20 @@ impl Mailbox {
                             calls_since_snapshot += 1;
                             if calls_since_snapshot >= self.options.snapshot_every.max(1) {
                                 calls_since_snapshot = 0;
-                                if let Some(state) = actor.snapshot().await {
-                                    snapshot = Some(state);
+                                match self.phase(deadline, true, actor.snapshot()).await {
+                                    Ok(Ok(Some(state))) => snapshot = Some(state),
+                                    Ok(Ok(None)) => {}
+                                    Ok(Err(err)) => {
+                                        lost = Some(format!("its snapshot failed: {err}"));
+                                    }
+                                    Err(Interrupt::Timeout(after)) => {
+                                        lost = Some(format!(
+                                            "its snapshot ran past the deadline of {after:?}"
+                                        ));
+                                    }
+                                    Err(interrupt) => {
+                                        break 'mailbox End::Abrupt(interrupt.reason());
+                                    }
                                 }
                             }
                         }
@@ -831,23 +1016,18 @@ impl Mailbox {
                             break;
                         }
                         restarts += 1;
-                        match Incarnation::start(
-                            &runtime,
-                            &self.class,
-                            self.id,
-                            &self.options,
-                            &ctor_args,
-                            snapshot.as_deref(),
-                        )
-                        .await
-                        {
-                            Ok(restarted) => actor = restarted,
-                            Err(err) => {
+                        match self.restart(&ctor_args, snapshot.as_deref()).await {
+                            Ok(Ok(restarted)) => actor = restarted,
+                            Ok(Err(err)) => {
                                 let reason =
                                     format!("it trapped ({cause}) and could not restart: {err}");
                                 fail(output, &reason);
                                 dead = Some(reason);
                                 break;
+                            }
+                            Err(interrupt) => {
+                                fail(output, interrupt.reason());
+                                break 'mailbox End::Abrupt(interrupt.reason());
                             }
                         }
                         if retries >= self.options.max_task_retries || timed_out {
@@ -864,6 +1044,20 @@ impl Mailbox {
                     }
                 }
             }
+            if let Some(cause) = lost {
+                if restarts >= self.options.max_restarts {
+                    dead = Some(format!("{cause}, with no restarts left"));
+                } else {
+                    restarts += 1;
+                    match self.restart(&ctor_args, snapshot.as_deref()).await {
+                        Ok(Ok(restarted)) => actor = restarted,
+                        Ok(Err(err)) => {
+                            dead = Some(format!("{cause}, and it could not restart: {err}"));
+                        }
+                        Err(interrupt) => break End::Abrupt(interrupt.reason()),
+                    }
+                }
+            }
             // A dead actor lets go of its name at once (Ray's too), so the name can be
             // taken again and `get_named` no longer finds it; its handles still answer
             // `ActorDied`.
@@ -875,11 +1069,13 @@ impl Mailbox {
         // Refuse anything sent from now on, and answer what is still queued.
         self.receiver.close();
         let reason = match end {
-            End::Graceful => {
+            End::Graceful(reason) => {
                 if dead.is_none() {
-                    actor.stop().await;
+                    // `on_stop` is bounded too, and still cut short by kill and abort.
+                    let limit = shorter(deadline, Some(ON_STOP_TIMEOUT));
+                    let _ = self.phase(limit, false, actor.stop()).await;
                 }
-                "it stopped"
+                reason
             }
             End::Abrupt(reason) => reason,
         };

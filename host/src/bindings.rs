@@ -71,6 +71,9 @@ pub(crate) struct TaskCtx {
     pub(crate) control: Option<Arc<crate::task_impl::TaskControl>>,
     /// Network grants, limits and accounting, and the `wasi:http` context.
     pub(crate) net: NetCtx,
+    /// The program this instance works for (`None`: the host's own work, or a
+    /// detached actor): the tasks and actors it submits belong to it too.
+    pub(crate) scope: Option<Arc<crate::signal::Signal>>,
 }
 
 impl TaskCtx {
@@ -89,6 +92,7 @@ impl TaskCtx {
             permit: None,
             control: None,
             net,
+            scope: None,
         }
     }
 
@@ -237,6 +241,7 @@ impl rustyray::runtime::actors::Host for TaskCtx {
         options: rustyray::runtime::types::ActorOptions,
     ) -> wasmtime::Result<Result<Resource<GuestActorHandle>, TaskError>> {
         let args = self.task_args(args)?;
+        let detached = options.detached;
         let options = ActorOptions {
             name: options.name,
             namespace: options
@@ -248,10 +253,12 @@ impl rustyray::runtime::actors::Host for TaskCtx {
             max_pending_calls: options
                 .max_pending_calls
                 .and_then(|calls| usize::try_from(calls).ok()),
+            detached,
             ..ActorOptions::default()
         };
         let runtime = self.runtime.clone();
-        match crate::actor_impl::create(&runtime, &class, args, options).await {
+        let scope = self.scope.clone();
+        match crate::actor_impl::create(&runtime, &class, args, options, scope).await {
             Ok(handle) => Ok(Ok(self.push_actor(handle.cell().clone())?)),
             Err(err) => Ok(Err(TaskError::from(&err))),
         }
@@ -263,6 +270,10 @@ impl rustyray::runtime::actors::Host for TaskCtx {
         namespace: Option<String>,
     ) -> wasmtime::Result<Option<Resource<GuestActorHandle>>> {
         let namespace = namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
+        // A name longer than any actor may have names none (and is not looked up).
+        if name.len() > crate::limits::NAME_LENGTH || namespace.len() > crate::limits::NAME_LENGTH {
+            return Ok(None);
+        }
         match self.runtime.actors.named(namespace, &name) {
             Some(cell) => Ok(Some(self.push_actor(cell)?)),
             None => Ok(None),
@@ -339,20 +350,36 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
         args: Vec<rustyray::runtime::types::TaskArg>,
         options: rustyray::runtime::types::TaskOptions,
     ) -> wasmtime::Result<Result<Resource<GuestObjectRef>, TaskError>> {
-        // An unknown function fails the submission itself, not a later `get`.
-        if let Err(err) = self.runtime.registry.lookup(&function) {
+        // A name too long to hold, or an unknown function, fails the submission itself,
+        // not a later `get`.
+        if let Err(err) = crate::limits::check_name("function", &function)
+            .and_then(|()| self.runtime.registry.lookup(&function).map(drop))
+        {
             return Ok(Err(TaskError::from(&err)));
         }
         let task_args = self.task_args(args)?;
+        // A guest may ask for a shorter deadline than the operator's, never a longer one.
+        let timeout = match (
+            options.timeout_ms.map(Duration::from_millis),
+            self.runtime.config.default_timeout,
+        ) {
+            (Some(asked), Some(operator)) => Some(asked.min(operator)),
+            (asked, operator) => asked.or(operator),
+        };
         let options = TaskOptions {
-            timeout: options.timeout_ms.map(Duration::from_millis),
+            timeout,
             max_retries: options.max_retries,
             retry_exceptions: options.retry_exceptions,
             ..TaskOptions::default()
         };
-        let slot = self
-            .runtime
-            .submit_slot(&function, task_args, options, true);
+        let slot =
+            match self
+                .runtime
+                .submit_slot(&function, task_args, options, true, self.scope.clone())
+            {
+                Ok(slot) => slot,
+                Err(err) => return Ok(Err(TaskError::from(&err))),
+            };
         if let (Some(parent), Some(child)) = (&self.control, slot.producer()) {
             parent.adopt(&child);
         }
@@ -368,7 +395,7 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
 
 impl rustyray::runtime::diagnostics::Host for TaskCtx {
     fn report_panic(&mut self, message: String) -> wasmtime::Result<()> {
-        self.panic_message = Some(message);
+        self.panic_message = Some(crate::limits::cut_message(message));
         Ok(())
     }
 }

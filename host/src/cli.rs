@@ -122,6 +122,22 @@ pub enum Command {
         /// (default 256).
         #[arg(long, value_name = "MIB")]
         memory: Option<usize>,
+        /// Tasks executing at once (default 16 per worker thread); the rest queue.
+        #[arg(long, value_name = "N")]
+        max_running: Option<usize>,
+        /// Task instances alive at once, running or waiting in get (default 1000);
+        /// past it a task fails with the live instances limit.
+        #[arg(long, value_name = "N")]
+        max_instances: Option<u32>,
+        /// Actors alive at once (default 1000), counted apart from tasks; past it
+        /// creating one fails with the live actors limit.
+        #[arg(long, value_name = "N")]
+        max_actors: Option<u32>,
+        /// Memory the host may hold for guests, all together, in MiB: objects, queued
+        /// arguments, errors, captured output, grown linear memory (default 16 x
+        /// --memory, at least 1024, at most half the machine).
+        #[arg(long, value_name = "MIB")]
+        host_memory: Option<usize>,
         /// Fuel (about one unit per wasm instruction) for each task and actor call;
         /// turns fuel metering on.
         #[arg(long, value_name = "N")]
@@ -265,6 +281,10 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             read_timeout,
             stdin,
             memory,
+            max_running,
+            max_instances,
+            max_actors,
+            host_memory,
             fuel,
             max_output,
             max_result,
@@ -307,6 +327,18 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             builder = builder.capabilities(capabilities).limits(limits);
             if let Some(mib) = memory {
                 builder = builder.memory_limit(mib.saturating_mul(1 << 20));
+            }
+            if let Some(tasks) = max_running {
+                builder = builder.max_running(tasks);
+            }
+            if let Some(instances) = max_instances {
+                builder = builder.max_instances(instances);
+            }
+            if let Some(actors) = max_actors {
+                builder = builder.max_actors(actors);
+            }
+            if let Some(mib) = host_memory {
+                builder = builder.host_memory(mib.saturating_mul(1 << 20));
             }
             if !quiet_tasks {
                 builder = builder.on_output(print_live);

@@ -19,7 +19,7 @@ use wasmtime::{Store, UpdateDeadline};
 use crate::bindings::{InvokeError, TaskCtx, TaskModulePre};
 use crate::cache::{CacheOutcome, content_hash};
 use crate::error::{RayError, Result, TrapContext};
-use crate::limits::{GuestLimiter, Limit, LimitTrap, ResolvedLimits, limit_of_error};
+use crate::limits::{GuestLimiter, Limit, LimitTrap, ResolvedLimits, cut_message, limit_of_error};
 use crate::object_store::ObjectId;
 use crate::output::{OutputCapture, Source};
 use crate::runtime::RuntimeInner;
@@ -35,6 +35,8 @@ pub(crate) struct TaskRun<'a> {
     pub(crate) capture: Option<&'a OutputCapture>,
     /// Its cancel: the tasks it submits become its children.
     pub(crate) control: &'a Arc<crate::task_impl::TaskControl>,
+    /// The program it belongs to, which the tasks and actors it submits inherit.
+    pub(crate) scope: Option<&'a Arc<crate::signal::Signal>>,
 }
 
 /// How long a component's `describe` (and the constructors before it) may take.
@@ -343,9 +345,15 @@ impl LoadedComponent {
                 &limits,
             )?,
         };
+        // Counted against the task budget for as long as the instance lives (running,
+        // or parked in `get`).
+        let _counted = runtime
+            .instances
+            .enter(crate::budget::InstanceKind::Task, function)?;
         let mut store = new_store(runtime, sandbox, limits);
         store.data_mut().permit = Some(permit);
         store.data_mut().control = Some(run.control.clone());
+        store.data_mut().scope = run.scope.cloned();
         let context = || TrapContext {
             task: format!("task {}", run.id.0),
             arg_sizes: args.iter().map(Vec::len).collect(),
@@ -354,6 +362,7 @@ impl LoadedComponent {
             Ok(instance) => instance,
             Err(err) => return Err(instantiate_error(function, err, &mut store)),
         };
+        charge_growth(&mut store);
         let outcome = instance
             .rustyray_runtime_guest()
             .call_invoke(&mut store, function, args)
@@ -371,13 +380,15 @@ impl LoadedComponent {
             }
             Ok(Err(InvokeError::Application(message))) => Err(RayError::Application {
                 function: function.to_string(),
-                message,
+                message: cut_message(message),
             }),
             Ok(Err(InvokeError::BadArguments(message))) => Err(RayError::BadArguments {
                 function: function.to_string(),
-                message,
+                message: cut_message(message),
             }),
-            Ok(Err(InvokeError::FunctionNotFound(name))) => Err(RayError::FunctionNotFound(name)),
+            Ok(Err(InvokeError::FunctionNotFound(name))) => {
+                Err(RayError::FunctionNotFound(cut_message(name)))
+            }
             Err(err) => Err(call_error(function, err, &mut store, context())),
         }
     }
@@ -403,10 +414,16 @@ impl LoadedComponent {
             &runtime.sandbox.limits,
         )?;
         let mut store = new_store(runtime, sandbox, runtime.sandbox.limits);
+        // The program's scope: what it submits (and what that submits) is cancelled, and
+        // the actors it created stop unless detached, when `main` ends however it ends.
+        let scope = Arc::new(crate::signal::Signal::default());
+        let _end_of_program = crate::signal::RaiseOnDrop(scope.clone());
+        store.data_mut().scope = Some(scope);
         let instance = match self.pre.instance_pre().instantiate_async(&mut store).await {
             Ok(instance) => instance,
             Err(err) => return Err(instantiate_error("main", err, &mut store)),
         };
+        charge_growth(&mut store);
         let func = instance
             .get_typed_func::<(Vec<String>,), (i32,)>(&mut store, run)
             .map_err(|err| {
@@ -459,6 +476,13 @@ pub(crate) fn new_store(
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
     store
+}
+
+/// From now on, charges the linear memory the instance grows into to the runtime's
+/// host memory account.
+pub(crate) fn charge_growth(store: &mut Store<TaskCtx>) {
+    let memory = store.data().runtime.objects.host_memory().clone();
+    store.data_mut().limiter.charge_to(&memory);
 }
 
 /// Fills the store's tank to its fuel limit (unlimited without one); before each

@@ -344,6 +344,47 @@ fn backtrace_suffix(backtrace: &str) -> String {
 }
 
 impl RayError {
+    /// About how many bytes the host holds for this error: the texts it carries, plus
+    /// a fixed overhead. A failed dependency shares its cause, so it counts only
+    /// itself. Charged to the host memory account while an object holds the error.
+    pub(crate) fn held_bytes(&self) -> usize {
+        const OVERHEAD: usize = 64;
+        OVERHEAD
+            + match self {
+                RayError::Application { function, message }
+                | RayError::BadArguments { function, message } => function.len() + message.len(),
+                RayError::Trap {
+                    function,
+                    message,
+                    backtrace,
+                    context,
+                } => {
+                    function.len()
+                        + message.len()
+                        + backtrace.len()
+                        + context.task.len()
+                        + context.arg_sizes.len() * 8
+                }
+                RayError::LimitExceeded {
+                    function, detail, ..
+                } => function.len() + detail.len(),
+                RayError::InvalidOptions(text)
+                | RayError::InvalidArgument(text)
+                | RayError::FunctionNotFound(text)
+                | RayError::ActorClassNotFound(text)
+                | RayError::Serialization(text)
+                | RayError::Internal(text) => text.len(),
+                RayError::ActorDied { class, reason, .. } => class.len() + reason.len(),
+                RayError::InvalidModule {
+                    source_name,
+                    message,
+                } => source_name.len() + message.len(),
+                RayError::ActorNameTaken { namespace, name } => namespace.len() + name.len(),
+                RayError::Io { context, message } => context.len() + message.len(),
+                _ => 0,
+            }
+    }
+
     /// The error at the end of a chain of failed dependencies (or `self`).
     pub fn root_cause(&self) -> &RayError {
         let mut current = self;

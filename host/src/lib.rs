@@ -48,6 +48,7 @@
 mod args;
 pub mod bench;
 mod bindings;
+mod budget;
 pub mod cache;
 pub mod cli;
 pub mod codec;

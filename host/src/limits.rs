@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use wasmtime::ResourceLimiter;
 
+use crate::budget::HostMemory;
 use crate::error::RayError;
 
 /// A limit a guest can run into.
@@ -59,6 +60,14 @@ pub enum Limit {
     ConnectTimeout,
     /// Milliseconds a read from the network may wait for data.
     ReadTimeout,
+    /// Bytes the host holds on guests' behalf, runtime-wide: objects, queued
+    /// arguments, errors, captured output, grown linear memory (see `budget.rs`).
+    HostMemory,
+    /// Actors alive at once in the whole runtime (counted apart from tasks).
+    LiveActors,
+    /// Bytes of a name a guest hands the host: function, actor, namespace, class,
+    /// method.
+    NameLength,
 }
 
 impl Limit {
@@ -78,6 +87,9 @@ impl Limit {
             Limit::BytesReceived => "bytes received",
             Limit::ConnectTimeout => "connect timeout",
             Limit::ReadTimeout => "read timeout",
+            Limit::HostMemory => "host memory",
+            Limit::LiveActors => "live actors",
+            Limit::NameLength => "name length",
         }
     }
 
@@ -90,6 +102,8 @@ impl Limit {
                 | Limit::Output
                 | Limit::BytesSent
                 | Limit::BytesReceived
+                | Limit::HostMemory
+                | Limit::NameLength
         )
     }
 
@@ -287,6 +301,50 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default read timeout.
 pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The longest name (function, actor, namespace, class, method) the host accepts.
+pub const NAME_LENGTH: usize = 1 << 10;
+/// The longest error message (a guest's `Err` text or panic message) the host keeps;
+/// longer ones are cut, saying how much was cut.
+pub const ERROR_MESSAGE: usize = 64 << 10;
+
+/// Refuses a guest-chosen `name` longer than [`NAME_LENGTH`]; `kind` says what it
+/// names ("function", "actor name", ...).
+pub(crate) fn check_name(kind: &str, name: &str) -> Result<(), RayError> {
+    if name.len() <= NAME_LENGTH {
+        return Ok(());
+    }
+    let mut shown = NAME_LENGTH.min(64);
+    while !name.is_char_boundary(shown) {
+        shown -= 1;
+    }
+    Err(RayError::LimitExceeded {
+        function: format!("{kind} {:?}...", &name[..shown]),
+        limit: Limit::NameLength,
+        value: NAME_LENGTH as u64,
+        detail: format!("the {kind} is {} bytes", name.len()),
+    })
+}
+
+/// `message` cut to [`ERROR_MESSAGE`] bytes (at a character boundary), saying how
+/// many bytes were cut.
+pub(crate) fn cut_message(mut message: String) -> String {
+    if message.len() <= ERROR_MESSAGE {
+        return message;
+    }
+    let total = message.len();
+    let mut end = ERROR_MESSAGE;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    message.truncate(end);
+    message.push_str(&format!(
+        "... [{} of {total} bytes cut: error messages are kept up to {} bytes]",
+        total - end,
+        ERROR_MESSAGE
+    ));
+    message
+}
+
 /// The limits one instance actually runs under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ResolvedLimits {
@@ -385,11 +443,25 @@ impl LimitTrap {
 pub(crate) struct GuestLimiter {
     pub(crate) limits: ResolvedLimits,
     hit: Option<LimitTrap>,
+    /// Where growth of linear memory after instantiation is charged, and how much
+    /// has been; given back when the store (and this) is dropped.
+    charge: Option<(HostMemory, usize)>,
 }
 
 impl GuestLimiter {
     pub(crate) fn new(limits: ResolvedLimits) -> Self {
-        GuestLimiter { limits, hit: None }
+        GuestLimiter {
+            limits,
+            hit: None,
+            charge: None,
+        }
+    }
+
+    /// From now on, linear memory the instance grows into is charged to `memory`
+    /// (called once the instance exists: its initial memory is bounded by the
+    /// instance budgets instead).
+    pub(crate) fn charge_to(&mut self, memory: &HostMemory) {
+        self.charge = Some((memory.clone(), 0));
     }
 
     /// The refusal recorded since the last [`GuestLimiter::reset`], if any.
@@ -414,6 +486,14 @@ impl GuestLimiter {
     }
 }
 
+impl Drop for GuestLimiter {
+    fn drop(&mut self) {
+        if let Some((memory, charged)) = &self.charge {
+            memory.release(*charged);
+        }
+    }
+}
+
 impl ResourceLimiter for GuestLimiter {
     fn memory_growing(
         &mut self,
@@ -427,6 +507,19 @@ impl ResourceLimiter for GuestLimiter {
                 self.limits.memory as u64,
                 format!("growing linear memory from {current} to {desired} bytes was refused"),
             );
+        }
+        if let Some((memory, charged)) = &mut self.charge {
+            let more = desired.saturating_sub(current);
+            if let Err(RayError::LimitExceeded { value, detail, .. }) =
+                memory.take(more, String::new)
+            {
+                return self.refuse(
+                    Limit::HostMemory,
+                    value,
+                    format!("growing linear memory from {current} to {desired} bytes: {detail}"),
+                );
+            }
+            *charged += more;
         }
         Ok(true)
     }

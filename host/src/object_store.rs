@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use crate::budget::HostMemory;
 use crate::error::{RayError, Result};
 use crate::output::TaskOutput;
 use crate::task_impl::TaskControl;
@@ -58,6 +59,9 @@ pub(crate) struct StoreShared {
     used_bytes: AtomicUsize,
     freed_objects: AtomicU64,
     capacity: usize,
+    /// The runtime's host memory account: objects, errors and output are charged
+    /// to it as well as (objects) to the store's own cap.
+    host: HostMemory,
 }
 
 /// A snapshot of the object store's counters.
@@ -71,6 +75,13 @@ pub struct StoreStats {
     pub freed_objects: u64,
     /// The memory cap, in bytes.
     pub capacity: usize,
+    /// Bytes the host holds on guests' behalf, objects included (see
+    /// [`RuntimeBuilder::host_memory`](crate::RuntimeBuilder::host_memory)).
+    pub host_memory_used: usize,
+    /// The most [`host_memory_used`](Self::host_memory_used) has been.
+    pub host_memory_peak: usize,
+    /// The host memory budget.
+    pub host_memory_capacity: usize,
 }
 
 /// The store: creates slots and keeps the counters.
@@ -80,7 +91,7 @@ pub(crate) struct ObjectStore {
 }
 
 impl ObjectStore {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize, host: HostMemory) -> Self {
         ObjectStore {
             shared: Arc::new(StoreShared {
                 next_id: AtomicU64::new(1),
@@ -88,8 +99,14 @@ impl ObjectStore {
                 used_bytes: AtomicUsize::new(0),
                 freed_objects: AtomicU64::new(0),
                 capacity,
+                host,
             }),
         }
+    }
+
+    /// The runtime's host memory account.
+    pub(crate) fn host_memory(&self) -> &HostMemory {
+        &self.shared.host
     }
 
     /// A new empty slot, to be filled by a task.
@@ -103,6 +120,7 @@ impl ObjectStore {
             producer: Mutex::new(None),
             store: self.shared.clone(),
             output: OnceLock::new(),
+            held: AtomicUsize::new(0),
         })
     }
 
@@ -119,13 +137,16 @@ impl ObjectStore {
             used_bytes: self.shared.used_bytes.load(Ordering::Relaxed),
             freed_objects: self.shared.freed_objects.load(Ordering::Relaxed),
             capacity: self.shared.capacity,
+            host_memory_used: self.shared.host.used(),
+            host_memory_peak: self.shared.host.peak(),
+            host_memory_capacity: self.shared.host.capacity(),
         }
     }
 }
 
 impl StoreShared {
-    /// Reserves `len` bytes under the cap.
-    fn reserve(&self, len: usize) -> Result<()> {
+    /// Reserves `len` bytes of object `id` under the cap and in the host memory account.
+    fn reserve(&self, id: ObjectId, len: usize) -> Result<()> {
         let mut used = self.used_bytes.load(Ordering::Relaxed);
         loop {
             let next = used.saturating_add(len);
@@ -142,10 +163,21 @@ impl StoreShared {
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Ok(()),
+                Ok(_) => break,
                 Err(actual) => used = actual,
             }
         }
+        if let Err(err) = self.host.take(len, || format!("storing {id}")) {
+            self.used_bytes.fetch_sub(len, Ordering::Relaxed);
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// Gives back what [`StoreShared::reserve`] took.
+    fn unreserve(&self, len: usize) {
+        self.used_bytes.fetch_sub(len, Ordering::Relaxed);
+        self.host.release(len);
     }
 }
 
@@ -160,6 +192,9 @@ pub struct Slot {
     /// What the producing task printed, set (if it printed anything) before the
     /// outcome, so whoever sees the outcome sees the output.
     output: OnceLock<Box<TaskOutput>>,
+    /// Host memory charged for the output and for an error outcome (a value's bytes
+    /// are charged by the store's `reserve`).
+    held: AtomicUsize,
 }
 
 impl fmt::Debug for Slot {
@@ -176,9 +211,31 @@ impl Slot {
         self.id
     }
 
-    /// Records what the producing task printed; call before [`Slot::complete`].
+    /// Records what the producing task printed; call before [`Slot::complete`]. The
+    /// bytes are charged to the host memory account; output that does not fit is
+    /// replaced by a note saying so.
     pub(crate) fn set_output(&self, output: TaskOutput) {
-        let _ = self.output.set(Box::new(output));
+        let len = output.stdout.len() + output.stderr.len();
+        let output = match self
+            .store
+            .host
+            .take(len, || format!("the output of {}", self.id))
+        {
+            Ok(()) => {
+                self.held.fetch_add(len, Ordering::Relaxed);
+                output
+            }
+            Err(err) => TaskOutput::dropped(&err),
+        };
+        if let Err(lost) = self.output.set(Box::new(output)) {
+            self.give_back(lost.stdout.len() + lost.stderr.len());
+        }
+    }
+
+    /// Gives back `len` bytes of what `held` charged.
+    fn give_back(&self, len: usize) {
+        self.held.fetch_sub(len, Ordering::Relaxed);
+        self.store.host.release(len);
     }
 
     /// What the producing task printed, if anything (once the slot is ready).
@@ -191,23 +248,42 @@ impl Slot {
     /// Filling an already filled slot does nothing (the first outcome wins: a task
     /// that finishes just as it is cancelled keeps one answer).
     pub(crate) fn complete(&self, outcome: Outcome) -> Result<()> {
+        if self.outcome.get().is_some() {
+            return Ok(());
+        }
+        let mut error_bytes = 0;
+        let mut refused = None;
         let outcome = match outcome {
-            Ok((bytes, encoding)) => match self.store.reserve(bytes.len()) {
+            Ok((bytes, encoding)) => match self.store.reserve(self.id, bytes.len()) {
                 Ok(()) => Ok((bytes, encoding)),
-                Err(err) => Err(err),
+                Err(err) => {
+                    refused = Some(err.clone());
+                    Err(err)
+                }
             },
-            Err(err) => Err(err),
+            // An error's text is held as long as the object: charged like a value. One
+            // that does not fit is replaced by the (small) refusal itself.
+            Err(err) => {
+                let len = err.held_bytes();
+                match self
+                    .store
+                    .host
+                    .take(len, || format!("keeping the error of {}", self.id))
+                {
+                    Ok(()) => {
+                        error_bytes = len;
+                        Err(err)
+                    }
+                    Err(refused) => Err(refused),
+                }
+            }
         };
-        let refused = match &outcome {
-            Err(err @ RayError::ObjectStoreFull { .. }) => Some(err.clone()),
-            _ => None,
-        };
-        if let Err(lost) = self.outcome.set(outcome)
-            && let Ok((bytes, _)) = lost
-        {
-            self.store
-                .used_bytes
-                .fetch_sub(bytes.len(), Ordering::Relaxed);
+        match self.outcome.set(outcome) {
+            Ok(()) => {
+                self.held.fetch_add(error_bytes, Ordering::Relaxed);
+            }
+            Err(Ok((bytes, _))) => self.store.unreserve(bytes.len()),
+            Err(Err(_)) => self.store.host.release(error_bytes),
         }
         if let Ok(mut producer) = self.producer.lock() {
             producer.take();
@@ -280,10 +356,9 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         if let Some(Ok((bytes, _))) = self.outcome.get() {
-            self.store
-                .used_bytes
-                .fetch_sub(bytes.len(), Ordering::Relaxed);
+            self.store.unreserve(bytes.len());
         }
+        self.store.host.release(*self.held.get_mut());
         self.store.live_objects.fetch_sub(1, Ordering::Relaxed);
         self.store.freed_objects.fetch_add(1, Ordering::Relaxed);
     }
@@ -295,7 +370,7 @@ mod tests {
 
     #[test]
     fn cap_refuses_and_drop_frees() {
-        let store = ObjectStore::new(10);
+        let store = ObjectStore::new(10, HostMemory::new(1 << 20));
         let a = store
             .put(Bytes::from_static(b"123456"), Encoding::Raw)
             .unwrap();
@@ -320,7 +395,7 @@ mod tests {
 
     #[test]
     fn first_outcome_wins() {
-        let store = ObjectStore::new(100);
+        let store = ObjectStore::new(100, HostMemory::new(1 << 20));
         let slot = store.new_slot();
         slot.complete(Err(RayError::Cancelled)).unwrap();
         slot.complete(Ok((Bytes::from_static(b"x"), Encoding::Raw)))

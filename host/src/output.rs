@@ -51,6 +51,16 @@ pub struct TaskOutput {
 }
 
 impl TaskOutput {
+    /// What is kept of a task's output the host could not hold (`why`): a note on
+    /// stderr in its place.
+    pub(crate) fn dropped(why: &crate::RayError) -> Self {
+        TaskOutput {
+            stdout: Bytes::new(),
+            stderr: Bytes::from(format!("[output dropped: {why}]\n")),
+            truncated: true,
+        }
+    }
+
     /// Stdout as text (invalid UTF-8 replaced).
     pub fn stdout_text(&self) -> Cow<'_, str> {
         String::from_utf8_lossy(&self.stdout)

@@ -21,6 +21,7 @@ use crate::actor_impl::{
     self as actor, ActorClass, ActorDirectory, ActorHandle, ActorOptions, DEFAULT_NAMESPACE,
 };
 use crate::bindings::{TaskCtx, TaskModule};
+use crate::budget::{HostMemory, InstanceBudget, default_host_memory};
 use crate::cache::{CompileCache, default_cache_dir, default_cache_max_bytes};
 use crate::codec;
 use crate::component::{ComponentInfo, LoadedComponent};
@@ -43,7 +44,10 @@ pub(crate) struct RuntimeConfig {
     pub(crate) cache_max_bytes: u64,
     pub(crate) object_store_capacity: usize,
     pub(crate) max_instances: u32,
+    pub(crate) max_actors: u32,
     pub(crate) max_running: usize,
+    /// The host memory budget; `None` takes [`default_host_memory`].
+    pub(crate) host_memory: Option<usize>,
     pub(crate) memory_limit: usize,
     pub(crate) default_timeout: Option<Duration>,
     /// Capabilities, limits, fuel and the live output sink (see `sandbox.rs`).
@@ -87,7 +91,9 @@ impl Default for RuntimeBuilder {
                 cache_max_bytes: default_cache_max_bytes(),
                 object_store_capacity: 4 << 30,
                 max_instances: 1000,
+                max_actors: 1000,
                 max_running: threads * 16,
+                host_memory: None,
                 memory_limit: 256 << 20,
                 default_timeout: None,
                 sandbox: SandboxConfig::default(),
@@ -126,10 +132,30 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Instances that may be alive at once: running tasks, tasks waiting on objects,
-    /// drivers (default 1,000). Each reserves address space, not memory.
+    /// Task instances that may be alive at once: running tasks and tasks waiting on
+    /// objects (default 1,000). A task past it fails with
+    /// [`RayError::LimitExceeded`] naming [`Limit::LiveInstances`](crate::Limit::LiveInstances).
+    /// Actors are counted apart ([`max_actors`](Self::max_actors)), so idle actors
+    /// cannot take the room tasks need. Each reserves address space, not memory.
     pub fn max_instances(mut self, instances: u32) -> Self {
         self.config.max_instances = instances.max(2);
+        self
+    }
+
+    /// Actors that may be alive at once (default 1,000); creating one more fails with
+    /// [`RayError::LimitExceeded`] naming [`Limit::LiveActors`](crate::Limit::LiveActors).
+    pub fn max_actors(mut self, actors: u32) -> Self {
+        self.config.max_actors = actors.max(1);
+        self
+    }
+
+    /// Bytes the host may hold on guests' behalf, all together: objects, by-value
+    /// arguments of queued tasks and calls, error messages, captured output, and the
+    /// linear memory instances grow into (default: 16 × the memory limit, at least
+    /// 1 GiB, at most half the machine's memory). What does not fit is refused with
+    /// [`RayError::LimitExceeded`] naming [`Limit::HostMemory`](crate::Limit::HostMemory).
+    pub fn host_memory(mut self, bytes: usize) -> Self {
+        self.config.host_memory = Some(bytes.max(1 << 20));
         self
     }
 
@@ -207,11 +233,11 @@ impl RuntimeBuilder {
             limits: ResolvedLimits::defaults(config.memory_limit, &config.sandbox.limits),
             sink: config.sandbox.sink.clone(),
             fuel,
-            pool_instances: config.max_instances,
+            pool_instances: pool_instances(&config),
             escape_driver_output: config.sandbox.escape_driver_output,
         };
         let engine = build_engine(&PoolSizes {
-            instances: config.max_instances,
+            instances: pool_instances(&config),
             max_memory: config.memory_limit,
             fuel,
         })?;
@@ -239,7 +265,18 @@ impl RuntimeBuilder {
             executor: Mutex::new(Some(executor)),
             _ticker: ticker,
             cache,
-            objects: ObjectStore::new(config.object_store_capacity),
+            objects: ObjectStore::new(
+                config.object_store_capacity,
+                HostMemory::new(
+                    config
+                        .host_memory
+                        .unwrap_or_else(|| default_host_memory(config.memory_limit)),
+                ),
+            ),
+            instances: InstanceBudget::new(
+                config.max_instances as usize,
+                config.max_actors as usize,
+            ),
             permits: Arc::new(Semaphore::new(config.max_running)),
             registry: Registry::default(),
             components: Mutex::new(Vec::new()),
@@ -258,6 +295,15 @@ impl RuntimeBuilder {
     }
 }
 
+/// Slots of the instance pool: every task and every actor budget allows, plus a few
+/// for drivers and `describe`.
+fn pool_instances(config: &RuntimeConfig) -> u32 {
+    config
+        .max_instances
+        .saturating_add(config.max_actors)
+        .saturating_add(4)
+}
+
 /// The shared state behind a [`Runtime`], reachable from tasks and instances.
 pub(crate) struct RuntimeInner {
     pub(crate) engine: Engine,
@@ -271,6 +317,8 @@ pub(crate) struct RuntimeInner {
     pub(crate) sandbox: SandboxDefaults,
     pub(crate) abort: Signal,
     pub(crate) actors: Arc<ActorDirectory>,
+    /// Live task and actor instances, counted apart (see `budget.rs`).
+    pub(crate) instances: Arc<InstanceBudget>,
     components: Mutex<Vec<Arc<LoadedComponent>>>,
     handle: tokio::runtime::Handle,
     executor: Mutex<Option<tokio::runtime::Runtime>>,
@@ -283,19 +331,29 @@ pub(crate) struct RuntimeInner {
 }
 
 impl RuntimeInner {
-    /// Submits a task; the returned slot is filled when it ends. Never fails: a task
+    /// Submits a task; the returned slot is filled when it ends. Fails only when the
+    /// submission itself cannot be held: a name over [`NAME_LENGTH`](crate::limits::NAME_LENGTH),
+    /// or its by-value arguments (and bookkeeping) over the host memory budget. A task
     /// that cannot run (unknown function, runtime shut down) fails its object.
     ///
     /// After `shutdown` starts, the host API submits nothing more, but work already in
     /// flight (`from_guest`) may still submit the tasks it needs to finish, until the
-    /// shutdown deadline aborts everything.
+    /// shutdown deadline aborts everything. `scope` is the program the task belongs to:
+    /// when it ends, the task is cancelled.
     pub(crate) fn submit_slot(
         self: &Arc<Self>,
         function: &str,
         args: Vec<TaskArg>,
         options: TaskOptions,
         from_guest: bool,
-    ) -> Arc<Slot> {
+        scope: Option<Arc<Signal>>,
+    ) -> Result<Arc<Slot>> {
+        crate::limits::check_name("function", function)?;
+        let held = task::hold_queued(
+            self.objects.host_memory(),
+            format!("submitting {function}"),
+            &args,
+        )?;
         let slot = self.objects.new_slot();
         let refused = if from_guest {
             self.abort.is_raised()
@@ -304,13 +362,13 @@ impl RuntimeInner {
         };
         if refused {
             let _ = slot.complete(Err(RayError::ShutDown));
-            return slot;
+            return Ok(slot);
         }
         let function = match self.registry.lookup(function) {
             Ok(function) => function,
             Err(err) => {
                 let _ = slot.complete(Err(err));
-                return slot;
+                return Ok(slot);
             }
         };
         let control = Arc::new(TaskControl::default());
@@ -322,13 +380,15 @@ impl RuntimeInner {
             args,
             options,
             control,
+            scope,
+            _held: held,
             output: OutputGuard {
                 slot: slot.clone(),
                 runtime: self.clone(),
             },
         };
         self.handle.spawn(task::run(task));
-        slot
+        Ok(slot)
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -385,6 +445,12 @@ pub struct RuntimeStats {
     pub tasks_in_flight: u64,
     /// Actors alive (with a handle or a name).
     pub live_actors: usize,
+    /// Task instances alive (running, or parked in `get`), against
+    /// [`RuntimeBuilder::max_instances`].
+    pub task_instances: usize,
+    /// Actors counted against [`RuntimeBuilder::max_actors`] (from creation to their
+    /// end).
+    pub actor_instances: usize,
 }
 
 /// A rustyray runtime: load components, submit tasks, put and get objects.
@@ -680,6 +746,8 @@ impl Runtime {
     pub fn stats(&self) -> RuntimeStats {
         RuntimeStats {
             live_actors: self.inner.actors.live(),
+            task_instances: self.inner.instances.tasks(),
+            actor_instances: self.inner.instances.actors(),
             objects: self.inner.objects.stats(),
             tasks_submitted: self.inner.submitted.load(Ordering::Relaxed),
             tasks_in_flight: self.inner.in_flight.load(Ordering::Relaxed),
@@ -845,7 +913,14 @@ impl ActorBuilder<'_> {
             capabilities.check()?;
             self.runtime.inner.cache.check_grants(capabilities)?;
         }
-        actor::create(&self.runtime.inner, &self.class, self.args?, self.options).await
+        actor::create(
+            &self.runtime.inner,
+            &self.class,
+            self.args?,
+            self.options,
+            None,
+        )
+        .await
     }
 
     /// Creates the actor without waiting for its constructor, as Ray's
@@ -853,7 +928,13 @@ impl ActorBuilder<'_> {
     /// [`RayError::ActorDied`] if it failed (see [`ActorHandle::ready`]). Name
     /// clashes and unknown classes are still reported here.
     pub fn spawn(self) -> Result<ActorHandle> {
-        actor::spawn(&self.runtime.inner, &self.class, self.args?, self.options)
+        actor::spawn(
+            &self.runtime.inner,
+            &self.class,
+            self.args?,
+            self.options,
+            None,
+        )
     }
 }
 
@@ -972,7 +1053,8 @@ impl TaskBuilder {
             self.args,
             self.options,
             false,
-        )))
+            None,
+        )?))
     }
 }
 

@@ -41,3 +41,22 @@ impl Signal {
         }
     }
 }
+
+/// Resolves once `signal` is raised; never, without one (a task or actor that belongs
+/// to no program).
+pub(crate) async fn raised_or_never(signal: Option<&Signal>) {
+    match signal {
+        Some(signal) => signal.raised().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Raises its signal when dropped: a program's scope ends however its driver does.
+#[derive(Debug)]
+pub(crate) struct RaiseOnDrop(pub(crate) std::sync::Arc<Signal>);
+
+impl Drop for RaiseOnDrop {
+    fn drop(&mut self) {
+        self.0.raise();
+    }
+}

@@ -79,6 +79,25 @@ pub(crate) enum TaskArg {
     Object(Arc<Slot>),
 }
 
+/// Charges what a queued task or actor call (`what`, named in a refusal) holds until
+/// it runs: its by-value arguments, an object reference's pointer, a fixed overhead.
+pub(crate) fn hold_queued(
+    memory: &crate::budget::HostMemory,
+    what: String,
+    args: &[TaskArg],
+) -> Result<crate::budget::Held> {
+    let bytes = args
+        .iter()
+        .map(|arg| match arg {
+            TaskArg::Value(bytes) => bytes.len(),
+            TaskArg::Object(_) => 16,
+        })
+        .sum::<usize>()
+        + what.len()
+        + crate::budget::QUEUED_OVERHEAD;
+    memory.hold(bytes, || what)
+}
+
 /// An actor call still in its actor's mailbox (see [`TaskControl::queued_call`]).
 const CALL_QUEUED: u8 = 1;
 /// An actor call its actor has started.
@@ -211,6 +230,11 @@ pub(crate) struct Task {
     pub(crate) args: Vec<TaskArg>,
     pub(crate) options: TaskOptions,
     pub(crate) control: Arc<TaskControl>,
+    /// The program the task belongs to (`None`: the host's own): when it ends, the
+    /// task is cancelled, unless it already finished.
+    pub(crate) scope: Option<Arc<Signal>>,
+    /// Host memory charged for the task while it is queued and running.
+    pub(crate) _held: crate::budget::Held,
     pub(crate) output: OutputGuard,
 }
 
@@ -235,6 +259,8 @@ pub(crate) async fn run(task: Task) {
         args,
         options,
         control,
+        scope,
+        _held,
         output,
     } = task;
     let runtime = output.runtime.clone();
@@ -246,7 +272,8 @@ pub(crate) async fn run(task: Task) {
             biased;
             _ = control.cancel.raised() => Err(RayError::Cancelled),
             _ = runtime.abort.raised() => Err(RayError::Cancelled),
-            outcome = execute(&runtime, &function, args.clone(), &options, &output.slot, &control, capture.as_ref()) => outcome,
+            _ = crate::signal::raised_or_never(scope.as_deref()) => Err(RayError::Cancelled),
+            outcome = execute(&runtime, &function, args.clone(), &options, &output.slot, &control, capture.as_ref(), scope.as_ref()) => outcome,
         };
         match &outcome {
             Err(error) if !control.is_cancelled() && options.retries_after(error, retried) => {
@@ -264,6 +291,10 @@ pub(crate) async fn run(task: Task) {
         .complete(outcome.map(|bytes| (bytes, Encoding::Postcard)));
 }
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one task's parts, taken apart once"
+)]
 async fn execute(
     runtime: &Arc<RuntimeInner>,
     function: &Function,
@@ -272,6 +303,7 @@ async fn execute(
     slot: &Slot,
     control: &Arc<TaskControl>,
     capture: Option<&OutputCapture>,
+    scope: Option<&Arc<Signal>>,
 ) -> Result<Bytes> {
     let args = resolve(args).await?;
     let permit = runtime
@@ -302,6 +334,7 @@ async fn execute(
                     options,
                     capture,
                     control,
+                    scope,
                 };
                 component
                     .invoke(runtime, &function.name, &args, permit, &run)

@@ -171,6 +171,7 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
     let runtime = rustyray::Runtime::builder()
         .worker_threads(1)
         .max_instances(4)
+        .max_actors(1)
         .cache_dir(Some(cache_dir.clone()))
         .memory_limit((config.job_memory_mib as usize).saturating_mul(1 << 20))
         .build()?;

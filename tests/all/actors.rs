@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::common;
 use rustyray::{ActorHandle, Args, ObjectRef, RayError, Runtime, TaskBuilder};
 
 async fn runtime_with(builder: rustyray::RuntimeBuilder) -> Runtime {
@@ -18,7 +19,7 @@ async fn runtime_with(builder: rustyray::RuntimeBuilder) -> Runtime {
 }
 
 async fn runtime() -> Runtime {
-    runtime_with(Runtime::builder()).await
+    runtime_with(common::builder()).await
 }
 
 async fn counter(runtime: &Runtime, start: i32) -> ActorHandle {
@@ -318,7 +319,7 @@ async fn an_actor_waiting_in_get_does_not_block_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn different_actors_run_in_parallel() {
-    let runtime = runtime_with(Runtime::builder().worker_threads(2)).await;
+    let runtime = runtime_with(common::builder().worker_threads(2)).await;
     let a = runtime.actor("Waiter").create().await.unwrap();
     let b = runtime.actor("Waiter").create().await.unwrap();
     // Each spins (pure CPU, no waiting) for a fixed amount. Two actors at once must
@@ -521,7 +522,12 @@ async fn shutdown_deadline_interrupts_a_blocked_actor() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_live_actors_each_with_its_own_state() {
     const N: usize = 10_000;
-    let runtime = runtime_with(Runtime::builder().max_instances(N as u32 + 500)).await;
+    let runtime = runtime_with(
+        Runtime::builder()
+            .max_instances(16)
+            .max_actors(N as u32 + 10),
+    )
+    .await;
     let start = Instant::now();
     let mut actors = Vec::with_capacity(N);
     for i in 0..N {

@@ -32,8 +32,13 @@ pub fn fresh_dir(name: &str) -> PathBuf {
 }
 
 /// A runtime builder using the shared test cache.
+/// Budgets are smaller than the defaults: the tests run many runtimes at once in one
+/// process, and every pool slot costs kernel memory mappings (`vm.max_map_count`).
 pub fn builder() -> RuntimeBuilder {
-    Runtime::builder().cache_dir(Some(cache_dir()))
+    Runtime::builder()
+        .cache_dir(Some(cache_dir()))
+        .max_instances(256)
+        .max_actors(256)
 }
 
 /// A runtime with the fixtures loaded.

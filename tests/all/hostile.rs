@@ -13,6 +13,8 @@ use rustyray::{
 
 use crate::common::{self, LONG, SHORT, hostile_runtime, within};
 
+mod budgets;
+
 /// What `canary(rounds)` must return (the guest runs the same loop).
 fn canary_answer(rounds: u32) -> u64 {
     let mut x: u64 = 0;
@@ -275,8 +277,8 @@ async fn unbounded_recursion_through_remote_fails_with_the_instance_limit() -> R
         .expect_err("the recursion fails");
     let message = application_message(err);
     assert!(
-        message.contains("live instances limit of 1000"),
-        "the innermost task's error reaches the root: {message}"
+        message.contains("live instances limit of 256") && message.contains("--max-instances"),
+        "the innermost task's error reaches the root, naming the flag: {message}"
     );
     eprintln!(
         "recursion through remote failed cleanly after {:?}, rss {} -> {} MiB",

@@ -41,7 +41,8 @@ pub(crate) fn spawn_probe(kind: &str, guest: &Path) -> Result<String> {
 /// is made first so the class's one-off costs are not spread over the rest.
 async fn actor_rss(count: usize, guest: &Path) -> Result<f64> {
     let runtime = Runtime::builder()
-        .max_instances(count as u32 + 200)
+        .max_instances(16)
+        .max_actors(count as u32 + 200)
         .memory_limit(64 << 20)
         .build()?;
     runtime.load(guest).await?;

@@ -206,8 +206,19 @@ pub(crate) const ALL: &[Workload] = &[
 ];
 
 pub(crate) async fn runtime_with(ctx: &Context, instances: u32, memory: usize) -> Result<Runtime> {
+    runtime_for(ctx, instances, 1000, memory).await
+}
+
+/// A runtime for `actors` live actors (tasks get a small budget of their own: the
+/// pool holds both, and each slot costs kernel memory mappings).
+async fn actor_runtime(ctx: &Context, actors: u32) -> Result<Runtime> {
+    runtime_for(ctx, 64, actors, 64 << 20).await
+}
+
+async fn runtime_for(ctx: &Context, instances: u32, actors: u32, memory: usize) -> Result<Runtime> {
     let runtime = Runtime::builder()
         .max_instances(instances)
+        .max_actors(actors)
         .memory_limit(memory)
         // A result may be as large as the guest's memory (the echo's is its input).
         .limits(crate::Limits::new().result_size(memory))
@@ -522,7 +533,7 @@ async fn cancel_running(ctx: Context) -> Result<f64> {
 
 async fn actors_created(ctx: Context) -> Result<f64> {
     let n = ctx.sizes.actors_created;
-    let runtime = runtime_with(&ctx, (n as u32) + 200, 64 << 20).await?;
+    let runtime = actor_runtime(&ctx, (n as u32) + 200).await?;
     let start = Instant::now();
     spawn_and_ping(&runtime, n).await?;
     Ok(rate(n, start))
@@ -567,7 +578,7 @@ async fn actors_100k(ctx: Context) -> Result<f64> {
             n * 8
         )));
     }
-    let runtime = runtime_with(&ctx, (n as u32) + 200, 64 << 20).await?;
+    let runtime = actor_runtime(&ctx, (n as u32) + 200).await?;
     let start = Instant::now();
     let _actors = spawn_and_ping(&runtime, n).await?;
     let figure = start.elapsed().as_secs_f64();

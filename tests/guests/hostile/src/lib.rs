@@ -7,6 +7,7 @@ use std::io::Read;
 
 use rustyray::RayError;
 
+mod budgets;
 mod net;
 
 /// Honest work with a known answer: `rounds` million steps of an LCG.
@@ -328,6 +329,13 @@ fn main() -> Result<(), RayError> {
     let args = rustyray::args();
     if args.get(1).map(String::as_str) == Some("--escape") {
         return escape_everywhere();
+    }
+    if args.get(1).map(String::as_str) == Some("--fork-bomb") {
+        let count = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100);
+        return budgets::fork_bomb(count);
+    }
+    if args.get(1).map(String::as_str) == Some("--lifetimes") {
+        return budgets::lifetimes();
     }
     println!("hostile main: args={:?}", &args[1..]);
     println!("env HOSTILE_MODE={:?}", std::env::var("HOSTILE_MODE").ok());
