@@ -29,7 +29,8 @@ impl TaskOptions {
     }
 
     /// A wall-clock deadline, counted from when the task starts running. The task fails
-    /// with [`RayError::Timeout`](crate::RayError::Timeout) if it runs longer.
+    /// with [`RayError::Timeout`](crate::RayError::Timeout) if it runs longer. It can
+    /// only shorten the operator's deadline (`--task-timeout`): a longer one is cut to it.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
