@@ -218,8 +218,13 @@ impl ActorCell {
         // The method's name and by-value arguments are held until the call runs.
         let held = match &args {
             Ok(args) => crate::limits::check_name("method", method).and_then(|()| {
-                let what = format!("calling {}.{method}", self.class);
-                crate::task_impl::hold_queued(self.objects.host_memory(), what, args).map(Some)
+                crate::task_impl::hold_queued(
+                    self.objects.host_memory(),
+                    method.len(),
+                    || format!("calling {}.{method}", self.class),
+                    args,
+                )
+                .map(Some)
             }),
             Err(_) => Ok(None),
         };

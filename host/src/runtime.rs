@@ -351,7 +351,8 @@ impl RuntimeInner {
         crate::limits::check_name("function", function)?;
         let held = task::hold_queued(
             self.objects.host_memory(),
-            format!("submitting {function}"),
+            function.len(),
+            || format!("submitting {function}"),
             &args,
         )?;
         let slot = self.objects.new_slot();

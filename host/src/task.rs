@@ -79,11 +79,13 @@ pub(crate) enum TaskArg {
     Object(Arc<Slot>),
 }
 
-/// Charges what a queued task or actor call (`what`, named in a refusal) holds until
-/// it runs: its by-value arguments, an object reference's pointer, a fixed overhead.
+/// Charges what a queued task or actor call holds until it runs: its by-value
+/// arguments, an object reference's pointer, its name (`name_len` bytes) and a fixed
+/// overhead. `what` names it in a refusal (formatted only then: this is a hot path).
 pub(crate) fn hold_queued(
     memory: &crate::budget::HostMemory,
-    what: String,
+    name_len: usize,
+    what: impl FnOnce() -> String,
     args: &[TaskArg],
 ) -> Result<crate::budget::Held> {
     let bytes = args
@@ -93,9 +95,9 @@ pub(crate) fn hold_queued(
             TaskArg::Object(_) => 16,
         })
         .sum::<usize>()
-        + what.len()
+        + name_len
         + crate::budget::QUEUED_OVERHEAD;
-    memory.hold(bytes, || what)
+    memory.hold(bytes, what)
 }
 
 /// An actor call still in its actor's mailbox (see [`TaskControl::queued_call`]).
