@@ -224,6 +224,14 @@ pub fn create(
 
 /// Calls `method` on `handle` (described as `what` in messages, e.g. `` `Counter.add` ``);
 /// the generated typed methods call this with the method's parameters.
+/// What a call on an actor whose creation failed with `error` fails with.
+fn creation_failed(error: &RayError) -> RayError {
+    match error {
+        RayError::ActorDied(_) => error.clone(),
+        other => RayError::ActorDied(format!("its creation failed: {other}")),
+    }
+}
+
 pub fn call<T>(
     handle: &ActorHandle,
     what: &str,
@@ -233,7 +241,9 @@ pub fn call<T>(
 ) -> ObjectRef<T> {
     let actor = match &handle.link {
         Link::Live(actor) => actor,
-        Link::Failed(error) => return ObjectRef::failed(error.clone()),
+        // As in Ray, a call on an actor whose creation failed fails with `ActorDied`
+        // naming why (`ready` gives the creation error itself).
+        Link::Failed(error) => return ObjectRef::failed(creation_failed(error)),
     };
     ObjectRef::from_result(with_sys_args(what, params, args, |args| {
         Ok(sys::actor_call(actor, method, args))
@@ -250,7 +260,7 @@ pub fn tell(
 ) -> Result<(), RayError> {
     let actor = match &handle.link {
         Link::Live(actor) => actor,
-        Link::Failed(error) => return Err(error.clone()),
+        Link::Failed(error) => return Err(creation_failed(error)),
     };
     with_sys_args(what, params, args, |args| {
         sys::actor_tell(actor, method, args);

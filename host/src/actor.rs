@@ -185,6 +185,9 @@ pub(crate) struct ActorCell {
     ready: Arc<Slot>,
     mailbox: mpsc::UnboundedSender<Message>,
     kill: Arc<Signal>,
+    /// A kill that asks for a restart (Ray's `kill(no_restart=False)`): one pending
+    /// request at most.
+    restart: Arc<tokio::sync::Notify>,
     objects: ObjectStore,
     directory: Arc<ActorDirectory>,
     /// Calls sent and not yet answered, and the most allowed (`max_pending_calls`).
@@ -282,6 +285,12 @@ impl ActorCell {
         self.kill.raise();
     }
 
+    /// Kills the running instance and restarts the actor, if it has restarts left
+    /// (else it ends as after [`ActorCell::kill`]).
+    pub(crate) fn kill_and_restart(&self) {
+        self.restart.notify_one();
+    }
+
     pub(crate) fn id(&self) -> ActorId {
         self.id
     }
@@ -344,6 +353,19 @@ impl ActorHandle {
     /// [`RayError::ActorDied`], `on_stop` is not run, there is no restart.
     pub fn kill(&self) {
         self.cell.kill();
+    }
+
+    /// Ray's `kill(actor, no_restart=...)`: with `no_restart` as [`ActorHandle::kill`];
+    /// without, the running instance is killed (a running call fails with
+    /// [`RayError::ActorDied`]) and the actor restarts as after a crash — from its last
+    /// snapshot, or its constructor — if it has restarts left, using one; with none
+    /// left it ends as after `kill`. Calls queued behind it run on the new instance.
+    pub fn kill_with(&self, no_restart: bool) {
+        if no_restart {
+            self.cell.kill();
+        } else {
+            self.cell.kill_and_restart();
+        }
     }
 
     /// Stops the actor after the calls already sent: then `on_stop` runs and the
@@ -482,6 +504,7 @@ pub(crate) fn spawn(
     let id = ActorId(directory.next_id.fetch_add(1, Ordering::Relaxed) + 1);
     let (sender, receiver) = mpsc::unbounded_channel();
     let kill = Arc::new(Signal::default());
+    let restart = Arc::new(tokio::sync::Notify::new());
     let ready = runtime.objects.new_slot();
     let cell = Arc::new(ActorCell {
         id,
@@ -490,6 +513,7 @@ pub(crate) fn spawn(
         ready: ready.clone(),
         mailbox: sender,
         kill: kill.clone(),
+        restart: restart.clone(),
         objects: runtime.objects.clone(),
         directory: directory.clone(),
         pending: Arc::new(AtomicUsize::new(0)),
@@ -522,6 +546,7 @@ pub(crate) fn spawn(
         options,
         name,
         kill,
+        restart,
         scope,
         receiver,
         _counted: counted,
@@ -739,6 +764,8 @@ struct Mailbox {
     options: ActorOptions,
     name: Option<(String, String)>,
     kill: Arc<Signal>,
+    /// `kill(no_restart=False)` requests.
+    restart: Arc<tokio::sync::Notify>,
     /// The program the actor belongs to (`None`: detached, or created by the host).
     scope: Option<Arc<Signal>>,
     receiver: mpsc::UnboundedReceiver<Message>,
@@ -760,6 +787,8 @@ enum End {
 #[derive(Debug, Clone, Copy)]
 enum Interrupt {
     Killed,
+    /// Killed, to be restarted (`kill(no_restart=False)`).
+    Restart,
     Aborted,
     ProgramEnded,
     Timeout(Duration),
@@ -770,6 +799,7 @@ impl Interrupt {
     fn reason(self) -> &'static str {
         match self {
             Interrupt::Killed => "it was killed",
+            Interrupt::Restart => "it was killed (to be restarted)",
             Interrupt::Aborted => "the runtime shut down",
             Interrupt::ProgramEnded => "the program that created it ended",
             Interrupt::Timeout(_) => "a guest phase ran past its deadline",
@@ -778,7 +808,7 @@ impl Interrupt {
 
     fn into_error(self) -> RayError {
         match self {
-            Interrupt::Killed | Interrupt::ProgramEnded => RayError::Cancelled,
+            Interrupt::Killed | Interrupt::Restart | Interrupt::ProgramEnded => RayError::Cancelled,
             Interrupt::Aborted => RayError::ShutDown,
             Interrupt::Timeout(after) => RayError::Timeout(after),
         }
@@ -821,6 +851,7 @@ impl Mailbox {
         tokio::select! {
             biased;
             _ = self.kill.raised() => Err(Interrupt::Killed),
+            _ = self.restart.notified() => Err(Interrupt::Restart),
             _ = self.runtime.abort.raised() => Err(Interrupt::Aborted),
             _ = crate::signal::raised_or_never(scope) => Err(Interrupt::ProgramEnded),
             outcome = timed => outcome,
@@ -849,14 +880,21 @@ impl Mailbox {
         }
     }
 
-    async fn run(mut self, ctor_args: Vec<TaskArg>, ready: Arc<Slot>) {
-        let started = async {
-            let args: Vec<Vec<u8>> = resolve(ctor_args)
-                .await?
-                .iter()
-                .map(|arg| arg.to_vec())
-                .collect();
-            let actor = Incarnation::start(
+    /// Resolves the constructor's arguments and runs it; a constructor that traps (or
+    /// is killed to be restarted) is run again while restarts are left, as Ray restarts
+    /// an actor whose creation crashed; an `Err` from it is final.
+    async fn construct(
+        &self,
+        ctor_args: Vec<TaskArg>,
+        restarts: &mut u32,
+    ) -> Result<(Incarnation, Vec<Vec<u8>>)> {
+        let resolved = async { resolve(ctor_args).await };
+        let args: Vec<Vec<u8>> = match self.phase(self.deadline(), true, resolved).await {
+            Ok(args) => args?.iter().map(|arg| arg.to_vec()).collect(),
+            Err(interrupt) => return Err(interrupt.into_error()),
+        };
+        loop {
+            let start = Incarnation::start(
                 &self.runtime,
                 &self.class,
                 self.id,
@@ -864,14 +902,24 @@ impl Mailbox {
                 &args,
                 None,
                 self.scope.as_ref(),
-            )
-            .await?;
-            Ok::<_, RayError>((actor, args))
-        };
-        let started = match self.phase(self.deadline(), true, started).await {
-            Ok(started) => started,
-            Err(interrupt) => Err(interrupt.into_error()),
-        };
+            );
+            let failure = match self.phase(self.deadline(), true, start).await {
+                Ok(Ok(actor)) => return Ok((actor, args)),
+                Ok(Err(err @ RayError::Trap { .. })) => err,
+                Ok(Err(err)) => return Err(err),
+                Err(Interrupt::Restart) => RayError::Cancelled,
+                Err(interrupt) => return Err(interrupt.into_error()),
+            };
+            if *restarts >= self.options.max_restarts {
+                return Err(failure);
+            }
+            *restarts += 1;
+        }
+    }
+
+    async fn run(mut self, ctor_args: Vec<TaskArg>, ready: Arc<Slot>) {
+        let mut restarts = 0u32;
+        let started = self.construct(ctor_args, &mut restarts).await;
         let (mut actor, ctor_args) = match started {
             Ok(started) => {
                 let _ = ready.complete(Ok((Bytes::new(), Encoding::Postcard)));
@@ -892,11 +940,11 @@ impl Mailbox {
             }
         };
 
-        let mut restarts = 0u32;
         let mut snapshot: Option<Vec<u8>> = None;
         let mut calls_since_snapshot = 0u32;
         let mut dead: Option<String> = None;
         let kill = self.kill.clone();
+        let restart = self.restart.clone();
         let runtime = self.runtime.clone();
         let scope = self.scope.clone();
         let deadline = self.deadline();
@@ -909,7 +957,27 @@ impl Mailbox {
                 _ = crate::signal::raised_or_never(scope.as_deref()) => {
                     break End::Graceful(Interrupt::ProgramEnded.reason())
                 }
-                message = self.receiver.recv() => message,
+                _ = restart.notified() => None,
+                message = self.receiver.recv() => Some(message),
+            };
+            let Some(message) = message else {
+                // Killed while idle, to be restarted.
+                if dead.is_some() {
+                    continue;
+                }
+                if restarts >= self.options.max_restarts {
+                    break End::Abrupt(Interrupt::Killed.reason());
+                }
+                restarts += 1;
+                match self.restart(&ctor_args, snapshot.as_deref()).await {
+                    Ok(Ok(restarted)) => actor = restarted,
+                    Ok(Err(err)) => {
+                        dead = Some(format!("it was killed and could not restart: {err}"));
+                        runtime.actors.unpin(self.id, &self.name);
+                    }
+                    Err(interrupt) => break End::Abrupt(interrupt.reason()),
+                }
+                continue;
             };
             let (method, args, output) = match message {
                 None | Some(Message::Stop) => break End::Graceful("it stopped"),
@@ -956,6 +1024,17 @@ impl Mailbox {
                 output.set_output(actor.take_output());
                 let outcome = match outcome {
                     Ok(outcome) => outcome,
+                    Err(Interrupt::Restart) => {
+                        // Killed during this call, to be restarted: the call fails; the
+                        // instance is replaced below if restarts are left.
+                        let err = output.died("it was killed during this call");
+                        output.complete(Err(err));
+                        if restarts >= self.options.max_restarts {
+                            break 'mailbox End::Abrupt(Interrupt::Killed.reason());
+                        }
+                        lost = Some("it was killed".to_string());
+                        break;
+                    }
                     Err(interrupt) => {
                         let err = output.died("it was stopped during this call");
                         output.complete(Err(err));
@@ -979,6 +1058,9 @@ impl Mailbox {
                                         lost = Some(format!(
                                             "its snapshot ran past the deadline of {after:?}"
                                         ));
+                                    }
+                                    Err(Interrupt::Restart) => {
+                                        lost = Some("it was killed".to_string());
                                     }
                                     Err(interrupt) => {
                                         break 'mailbox End::Abrupt(interrupt.reason());

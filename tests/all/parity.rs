@@ -2,6 +2,9 @@
 //! `tests/guests/parity` (a task that exercises the public SDK the way a Ray user would)
 //! and is named after the Ray test it follows.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rustyray::{RayError, Result, Runtime};
 
 use crate::common::{self, SHORT, within};
@@ -331,4 +334,91 @@ async fn test_exit_actor() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_dependent_sees_the_root_cause() -> Result<()> {
     scenario("test_dependent_sees_the_root_cause").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_actor_restart_after_constructor_crash() -> Result<()> {
+    scenario("test_actor_restart_after_constructor_crash").await
+}
+
+/// Ray's `ray.kill(actor, no_restart=False)` (`test_actor_failures.py::test_actor_restart`
+/// kills with restarts allowed): the actor comes back from its constructor, using one
+/// restart; with none left the kill is final.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_kill_with_restart() -> Result<()> {
+    let runtime = actor_runtime().await;
+    let counter = runtime
+        .actor("Counter")
+        .arg(10)
+        .max_restarts(1)
+        .create()
+        .await?;
+    assert_eq!(
+        within(
+            SHORT,
+            "increment",
+            counter.call::<i32>("increment", ()).get()
+        )
+        .await?,
+        11
+    );
+    counter.kill_with(false);
+    // Calls sent after the kill run on the restarted instance, whose state is new.
+    let after = within(
+        SHORT,
+        "after the restart",
+        counter.call::<i32>("increment", ()).get(),
+    )
+    .await?;
+    assert_eq!(after, 11, "restarted from its constructor");
+    counter.kill_with(false);
+    let dead = within(
+        SHORT,
+        "with no restarts left",
+        counter.call::<i32>("increment", ()).get(),
+    )
+    .await;
+    assert!(matches!(dead, Err(RayError::ActorDied { .. })), "{dead:?}");
+
+    // A running call is interrupted: it fails, and the calls behind it run on the new
+    // instance.
+    let started = Arc::new(AtomicBool::new(false));
+    let seen = started.clone();
+    let runtime = common::builder()
+        .on_output(move |line| {
+            if line.line == b"spinning" {
+                seen.store(true, Ordering::Release);
+            }
+        })
+        .build()?;
+    runtime.load(rustyray_tests::HOSTILE).await?;
+    let stubborn = runtime
+        .actor("Stubborn")
+        .arg("calm")
+        .max_restarts(1)
+        .create()
+        .await?;
+    assert_eq!(
+        within(SHORT, "ok", stubborn.call::<u32>("ok", ()).get()).await?,
+        1
+    );
+    let spinning = stubborn.call::<u64>("announce_and_spin", ());
+    let behind = stubborn.call::<u32>("ok", ());
+    assert!(
+        common::eventually(SHORT, || started.load(Ordering::Acquire)).await,
+        "the spinning call started"
+    );
+    stubborn.kill_with(false);
+    let interrupted = within(SHORT, "the spinning call", spinning.get()).await;
+    assert!(
+        matches!(interrupted, Err(RayError::ActorDied { .. })),
+        "{interrupted:?}"
+    );
+    assert_eq!(
+        within(SHORT, "the call behind", behind.get()).await?,
+        2,
+        "a new instance, restored from the snapshot taken after the first call"
+    );
+    drop(counter);
+    runtime.shutdown().await
 }

@@ -50,6 +50,12 @@ impl Stubborn {
         self.calls
     }
 
+    /// Prints `spinning`, then spins until stopped.
+    pub fn announce_and_spin(&mut self) -> u64 {
+        println!("spinning");
+        spin()
+    }
+
     fn on_stop(&mut self) {
         if self.mode == "stop" {
             spin();

@@ -332,3 +332,62 @@ fn flood(tally: TallyHandle, calls: u32) -> (u32, u32) {
     }
     (refused, ran)
 }
+
+/// An actor whose constructor crashes (traps) on its first `fail_times` runs, counted by
+/// `tally`.
+#[rustyray::actor]
+pub struct Fickle {
+    run: u32,
+}
+
+#[rustyray::actor]
+impl Fickle {
+    pub fn new(tally: TallyHandle, fail_times: u32) -> Self {
+        let run = tally.bump().get().expect("the tally answers");
+        if run <= fail_times {
+            panic!("constructor crash on run {run}");
+        }
+        Fickle { run }
+    }
+
+    /// Which run of the constructor made this instance.
+    pub fn run(&self) -> u32 {
+        self.run
+    }
+}
+
+/// Ray's `test_actor_failures.py::test_actor_init_fails`-style restarts: an actor whose
+/// creation crashes is restarted up to `max_restarts`, like any crash; with too few
+/// restarts every call fails with `ActorDied` naming the crash.
+#[rustyray::remote]
+fn test_actor_restart_after_constructor_crash() -> Result<(), String> {
+    let tally = Tally::remote();
+    let actor = Fickle::remote_with(
+        rustyray::ActorOptions::new().max_restarts(2),
+        tally.clone(),
+        2u32,
+    );
+    let run = actor.run().get().map_err(ray)?;
+    check(run == 3, || {
+        format!("the third construction served, not run {run}")
+    })?;
+
+    let tally = Tally::remote();
+    let doomed = Fickle::remote_with(
+        rustyray::ActorOptions::new().max_restarts(1),
+        tally.clone(),
+        5u32,
+    );
+    match doomed.run().get() {
+        Err(RayError::ActorDied(reason)) if reason.contains("constructor crash on run 2") => {}
+        other => {
+            return Err(format!(
+                "expected ActorDied naming the crash, got {other:?}"
+            ));
+        }
+    }
+    let runs = tally.count().get().map_err(ray)?;
+    check(runs == 2, || {
+        format!("ran the constructor {runs} times, expected 2")
+    })
+}
