@@ -281,14 +281,16 @@ mod tests {
         let Err(RayError::Runtime(message)) = handle.ready() else {
             panic!("no runtime natively");
         };
+        // Calls on a handle whose creation failed answer `ActorDied` naming why (Ray's).
+        let died = RayError::ActorDied(format!(
+            "its creation failed: {}",
+            RayError::Runtime(message.clone())
+        ));
         assert!(message.contains("on native targets"), "{message}");
         assert_eq!(handle.id(), 0);
         let result: ObjectRef<i32> = handle.call("add", vec![arg(2i32)]);
-        assert_eq!(result.get(), Err(RayError::Runtime(message.clone())));
-        assert_eq!(
-            handle.tell("add", vec![]),
-            Err(RayError::Runtime(message.clone()))
-        );
+        assert_eq!(result.get(), Err(died.clone()));
+        assert_eq!(handle.tell("add", vec![]), Err(died.clone()));
         let copy = handle.clone();
         assert_eq!(copy.ready(), handle.ready());
         copy.kill();

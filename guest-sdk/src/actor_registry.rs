@@ -594,17 +594,16 @@ mod tests {
         let Err(RayError::Runtime(message)) = counter.ready() else {
             panic!("no runtime natively");
         };
+        // Calls on a handle whose creation failed answer `ActorDied` naming why (Ray's).
+        let died = RayError::ActorDied(format!(
+            "its creation failed: {}",
+            RayError::Runtime(message.clone())
+        ));
         let n: ObjectRef<i32> = counter.add(5);
-        assert_eq!(n.get(), Err(RayError::Runtime(message.clone())));
+        assert_eq!(n.get(), Err(died.clone()));
         let put = ObjectRef::<i32>::failed(RayError::Cancelled);
-        assert_eq!(
-            counter.add(&put).get(),
-            Err(RayError::Runtime(message.clone()))
-        );
-        assert_eq!(
-            counter.increment_tell(),
-            Err(RayError::Runtime(message.clone()))
-        );
+        assert_eq!(counter.add(&put).get(), Err(died.clone()));
+        assert_eq!(counter.increment_tell(), Err(died.clone()));
         let failed: ObjectRef<()> = Counter::remote(1).raw().call("increment", vec![]);
         assert!(failed.get().is_err());
         let fallible: ObjectRef<i32> = counter.fail();
