@@ -36,8 +36,8 @@ def _runtime():
 
 
 def _default(value):
-    """How values MessagePack has no type for cross: actor handles as their id (as Rust's
-    do), anything else is refused with a clear error."""
+    """How values MessagePack has no type for cross: actor handles as their id, the array
+    ``[node, hi, lo]`` (as Rust's do), anything else is refused with a clear error."""
     if isinstance(value, ActorHandle):
         return value._id()
     if isinstance(value, ObjectRef):
@@ -84,8 +84,9 @@ class ObjectRef:
         self._handle = handle
 
     def id(self):
-        """The object's id (for logs and equality)."""
-        return self._handle.id()
+        """The object's id (for logs and equality): ``(node, hi, lo)``, the node that made
+        it and 128 random bits."""
+        return _wit_id(self._handle)
 
     def __eq__(self, other):
         return isinstance(other, ObjectRef) and other.id() == self.id()
@@ -490,7 +491,10 @@ class ActorHandle:
         self._class = class_name
 
     def _id(self):
-        return self._handle.id()
+        # ``(node, hi, lo)``: the node that made it and 128 random bits, so it cannot be
+        # guessed; what the handle travels as inside a value. (Not ``id()``: attributes
+        # of a handle are the actor's methods.)
+        return _wit_id(self._handle)
 
     def __getattr__(self, method):
         if method.startswith("_"):
@@ -517,8 +521,10 @@ def kill(actor_handle):
 
 
 def handle_from_id(actor_id, class_name=None):
-    """The handle of a live actor from its id (a handle that travelled inside a value)."""
-    handle = _runtime().actor_from_id(actor_id)
-    if handle is None:
-        raise _errors.ActorDiedError(f"actor {actor_id} is not alive")
-    return ActorHandle(handle, class_name)
+    """The handle of a live actor from its ``(node, hi, lo)`` id (a handle that travelled
+    inside a value); ``ActorDiedError`` when no live actor has that id."""
+    return ActorHandle(_runtime().actor_from_id(actor_id), class_name)
+
+
+def _wit_id(handle):
+    return _runtime().id_of(handle)

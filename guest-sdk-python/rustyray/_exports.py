@@ -36,7 +36,7 @@ def _arguments(params, raw):
     if why:
         return None, _wit.bad_arguments(why)
     for index, class_name in params.handles.items():
-        if index < len(values) and isinstance(values[index], int):
+        if index < len(values) and _wit.is_id(values[index]):
             try:
                 values[index] = _api.handle_from_id(values[index], class_name)
             except _errors.RayError as err:

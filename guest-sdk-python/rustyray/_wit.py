@@ -193,8 +193,32 @@ def get_named(name, namespace):
     return _actors.get_named(name, namespace)
 
 
+_U64 = 1 << 64
+
+
+def is_id(value):
+    """Whether ``value`` has the shape of an id: ``(node, hi, lo)``, three u64s (a tuple,
+    or the list MessagePack decodes it as)."""
+    return (
+        isinstance(value, (tuple, list))
+        and len(value) == 3
+        and all(type(part) is int and 0 <= part < _U64 for part in value)
+    )
+
+
+def id_of(handle):
+    """The id of an ``object-ref`` or ``actor-handle`` as ``(node, hi, lo)``."""
+    wit_id = handle.id()
+    return (wit_id.node, wit_id.hi, wit_id.lo)
+
+
 def actor_from_id(actor_id):
-    return _actors.from_id(actor_id)
+    """The handle of the live actor with this ``(node, hi, lo)`` id; ``ActorDiedError`` for
+    an id no live actor has (ids are random: a made-up one finds nothing)."""
+    if not is_id(actor_id):
+        raise _errors.ActorDiedError(f"no live actor has id {actor_id!r}: not an id (node, hi, lo)")
+    node, hi, lo = actor_id
+    return _call(_actors.from_id, _types.Id(node=node, hi=hi, lo=lo))
 
 
 def kill(handle):

@@ -9,8 +9,9 @@
 //! [`ActorHandle::ready`] reports it, so `Counter::remote(0).increment()` stays one
 //! expression.
 //!
-//! A handle is serde-`Serialize` as its actor's id (a `u64`), and deserializing asks the host
-//! for a fresh handle to that id (`actors.from-id`). That is what lets handles travel inside
+//! A handle is serde-`Serialize` as its actor's [`Id`] (node and 128 random bits, so it cannot
+//! be guessed), and deserializing asks the host for a fresh handle to that id
+//! (`actors.from-id`). That is what lets handles travel inside
 //! task arguments, actor-method arguments and results. The id says nothing about liveness:
 //! the sender must keep a handle (or the actor must be named) until the receiver has
 //! decoded its own, or the actor may be reclaimed in between and the decode fails.
@@ -22,6 +23,7 @@ use serde::ser::{Serialize, Serializer};
 
 use crate::codec;
 use crate::error::RayError;
+use crate::id::Id;
 use crate::object_ref::{LoweredArg, ObjectRef};
 use crate::options::ActorOptions;
 use crate::runtime::with_sys_args;
@@ -115,12 +117,23 @@ impl ActorHandle {
     }
 
     /// The actor's id: stable for its life, equal across handles to the same actor, and what
-    /// the handle serializes as. A handle whose creation failed has id 0.
-    pub fn id(&self) -> u64 {
+    /// the handle serializes as. A handle whose creation failed has [`Id::NONE`].
+    pub fn id(&self) -> Id {
         match &self.link {
             Link::Live(actor) => sys::actor_id(actor),
-            Link::Failed(_) => 0,
+            Link::Failed(_) => Id::NONE,
         }
+    }
+
+    /// A handle to the live actor with this id (an id that travelled as data).
+    ///
+    /// # Errors
+    ///
+    /// [`RayError::ActorDied`] when no live actor has that id: it was never created (ids are
+    /// random, so a made-up one finds nothing), or it was killed, stopped or reclaimed;
+    /// [`RayError::Runtime`] on native targets.
+    pub fn from_id(id: Id) -> Result<ActorHandle, RayError> {
+        sys::actor_from_id(id).map(Self::live)
     }
 
     /// Whether the actor was created: `Err` with the reason if it was not (unknown class,
@@ -163,7 +176,7 @@ impl Serialize for ActorHandle {
     /// to refer to.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match &self.link {
-            Link::Live(actor) => serializer.serialize_u64(sys::actor_id(actor)),
+            Link::Live(actor) => sys::actor_id(actor).serialize(serializer),
             Link::Failed(error) => Err(codec::ser_error(format!(
                 "cannot send a handle to an actor that was never created: {error}"
             ))),
@@ -174,14 +187,11 @@ impl Serialize for ActorHandle {
 impl<'de> Deserialize<'de> for ActorHandle {
     /// A fresh handle to the actor with the decoded id; fails if that actor is gone.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let id = u64::deserialize(deserializer)?;
+        let id = Id::deserialize(deserializer)?;
         sys::available().map_err(|error| codec::de_error(error.to_string()))?;
-        sys::actor_from_id(id).map(Self::live).ok_or_else(|| {
-            codec::de_error(format!(
-                "actor {id} is gone (killed, dead after its last restart, or reclaimed once \
-                 its last handle was dropped), so its handle cannot be decoded"
-            ))
-        })
+        sys::actor_from_id(id)
+            .map(Self::live)
+            .map_err(|error| codec::de_error(format!("its handle cannot be decoded: {error}")))
     }
 }
 
@@ -287,7 +297,7 @@ mod tests {
             RayError::Runtime(message.clone())
         ));
         assert!(message.contains("on native targets"), "{message}");
-        assert_eq!(handle.id(), 0);
+        assert_eq!(handle.id(), crate::Id::NONE);
         let result: ObjectRef<i32> = handle.call("add", vec![arg(2i32)]);
         assert_eq!(result.get(), Err(died.clone()));
         assert_eq!(handle.tell("add", vec![]), Err(died.clone()));
@@ -315,7 +325,7 @@ mod tests {
 
     #[test]
     fn decoding_a_handle_needs_the_runtime() {
-        let bytes = codec::to_bytes(&7u64).expect("encodes");
+        let bytes = codec::to_bytes(&crate::Id::NONE).expect("encodes");
         let message = codec::decode_exact::<ActorHandle>(&bytes).expect_err("no runtime");
         assert!(message.contains("on native targets"), "{message}");
     }

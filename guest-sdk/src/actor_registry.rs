@@ -608,7 +608,7 @@ mod tests {
         assert!(failed.get().is_err());
         let fallible: ObjectRef<i32> = counter.fail();
         assert!(fallible.get().is_err());
-        assert_eq!(counter.id(), 0);
+        assert_eq!(counter.id(), crate::Id::NONE);
         assert_eq!(counter.clone().ready(), counter.ready());
         assert!(format!("{counter:?}").starts_with("Counter(ActorHandle(failed: "));
         counter.kill();

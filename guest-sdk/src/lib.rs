@@ -135,6 +135,7 @@ mod error;
 mod executor;
 #[cfg(target_arch = "wasm32")]
 mod exports;
+mod id;
 mod object_ref;
 mod options;
 mod registry;
@@ -143,6 +144,7 @@ mod sys;
 
 pub use actor_handle::{ActorHandle, get_actor, get_actor_in};
 pub use error::RayError;
+pub use id::Id;
 pub use object_ref::{AnyObjectRef, Arg, IntoArg, LoweredArg, ObjectRef, arg, arg_ref};
 pub use options::{ActorOptions, TaskOptions};
 pub use runtime::{args, cancel, exit_actor, get, get_all, put, wait, wait_indexes};

@@ -66,11 +66,11 @@ impl<T> ObjectRef<T> {
     }
 
     /// The object's id, stable for its lifetime: for logs and equality. A reference that
-    /// holds a submission error has id 0.
-    pub fn id(&self) -> u64 {
+    /// holds a submission error has [`Id::NONE`](crate::Id::NONE).
+    pub fn id(&self) -> crate::Id {
         match &self.state {
             State::Live(handle) => sys::id(handle),
-            State::Failed(_) => 0,
+            State::Failed(_) => crate::Id::NONE,
         }
     }
 

@@ -268,7 +268,7 @@ mod tests {
             panic!("no runtime natively");
         };
         assert!(message.contains("on native targets call the function directly"));
-        assert_eq!(d.id(), 0);
+        assert_eq!(d.id(), crate::Id::NONE);
         assert_eq!(crate::get(&n), Err(RayError::Runtime(message.clone())));
         assert_eq!(
             crate::wait_indexes(&[&a, &b], 2, Some(Duration::from_millis(100))),

@@ -45,6 +45,7 @@ mod imp {
     use super::{SysActorOptions, SysArg};
     use crate::bindings::rustyray::runtime::{actors, diagnostics, objects, tasks, types};
     use crate::error::RayError;
+    use crate::id::Id;
 
     /// An owned reference to a host object.
     pub type Handle = types::ObjectRef;
@@ -65,8 +66,8 @@ mod imp {
         objects::get(handle).map_err(from_wit)
     }
 
-    pub(crate) fn id(handle: &Handle) -> u64 {
-        handle.id()
+    pub(crate) fn id(handle: &Handle) -> Id {
+        from_wit_id(handle.id())
     }
 
     pub(crate) fn clone_handle(handle: &Handle) -> Handle {
@@ -111,12 +112,25 @@ mod imp {
         actors::get_named(name, namespace)
     }
 
-    pub(crate) fn actor_from_id(id: u64) -> Option<Actor> {
-        actors::from_id(id)
+    pub(crate) fn actor_from_id(id: Id) -> Result<Actor, RayError> {
+        actors::from_id(types::Id {
+            node: id.node,
+            hi: id.hi,
+            lo: id.lo,
+        })
+        .map_err(from_wit)
     }
 
-    pub(crate) fn actor_id(actor: &Actor) -> u64 {
-        actor.id()
+    pub(crate) fn actor_id(actor: &Actor) -> Id {
+        from_wit_id(actor.id())
+    }
+
+    fn from_wit_id(id: types::Id) -> Id {
+        Id {
+            node: id.node,
+            hi: id.hi,
+            lo: id.lo,
+        }
     }
 
     pub(crate) fn actor_clone(actor: &Actor) -> Actor {
@@ -181,6 +195,7 @@ mod imp {
 mod imp {
     use super::{SysActorOptions, SysArg};
     use crate::error::RayError;
+    use crate::id::Id;
 
     /// No host, so no object can be referenced: nothing ever constructs this type, and the
     /// functions taking one below are never called.
@@ -213,8 +228,8 @@ mod imp {
         Err(unavailable())
     }
 
-    pub(crate) fn id(_handle: &Handle) -> u64 {
-        0
+    pub(crate) fn id(_handle: &Handle) -> Id {
+        Id::NONE
     }
 
     pub(crate) fn clone_handle(_handle: &Handle) -> Handle {
@@ -251,12 +266,12 @@ mod imp {
         None
     }
 
-    pub(crate) fn actor_from_id(_id: u64) -> Option<Actor> {
-        None
+    pub(crate) fn actor_from_id(_id: Id) -> Result<Actor, RayError> {
+        Err(unavailable())
     }
 
-    pub(crate) fn actor_id(_actor: &Actor) -> u64 {
-        0
+    pub(crate) fn actor_id(_actor: &Actor) -> Id {
+        Id::NONE
     }
 
     pub(crate) fn actor_clone(_actor: &Actor) -> Actor {

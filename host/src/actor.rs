@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -35,6 +35,7 @@ use crate::bindings::{InvokeError, TaskCtx, TaskModule};
 use crate::component::{LoadedComponent, call_error, instantiate_error, new_store, refuel};
 use crate::error::TrapContext;
 use crate::error::{RayError, Result};
+use crate::id::Id;
 use crate::limits::Limits;
 use crate::object_ref::ObjectRef;
 use crate::object_store::{Encoding, ObjectStore, Slot};
@@ -44,9 +45,12 @@ use crate::sandbox::Capabilities;
 use crate::signal::Signal;
 use crate::task_impl::{TaskArg, resolve};
 
-/// The id of an actor, unique within one runtime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ActorId(pub u64);
+/// The id of an actor: node-qualified and random (see [`Id`]). It is what a handle
+/// serializes as inside a value, and it cannot be guessed from another id.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub struct ActorId(pub Id);
 
 impl fmt::Display for ActorId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -207,7 +211,7 @@ impl fmt::Debug for ActorCell {
 impl Drop for ActorCell {
     fn drop(&mut self) {
         if let Ok(mut by_id) = self.directory.by_id.lock() {
-            by_id.remove(&self.id.0);
+            by_id.remove(&self.id);
         }
     }
 }
@@ -376,16 +380,27 @@ impl ActorHandle {
 }
 
 /// Every live actor, by id and by name.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ActorDirectory {
-    next_id: AtomicU64,
-    by_id: Mutex<HashMap<u64, Weak<ActorCell>>>,
+    /// The node number ids are qualified with.
+    pub(crate) node: u64,
+    by_id: Mutex<HashMap<ActorId, Weak<ActorCell>>>,
     /// Named actors are pinned here: a name keeps its actor alive until it stops.
     by_name: Mutex<HashMap<(String, String), Arc<ActorCell>>>,
 }
 
 impl ActorDirectory {
-    pub(crate) fn get(&self, id: u64) -> Option<Arc<ActorCell>> {
+    pub(crate) fn new(node: u64) -> Self {
+        ActorDirectory {
+            node,
+            by_id: Mutex::default(),
+            by_name: Mutex::default(),
+        }
+    }
+
+    /// The live actor of that id, if there is one. Unknown, forged and dead ids alike
+    /// find nothing.
+    pub(crate) fn get(&self, id: ActorId) -> Option<Arc<ActorCell>> {
         self.by_id.lock().ok()?.get(&id)?.upgrade()
     }
 
@@ -501,7 +516,7 @@ pub(crate) fn spawn(
         .name
         .clone()
         .map(|name| (options.namespace.clone(), name));
-    let id = ActorId(directory.next_id.fetch_add(1, Ordering::Relaxed) + 1);
+    let id = ActorId(Id::random(directory.node));
     let (sender, receiver) = mpsc::unbounded_channel();
     let kill = Arc::new(Signal::default());
     let restart = Arc::new(tokio::sync::Notify::new());
@@ -536,7 +551,7 @@ pub(crate) fn spawn(
         by_name.insert(key.clone(), cell.clone());
     }
     if let Ok(mut by_id) = directory.by_id.lock() {
-        by_id.insert(id.0, Arc::downgrade(&cell));
+        by_id.insert(id, Arc::downgrade(&cell));
     }
     let scope = if options.detached { None } else { scope };
     let mailbox = Mailbox {

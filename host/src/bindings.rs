@@ -15,7 +15,8 @@ use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::actor_impl::{ActorCell, ActorOptions, DEFAULT_NAMESPACE};
+use crate::actor_impl::{ActorCell, ActorId, ActorOptions, DEFAULT_NAMESPACE};
+use crate::id::Id;
 use crate::limits::GuestLimiter;
 use crate::net::NetCtx;
 use crate::object_store::{Encoding, Slot};
@@ -38,7 +39,27 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub(crate) use self::rustyray::runtime::types::{LimitInfo, TaskError, TrapInfo};
+pub(crate) use self::rustyray::runtime::types::{Id as WitId, LimitInfo, TaskError, TrapInfo};
+
+impl From<Id> for WitId {
+    fn from(id: Id) -> Self {
+        WitId {
+            node: id.node,
+            hi: id.hi,
+            lo: id.lo,
+        }
+    }
+}
+
+impl From<WitId> for Id {
+    fn from(id: WitId) -> Self {
+        Id {
+            node: id.node,
+            hi: id.hi,
+            lo: id.lo,
+        }
+    }
+}
 pub(crate) use exports::rustyray::runtime::guest::{
     ComponentInfo as GuestComponentInfo, FunctionInfo as GuestFunctionInfo, InvokeError,
 };
@@ -144,8 +165,8 @@ impl wasmtime_wasi_http::WasiHttpView for TaskCtx {
 impl rustyray::runtime::types::Host for TaskCtx {}
 
 impl rustyray::runtime::types::HostObjectRef for TaskCtx {
-    fn id(&mut self, handle: Resource<GuestObjectRef>) -> wasmtime::Result<u64> {
-        Ok(self.table.get(&handle)?.slot.id().0)
+    fn id(&mut self, handle: Resource<GuestObjectRef>) -> wasmtime::Result<WitId> {
+        Ok(self.table.get(&handle)?.slot.id().0.into())
     }
 
     fn clone_ref(
@@ -191,8 +212,8 @@ impl TaskCtx {
 }
 
 impl rustyray::runtime::types::HostActorHandle for TaskCtx {
-    fn id(&mut self, handle: Resource<GuestActorHandle>) -> wasmtime::Result<u64> {
-        Ok(self.actor(&handle)?.id().0)
+    fn id(&mut self, handle: Resource<GuestActorHandle>) -> wasmtime::Result<WitId> {
+        Ok(self.actor(&handle)?.id().0.into())
     }
 
     fn call(
@@ -280,10 +301,19 @@ impl rustyray::runtime::actors::Host for TaskCtx {
         }
     }
 
-    fn from_id(&mut self, id: u64) -> wasmtime::Result<Option<Resource<GuestActorHandle>>> {
+    /// Any id a guest makes up is looked up and, unless a live actor has exactly
+    /// that id, answered with `actor-died` — never a trap or a panic. Ids are random
+    /// 128-bit numbers, so only an id the guest was given finds anything.
+    fn from_id(
+        &mut self,
+        id: WitId,
+    ) -> wasmtime::Result<Result<Resource<GuestActorHandle>, TaskError>> {
+        let id = ActorId(Id::from(id));
         match self.runtime.actors.get(id) {
-            Some(cell) => Ok(Some(self.push_actor(cell)?)),
-            None => Ok(None),
+            Some(cell) => Ok(Ok(self.push_actor(cell)?)),
+            None => Ok(Err(TaskError::from(
+                &crate::error::RayError::ActorNotFound(id),
+            ))),
         }
     }
 
@@ -430,7 +460,9 @@ impl From<&crate::error::RayError> for TaskError {
             RayError::FunctionNotFound(name) => TaskError::FunctionNotFound(name.clone()),
             RayError::BadArguments { message, .. } => TaskError::BadArguments(message.clone()),
             RayError::InvalidModule { .. } => TaskError::InvalidModule(err.to_string()),
-            RayError::ActorDied { .. } => TaskError::ActorDied(err.to_string()),
+            RayError::ActorDied { .. } | RayError::ActorNotFound(_) => {
+                TaskError::ActorDied(err.to_string())
+            }
             other => TaskError::Runtime(other.to_string()),
         }
     }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use std::io::Write as _;
 
-use crate::net::{NetRule, PortRange, parse_net_rule, parse_ports};
+use crate::net::{NetAllow, NetGrants, NetRule, PortRange, parse_net_rule, parse_ports};
 use crate::output::{OutputLine, Stream};
 use crate::sandbox::parse_dir_grant;
 use crate::terminal::{escape, escape_line, escape_text};
@@ -98,6 +98,18 @@ pub enum Command {
         /// Let them listen on (bind) a port or range of ports. Repeatable.
         #[arg(long = "allow-listen", value_name = "PORT", value_parser = parse_ports)]
         allow_listen: Vec<PortRange>,
+        /// A bound over the network grants (the node passes its operator's
+        /// `--allow-net` here): what passes must pass both, so the grants cannot widen
+        /// it. Repeatable; any bound flag, even with no rule, bounds the grants.
+        #[arg(long = "net-bound", value_name = "HOST[:PORT]", value_parser = parse_net, hide = true)]
+        net_bound: Vec<NetRule>,
+        /// Listening ports of the bound (the operator's `--allow-listen`). Repeatable.
+        #[arg(long = "listen-bound", value_name = "PORT", value_parser = parse_ports, hide = true)]
+        listen_bound: Vec<PortRange>,
+        /// Lay the bound of --net-bound/--listen-bound even if it is empty (then
+        /// nothing passes).
+        #[arg(long = "net-bounded", hide = true)]
+        net_bounded: bool,
         /// Sockets and HTTP connections each task or actor may have open (default 16).
         #[arg(long, value_name = "N")]
         max_connections: Option<u32>,
@@ -274,6 +286,9 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             envs,
             allow_net,
             allow_listen,
+            net_bound,
+            listen_bound,
+            net_bounded,
             max_connections,
             max_sent,
             max_received,
@@ -314,6 +329,16 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             }
             for ports in allow_listen {
                 capabilities = capabilities.listen_ports(ports);
+            }
+            if net_bounded || !net_bound.is_empty() || !listen_bound.is_empty() {
+                let mut bound = NetAllow::new();
+                for rule in net_bound {
+                    bound = bound.rule(rule);
+                }
+                for ports in listen_bound {
+                    bound = bound.listen(ports);
+                }
+                capabilities = capabilities.narrow_net(&NetGrants::new(bound));
             }
             let mut limits = Limits::new();
             limits.connections = max_connections;

@@ -185,6 +185,11 @@ pub enum RayError {
         reason: String,
     },
 
+    /// No live actor has that id: it never existed (a forged or mistyped id), or it
+    /// was killed, stopped, or reclaimed once its last handle was dropped.
+    #[error("no live actor has id {}: never created here, or killed, stopped or reclaimed", .0.0)]
+    ActorNotFound(crate::actor::ActorId),
+
     /// A value could not be encoded or decoded.
     #[error("serialization failed: {0}")]
     Serialization(String),
@@ -431,6 +436,7 @@ pub type Result<T, E = RayError> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::id::Id;
 
     #[test]
     fn chain_walks_to_root_cause() {
@@ -439,11 +445,19 @@ mod tests {
             message: "boom".into(),
         };
         let mid = RayError::DependencyFailed {
-            object: ObjectId(1),
+            object: ObjectId(Id {
+                node: 0,
+                hi: 0,
+                lo: 1,
+            }),
             cause: Cause::new(root),
         };
         let top = RayError::DependencyFailed {
-            object: ObjectId(2),
+            object: ObjectId(Id {
+                node: 0,
+                hi: 0,
+                lo: 2,
+            }),
             cause: Cause::new(mid),
         };
         assert_eq!(top.chain().count(), 3);
@@ -452,7 +466,7 @@ mod tests {
         );
         assert_eq!(
             top.to_string(),
-            "dependency object#2 failed: task f failed: boom"
+            "dependency object#0:00000000000000000000000000000002 failed: task f failed: boom"
         );
     }
 
@@ -465,7 +479,11 @@ mod tests {
                 let mut error = RayError::Cancelled;
                 for link in 0..100_000 {
                     error = RayError::DependencyFailed {
-                        object: ObjectId(link),
+                        object: ObjectId(Id {
+                            node: 0,
+                            hi: 0,
+                            lo: link,
+                        }),
                         cause: Cause::new(error),
                     };
                 }

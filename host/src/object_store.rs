@@ -23,15 +23,19 @@ use tokio::sync::Notify;
 
 use crate::budget::HostMemory;
 use crate::error::{RayError, Result};
+use crate::id::Id;
 use crate::output::TaskOutput;
 use crate::task_impl::TaskControl;
 
 /// How long a host-side `get` spins before it parks (see [`Slot::ready_soon`]).
 const HOST_SPIN: std::time::Duration = std::time::Duration::from_micros(30);
 
-/// The id of an object, unique within one runtime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ObjectId(pub u64);
+/// The id of an object: node-qualified and random (see [`Id`]), so it cannot be
+/// guessed from another id.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub struct ObjectId(pub Id);
 
 impl fmt::Display for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -54,7 +58,8 @@ pub(crate) type Outcome = std::result::Result<(Bytes, Encoding), RayError>;
 /// Counters shared by every slot of one runtime.
 #[derive(Debug)]
 pub(crate) struct StoreShared {
-    next_id: AtomicU64,
+    /// The node number ids are qualified with.
+    node: u64,
     live_objects: AtomicUsize,
     used_bytes: AtomicUsize,
     freed_objects: AtomicU64,
@@ -91,10 +96,10 @@ pub(crate) struct ObjectStore {
 }
 
 impl ObjectStore {
-    pub(crate) fn new(capacity: usize, host: HostMemory) -> Self {
+    pub(crate) fn new(capacity: usize, host: HostMemory, node: u64) -> Self {
         ObjectStore {
             shared: Arc::new(StoreShared {
-                next_id: AtomicU64::new(1),
+                node,
                 live_objects: AtomicUsize::new(0),
                 used_bytes: AtomicUsize::new(0),
                 freed_objects: AtomicU64::new(0),
@@ -111,7 +116,7 @@ impl ObjectStore {
 
     /// A new empty slot, to be filled by a task.
     pub(crate) fn new_slot(&self) -> Arc<Slot> {
-        let id = ObjectId(self.shared.next_id.fetch_add(1, Ordering::Relaxed));
+        let id = ObjectId(Id::random(self.shared.node));
         self.shared.live_objects.fetch_add(1, Ordering::Relaxed);
         Arc::new(Slot {
             id,
@@ -370,7 +375,7 @@ mod tests {
 
     #[test]
     fn cap_refuses_and_drop_frees() {
-        let store = ObjectStore::new(10, HostMemory::new(1 << 20));
+        let store = ObjectStore::new(10, HostMemory::new(1 << 20), 0);
         let a = store
             .put(Bytes::from_static(b"123456"), Encoding::Raw)
             .unwrap();
@@ -395,7 +400,7 @@ mod tests {
 
     #[test]
     fn first_outcome_wins() {
-        let store = ObjectStore::new(100, HostMemory::new(1 << 20));
+        let store = ObjectStore::new(100, HostMemory::new(1 << 20), 0);
         let slot = store.new_slot();
         slot.complete(Err(RayError::Cancelled)).unwrap();
         slot.complete(Ok((Bytes::from_static(b"x"), Encoding::Raw)))

@@ -18,7 +18,8 @@ use wasmtime::Engine;
 use wasmtime::component::Linker;
 
 use crate::actor_impl::{
-    self as actor, ActorClass, ActorDirectory, ActorHandle, ActorOptions, DEFAULT_NAMESPACE,
+    self as actor, ActorClass, ActorDirectory, ActorHandle, ActorId, ActorOptions,
+    DEFAULT_NAMESPACE,
 };
 use crate::bindings::{TaskCtx, TaskModule};
 use crate::budget::{HostMemory, InstanceBudget, default_host_memory};
@@ -43,6 +44,8 @@ pub(crate) struct RuntimeConfig {
     pub(crate) cache_dir: Option<PathBuf>,
     pub(crate) cache_max_bytes: u64,
     pub(crate) object_store_capacity: usize,
+    /// The node number of ids (0 for a single runtime).
+    pub(crate) node: u64,
     pub(crate) max_instances: u32,
     pub(crate) max_actors: u32,
     pub(crate) max_running: usize,
@@ -90,6 +93,7 @@ impl Default for RuntimeBuilder {
                 cache_dir: default_cache_dir(),
                 cache_max_bytes: default_cache_max_bytes(),
                 object_store_capacity: 4 << 30,
+                node: 0,
                 max_instances: 1000,
                 max_actors: 1000,
                 max_running: threads * 16,
@@ -129,6 +133,14 @@ impl RuntimeBuilder {
     /// with [`RayError::ObjectStoreFull`] (default 4 GiB).
     pub fn object_store_capacity(mut self, bytes: usize) -> Self {
         self.config.object_store_capacity = bytes;
+        self
+    }
+
+    /// The node number this runtime's object and actor ids carry (default 0, a single
+    /// runtime). The cluster will give each node its own, so that an id says which node
+    /// holds its object or actor; the ids' 128 random bits make them unguessable either way.
+    pub fn node(mut self, node: u64) -> Self {
+        self.config.node = node;
         self
     }
 
@@ -272,6 +284,7 @@ impl RuntimeBuilder {
                         .host_memory
                         .unwrap_or_else(|| default_host_memory(config.memory_limit)),
                 ),
+                config.node,
             ),
             instances: InstanceBudget::new(
                 config.max_instances as usize,
@@ -280,7 +293,7 @@ impl RuntimeBuilder {
             permits: Arc::new(Semaphore::new(config.max_running)),
             registry: Registry::default(),
             components: Mutex::new(Vec::new()),
-            actors: Arc::new(ActorDirectory::default()),
+            actors: Arc::new(ActorDirectory::new(config.node)),
             abort: Signal::default(),
             closed: AtomicBool::new(false),
             in_flight: AtomicU64::new(0),
@@ -718,6 +731,16 @@ impl Runtime {
             .actors
             .named(namespace, name)
             .map(ActorHandle::from_cell)
+    }
+
+    /// The live actor of that id, for an id that travelled as data (e.g. parsed from
+    /// text); unknown, forged and dead ids give [`RayError::ActorNotFound`].
+    pub fn get_actor_by_id(&self, id: ActorId) -> Result<ActorHandle> {
+        self.inner
+            .actors
+            .get(id)
+            .map(ActorHandle::from_cell)
+            .ok_or(RayError::ActorNotFound(id))
     }
 
     /// Kills an actor (see [`ActorHandle::kill`]).

@@ -40,6 +40,8 @@ function renderStatus(status) {
     ["jobs at once", status.max_jobs], ["job memory", status.job_memory_mib + " MiB"],
   ];
   for (const [state, count] of Object.entries(status.jobs)) items.push([state.toLowerCase() + " jobs", count]);
+  items.push(["network jobs may ask for", (status.allow_net || []).join(", ") || "none"]);
+  if ((status.allow_listen || []).length) items.push(["ports jobs may listen on", status.allow_listen.join(", ")]);
   for (const [label, value] of items) {
     const card = el("div", null, "card");
     card.append(el("b", value), el("span", label));

@@ -217,6 +217,12 @@ pub struct NodeStatus {
     pub modules: usize,
     /// Directories jobs may be granted.
     pub allow_dirs: Vec<String>,
+    /// Network destinations jobs may ask for (the operator's `--allow-net`).
+    #[serde(default)]
+    pub allow_net: Vec<String>,
+    /// Ports jobs may ask to listen on (the operator's `--allow-listen`).
+    #[serde(default)]
+    pub allow_listen: Vec<String>,
 }
 
 /// Milliseconds since the Unix epoch.

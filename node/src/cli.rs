@@ -128,6 +128,15 @@ struct StartArgs {
     /// `:ro`. Repeatable. Jobs get no directory otherwise.
     #[arg(long = "allow-dir", value_name = "PATH[:ro]", value_parser = parse_allow_dir)]
     allow_dirs: Vec<DirGrant>,
+    /// A network destination jobs may ask for (`--allow-net` in their entrypoint):
+    /// [tcp://|udp://|http://|https://]HOST[:PORT], as `rustyray run --allow-net`. A job
+    /// may ask only for destinations each inside one of these, and never gets more.
+    /// Repeatable. Jobs get no network otherwise.
+    #[arg(long = "allow-net", value_name = "HOST[:PORT]", value_parser = parse_net)]
+    allow_net: Vec<rustyray::NetRule>,
+    /// A port or range jobs may ask to listen on (`--allow-listen`). Repeatable.
+    #[arg(long = "allow-listen", value_name = "PORT", value_parser = rustyray::net::parse_ports)]
+    allow_listen: Vec<rustyray::PortRange>,
     /// Jobs running at once; later ones wait as PENDING.
     #[arg(long, default_value_t = 8)]
     max_jobs: usize,
@@ -142,6 +151,10 @@ struct StartArgs {
     max_log_mib: u64,
 }
 
+fn parse_net(spec: &str) -> std::result::Result<rustyray::NetRule, String> {
+    rustyray::net::parse_net_rule(spec).map_err(|err| err.to_string())
+}
+
 fn parse_allow_dir(spec: &str) -> std::result::Result<DirGrant, String> {
     let (path, access) = match spec.strip_suffix(":ro") {
         Some(path) => (path, rustyray::DirAccess::ReadOnly),
@@ -154,6 +167,8 @@ fn parse_allow_dir(spec: &str) -> std::result::Result<DirGrant, String> {
     })
 }
 
+// `Submit` carries every flag; the enum is parsed once per process, so its size is moot.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum JobCommand {
     /// Upload a program and run its #[rustyray::main] on the node.
@@ -192,6 +207,12 @@ enum JobCommand {
         /// A directory for the job, within the node's --allow-dir. Repeatable.
         #[arg(long = "dir", value_name = "HOST[:GUEST][:ro]")]
         dirs: Vec<String>,
+        /// A network destination for the job, within the node's --allow-net. Repeatable.
+        #[arg(long = "allow-net", value_name = "HOST[:PORT]")]
+        allow_net: Vec<String>,
+        /// A port the job may listen on, within the node's --allow-listen. Repeatable.
+        #[arg(long = "allow-listen", value_name = "PORT")]
+        allow_listen: Vec<String>,
         /// Do not show tasks' output in the log.
         #[arg(long)]
         quiet_tasks: bool,
@@ -307,6 +328,8 @@ fn start(args: StartArgs) -> Result<ExitCode> {
         data_dir: args.data_dir,
         token_file: args.token_file,
         allow_dirs: args.allow_dirs,
+        allow_net: args.allow_net,
+        allow_listen: args.allow_listen,
         max_jobs: args.max_jobs.max(1),
         job_memory_mib: args.job_memory.max(1),
         max_upload_mib: args.max_upload_mib.max(1),
@@ -399,6 +422,8 @@ fn job(command: JobCommand) -> Result<ExitCode> {
             max_output,
             max_result,
             dirs,
+            allow_net,
+            allow_listen,
             quiet_tasks,
             app,
             args,
@@ -428,6 +453,12 @@ fn job(command: JobCommand) -> Result<ExitCode> {
             }
             for dir in dirs {
                 words.extend(["--dir".to_string(), dir]);
+            }
+            for rule in allow_net {
+                words.extend(["--allow-net".to_string(), rule]);
+            }
+            for ports in allow_listen {
+                words.extend(["--allow-listen".to_string(), ports]);
             }
             if quiet_tasks {
                 words.push("--quiet-tasks".into());
@@ -634,6 +665,15 @@ fn status(json: bool, conn: &Conn) -> Result<ExitCode> {
     println!("modules:   {}", status.modules);
     if !status.allow_dirs.is_empty() {
         println!("dirs:      {}", status.allow_dirs.join(", "));
+    }
+    let net = if status.allow_net.is_empty() {
+        "none".to_string()
+    } else {
+        status.allow_net.join(", ")
+    };
+    println!("network:   {net}");
+    if !status.allow_listen.is_empty() {
+        println!("listen:    {}", status.allow_listen.join(", "));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
+use rustyray::net::{parse_net_rule, parse_ports};
 use rustyray::sandbox::parse_dir_grant;
-use rustyray::{DirAccess, DirGrant};
+use rustyray::{DirAccess, DirGrant, NetRule, PortRange};
 
 use crate::error::{NodeError, Result};
 
@@ -17,6 +18,11 @@ pub struct JobPolicy {
     pub allow_dirs: Vec<DirGrant>,
     /// Linear memory each guest of a job may grow to, in MiB (`--job-memory`).
     pub memory_mib: u64,
+    /// Destinations jobs may ask for (`--allow-net`): each rule a job asks for must be
+    /// covered by one of these, and the job's driver runs bounded by them.
+    pub allow_net: Vec<NetRule>,
+    /// Ports jobs may ask to listen on (`--allow-listen`).
+    pub allow_listen: Vec<PortRange>,
 }
 
 /// A parsed, allowed entrypoint.
@@ -32,7 +38,10 @@ pub struct JobSpec {
 
 const USAGE: &str = "a job's entrypoint is `rustyray run <module sha256 or name> [--memory MIB] \
                      [--fuel N] [--task-timeout MS] [--workers N] [--max-output KIB] \
-                     [--max-result KIB] [--quiet-tasks] [--dir HOST[:GUEST][:ro]] [-- args]`";
+                     [--max-result KIB] [--quiet-tasks] [--dir HOST[:GUEST][:ro]] \
+                     [--allow-net HOST[:PORT]] [--allow-listen PORT] [--max-connections N] \
+                     [--max-sent KIB] [--max-received KIB] [--connect-timeout MS] \
+                     [--read-timeout MS] [-- args]`";
 
 /// Parses `entrypoint` and checks it against `policy`.
 pub fn parse(entrypoint: &str, policy: &JobPolicy) -> Result<JobSpec> {
@@ -83,7 +92,9 @@ pub fn parse(entrypoint: &str, policy: &JobPolicy) -> Result<JobSpec> {
                 }
                 memory = asked;
             }
-            "--fuel" | "--task-timeout" | "--workers" | "--max-output" | "--max-result" => {
+            "--fuel" | "--task-timeout" | "--workers" | "--max-output" | "--max-result"
+            | "--max-connections" | "--max-sent" | "--max-received" | "--connect-timeout"
+            | "--read-timeout" => {
                 let amount = number(&value(&flag)?, &flag)?;
                 run_flags.extend([flag.clone(), amount.to_string()]);
             }
@@ -92,6 +103,33 @@ pub fn parse(entrypoint: &str, policy: &JobPolicy) -> Result<JobSpec> {
                 let grant = parse_dir_grant(&value("--dir")?).map_err(NodeError::BadEntrypoint)?;
                 let spec = allowed_dir(&grant, &policy.allow_dirs)?;
                 run_flags.extend(["--dir".to_string(), spec]);
+            }
+            "--allow-net" => {
+                let spec = value("--allow-net")?;
+                let rule = parse_net_rule(&spec)
+                    .map_err(|err| NodeError::BadEntrypoint(err.to_string()))?;
+                if !policy.allow_net.iter().any(|bound| bound.covers(&rule)) {
+                    return Err(NodeError::NetNotAllowed {
+                        entry: format!("--allow-net {spec}"),
+                        fix: format!("--allow-net {rule}"),
+                        allowed: list_or_none(&policy.allow_net),
+                    });
+                }
+                run_flags.extend(["--allow-net".to_string(), rule.to_string()]);
+            }
+            "--allow-listen" => {
+                let spec = value("--allow-listen")?;
+                let ports = parse_ports(&spec).map_err(|err| {
+                    NodeError::BadEntrypoint(format!("--allow-listen {spec:?}: {err}"))
+                })?;
+                if !policy.allow_listen.iter().any(|bound| bound.covers(&ports)) {
+                    return Err(NodeError::NetNotAllowed {
+                        entry: format!("--allow-listen {spec}"),
+                        fix: format!("--allow-listen {ports}"),
+                        allowed: list_or_none(&policy.allow_listen),
+                    });
+                }
+                run_flags.extend(["--allow-listen".to_string(), ports.to_string()]);
             }
             "--load" => {
                 return Err(NodeError::BadEntrypoint(
@@ -121,11 +159,34 @@ pub fn parse(entrypoint: &str, policy: &JobPolicy) -> Result<JobSpec> {
     let module =
         module.ok_or_else(|| NodeError::BadEntrypoint(format!("no module named; {USAGE}")))?;
     run_flags.extend(["--memory".to_string(), memory.to_string()]);
+    // The operator's allow-list, laid over the driver as a bound it cannot widen: even
+    // a grant that slipped past the check above would pass only inside it. Always laid
+    // (empty: no network at all).
+    run_flags.push("--net-bounded".to_string());
+    for rule in &policy.allow_net {
+        run_flags.extend(["--net-bound".to_string(), rule.to_string()]);
+    }
+    for ports in &policy.allow_listen {
+        run_flags.extend(["--listen-bound".to_string(), ports.to_string()]);
+    }
     Ok(JobSpec {
         module,
         run_flags,
         args,
     })
+}
+
+/// The operator's list as the error shows it.
+fn list_or_none<T: std::fmt::Display>(items: &[T]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 fn number(text: &str, flag: &str) -> Result<u64> {
@@ -177,6 +238,8 @@ mod tests {
         JobPolicy {
             allow_dirs: dirs,
             memory_mib: 256,
+            allow_net: vec![parse_net_rule("127.0.0.1:7000-7099").unwrap()],
+            allow_listen: vec![parse_ports("9000").unwrap()],
         }
     }
 
@@ -184,7 +247,20 @@ mod tests {
     fn parses_a_run() {
         let spec = parse("rustyray run tasks --fuel 100 -- 20 'a b'", &policy(vec![])).unwrap();
         assert_eq!(spec.module, "tasks");
-        assert_eq!(spec.run_flags, ["--fuel", "100", "--memory", "256"]);
+        assert_eq!(
+            spec.run_flags,
+            [
+                "--fuel",
+                "100",
+                "--memory",
+                "256",
+                "--net-bounded",
+                "--net-bound",
+                "127.0.0.1:7000-7099",
+                "--listen-bound",
+                "9000"
+            ]
+        );
         assert_eq!(spec.args, ["20", "a b"]);
     }
 
@@ -202,6 +278,41 @@ mod tests {
             "rustyray run 'x",
         ] {
             assert!(parse(bad, &policy(vec![])).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn network_must_be_within_the_operators_list() {
+        let spec = parse(
+            "rustyray run x --allow-net 127.0.0.1:7005 --allow-listen 9000",
+            &policy(vec![]),
+        )
+        .unwrap();
+        assert_eq!(
+            spec.run_flags[..4],
+            ["--allow-net", "127.0.0.1:7005", "--allow-listen", "9000"]
+        );
+        for (bad, fix) in [
+            ("--allow-net 127.0.0.1:8000", "--allow-net 127.0.0.1:8000"),
+            ("--allow-net 127.0.0.1", "--allow-net 127.0.0.1:*"),
+            ("--allow-net localhost:7000", "--allow-net localhost:7000"),
+            ("--allow-listen 9001", "--allow-listen 9001"),
+        ] {
+            let err = parse(&format!("rustyray run x {bad}"), &policy(vec![])).unwrap_err();
+            assert_eq!(err.kind(), "net_not_allowed", "{bad}");
+            assert_eq!(err.status(), 400);
+            let message = err.to_string();
+            assert!(message.contains(bad), "{message}");
+            assert!(
+                message.contains(&format!("rustyray start {fix}")),
+                "{message}"
+            );
+        }
+        for hidden in ["--net-bound *", "--listen-bound 1-65535", "--net-bounded"] {
+            assert!(
+                parse(&format!("rustyray run x {hidden}"), &policy(vec![])).is_err(),
+                "{hidden}"
+            );
         }
     }
 

@@ -65,6 +65,19 @@ pub enum NodeError {
         /// What the node allows.
         allowed: String,
     },
+    /// A network destination or listening port beyond the operator's allow-list.
+    #[error(
+        "the job asks for {entry} but the node allows only {allowed}: start the node with \
+         `rustyray start {fix}` (or a rule covering it)"
+    )]
+    NetNotAllowed {
+        /// The entrypoint's flag and value as asked.
+        entry: String,
+        /// The `start` flag that would allow it.
+        fix: String,
+        /// What the node allows.
+        allowed: String,
+    },
     /// A job asked for more than the node's limit.
     #[error(
         "the job asks for {what} {asked} but the node allows at most {limit} (raise it with `rustyray start --{flag}`)"
@@ -133,6 +146,7 @@ impl NodeError {
             NodeError::ModuleAmbiguous(_) => "module_ambiguous",
             NodeError::BadEntrypoint(_) => "bad_entrypoint",
             NodeError::DirNotAllowed { .. } => "dir_not_allowed",
+            NodeError::NetNotAllowed { .. } => "net_not_allowed",
             NodeError::OverLimit { .. } => "over_limit",
             NodeError::UploadTooLarge { .. } => "upload_too_large",
             NodeError::BadRequest(_) => "bad_request",

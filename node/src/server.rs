@@ -43,6 +43,10 @@ pub struct NodeConfig {
     pub token_file: Option<PathBuf>,
     /// Directories jobs may be granted.
     pub allow_dirs: Vec<DirGrant>,
+    /// Network destinations jobs may ask for (`--allow-net`); none by default.
+    pub allow_net: Vec<rustyray::NetRule>,
+    /// Ports jobs may ask to listen on (`--allow-listen`); none by default.
+    pub allow_listen: Vec<rustyray::PortRange>,
     /// Jobs running at once.
     pub max_jobs: usize,
     /// Linear memory each guest of a job may grow to, in MiB.
@@ -61,6 +65,8 @@ impl Default for NodeConfig {
             data_dir: None,
             token_file: None,
             allow_dirs: Vec::new(),
+            allow_net: Vec::new(),
+            allow_listen: Vec::new(),
             max_jobs: 8,
             job_memory_mib: 256,
             max_upload_mib: 64,
@@ -203,6 +209,8 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
             policy: JobPolicy {
                 allow_dirs,
                 memory_mib: config.job_memory_mib,
+                allow_net: config.allow_net.clone(),
+                allow_listen: config.allow_listen.clone(),
             },
             address: address.clone(),
         },
@@ -433,6 +441,18 @@ async fn status(State(node): State<Arc<Node>>) -> axum::Json<NodeStatus> {
                 };
                 format!("{}{ro}", dir.host.display())
             })
+            .collect(),
+        allow_net: node
+            .config
+            .allow_net
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        allow_listen: node
+            .config
+            .allow_listen
+            .iter()
+            .map(ToString::to_string)
             .collect(),
     })
 }

@@ -16,7 +16,7 @@ use crate::common::{self, LONG, SHORT, hostile_runtime, within};
 mod budgets;
 
 /// What `canary(rounds)` must return (the guest runs the same loop).
-fn canary_answer(rounds: u32) -> u64 {
+pub(crate) fn canary_answer(rounds: u32) -> u64 {
     let mut x: u64 = 0;
     for i in 0..u64::from(rounds) * 1_000_000 {
         x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(i);
@@ -25,17 +25,17 @@ fn canary_answer(rounds: u32) -> u64 {
 }
 
 /// Rounds of the canary: long enough (a few hundred ms) to overlap the hostile act.
-const ROUNDS: u32 = 150;
+pub(crate) const ROUNDS: u32 = 150;
 
 /// Objects made before the hostile act, and a canary running through it.
-struct Witness {
+pub(crate) struct Witness {
     put: ObjectRef<Vec<u64>>,
     computed: ObjectRef<i32>,
     canary: ObjectRef<u64>,
 }
 
 impl Witness {
-    async fn start(runtime: &Runtime) -> Witness {
+    pub(crate) async fn start(runtime: &Runtime) -> Witness {
         let put = runtime.put(&(0..1000u64).collect::<Vec<_>>()).expect("put");
         let computed = runtime
             .task("add")
@@ -58,7 +58,7 @@ impl Witness {
 
     /// The canary's answer is right, the earlier objects are intact, and a new
     /// task still runs.
-    async fn check(self, runtime: &Runtime) {
+    pub(crate) async fn check(self, runtime: &Runtime) {
         assert_eq!(
             within(LONG, "the canary", self.canary.get())
                 .await

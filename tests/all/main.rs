@@ -15,6 +15,7 @@ mod cli;
 mod cli_sandbox;
 mod errors;
 mod hostile;
+mod hostile_ids;
 mod limits;
 mod loading;
 mod net;

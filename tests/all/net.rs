@@ -22,7 +22,7 @@ use crate::common::{self, SHORT, assert_adds, hostile_runtime, within};
 
 /// A server on 127.0.0.1 (a free port), handling each connection on a thread of
 /// its own; stopped and joined when dropped.
-struct Server {
+pub(crate) struct Server {
     addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
@@ -30,7 +30,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(handle: fn(TcpStream)) -> Server {
+    pub(crate) fn start(handle: fn(TcpStream)) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
         let addr = listener.local_addr().expect("its address");
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -57,15 +57,15 @@ impl Server {
         }
     }
 
-    fn addr(&self) -> String {
+    pub(crate) fn addr(&self) -> String {
         self.addr.to_string()
     }
 
-    fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.addr.port()
     }
 
-    fn accepted(&self) -> usize {
+    pub(crate) fn accepted(&self) -> usize {
         self.accepted.load(Ordering::Acquire)
     }
 }
@@ -82,7 +82,7 @@ impl Drop for Server {
 }
 
 /// Answers a line with `echo: LINE` and closes.
-fn echo(stream: TcpStream) {
+pub(crate) fn echo(stream: TcpStream) {
     let mut line = String::new();
     let mut reader = BufReader::new(&stream);
     if reader.read_line(&mut line).is_ok() {

@@ -539,3 +539,205 @@ fn the_dashboard_shows_a_job_and_its_logs_in_chromium() {
         .collect();
     assert!(console.is_empty(), "console messages: {console:#?}");
 }
+
+/// POSTs `body` (JSON) to the node without the client, for the raw status and body.
+fn post_raw(address: &str, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut stream =
+        std::net::TcpStream::connect(address.trim_start_matches("http://")).expect("connecting");
+    let body = body.to_string();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("writing");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("reading");
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let json = answer
+        .split_once("\r\n\r\n")
+        .and_then(|(_, body)| serde_json::from_str(body).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+#[test]
+fn jobs_get_only_the_network_the_operator_allows() {
+    use crate::net::{Server, echo};
+    let server = Server::start(echo);
+    let other = Server::start(echo);
+    let bound = format!("127.0.0.1:{}", server.port());
+    let node = TestNode::start(
+        &common::fresh_dir("node-net"),
+        &["--allow-net", &bound, "--allow-listen", "9000-9099"],
+    );
+    node.deploy(rustyray_tests::FIXTURES);
+    node.deploy(rustyray_tests::NET_CLIENT);
+    // The operator's list is in the status API (and so on the dashboard).
+    let status: rustyray_node::api::NodeStatus =
+        node.client().get("/api/v0/status").expect("status");
+    assert_eq!(status.allow_net, std::slice::from_ref(&bound));
+    assert_eq!(status.allow_listen, ["9000-9099"]);
+    let canary = node
+        .submit("rustyray run fixtures -- canary", None)
+        .expect("submitting the canary");
+
+    // Inside the bound: the job reaches the server.
+    let inside = node
+        .submit(
+            &format!(
+                "rustyray run net_client --allow-net {bound} -- {}",
+                server.addr()
+            ),
+            None,
+        )
+        .expect("a destination inside the bound");
+    let job = node.wait(&inside);
+    assert_eq!(job.status, JobStatus::Succeeded, "{}", node.logs(&inside));
+    assert!(
+        node.logs(&inside)
+            .contains(&format!("{} answered: echo: hello", server.addr())),
+        "{}",
+        node.logs(&inside)
+    );
+
+    // Outside it, the submission is refused: 400, `net_not_allowed`, naming the entry
+    // and the operator's flag that would allow it.
+    for (asked, fix) in [
+        (
+            format!("--allow-net {}", other.addr()),
+            format!("--allow-net {}", other.addr()),
+        ),
+        (
+            "--allow-net 127.0.0.1".to_string(),
+            "--allow-net 127.0.0.1:*".to_string(),
+        ),
+        (
+            "--allow-net localhost".to_string(),
+            "--allow-net localhost:*".to_string(),
+        ),
+        (
+            "--allow-listen 8080".to_string(),
+            "--allow-listen 8080".to_string(),
+        ),
+    ] {
+        let (code, body) = post_raw(
+            &node.address,
+            "/api/jobs/",
+            &serde_json::json!({
+                "entrypoint": format!("rustyray run net_client {asked} -- {}", other.addr())
+            }),
+        );
+        assert_eq!(code, 400, "{asked}: {body}");
+        assert_eq!(body["error"], "net_not_allowed", "{asked}: {body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(&asked), "{message}");
+        assert!(
+            message.contains(&format!("rustyray start {fix}")),
+            "{message}"
+        );
+        let list = if asked.starts_with("--allow-listen") {
+            "9000-9099"
+        } else {
+            bound.as_str()
+        };
+        assert!(message.contains(list), "the node's list: {message}");
+    }
+    // The same through the CLI, which says why.
+    let out = node.cli(&[
+        "job",
+        "submit",
+        "--allow-net",
+        &other.addr(),
+        "net_client",
+        "--",
+        &other.addr(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains(&format!("rustyray start --allow-net {}", other.addr())),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A job that asks for nothing gets nothing: no ambient network, even inside the
+    // operator's list.
+    let nothing = node
+        .submit(
+            &format!("rustyray run net_client -- {}", server.addr()),
+            None,
+        )
+        .expect("submitting");
+    assert_eq!(node.wait(&nothing).status, JobStatus::Failed);
+    assert!(
+        node.logs(&nothing)
+            .contains(&format!("refused TCP connect to {}", server.addr())),
+        "{}",
+        node.logs(&nothing)
+    );
+
+    assert_eq!(node.wait(&canary).status, JobStatus::Succeeded);
+    assert_eq!(
+        server.accepted(),
+        1,
+        "only the job inside the bound connected"
+    );
+    assert_eq!(other.accepted(), 0);
+}
+
+/// The driver the node starts cannot widen the operator's bound: `rustyray run` with a
+/// grant wider than its `--net-bound` reaches only what both allow.
+#[test]
+fn a_drivers_grants_cannot_widen_its_net_bound() {
+    use crate::net::{Server, echo};
+    let server = Server::start(echo);
+    let other = Server::start(echo);
+    let bound = format!("127.0.0.1:{}", server.port());
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let run = |target: &str| {
+        crate::cli_sandbox::run(
+            &[
+                "run",
+                rustyray_tests::NET_CLIENT,
+                "--allow-net",
+                "127.0.0.1",
+                "--net-bound",
+                &bound,
+                "--",
+                target,
+            ],
+            b"",
+        )
+    };
+    let inside = run(&server.addr());
+    assert!(inside.status.success(), "{}", text(&inside.stderr));
+    let outside = run(&other.addr());
+    assert!(!outside.status.success());
+    assert!(
+        text(&outside.stderr).contains("outside the bound"),
+        "{}",
+        text(&outside.stderr)
+    );
+    // An empty bound allows nothing at all.
+    let empty = crate::cli_sandbox::run(
+        &[
+            "run",
+            rustyray_tests::NET_CLIENT,
+            "--allow-net",
+            "127.0.0.1",
+            "--net-bounded",
+            "--",
+            &server.addr(),
+        ],
+        b"",
+    );
+    assert!(!empty.status.success());
+    assert_eq!(server.accepted(), 1);
+    assert_eq!(other.accepted(), 0);
+}

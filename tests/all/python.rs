@@ -276,3 +276,23 @@ async fn a_python_actor_restarts_from_its_snapshot() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_python_guest_cannot_forge_actor_ids() -> Result<()> {
+    let runtime = runtime().await;
+    // The canary: an unnamed actor the forger was never given.
+    let canary = within(
+        LONG,
+        "creating PyCounter",
+        runtime.actor("PyCounter").arg(10u32).create(),
+    )
+    .await?;
+    assert_eq!(canary.call::<u32>("incr", ()).get().await?, 11);
+    let forged = TaskBuilder::new("py_forge_ids").submit_now::<u32>(&runtime)?;
+    // Over a thousand guesses, each refused with ActorDiedError (the task raises if any
+    // reached an actor or failed otherwise).
+    assert_eq!(within(LONG, "py_forge_ids", forged.get()).await?, 1);
+    // Untouched: nobody else called it, nobody killed it.
+    assert_eq!(canary.call::<u32>("incr", ()).get().await?, 12);
+    Ok(())
+}

@@ -134,8 +134,9 @@ fn expand_struct(options: Options, item: &ItemStruct) -> syn::Result<TokenStream
                 self.0
             }
 
-            /// The actor's id: equal across handles to the same actor; 0 if creation failed.
-            pub fn id(&self) -> u64 {
+            /// The actor's id: equal across handles to the same actor; `Id::NONE` if
+            /// creation failed.
+            pub fn id(&self) -> ::rustyray::Id {
                 self.0.id()
             }
 

@@ -109,6 +109,11 @@ impl PortRange {
     pub fn contains(&self, port: u16) -> bool {
         self.first <= port && port <= self.last
     }
+
+    /// Whether every port of `other` is in this range.
+    pub fn covers(&self, other: &PortRange) -> bool {
+        self.first <= other.first && other.last <= self.last
+    }
 }
 
 impl fmt::Display for PortRange {
@@ -189,6 +194,40 @@ impl IpBlock {
     pub fn contains(&self, ip: IpAddr) -> bool {
         IpBlock::new(ip, self.prefix).is_some_and(|masked| masked.addr == self.addr)
     }
+
+    /// Whether every address of `other` is in this block.
+    pub fn covers(&self, other: &IpBlock) -> bool {
+        self.prefix <= other.prefix && self.contains(other.addr)
+    }
+
+    /// Whether the two blocks share an address (blocks are aligned, so one then holds
+    /// the other).
+    fn overlaps(&self, other: &IpBlock) -> bool {
+        self.covers(other) || other.covers(self)
+    }
+
+    /// Whether the block holds an address [`special_address`] names (loopback,
+    /// link-local, unspecified, metadata, broadcast or multicast).
+    fn holds_special(&self) -> bool {
+        const SPECIAL: &[(&str, u8)] = &[
+            ("127.0.0.0", 8),
+            ("169.254.0.0", 16),
+            ("100.100.100.200", 32),
+            ("0.0.0.0", 8),
+            ("224.0.0.0", 3),
+            ("::1", 128),
+            ("::", 128),
+            ("fe80::", 10),
+            ("fd00:ec2::254", 128),
+            ("ff00::", 8),
+        ];
+        SPECIAL.iter().any(|(addr, prefix)| {
+            addr.parse()
+                .ok()
+                .and_then(|addr| IpBlock::new(addr, *prefix))
+                .is_some_and(|special| self.overlaps(&special))
+        })
+    }
 }
 
 impl fmt::Display for IpBlock {
@@ -226,6 +265,25 @@ impl NetHost {
     }
 }
 
+impl NetHost {
+    /// Whether everything `other` lets a guest reach, this lets it reach too: an
+    /// address or block inside this block; a name equal to this one or under this
+    /// domain; under `*`, any name and any block without a special address (which `*`
+    /// never reaches).
+    pub fn covers(&self, other: &NetHost) -> bool {
+        match (self, other) {
+            (NetHost::Any, NetHost::Block(block)) => !block.holds_special(),
+            (NetHost::Any, _) => true,
+            (NetHost::Block(bound), NetHost::Block(block)) => bound.covers(block),
+            (NetHost::Name(bound), NetHost::Name(name)) => bound == name,
+            (NetHost::Suffix(bound), NetHost::Name(name) | NetHost::Suffix(name)) => {
+                name.ends_with(bound.as_str())
+            }
+            _ => false,
+        }
+    }
+}
+
 impl fmt::Display for NetHost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -246,6 +304,17 @@ pub struct NetRule {
     pub host: NetHost,
     /// Which ports.
     pub ports: PortRange,
+}
+
+impl NetRule {
+    /// Whether this rule allows everything `other` does (same or wider protocol, a
+    /// host that [covers](NetHost::covers) `other`'s, and a port range holding
+    /// `other`'s): how an operator's allow-list judges what a job asks for.
+    pub fn covers(&self, other: &NetRule) -> bool {
+        self.protocol.covers(other.protocol)
+            && self.host.covers(&other.host)
+            && self.ports.covers(&other.ports)
+    }
 }
 
 impl fmt::Display for NetRule {
@@ -638,6 +707,38 @@ impl NetGrants {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rules_cover_narrower_rules() {
+        let rule = |spec: &str| parse_net_rule(spec).unwrap();
+        let covers = |bound: &str, asked: &str| rule(bound).covers(&rule(asked));
+        assert!(covers("127.0.0.1:8000-8099", "127.0.0.1:8080"));
+        assert!(covers("127.0.0.1:8000-8099", "127.0.0.1:8000-8099"));
+        assert!(!covers("127.0.0.1:8000-8099", "127.0.0.1:8000-8100"));
+        assert!(!covers("127.0.0.1:8000", "127.0.0.2:8000"));
+        assert!(covers("10.0.0.0/8", "10.1.2.0/24:443"));
+        assert!(!covers("10.1.0.0/16", "10.0.0.0/8"));
+        assert!(covers("api.example.com:443", "api.example.com:443"));
+        assert!(!covers("api.example.com", "other.example.com"));
+        assert!(covers("*.example.com", "api.example.com"));
+        assert!(covers("*.example.com", "*.eu.example.com:443"));
+        assert!(!covers("*.example.com", "example.com"));
+        assert!(!covers("*.example.com", "*"));
+        assert!(covers("*", "example.com"));
+        assert!(covers("*", "93.184.0.0/16"));
+        assert!(!covers("*", "127.0.0.1"), "* never reaches loopback");
+        assert!(!covers("*", "0.0.0.0/0"));
+        assert!(
+            !covers("127.0.0.1", "localhost"),
+            "a name may resolve anywhere"
+        );
+        assert!(covers("127.0.0.1", "tcp://127.0.0.1:80"));
+        assert!(
+            !covers("tcp://127.0.0.1", "127.0.0.1"),
+            "the job would get UDP and HTTP too"
+        );
+        assert!(covers("[::1]", "[::1]:80"));
+    }
 
     struct NoNames;
     impl Resolved for NoNames {

@@ -66,3 +66,37 @@ class PyCounter:
 
     def crash(self):
         os.abort()
+
+
+@rustyray.remote
+def py_forge_ids():
+    """Makes up actor ids — small numbers, neighbours and bit flips of its own actor's —
+    and tries to turn each into a handle. Returns how many were refused with
+    ``ActorDiedError`` (over a thousand) in thousands, a small number every encoding reads
+    alike; raises if any reached an actor (which it would then kill)."""
+    from rustyray import _api
+
+    mine = PyCounter.remote(0)
+    node, hi, lo = mine._id()
+    mask = (1 << 64) - 1
+    guesses = [(0, 0, k) for k in range(512)] + [(0, k, 0) for k in range(1, 256)]
+    for k in range(1, 128):
+        guesses += [(node, hi, (lo + k) & mask), (node, hi, (lo - k) & mask),
+                    (node, (hi + k) & mask, lo), (node + k, hi, lo)]
+    for bit in range(64):
+        guesses += [(node, hi, lo ^ (1 << bit)), (node, hi ^ (1 << bit), lo)]
+    guesses += [(node, lo, hi), "not an id", (0, 0), (0, 0, 1 << 64), (-1, 0, 0)]
+    refused = 0
+    for guess in guesses:
+        try:
+            other = _api.handle_from_id(guess)
+        except rustyray.ActorDiedError:
+            refused += 1
+            continue
+        rustyray.kill(other)
+        raise RuntimeError(f"forged id {guess!r} reached an actor")
+    # Its own id, which it was given, still works.
+    _api.handle_from_id((node, hi, lo)).incr.remote().get()
+    if refused != len(guesses):
+        raise RuntimeError(f"only {refused} of {len(guesses)} guesses refused")
+    return refused // 1000

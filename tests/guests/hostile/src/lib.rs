@@ -8,6 +8,7 @@ use std::io::Read;
 use rustyray::RayError;
 
 mod budgets;
+mod ids;
 mod net;
 
 /// Honest work with a known answer: `rounds` million steps of an LCG.
