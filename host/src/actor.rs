@@ -848,29 +848,36 @@ impl Mailbox {
 
     /// Runs one guest phase under `deadline`, interruptible by kill, the runtime's
     /// abort and (when `scoped`) the end of the actor's program.
-    async fn phase<T>(
+    ///
+    /// `work` comes boxed, and this future boxes its own state: the guest phases'
+    /// futures (wasmtime calls) are large, and the mailbox loop's future, which every
+    /// idle actor keeps, would otherwise be as large as the largest of them.
+    async fn phase<T, F: std::future::Future<Output = T>>(
         &self,
         deadline: Option<Duration>,
         scoped: bool,
-        work: impl std::future::Future<Output = T>,
+        work: std::pin::Pin<Box<F>>,
     ) -> std::result::Result<T, Interrupt> {
-        let timed = async {
-            match deadline {
-                Some(limit) => Box::pin(tokio::time::timeout(limit, work))
-                    .await
-                    .map_err(|_| Interrupt::Timeout(limit)),
-                None => Ok(work.await),
+        Box::pin(async move {
+            let timed = async {
+                match deadline {
+                    Some(limit) => tokio::time::timeout(limit, work)
+                        .await
+                        .map_err(|_| Interrupt::Timeout(limit)),
+                    None => Ok(work.await),
+                }
+            };
+            let scope = if scoped { self.scope.as_deref() } else { None };
+            tokio::select! {
+                biased;
+                _ = self.kill.raised() => Err(Interrupt::Killed),
+                _ = self.restart.notified() => Err(Interrupt::Restart),
+                _ = self.runtime.abort.raised() => Err(Interrupt::Aborted),
+                _ = crate::signal::raised_or_never(scope) => Err(Interrupt::ProgramEnded),
+                outcome = timed => outcome,
             }
-        };
-        let scope = if scoped { self.scope.as_deref() } else { None };
-        tokio::select! {
-            biased;
-            _ = self.kill.raised() => Err(Interrupt::Killed),
-            _ = self.restart.notified() => Err(Interrupt::Restart),
-            _ = self.runtime.abort.raised() => Err(Interrupt::Aborted),
-            _ = crate::signal::raised_or_never(scope) => Err(Interrupt::ProgramEnded),
-            outcome = timed => outcome,
-        }
+        })
+        .await
     }
 
     /// A new incarnation after the last one was lost: from `snapshot` if there is one,
@@ -880,7 +887,7 @@ impl Mailbox {
         ctor_args: &[Vec<u8>],
         snapshot: Option<&[u8]>,
     ) -> std::result::Result<Result<Incarnation>, Interrupt> {
-        let start = Incarnation::start(
+        let start = Box::pin(Incarnation::start(
             &self.runtime,
             &self.class,
             self.id,
@@ -888,7 +895,7 @@ impl Mailbox {
             ctor_args,
             snapshot,
             self.scope.as_ref(),
-        );
+        ));
         match self.phase(self.deadline(), true, start).await {
             Err(Interrupt::Timeout(after)) => Ok(Err(RayError::Timeout(after))),
             other => other,
@@ -903,13 +910,13 @@ impl Mailbox {
         ctor_args: Vec<TaskArg>,
         restarts: &mut u32,
     ) -> Result<(Incarnation, Vec<Vec<u8>>)> {
-        let resolved = async { resolve(ctor_args).await };
+        let resolved = Box::pin(resolve(ctor_args));
         let args: Vec<Vec<u8>> = match self.phase(self.deadline(), true, resolved).await {
             Ok(args) => args?.iter().map(|arg| arg.to_vec()).collect(),
             Err(interrupt) => return Err(interrupt.into_error()),
         };
         loop {
-            let start = Incarnation::start(
+            let start = Box::pin(Incarnation::start(
                 &self.runtime,
                 &self.class,
                 self.id,
@@ -917,7 +924,7 @@ impl Mailbox {
                 &args,
                 None,
                 self.scope.as_ref(),
-            );
+            ));
             let failure = match self.phase(self.deadline(), true, start).await {
                 Ok(Ok(actor)) => return Ok((actor, args)),
                 Ok(Err(err @ RayError::Trap { .. })) => err,
@@ -1034,7 +1041,11 @@ impl Mailbox {
                 // The call's own deadline is inside `Incarnation::call` (a timeout there
                 // is a trap: the instance is replaced).
                 let outcome = self
-                    .phase(None, true, actor.call(&what, &method, &args, deadline))
+                    .phase(
+                        None,
+                        true,
+                        Box::pin(actor.call(&what, &method, &args, deadline)),
+                    )
                     .await;
                 output.set_output(actor.take_output());
                 let outcome = match outcome {
@@ -1063,7 +1074,7 @@ impl Mailbox {
                             calls_since_snapshot += 1;
                             if calls_since_snapshot >= self.options.snapshot_every.max(1) {
                                 calls_since_snapshot = 0;
-                                match self.phase(deadline, true, actor.snapshot()).await {
+                                match self.phase(deadline, true, Box::pin(actor.snapshot())).await {
                                     Ok(Ok(Some(state))) => snapshot = Some(state),
                                     Ok(Ok(None)) => {}
                                     Ok(Err(err)) => {
@@ -1175,7 +1186,7 @@ impl Mailbox {
                 if dead.is_none() {
                     // `on_stop` is bounded too, and still cut short by kill and abort.
                     let limit = shorter(deadline, Some(ON_STOP_TIMEOUT));
-                    let _ = self.phase(limit, false, actor.stop()).await;
+                    let _ = self.phase(limit, false, Box::pin(actor.stop())).await;
                 }
                 reason
             }
