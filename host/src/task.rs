@@ -338,9 +338,9 @@ async fn execute(
                     control,
                     scope,
                 };
-                component
-                    .invoke(runtime, &function.name, &args, permit, &run)
-                    .await
+                // Boxed: an instance's future is large, and a task waiting for its
+                // dependencies or a permit should hold only a pointer's worth of it.
+                Box::pin(component.invoke(runtime, &function.name, &args, permit, &run)).await
             }
         }
     };
