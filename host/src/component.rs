@@ -16,7 +16,11 @@ use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::ComponentExportIndex;
 use wasmtime::{Store, UpdateDeadline};
 
-use crate::bindings::{InvokeError, TaskCtx, TaskModulePre};
+use crate::bindings::{
+    Argument, GuestObjectRef, InvokeError, TaskCtx, TaskModulePre, WitEncoding, WitValue,
+};
+use crate::codec::{Encoding, Value};
+use crate::task_impl::Resolved;
 use crate::cache::{CacheOutcome, content_hash};
 use crate::error::{RayError, Result, TrapContext};
 use crate::limits::{GuestLimiter, Limit, LimitTrap, ResolvedLimits, cut_message, limit_of_error};
@@ -331,10 +335,10 @@ impl LoadedComponent {
         &self,
         runtime: &Arc<RuntimeInner>,
         function: &str,
-        args: &[Vec<u8>],
+        args: Vec<Resolved>,
         permit: OwnedSemaphorePermit,
         run: &TaskRun<'_>,
-    ) -> Result<Bytes> {
+    ) -> Result<Value> {
         let defaults = &runtime.sandbox;
         let limits = defaults.limits_for(&run.options.limits)?;
         let capabilities = defaults.capabilities_for(run.options.capabilities.as_deref());
@@ -354,9 +358,14 @@ impl LoadedComponent {
         store.data_mut().permit = Some(permit);
         store.data_mut().control = Some(run.control.clone());
         store.data_mut().scope = run.scope.cloned();
+        let arg_sizes: Vec<usize> = args.iter().map(Resolved::len).collect();
         let context = || TrapContext {
             task: format!("task {}", run.id.0),
-            arg_sizes: args.iter().map(Vec::len).collect(),
+            arg_sizes: arg_sizes.clone(),
+        };
+        let args = match guest_args(&mut store, args) {
+            Ok(args) => args,
+            Err(err) => return Err(RayError::Internal(format!("arguments of {function}: {err:#}"))),
         };
         let instance = match self.pre.instantiate_async(&mut store).await {
             Ok(instance) => instance,
@@ -365,7 +374,7 @@ impl LoadedComponent {
         charge_growth(&mut store);
         let outcome = instance
             .rustyray_runtime_guest()
-            .call_invoke(&mut store, function, args)
+            .call_invoke(&mut store, function, &args)
             .await;
         // A network limit the guest was told about but survived still fails the task.
         if outcome.is_ok()
@@ -374,9 +383,9 @@ impl LoadedComponent {
             return Err(hit.into_error(function));
         }
         match outcome {
-            Ok(Ok(bytes)) => {
-                limits.check_result(function, bytes.len())?;
-                Ok(Bytes::from(bytes))
+            Ok(Ok(value)) => {
+                limits.check_result(function, value.data.len())?;
+                Ok(from_guest(value))
             }
             Ok(Err(InvokeError::Application(message))) => Err(RayError::Application {
                 function: function.to_string(),
@@ -449,6 +458,46 @@ impl LoadedComponent {
                 ))
             }
         }
+    }
+}
+
+/// Arguments as the guest's `invoke` takes them: values, and references pushed into
+/// the instance's table (the guest owns them).
+pub(crate) fn guest_args(
+    store: &mut Store<TaskCtx>,
+    args: Vec<Resolved>,
+) -> wasmtime::Result<Vec<Argument>> {
+    args.into_iter()
+        .map(|arg| {
+            Ok(match arg {
+                Resolved::Value(value) => Argument::Value(to_guest(&value)),
+                Resolved::Reference(slot) => {
+                    Argument::Reference(store.data_mut().table.push(GuestObjectRef { slot })?)
+                }
+            })
+        })
+        .collect()
+}
+
+/// A value as the WIT carries it (one copy of its bytes).
+pub(crate) fn to_guest(value: &Value) -> WitValue {
+    WitValue {
+        encoding: match value.encoding {
+            Encoding::Msgpack => WitEncoding::Msgpack,
+            Encoding::Raw => WitEncoding::Raw,
+        },
+        data: value.data.to_vec(),
+    }
+}
+
+/// A value the guest gave (no copy).
+pub(crate) fn from_guest(value: WitValue) -> Value {
+    Value {
+        encoding: match value.encoding {
+            WitEncoding::Msgpack => Encoding::Msgpack,
+            WitEncoding::Raw => Encoding::Raw,
+        },
+        data: Bytes::from(value.data),
     }
 }
 
