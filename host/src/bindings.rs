@@ -526,6 +526,11 @@ impl From<&crate::error::RayError> for TaskError {
             RayError::ActorDied { .. } | RayError::ActorNotFound(_) => {
                 TaskError::ActorDied(err.to_string())
             }
+            RayError::ObjectStoreFull { capacity, .. } => TaskError::LimitExceeded(LimitInfo {
+                limit: "object store".to_string(),
+                value: *capacity as u64,
+                message: err.to_string(),
+            }),
             other => TaskError::Runtime(other.to_string()),
         }
     }

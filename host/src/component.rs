@@ -519,6 +519,10 @@ pub(crate) fn new_store(
         ),
     );
     store.limiter(|ctx| &mut ctx.limiter);
+    // wasmtime caps what one guest-to-host call may hand over (128 MiB by default,
+    // "fuel allocated for hostcalls has been exhausted"); here a guest may hand over
+    // anything its memory holds (a `put`, a result), so the cap is above that.
+    store.set_hostcall_fuel(hostcall_fuel(&limits));
     if runtime.sandbox.fuel {
         refuel(&mut store);
     }
@@ -532,6 +536,16 @@ pub(crate) fn new_store(
 pub(crate) fn charge_growth(store: &mut Store<TaskCtx>) {
     let memory = store.data().runtime.objects.host_memory().clone();
     store.data_mut().limiter.charge_to(&memory);
+}
+
+/// What one guest-to-host call may transfer: more than the guest's memory can hold
+/// (lists are counted in bytes, with some per-element overhead for the others).
+pub(crate) fn hostcall_fuel(limits: &ResolvedLimits) -> usize {
+    limits
+        .memory_ceiling
+        .max(limits.memory)
+        .saturating_mul(2)
+        .saturating_add(16 << 20)
 }
 
 /// Fills the store's tank to its fuel limit (unlimited without one); before each

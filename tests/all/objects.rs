@@ -228,7 +228,9 @@ async fn the_store_cap_refuses_puts_and_results_and_the_runtime_goes_on() -> Res
         other => panic!("expected ObjectStoreFull, got {other:?}"),
     }
     match runtime.put(&vec![0u8; 2000]) {
-        Err(RayError::ObjectStoreFull { requested, .. }) => assert!(requested > 2000),
+        Err(RayError::ObjectStoreFull { requested, .. }) => {
+            assert_eq!(requested, 2000, "a byte buffer is stored raw, unframed")
+        }
         other => panic!("expected ObjectStoreFull, got {other:?}"),
     }
 
