@@ -1397,3 +1397,42 @@ async fn sigterm_during_a_build_stops_the_compilers() -> Result<()> {
     witness.check(&runtime).await;
     Ok(())
 }
+
+/// Reads through an object reference at any offset and length: cut at the object's end,
+/// or refused with a typed error, never more than the object; the runtime goes on.
+#[tokio::test]
+async fn object_reads_out_of_range_are_cut_or_refused() -> rustyray::Result<()> {
+    let runtime = hostile_runtime(common::builder()).await;
+    let witness = Witness::start(&runtime).await;
+    let object = runtime.put_bytes(bytes::Bytes::from(vec![3u8; 4096]))?;
+    let read = |offset: u64, len: u64| {
+        runtime
+            .task("read_anywhere")
+            .arg_object(&object)
+            .arg(offset)
+            .arg(len)
+            .submit_now::<String>(&runtime)
+    };
+    let cases = [
+        (0, u64::MAX, "ok 4096"),
+        (4000, u64::MAX, "ok 96"),
+        (4096, 10, "ok 0"),
+        (u64::MAX, u64::MAX, "err BadArguments"),
+        (4097, 1, "err BadArguments"),
+        (1 << 40, 1 << 40, "err BadArguments"),
+    ];
+    for (offset, len, expected) in cases {
+        let answer = within(SHORT, "read_anywhere", read(offset, len)?.get()).await?;
+        assert!(
+            answer.starts_with(expected),
+            "read({offset}, {len}): {answer}"
+        );
+        if expected.starts_with("err") {
+            assert!(answer.contains("past its end"), "{answer}");
+        }
+    }
+    // The canary ran through it; the object is intact.
+    witness.check(&runtime).await;
+    assert_eq!(object.get().await?, vec![3u8; 4096]);
+    Ok(())
+}
