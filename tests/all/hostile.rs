@@ -368,7 +368,7 @@ async fn a_panic_shows_its_message_and_where_it_happened() -> Result<()> {
             assert!(message.contains("the guest gave up"), "{message}");
             assert!(backtrace.contains("panic_with"), "{backtrace}");
             assert_eq!(context.task, format!("task {}", panicked.id().0));
-            // postcard: a 1-byte length, then 17 bytes of text.
+            // MessagePack: a 1-byte fixstr header, then 17 bytes of text.
             assert_eq!(context.arg_sizes, [18]);
         }
         other => panic!("expected a trap, got {other:?}"),
@@ -718,7 +718,7 @@ async fn undecodable_arguments_and_unknown_functions_are_reported() -> Result<()
             other => panic!("expected BadArguments, got {other:?}"),
         }
     }
-    // Bytes that are not even postcard framing, through a raw object.
+    // Raw bytes given for a number, through a raw object.
     let raw = runtime.put_bytes(bytes::Bytes::from_static(&[0xff; 16]))?;
     let bad = runtime
         .task("canary")

@@ -433,7 +433,7 @@ async fn guest_roundtrip(ctx: Context) -> Result<f64> {
         .get_bytes()
         .await?;
     let figure = gb_per_s(bytes, start);
-    // postcard frames the Vec with a varint length: 4 bytes for 16..256 MiB.
+    // A Vec<u8> result is raw: exactly the bytes.
     if output.len() < bytes {
         return Err(RayError::Internal("echo returned too little".into()));
     }
