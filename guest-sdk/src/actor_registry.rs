@@ -500,14 +500,24 @@ mod tests {
                 "`Counter.add` takes 1 argument, got 0".into()
             ))
         );
-        let Err(InvokeError::BadArguments(message)) = call_actor("add", &mut [InArg::Value(crate::codec::Encoded { encoding: crate::codec::Encoding::Msgpack, data: vec![] })]) else {
+        let Err(InvokeError::BadArguments(message)) = call_actor(
+            "add",
+            &mut [InArg::Value(crate::codec::Encoded {
+                encoding: crate::codec::Encoding::Msgpack,
+                data: vec![],
+            })],
+        ) else {
             panic!("an empty buffer is not an i32");
         };
         assert!(
             message.starts_with("`Counter.add` argument 0 (`n: i32`) did not decode: "),
             "{message}"
         );
-        assert_eq!(call::<i32>("get", &mut []), 0, "a refused call changes nothing");
+        assert_eq!(
+            call::<i32>("get", &mut []),
+            0,
+            "a refused call changes nothing"
+        );
     }
 
     #[test]
@@ -535,7 +545,10 @@ mod tests {
         // A fresh instance (another thread's slot) comes back with the same state.
         let restored = std::thread::spawn(move || {
             restore_actor("Ledger", &state).expect("restores");
-            (call::<i64>("total", &mut []), call::<String>("owner", &mut []))
+            (
+                call::<i64>("total", &mut []),
+                call::<String>("owner", &mut []),
+            )
         })
         .join()
         .expect("the restoring thread runs");

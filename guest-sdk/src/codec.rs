@@ -125,7 +125,9 @@ pub fn decode_arg<T: FromArg>(
             "`{function}` argument {index} (`{param}`) did not decode: {why}"
         ))
     };
-    let arg = args.get_mut(index).ok_or_else(|| bad("missing".to_owned()))?;
+    let arg = args
+        .get_mut(index)
+        .ok_or_else(|| bad("missing".to_owned()))?;
     T::from_arg(std::mem::replace(arg, InArg::Taken)).map_err(bad)
 }
 

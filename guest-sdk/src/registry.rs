@@ -172,13 +172,19 @@ mod tests {
     fn invoke_decodes_calls_and_encodes() {
         assert_eq!(invoke("add", &mut [a(&5), a(&3)]), Ok(enc(&8)));
         let p = Point { x: 1, y: -2 };
-        assert_eq!(invoke("flip", &mut [a(&p)]), Ok(enc(&Point { x: -2, y: 1 })));
+        assert_eq!(
+            invoke("flip", &mut [a(&p)]),
+            Ok(enc(&Point { x: -2, y: 1 }))
+        );
         assert_eq!(
             invoke("sum_pair", &mut [a(&(1u64, 2u64)), a(&vec![0u8; 3])]),
             Ok(enc(&6u64))
         );
         assert_eq!(invoke("nothing", &mut []), Ok(enc(&())));
-        assert_eq!(invoke("parse", &mut [a(&"42".to_string())]), Ok(enc(&42u64)));
+        assert_eq!(
+            invoke("parse", &mut [a(&"42".to_string())]),
+            Ok(enc(&42u64))
+        );
     }
 
     #[test]
@@ -219,7 +225,16 @@ mod tests {
                 "`add` takes 2 arguments, got 1".into()
             ))
         );
-        let Err(InvokeError::BadArguments(message)) = invoke("add", &mut [a(&5), crate::codec::InArg::Value(crate::codec::Encoded { encoding: crate::codec::Encoding::Msgpack, data: vec![] })]) else {
+        let Err(InvokeError::BadArguments(message)) = invoke(
+            "add",
+            &mut [
+                a(&5),
+                crate::codec::InArg::Value(crate::codec::Encoded {
+                    encoding: crate::codec::Encoding::Msgpack,
+                    data: vec![],
+                }),
+            ],
+        ) else {
             panic!("an empty buffer is not an i32");
         };
         assert!(
@@ -235,8 +250,7 @@ mod tests {
                     data: vec![5, 0],
                 }),
             ],
-        )
-        else {
+        ) else {
             panic!("trailing bytes are refused");
         };
         assert!(message.contains("trailing"), "{message}");

@@ -65,8 +65,7 @@ impl From<WitId> for Id {
     }
 }
 pub(crate) use exports::rustyray::runtime::guest::{
-    Argument, ComponentInfo as GuestComponentInfo, FunctionInfo as GuestFunctionInfo,
-    InvokeError,
+    Argument, ComponentInfo as GuestComponentInfo, FunctionInfo as GuestFunctionInfo, InvokeError,
 };
 
 /// A guest's handle to an object: one reference to its slot.
@@ -144,7 +143,10 @@ impl TaskCtx {
     }
 
     /// The slot of `handle`, once it is ready (waiting with the permit handed back).
-    async fn ready_slot(&mut self, handle: &Resource<GuestObjectRef>) -> wasmtime::Result<Arc<Slot>> {
+    async fn ready_slot(
+        &mut self,
+        handle: &Resource<GuestObjectRef>,
+    ) -> wasmtime::Result<Arc<Slot>> {
         let slot = self.slot(handle)?;
         if !slot.is_ready() {
             self.waiting_on(std::slice::from_ref(&slot), 1, None)

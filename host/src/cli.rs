@@ -525,8 +525,8 @@ async fn call(
         function: function.clone(),
         message,
     };
-    let json: serde_json::Value =
-        serde_json::from_str(args).map_err(|err| bad(format!("the arguments are not JSON: {err}")))?;
+    let json: serde_json::Value = serde_json::from_str(args)
+        .map_err(|err| bad(format!("the arguments are not JSON: {err}")))?;
     let serde_json::Value::Array(values) = json else {
         return Err(bad(
             "the arguments must be a JSON array, one element per parameter (e.g. '[5, 3]')".into(),

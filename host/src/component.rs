@@ -19,15 +19,15 @@ use wasmtime::{Store, UpdateDeadline};
 use crate::bindings::{
     Argument, GuestObjectRef, InvokeError, TaskCtx, TaskModulePre, WitEncoding, WitValue,
 };
-use crate::codec::{Encoding, Value};
-use crate::task_impl::Resolved;
 use crate::cache::{CacheOutcome, content_hash};
+use crate::codec::{Encoding, Value};
 use crate::error::{RayError, Result, TrapContext};
 use crate::limits::{GuestLimiter, Limit, LimitTrap, ResolvedLimits, cut_message, limit_of_error};
 use crate::object_store::ObjectId;
 use crate::output::{OutputCapture, Source};
 use crate::runtime::RuntimeInner;
 use crate::sandbox::{InstanceSandbox, Stdin};
+use crate::task_impl::Resolved;
 use crate::task_impl::TaskOptions;
 
 /// What a task brings to [`LoadedComponent::invoke`] besides its arguments.
@@ -365,7 +365,11 @@ impl LoadedComponent {
         };
         let args = match guest_args(&mut store, args) {
             Ok(args) => args,
-            Err(err) => return Err(RayError::Internal(format!("arguments of {function}: {err:#}"))),
+            Err(err) => {
+                return Err(RayError::Internal(format!(
+                    "arguments of {function}: {err:#}"
+                )));
+            }
         };
         let instance = match self.pre.instantiate_async(&mut store).await {
             Ok(instance) => instance,

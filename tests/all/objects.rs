@@ -275,7 +275,11 @@ async fn byte_strings_travel_raw_and_other_values_as_msgpack() -> Result<()> {
     let bytes: Vec<u8> = (0..=255u8).cycle().take(3 << 20).collect();
     let object = runtime.put(&bytes)?;
     let stored = object.get_value().await?;
-    assert_eq!(stored.encoding, Encoding::Raw, "a Vec<u8> is stored as it is");
+    assert_eq!(
+        stored.encoding,
+        Encoding::Raw,
+        "a Vec<u8> is stored as it is"
+    );
     assert_eq!(stored.data.len(), bytes.len(), "no framing");
     assert_eq!(object.get().await?, bytes);
 
@@ -316,7 +320,10 @@ async fn an_object_ref_parameter_receives_the_reference() -> Result<()> {
         .task("object_info")
         .arg_object(&object)
         .submit_now::<(u64, bool)>(&runtime)?;
-    assert_eq!(within(SHORT, "object_info", info.get()).await?, (1000, true));
+    assert_eq!(
+        within(SHORT, "object_info", info.get()).await?,
+        (1000, true)
+    );
 
     // A read is cut at the object's end.
     let tail = runtime
@@ -390,7 +397,10 @@ async fn objects_over_a_hundred_mib_cross_the_boundary_with_memory_512() -> Resu
         .task("put_large")
         .arg(150u32)
         .submit_now::<u64>(&runtime)?;
-    assert_eq!(within(common::LONG, "put_large", put.get()).await?, 150 << 20);
+    assert_eq!(
+        within(common::LONG, "put_large", put.get()).await?,
+        150 << 20
+    );
 
     // 120 MiB into a guest and back out as its result.
     let object = runtime.put_bytes(Bytes::from(vec![9u8; 120 << 20]))?;
