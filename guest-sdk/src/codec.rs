@@ -277,6 +277,7 @@ fn decode_raw<T: DeserializeOwned>(data: Vec<u8>) -> Result<T, String> {
 }
 
 /// The bytes of a value whose type is a byte buffer, copied once, without serializing.
+#[allow(clippy::borrowed_box, reason = "read as the very type the id matched")]
 fn as_bytes<T: ?Sized>(value: &T) -> Option<Vec<u8>> {
     let id = typeid::of::<T>();
     // SAFETY (each arm): the type ids are equal, so `value` is a reference to that type.

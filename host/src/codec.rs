@@ -111,6 +111,7 @@ fn decode_raw<T: DeserializeOwned>(data: &Bytes) -> std::result::Result<T, Strin
 }
 
 /// The bytes of a value whose type is a byte buffer, without serializing it.
+#[allow(clippy::borrowed_box, reason = "read as the very type the id matched")]
 fn as_bytes<T: ?Sized>(value: &T) -> Option<Bytes> {
     let id = typeid::of::<T>();
     // SAFETY (each arm): the type ids are equal, so `value` is a reference to that type.
