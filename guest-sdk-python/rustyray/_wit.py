@@ -18,10 +18,8 @@ from . import _errors, _msgpack
 
 # --- values -------------------------------------------------------------------------
 
-# Whether the contract tags every value with its encoding (`types.value`): then bytes
-# cross raw, as they are, and everything else as MessagePack. Before the tag, values were
-# untagged bytes and Python wrote MessagePack for all of them.
-TAGGED = hasattr(_types, "Value")
+# The contract tags every value with its encoding (`types.value`): bytes cross raw, as
+# they are (a Rust `Vec<u8>` on the other side), everything else as MessagePack.
 
 
 def _pack(value, default):
@@ -40,8 +38,6 @@ def _unpack(data):
 
 def encode(value, default):
     """The WIT value of a Python value: ``bytes`` raw, anything else MessagePack."""
-    if not TAGGED:
-        return _pack(value, default)
     if type(value) is bytes or type(value) is bytearray:
         return _types.Value(_types.Encoding.RAW, bytes(value))
     return _types.Value(_types.Encoding.MSGPACK, _pack(value, default))
@@ -49,8 +45,6 @@ def encode(value, default):
 
 def decode(value):
     """The Python value of a WIT value (raw bytes arrive as ``bytes``)."""
-    if not TAGGED:
-        return _unpack(value)
     if value.encoding == _types.Encoding.RAW:
         return value.data
     return _unpack(value.data)
@@ -78,8 +72,6 @@ def object_arg(handle):
 def invoke_args(args, wrap_ref):
     """The Python values of ``invoke``'s (or an actor's) arguments; an argument that is
     an object reference (a parameter declared as a reference) becomes ``wrap_ref(handle)``."""
-    if not TAGGED:
-        return [_unpack(arg) for arg in args]
     out = []
     for arg in args:
         if isinstance(arg, _guest.Argument_Value):

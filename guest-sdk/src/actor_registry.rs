@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec;
+use crate::codec::{self, Encoded, InArg};
 use crate::error::InvokeError;
 
 /// A live actor behind the exports: the struct of a `#[rustyray::actor]` class, erased.
@@ -24,14 +24,14 @@ use crate::error::InvokeError;
     note = "put #[rustyray::actor] on the `impl` block that holds the constructor and the methods"
 )]
 pub trait ActorObject: 'static {
-    /// Runs `method` on postcard-encoded `args`; its postcard-encoded result.
+    /// Runs `method` on `args`; its encoded result.
     ///
     /// # Errors
     ///
     /// [`InvokeError::FunctionNotFound`] (`Class.method`) for an unknown method,
     /// [`InvokeError::BadArguments`] for arguments that do not decode,
     /// [`InvokeError::Application`] when the method returns `Err`.
-    fn call(&mut self, method: &str, args: &[Vec<u8>]) -> Result<Vec<u8>, InvokeError>;
+    fn call(&mut self, method: &str, args: &mut [InArg]) -> Result<Encoded, InvokeError>;
 
     /// The encoded state, for a class that opted in to snapshots; `None` otherwise.
     fn snapshot(&self) -> Option<Result<Vec<u8>, String>>;
@@ -51,7 +51,7 @@ pub trait ActorState: Sized {
     /// Whether the class opted in with `#[rustyray::actor(snapshot)]`.
     const SNAPSHOT: bool;
 
-    /// The state's postcard bytes (or why it did not encode) for a snapshot class.
+    /// The state's MessagePack bytes (or why it did not encode) for a snapshot class.
     fn snapshot(&self) -> Option<Result<Vec<u8>, String>>;
 
     /// The state rebuilt from [`snapshot`](Self::snapshot)'s bytes.
@@ -63,8 +63,8 @@ pub trait ActorState: Sized {
     fn restore(class: &str, state: &[u8]) -> Result<Self, InvokeError>;
 }
 
-/// A class's constructor shim: postcard arguments in, a live actor out.
-pub type ConstructFn = fn(&[Vec<u8>]) -> Result<Box<dyn ActorObject>, InvokeError>;
+/// A class's constructor shim: arguments in, a live actor out.
+pub type ConstructFn = fn(&mut [InArg]) -> Result<Box<dyn ActorObject>, InvokeError>;
 
 /// A class's restore shim: a snapshot in, a live actor out.
 pub type RestoreFn = fn(&[u8]) -> Result<Box<dyn ActorObject>, InvokeError>;
@@ -119,7 +119,7 @@ fn find_class(name: &str) -> Result<&'static ActorClass, InvokeError> {
 /// [`InvokeError::FunctionNotFound`] for an unknown class, [`InvokeError::Application`] if
 /// the instance already holds an actor or the constructor returns `Err`,
 /// [`InvokeError::BadArguments`] for arguments that do not decode.
-pub fn new_actor(class: &str, args: &[Vec<u8>]) -> Result<(), InvokeError> {
+pub fn new_actor(class: &str, args: &mut [InArg]) -> Result<(), InvokeError> {
     let class = find_class(class)?;
     ensure_empty(class)?;
     let object = (class.construct)(args)?;
@@ -147,7 +147,7 @@ pub fn restore_actor(class: &str, state: &[u8]) -> Result<(), InvokeError> {
 ///
 /// [`InvokeError::FunctionNotFound`] when there is no actor or no such method, and what the
 /// method's dispatch reports (see [`ActorObject::call`]).
-pub fn call_actor(method: &str, args: &[Vec<u8>]) -> Result<Vec<u8>, InvokeError> {
+pub fn call_actor(method: &str, args: &mut [InArg]) -> Result<Encoded, InvokeError> {
     ACTOR.with(|slot| {
         // The guest is single-threaded and wasm forbids re-entering an instance, so the
         // slot is never borrowed here already; if it were, refuse rather than panic.
@@ -375,13 +375,13 @@ mod tests {
         counter.increment().get()
     }
 
-    fn enc<T: Serialize>(value: &T) -> Vec<u8> {
-        postcard::to_allocvec(value).expect("test values encode")
+    fn a<T: Serialize>(value: &T) -> InArg {
+        InArg::Value(crate::codec::encode(value).expect("test values encode"))
     }
 
-    fn call<T: serde::de::DeserializeOwned>(method: &str, args: &[Vec<u8>]) -> T {
-        let bytes = call_actor(method, args).expect("the call succeeds");
-        postcard::from_bytes(&bytes).expect("the result decodes")
+    fn call<T: serde::de::DeserializeOwned>(method: &str, args: &mut [InArg]) -> T {
+        let value = call_actor(method, args).expect("the call succeeds");
+        crate::codec::decode_encoded(value).expect("the result decodes")
     }
 
     #[test]
@@ -418,16 +418,16 @@ mod tests {
     #[test]
     fn constructs_and_keeps_state_across_calls() {
         assert_eq!(current_class(), None);
-        new_actor("Counter", &[enc(&10)]).expect("constructs");
+        new_actor("Counter", &mut [a(&10)]).expect("constructs");
         assert_eq!(current_class(), Some("Counter"));
-        assert_eq!(call::<i32>("increment", &[]), 11);
-        assert_eq!(call::<i32>("increment", &[]), 12);
-        assert_eq!(call::<i32>("add", &[enc(&5)]), 17);
-        assert_eq!(call::<i32>("get", &[]), 17);
-        assert_eq!(call::<i64>("doubled", &[]), 34);
+        assert_eq!(call::<i32>("increment", &mut []), 11);
+        assert_eq!(call::<i32>("increment", &mut []), 12);
+        assert_eq!(call::<i32>("add", &mut [a(&5)]), 17);
+        assert_eq!(call::<i32>("get", &mut []), 17);
+        assert_eq!(call::<i64>("doubled", &mut []), 34);
         stop_actor();
-        new_actor("Far", &[]).expect("a class split across modules constructs");
-        assert_eq!(call::<u8>("hops", &[]), 1);
+        new_actor("Far", &mut []).expect("a class split across modules constructs");
+        assert_eq!(call::<u8>("hops", &mut []), 1);
         // Helpers and the constructor's siblings stay plain Rust.
         assert_eq!(Counter::helper("abc"), 3);
         assert_eq!(Counter::zero().get(), 0);
@@ -435,46 +435,46 @@ mod tests {
 
     #[test]
     fn one_actor_per_instance() {
-        new_actor("Counter", &[enc(&0)]).expect("constructs");
-        let Err(InvokeError::Application(message)) = new_actor("Counter", &[enc(&1)]) else {
+        new_actor("Counter", &mut [a(&0)]).expect("constructs");
+        let Err(InvokeError::Application(message)) = new_actor("Counter", &mut [a(&1)]) else {
             panic!("a second actor is refused");
         };
         assert!(
             message.contains("already holds a `Counter` actor"),
             "{message}"
         );
-        assert_eq!(call::<i32>("get", &[]), 0, "the first one is untouched");
+        assert_eq!(call::<i32>("get", &mut []), 0, "the first one is untouched");
     }
 
     #[test]
     fn err_is_an_application_error_and_the_actor_lives_on() {
-        new_actor("Counter", &[enc(&3)]).expect("constructs");
+        new_actor("Counter", &mut [a(&3)]).expect("constructs");
         assert_eq!(
-            call_actor("fail", &[]),
+            call_actor("fail", &mut []),
             Err(InvokeError::Application("refusing at 3".into()))
         );
-        assert_eq!(call::<i32>("increment", &[]), 4);
+        assert_eq!(call::<i32>("increment", &mut []), 4);
     }
 
     #[test]
     fn unknown_classes_and_methods_are_not_found() {
         assert_eq!(
-            new_actor("Nope", &[]),
+            new_actor("Nope", &mut []),
             Err(InvokeError::FunctionNotFound("Nope".into()))
         );
         assert!(matches!(
-            call_actor("get", &[]),
+            call_actor("get", &mut []),
             Err(InvokeError::FunctionNotFound(message)) if message.contains("holds no actor")
         ));
-        new_actor("Counter", &[enc(&0)]).expect("constructs");
+        new_actor("Counter", &mut [a(&0)]).expect("constructs");
         assert_eq!(
-            call_actor("nope", &[]),
+            call_actor("nope", &mut []),
             Err(InvokeError::FunctionNotFound("Counter.nope".into()))
         );
         // `on_stop` and associated fns are not remote methods.
         for local in ["on_stop", "helper", "new", "zero"] {
             assert_eq!(
-                call_actor(local, &[]),
+                call_actor(local, &mut []),
                 Err(InvokeError::FunctionNotFound(format!("Counter.{local}")))
             );
         }
@@ -483,7 +483,7 @@ mod tests {
     #[test]
     fn bad_arguments_name_the_method_and_parameter() {
         assert_eq!(
-            new_actor("Counter", &[]),
+            new_actor("Counter", &mut []),
             Err(InvokeError::BadArguments(
                 "`Counter::new` takes 1 argument, got 0".into()
             ))
@@ -493,27 +493,37 @@ mod tests {
             None,
             "a failed constructor leaves no actor"
         );
-        new_actor("Counter", &[enc(&0)]).expect("constructs");
+        new_actor("Counter", &mut [a(&0)]).expect("constructs");
         assert_eq!(
-            call_actor("add", &[]),
+            call_actor("add", &mut []),
             Err(InvokeError::BadArguments(
                 "`Counter.add` takes 1 argument, got 0".into()
             ))
         );
-        let Err(InvokeError::BadArguments(message)) = call_actor("add", &[vec![]]) else {
+        let Err(InvokeError::BadArguments(message)) = call_actor(
+            "add",
+            &mut [InArg::Value(crate::codec::Encoded {
+                encoding: crate::codec::Encoding::Msgpack,
+                data: vec![],
+            })],
+        ) else {
             panic!("an empty buffer is not an i32");
         };
         assert!(
             message.starts_with("`Counter.add` argument 0 (`n: i32`) did not decode: "),
             "{message}"
         );
-        assert_eq!(call::<i32>("get", &[]), 0, "a refused call changes nothing");
+        assert_eq!(
+            call::<i32>("get", &mut []),
+            0,
+            "a refused call changes nothing"
+        );
     }
 
     #[test]
     fn constructor_err_is_an_application_error() {
         assert_eq!(
-            new_actor("Ledger", &[enc(&String::new())]),
+            new_actor("Ledger", &mut [a(&String::new())]),
             Err(InvokeError::Application("a ledger needs an owner".into()))
         );
         assert_eq!(current_class(), None);
@@ -521,12 +531,12 @@ mod tests {
 
     #[test]
     fn snapshots_round_trip_without_the_constructor() {
-        new_actor("Ledger", &[enc(&"ada".to_string())]).expect("constructs");
-        assert_eq!(call::<usize>("record", &[enc(&5i64)]), 1);
-        assert_eq!(call::<usize>("record", &[enc(&-2i64)]), 2);
+        new_actor("Ledger", &mut [a(&"ada".to_string())]).expect("constructs");
+        assert_eq!(call::<usize>("record", &mut [a(&5i64)]), 1);
+        assert_eq!(call::<usize>("record", &mut [a(&-2i64)]), 2);
         let state = snapshot_actor().expect("Ledger opts in to snapshots");
         assert_eq!(
-            postcard::from_bytes::<Ledger>(&state).expect("the state is postcard"),
+            crate::codec::decode_exact::<Ledger>(&state).expect("the state is MessagePack"),
             Ledger {
                 owner: "ada".into(),
                 entries: vec![5, -2]
@@ -535,7 +545,10 @@ mod tests {
         // A fresh instance (another thread's slot) comes back with the same state.
         let restored = std::thread::spawn(move || {
             restore_actor("Ledger", &state).expect("restores");
-            (call::<i64>("total", &[]), call::<String>("owner", &[]))
+            (
+                call::<i64>("total", &mut []),
+                call::<String>("owner", &mut []),
+            )
         })
         .join()
         .expect("the restoring thread runs");
@@ -548,16 +561,16 @@ mod tests {
         ));
         stop_actor();
         restore_actor("Ledger", &state).expect("restores into the empty slot");
-        assert_eq!(call::<i64>("total", &[]), 3);
+        assert_eq!(call::<i64>("total", &mut []), 3);
     }
 
     #[test]
     fn snapshots_need_the_option() {
-        new_actor("Counter", &[enc(&1)]).expect("constructs");
+        new_actor("Counter", &mut [a(&1)]).expect("constructs");
         assert_eq!(snapshot_actor(), None);
         stop_actor();
         assert!(matches!(
-            restore_actor("Counter", &enc(&1)),
+            restore_actor("Counter", &crate::codec::to_bytes(&1).unwrap()),
             Err(InvokeError::Application(message)) if message.contains("#[rustyray::actor(snapshot)]")
         ));
         let Err(InvokeError::BadArguments(message)) = restore_actor("Ledger", &[0xff]) else {
@@ -572,8 +585,8 @@ mod tests {
 
     #[test]
     fn stop_runs_on_stop_and_empties_the_instance() {
-        new_actor("Counter", &[enc(&40)]).expect("constructs");
-        call::<i32>("add", &[enc(&2)]);
+        new_actor("Counter", &mut [a(&40)]).expect("constructs");
+        call::<i32>("add", &mut [a(&2)]);
         assert_eq!(STOPPED_AT.get(), None);
         stop_actor();
         assert_eq!(STOPPED_AT.get(), Some(42));
@@ -581,7 +594,7 @@ mod tests {
         stop_actor(); // nothing left to stop
         assert_eq!(STOPPED_AT.get(), Some(42));
         // A class without `on_stop` stops quietly.
-        new_actor("Ledger", &[enc(&"x".to_string())]).expect("constructs");
+        new_actor("Ledger", &mut [a(&"x".to_string())]).expect("constructs");
         stop_actor();
         assert_eq!(current_class(), None);
     }

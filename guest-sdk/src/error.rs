@@ -2,7 +2,7 @@
 //! [`InvokeError`], what the exported `invoke` reports back to the host.
 //!
 //! `RayError` mirrors the WIT `task-error` one to one (plus the two ways a value can fail
-//! to cross postcard in the guest), so an error raised anywhere in the runtime reaches the
+//! to cross MessagePack in the guest), so an error raised anywhere in the runtime reaches the
 //! user with its kind intact, and `match`ing on it works the same in every guest.
 
 use std::fmt;
@@ -79,7 +79,7 @@ pub enum RayError {
     /// An object's bytes did not decode as the type its `ObjectRef<T>` promised.
     #[error("object did not decode as the expected type: {0}")]
     Decode(String),
-    /// A value did not encode with postcard (a `Serialize` impl failed).
+    /// A value did not encode (MessagePack) (a `Serialize` impl failed).
     #[error("value did not encode: {0}")]
     Encode(String),
 }

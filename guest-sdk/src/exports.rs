@@ -15,6 +15,8 @@ use std::sync::Once;
 
 use crate::actor_registry;
 use crate::bindings::exports::rustyray::runtime::{driver, guest};
+use crate::bindings::rustyray::runtime::types;
+use crate::codec::InArg;
 use crate::error::InvokeError;
 use crate::{registry, runtime, sys};
 
@@ -45,19 +47,29 @@ impl guest::Guest for Component {
         }
     }
 
-    fn invoke(function: String, args: Vec<Vec<u8>>) -> Result<Vec<u8>, guest::InvokeError> {
+    fn invoke(
+        function: String,
+        args: Vec<guest::Argument>,
+    ) -> Result<types::Value, guest::InvokeError> {
         init();
-        registry::invoke(&function, &args).map_err(to_wit)
+        registry::invoke(&function, &mut in_args(args))
+            .map(sys::to_value)
+            .map_err(to_wit)
     }
 
-    fn actor_new(class: String, args: Vec<Vec<u8>>) -> Result<(), guest::InvokeError> {
+    fn actor_new(class: String, args: Vec<guest::Argument>) -> Result<(), guest::InvokeError> {
         init();
-        actor_registry::new_actor(&class, &args).map_err(to_wit)
+        actor_registry::new_actor(&class, &mut in_args(args)).map_err(to_wit)
     }
 
-    fn actor_call(method: String, args: Vec<Vec<u8>>) -> Result<Vec<u8>, guest::InvokeError> {
+    fn actor_call(
+        method: String,
+        args: Vec<guest::Argument>,
+    ) -> Result<types::Value, guest::InvokeError> {
         init();
-        actor_registry::call_actor(&method, &args).map_err(to_wit)
+        actor_registry::call_actor(&method, &mut in_args(args))
+            .map(sys::to_value)
+            .map_err(to_wit)
     }
 
     fn actor_snapshot() -> Option<Vec<u8>> {
@@ -74,6 +86,16 @@ impl guest::Guest for Component {
         init();
         actor_registry::stop_actor();
     }
+}
+
+/// The arguments as the SDK takes them (values keep their buffers: no copy).
+fn in_args(args: Vec<guest::Argument>) -> Vec<InArg> {
+    args.into_iter()
+        .map(|arg| match arg {
+            guest::Argument::Value(value) => InArg::Value(sys::from_value(value)),
+            guest::Argument::Reference(handle) => InArg::Reference(handle),
+        })
+        .collect()
 }
 
 fn function_info(name: &str, signature: &str) -> guest::FunctionInfo {

@@ -53,6 +53,9 @@ mod tests {
             lo: 0xff,
         };
         assert_eq!(id.to_string(), "2a:000000000000000100000000000000ff");
-        assert_eq!(postcard::to_allocvec(&id).unwrap(), vec![0x2a, 1, 0xff, 1]);
+        // MessagePack, by field name, as the host encodes its own ids.
+        let mut expected = vec![0x83, 0xa4, b'n', b'o', b'd', b'e', 0x2a];
+        expected.extend([0xa2, b'h', b'i', 1, 0xa2, b'l', b'o', 0xcc, 0xff]);
+        assert_eq!(crate::codec::to_bytes(&id).unwrap(), expected);
     }
 }

@@ -115,7 +115,7 @@
 //!   `name::remote(..)`, and [`ActorHandle`] (behind every typed handle) talk to the host
 //!   through `sys`, the one module that calls the imports. On native targets `sys` is a stub whose calls fail with
 //!   [`RayError::Runtime`], so users can unit-test their functions by calling them directly.
-//! - Values cross the boundary as postcard bytes (`codec`); users only see serde.
+//! - Values cross the boundary as MessagePack, or raw for byte buffers (`codec`); users only see serde.
 //!
 //! The SDK adds no WASI imports of its own (no clocks, no randomness, no files). Every
 //! wasm32-wasip2 guest built with std imports stdio, `environment` and `exit` anyway: std's
@@ -145,7 +145,7 @@ mod sys;
 pub use actor_handle::{ActorHandle, get_actor, get_actor_in};
 pub use error::RayError;
 pub use id::Id;
-pub use object_ref::{AnyObjectRef, Arg, IntoArg, LoweredArg, ObjectRef, arg, arg_ref};
+pub use object_ref::{AnyObjectRef, Arg, IntoArg, LoweredArg, ObjectRef, arg, arg_object, arg_ref};
 pub use options::{ActorOptions, TaskOptions};
 pub use runtime::{args, cancel, exit_actor, get, get_all, put, wait, wait_indexes};
 pub use rustyray_sdk_macros::{actor, main, remote};
@@ -162,8 +162,8 @@ pub mod __private {
         snapshot_actor, snapshot_state, stop_actor,
     };
     pub use crate::codec::{
-        Fallible, MainOutput, check_arity, check_min_arity, decode_arg, encode_fallible,
-        encode_output, exit_code, fallible_value,
+        Encoded, Encoding, Fallible, FromArg, InArg, MainOutput, check_arity, check_min_arity,
+        decode_arg, encode_fallible, encode_output, exit_code, fallible_value,
     };
     pub use crate::error::InvokeError;
     pub use crate::error::RayError;
@@ -176,6 +176,6 @@ pub mod __private {
     };
     pub use crate::runtime::submit;
     pub use inventory;
-    pub use postcard;
+    pub use rmp_serde;
     pub use serde;
 }

@@ -15,7 +15,7 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec;
+use crate::codec::{self, Encoded, Encoding};
 use crate::error::RayError;
 use crate::sys::{self, Handle};
 
@@ -86,9 +86,86 @@ impl<T> ObjectRef<T> {
         T: DeserializeOwned,
     {
         match &self.state {
-            State::Live(handle) => codec::decode_object(&sys::get(handle)?),
+            State::Live(handle) => codec::decode_object(sys::get(handle)?),
             State::Failed(error) => Err(error.clone()),
         }
+    }
+
+    fn handle(&self) -> Result<&Handle, RayError> {
+        match &self.state {
+            State::Live(handle) => Ok(handle),
+            State::Failed(error) => Err(error.clone()),
+        }
+    }
+
+    /// The size in bytes of the object as stored: the bytes of a byte buffer (see
+    /// [`is_raw`](Self::is_raw)), else of its MessagePack encoding. Waits until it is ready;
+    /// nothing is copied.
+    ///
+    /// # Errors
+    ///
+    /// The task's error, as [`get`](Self::get).
+    pub fn len(&self) -> Result<u64, RayError> {
+        Ok(sys::size(self.handle()?)?.1)
+    }
+
+    /// Whether the object is empty ([`len`](Self::len) is 0).
+    ///
+    /// # Errors
+    ///
+    /// As [`len`](Self::len).
+    pub fn is_empty(&self) -> Result<bool, RayError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Whether the object is a byte buffer stored raw (a `Vec<u8>`, `bytes::Bytes`,
+    /// `serde_bytes` value): then [`read`](Self::read) and [`bytes`](Self::bytes) give
+    /// those bytes themselves. Otherwise they give the MessagePack encoding.
+    ///
+    /// # Errors
+    ///
+    /// As [`len`](Self::len).
+    pub fn is_raw(&self) -> Result<bool, RayError> {
+        Ok(sys::size(self.handle()?)?.0 == Encoding::Raw)
+    }
+
+    /// The bytes of `range` of the object, copied into this guest's memory: only those.
+    /// The range is cut at the object's end (`read(..)` reads it all); a start past
+    /// the end is refused with [`RayError::BadArguments`]. Waits until it is ready.
+    ///
+    /// ```no_run
+    /// # extern crate rustyray_sdk as rustyray;
+    /// # fn demo(data: rustyray::ObjectRef<Vec<u8>>) -> Result<(), rustyray::RayError> {
+    /// let chunk = data.read(2 << 20..4 << 20)?;   // 2 MiB of a large object
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`len`](Self::len), and [`RayError::BadArguments`] for a start past the end.
+    pub fn read(&self, range: impl std::ops::RangeBounds<u64>) -> Result<Vec<u8>, RayError> {
+        use std::ops::Bound;
+        let start = match range.start_bound() {
+            Bound::Included(&n) => n,
+            Bound::Excluded(&n) => n.saturating_add(1),
+            Bound::Unbounded => 0,
+        };
+        let len = match range.end_bound() {
+            Bound::Included(&n) => n.saturating_add(1).saturating_sub(start),
+            Bound::Excluded(&n) => n.saturating_sub(start),
+            Bound::Unbounded => u64::MAX,
+        };
+        sys::read(self.handle()?, start, len)
+    }
+
+    /// The object's stored bytes, copied once into this guest's memory (for a byte
+    /// buffer, the bytes themselves; see [`is_raw`](Self::is_raw)).
+    ///
+    /// # Errors
+    ///
+    /// As [`len`](Self::len).
+    pub fn bytes(&self) -> Result<Vec<u8>, RayError> {
+        Ok(sys::get(self.handle()?)?.data)
     }
 }
 
@@ -219,25 +296,37 @@ pub trait IntoArg<'a, T> {
 
 impl<'a, T: Serialize> IntoArg<'a, T> for T {
     fn into_arg(self) -> LoweredArg<'a> {
-        LoweredArg(Lowered::Value(codec::to_bytes(&self)))
+        LoweredArg(Lowered::Value(codec::encode(&self)))
     }
 }
 
 impl<'a, T: Serialize> IntoArg<'a, T> for &T {
     fn into_arg(self) -> LoweredArg<'a> {
-        LoweredArg(Lowered::Value(codec::to_bytes(self)))
+        LoweredArg(Lowered::Value(codec::encode(self)))
     }
 }
 
 impl<'a, T> IntoArg<'a, T> for ObjectRef<T> {
     fn into_arg(self) -> LoweredArg<'a> {
-        LoweredArg(Lowered::Owned(self.state))
+        LoweredArg(Lowered::Owned(self.state, false))
+    }
+}
+
+impl<'a, T> IntoArg<'a, ObjectRef<T>> for ObjectRef<T> {
+    fn into_arg(self) -> LoweredArg<'a> {
+        LoweredArg(Lowered::Owned(self.state, true))
+    }
+}
+
+impl<'a, T> IntoArg<'a, ObjectRef<T>> for &'a ObjectRef<T> {
+    fn into_arg(self) -> LoweredArg<'a> {
+        LoweredArg(Lowered::Borrowed(&self.state, true))
     }
 }
 
 impl<'a, T> IntoArg<'a, T> for &'a ObjectRef<T> {
     fn into_arg(self) -> LoweredArg<'a> {
-        LoweredArg(Lowered::Borrowed(&self.state))
+        LoweredArg(Lowered::Borrowed(&self.state, false))
     }
 }
 
@@ -249,25 +338,25 @@ impl<'a, T: Serialize> IntoArg<'a, T> for Arg<'a, T> {
 
 impl<'a> IntoArg<'a, String> for &str {
     fn into_arg(self) -> LoweredArg<'a> {
-        LoweredArg(Lowered::Value(codec::to_bytes(self)))
+        LoweredArg(Lowered::Value(codec::encode(self)))
     }
 }
 
 impl<'a, E: Serialize> IntoArg<'a, Vec<E>> for &[E] {
     fn into_arg(self) -> LoweredArg<'a> {
-        LoweredArg(Lowered::Value(codec::to_bytes(self)))
+        LoweredArg(Lowered::Value(codec::encode(self)))
     }
 }
 
 impl<'a, E: Serialize, const N: usize> IntoArg<'a, Vec<E>> for [E; N] {
     fn into_arg(self) -> LoweredArg<'a> {
-        LoweredArg(Lowered::Value(codec::to_bytes(self.as_slice())))
+        LoweredArg(Lowered::Value(codec::encode(self.as_slice())))
     }
 }
 
 impl<'a, E: Serialize, const N: usize> IntoArg<'a, Vec<E>> for &[E; N] {
     fn into_arg(self) -> LoweredArg<'a> {
-        LoweredArg(Lowered::Value(codec::to_bytes(self.as_slice())))
+        LoweredArg(Lowered::Value(codec::encode(self.as_slice())))
     }
 }
 
@@ -277,12 +366,13 @@ impl<'a, E: Serialize, const N: usize> IntoArg<'a, Vec<E>> for &[E; N] {
 pub struct LoweredArg<'a>(pub(crate) Lowered<'a>);
 
 pub(crate) enum Lowered<'a> {
-    /// postcard bytes, or why the value did not encode.
-    Value(Result<Vec<u8>, String>),
-    /// A reference the submission consumes (and releases once submitted).
-    Owned(State),
-    /// A reference the caller keeps.
-    Borrowed(&'a State),
+    /// The encoded value, or why it did not encode.
+    Value(Result<Encoded, String>),
+    /// A reference the submission consumes (and releases once submitted); `true`: passed
+    /// as the reference itself (an `ObjectRef<T>` parameter), else resolved to its value.
+    Owned(State, bool),
+    /// A reference the caller keeps; the flag as for `Owned`.
+    Borrowed(&'a State, bool),
 }
 
 /// A value as one argument of an untyped call ([`ActorHandle::call`](crate::ActorHandle::call)
@@ -303,14 +393,20 @@ pub fn arg<'a, T: Serialize + 'a>(value: T) -> LoweredArg<'a> {
 /// A reference as one argument of an untyped call: the host resolves it to the object's value
 /// before the call runs, as for a task.
 pub fn arg_ref<T>(object: &ObjectRef<T>) -> LoweredArg<'_> {
-    LoweredArg(Lowered::Borrowed(&object.state))
+    LoweredArg(Lowered::Borrowed(&object.state, false))
+}
+
+/// A reference as one argument of an untyped call, passed as the reference itself: for a
+/// parameter of type `ObjectRef<T>` (the callee reads what it needs; nothing waits).
+pub fn arg_object<T>(object: &ObjectRef<T>) -> LoweredArg<'_> {
+    LoweredArg(Lowered::Borrowed(&object.state, true))
 }
 
 /// Encodes an argument's value; generated `remote` functions call this once per parameter.
 pub fn lower<T: Serialize>(arg: Arg<'_, T>) -> LoweredArg<'_> {
     LoweredArg(match arg.kind {
-        ArgKind::Value(value) => Lowered::Value(codec::to_bytes(&value)),
-        ArgKind::Owned(object) => Lowered::Owned(object.state),
-        ArgKind::Borrowed(object) => Lowered::Borrowed(&object.state),
+        ArgKind::Value(value) => Lowered::Value(codec::encode(&value)),
+        ArgKind::Owned(object) => Lowered::Owned(object.state, false),
+        ArgKind::Borrowed(object) => Lowered::Borrowed(&object.state, false),
     })
 }

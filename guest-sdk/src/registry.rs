@@ -7,10 +7,12 @@
 //! export glue (wit-bindgen's `run_ctors_once`) runs them before the first export body, so
 //! the table is complete by the time anything below reads it.
 
+use crate::codec::{Encoded, InArg};
 use crate::error::InvokeError;
 
-/// A registered function's shim: postcard arguments in, postcard result out.
-pub type InvokeFn = fn(&[Vec<u8>]) -> Result<Vec<u8>, InvokeError>;
+/// A registered function's shim: arguments in (each taken by its parameter), the encoded
+/// result out.
+pub type InvokeFn = fn(&mut [InArg]) -> Result<Encoded, InvokeError>;
 
 /// One `#[rustyray::remote]` function.
 pub struct RemoteFunction {
@@ -18,7 +20,7 @@ pub struct RemoteFunction {
     pub name: &'static str,
     /// Its Rust signature, for `rustyray inspect`: `fn add(a: i32, b: i32) -> i32`.
     pub signature: &'static str,
-    /// Decodes postcard arguments, calls the function, encodes its result.
+    /// Decodes the arguments, calls the function, encodes its result.
     pub invoke: InvokeFn,
 }
 
@@ -54,13 +56,13 @@ pub fn has_main() -> bool {
     inventory::iter::<MainFunction>.into_iter().count() == 1
 }
 
-/// Runs the remote function exported as `name` on postcard-encoded `args`.
+/// Runs the remote function exported as `name` on `args`.
 ///
 /// # Errors
 ///
 /// [`InvokeError::FunctionNotFound`] for an unknown name, [`InvokeError::BadArguments`]
 /// when the arguments do not decode, [`InvokeError::Application`] when it returns `Err`.
-pub fn invoke(name: &str, args: &[Vec<u8>]) -> Result<Vec<u8>, InvokeError> {
+pub fn invoke(name: &str, args: &mut [InArg]) -> Result<Encoded, InvokeError> {
     let function = inventory::iter::<RemoteFunction>
         .into_iter()
         .find(|function| function.name == name)
@@ -134,8 +136,12 @@ mod tests {
         Ok(())
     }
 
-    fn enc<T: Serialize>(value: &T) -> Vec<u8> {
-        postcard::to_allocvec(value).expect("test values encode")
+    fn enc<T: Serialize>(value: &T) -> crate::codec::Encoded {
+        crate::codec::encode(value).expect("test values encode")
+    }
+
+    fn a<T: Serialize>(value: &T) -> crate::codec::InArg {
+        crate::codec::InArg::Value(enc(value))
     }
 
     #[test]
@@ -164,33 +170,39 @@ mod tests {
 
     #[test]
     fn invoke_decodes_calls_and_encodes() {
-        assert_eq!(invoke("add", &[enc(&5), enc(&3)]), Ok(enc(&8)));
+        assert_eq!(invoke("add", &mut [a(&5), a(&3)]), Ok(enc(&8)));
         let p = Point { x: 1, y: -2 };
-        assert_eq!(invoke("flip", &[enc(&p)]), Ok(enc(&Point { x: -2, y: 1 })));
         assert_eq!(
-            invoke("sum_pair", &[enc(&(1u64, 2u64)), enc(&vec![0u8; 3])]),
+            invoke("flip", &mut [a(&p)]),
+            Ok(enc(&Point { x: -2, y: 1 }))
+        );
+        assert_eq!(
+            invoke("sum_pair", &mut [a(&(1u64, 2u64)), a(&vec![0u8; 3])]),
             Ok(enc(&6u64))
         );
-        assert_eq!(invoke("nothing", &[]), Ok(enc(&())));
-        assert_eq!(invoke("parse", &[enc(&"42".to_string())]), Ok(enc(&42u64)));
+        assert_eq!(invoke("nothing", &mut []), Ok(enc(&())));
+        assert_eq!(
+            invoke("parse", &mut [a(&"42".to_string())]),
+            Ok(enc(&42u64))
+        );
     }
 
     #[test]
     fn variadic_takes_every_remaining_argument() {
-        assert_eq!(invoke("weighted_sum", &[enc(&2u64)]), Ok(enc(&0u64)));
+        assert_eq!(invoke("weighted_sum", &mut [a(&2u64)]), Ok(enc(&0u64)));
         assert_eq!(
             invoke(
                 "weighted_sum",
-                &[enc(&2u64), enc(&1u64), enc(&2u64), enc(&3u64)]
+                &mut [a(&2u64), a(&1u64), a(&2u64), a(&3u64)]
             ),
             Ok(enc(&12u64))
         );
         assert!(matches!(
-            invoke("weighted_sum", &[]),
+            invoke("weighted_sum", &mut []),
             Err(InvokeError::BadArguments(message)) if message.contains("at least 1")
         ));
         assert!(matches!(
-            invoke("weighted_sum", &[enc(&2u64), enc(&"x".to_string())]),
+            invoke("weighted_sum", &mut [a(&2u64), a(&"x".to_string())]),
             Err(InvokeError::BadArguments(message)) if message.contains("argument 1")
         ));
     }
@@ -198,7 +210,7 @@ mod tests {
     #[test]
     fn err_returns_are_application_errors() {
         assert_eq!(
-            invoke("parse", &[enc(&"x".to_string())]),
+            invoke("parse", &mut [a(&"x".to_string())]),
             Err(InvokeError::Application(
                 "invalid digit found in string".into()
             ))
@@ -208,20 +220,37 @@ mod tests {
     #[test]
     fn bad_arguments_name_the_function_and_parameter() {
         assert_eq!(
-            invoke("add", &[enc(&5)]),
+            invoke("add", &mut [a(&5)]),
             Err(InvokeError::BadArguments(
                 "`add` takes 2 arguments, got 1".into()
             ))
         );
-        let Err(InvokeError::BadArguments(message)) = invoke("add", &[enc(&5), vec![]]) else {
+        let Err(InvokeError::BadArguments(message)) = invoke(
+            "add",
+            &mut [
+                a(&5),
+                crate::codec::InArg::Value(crate::codec::Encoded {
+                    encoding: crate::codec::Encoding::Msgpack,
+                    data: vec![],
+                }),
+            ],
+        ) else {
             panic!("an empty buffer is not an i32");
         };
         assert!(
             message.starts_with("`add` argument 1 (`b: i32`) did not decode: "),
             "{message}"
         );
-        let Err(InvokeError::BadArguments(message)) = invoke("add", &[enc(&5), enc(&(1, 2))])
-        else {
+        let Err(InvokeError::BadArguments(message)) = invoke(
+            "add",
+            &mut [
+                a(&5),
+                crate::codec::InArg::Value(crate::codec::Encoded {
+                    encoding: crate::codec::Encoding::Msgpack,
+                    data: vec![5, 0],
+                }),
+            ],
+        ) else {
             panic!("trailing bytes are refused");
         };
         assert!(message.contains("trailing"), "{message}");
@@ -230,12 +259,12 @@ mod tests {
     #[test]
     fn unknown_functions_are_not_found() {
         assert_eq!(
-            invoke("nope", &[]),
+            invoke("nope", &mut []),
             Err(InvokeError::FunctionNotFound("nope".into()))
         );
         // The Rust name of a renamed function is not exported.
         assert!(matches!(
-            invoke("pair", &[]),
+            invoke("pair", &mut []),
             Err(InvokeError::FunctionNotFound(_))
         ));
     }

@@ -26,8 +26,8 @@ use crate::sys::{self, Handle, SysArg};
 /// store is full: [`RayError::Runtime`]).
 pub fn put<T: Serialize>(value: &T) -> Result<ObjectRef<T>, RayError> {
     sys::available()?;
-    let bytes = codec::encode_value(value)?;
-    sys::put(&bytes).map(ObjectRef::from_handle)
+    let value = codec::encode_value(value)?;
+    sys::put(value).map(ObjectRef::from_handle)
 }
 
 /// The value `object` refers to, waiting until it is ready. Same as [`ObjectRef::get`].
@@ -256,9 +256,9 @@ pub(crate) fn with_sys_args<R>(
 ) -> Result<R, RayError> {
     /// Where each argument's bytes or handle is, once every argument is checked.
     enum Slot<'a> {
-        Value(Vec<u8>),
-        Owned(usize),
-        Borrowed(&'a Handle),
+        Value(crate::codec::Encoded),
+        Owned(usize, bool),
+        Borrowed(&'a Handle, bool),
     }
     let describe = |index: usize| match params.get(index) {
         Some(param) => format!("argument {index} (`{param}`) of {what}"),
@@ -272,18 +272,18 @@ pub(crate) fn with_sys_args<R>(
             Lowered::Value(Err(error)) => {
                 return Err(RayError::Encode(format!("{}: {error}", describe(index))));
             }
-            Lowered::Owned(State::Live(handle)) => {
+            Lowered::Owned(State::Live(handle), reference) => {
                 owned.push(handle);
-                Slot::Owned(owned.len() - 1)
+                Slot::Owned(owned.len() - 1, reference)
             }
-            Lowered::Borrowed(State::Live(handle)) => Slot::Borrowed(handle),
-            Lowered::Owned(State::Failed(error)) => {
+            Lowered::Borrowed(State::Live(handle), reference) => Slot::Borrowed(handle, reference),
+            Lowered::Owned(State::Failed(error), _) => {
                 return Err(RayError::DependencyFailed(format!(
                     "{}: {error}",
                     describe(index)
                 )));
             }
-            Lowered::Borrowed(State::Failed(error)) => {
+            Lowered::Borrowed(State::Failed(error), _) => {
                 return Err(RayError::DependencyFailed(format!(
                     "{}: {error}",
                     describe(index)
@@ -295,10 +295,12 @@ pub(crate) fn with_sys_args<R>(
     let sys_args = slots
         .into_iter()
         .map(|slot| match slot {
-            Slot::Value(bytes) => SysArg::Value(bytes),
+            Slot::Value(value) => SysArg::Value(value),
             // `k` came from `owned.len() - 1` right after a push.
-            Slot::Owned(k) => SysArg::Object(&owned[k]),
-            Slot::Borrowed(handle) => SysArg::Object(handle),
+            Slot::Owned(k, false) => SysArg::Object(&owned[k]),
+            Slot::Owned(k, true) => SysArg::Reference(&owned[k]),
+            Slot::Borrowed(handle, false) => SysArg::Object(handle),
+            Slot::Borrowed(handle, true) => SysArg::Reference(handle),
         })
         .collect();
     // Owned references are released when `owned` drops, after the host took its own.

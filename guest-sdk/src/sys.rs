@@ -16,11 +16,15 @@
     allow(dead_code, reason = "native builds never submit")
 )]
 pub(crate) enum SysArg<'a> {
-    /// postcard bytes of the value.
-    Value(Vec<u8>),
+    /// The value, encoded.
+    Value(Encoded),
     /// An object the host resolves to its value before the task runs.
     Object(&'a Handle),
+    /// An object passed as a reference (for an `ObjectRef<T>` parameter).
+    Reference(&'a Handle),
 }
+
+use crate::codec::{Encoded, Encoding};
 
 /// How an actor is created: [`ActorOptions`](crate::ActorOptions), borrowed for one
 /// `actors.create` call.
@@ -42,7 +46,7 @@ pub(crate) use imp::*;
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
-    use super::{SysActorOptions, SysArg};
+    use super::{Encoded, Encoding, SysActorOptions, SysArg};
     use crate::bindings::rustyray::runtime::{actors, diagnostics, objects, tasks, types};
     use crate::error::RayError;
     use crate::id::Id;
@@ -58,12 +62,46 @@ mod imp {
         Ok(())
     }
 
-    pub(crate) fn put(data: &[u8]) -> Result<Handle, RayError> {
-        objects::put(data).map_err(from_wit)
+    pub(crate) fn put(value: Encoded) -> Result<Handle, RayError> {
+        objects::put(&to_value(value)).map_err(from_wit)
     }
 
-    pub(crate) fn get(handle: &Handle) -> Result<Vec<u8>, RayError> {
-        objects::get(handle).map_err(from_wit)
+    pub(crate) fn get(handle: &Handle) -> Result<Encoded, RayError> {
+        objects::get(handle).map(from_value).map_err(from_wit)
+    }
+
+    pub(crate) fn size(handle: &Handle) -> Result<(Encoding, u64), RayError> {
+        let size = objects::size(handle).map_err(from_wit)?;
+        Ok((from_encoding(size.encoding), size.len))
+    }
+
+    pub(crate) fn read(handle: &Handle, offset: u64, len: u64) -> Result<Vec<u8>, RayError> {
+        objects::read(handle, offset, len).map_err(from_wit)
+    }
+
+    /// The WIT value of an encoded one (the buffer moves; the host copies it out).
+    pub(crate) fn to_value(value: Encoded) -> types::Value {
+        types::Value {
+            encoding: match value.encoding {
+                Encoding::Msgpack => types::Encoding::Msgpack,
+                Encoding::Raw => types::Encoding::Raw,
+            },
+            data: value.data,
+        }
+    }
+
+    pub(crate) fn from_value(value: types::Value) -> Encoded {
+        Encoded {
+            encoding: from_encoding(value.encoding),
+            data: value.data,
+        }
+    }
+
+    fn from_encoding(encoding: types::Encoding) -> Encoding {
+        match encoding {
+            types::Encoding::Msgpack => Encoding::Msgpack,
+            types::Encoding::Raw => Encoding::Raw,
+        }
     }
 
     pub(crate) fn id(handle: &Handle) -> Id {
@@ -152,8 +190,9 @@ mod imp {
     fn to_wit(args: Vec<SysArg<'_>>) -> Vec<types::TaskArg<'_>> {
         args.into_iter()
             .map(|arg| match arg {
-                SysArg::Value(bytes) => types::TaskArg::Value(bytes),
+                SysArg::Value(value) => types::TaskArg::Value(to_value(value)),
                 SysArg::Object(handle) => types::TaskArg::Object(handle),
+                SysArg::Reference(handle) => types::TaskArg::Reference(handle),
             })
             .collect()
     }
@@ -193,7 +232,7 @@ mod imp {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
-    use super::{SysActorOptions, SysArg};
+    use super::{Encoded, Encoding, SysActorOptions, SysArg};
     use crate::error::RayError;
     use crate::id::Id;
 
@@ -220,11 +259,19 @@ mod imp {
         )
     }
 
-    pub(crate) fn put(_data: &[u8]) -> Result<Handle, RayError> {
+    pub(crate) fn put(_value: Encoded) -> Result<Handle, RayError> {
         Err(unavailable())
     }
 
-    pub(crate) fn get(_handle: &Handle) -> Result<Vec<u8>, RayError> {
+    pub(crate) fn get(_handle: &Handle) -> Result<Encoded, RayError> {
+        Err(unavailable())
+    }
+
+    pub(crate) fn size(_handle: &Handle) -> Result<(Encoding, u64), RayError> {
+        Err(unavailable())
+    }
+
+    pub(crate) fn read(_handle: &Handle, _offset: u64, _len: u64) -> Result<Vec<u8>, RayError> {
         Err(unavailable())
     }
 

@@ -32,7 +32,10 @@ use wasmtime::Store;
 
 use crate::args::IntoArgs;
 use crate::bindings::{InvokeError, TaskCtx, TaskModule};
-use crate::component::{LoadedComponent, call_error, instantiate_error, new_store, refuel};
+use crate::codec::{self, Value};
+use crate::component::{
+    LoadedComponent, call_error, from_guest, guest_args, instantiate_error, new_store, refuel,
+};
 use crate::error::TrapContext;
 use crate::error::{RayError, Result};
 use crate::id::Id;
@@ -43,7 +46,7 @@ use crate::output::{OutputCapture, Source, TaskOutput};
 use crate::runtime::RuntimeInner;
 use crate::sandbox::Capabilities;
 use crate::signal::Signal;
-use crate::task_impl::{TaskArg, resolve};
+use crate::task_impl::{Resolved, TaskArg, resolve};
 
 /// The id of an actor: node-qualified and random (see [`Id`]). It is what a handle
 /// serializes as inside a value, and it cannot be guessed from another id.
@@ -156,9 +159,9 @@ impl CallOutput {
         }
     }
 
-    fn complete(mut self, outcome: Result<Bytes>) {
+    fn complete(mut self, outcome: Result<Value>) {
         if let Some(slot) = self.slot.take() {
-            let _ = slot.complete(outcome.map(|bytes| (bytes, Encoding::Postcard)));
+            let _ = slot.complete(outcome.map(|value| (value.data, value.encoding)));
         }
     }
 
@@ -272,7 +275,7 @@ impl ActorCell {
             Err(err) => output.complete(Err(err)),
         }
         if !want_result {
-            let _ = slot.complete(Ok((Bytes::new(), Encoding::Postcard)));
+            let _ = slot.complete(Ok((Bytes::from_static(codec::UNIT), Encoding::Msgpack)));
         }
         slot
     }
@@ -619,7 +622,7 @@ impl Incarnation {
         class: &ActorClass,
         id: ActorId,
         options: &ActorOptions,
-        ctor_args: &[Vec<u8>],
+        ctor_args: &[Resolved],
         snapshot: Option<&[u8]>,
         scope: Option<&Arc<Signal>>,
     ) -> Result<Self> {
@@ -649,15 +652,14 @@ impl Incarnation {
                     .call_actor_restore(&mut store, &class.name, state)
                     .await
             }
-            None => {
-                exports
-                    .call_actor_new(&mut store, &class.name, ctor_args)
-                    .await
-            }
+            None => match guest_args(&mut store, ctor_args.to_vec()) {
+                Ok(args) => exports.call_actor_new(&mut store, &class.name, &args).await,
+                Err(err) => Err(err),
+            },
         };
         let context = || TrapContext {
             task: id.to_string(),
-            arg_sizes: ctor_args.iter().map(Vec::len).collect(),
+            arg_sizes: ctor_args.iter().map(Resolved::len).collect(),
         };
         // What the constructor printed was shown live (if asked); calls' outputs
         // start clean.
@@ -680,9 +682,9 @@ impl Incarnation {
         &mut self,
         what: &str,
         method: &str,
-        args: &[Vec<u8>],
+        args: &[Resolved],
         deadline: Option<Duration>,
-    ) -> Result<Bytes, CallFailure> {
+    ) -> Result<Value, CallFailure> {
         if self.capture.has_sink() {
             self.capture
                 .set_source(Source::Label(format!("{} {what}", self.id)));
@@ -692,10 +694,13 @@ impl Incarnation {
         if self.store.data().runtime.sandbox.fuel {
             refuel(&mut self.store);
         }
-        let call =
-            self.guest
-                .rustyray_runtime_guest()
-                .call_actor_call(&mut self.store, method, args);
+        let guest_args = guest_args(&mut self.store, args.to_vec())
+            .map_err(|err| CallFailure::Error(RayError::Internal(format!("{what}: {err:#}"))))?;
+        let call = self.guest.rustyray_runtime_guest().call_actor_call(
+            &mut self.store,
+            method,
+            &guest_args,
+        );
         let outcome = match deadline {
             // Boxed, so calls without a deadline do not carry the timer in their future.
             Some(limit) => match Box::pin(tokio::time::timeout(limit, call)).await {
@@ -711,12 +716,12 @@ impl Incarnation {
             return Err(CallFailure::Error(hit.into_error(what)));
         }
         match outcome {
-            Ok(Ok(bytes)) => {
+            Ok(Ok(value)) => {
                 let limits = self.store.data().limiter.limits;
                 limits
-                    .check_result(what, bytes.len())
+                    .check_result(what, value.data.len())
                     .map_err(CallFailure::Error)?;
-                Ok(Bytes::from(bytes))
+                Ok(from_guest(value))
             }
             Ok(Err(err)) => Err(CallFailure::Error(invoke_error(what, err))),
             Err(err) => {
@@ -725,7 +730,7 @@ impl Incarnation {
                 }
                 let context = TrapContext {
                     task: self.id.to_string(),
-                    arg_sizes: args.iter().map(Vec::len).collect(),
+                    arg_sizes: args.iter().map(Resolved::len).collect(),
                 };
                 Err(CallFailure::Trap(call_error(
                     what,
@@ -884,7 +889,7 @@ impl Mailbox {
     /// else from the constructor, under the phase deadline.
     async fn restart(
         &self,
-        ctor_args: &[Vec<u8>],
+        ctor_args: &[Resolved],
         snapshot: Option<&[u8]>,
     ) -> std::result::Result<Result<Incarnation>, Interrupt> {
         let start = Box::pin(Incarnation::start(
@@ -909,10 +914,10 @@ impl Mailbox {
         &self,
         ctor_args: Vec<TaskArg>,
         restarts: &mut u32,
-    ) -> Result<(Incarnation, Vec<Vec<u8>>)> {
+    ) -> Result<(Incarnation, Vec<Resolved>)> {
         let resolved = Box::pin(resolve(ctor_args));
-        let args: Vec<Vec<u8>> = match self.phase(self.deadline(), true, resolved).await {
-            Ok(args) => args?.iter().map(|arg| arg.to_vec()).collect(),
+        let args: Vec<Resolved> = match self.phase(self.deadline(), true, resolved).await {
+            Ok(args) => args?,
             Err(interrupt) => return Err(interrupt.into_error()),
         };
         loop {
@@ -944,7 +949,7 @@ impl Mailbox {
         let started = self.construct(ctor_args, &mut restarts).await;
         let (mut actor, ctor_args) = match started {
             Ok(started) => {
-                let _ = ready.complete(Ok((Bytes::new(), Encoding::Postcard)));
+                let _ = ready.complete(Ok((Bytes::from_static(codec::UNIT), Encoding::Msgpack)));
                 started
             }
             Err(err) => {
@@ -1026,8 +1031,8 @@ impl Mailbox {
                 // Cancelled while queued: already answered `Cancelled`, never runs.
                 continue;
             }
-            let args: Vec<Vec<u8>> = match args {
-                Ok(args) => args.iter().map(|arg| arg.to_vec()).collect(),
+            let args = match args {
+                Ok(args) => args,
                 Err(err) => {
                     output.complete(Err(err));
                     continue;

@@ -24,7 +24,7 @@ impl Args {
     /// Adds a value.
     pub fn value<A: Serialize>(mut self, value: A) -> Self {
         match codec::encode(&value) {
-            Ok(bytes) => self.args.push(TaskArg::Value(bytes)),
+            Ok(value) => self.args.push(TaskArg::Value(value)),
             Err(err) => {
                 self.error.get_or_insert(err);
             }
@@ -35,6 +35,12 @@ impl Args {
     /// Adds an object: the callee receives its value once it is ready.
     pub fn object<A>(mut self, object: &ObjectRef<A>) -> Self {
         self.args.push(TaskArg::Object(object.slot().clone()));
+        self
+    }
+
+    /// Adds the reference itself, for a parameter of type `ObjectRef<T>`.
+    pub fn reference<A>(mut self, object: &ObjectRef<A>) -> Self {
+        self.args.push(TaskArg::Reference(object.slot().clone()));
         self
     }
 }

@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -29,6 +28,8 @@ wasmtime::component::bindgen!({
     imports: {
         "rustyray:runtime/objects.get": async | trappable,
         "rustyray:runtime/objects.wait": async | trappable,
+        "rustyray:runtime/objects.size": async | trappable,
+        "rustyray:runtime/objects.read": async | trappable,
         "rustyray:runtime/actors.create": async | trappable,
         default: trappable,
     },
@@ -39,7 +40,10 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub(crate) use self::rustyray::runtime::types::{Id as WitId, LimitInfo, TaskError, TrapInfo};
+pub(crate) use self::rustyray::runtime::types::{
+    Encoding as WitEncoding, Id as WitId, LimitInfo, ObjectSize, TaskError, TrapInfo,
+    Value as WitValue,
+};
 
 impl From<Id> for WitId {
     fn from(id: Id) -> Self {
@@ -61,7 +65,7 @@ impl From<WitId> for Id {
     }
 }
 pub(crate) use exports::rustyray::runtime::guest::{
-    ComponentInfo as GuestComponentInfo, FunctionInfo as GuestFunctionInfo, InvokeError,
+    Argument, ComponentInfo as GuestComponentInfo, FunctionInfo as GuestFunctionInfo, InvokeError,
 };
 
 /// A guest's handle to an object: one reference to its slot.
@@ -138,6 +142,19 @@ impl TaskCtx {
         Ok(ready)
     }
 
+    /// The slot of `handle`, once it is ready (waiting with the permit handed back).
+    async fn ready_slot(
+        &mut self,
+        handle: &Resource<GuestObjectRef>,
+    ) -> wasmtime::Result<Arc<Slot>> {
+        let slot = self.slot(handle)?;
+        if !slot.is_ready() {
+            self.waiting_on(std::slice::from_ref(&slot), 1, None)
+                .await?;
+        }
+        Ok(slot)
+    }
+
     fn push(&mut self, slot: Arc<Slot>) -> wasmtime::Result<Resource<GuestObjectRef>> {
         Ok(self.table.push(GuestObjectRef { slot })?)
     }
@@ -199,11 +216,14 @@ impl TaskCtx {
         args.into_iter()
             .map(|arg| {
                 Ok(match arg {
-                    rustyray::runtime::types::TaskArg::Value(bytes) => {
-                        TaskArg::Value(Bytes::from(bytes))
+                    rustyray::runtime::types::TaskArg::Value(value) => {
+                        TaskArg::Value(crate::component::from_guest(value))
                     }
                     rustyray::runtime::types::TaskArg::Object(handle) => {
                         TaskArg::Object(self.slot(&handle)?)
+                    }
+                    rustyray::runtime::types::TaskArg::Reference(handle) => {
+                        TaskArg::Reference(self.slot(&handle)?)
                     }
                 })
             })
@@ -326,16 +346,13 @@ impl rustyray::runtime::actors::Host for TaskCtx {
 impl rustyray::runtime::objects::Host for TaskCtx {
     fn put(
         &mut self,
-        data: Vec<u8>,
+        value: WitValue,
     ) -> wasmtime::Result<Result<Resource<GuestObjectRef>, TaskError>> {
-        if let Err(err) = self.limiter.limits.check_result("put", data.len()) {
+        if let Err(err) = self.limiter.limits.check_result("put", value.data.len()) {
             return Ok(Err(TaskError::from(&err)));
         }
-        match self
-            .runtime
-            .objects
-            .put(Bytes::from(data), Encoding::Postcard)
-        {
+        let value = crate::component::from_guest(value);
+        match self.runtime.objects.put(value.data, value.encoding) {
             Ok(slot) => Ok(Ok(self.push(slot)?)),
             Err(err) => Ok(Err(TaskError::from(&err))),
         }
@@ -344,15 +361,46 @@ impl rustyray::runtime::objects::Host for TaskCtx {
     async fn get(
         &mut self,
         handle: Resource<GuestObjectRef>,
-    ) -> wasmtime::Result<Result<Vec<u8>, TaskError>> {
-        let slot = self.slot(&handle)?;
-        if !slot.is_ready() {
-            self.waiting_on(std::slice::from_ref(&slot), 1, None)
-                .await?;
-        }
+    ) -> wasmtime::Result<Result<WitValue, TaskError>> {
+        let slot = self.ready_slot(&handle).await?;
         Ok(match slot.ready().await {
-            Ok((bytes, Encoding::Postcard)) => Ok(bytes.to_vec()),
-            Ok((bytes, Encoding::Raw)) => Ok(crate::codec::frame_raw(bytes)),
+            Ok((bytes, encoding)) => Ok(crate::component::to_guest(&crate::codec::Value {
+                encoding: *encoding,
+                data: bytes.clone(),
+            })),
+            Err(err) => Err(TaskError::from(err)),
+        })
+    }
+
+    async fn size(
+        &mut self,
+        handle: Resource<GuestObjectRef>,
+    ) -> wasmtime::Result<Result<ObjectSize, TaskError>> {
+        let slot = self.ready_slot(&handle).await?;
+        Ok(match slot.ready().await {
+            Ok((bytes, encoding)) => Ok(ObjectSize {
+                encoding: match encoding {
+                    Encoding::Msgpack => WitEncoding::Msgpack,
+                    Encoding::Raw => WitEncoding::Raw,
+                },
+                len: bytes.len() as u64,
+            }),
+            Err(err) => Err(TaskError::from(err)),
+        })
+    }
+
+    async fn read(
+        &mut self,
+        handle: Resource<GuestObjectRef>,
+        offset: u64,
+        len: u64,
+    ) -> wasmtime::Result<Result<Vec<u8>, TaskError>> {
+        let slot = self.ready_slot(&handle).await?;
+        Ok(match slot.ready().await {
+            Ok((bytes, _)) => match read_range(bytes, offset, len) {
+                Ok(range) => Ok(bytes[range].to_vec()),
+                Err(message) => Err(TaskError::BadArguments(message)),
+            },
             Err(err) => Err(TaskError::from(err)),
         })
     }
@@ -430,6 +478,23 @@ impl rustyray::runtime::diagnostics::Host for TaskCtx {
     }
 }
 
+/// The bytes `read(offset, len)` copies out of an object of `bytes.len()` bytes: cut at
+/// its end; an offset past the end is refused.
+pub(crate) fn read_range(
+    bytes: &[u8],
+    offset: u64,
+    len: u64,
+) -> Result<std::ops::Range<usize>, String> {
+    let size = bytes.len() as u64;
+    if offset > size {
+        return Err(format!(
+            "read at offset {offset} of an object of {size} bytes (past its end)"
+        ));
+    }
+    let end = offset.saturating_add(len).min(size);
+    Ok(offset as usize..end as usize)
+}
+
 impl From<&crate::error::RayError> for TaskError {
     fn from(err: &crate::error::RayError) -> Self {
         use crate::error::RayError;
@@ -463,6 +528,11 @@ impl From<&crate::error::RayError> for TaskError {
             RayError::ActorDied { .. } | RayError::ActorNotFound(_) => {
                 TaskError::ActorDied(err.to_string())
             }
+            RayError::ObjectStoreFull { capacity, .. } => TaskError::LimitExceeded(LimitInfo {
+                limit: "object store".to_string(),
+                value: *capacity as u64,
+                message: err.to_string(),
+            }),
             other => TaskError::Runtime(other.to_string()),
         }
     }

@@ -160,6 +160,9 @@ pub enum Command {
         /// Largest result of a task or actor call, in KiB (default: the memory limit).
         #[arg(long, value_name = "KIB")]
         max_result: Option<usize>,
+        /// Bytes the object store may hold at once, in MiB (default 4096).
+        #[arg(long, value_name = "MIB")]
+        object_store: Option<usize>,
         /// Do not show tasks' output live (it is still captured).
         #[arg(long)]
         quiet_tasks: bool,
@@ -170,6 +173,32 @@ pub enum Command {
         /// Arguments for the program.
         #[arg(last = true)]
         args: Vec<String>,
+    },
+    /// Call one function of a component with JSON arguments; print its result as JSON.
+    ///
+    /// The arguments are a JSON array, one element per parameter (objects for structs,
+    /// by field name). The result is printed on stdout as JSON (byte buffers as arrays
+    /// of numbers); what the task printed goes to stderr. Exits 1 with the error when the
+    /// task fails.
+    ///
+    /// Example: rustyray call examples/tasks add '[5, 3]'
+    Call {
+        /// A .wasm component, a guest crate directory, or a Python program directory.
+        program: PathBuf,
+        /// The function's name (as `rustyray inspect` lists it).
+        function: String,
+        /// The arguments, a JSON array.
+        #[arg(default_value = "[]")]
+        args: String,
+        /// More components whose functions the call may use. Repeatable.
+        #[arg(long = "load", value_name = "WASM|DIR")]
+        load: Vec<PathBuf>,
+        /// Linear memory of the task, in MiB (default 256).
+        #[arg(long, value_name = "MIB")]
+        memory: Option<usize>,
+        /// Deadline of the call, in milliseconds.
+        #[arg(long, value_name = "MS")]
+        task_timeout: Option<u64>,
     },
     /// Create a guest crate that builds and runs at once.
     ///
@@ -303,6 +332,7 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             fuel,
             max_output,
             max_result,
+            object_store,
             quiet_tasks,
             raw_output,
             args,
@@ -365,6 +395,9 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             if let Some(mib) = host_memory {
                 builder = builder.host_memory(mib.saturating_mul(1 << 20));
             }
+            if let Some(mib) = object_store {
+                builder = builder.object_store_capacity(mib.saturating_mul(1 << 20));
+            }
             if !quiet_tasks {
                 builder = builder.on_output(print_live);
             }
@@ -415,6 +448,14 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Call {
+            program,
+            function,
+            args,
+            load,
+            memory,
+            task_timeout,
+        } => call(program, function, &args, load, memory, task_timeout).await,
         Command::New { path, actor, sdk } => {
             let template = if actor {
                 crate::scaffold::Template::Actor
@@ -469,4 +510,55 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `rustyray call`: one task with JSON arguments, its result printed as JSON.
+async fn call(
+    program: PathBuf,
+    function: String,
+    args: &str,
+    load: Vec<PathBuf>,
+    memory: Option<usize>,
+    task_timeout: Option<u64>,
+) -> crate::Result<ExitCode> {
+    let bad = |message: String| crate::RayError::BadArguments {
+        function: function.clone(),
+        message,
+    };
+    let json: serde_json::Value = serde_json::from_str(args)
+        .map_err(|err| bad(format!("the arguments are not JSON: {err}")))?;
+    let serde_json::Value::Array(values) = json else {
+        return Err(bad(
+            "the arguments must be a JSON array, one element per parameter (e.g. '[5, 3]')".into(),
+        ));
+    };
+    let wasm = resolve_program(&program)?;
+    let mut builder = Runtime::builder().on_output(print_live_stderr);
+    if let Some(mib) = memory {
+        builder = builder.memory_limit(mib.saturating_mul(1 << 20));
+    }
+    let runtime = builder.build()?;
+    warn_cache_refused(&runtime);
+    for extra in &load {
+        runtime.load(&resolve_program(extra)?).await?;
+    }
+    runtime.load(&wasm).await?;
+    let mut task = runtime.task(function.as_str());
+    for value in &values {
+        task = task.arg_value(crate::codec::from_json(value)?);
+    }
+    if let Some(ms) = task_timeout {
+        task = task.timeout(std::time::Duration::from_millis(ms));
+    }
+    let result = task.submit::<()>(&runtime).await?.get_value().await;
+    runtime.shutdown().await?;
+    let json = crate::codec::to_json(&result?)?;
+    println!("{json}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// [`print_live`] on stderr, whatever the stream: stdout is the result's.
+fn print_live_stderr(line: &OutputLine<'_>) {
+    let text = format!("[{}] {}\n", escape(line.source), escape_line(line.line));
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }

@@ -16,14 +16,18 @@ use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::ComponentExportIndex;
 use wasmtime::{Store, UpdateDeadline};
 
-use crate::bindings::{InvokeError, TaskCtx, TaskModulePre};
+use crate::bindings::{
+    Argument, GuestObjectRef, InvokeError, TaskCtx, TaskModulePre, WitEncoding, WitValue,
+};
 use crate::cache::{CacheOutcome, content_hash};
+use crate::codec::{Encoding, Value};
 use crate::error::{RayError, Result, TrapContext};
 use crate::limits::{GuestLimiter, Limit, LimitTrap, ResolvedLimits, cut_message, limit_of_error};
 use crate::object_store::ObjectId;
 use crate::output::{OutputCapture, Source};
 use crate::runtime::RuntimeInner;
 use crate::sandbox::{InstanceSandbox, Stdin};
+use crate::task_impl::Resolved;
 use crate::task_impl::TaskOptions;
 
 /// What a task brings to [`LoadedComponent::invoke`] besides its arguments.
@@ -331,10 +335,10 @@ impl LoadedComponent {
         &self,
         runtime: &Arc<RuntimeInner>,
         function: &str,
-        args: &[Vec<u8>],
+        args: Vec<Resolved>,
         permit: OwnedSemaphorePermit,
         run: &TaskRun<'_>,
-    ) -> Result<Bytes> {
+    ) -> Result<Value> {
         let defaults = &runtime.sandbox;
         let limits = defaults.limits_for(&run.options.limits)?;
         let capabilities = defaults.capabilities_for(run.options.capabilities.as_deref());
@@ -354,9 +358,18 @@ impl LoadedComponent {
         store.data_mut().permit = Some(permit);
         store.data_mut().control = Some(run.control.clone());
         store.data_mut().scope = run.scope.cloned();
+        let arg_sizes: Vec<usize> = args.iter().map(Resolved::len).collect();
         let context = || TrapContext {
             task: format!("task {}", run.id.0),
-            arg_sizes: args.iter().map(Vec::len).collect(),
+            arg_sizes: arg_sizes.clone(),
+        };
+        let args = match guest_args(&mut store, args) {
+            Ok(args) => args,
+            Err(err) => {
+                return Err(RayError::Internal(format!(
+                    "arguments of {function}: {err:#}"
+                )));
+            }
         };
         let instance = match self.pre.instantiate_async(&mut store).await {
             Ok(instance) => instance,
@@ -365,7 +378,7 @@ impl LoadedComponent {
         charge_growth(&mut store);
         let outcome = instance
             .rustyray_runtime_guest()
-            .call_invoke(&mut store, function, args)
+            .call_invoke(&mut store, function, &args)
             .await;
         // A network limit the guest was told about but survived still fails the task.
         if outcome.is_ok()
@@ -374,9 +387,9 @@ impl LoadedComponent {
             return Err(hit.into_error(function));
         }
         match outcome {
-            Ok(Ok(bytes)) => {
-                limits.check_result(function, bytes.len())?;
-                Ok(Bytes::from(bytes))
+            Ok(Ok(value)) => {
+                limits.check_result(function, value.data.len())?;
+                Ok(from_guest(value))
             }
             Ok(Err(InvokeError::Application(message))) => Err(RayError::Application {
                 function: function.to_string(),
@@ -452,6 +465,46 @@ impl LoadedComponent {
     }
 }
 
+/// Arguments as the guest's `invoke` takes them: values, and references pushed into
+/// the instance's table (the guest owns them).
+pub(crate) fn guest_args(
+    store: &mut Store<TaskCtx>,
+    args: Vec<Resolved>,
+) -> wasmtime::Result<Vec<Argument>> {
+    args.into_iter()
+        .map(|arg| {
+            Ok(match arg {
+                Resolved::Value(value) => Argument::Value(to_guest(&value)),
+                Resolved::Reference(slot) => {
+                    Argument::Reference(store.data_mut().table.push(GuestObjectRef { slot })?)
+                }
+            })
+        })
+        .collect()
+}
+
+/// A value as the WIT carries it (one copy of its bytes).
+pub(crate) fn to_guest(value: &Value) -> WitValue {
+    WitValue {
+        encoding: match value.encoding {
+            Encoding::Msgpack => WitEncoding::Msgpack,
+            Encoding::Raw => WitEncoding::Raw,
+        },
+        data: value.data.to_vec(),
+    }
+}
+
+/// A value the guest gave (no copy).
+pub(crate) fn from_guest(value: WitValue) -> Value {
+    Value {
+        encoding: match value.encoding {
+            WitEncoding::Msgpack => Encoding::Msgpack,
+            WitEncoding::Raw => Encoding::Raw,
+        },
+        data: Bytes::from(value.data),
+    }
+}
+
 /// A store for one instance, under `limits`, with a deadline that makes a running
 /// guest yield its thread every epoch tick (so cancel and timeouts, which drop the
 /// call's future, get their turn).
@@ -470,6 +523,10 @@ pub(crate) fn new_store(
         ),
     );
     store.limiter(|ctx| &mut ctx.limiter);
+    // wasmtime caps what one guest-to-host call may hand over (128 MiB by default,
+    // "fuel allocated for hostcalls has been exhausted"); here a guest may hand over
+    // anything its memory holds (a `put`, a result), so the cap is above that.
+    store.set_hostcall_fuel(hostcall_fuel(&limits));
     if runtime.sandbox.fuel {
         refuel(&mut store);
     }
@@ -483,6 +540,16 @@ pub(crate) fn new_store(
 pub(crate) fn charge_growth(store: &mut Store<TaskCtx>) {
     let memory = store.data().runtime.objects.host_memory().clone();
     store.data_mut().limiter.charge_to(&memory);
+}
+
+/// What one guest-to-host call may transfer: more than the guest's memory can hold
+/// (lists are counted in bytes, with some per-element overhead for the others).
+pub(crate) fn hostcall_fuel(limits: &ResolvedLimits) -> usize {
+    limits
+        .memory_ceiling
+        .max(limits.memory)
+        .saturating_mul(2)
+        .saturating_add(16 << 20)
 }
 
 /// Fills the store's tank to its fuel limit (unlimited without one); before each

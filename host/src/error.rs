@@ -139,7 +139,11 @@ pub enum RayError {
     },
 
     /// The object store would exceed its memory cap.
-    #[error("object store full: {requested} bytes requested, {used} of {capacity} bytes in use")]
+    #[error(
+        "object store full: {requested} bytes requested, {used} of {capacity} bytes in use \
+         (the object store limit; raise it with `--object-store MIB` or \
+         `RuntimeBuilder::object_store_capacity`)"
+    )]
     ObjectStoreFull {
         /// Size of the object that did not fit.
         requested: usize,

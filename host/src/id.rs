@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 /// A node-qualified, random 128-bit id (of an object or an actor).
 ///
 /// Displayed as `NODE:HEX`, the node in hex and the 128 random bits as 32 hex digits
-/// (`0:5f0c…`); [`FromStr`] parses that form back. Serialized (postcard, the form a
-/// guest's `rustyray::Id` has) as the three numbers in the order `node`, `hi`, `lo`.
+/// (`0:5f0c…`); [`FromStr`] parses that form back. Serialized (MessagePack, the form
+/// a guest's `rustyray::Id` has) as the three fields `node`, `hi`, `lo`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Id {
     /// The node (runtime) that created the id: 0 for a single runtime. The cluster will
@@ -109,12 +109,17 @@ mod tests {
     }
 
     #[test]
-    fn ids_serialize_as_three_numbers() {
+    fn ids_serialize_as_three_fields() {
         let id = Id {
             node: 1,
             hi: 2,
             lo: 3,
         };
-        assert_eq!(postcard::to_allocvec(&id).unwrap(), vec![1, 2, 3]);
+        let value = crate::codec::encode(&id).unwrap();
+        assert_eq!(
+            crate::codec::to_json(&value).unwrap(),
+            serde_json::json!({"node": 1, "hi": 2, "lo": 3})
+        );
+        assert_eq!(crate::codec::decode::<Id>(&value).unwrap(), id);
     }
 }

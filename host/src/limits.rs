@@ -288,8 +288,6 @@ pub(crate) const TABLE_ELEMENTS: u32 = 20_000;
 pub(crate) const INSTANCES: u32 = 20;
 /// Default tables per store.
 pub(crate) const TABLES: u32 = 20;
-/// Default result size: 64 MiB.
-pub(crate) const RESULT_SIZE: usize = 64 << 20;
 /// Default captured output per task: 1 MiB.
 pub(crate) const OUTPUT: usize = 1 << 20;
 /// Default sockets and HTTP connections open at once per task or actor.
@@ -374,7 +372,8 @@ impl ResolvedLimits {
             table_elements: TABLE_ELEMENTS,
             instances: INSTANCES,
             tables: TABLES,
-            result_size: RESULT_SIZE,
+            // A result (or `put`) can be as large as the memory it was made in.
+            result_size: memory_ceiling,
             output: OUTPUT,
             connections: CONNECTIONS,
             bytes_sent: NET_BYTES,
@@ -610,7 +609,7 @@ mod tests {
         assert_eq!(task.memory, 64 << 20, "capped by the pool");
         assert_eq!(task.fuel, Some(5));
         assert_eq!(task.output, 100);
-        assert_eq!(task.result_size, RESULT_SIZE);
+        assert_eq!(task.result_size, 64 << 20, "the memory limit");
     }
 
     #[test]

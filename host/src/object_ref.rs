@@ -79,10 +79,23 @@ impl<T> ObjectRef<T> {
         ObjectRef::from_slot(self.slot)
     }
 
-    /// The object's encoded bytes, shared without a copy, once it is ready.
+    /// The object's stored bytes (raw bytes, or the MessagePack encoding of its value),
+    /// shared without a copy, once it is ready.
     pub async fn get_bytes(&self) -> Result<Bytes> {
         match self.slot.ready_soon().await {
             Ok((bytes, _)) => Ok(bytes.clone()),
+            Err(err) => Err(err.clone()),
+        }
+    }
+
+    /// The object's encoded value (its encoding and bytes, shared without a copy), once it
+    /// is ready: what [`codec::to_json`] renders.
+    pub async fn get_value(&self) -> Result<codec::Value> {
+        match self.slot.ready_soon().await {
+            Ok((bytes, encoding)) => Ok(codec::Value {
+                encoding: *encoding,
+                data: bytes.clone(),
+            }),
             Err(err) => Err(err.clone()),
         }
     }
@@ -122,23 +135,11 @@ impl<T: DeserializeOwned> ObjectRef<T> {
 }
 
 fn decode_outcome<T: DeserializeOwned>(bytes: &Bytes, encoding: Encoding) -> Result<T> {
-    match encoding {
-        Encoding::Postcard => codec::decode(bytes).map_err(|err| RayError::BadArguments {
-            function: "get".into(),
-            message: format!(
-                "the object does not decode as {}: {err}",
-                std::any::type_name::<T>()
-            ),
-        }),
-        Encoding::Raw => {
-            let framed = codec::frame_raw(bytes);
-            codec::decode(&framed).map_err(|err| RayError::BadArguments {
-                function: "get".into(),
-                message: format!(
-                    "raw bytes do not decode as {}: {err}",
-                    std::any::type_name::<T>()
-                ),
-            })
-        }
-    }
+    codec::decode_parts(encoding, bytes).map_err(|err| RayError::BadArguments {
+        function: "get".into(),
+        message: format!(
+            "the object does not decode as {}: {err}",
+            std::any::type_name::<T>()
+        ),
+    })
 }

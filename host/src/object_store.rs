@@ -43,12 +43,12 @@ impl fmt::Display for ObjectId {
     }
 }
 
-/// How a slot's bytes are to be read.
+/// How a value's bytes are to be read (the WIT's `encoding`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
-    /// A postcard-encoded value: what tasks return and typed `put` stores.
-    Postcard,
-    /// Raw bytes stored as given (`put_bytes`): a `Vec<u8>` to a guest.
+    /// A MessagePack value (structs as maps keyed by field name).
+    Msgpack,
+    /// A byte buffer stored as given (`Vec<u8>`, `Bytes`, `serde_bytes`, `put_bytes`).
     Raw,
 }
 

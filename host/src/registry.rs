@@ -12,7 +12,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
-use bytes::Bytes;
+use crate::codec::Value;
 
 use crate::actor_impl::ActorClass;
 use crate::component::LoadedComponent;
@@ -28,12 +28,12 @@ pub enum InvokeFailure {
 }
 
 /// The future a native function returns.
-pub type NativeFuture = Pin<Box<dyn Future<Output = Result<Bytes, InvokeFailure>> + Send>>;
+pub type NativeFuture = Pin<Box<dyn Future<Output = Result<Value, InvokeFailure>> + Send>>;
 
 /// A native task function: encoded arguments in, encoded result out.
 #[derive(Clone)]
 pub struct NativeFunction {
-    call: Arc<dyn Fn(Vec<Bytes>) -> NativeFuture + Send + Sync>,
+    call: Arc<dyn Fn(Vec<Value>) -> NativeFuture + Send + Sync>,
     signature: String,
 }
 
@@ -50,7 +50,7 @@ impl NativeFunction {
     /// [`task_function!`](crate::task_function) instead.
     pub fn new(
         signature: impl Into<String>,
-        call: impl Fn(Vec<Bytes>) -> NativeFuture + Send + Sync + 'static,
+        call: impl Fn(Vec<Value>) -> NativeFuture + Send + Sync + 'static,
     ) -> Self {
         NativeFunction {
             call: Arc::new(call),
@@ -58,7 +58,7 @@ impl NativeFunction {
         }
     }
 
-    pub(crate) fn call(&self, args: Vec<Bytes>) -> NativeFuture {
+    pub(crate) fn call(&self, args: Vec<Value>) -> NativeFuture {
         (self.call)(args)
     }
 }
@@ -226,7 +226,7 @@ macro_rules! task_function {
         const NAMES: &[&str] = &[$(stringify!($arg)),*];
         $crate::registry::NativeFunction::new(
             concat!("fn(", $(stringify!($arg), ": ", stringify!($ty), ", ",)* ")"),
-            move |args: ::std::vec::Vec<$crate::__private::Bytes>| -> $crate::registry::NativeFuture {
+            move |args: ::std::vec::Vec<$crate::codec::Value>| -> $crate::registry::NativeFuture {
                 ::std::boxed::Box::pin(async move {
                     if args.len() != NAMES.len() {
                         return Err($crate::registry::InvokeFailure::BadArguments(format!(
@@ -238,8 +238,8 @@ macro_rules! task_function {
                     let mut args = args.into_iter();
                     $(
                         let $arg: $ty = {
-                            let bytes = args.next().unwrap_or_default();
-                            $crate::codec::decode(&bytes).map_err(|err| {
+                            let value = args.next().unwrap_or_else(|| $crate::codec::Value::raw(::std::vec::Vec::new()));
+                            $crate::codec::decode(&value).map_err(|err| {
                                 $crate::registry::InvokeFailure::BadArguments(format!(
                                     "argument `{}` is not a {}: {}",
                                     stringify!($arg),

@@ -577,9 +577,9 @@ impl Runtime {
 
     /// Stores a value; the handle owns the new object.
     pub fn put<T: Serialize>(&self, value: &T) -> Result<ObjectRef<T>> {
-        let bytes = codec::encode(value)?;
+        let value = codec::encode(value)?;
         Ok(ObjectRef::from_slot(
-            self.inner.objects.put(bytes, Encoding::Postcard)?,
+            self.inner.objects.put(value.data, value.encoding)?,
         ))
     }
 
@@ -588,6 +588,14 @@ impl Runtime {
     pub fn put_bytes(&self, bytes: Bytes) -> Result<ObjectRef<Vec<u8>>> {
         Ok(ObjectRef::from_slot(
             self.inner.objects.put(bytes, Encoding::Raw)?,
+        ))
+    }
+
+    /// Stores an encoded value as it is (e.g. one [`codec::from_json`] made); the
+    /// handle owns the new object.
+    pub fn put_value(&self, value: codec::Value) -> Result<ObjectRef<()>> {
+        Ok(ObjectRef::from_slot(
+            self.inner.objects.put(value.data, value.encoding)?,
         ))
     }
 
@@ -847,7 +855,7 @@ impl ActorBuilder<'_> {
     pub fn arg<A: Serialize>(mut self, value: A) -> Self {
         if let Ok(args) = &mut self.args {
             match codec::encode(&value) {
-                Ok(bytes) => args.push(TaskArg::Value(bytes)),
+                Ok(value) => args.push(TaskArg::Value(value)),
                 Err(err) => self.args = Err(err),
             }
         }
@@ -985,7 +993,7 @@ impl TaskBuilder {
     /// Adds an argument passed by value.
     pub fn arg<A: Serialize>(mut self, value: A) -> Self {
         match codec::encode(&value) {
-            Ok(bytes) => self.args.push(TaskArg::Value(bytes)),
+            Ok(value) => self.args.push(TaskArg::Value(value)),
             Err(err) => {
                 self.error.get_or_insert(err);
             }
@@ -997,6 +1005,20 @@ impl TaskBuilder {
     /// and receives its value (Ray's semantics for top-level `ObjectRef` arguments).
     pub fn arg_ref<A>(mut self, object: &ObjectRef<A>) -> Self {
         self.args.push(TaskArg::Object(object.slot().clone()));
+        self
+    }
+
+    /// Adds the reference itself, for a parameter of type `ObjectRef<T>`: the task
+    /// receives the reference (not the value; it does not wait for the object) and
+    /// reads what it needs (`len`, `read(range)`, `get`).
+    pub fn arg_object<A>(mut self, object: &ObjectRef<A>) -> Self {
+        self.args.push(TaskArg::Reference(object.slot().clone()));
+        self
+    }
+
+    /// Adds an argument already encoded (e.g. by [`codec::from_json`]).
+    pub fn arg_value(mut self, value: codec::Value) -> Self {
+        self.args.push(TaskArg::Value(value));
         self
     }
 

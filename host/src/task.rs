@@ -22,12 +22,10 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use bytes::Bytes;
-
-use crate::codec;
+use crate::codec::Value;
 use crate::error::{RayError, Result};
 use crate::limits::Limits;
-use crate::object_store::{Encoding, Slot};
+use crate::object_store::Slot;
 use crate::output::OutputCapture;
 use crate::registry::{Function, FunctionKind, InvokeFailure};
 use crate::runtime::RuntimeInner;
@@ -72,11 +70,30 @@ impl TaskOptions {
     }
 }
 
-/// One argument: a value, or an object whose value is passed once it is ready.
+/// One argument: a value, an object whose value is passed once it is ready, or a
+/// reference passed as it is.
 #[derive(Debug, Clone)]
 pub(crate) enum TaskArg {
-    Value(Bytes),
+    Value(Value),
     Object(Arc<Slot>),
+    Reference(Arc<Slot>),
+}
+
+/// An argument ready for the callee: a value, or a reference passed as it is.
+#[derive(Debug, Clone)]
+pub(crate) enum Resolved {
+    Value(Value),
+    Reference(Arc<Slot>),
+}
+
+impl Resolved {
+    /// Its size in bytes (a reference counts as none), for error messages.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Resolved::Value(value) => value.len(),
+            Resolved::Reference(_) => 0,
+        }
+    }
 }
 
 /// Charges what a queued task or actor call holds until it runs: its by-value
@@ -91,8 +108,8 @@ pub(crate) fn hold_queued(
     let bytes = args
         .iter()
         .map(|arg| match arg {
-            TaskArg::Value(bytes) => bytes.len(),
-            TaskArg::Object(_) => 16,
+            TaskArg::Value(value) => value.len(),
+            TaskArg::Object(_) | TaskArg::Reference(_) => 16,
         })
         .sum::<usize>()
         + name_len
@@ -290,7 +307,7 @@ pub(crate) async fn run(task: Task) {
     // An oversized result fills the slot with `ObjectStoreFull`; nothing else to do.
     let _ = output
         .slot
-        .complete(outcome.map(|bytes| (bytes, Encoding::Postcard)));
+        .complete(outcome.map(|value| (value.data, value.encoding)));
 }
 
 #[allow(
@@ -306,7 +323,7 @@ async fn execute(
     control: &Arc<TaskControl>,
     capture: Option<&OutputCapture>,
     scope: Option<&Arc<Signal>>,
-) -> Result<Bytes> {
+) -> Result<Value> {
     let args = resolve(args).await?;
     let permit = runtime
         .permits
@@ -318,7 +335,20 @@ async fn execute(
     let work = async {
         match &function.kind {
             FunctionKind::Native(native) => {
-                native.call(args).await.map_err(|failure| match failure {
+                let mut values = Vec::with_capacity(args.len());
+                for arg in args {
+                    match arg {
+                        Resolved::Value(value) => values.push(value),
+                        Resolved::Reference(_) => {
+                            return Err(RayError::BadArguments {
+                                function: function.name.clone(),
+                                message: "a native function takes values, not object references"
+                                    .into(),
+                            });
+                        }
+                    }
+                }
+                native.call(values).await.map_err(|failure| match failure {
                     InvokeFailure::Application(message) => RayError::Application {
                         function: function.name.clone(),
                         message,
@@ -330,7 +360,6 @@ async fn execute(
                 })
             }
             FunctionKind::Wasm(component) => {
-                let args: Vec<Vec<u8>> = args.iter().map(|arg| arg.to_vec()).collect();
                 let run = crate::component::TaskRun {
                     id: slot.id(),
                     options,
@@ -340,7 +369,7 @@ async fn execute(
                 };
                 // Boxed: an instance's future is large, and a task waiting for its
                 // dependencies or a permit should hold only a pointer's worth of it.
-                Box::pin(component.invoke(runtime, &function.name, &args, permit, &run)).await
+                Box::pin(component.invoke(runtime, &function.name, args, permit, &run)).await
             }
         }
     };
@@ -352,15 +381,19 @@ async fn execute(
     }
 }
 
-/// Waits for every object argument and replaces it with its bytes.
-pub(crate) async fn resolve(args: Vec<TaskArg>) -> Result<Vec<Bytes>> {
+/// Waits for every object argument and replaces it with its value (references are
+/// passed as they are, without waiting).
+pub(crate) async fn resolve(args: Vec<TaskArg>) -> Result<Vec<Resolved>> {
     let mut resolved = Vec::with_capacity(args.len());
     for arg in args {
         resolved.push(match arg {
-            TaskArg::Value(bytes) => bytes,
+            TaskArg::Value(value) => Resolved::Value(value),
+            TaskArg::Reference(slot) => Resolved::Reference(slot),
             TaskArg::Object(slot) => match slot.ready().await {
-                Ok((bytes, Encoding::Postcard)) => bytes.clone(),
-                Ok((bytes, Encoding::Raw)) => Bytes::from(codec::frame_raw(bytes)),
+                Ok((bytes, encoding)) => Resolved::Value(Value {
+                    encoding: *encoding,
+                    data: bytes.clone(),
+                }),
                 Err(err) => {
                     return Err(RayError::DependencyFailed {
                         object: slot.id(),

@@ -411,3 +411,33 @@ fn the_sdk_wit_is_the_host_wit() {
          (`cp wit/runtime.wit guest-sdk/wit/`)"
     );
 }
+
+#[test]
+fn call_prints_the_result_as_json() {
+    let out = succeeds(&["call", rustyray_tests::FIXTURES, "add", "[5, 3]"]);
+    assert_eq!(out.trim(), "8");
+    let out = succeeds(&[
+        "call",
+        rustyray_tests::FIXTURES,
+        "add_points",
+        r#"[{"x": 1, "y": 2}, {"x": 10, "y": 20}]"#,
+    ]);
+    let json: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON on stdout");
+    assert_eq!(json, serde_json::json!({"x": 11, "y": 22}));
+    // A byte buffer prints as an array of numbers.
+    let out = succeeds(&["call", rustyray_tests::FIXTURES, "echo", "[[1, 2, 255]]"]);
+    assert_eq!(out.trim(), "[1,2,255]");
+    // Errors: the task's, with a status; arguments that are not a JSON array.
+    fails_saying(
+        &["call", rustyray_tests::FIXTURES, "fail", r#"["no luck"]"#],
+        &["no luck"],
+    );
+    fails_saying(
+        &["call", rustyray_tests::FIXTURES, "add", "{\"a\": 1}"],
+        &["JSON array"],
+    );
+    fails_saying(
+        &["call", rustyray_tests::FIXTURES, "add", "[\"five\", 3]"],
+        &["add", "argument 0"],
+    );
+}

@@ -368,7 +368,7 @@ async fn a_panic_shows_its_message_and_where_it_happened() -> Result<()> {
             assert!(message.contains("the guest gave up"), "{message}");
             assert!(backtrace.contains("panic_with"), "{backtrace}");
             assert_eq!(context.task, format!("task {}", panicked.id().0));
-            // postcard: a 1-byte length, then 17 bytes of text.
+            // MessagePack: a 1-byte fixstr header, then 17 bytes of text.
             assert_eq!(context.arg_sizes, [18]);
         }
         other => panic!("expected a trap, got {other:?}"),
@@ -718,7 +718,7 @@ async fn undecodable_arguments_and_unknown_functions_are_reported() -> Result<()
             other => panic!("expected BadArguments, got {other:?}"),
         }
     }
-    // Bytes that are not even postcard framing, through a raw object.
+    // Raw bytes given for a number, through a raw object.
     let raw = runtime.put_bytes(bytes::Bytes::from_static(&[0xff; 16]))?;
     let bad = runtime
         .task("canary")
@@ -1395,5 +1395,44 @@ async fn sigterm_during_a_build_stops_the_compilers() -> Result<()> {
     }
     assert!(stopped, "the build script outlived rustyray");
     witness.check(&runtime).await;
+    Ok(())
+}
+
+/// Reads through an object reference at any offset and length: cut at the object's end,
+/// or refused with a typed error, never more than the object; the runtime goes on.
+#[tokio::test]
+async fn object_reads_out_of_range_are_cut_or_refused() -> rustyray::Result<()> {
+    let runtime = hostile_runtime(common::builder()).await;
+    let witness = Witness::start(&runtime).await;
+    let object = runtime.put_bytes(bytes::Bytes::from(vec![3u8; 4096]))?;
+    let read = |offset: u64, len: u64| {
+        runtime
+            .task("read_anywhere")
+            .arg_object(&object)
+            .arg(offset)
+            .arg(len)
+            .submit_now::<String>(&runtime)
+    };
+    let cases = [
+        (0, u64::MAX, "ok 4096"),
+        (4000, u64::MAX, "ok 96"),
+        (4096, 10, "ok 0"),
+        (u64::MAX, u64::MAX, "err BadArguments"),
+        (4097, 1, "err BadArguments"),
+        (1 << 40, 1 << 40, "err BadArguments"),
+    ];
+    for (offset, len, expected) in cases {
+        let answer = within(SHORT, "read_anywhere", read(offset, len)?.get()).await?;
+        assert!(
+            answer.starts_with(expected),
+            "read({offset}, {len}): {answer}"
+        );
+        if expected.starts_with("err") {
+            assert!(answer.contains("past its end"), "{answer}");
+        }
+    }
+    // The canary ran through it; the object is intact.
+    witness.check(&runtime).await;
+    assert_eq!(object.get().await?, vec![3u8; 4096]);
     Ok(())
 }

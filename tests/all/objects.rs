@@ -228,7 +228,9 @@ async fn the_store_cap_refuses_puts_and_results_and_the_runtime_goes_on() -> Res
         other => panic!("expected ObjectStoreFull, got {other:?}"),
     }
     match runtime.put(&vec![0u8; 2000]) {
-        Err(RayError::ObjectStoreFull { requested, .. }) => assert!(requested > 2000),
+        Err(RayError::ObjectStoreFull { requested, .. }) => {
+            assert_eq!(requested, 2000, "a byte buffer is stored raw, unframed")
+        }
         other => panic!("expected ObjectStoreFull, got {other:?}"),
     }
 
@@ -242,7 +244,7 @@ async fn the_store_cap_refuses_puts_and_results_and_the_runtime_goes_on() -> Res
             capacity: cap,
             ..
         }) => {
-            assert!(requested > 1024, "{requested}");
+            assert_eq!(requested, 1024, "a raw kilobyte");
             assert_eq!(cap, capacity);
         }
         other => panic!("expected ObjectStoreFull, got {other:?}"),
@@ -260,5 +262,155 @@ async fn the_store_cap_refuses_puts_and_results_and_the_runtime_goes_on() -> Res
     let other_half = runtime.put_bytes(Bytes::from(vec![3u8; 600]))?;
     assert_eq!(other_half.get_bytes().await?.len(), 600);
     assert!(runtime.stats().objects.used_bytes <= capacity);
+    Ok(())
+}
+
+// --- the tagged encoding, reference parameters, objects at size (issues 11 and 13) ---
+
+use rustyray::codec::{Encoding, Value};
+
+#[tokio::test]
+async fn byte_strings_travel_raw_and_other_values_as_msgpack() -> Result<()> {
+    let runtime = common::runtime().await;
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(3 << 20).collect();
+    let object = runtime.put(&bytes)?;
+    let stored = object.get_value().await?;
+    assert_eq!(
+        stored.encoding,
+        Encoding::Raw,
+        "a Vec<u8> is stored as it is"
+    );
+    assert_eq!(stored.data.len(), bytes.len(), "no framing");
+    assert_eq!(object.get().await?, bytes);
+
+    // Into a guest and back: the guest's Vec<u8> result travels raw too.
+    let echoed = runtime
+        .task("echo")
+        .arg_ref(&object)
+        .submit_now::<Vec<u8>>(&runtime)?;
+    let value = within(SHORT, "echo", echoed.get_value()).await?;
+    assert_eq!(value.encoding, Encoding::Raw);
+    assert_eq!(&value.data[..], &bytes[..]);
+    // A guest's own `put` of bytes, read back with `get`.
+    let round = runtime
+        .task("put_and_get")
+        .arg(b"\x00\x01\xffraw".to_vec())
+        .submit_now::<Vec<u8>>(&runtime)?;
+    let value = within(SHORT, "put_and_get", round.get_value()).await?;
+    assert_eq!(value, Value::raw(&b"\x00\x01\xffraw"[..]));
+
+    // A struct is MessagePack with its field names: any language (and JSON) reads it.
+    let point = runtime.put(&Point { x: 3, y: -4 })?;
+    let value = point.get_value().await?;
+    assert_eq!(value.encoding, Encoding::Msgpack);
+    assert_eq!(
+        rustyray::codec::to_json(&value)?,
+        serde_json::json!({"x": 3, "y": -4})
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_object_ref_parameter_receives_the_reference() -> Result<()> {
+    let runtime = common::runtime().await;
+    let data: Vec<u8> = (0..1000u32).map(|i| (i % 256) as u8).collect();
+    let object = runtime.put_bytes(Bytes::from(data.clone()))?;
+
+    let info = runtime
+        .task("object_info")
+        .arg_object(&object)
+        .submit_now::<(u64, bool)>(&runtime)?;
+    assert_eq!(
+        within(SHORT, "object_info", info.get()).await?,
+        (1000, true)
+    );
+
+    // A read is cut at the object's end.
+    let tail = runtime
+        .task("read_range")
+        .arg_object(&object)
+        .arg(990u64)
+        .arg(100u64)
+        .submit_now::<Vec<u8>>(&runtime)?;
+    assert_eq!(within(SHORT, "read_range", tail.get()).await?, &data[990..]);
+
+    // `bytes()` (one copy) and `get()` agree for raw bytes.
+    let same = runtime
+        .task("bytes_and_get")
+        .arg_object(&object)
+        .submit_now::<bool>(&runtime)?;
+    assert!(within(SHORT, "bytes_and_get", same.get()).await?);
+
+    // A MessagePack object is not raw; its size is its encoding's.
+    let text = runtime.put(&"twelve chars".to_string())?;
+    let info = runtime
+        .task("object_info")
+        .arg_object(&text)
+        .submit_now::<(u64, bool)>(&runtime)?;
+    assert_eq!(within(SHORT, "object_info", info.get()).await?, (13, false));
+
+    // A value given for a reference parameter is stored for it.
+    let info = runtime
+        .task("object_info")
+        .arg(vec![1u8, 2, 3])
+        .submit_now::<(u64, bool)>(&runtime)?;
+    assert_eq!(within(SHORT, "object_info", info.get()).await?, (3, true));
+    Ok(())
+}
+
+#[tokio::test]
+async fn twenty_five_tasks_each_read_two_mib_of_a_fifty_mib_object() -> Result<()> {
+    const CHUNK: usize = 2 << 20;
+    let runtime = common::runtime().await;
+    let data: Vec<u8> = (0..50usize << 20).map(|i| (i % 251) as u8).collect();
+    let object = runtime.put(&data)?;
+    let sums = (0..25)
+        .map(|i| {
+            runtime
+                .task("sum_range")
+                .arg_object(&object)
+                .arg((i * CHUNK) as u64)
+                .arg(CHUNK as u64)
+                .submit_now::<u64>(&runtime)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for (i, sum) in sums.iter().enumerate() {
+        let expected: u64 = data[i * CHUNK..(i + 1) * CHUNK]
+            .iter()
+            .map(|&b| u64::from(b))
+            .sum();
+        assert_eq!(within(SHORT, "sum_range", sum.get()).await?, expected);
+    }
+    // The object is held once; the tasks' results are a few bytes each.
+    let used = runtime.stats().objects.used_bytes;
+    assert!(used < (50 << 20) + 4096, "{used}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn objects_over_a_hundred_mib_cross_the_boundary_with_memory_512() -> Result<()> {
+    let runtime =
+        common::runtime_with(common::builder().memory_limit(512 << 20).max_instances(16)).await;
+    // A guest `put` of 150 MiB: over the old 64 MiB result cap and over wasmtime's
+    // default 128 MiB of hostcall data.
+    let put = runtime
+        .task("put_large")
+        .arg(150u32)
+        .submit_now::<u64>(&runtime)?;
+    assert_eq!(
+        within(common::LONG, "put_large", put.get()).await?,
+        150 << 20
+    );
+
+    // 120 MiB into a guest and back out as its result.
+    let object = runtime.put_bytes(Bytes::from(vec![9u8; 120 << 20]))?;
+    let echoed = runtime
+        .task("echo")
+        .arg_ref(&object)
+        .submit_now::<Vec<u8>>(&runtime)?;
+    let value = within(common::LONG, "echo", echoed.get_value()).await?;
+    assert_eq!(value.encoding, Encoding::Raw);
+    assert_eq!(value.data.len(), 120 << 20);
+    assert!(value.data.iter().all(|&b| b == 9));
     Ok(())
 }

@@ -15,9 +15,8 @@ use rustyray::{Capabilities, RayError, Result, Runtime, TaskBuilder};
 
 use crate::common::{self, LONG, SHORT, within};
 
-// Values here are small unsigned integers: they read the same in every encoding a
-// Rust host has used (postcard varints, MessagePack fixints), so these tests hold
-// while the encoding moves to MessagePack.
+// Values cross as MessagePack (bytes raw) between Rust hosts, Rust guests and Python
+// guests alike: Rust structs arrive in Python as dicts of their fields.
 
 const BIN: &str = env!("CARGO_BIN_EXE_rustyray");
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{self, LONG, SHORT, within};
 
-/// The fixtures' `Point`, defined identically: postcard only sees the fields.
+/// The fixtures' `Point`, defined identically: MessagePack sees the field names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Point {
     x: i64,

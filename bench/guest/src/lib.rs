@@ -27,6 +27,19 @@ fn echo(data: serde_bytes::ByteBuf) -> serde_bytes::ByteBuf {
     data
 }
 
+/// SHA-256 of `len` bytes of `data` from `offset`: reads only those bytes of the object
+/// (the `object_fanout_ms` row).
+#[rustyray::remote]
+fn hash_range(
+    data: rustyray::ObjectRef<Vec<u8>>,
+    offset: u64,
+    len: u64,
+) -> Result<Vec<u8>, rustyray::RayError> {
+    use sha2::Digest;
+    let chunk = data.read(offset..offset + len)?;
+    Ok(sha2::Sha256::digest(&chunk).to_vec())
+}
+
 #[rustyray::remote]
 fn raise_error() -> Result<(), String> {
     Err("intentional benchmark error".to_string())

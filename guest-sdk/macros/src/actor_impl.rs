@@ -117,8 +117,8 @@ pub(crate) fn stub(item: &ItemImpl) -> TokenStream {
             fn call(
                 &mut self,
                 _: &str,
-                _: &[::std::vec::Vec<u8>],
-            ) -> ::core::result::Result<::std::vec::Vec<u8>, ::rustyray::__private::InvokeError> {
+                _: &mut [::rustyray::__private::InArg],
+            ) -> ::core::result::Result<::rustyray::__private::Encoded, ::rustyray::__private::InvokeError> {
                 ::core::unreachable!("a #[rustyray::actor] impl block that did not compile")
             }
 
@@ -564,8 +564,8 @@ fn dispatch(
             fn call(
                 &mut self,
                 __method: &str,
-                __args: &[::std::vec::Vec<u8>],
-            ) -> ::core::result::Result<::std::vec::Vec<u8>, ::rustyray::__private::InvokeError> {
+                __args: &mut [::rustyray::__private::InArg],
+            ) -> ::core::result::Result<::rustyray::__private::Encoded, ::rustyray::__private::InvokeError> {
                 #[allow(unused_variables)]
                 let __args = __args;
                 match __method {
@@ -628,7 +628,7 @@ fn registration(
     quote! {
         const _: () = {
             fn __rustyray_construct(
-                __args: &[::std::vec::Vec<u8>],
+                __args: &mut [::rustyray::__private::InArg],
             ) -> ::core::result::Result<
                 ::std::boxed::Box<dyn ::rustyray::__private::ActorObject>,
                 ::rustyray::__private::InvokeError,

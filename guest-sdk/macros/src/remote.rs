@@ -4,7 +4,7 @@
 //!    call it directly).
 //! 2. A module of the same name (modules and functions live in different namespaces) holding
 //!    the typed submitters `remote` and `remote_with`, so a call site reads `add::remote(5, 3)`.
-//! 3. An `invoke` shim registered with `inventory`: it decodes the host's postcard arguments
+//! 3. An `invoke` shim registered with `inventory`: it decodes the host's arguments
 //!    into the parameter types, calls the function and encodes its result. The SDK's exported
 //!    `guest.invoke` dispatches to it by name.
 
@@ -244,7 +244,7 @@ fn submitters(
     }
 }
 
-/// The registered `fn(&[Vec<u8>]) -> Result<Vec<u8>, InvokeError>`.
+/// The registered `fn(&mut [InArg]) -> Result<Encoded, InvokeError>`.
 fn invoke_shim(
     export_name: &str,
     sig: &syn::Signature,
@@ -305,8 +305,8 @@ fn invoke_shim(
     };
     quote! {
         fn __rustyray_invoke(
-            __args: &[::std::vec::Vec<u8>],
-        ) -> ::core::result::Result<::std::vec::Vec<u8>, ::rustyray::__private::InvokeError> {
+            __args: &mut [::rustyray::__private::InArg],
+        ) -> ::core::result::Result<::rustyray::__private::Encoded, ::rustyray::__private::InvokeError> {
             #arity
             #(#decodes)*
             let __out = #call;

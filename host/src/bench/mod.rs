@@ -173,6 +173,8 @@ pub async fn run(options: BenchOptions) -> Result<Report> {
         });
     }
     let mut samples: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+    // A workload that fails is reported as failed, with its error; the others still are.
+    let mut failures: BTreeMap<&'static str, String> = BTreeMap::new();
     let total = selected.len() * reps;
     let started = Instant::now();
     let mut done = 0;
@@ -184,19 +186,31 @@ pub async fn run(options: BenchOptions) -> Result<Report> {
             if options.progress {
                 report::progress(done, total, workload.key, rep + 1, reps);
             }
-            let value = (workload.run)(workloads::Context {
+            let outcome = (workload.run)(workloads::Context {
                 guest: guest.clone(),
                 python_guest: python_guest.clone(),
                 sizes,
             })
-            .await
-            .map_err(|err| RayError::Internal(format!("bench {}: {err}", workload.key)))?;
-            samples.entry(workload.key).or_default().push(value);
+            .await;
             done += 1;
+            match outcome {
+                Ok(value) => samples.entry(workload.key).or_default().push(value),
+                Err(err) => {
+                    failures.insert(workload.key, err.to_string());
+                    done += reps - rep - 1;
+                    break;
+                }
+            }
         }
     }
     if options.progress {
         report::progress_done(total, started.elapsed());
     }
-    Ok(Report::new(&selected, samples, reps, options.quick))
+    Ok(Report::new(
+        &selected,
+        samples,
+        failures,
+        reps,
+        options.quick,
+    ))
 }

@@ -19,6 +19,55 @@ pub(crate) fn rss_kib() -> Result<u64> {
         .ok_or_else(|| RayError::Internal("no VmRSS in /proc/self/status".into()))
 }
 
+/// Peak resident set size of this process, in KiB (`VmHWM`).
+pub(crate) fn peak_rss_kib() -> Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .map_err(|err| RayError::io("reading /proc/self/status", err))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| RayError::Internal("no VmHWM in /proc/self/status".into()))
+}
+
+/// Objects at size (issue 11's pattern): a 50 MiB buffer put once, 25 tasks that each
+/// read their own 2 MiB of it through the reference and hash it (sha2). Prints the
+/// milliseconds from the put to the last hash, and the process's peak RSS in MiB.
+async fn object_fanout(guest: &Path) -> Result<String> {
+    const OBJECT: usize = 50 << 20;
+    const TASKS: u64 = 25;
+    const CHUNK: u64 = 2 << 20;
+    let runtime = Runtime::new()?;
+    runtime.load(guest).await?;
+    // Warm: the pool's slots and the guest's code, as in the other workloads.
+    let warm: Vec<crate::ObjectRef<()>> = (0..8)
+        .map(|_| TaskBuilder::new("noop").submit_now(&runtime))
+        .collect::<Result<_>>()?;
+    for object in &warm {
+        object.get().await?;
+    }
+    let data: Vec<u8> = (0..OBJECT).map(|i| (i % 251) as u8).collect();
+    let start = std::time::Instant::now();
+    let object = runtime.put(&data)?;
+    let hashes = (0..TASKS)
+        .map(|i| {
+            TaskBuilder::new("hash_range")
+                .arg_object(&object)
+                .arg(i * CHUNK)
+                .arg(CHUNK)
+                .submit_now::<Vec<u8>>(&runtime)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for hash in &hashes {
+        if hash.get().await?.len() != 32 {
+            return Err(RayError::Internal("hash_range gave no SHA-256".into()));
+        }
+    }
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    drop(data);
+    Ok(format!("{ms:.3} {:.1}", peak_rss_kib()? as f64 / 1024.0))
+}
+
 /// Runs this executable's `__probe <kind> <guest>`; its stdout.
 pub(crate) fn spawn_probe(kind: &str, guest: &Path) -> Result<String> {
     let exe =
@@ -67,6 +116,9 @@ pub async fn run_probe(kind: &str, guest: &Path) -> Result<String> {
             .parse()
             .map_err(|_| RayError::Internal(format!("bad actor count in {kind}")))?;
         return actor_rss(count, guest).await.map(|kib| format!("{kib:.1}"));
+    }
+    if kind == "object-fanout" {
+        return object_fanout(guest).await;
     }
     let runtime = Runtime::new()?;
     runtime.load(guest).await?;

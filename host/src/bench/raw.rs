@@ -16,7 +16,7 @@ async fn cycle(
     runtime: &crate::Runtime,
     guest: &str,
     function: &str,
-    args: &[Vec<u8>],
+    args: &[crate::bindings::Argument],
 ) -> Result<usize> {
     let inner = runtime.inner();
     let component = runtime
@@ -39,7 +39,7 @@ async fn cycle(
         .await
         .map_err(|err| RayError::Internal(format!("call: {err}")))?;
     outcome
-        .map(|bytes| bytes.len())
+        .map(|value| value.data.len())
         .map_err(|err| RayError::Internal(format!("{function} failed: {err:?}")))
 }
 
@@ -61,7 +61,12 @@ pub(crate) async fn echo(ctx: Context) -> Result<f64> {
     let bytes = ctx.sizes.roundtrip_mib << 20;
     let runtime = super::workloads::runtime_with(&ctx, 64, (bytes * 6).max(64 << 20)).await?;
     let guest = ctx.guest.display().to_string();
-    let arg = vec![crate::codec::frame_raw(&vec![7u8; bytes])];
+    let arg = vec![crate::bindings::Argument::Value(
+        crate::bindings::WitValue {
+            encoding: crate::bindings::WitEncoding::Raw,
+            data: vec![7u8; bytes],
+        },
+    )];
     cycle(&runtime, &guest, "echo", &arg).await?;
     let start = Instant::now();
     let len = cycle(&runtime, &guest, "echo", &arg).await?;

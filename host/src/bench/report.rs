@@ -53,6 +53,8 @@ pub struct Row {
     pub median: f64,
     /// The smallest and largest sample.
     pub range: (f64, f64),
+    /// Why the workload failed (then there is no figure).
+    pub error: Option<String>,
 }
 
 /// The bench's results.
@@ -70,12 +72,23 @@ impl Report {
     pub(crate) fn new(
         workloads: &[&Workload],
         mut samples: BTreeMap<&'static str, Vec<f64>>,
+        failures: BTreeMap<&'static str, String>,
         reps: usize,
         quick: bool,
     ) -> Self {
         let rows = workloads
             .iter()
             .filter_map(|w| {
+                if let Some(error) = failures.get(w.key) {
+                    return Some(Row {
+                        key: w.key,
+                        label: w.label,
+                        unit: w.unit,
+                        median: f64::NAN,
+                        range: (f64::NAN, f64::NAN),
+                        error: Some(error.clone()),
+                    });
+                }
                 let values = samples.get_mut(w.key)?;
                 let median = median(values);
                 let range = (values[0], values[values.len() - 1]);
@@ -85,17 +98,30 @@ impl Report {
                     unit: w.unit,
                     median,
                     range,
+                    error: None,
                 })
             })
             .collect();
         Report { rows, reps, quick }
     }
 
-    /// The report as one JSON object: every key's median, plus `meta`.
+    /// The report as one JSON object: every key's median, `failed` (each failed
+    /// workload's key and error; its key has no figure), plus `meta`.
     pub fn to_json(&self) -> serde_json::Value {
         let mut object = serde_json::Map::new();
+        let mut failed = serde_json::Map::new();
         for row in &self.rows {
-            object.insert(row.key.to_string(), serde_json::json!(row.median));
+            match &row.error {
+                Some(error) => {
+                    failed.insert(row.key.to_string(), serde_json::json!(error));
+                }
+                None => {
+                    object.insert(row.key.to_string(), serde_json::json!(row.median));
+                }
+            }
+        }
+        if !failed.is_empty() {
+            object.insert("failed".into(), serde_json::Value::Object(failed));
         }
         object.insert(
             "meta".into(),
@@ -125,6 +151,18 @@ impl Report {
             "key", "median", "unit", "min .. max", "workload"
         ));
         for row in &self.rows {
+            if let Some(error) = &row.error {
+                out.push_str(&format!(
+                    "{:<26} {:>14} {:<9} {:>23}  {}: {}\n",
+                    row.key,
+                    "FAILED",
+                    row.unit,
+                    "",
+                    row.label,
+                    error.replace('\n', " ")
+                ));
+                continue;
+            }
             out.push_str(&format!(
                 "{:<26} {:>14} {:<9} {:>23}  {}\n",
                 row.key,
@@ -179,6 +217,36 @@ mod tests {
     fn median_of_odd_and_even() {
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn a_failed_workload_is_reported_and_the_rest_still_are() {
+        let workloads = [
+            Workload {
+                key: "good",
+                label: "works",
+                unit: "ms",
+                run: |_| Box::pin(async { Ok(1.0) }),
+            },
+            Workload {
+                key: "bad",
+                label: "fails",
+                unit: "ms",
+                run: |_| Box::pin(async { Ok(1.0) }),
+            },
+        ];
+        let selected: Vec<&Workload> = workloads.iter().collect();
+        let samples = BTreeMap::from([("good", vec![2.0, 1.0, 3.0])]);
+        let failures = BTreeMap::from([("bad", "out of map areas".to_string())]);
+        let report = Report::new(&selected, samples, failures, 3, true);
+        let json = report.to_json();
+        assert_eq!(json["good"], serde_json::json!(2.0));
+        assert!(json.get("bad").is_none());
+        assert_eq!(json["failed"]["bad"], serde_json::json!("out of map areas"));
+        let table = report.to_table();
+        assert!(table.contains("FAILED"), "{table}");
+        assert!(table.contains("out of map areas"), "{table}");
+        assert!(table.contains("good"), "{table}");
     }
 
     #[test]

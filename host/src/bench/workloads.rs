@@ -126,6 +126,18 @@ pub(crate) const ALL: &[Workload] = &[
         raw_echo
     ),
     workload!(
+        "object_fanout_ms",
+        "50 MiB put once, 25 tasks each read 2 MiB of it and hash it",
+        "ms",
+        object_fanout
+    ),
+    workload!(
+        "object_fanout_peak_rss_mib",
+        "peak RSS of a process running object_fanout",
+        "MiB",
+        object_fanout_peak_rss
+    ),
+    workload!(
         "wait_1k_refs_per_s",
         "submit 1k tasks and wait on all 1k refs",
         "waits/s",
@@ -421,11 +433,31 @@ async fn guest_roundtrip(ctx: Context) -> Result<f64> {
         .get_bytes()
         .await?;
     let figure = gb_per_s(bytes, start);
-    // postcard frames the Vec with a varint length: 4 bytes for 16..256 MiB.
+    // A Vec<u8> result is raw: exactly the bytes.
     if output.len() < bytes {
         return Err(RayError::Internal("echo returned too little".into()));
     }
     Ok(figure)
+}
+
+/// Runs the fan-out in a process of its own (so its peak RSS is its own): `(ms, MiB)`.
+fn object_fanout_probe(ctx: &Context) -> Result<(f64, f64)> {
+    let output = probe::spawn_probe("object-fanout", &ctx.guest)?;
+    let mut figures = output.split_whitespace().map(str::parse::<f64>);
+    match (figures.next(), figures.next()) {
+        (Some(Ok(ms)), Some(Ok(mib))) => Ok((ms, mib)),
+        _ => Err(RayError::Internal(format!(
+            "object-fanout probe said {output:?}"
+        ))),
+    }
+}
+
+async fn object_fanout(ctx: Context) -> Result<f64> {
+    object_fanout_probe(&ctx).map(|(ms, _)| ms)
+}
+
+async fn object_fanout_peak_rss(ctx: Context) -> Result<f64> {
+    object_fanout_probe(&ctx).map(|(_, mib)| mib)
 }
 
 async fn wait_1k_refs(ctx: Context) -> Result<f64> {
