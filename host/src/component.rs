@@ -295,12 +295,18 @@ impl LoadedComponent {
                     RayError::invalid_module(name, format!("`describe` failed: {err:#}"))
                 })
         };
-        match tokio::time::timeout(DESCRIBE_TIMEOUT, described).await {
-            Ok(described) => described,
-            Err(_) => Err(RayError::invalid_module(
-                name,
-                format!("`describe` did not answer within {DESCRIBE_TIMEOUT:?}"),
-            )),
+        // Bounded, and cut short by the runtime's abort like every other guest phase.
+        let bounded = tokio::time::timeout(DESCRIBE_TIMEOUT, described);
+        tokio::select! {
+            biased;
+            _ = runtime.abort.raised() => Err(RayError::ShutDown),
+            outcome = bounded => match outcome {
+                Ok(described) => described,
+                Err(_) => Err(RayError::invalid_module(
+                    name,
+                    format!("`describe` did not answer within {DESCRIBE_TIMEOUT:?}"),
+                )),
+            },
         }
     }
 
