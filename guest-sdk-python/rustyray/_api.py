@@ -403,8 +403,8 @@ class ActorClass:
         ``max_task_retries``, ``get_if_exists``, ``max_pending_calls``, ``lifetime`` (as Ray's:
         ``"detached"`` lets the actor outlive the program that created it)."""
         _check_options(options, _ACTOR_OPTIONS, "actor")
-        if options.get("lifetime", "detached") not in ("detached", None):
-            raise ValueError('lifetime must be "detached" or None (as in Ray)')
+        if options.get("lifetime") not in ("detached", "non_detached", None):
+            raise ValueError('lifetime must be "detached", "non_detached" or None (as in Ray)')
         merged = dict(self._options)
         merged.update(options)
         return ActorClass(self._cls, self._name, self._snapshot, merged, self._specs)

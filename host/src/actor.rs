@@ -854,35 +854,32 @@ impl Mailbox {
     /// Runs one guest phase under `deadline`, interruptible by kill, the runtime's
     /// abort and (when `scoped`) the end of the actor's program.
     ///
-    /// `work` comes boxed, and this future boxes its own state: the guest phases'
-    /// futures (wasmtime calls) are large, and the mailbox loop's future, which every
-    /// idle actor keeps, would otherwise be as large as the largest of them.
+    /// `work` comes boxed: the guest phases' futures (wasmtime calls) are large, and the
+    /// mailbox loop's future, which every idle actor keeps, would otherwise be as large
+    /// as the largest of them.
     async fn phase<T, F: std::future::Future<Output = T>>(
         &self,
         deadline: Option<Duration>,
         scoped: bool,
         work: std::pin::Pin<Box<F>>,
     ) -> std::result::Result<T, Interrupt> {
-        Box::pin(async move {
-            let timed = async {
-                match deadline {
-                    Some(limit) => tokio::time::timeout(limit, work)
-                        .await
-                        .map_err(|_| Interrupt::Timeout(limit)),
-                    None => Ok(work.await),
-                }
-            };
-            let scope = if scoped { self.scope.as_deref() } else { None };
-            tokio::select! {
-                biased;
-                _ = self.kill.raised() => Err(Interrupt::Killed),
-                _ = self.restart.notified() => Err(Interrupt::Restart),
-                _ = self.runtime.abort.raised() => Err(Interrupt::Aborted),
-                _ = crate::signal::raised_or_never(scope) => Err(Interrupt::ProgramEnded),
-                outcome = timed => outcome,
+        let timed = async {
+            match deadline {
+                Some(limit) => tokio::time::timeout(limit, work)
+                    .await
+                    .map_err(|_| Interrupt::Timeout(limit)),
+                None => Ok(work.await),
             }
-        })
-        .await
+        };
+        let scope = if scoped { self.scope.as_deref() } else { None };
+        tokio::select! {
+            biased;
+            _ = self.kill.raised() => Err(Interrupt::Killed),
+            _ = self.restart.notified() => Err(Interrupt::Restart),
+            _ = self.runtime.abort.raised() => Err(Interrupt::Aborted),
+            _ = crate::signal::raised_or_never(scope) => Err(Interrupt::ProgramEnded),
+            outcome = timed => outcome,
+        }
     }
 
     /// A new incarnation after the last one was lost: from `snapshot` if there is one,

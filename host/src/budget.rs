@@ -87,7 +87,10 @@ impl HostMemory {
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
-                    account.peak.fetch_max(next, Ordering::Relaxed);
+                    // A read first: the shared line is written only for a new peak.
+                    if next > account.peak.load(Ordering::Relaxed) {
+                        account.peak.fetch_max(next, Ordering::Relaxed);
+                    }
                     return Ok(());
                 }
                 Err(actual) => used = actual,

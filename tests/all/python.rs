@@ -295,3 +295,35 @@ async fn a_python_guest_cannot_forge_actor_ids() -> Result<()> {
     assert_eq!(canary.call::<u32>("incr", ()).get().await?, 12);
     Ok(())
 }
+
+/// Ray's `lifetime="detached"` from Python: when the program's `main` returns, its named
+/// actor stops, and the detached one lives on and still answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_detached_actor_outlives_its_program() {
+    let runtime = runtime().await;
+    let wasm = tokio::task::spawn_blocking(fixtures)
+        .await
+        .expect("the build thread");
+    let status = within(
+        BUILD,
+        "the Python program",
+        runtime.run_main(
+            &wasm.display().to_string(),
+            &["main.py".to_string(), "--lifetimes".to_string()],
+        ),
+    )
+    .await
+    .expect("the program runs");
+    assert_eq!(status, 0);
+    assert!(
+        common::eventually(BUILD, || runtime.get_actor("py-attached").is_none()).await,
+        "the attached actor stopped with its program"
+    );
+    let kept = runtime
+        .get_actor("py-kept")
+        .expect("the detached actor lives on");
+    let value: i64 = within(BUILD, "py-kept.incr", kept.call("incr", ()).get())
+        .await
+        .expect("it answers");
+    assert_eq!(value, 12);
+}

@@ -100,3 +100,14 @@ def py_forge_ids():
     if refused != len(guesses):
         raise RuntimeError(f"only {refused} of {len(guesses)} guesses refused")
     return refused // 1000
+
+
+@rustyray.main
+def main(args):
+    """`--lifetimes`: a named actor that ends with this program, and a detached one
+    (Ray's ``lifetime="detached"``) that outlives it."""
+    if args and args[0] == "--lifetimes":
+        attached = PyCounter.options(name="py-attached").remote(0)
+        kept = PyCounter.options(name="py-kept", lifetime="detached").remote(10)
+        print(rustyray.get([attached.incr.remote(), kept.incr.remote()]))
+    return 0
