@@ -835,14 +835,6 @@ impl Interrupt {
     }
 }
 
-/// The shorter of two optional deadlines.
-fn shorter(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 impl Mailbox {
     /// The deadline of each guest phase: the call timeout, or the runtime's default.
     fn deadline(&self) -> Option<Duration> {
@@ -1187,7 +1179,7 @@ impl Mailbox {
             End::Graceful(reason) => {
                 if dead.is_none() {
                     // `on_stop` is bounded too, and still cut short by kill and abort.
-                    let limit = shorter(deadline, Some(ON_STOP_TIMEOUT));
+                    let limit = crate::limits::shorter(deadline, Some(ON_STOP_TIMEOUT));
                     let _ = self.phase(limit, false, Box::pin(actor.stop())).await;
                 }
                 reason

@@ -437,13 +437,10 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
         }
         let task_args = self.task_args(args)?;
         // A guest may ask for a shorter deadline than the operator's, never a longer one.
-        let timeout = match (
+        let timeout = crate::limits::shorter(
             options.timeout_ms.map(Duration::from_millis),
             self.runtime.config.default_timeout,
-        ) {
-            (Some(asked), Some(operator)) => Some(asked.min(operator)),
-            (asked, operator) => asked.or(operator),
-        };
+        );
         let options = TaskOptions {
             timeout,
             max_retries: options.max_retries,

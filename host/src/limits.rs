@@ -343,6 +343,14 @@ pub(crate) fn cut_message(mut message: String) -> String {
     message
 }
 
+/// The shorter of two optional deadlines (`None`: no deadline).
+pub(crate) fn shorter(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// The limits one instance actually runs under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ResolvedLimits {
