@@ -135,6 +135,7 @@ mod error;
 mod executor;
 #[cfg(target_arch = "wasm32")]
 mod exports;
+mod function;
 mod id;
 mod object_ref;
 mod options;
@@ -144,6 +145,7 @@ mod sys;
 
 pub use actor_handle::{ActorHandle, get_actor, get_actor_in};
 pub use error::RayError;
+pub use function::{Function, function};
 pub use id::Id;
 pub use object_ref::{AnyObjectRef, Arg, IntoArg, LoweredArg, ObjectRef, arg, arg_object, arg_ref};
 pub use options::{ActorOptions, TaskOptions};

@@ -327,3 +327,126 @@ async fn a_python_detached_actor_outlives_its_program() {
         .expect("it answers");
     assert_eq!(value, 12);
 }
+
+// Across languages (issue 13.3): the Python fixtures and the Rust `interop` guest
+// (tests/guests/interop) loaded in one runtime call each other by name.
+
+/// A runtime with the Python fixtures and the Rust interop guest loaded.
+async fn mixed_runtime() -> Runtime {
+    let runtime = runtime().await;
+    within(
+        LONG,
+        "loading the interop guest",
+        runtime.load(rustyray_tests::INTEROP),
+    )
+    .await
+    .expect("the interop guest loads");
+    runtime
+}
+
+#[tokio::test]
+async fn a_rust_task_calls_python_tasks_and_actors_by_name() -> Result<()> {
+    let runtime = mixed_runtime().await;
+    let doubled = TaskBuilder::new("rs_calls_python")
+        .arg(21i64)
+        .submit_now::<i64>(&runtime)?;
+    assert_eq!(within(LONG, "rs_calls_python", doubled.get()).await?, 42);
+    // A Python dict read by Rust as its own struct, typed.
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Point {
+        x: f64,
+        y: f64,
+    }
+    let point = TaskBuilder::new("rs_python_point")
+        .arg(1.5f64)
+        .arg(-2.0f64)
+        .submit_now::<Point>(&runtime)?;
+    assert_eq!(
+        within(LONG, "rs_python_point", point.get()).await?,
+        Point { x: 1.5, y: -2.0 }
+    );
+    // A Python actor created and called from a Rust task: 7, then three increments.
+    let counted = TaskBuilder::new("rs_feeds_python_actor")
+        .arg(7i64)
+        .arg(3u32)
+        .submit_now::<i64>(&runtime)?;
+    assert_eq!(
+        within(LONG, "rs_feeds_python_actor", counted.get()).await?,
+        10
+    );
+    // A Python exception seen from Rust keeps its type's name and message.
+    let seen = TaskBuilder::new("rs_python_error")
+        .arg("no good".to_string())
+        .submit_now::<String>(&runtime)?;
+    let seen = within(LONG, "rs_python_error", seen.get()).await?;
+    assert!(
+        seen.contains("ValueError") && seen.contains("no good"),
+        "{seen}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_python_task_calls_rust_tasks_and_passes_them_refs() -> Result<()> {
+    let runtime = mixed_runtime().await;
+    // Python calls `rs_stats`, gets a dict, and returns it: a Rust struct again here.
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Stats {
+        count: u64,
+        mean: f64,
+    }
+    let stats = TaskBuilder::new("py_calls_rust")
+        .arg(vec![1.0f64, 2.0, 6.0])
+        .submit_now::<Stats>(&runtime)?;
+    assert_eq!(
+        within(LONG, "py_calls_rust", stats.get()).await?,
+        Stats {
+            count: 3,
+            mean: 3.0
+        }
+    );
+    // Python puts bytes and passes the reference to a Rust task taking `Vec<u8>`.
+    let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+    let expected: u64 = data.iter().map(|&b| u64::from(b)).sum();
+    let sum = TaskBuilder::new("py_passes_ref_to_rust")
+        .arg(data)
+        .submit_now::<u64>(&runtime)?;
+    assert_eq!(
+        within(LONG, "py_passes_ref_to_rust", sum.get()).await?,
+        expected
+    );
+    // A reference the host put, resolved for a Python task.
+    let xs = runtime.put(&vec![0.25f64, 0.75, 2.0])?;
+    let total = TaskBuilder::new("py_sum")
+        .arg_ref(&xs)
+        .submit_now::<f64>(&runtime)?;
+    assert_eq!(within(LONG, "py_sum", total.get()).await?, 3.0);
+    Ok(())
+}
+
+#[test]
+fn a_rust_program_drives_python_through_the_cli() {
+    let python = path("tests/guests/python_fixtures");
+    let (status, out, err) = run_cli(
+        &[
+            "run",
+            rustyray_tests::INTEROP,
+            "--load",
+            python.to_str().expect("a UTF-8 path"),
+        ],
+        BUILD,
+    );
+    assert_eq!(status, Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    assert_lines(
+        &out,
+        &err,
+        &[
+            "py_add 42",
+            "py_sum 8",
+            "py_calls_rust 2 3",
+            "point 0.5 -1",
+            "actor 13",
+            "missing true",
+        ],
+    );
+}

@@ -52,6 +52,33 @@ def py_double_via(x):
     return rustyray.get(py_add.remote(x, x))
 
 
+@rustyray.remote
+def py_point(x, y):
+    """A dict: a Rust caller reads it as its own struct."""
+    return {"x": x, "y": y}
+
+
+@rustyray.remote
+def py_sum(xs):
+    return float(sum(xs))
+
+
+@rustyray.remote
+def py_calls_rust(xs):
+    """Calls the Rust task ``rs_stats`` (tests/guests/interop) by name; its struct arrives
+    as a dict and goes back to a Rust caller as the same struct."""
+    stats = rustyray.get(rustyray.function("rs_stats").remote(xs))
+    assert set(stats) == {"count", "mean"}, stats
+    return stats
+
+
+@rustyray.remote
+def py_passes_ref_to_rust(data):
+    """Puts ``bytes`` and hands the reference to a Rust task, which reads ``Vec<u8>``."""
+    ref = rustyray.put(data)
+    return rustyray.get(rustyray.function("rs_checksum").remote(ref))
+
+
 @rustyray.actor(snapshot=True)
 class PyCounter:
     def __init__(self, start):
