@@ -137,6 +137,36 @@ fn python_tasks_example_runs() {
 }
 
 #[test]
+fn mixed_example_runs() {
+    let (status, out, err) = run_cli(
+        &[
+            "run",
+            "examples/mixed",
+            "--load",
+            "examples/mixed/tally",
+            "--",
+            "2",
+        ],
+        BUILD,
+    );
+    assert_eq!(status, Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    assert_lines(
+        &out,
+        &err,
+        &[
+            "8 Rust tasks counted 119 words",
+            "the Python tally holds 119 words (58 distinct) from 8 batches",
+            "   the 14",
+            "    of 12",
+        ],
+    );
+    assert!(
+        !out.contains("   was 11"),
+        "only the top 2 were asked for:\n{out}"
+    );
+}
+
+#[test]
 fn python_actors_example_runs() {
     let (status, out, err) = run_cli(&["run", "examples/python_actors"], BUILD);
     assert_eq!(status, Some(0), "stdout:\n{out}\nstderr:\n{err}");
