@@ -55,6 +55,20 @@ pub(crate) async fn task_cycle(ctx: Context) -> Result<f64> {
     Ok(n as f64 / start.elapsed().as_secs_f64())
 }
 
+/// The same cycle on the Python bench guest's `noop`: the floor under
+/// `python_tasks_async_per_s`, what instantiating a componentize-py component (its
+/// interpreter's memory snapshot and dynamically linked core modules) costs by itself.
+pub(crate) async fn python_task_cycle(ctx: Context) -> Result<f64> {
+    let runtime = super::workloads::python_runtime(&ctx).await?;
+    let guest = super::workloads::python_guest(&ctx)?.display().to_string();
+    let n = ctx.sizes.python_tasks;
+    let start = Instant::now();
+    for _ in 0..n {
+        cycle(&runtime, &guest, "noop", &[]).await?;
+    }
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
 /// GB/s of an echo of `roundtrip_mib` through a fresh instance: the argument
 /// copied into the guest, decoded, encoded, copied out.
 pub(crate) async fn echo(ctx: Context) -> Result<f64> {

@@ -31,7 +31,9 @@ pub(crate) struct Workload {
     pub run: Run,
 }
 
-use super::raw::{echo as raw_echo, task_cycle as raw_task_cycle};
+use super::raw::{
+    echo as raw_echo, python_task_cycle as raw_python_task_cycle, task_cycle as raw_task_cycle,
+};
 
 macro_rules! workload {
     ($key:literal, $label:literal, $unit:literal, $fn:ident) => {
@@ -172,6 +174,12 @@ pub(crate) const ALL: &[Workload] = &[
         "Python guest: trivial tasks, submit all then get all",
         "tasks/s",
         python_tasks_async
+    ),
+    workload!(
+        "python_raw_wasmtime_task_cycle_per_s",
+        "Python floor: wasmtime alone, store + instance + call, 1 thread",
+        "tasks/s",
+        raw_python_task_cycle
     ),
     workload!(
         "python_actor_calls_async_per_s",
@@ -629,14 +637,14 @@ async fn cold_start(ctx: Context) -> Result<f64> {
 }
 
 /// The Python bench guest, which the suite only selects Python workloads with.
-fn python_guest(ctx: &Context) -> Result<&PathBuf> {
+pub(super) fn python_guest(ctx: &Context) -> Result<&PathBuf> {
     ctx.python_guest
         .as_ref()
         .ok_or_else(|| RayError::Internal("no Python bench guest".into()))
 }
 
 /// A runtime with the Python guest loaded and warmed up (instances from its snapshot).
-async fn python_runtime(ctx: &Context) -> Result<Runtime> {
+pub(super) async fn python_runtime(ctx: &Context) -> Result<Runtime> {
     let runtime = Runtime::builder().max_instances(1000).build()?;
     runtime.load(python_guest(ctx)?).await?;
     let warm: Vec<ObjectRef<()>> = (0..16)
