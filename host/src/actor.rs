@@ -701,6 +701,8 @@ impl Incarnation {
             method,
             &guest_args,
         );
+        let call =
+            tracing::Instrument::instrument(call, crate::timeline::actor_call_span(what, &self.id));
         let outcome = match deadline {
             // Boxed, so calls without a deadline do not carry the timer in their future.
             Some(limit) => match Box::pin(tokio::time::timeout(limit, call)).await {

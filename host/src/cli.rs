@@ -166,6 +166,15 @@ pub enum Command {
         /// Do not show tasks' output live (it is still captured).
         #[arg(long)]
         quiet_tasks: bool,
+        /// Write a timeline of every task and actor call to FILE: Chrome trace events
+        /// (one slice per task or call, on its worker thread), for Perfetto or
+        /// chrome://tracing.
+        #[arg(long, value_name = "FILE")]
+        timeline: Option<PathBuf>,
+        /// The most the timeline file may take, in MiB (default 64); then it ends with
+        /// an event saying it was cut.
+        #[arg(long, value_name = "MIB")]
+        timeline_max_mib: Option<u64>,
         /// Pass the program's own stdout and stderr through as written (by default
         /// control characters in them are escaped, like everything a guest prints).
         #[arg(long)]
@@ -334,10 +343,20 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             max_result,
             object_store,
             quiet_tasks,
+            timeline,
+            timeline_max_mib,
             raw_output,
             args,
         } => {
             let wasm = resolve_program(&program)?;
+            let timeline = timeline
+                .map(|path| {
+                    let max = timeline_max_mib.map_or(crate::timeline::DEFAULT_MAX_BYTES, |mib| {
+                        mib.saturating_mul(1 << 20)
+                    });
+                    crate::Timeline::install(&path, max)
+                })
+                .transpose()?;
             let mut builder = Runtime::builder()
                 .default_timeout(task_timeout.map(std::time::Duration::from_millis))
                 .escape_driver_output(!raw_output);
@@ -422,6 +441,9 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
                 .run_main_with(&info.source_name, &argv, stdin)
                 .await?;
             runtime.shutdown().await?;
+            if let Some(timeline) = timeline {
+                timeline.finish()?;
+            }
             Ok(ExitCode::from(status.clamp(0, 255) as u8))
         }
         Command::Bench {

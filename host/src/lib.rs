@@ -69,6 +69,7 @@ mod seed;
 mod signal;
 mod symlinks;
 pub mod terminal;
+pub mod timeline;
 mod wait;
 
 pub mod guest_build;
@@ -106,6 +107,7 @@ pub use registry::{FunctionInfo, NativeFunction};
 pub use runtime::{ActorBuilder, AsRuntime, Runtime, RuntimeBuilder, RuntimeStats, TaskBuilder};
 pub use sandbox::{Capabilities, DirAccess, DirGrant, Stdin};
 pub use task_impl::TaskOptions;
+pub use timeline::{Timeline, TimelineGuard};
 
 #[doc(hidden)]
 pub mod __private {

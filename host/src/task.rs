@@ -369,7 +369,12 @@ async fn execute(
                 };
                 // Boxed: an instance's future is large, and a task waiting for its
                 // dependencies or a permit should hold only a pointer's worth of it.
-                Box::pin(component.invoke(runtime, &function.name, args, permit, &run)).await
+                let span = crate::timeline::task_span(&function.name, &slot.id());
+                Box::pin(tracing::Instrument::instrument(
+                    component.invoke(runtime, &function.name, args, permit, &run),
+                    span,
+                ))
+                .await
             }
         }
     };

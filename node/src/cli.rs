@@ -81,6 +81,21 @@ enum Top {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Write the timeline of a job (or of every job) as Chrome trace events, for
+    /// Perfetto (ui.perfetto.dev) or chrome://tracing: one slice per task and actor call,
+    /// on its worker thread, each job a process.
+    ///
+    /// Example: rustyray timeline --job rrsubmit_abc -o trace.json
+    Timeline {
+        /// The job's submission id (default: every job).
+        #[arg(long)]
+        job: Option<String>,
+        /// The file to write.
+        #[arg(short, long, default_value = "timeline.json")]
+        output: PathBuf,
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// The node at a glance: address, resources, jobs by state, modules.
     Status {
         /// Print JSON.
@@ -307,6 +322,7 @@ pub fn main() -> ExitCode {
             conn,
         } => list(what, json, &filter, &conn),
         Top::Status { json, conn } => status(json, &conn),
+        Top::Timeline { job, output, conn } => timeline(job.as_deref(), &output, &conn),
     };
     match result {
         Ok(code) => code,
@@ -623,6 +639,28 @@ fn list(what: ListWhat, json: bool, filters: &[String], conn: &Conn) -> Result<E
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn timeline(job: Option<&str>, output: &std::path::Path, conn: &Conn) -> Result<ExitCode> {
+    let client = conn.client()?;
+    let path = match job {
+        Some(id) => format!("/api/v0/timeline?job_id={}", crate::client::url_encode(id)),
+        None => "/api/v0/timeline".to_string(),
+    };
+    let events: Vec<serde_json::Value> = client.get(&path)?;
+    let slices = events
+        .iter()
+        .filter(|event| event.get("ph").and_then(serde_json::Value::as_str) == Some("X"))
+        .count();
+    let json = serde_json::to_vec(&events)
+        .map_err(|err| crate::error::NodeError::io("encoding the timeline", err))?;
+    std::fs::write(output, json)
+        .map_err(|err| crate::error::NodeError::io(format!("writing {}", output.display()), err))?;
+    println!(
+        "wrote {slices} slices to {} (open it in https://ui.perfetto.dev or chrome://tracing)",
+        output.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

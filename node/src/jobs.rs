@@ -325,7 +325,11 @@ impl JobManager {
     ) -> (JobStatus, String, Option<String>, Option<i32>) {
         let id = job.details().submission_id.unwrap_or_default();
         let mut command = tokio::process::Command::new(&self.config.exe);
-        command.arg("run").arg(self.modules.path(module));
+        command
+            .arg("run")
+            .arg(self.modules.path(module))
+            .arg("--timeline")
+            .arg(trace_path(&self.config.dir, &id));
         for companion in self.modules.companions(module) {
             command.arg("--load").arg(self.modules.path(&companion));
         }
@@ -463,7 +467,42 @@ impl JobManager {
         }
         let _ = std::fs::remove_file(self.config.dir.join(format!("{id}.json")));
         let _ = std::fs::remove_file(log_path(&self.config.dir, id));
+        let _ = std::fs::remove_file(trace_path(&self.config.dir, id));
         Ok(true)
+    }
+
+    /// The timeline of job `id` (every job's, without one): Chrome trace events, one
+    /// slice per task and actor call, each job a process named after it. A running
+    /// job's timeline holds what its driver has written so far.
+    pub async fn timeline(&self, id: Option<&str>) -> Result<Vec<serde_json::Value>> {
+        let ids: Vec<String> = match id {
+            Some(id) => vec![self.get(id)?.details().submission_id.unwrap_or_default()],
+            None => self
+                .list()
+                .into_iter()
+                .filter_map(|details| details.submission_id)
+                .collect(),
+        };
+        let mut events = Vec::new();
+        for id in ids {
+            let text = tokio::fs::read_to_string(trace_path(&self.config.dir, &id))
+                .await
+                .unwrap_or_default();
+            let mut pids = std::collections::BTreeSet::new();
+            for event in trace_events(&text) {
+                if let Some(pid) = event.get("pid").and_then(serde_json::Value::as_u64) {
+                    pids.insert(pid);
+                }
+                events.push(event);
+            }
+            for pid in pids {
+                events.push(serde_json::json!({
+                    "ph": "M", "name": "process_name", "pid": pid,
+                    "args": {"name": format!("job {id}")}
+                }));
+            }
+        }
+        Ok(events)
     }
 
     /// Everything the job wrote so far.
@@ -624,6 +663,23 @@ fn persist(dir: &std::path::Path, record: &JobRecord) -> Result<()> {
 
 fn log_path(dir: &std::path::Path, id: &str) -> PathBuf {
     dir.join(format!("{id}.log"))
+}
+
+/// Where a job's driver writes its timeline (`rustyray run --timeline`).
+fn trace_path(dir: &std::path::Path, id: &str) -> PathBuf {
+    dir.join(format!("{id}.trace.json"))
+}
+
+/// The events of a timeline file, which holds one event per line (`[` first, `]` last
+/// once the driver closed it); a line the driver had not finished writing is skipped.
+fn trace_events(text: &str) -> impl Iterator<Item = serde_json::Value> + '_ {
+    text.lines().filter_map(|line| {
+        let line = line.trim().trim_end_matches(',');
+        if line.is_empty() || line == "[" || line == "]" {
+            return None;
+        }
+        serde_json::from_str(line).ok()
+    })
 }
 
 /// `rrsubmit_` and 16 random letters and digits, like Ray's `raysubmit_…`.

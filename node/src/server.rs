@@ -255,6 +255,7 @@ fn router(node: Arc<Node>) -> Router {
         .route("/api/v0/status", get(status))
         .route("/api/v0/jobs", get(list_jobs))
         .route("/api/v0/modules", get(list_modules))
+        .route("/api/v0/timeline", get(timeline))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(node.clone(), authorize))
         .route("/", get(crate::dashboard::page))
@@ -405,6 +406,21 @@ async fn deploy_module(
     })?;
     let name = query.name.unwrap_or_else(|| "module".into());
     Ok(axum::Json(node.modules.deploy(&body, &name).await?))
+}
+
+/// `?job_id=ID` picks one job; without it, every job's.
+#[derive(Debug, serde::Deserialize)]
+struct TimelineQuery {
+    job_id: Option<String>,
+}
+
+async fn timeline(
+    State(node): State<Arc<Node>>,
+    axum::extract::Query(query): axum::extract::Query<TimelineQuery>,
+) -> Result<axum::Json<Vec<serde_json::Value>>, NodeError> {
+    Ok(axum::Json(
+        node.jobs.timeline(query.job_id.as_deref()).await?,
+    ))
 }
 
 async fn list_modules(State(node): State<Arc<Node>>) -> axum::Json<Vec<api::ModuleInfo>> {

@@ -441,3 +441,59 @@ fn call_prints_the_result_as_json() {
         &["add", "argument 0"],
     );
 }
+
+#[test]
+fn run_writes_a_timeline_of_tasks_and_actor_calls() {
+    let file = common::fresh_dir("cli-timeline").join("trace.json");
+    let path = file.to_str().expect("a UTF-8 path");
+    let actors = format!("{EXAMPLES}/actors");
+    succeeds(&["run", &actors, "--timeline", path]);
+    let events: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&file).expect("the timeline file"))
+            .expect("a closed JSON array of Chrome trace events");
+    let slices: Vec<&serde_json::Value> = events.iter().filter(|e| e["ph"] == "X").collect();
+    // Tasks named after their function; actor calls as Class.method with the actor id.
+    assert!(
+        slices
+            .iter()
+            .any(|e| e["cat"] == "task" && e["name"] == "transfer"),
+        "{events:?}"
+    );
+    assert!(
+        slices.iter().any(|e| e["cat"] == "actor"
+            && e["name"] == "Counter.increment"
+            && e["args"]["actor"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("actor#"))),
+        "{events:?}"
+    );
+    // The file is bounded: past --timeline-max-mib it ends with an event saying so and
+    // is still a closed JSON array.
+    succeeds(&[
+        "run",
+        &actors,
+        "--timeline",
+        path,
+        "--timeline-max-mib",
+        "0",
+    ]);
+    let events: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&file).expect("the timeline file"))
+            .expect("a cut timeline is still a JSON array");
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["name"], "timeline cut here");
+    assert!(
+        events[0]["args"]["why"]
+            .as_str()
+            .is_some_and(|why| why.contains("--timeline-max-mib")),
+        "{events:?}"
+    );
+    // A file that cannot be created is refused before anything runs.
+    let output = rustyray(&["run", &actors, "--timeline", "/nonexistent/dir/trace.json"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("creating the timeline /nonexistent/dir/trace.json"),
+        "{stderr}"
+    );
+}

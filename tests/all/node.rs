@@ -741,3 +741,74 @@ fn a_drivers_grants_cannot_widen_its_net_bound() {
     assert_eq!(server.accepted(), 1);
     assert_eq!(other.accepted(), 0);
 }
+
+#[test]
+fn a_jobs_timeline_has_a_slice_per_task_on_its_worker_thread() {
+    let node = TestNode::start(&common::fresh_dir("node-timeline"), &[]);
+    node.deploy(rustyray_tests::FIXTURES);
+    let id = node
+        .submit("rustyray run fixtures -- a b", Some("traced"))
+        .expect("submitted");
+    assert_eq!(node.wait(&id).status, JobStatus::Succeeded);
+    let file = common::fresh_dir("node-timeline-out").join("trace.json");
+    let out = node.cli(&[
+        "timeline",
+        "--job",
+        "traced",
+        "-o",
+        file.to_str().expect("a UTF-8 path"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("slices"),
+        "{}",
+        text(&out.stdout)
+    );
+    let events: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&file).expect("the timeline file"))
+            .expect("the timeline is a JSON array of events");
+    let slices: Vec<&serde_json::Value> = events.iter().filter(|e| e["ph"] == "X").collect();
+    // The fixtures' main adds with tasks: each is a slice named after its function,
+    // with its task id, timed, on a named worker thread of the job's process.
+    assert!(
+        slices
+            .iter()
+            .any(|e| e["name"] == "add" && e["cat"] == "task"),
+        "{events:?}"
+    );
+    for slice in &slices {
+        assert!(slice["dur"].as_f64().is_some_and(|d| d >= 0.0), "{slice}");
+        assert!(
+            slice["args"]["task"].as_str().is_some() || slice["args"]["actor"].as_str().is_some()
+        );
+    }
+    let worker = &slices[0]["tid"];
+    assert!(
+        events.iter().any(|e| e["ph"] == "M"
+            && e["name"] == "thread_name"
+            && &e["tid"] == worker
+            && e["args"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("rustyray-worker"))),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["name"] == "process_name" && e["args"]["name"] == "job traced"),
+        "{events:?}"
+    );
+    // Every job's timeline without --job; an unknown job is a 404 naming it.
+    let all: Vec<serde_json::Value> = node.client().get("/api/v0/timeline").expect("all jobs");
+    assert!(all.len() >= events.len());
+    let err = node
+        .client()
+        .get::<Vec<serde_json::Value>>("/api/v0/timeline?job_id=nope")
+        .expect_err("no such job");
+    assert!(err.to_string().contains("nope"), "{err}");
+    // Deleting the job deletes its timeline.
+    node.client()
+        .delete::<serde_json::Value>("/api/jobs/traced")
+        .expect("deleted");
+    assert!(!node.data_dir.join("jobs/traced.trace.json").exists());
+}
