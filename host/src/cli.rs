@@ -12,7 +12,7 @@ use crate::net::{NetAllow, NetGrants, NetRule, PortRange, parse_net_rule, parse_
 use crate::output::{OutputLine, Stream};
 use crate::sandbox::parse_dir_grant;
 use crate::terminal::{escape, escape_line, escape_text};
-use crate::{Capabilities, DirGrant, Limits, Runtime, Stdin, guest_build, python_build};
+use crate::{Capabilities, DirGrant, Limits, Runtime, Stdin, guest_build, js_build, python_build};
 use clap::{Parser, Subcommand};
 
 fn parse_dir(spec: &str) -> Result<DirGrant, String> {
@@ -67,8 +67,8 @@ pub enum Command {
     ///
     /// Example: rustyray run examples/tasks -- 100
     Run {
-        /// A .wasm component, a guest crate directory, or a Python program directory
-        /// (main.py or app.py).
+        /// A .wasm component, a guest crate directory, a Python program directory
+        /// (main.py or app.py) or a JavaScript program directory (main.js).
         program: PathBuf,
         /// More components (or program directories, built first) whose functions and
         /// actor classes the program may call. Repeatable.
@@ -192,7 +192,8 @@ pub enum Command {
     ///
     /// Example: rustyray call examples/tasks add '[5, 3]'
     Call {
-        /// A .wasm component, a guest crate directory, or a Python program directory.
+        /// A .wasm component, a guest crate directory, or a Python or JavaScript program
+        /// directory.
         program: PathBuf,
         /// The function's name (as `rustyray inspect` lists it).
         function: String,
@@ -288,13 +289,14 @@ pub fn main() -> ExitCode {
 }
 
 /// A .wasm path as given, or the program at a directory, built: a Python program
-/// (`main.py` or `app.py`, no `Cargo.toml`) with componentize-py, else a Rust crate.
+/// (`main.py` or `app.py`, no `Cargo.toml`) with componentize-py, a JavaScript program
+/// (`main.js`, no `Cargo.toml`) with componentize-js, else a Rust crate.
 fn resolve_program(program: &std::path::Path) -> crate::Result<PathBuf> {
-    if program.is_dir()
-        && !program.join("Cargo.toml").is_file()
-        && python_build::entry_module(program).is_some()
-    {
+    let foreign = program.is_dir() && !program.join("Cargo.toml").is_file();
+    if foreign && python_build::entry_module(program).is_some() {
         python_build::build_program(program)
+    } else if foreign && js_build::is_program(program) {
+        js_build::build_program(program)
     } else if program.is_dir() {
         let mut built = guest_build::build_crate(program)?;
         Ok(built.remove(0))

@@ -222,6 +222,17 @@ pub enum RayError {
         message: String,
     },
 
+    /// A JavaScript guest program could not be built into a component (`rustyray run
+    /// DIR` with a `main.js`): no Node.js or npm, the componentize-js install failed, or
+    /// the program did not parse or componentize (the message says where and why).
+    #[error("building the JavaScript program {program}: {message}")]
+    JsBuild {
+        /// The program's directory.
+        program: String,
+        /// What failed.
+        message: String,
+    },
+
     /// An error inside the runtime itself, not caused by the guest.
     #[error("internal runtime error: {0}")]
     Internal(String),

@@ -73,6 +73,8 @@ pub mod timeline;
 mod wait;
 
 pub mod guest_build;
+pub mod js_build;
+pub mod program_build;
 pub mod python_build;
 
 /// Tasks: the builder, options, and the seed's `TaskSystem`.

@@ -12,7 +12,21 @@ const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
 
 /// Runs the CLI with `args`, killing it after `ceiling`.
 fn rustyray_with(args: &[&str], ceiling: Duration, env: &[(&str, &Path)]) -> Output {
+    rustyray_in(None, args, ceiling, env)
+}
+
+/// Runs the CLI with `args` in `dir` (else this process's directory), killing it after
+/// `ceiling`.
+pub fn rustyray_in(
+    dir: Option<&Path>,
+    args: &[&str],
+    ceiling: Duration,
+    env: &[(&str, &Path)],
+) -> Output {
     let mut command = Command::new(BIN);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
     command
         .args(args)
         .env("RUSTYRAY_CACHE_DIR", common::cache_dir())

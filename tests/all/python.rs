@@ -7,44 +7,19 @@
 //! content in the shared test cache, so later runs only load them.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use rustyray::{Capabilities, RayError, Result, Runtime, TaskBuilder};
 
-use crate::common::{self, LONG, SHORT, within};
+use crate::common::{self, LONG, within};
+use crate::programs::{BUILD, assert_lines, path, run_cli};
 
 // Values cross as MessagePack (bytes raw) between Rust hosts, Rust guests and Python
 // guests alike: Rust structs arrive in Python as dicts of their fields.
 
-const BIN: &str = env!("CARGO_BIN_EXE_rustyray");
-const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-
-/// A ceiling for one Python build: creating the venv (a download from PyPI) the first
-/// time, componentize-py (about a minute), and compiling the component.
-const BUILD: Duration = Duration::from_secs(20 * 60);
-
-fn path(relative: &str) -> PathBuf {
-    Path::new(ROOT).join(relative)
-}
-
 /// Builds a Python program once per test process, failing the test past [`BUILD`].
 fn build(dir: &str) -> PathBuf {
-    let dir = path(dir);
-    let (sender, receiver) = std::sync::mpsc::channel();
-    let program = dir.clone();
-    std::thread::spawn(move || {
-        let _ = sender.send(rustyray::python_build::build_program_in(
-            &program,
-            &common::cache_dir(),
-        ));
-    });
-    match receiver.recv_timeout(BUILD) {
-        Ok(Ok(wasm)) => wasm,
-        Ok(Err(err)) => panic!("building {}: {err}", dir.display()),
-        Err(_) => panic!("building {} took longer than {BUILD:?}", dir.display()),
-    }
+    crate::programs::build(dir, rustyray::python_build::build_program_in)
 }
 
 fn fixtures() -> &'static Path {
@@ -53,70 +28,11 @@ fn fixtures() -> &'static Path {
 }
 
 async fn runtime_with(builder: rustyray::RuntimeBuilder) -> Runtime {
-    let wasm = tokio::task::spawn_blocking(fixtures)
-        .await
-        .expect("the build thread");
-    let runtime = builder.build().expect("the runtime starts");
-    within(BUILD, "loading the Python fixtures", runtime.load(wasm))
-        .await
-        .expect("the Python fixtures load");
-    runtime
+    crate::programs::runtime_with_program(builder, fixtures).await
 }
 
 async fn runtime() -> Runtime {
     runtime_with(common::builder()).await
-}
-
-/// Runs the CLI, killing it past `ceiling`; (status, stdout, stderr).
-fn run_cli(args: &[&str], ceiling: Duration) -> (Option<i32>, String, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(ROOT)
-        .env("RUSTYRAY_CACHE_DIR", common::cache_dir())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting rustyray");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut text).map(|_| text)
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stderr, &mut text).map(|_| text)
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waiting for rustyray") {
-            break status;
-        }
-        if start.elapsed() > ceiling {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "`rustyray {}` did not finish within {ceiling:?}",
-                args.join(" ")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (
-        status.code(),
-        out.join().expect("stdout thread").unwrap_or_default(),
-        err.join().expect("stderr thread").unwrap_or_default(),
-    )
-}
-
-fn assert_lines(output: &str, stderr: &str, expected: &[&str]) {
-    for line in expected {
-        assert!(
-            output.lines().any(|l| l == *line),
-            "missing line {line:?} in\n{output}\nstderr:\n{stderr}"
-        );
-    }
 }
 
 #[test]
@@ -235,22 +151,13 @@ async fn a_python_exception_carries_its_type_and_traceback() -> Result<()> {
         "{message}"
     );
     assert!(message.contains("in py_fail"), "{message}");
-    let wrong = TaskBuilder::new("py_add")
-        .arg(1u32)
-        .submit_now::<u32>(&runtime)?;
-    let err = within(LONG, "py_add(1)", wrong.get()).await.unwrap_err();
-    assert!(matches!(err, RayError::BadArguments { .. }), "{err:?}");
-    Ok(())
+    crate::programs::assert_refuses_one_argument(&runtime, "py_add").await
 }
 
 #[tokio::test]
 async fn every_python_task_starts_from_the_snapshot() -> Result<()> {
     let runtime = runtime().await;
-    for _ in 0..3 {
-        let fresh = TaskBuilder::new("py_fresh").submit_now::<u32>(&runtime)?;
-        assert_eq!(within(LONG, "py_fresh", fresh.get()).await?, 1);
-    }
-    Ok(())
+    crate::programs::assert_fresh_instances(&runtime, "py_fresh").await
 }
 
 #[tokio::test]
@@ -264,19 +171,7 @@ async fn python_tasks_are_sandboxed() -> Result<()> {
     );
     let env = TaskBuilder::new("py_has_home").submit_now::<u32>(&runtime)?;
     assert_eq!(within(LONG, "py_env", env.get()).await?, 0);
-    let spin = runtime
-        .task("py_spin")
-        .timeout(Duration::from_millis(200))
-        .submit_now::<u32>(&runtime)?;
-    let err = within(LONG, "py_spin", spin.get()).await.unwrap_err();
-    assert!(matches!(err, RayError::Timeout { .. }), "{err:?}");
-    // The canary: the runtime goes on.
-    let sum = TaskBuilder::new("py_add")
-        .arg(1u32)
-        .arg(2u32)
-        .submit_now::<u32>(&runtime)?;
-    assert_eq!(within(SHORT, "canary", sum.get()).await?, 3);
-    Ok(())
+    crate::programs::assert_spin_is_cut(&runtime, "py_spin", "py_add").await
 }
 
 #[tokio::test]

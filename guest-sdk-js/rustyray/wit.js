@@ -1,0 +1,192 @@
+// The one module that speaks wit/runtime.wit: values in and out of the WIT shapes, the
+// imports (objects, tasks, actors, diagnostics) and the task-error -> Error map.
+//
+// componentize-js generates the bindings: WIT interfaces are modules named
+// `rustyray:runtime/NAME@0.1.0`, records are objects with camelCase fields, variants
+// `{tag, val}`, u64 BigInt, an import's `result` error is thrown with `.payload`.
+
+import * as objects from "rustyray:runtime/objects@0.1.0";
+import * as tasks from "rustyray:runtime/tasks@0.1.0";
+import * as actors from "rustyray:runtime/actors@0.1.0";
+import * as diagnostics from "rustyray:runtime/diagnostics@0.1.0";
+
+import * as errors from "./errors.js";
+import { pack, unpack, EncodeError, DecodeError } from "./msgpack.js";
+
+// --- values ---------------------------------------------------------------------------
+
+/// The bindings run in a global of their own: their Uint8Arrays are not this global's
+/// (`instanceof Uint8Array` is false). A view of the same bytes, without a copy, that is.
+export function bytes(data) {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+export function packValue(value, replace) {
+  try {
+    return pack(value, replace);
+  } catch (err) {
+    if (err instanceof EncodeError) throw new errors.ObjectEncodeError(err.message);
+    throw err;
+  }
+}
+
+export function unpackValue(data) {
+  try {
+    return unpack(data);
+  } catch (err) {
+    if (err instanceof DecodeError || err instanceof RangeError) {
+      throw new errors.ObjectDecodeError(`${err.message} (expected a MessagePack value)`);
+    }
+    throw err;
+  }
+}
+
+/// The WIT value of a JavaScript value: a Uint8Array raw, anything else MessagePack.
+export function encode(value, replace) {
+  if (value instanceof Uint8Array) return { encoding: "raw", data: value };
+  return { encoding: "msgpack", data: packValue(value, replace) };
+}
+
+/// The JavaScript value of a WIT value (raw bytes arrive as a Uint8Array).
+export function decode(value) {
+  if (value.encoding === "raw") return bytes(value.data);
+  return unpackValue(value.data);
+}
+
+export function valueArg(value, replace) {
+  return { tag: "value", val: encode(value, replace) };
+}
+
+export function objectArg(handle) {
+  return { tag: "object", val: handle };
+}
+
+/// The JavaScript values of `invoke`'s (or an actor's) arguments; a reference argument
+/// becomes `wrapRef(handle)`.
+export function invokeArgs(args, wrapRef) {
+  return args.map((arg) => (arg.tag === "value" ? decode(arg.val) : wrapRef(arg.val)));
+}
+
+// --- errors ---------------------------------------------------------------------------
+
+/// The JavaScript error of a WIT task-error.
+export function toError(err) {
+  if (!err || typeof err !== "object" || typeof err.tag !== "string") {
+    return new errors.RayError(String(err));
+  }
+  const v = err.val;
+  switch (err.tag) {
+    case "application":
+      return errors.taskError(v);
+    case "trap":
+      return new errors.WorkerCrashedError(v.message, v.backtrace);
+    case "cancelled":
+      return new errors.TaskCancelledError("the task was cancelled");
+    case "timeout":
+      return new errors.TaskTimeoutError(`the task ran past its deadline of ${v} ms`, Number(v));
+    case "dependency-failed":
+      return new errors.DependencyFailedError(v);
+    case "function-not-found":
+      return new errors.FunctionNotFoundError(v);
+    case "bad-arguments":
+      return new errors.BadArgumentsError(v);
+    case "invalid-module":
+      return new errors.InvalidModuleError(v);
+    case "actor-died":
+      return new errors.ActorDiedError(v);
+    case "limit-exceeded":
+      return new errors.LimitExceededError(v.message, v.limit, v.value);
+    case "runtime":
+      return new errors.RaySystemError(v);
+    default:
+      return new errors.RayError(`${err.tag}: ${v}`);
+  }
+}
+
+function call(fn, ...args) {
+  try {
+    return fn(...args);
+  } catch (err) {
+    if (err && Object.prototype.hasOwnProperty.call(err, "payload")) throw toError(err.payload);
+    throw err;
+  }
+}
+
+export const ok = (val) => ({ tag: "ok", val });
+export const applicationError = (message) => ({ tag: "err", val: { tag: "application", val: message } });
+export const badArguments = (message) => ({ tag: "err", val: { tag: "bad-arguments", val: message } });
+export const functionNotFound = (message) => ({
+  tag: "err",
+  val: { tag: "function-not-found", val: message },
+});
+
+// --- imports --------------------------------------------------------------------------
+
+export const put = (value, replace) => call(objects.put, encode(value, replace));
+export const get = (handle) => decode(call(objects.get, handle));
+export const size = (handle) => call(objects.size, handle);
+export const read = (handle, offset, len) => bytes(call(objects.read, handle, BigInt(offset), BigInt(len)));
+export const wait = (handles, numReady, timeoutMs) =>
+  Array.from(objects.wait(handles, numReady, timeoutMs == null ? undefined : BigInt(timeoutMs)));
+
+export function submit(fn, args, timeoutMs, maxRetries, retryExceptions) {
+  const options = {
+    timeoutMs: timeoutMs == null ? undefined : BigInt(timeoutMs),
+    maxRetries: maxRetries == null ? undefined : maxRetries,
+    retryExceptions: Boolean(retryExceptions),
+  };
+  return call(tasks.submit, fn, args, options);
+}
+
+export const cancel = (handle) => tasks.cancel(handle);
+
+export function createActor(className, args, o) {
+  const options = {
+    name: o.name ?? undefined,
+    namespace: o.namespace ?? undefined,
+    maxRestarts: o.maxRestarts ?? 0,
+    maxTaskRetries: o.maxTaskRetries ?? 0,
+    getIfExists: Boolean(o.getIfExists),
+    maxPendingCalls: o.maxPendingCalls ?? undefined,
+    detached: o.lifetime === "detached",
+  };
+  return call(actors.create, className, args, options);
+}
+
+export const getNamed = (name, namespace) => actors.getNamed(name, namespace ?? undefined) ?? null;
+export const kill = (handle) => actors.kill(handle);
+export const callMethod = (handle, method, args) => call(() => handle.call(method, args));
+export const tellMethod = (handle, method, args) => call(() => handle.tell(method, args));
+export const reportPanic = (message) => diagnostics.reportPanic(message);
+
+const U64 = 1n << 64n;
+
+/// Whether `value` has the shape of an id: `[node, hi, lo]`, three u64s (numbers or
+/// BigInts, as MessagePack decodes them).
+export function isId(value) {
+  return (
+    Array.isArray(value) &&
+    value.length === 3 &&
+    value.every(
+      (part) =>
+        (typeof part === "bigint" && part >= 0n && part < U64) ||
+        (typeof part === "number" && Number.isSafeInteger(part) && part >= 0),
+    )
+  );
+}
+
+/// The id of an object-ref or actor-handle as `[node, hi, lo]` (BigInts).
+export function idOf(handle) {
+  const id = handle.id();
+  return [id.node, id.hi, id.lo];
+}
+
+/// The handle of the live actor with this `[node, hi, lo]` id; ActorDiedError for an id no
+/// live actor has (ids are random: a made-up one finds nothing).
+export function actorFromId(id) {
+  if (!isId(id)) {
+    throw new errors.ActorDiedError(`no live actor has id ${JSON.stringify(id, (k, v) => (typeof v === "bigint" ? `${v}` : v))}: not an id [node, hi, lo]`);
+  }
+  const [node, hi, lo] = id.map((part) => BigInt(part));
+  return call(actors.fromId, { node, hi, lo });
+}
