@@ -89,8 +89,12 @@ pub(crate) struct TaskCtx {
     pub(crate) limiter: GuestLimiter,
     /// The guest's panic message, reported just before it traps.
     pub(crate) panic_message: Option<String>,
-    /// The task's execution permit, handed back while the guest waits on an object.
+    /// The task's execution permit, handed back while the guest waits on an object
+    /// (with its memory reservation, `limiter.reservation`).
     pub(crate) permit: Option<OwnedSemaphorePermit>,
+    /// For a task with a deadline: where the time it waits to be admitted again
+    /// after a `get` is recorded, so the deadline does not count it.
+    pub(crate) clock: Option<Arc<crate::deadline::RunClock>>,
     /// The running task's cancel, whose children the tasks it submits become (`None` for
     /// actors and drivers).
     pub(crate) control: Option<Arc<crate::task_impl::TaskControl>>,
@@ -115,6 +119,7 @@ impl TaskCtx {
             limiter,
             panic_message: None,
             permit: None,
+            clock: None,
             control: None,
             net,
             scope: None,
@@ -134,10 +139,20 @@ impl TaskCtx {
         timeout: Option<Duration>,
     ) -> wasmtime::Result<Vec<usize>> {
         let had_permit = self.permit.take().is_some();
+        let had_reservation = self.limiter.reservation.take().is_some();
         let ready = crate::wait::wait_slots(slots, num_ready, timeout).await;
         if had_permit {
+            let back = std::time::Instant::now();
             let permit = self.runtime.permits.clone().acquire_owned().await?;
             self.permit = Some(permit);
+            if had_reservation {
+                let need = self.limiter.remaining_need();
+                let memory = self.runtime.objects.host_memory().clone();
+                self.limiter.reservation = Some(memory.admit(need).await);
+            }
+            if let Some(clock) = &self.clock {
+                clock.exclude(back.elapsed());
+            }
         }
         Ok(ready)
     }
@@ -363,12 +378,9 @@ impl rustyray::runtime::objects::Host for TaskCtx {
         handle: Resource<GuestObjectRef>,
     ) -> wasmtime::Result<Result<WitValue, TaskError>> {
         let slot = self.ready_slot(&handle).await?;
-        Ok(match slot.ready().await {
-            Ok((bytes, encoding)) => Ok(crate::component::to_guest(&crate::codec::Value {
-                encoding: *encoding,
-                data: bytes.clone(),
-            })),
-            Err(err) => Err(TaskError::from(err)),
+        Ok(match slot.get_value().await {
+            Ok(value) => Ok(crate::component::to_guest(&value)),
+            Err(err) => Err(TaskError::from(&err)),
         })
     }
 
@@ -378,12 +390,12 @@ impl rustyray::runtime::objects::Host for TaskCtx {
     ) -> wasmtime::Result<Result<ObjectSize, TaskError>> {
         let slot = self.ready_slot(&handle).await?;
         Ok(match slot.ready().await {
-            Ok((bytes, encoding)) => Ok(ObjectSize {
-                encoding: match encoding {
+            Ok(stored) => Ok(ObjectSize {
+                encoding: match stored.encoding {
                     Encoding::Msgpack => WitEncoding::Msgpack,
                     Encoding::Raw => WitEncoding::Raw,
                 },
-                len: bytes.len() as u64,
+                len: stored.len as u64,
             }),
             Err(err) => Err(TaskError::from(err)),
         })
@@ -397,8 +409,11 @@ impl rustyray::runtime::objects::Host for TaskCtx {
     ) -> wasmtime::Result<Result<Vec<u8>, TaskError>> {
         let slot = self.ready_slot(&handle).await?;
         Ok(match slot.ready().await {
-            Ok((bytes, _)) => match read_range(bytes, offset, len) {
-                Ok(range) => Ok(bytes[range].to_vec()),
+            Ok(stored) => match read_range(stored.len, offset, len) {
+                Ok(range) => match slot.read(range) {
+                    Ok(data) => Ok(data),
+                    Err(err) => Err(TaskError::from(&err)),
+                },
                 Err(message) => Err(TaskError::BadArguments(message)),
             },
             Err(err) => Err(TaskError::from(err)),
@@ -478,11 +493,11 @@ impl rustyray::runtime::diagnostics::Host for TaskCtx {
 /// The bytes `read(offset, len)` copies out of an object of `bytes.len()` bytes: cut at
 /// its end; an offset past the end is refused.
 pub(crate) fn read_range(
-    bytes: &[u8],
+    size: usize,
     offset: u64,
     len: u64,
 ) -> Result<std::ops::Range<usize>, String> {
-    let size = bytes.len() as u64;
+    let size = size as u64;
     if offset > size {
         return Err(format!(
             "read at offset {offset} of an object of {size} bytes (past its end)"

@@ -11,14 +11,28 @@
 //! [`Limit::HostMemory`] and what was being stored; the charge is given back when the
 //! thing it paid for is dropped ([`Held`]).
 //!
+//! The same account schedules tasks by memory (Ray's memory-aware scheduling): a
+//! task about to run asks [`HostMemory::admit`] for its arguments plus its memory
+//! limit, and waits (it does not fail) until what is held plus what running tasks have
+//! reserved leaves room for it. Admission is first come, first served, so a large task
+//! is not overtaken forever by small ones; a task larger than the whole budget runs
+//! when no other admitted task is running, alone (its real growth is still charged,
+//! and refused past the budget). Linear memory a task grows into is moved from its
+//! reservation to the account, so nothing is counted twice; a task blocked in `get`
+//! gives its reservation back, as it gives back its permit, so waiting parents cannot
+//! starve their children.
+//!
 //! Instances are counted in two budgets, [`InstanceBudget`]: tasks (running, or
 //! parked in `get`) against `--max-instances`, actors against `--max-actors`, so idle
 //! actors can never take the room tasks need, and the error says which one ran out.
 //!
 //! [`Limits`]: crate::Limits
 
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::Notify;
 
 use crate::error::RayError;
 use crate::limits::Limit;
@@ -58,6 +72,24 @@ struct Account {
     used: AtomicUsize,
     peak: AtomicUsize,
     capacity: usize,
+    /// Admission of tasks by memory (see the module docs).
+    gate: Mutex<Gate>,
+    /// Tasks waiting in [`Gate::queue`], read without the lock on every release.
+    queued: AtomicUsize,
+    /// Raised when room may have been made for a waiting task.
+    changed: Notify,
+}
+
+/// The reservations of running tasks and the line of tasks waiting for room.
+#[derive(Debug, Default)]
+struct Gate {
+    /// Bytes reserved by admitted tasks and not yet grown into.
+    reserved: usize,
+    /// Admitted tasks holding a reservation.
+    running: usize,
+    /// Tickets of waiting tasks, first come first.
+    queue: VecDeque<u64>,
+    next_ticket: u64,
 }
 
 impl HostMemory {
@@ -67,6 +99,9 @@ impl HostMemory {
                 used: AtomicUsize::new(0),
                 peak: AtomicUsize::new(0),
                 capacity,
+                gate: Mutex::new(Gate::default()),
+                queued: AtomicUsize::new(0),
+                changed: Notify::new(),
             }),
         }
     }
@@ -114,6 +149,108 @@ impl HostMemory {
     /// Gives back `bytes` charged earlier with [`HostMemory::take`].
     pub(crate) fn release(&self, bytes: usize) {
         self.inner.used.fetch_sub(bytes, Ordering::Relaxed);
+        self.wake_queue();
+    }
+
+    /// Tells waiting tasks to look again, if there are any.
+    fn wake_queue(&self) {
+        if self.inner.queued.load(Ordering::Acquire) > 0 {
+            self.inner.changed.notify_waiters();
+        }
+    }
+
+    fn gate(&self) -> MutexGuard<'_, Gate> {
+        self.inner
+            .gate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether `need` more bytes may be reserved now: they fit beside what is held
+    /// and reserved, or no admitted task is running (a task bigger than the budget
+    /// then runs alone).
+    fn fits(&self, gate: &Gate, need: usize) -> bool {
+        gate.running == 0
+            || self
+                .used()
+                .saturating_add(gate.reserved)
+                .saturating_add(need)
+                <= self.inner.capacity
+    }
+
+    fn grant(&self, gate: &mut Gate, need: usize) -> Reservation {
+        gate.reserved += need;
+        gate.running += 1;
+        Reservation {
+            memory: self.clone(),
+            left: need,
+        }
+    }
+
+    /// Reserves `need` bytes for a task about to run, waiting (first come, first
+    /// served) until they fit (see the module docs). Never fails; dropping the future
+    /// leaves the line.
+    pub(crate) async fn admit(&self, need: usize) -> Reservation {
+        let ticket = {
+            let mut gate = self.gate();
+            if gate.queue.is_empty() && self.fits(&gate, need) {
+                return self.grant(&mut gate, need);
+            }
+            let ticket = gate.next_ticket;
+            gate.next_ticket += 1;
+            gate.queue.push_back(ticket);
+            self.inner.queued.fetch_add(1, Ordering::AcqRel);
+            ticket
+        };
+        // Leaves the line if the task is dropped (cancelled) while it waits.
+        struct InLine<'a> {
+            memory: &'a HostMemory,
+            ticket: Option<u64>,
+        }
+        impl Drop for InLine<'_> {
+            fn drop(&mut self) {
+                if let Some(ticket) = self.ticket {
+                    let mut gate = self.memory.gate();
+                    gate.queue.retain(|waiting| *waiting != ticket);
+                    self.memory.inner.queued.fetch_sub(1, Ordering::AcqRel);
+                    drop(gate);
+                    self.memory.inner.changed.notify_waiters();
+                }
+            }
+        }
+        let mut in_line = InLine {
+            memory: self,
+            ticket: Some(ticket),
+        };
+        loop {
+            let changed = self.inner.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let mut gate = self.gate();
+                if gate.queue.front() == Some(&ticket) && self.fits(&gate, need) {
+                    gate.queue.pop_front();
+                    self.inner.queued.fetch_sub(1, Ordering::AcqRel);
+                    in_line.ticket = None;
+                    let reservation = self.grant(&mut gate, need);
+                    drop(gate);
+                    // The next in line may fit too.
+                    self.inner.changed.notify_waiters();
+                    return reservation;
+                }
+            }
+            changed.await;
+        }
+    }
+
+    /// Bytes reserved by running tasks and not yet grown into.
+    pub(crate) fn reserved(&self) -> usize {
+        self.gate().reserved
+    }
+
+    /// Tasks waiting for memory to run.
+    pub(crate) fn waiting(&self) -> usize {
+        self.inner.queued.load(Ordering::Relaxed)
     }
 
     fn refusal(&self, bytes: usize, used: usize, what: String) -> RayError {
@@ -151,6 +288,35 @@ pub(crate) struct Held {
 impl Drop for Held {
     fn drop(&mut self) {
         self.memory.release(self.bytes);
+    }
+}
+
+/// A running task's claim on the host memory budget (from [`HostMemory::admit`]):
+/// what it may still grow into. Given back on drop.
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    memory: HostMemory,
+    left: usize,
+}
+
+impl Reservation {
+    /// `bytes` of the reservation were grown into (and charged to the account).
+    pub(crate) fn consume(&mut self, bytes: usize) {
+        let bytes = bytes.min(self.left);
+        if bytes > 0 {
+            self.left -= bytes;
+            self.memory.gate().reserved -= bytes;
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut gate = self.memory.gate();
+        gate.reserved -= self.left;
+        gate.running -= 1;
+        drop(gate);
+        self.memory.wake_queue();
     }
 }
 
@@ -268,6 +434,63 @@ mod tests {
         assert_eq!(memory.used(), 0);
         assert_eq!(memory.peak(), 60);
         memory.hold(100, || "b".into()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn tasks_wait_for_memory_in_line_and_a_big_one_runs_alone() {
+        use std::time::Duration;
+        let memory = HostMemory::new(100);
+        let first = memory.admit(60).await;
+        // 60 + 50 > 100: waits.
+        let second = memory.admit(50);
+        tokio::pin!(second);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), second.as_mut())
+                .await
+                .is_err()
+        );
+        assert_eq!(memory.waiting(), 1);
+        // A small one that would fit waits behind it (first come, first served).
+        let third = memory.admit(10);
+        tokio::pin!(third);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), third.as_mut())
+                .await
+                .is_err()
+        );
+        drop(first);
+        let second = second.await;
+        let third = third.await;
+        assert_eq!(memory.reserved(), 60);
+        // Growing moves bytes from the reservation to the account: counted once.
+        let mut second = second;
+        memory.take(30, String::new).unwrap();
+        second.consume(30);
+        assert_eq!(memory.reserved(), 30);
+        drop((second, third));
+        memory.release(30);
+        assert_eq!(memory.reserved(), 0);
+        // Bigger than the whole budget: runs, alone.
+        let huge = memory.admit(1_000).await;
+        let after = memory.admit(1);
+        tokio::pin!(after);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), after.as_mut())
+                .await
+                .is_err()
+        );
+        drop(huge);
+        after.await;
+        // A waiter that is dropped leaves the line.
+        let holder = memory.admit(100).await;
+        {
+            let gone = memory.admit(100);
+            tokio::pin!(gone);
+            let _ = tokio::time::timeout(Duration::from_millis(5), gone.as_mut()).await;
+        }
+        assert_eq!(memory.waiting(), 0);
+        drop(holder);
+        memory.admit(100).await;
     }
 
     #[test]

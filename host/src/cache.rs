@@ -134,6 +134,14 @@ impl CompileCache {
         CompileCache { state }
     }
 
+    /// The cache directory (canonical), if it is in use.
+    pub(crate) fn dir(&self) -> Option<&Path> {
+        match &self.state {
+            State::Ready(ready) => Some(&ready.dir),
+            _ => None,
+        }
+    }
+
     /// Why the configured cache directory is not used, if it was refused.
     pub(crate) fn refused(&self) -> Option<&str> {
         match &self.state {

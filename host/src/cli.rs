@@ -160,9 +160,15 @@ pub enum Command {
         /// Largest result of a task or actor call, in KiB (default: the memory limit).
         #[arg(long, value_name = "KIB")]
         max_result: Option<usize>,
-        /// Bytes the object store may hold at once, in MiB (default 4096).
+        /// Bytes of objects kept in memory, in MiB (default 4096); past it the least
+        /// recently used objects spill to disk (--spill-dir) and come back when used.
         #[arg(long, value_name = "MIB")]
         object_store: Option<usize>,
+        /// Where objects spill when the object store is full (default: spill/ in the
+        /// compile cache directory); each run writes a private subdirectory of its own
+        /// there and removes it.
+        #[arg(long, value_name = "DIR")]
+        spill_dir: Option<PathBuf>,
         /// Do not show tasks' output live (it is still captured).
         #[arg(long)]
         quiet_tasks: bool,
@@ -344,6 +350,7 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             max_output,
             max_result,
             object_store,
+            spill_dir,
             quiet_tasks,
             timeline,
             timeline_max_mib,
@@ -418,6 +425,9 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             }
             if let Some(mib) = object_store {
                 builder = builder.object_store_capacity(mib.saturating_mul(1 << 20));
+            }
+            if let Some(dir) = spill_dir {
+                builder = builder.spill_dir(dir);
             }
             if !quiet_tasks {
                 builder = builder.on_output(print_live);

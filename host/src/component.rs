@@ -41,6 +41,8 @@ pub(crate) struct TaskRun<'a> {
     pub(crate) control: &'a Arc<crate::task_impl::TaskControl>,
     /// The program it belongs to, which the tasks and actors it submits inherit.
     pub(crate) scope: Option<&'a Arc<crate::signal::Signal>>,
+    /// Where time not to count against its deadline is recorded (with a deadline).
+    pub(crate) clock: Option<Arc<crate::deadline::RunClock>>,
 }
 
 /// How long a component's `describe` (and the constructors before it) may take.
@@ -342,7 +344,7 @@ impl LoadedComponent {
         runtime: &Arc<RuntimeInner>,
         function: &str,
         args: Vec<Resolved>,
-        permit: OwnedSemaphorePermit,
+        (permit, reservation): (OwnedSemaphorePermit, Option<crate::budget::Reservation>),
         run: &TaskRun<'_>,
     ) -> Result<Value> {
         let defaults = &runtime.sandbox;
@@ -362,6 +364,8 @@ impl LoadedComponent {
             .enter(crate::budget::InstanceKind::Task, function)?;
         let mut store = new_store(runtime, sandbox, limits);
         store.data_mut().permit = Some(permit);
+        store.data_mut().limiter.reservation = reservation;
+        store.data_mut().clock = run.clock.clone();
         store.data_mut().control = Some(run.control.clone());
         store.data_mut().scope = run.scope.cloned();
         let arg_sizes: Vec<usize> = args.iter().map(Resolved::len).collect();

@@ -153,6 +153,20 @@ pub enum RayError {
         capacity: usize,
     },
 
+    /// Spilling objects to disk, or reading one back, failed: the object store was
+    /// full and its cold objects could not be written to the spill directory, or a
+    /// spilled object's file could not be read.
+    #[error(
+        "spilling objects to {} failed: {message} (the spill directory; set it with \
+         `--spill-dir DIR` or `RuntimeBuilder::spill_dir`)", .dir.display()
+    )]
+    Spill {
+        /// The spill directory (its root, as configured).
+        dir: std::path::PathBuf,
+        /// What failed, with the OS error.
+        message: String,
+    },
+
     /// No loaded component exports an actor class of that name.
     #[error("actor class not found: {0:?}")]
     ActorClassNotFound(String),
@@ -401,6 +415,7 @@ impl RayError {
                 } => source_name.len() + message.len(),
                 RayError::ActorNameTaken { namespace, name } => namespace.len() + name.len(),
                 RayError::Io { context, message } => context.len() + message.len(),
+                RayError::Spill { dir, message } => dir.as_os_str().len() + message.len(),
                 _ => 0,
             }
     }

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use wasmtime::ResourceLimiter;
 
-use crate::budget::HostMemory;
+use crate::budget::{HostMemory, Reservation};
 use crate::error::RayError;
 
 /// A limit a guest can run into.
@@ -453,6 +453,9 @@ pub(crate) struct GuestLimiter {
     /// Where growth of linear memory after instantiation is charged, and how much
     /// has been; given back when the store (and this) is dropped.
     charge: Option<(HostMemory, usize)>,
+    /// A running task's memory reservation (see `budget.rs`): growth is taken out of
+    /// it as it is charged. `None` while the task waits in `get`, and for actors.
+    pub(crate) reservation: Option<Reservation>,
 }
 
 impl GuestLimiter {
@@ -461,7 +464,15 @@ impl GuestLimiter {
             limits,
             hit: None,
             charge: None,
+            reservation: None,
         }
+    }
+
+    /// What a task may still grow into: its memory limit less what it has grown
+    /// into already (what it should reserve to run again after a `get`).
+    pub(crate) fn remaining_need(&self) -> usize {
+        let charged = self.charge.as_ref().map_or(0, |(_, charged)| *charged);
+        self.limits.memory.saturating_sub(charged)
     }
 
     /// From now on, linear memory the instance grows into is charged to `memory`
@@ -527,6 +538,9 @@ impl ResourceLimiter for GuestLimiter {
                 );
             }
             *charged += more;
+            if let Some(reservation) = &mut self.reservation {
+                reservation.consume(more);
+            }
         }
         Ok(true)
     }

@@ -82,32 +82,21 @@ impl<T> ObjectRef<T> {
     /// The object's stored bytes (raw bytes, or the MessagePack encoding of its value),
     /// shared without a copy, once it is ready.
     pub async fn get_bytes(&self) -> Result<Bytes> {
-        match self.slot.ready_soon().await {
-            Ok((bytes, _)) => Ok(bytes.clone()),
-            Err(err) => Err(err.clone()),
-        }
+        self.slot.get_value_soon().await.map(|value| value.data)
     }
 
     /// The object's encoded value (its encoding and bytes, shared without a copy), once it
     /// is ready: what [`codec::to_json`] renders.
     pub async fn get_value(&self) -> Result<codec::Value> {
-        match self.slot.ready_soon().await {
-            Ok((bytes, encoding)) => Ok(codec::Value {
-                encoding: *encoding,
-                data: bytes.clone(),
-            }),
-            Err(err) => Err(err.clone()),
-        }
+        self.slot.get_value_soon().await
     }
 }
 
 impl<T: DeserializeOwned> ObjectRef<T> {
     /// Waits for the object and decodes its value. May be called many times.
     pub async fn get(&self) -> Result<T> {
-        match self.slot.ready_soon().await {
-            Ok((bytes, encoding)) => decode_outcome(bytes, *encoding),
-            Err(err) => Err(err.clone()),
-        }
+        let value = self.slot.get_value_soon().await?;
+        decode_outcome(&value.data, value.encoding)
     }
 
     /// [`get`](Self::get), giving up after `timeout` with [`RayError::GetTimeout`]; the
@@ -128,7 +117,10 @@ impl<T: DeserializeOwned> ObjectRef<T> {
     /// The value if the object is ready, without waiting.
     pub fn try_get(&self) -> Option<Result<T>> {
         Some(match self.slot.try_get()? {
-            Ok((bytes, encoding)) => decode_outcome(bytes, *encoding),
+            Ok(stored) => self
+                .slot
+                .value(stored)
+                .and_then(|value| decode_outcome(&value.data, value.encoding)),
             Err(err) => Err(err.clone()),
         })
     }

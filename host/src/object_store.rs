@@ -9,23 +9,35 @@
 //!
 //! A slot is filled once, with bytes or with an error, and then wakes every waiter.
 //! Payloads are [`Bytes`], so a value put once is shared, never copied, by every
-//! holder inside the host. The store counts the bytes of live objects and refuses a
-//! value that would take it past its configured cap with [`RayError::ObjectStoreFull`].
+//! holder inside the host. The store counts the bytes of objects in memory; when a
+//! value would take it past its cap (or past the host memory budget), the least
+//! recently used objects of [`SPILL_MIN`] bytes or more that no one is reading right
+//! now (their `Bytes` are not shared) are written to disk (`spill.rs`) and dropped
+//! from memory, and read back transparently when used: a whole `get` restores the
+//! object (if it fits, by spilling colder ones), a ranged `read` reads only its range
+//! from the file. Only what cannot be made to fit is refused, with
+//! [`RayError::ObjectStoreFull`] (or [`RayError::Spill`] when the disk fails).
 //!
 //! [`ObjectRef`]: crate::ObjectRef
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
 use bytes::Bytes;
 use tokio::sync::Notify;
 
 use crate::budget::HostMemory;
+use crate::codec::Value;
 use crate::error::{RayError, Result};
 use crate::id::Id;
 use crate::output::TaskOutput;
+use crate::spill::{SpillDir, SpillFile};
 use crate::task_impl::TaskControl;
+
+/// Objects at least this large may be spilled to disk; smaller ones always stay in
+/// memory (a file per small object would cost more than it frees).
+pub const SPILL_MIN: usize = 64 << 10;
 
 /// How long a host-side `get` spins before it parks (see [`Slot::ready_soon`]).
 const HOST_SPIN: std::time::Duration = std::time::Duration::from_micros(30);
@@ -52,8 +64,34 @@ pub enum Encoding {
     Raw,
 }
 
-/// A finished object: its payload or why there is none.
+/// A finished object as it is handed to the store: its payload or why there is none.
 pub(crate) type Outcome = std::result::Result<(Bytes, Encoding), RayError>;
+
+/// What a filled slot holds: its payload's encoding and length (the bytes themselves
+/// are read with [`Slot::value`] or [`Slot::read`]: they may be on disk), or the error.
+pub(crate) type Filled = std::result::Result<Stored, RayError>;
+
+/// The encoding and length of a ready object's payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stored {
+    pub(crate) encoding: Encoding,
+    pub(crate) len: usize,
+}
+
+/// Where a ready object's bytes are.
+#[derive(Debug)]
+enum Payload {
+    /// Not filled yet, or filled with an error.
+    None,
+    /// In memory; `file` is a copy on disk from an earlier spill (so spilling it
+    /// again writes nothing).
+    Memory {
+        bytes: Bytes,
+        file: Option<SpillFile>,
+    },
+    /// Only on disk.
+    Spilled(SpillFile),
+}
 
 /// Counters shared by every slot of one runtime.
 #[derive(Debug)]
@@ -67,6 +105,16 @@ pub(crate) struct StoreShared {
     /// The runtime's host memory account: objects, errors and output are charged
     /// to it as well as (objects) to the store's own cap.
     host: HostMemory,
+    /// Where cold objects go when the cap is reached.
+    spill: SpillDir,
+    /// Objects of [`SPILL_MIN`] bytes or more, the candidates for spilling (entries of
+    /// freed objects are dropped as they are found).
+    spillable: Mutex<Vec<Weak<Slot>>>,
+    /// The logical clock of uses, for least-recently-used order.
+    clock: AtomicU64,
+    spilled_bytes: AtomicUsize,
+    spills: AtomicU64,
+    restores: AtomicU64,
 }
 
 /// A snapshot of the object store's counters.
@@ -87,6 +135,12 @@ pub struct StoreStats {
     pub host_memory_peak: usize,
     /// The host memory budget.
     pub host_memory_capacity: usize,
+    /// Bytes of objects that are on disk only (spilled, not restored).
+    pub spilled_bytes: usize,
+    /// Objects spilled to disk since the runtime started.
+    pub spills: u64,
+    /// Spilled objects read back whole (a `get`) since the runtime started.
+    pub restores: u64,
 }
 
 /// The store: creates slots and keeps the counters.
@@ -96,7 +150,19 @@ pub(crate) struct ObjectStore {
 }
 
 impl ObjectStore {
+    /// A store spilling under the default root (the temporary directory).
+    #[cfg(test)]
     pub(crate) fn new(capacity: usize, host: HostMemory, node: u64) -> Self {
+        Self::with_spill(capacity, host, node, crate::spill::default_root(None))
+    }
+
+    /// A store whose cold objects spill under `spill_root` (see `spill.rs`).
+    pub(crate) fn with_spill(
+        capacity: usize,
+        host: HostMemory,
+        node: u64,
+        spill_root: std::path::PathBuf,
+    ) -> Self {
         ObjectStore {
             shared: Arc::new(StoreShared {
                 node,
@@ -105,8 +171,19 @@ impl ObjectStore {
                 freed_objects: AtomicU64::new(0),
                 capacity,
                 host,
+                spill: SpillDir::new(spill_root),
+                spillable: Mutex::new(Vec::new()),
+                clock: AtomicU64::new(0),
+                spilled_bytes: AtomicUsize::new(0),
+                spills: AtomicU64::new(0),
+                restores: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// The root of the spill directory.
+    pub(crate) fn spill_root(&self) -> &std::path::Path {
+        self.shared.spill.root()
     }
 
     /// The runtime's host memory account.
@@ -118,9 +195,12 @@ impl ObjectStore {
     pub(crate) fn new_slot(&self) -> Arc<Slot> {
         let id = ObjectId(Id::random(self.shared.node));
         self.shared.live_objects.fetch_add(1, Ordering::Relaxed);
-        Arc::new(Slot {
+        Arc::new_cyclic(|me| Slot {
             id,
             outcome: OnceLock::new(),
+            payload: Mutex::new(Payload::None),
+            last_use: AtomicU64::new(0),
+            me: me.clone(),
             notify: Notify::new(),
             producer: Mutex::new(None),
             store: self.shared.clone(),
@@ -145,13 +225,100 @@ impl ObjectStore {
             host_memory_used: self.shared.host.used(),
             host_memory_peak: self.shared.host.peak(),
             host_memory_capacity: self.shared.host.capacity(),
+            spilled_bytes: self.shared.spilled_bytes.load(Ordering::Relaxed),
+            spills: self.shared.spills.load(Ordering::Relaxed),
+            restores: self.shared.restores.load(Ordering::Relaxed),
         }
     }
 }
 
 impl StoreShared {
-    /// Reserves `len` bytes of object `id` under the cap and in the host memory account.
+    /// Reserves `len` bytes of object `id` under the cap and in the host memory
+    /// account, spilling cold objects to disk to make room if need be.
     fn reserve(&self, id: ObjectId, len: usize) -> Result<()> {
+        let mut refusal = match self.try_reserve(id, len) {
+            Ok(()) => return Ok(()),
+            Err(err) => err,
+        };
+        // What could never fit is refused at once, without spilling anything.
+        if len > self.capacity || len > self.host.capacity() {
+            return Err(refusal);
+        }
+        // Others may take what a spill freed before we do: try a few times.
+        for _ in 0..4 {
+            if self.make_room(len)? == 0 {
+                return Err(refusal);
+            }
+            match self.try_reserve(id, len) {
+                Ok(()) => return Ok(()),
+                Err(err) => refusal = err,
+            }
+        }
+        Err(refusal)
+    }
+
+    /// Spills the least recently used objects nobody is reading until `need` bytes
+    /// are freed (or no candidate is left); returns the bytes freed. A disk error is
+    /// returned only if nothing could be freed.
+    fn make_room(&self, need: usize) -> Result<usize> {
+        let mut spillable = self
+            .spillable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut candidates = Vec::new();
+        spillable.retain(|slot| match slot.upgrade() {
+            Some(slot) => {
+                if let Some(last_use) = slot.spillable_now() {
+                    candidates.push((last_use, slot));
+                }
+                true
+            }
+            None => false,
+        });
+        candidates.sort_by_key(|(last_use, _)| *last_use);
+        let mut freed = 0;
+        let mut failure = None;
+        for (_, slot) in &candidates {
+            if freed >= need {
+                break;
+            }
+            match slot.spill_out() {
+                Ok(bytes) => freed += bytes,
+                Err(err) => {
+                    failure = Some(err);
+                    break;
+                }
+            }
+        }
+        drop(spillable);
+        // Dropped outside the lock: one may be the last reference by now.
+        drop(candidates);
+        match failure {
+            Some(err) if freed == 0 => Err(err),
+            _ => Ok(freed),
+        }
+    }
+
+    /// Counts `slot` among the candidates for spilling.
+    fn register(&self, slot: Weak<Slot>) {
+        let mut spillable = self
+            .spillable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Forget freed objects now and then, so the list stays as long as what lives.
+        if spillable.len() >= 64 && spillable.len().is_power_of_two() {
+            spillable.retain(|slot| slot.strong_count() > 0);
+        }
+        spillable.push(slot);
+    }
+
+    /// The next tick of the use clock.
+    fn tick(&self) -> u64 {
+        self.clock.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Reserves `len` bytes, or says why not (no spilling).
+    fn try_reserve(&self, id: ObjectId, len: usize) -> Result<()> {
         let mut used = self.used_bytes.load(Ordering::Relaxed);
         loop {
             let next = used.saturating_add(len);
@@ -189,7 +356,15 @@ impl StoreShared {
 /// One object: filled once, read by any number of holders.
 pub struct Slot {
     id: ObjectId,
-    outcome: OnceLock<Outcome>,
+    outcome: OnceLock<Filled>,
+    /// The bytes of a ready value, in memory or on disk. Filled, with `outcome`,
+    /// under this lock; read under it (a clone of the `Bytes`), so a spill, which
+    /// needs the only reference, cannot race a reader.
+    payload: Mutex<Payload>,
+    /// When it was last used (the store's clock), for objects of [`SPILL_MIN`] or more.
+    last_use: AtomicU64,
+    /// This slot, for the store's list of spill candidates.
+    me: Weak<Slot>,
     notify: Notify,
     /// The task that will fill this slot, for `cancel`.
     producer: Mutex<Option<Weak<TaskControl>>>,
@@ -248,24 +423,36 @@ impl Slot {
         self.output.get().map(|output| &**output)
     }
 
-    /// Fills the slot. A payload over the store's cap fills it with
-    /// [`RayError::ObjectStoreFull`] instead, and that error is also returned.
+    /// Fills the slot. A payload that cannot be held (over the store's cap, with
+    /// nothing left to spill) fills it with [`RayError::ObjectStoreFull`] (or the
+    /// spill's [`RayError::Spill`]) instead, and that error is also returned.
     /// Filling an already filled slot does nothing (the first outcome wins: a task
     /// that finishes just as it is cancelled keeps one answer).
     pub(crate) fn complete(&self, outcome: Outcome) -> Result<()> {
         if self.outcome.get().is_some() {
             return Ok(());
         }
-        let mut error_bytes = 0;
         let mut refused = None;
-        let outcome = match outcome {
-            Ok((bytes, encoding)) => match self.store.reserve(self.id, bytes.len()) {
-                Ok(()) => Ok((bytes, encoding)),
-                Err(err) => {
-                    refused = Some(err.clone());
-                    Err(err)
+        match outcome {
+            Ok((bytes, encoding)) => {
+                let len = bytes.len();
+                match self.store.reserve(self.id, len) {
+                    Ok(()) => {
+                        let stored = Stored { encoding, len };
+                        let payload = Payload::Memory { bytes, file: None };
+                        if !self.fill(Ok(stored), payload) {
+                            self.store.unreserve(len);
+                        } else if len >= SPILL_MIN {
+                            self.last_use.store(self.store.tick(), Ordering::Relaxed);
+                            self.store.register(self.me.clone());
+                        }
+                    }
+                    Err(err) => {
+                        refused = Some(err.clone());
+                        self.fill(Err(err), Payload::None);
+                    }
                 }
-            },
+            }
             // An error's text is held as long as the object: charged like a value. One
             // that does not fit is replaced by the (small) refusal itself.
             Err(err) => {
@@ -276,19 +463,17 @@ impl Slot {
                     .take(len, || format!("keeping the error of {}", self.id))
                 {
                     Ok(()) => {
-                        error_bytes = len;
-                        Err(err)
+                        if self.fill(Err(err), Payload::None) {
+                            self.held.fetch_add(len, Ordering::Relaxed);
+                        } else {
+                            self.store.host.release(len);
+                        }
                     }
-                    Err(refused) => Err(refused),
+                    Err(refusal) => {
+                        self.fill(Err(refusal), Payload::None);
+                    }
                 }
             }
-        };
-        match self.outcome.set(outcome) {
-            Ok(()) => {
-                self.held.fetch_add(error_bytes, Ordering::Relaxed);
-            }
-            Err(Ok((bytes, _))) => self.store.unreserve(bytes.len()),
-            Err(Err(_)) => self.store.host.release(error_bytes),
         }
         if let Ok(mut producer) = self.producer.lock() {
             producer.take();
@@ -300,8 +485,152 @@ impl Slot {
         }
     }
 
+    /// Sets the outcome and payload unless the slot is already filled; whether it was.
+    fn fill(&self, filled: Filled, payload: Payload) -> bool {
+        let mut slot_payload = self.payload();
+        if self.outcome.get().is_some() {
+            return false;
+        }
+        *slot_payload = payload;
+        self.outcome.set(filled).is_ok()
+    }
+
+    fn payload(&self) -> MutexGuard<'_, Payload> {
+        self.payload.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Marks a large object used now (for the spill order).
+    fn touch(&self, len: usize) {
+        if len >= SPILL_MIN {
+            self.last_use.store(self.store.tick(), Ordering::Relaxed);
+        }
+    }
+
+    /// The value of a ready object (`stored` is its [`Filled`]), read back from disk
+    /// if it was spilled: restored into memory if the store can make room for it,
+    /// else handed over without being kept.
+    pub(crate) fn value(&self, stored: &Stored) -> Result<Value> {
+        let payload = self.payload();
+        let file = match &*payload {
+            Payload::Memory { bytes, .. } => {
+                let data = bytes.clone();
+                drop(payload);
+                self.touch(stored.len);
+                return Ok(Value {
+                    encoding: stored.encoding,
+                    data,
+                });
+            }
+            Payload::Spilled(file) => file.clone(),
+            Payload::None => {
+                return Err(RayError::Internal(format!("{} has no payload", self.id)));
+            }
+        };
+        // Read under the lock: readers arriving meanwhile wait and find it restored.
+        let data = Bytes::from(self.store.spill.read(&file, 0, stored.len)?);
+        self.store.restores.fetch_add(1, Ordering::Relaxed);
+        drop(payload);
+        let kept = self.store.reserve(self.id, stored.len).is_ok();
+        let mut payload = self.payload();
+        if kept {
+            if matches!(*payload, Payload::Spilled(_)) {
+                *payload = Payload::Memory {
+                    bytes: data.clone(),
+                    file: Some(file),
+                };
+                self.store
+                    .spilled_bytes
+                    .fetch_sub(stored.len, Ordering::Relaxed);
+            } else {
+                self.store.unreserve(stored.len);
+            }
+        }
+        drop(payload);
+        self.touch(stored.len);
+        Ok(Value {
+            encoding: stored.encoding,
+            data,
+        })
+    }
+
+    /// Bytes `range` of a ready object's payload (the caller checked it is inside),
+    /// read from the file without restoring the rest if the object is on disk.
+    pub(crate) fn read(&self, range: std::ops::Range<usize>) -> Result<Vec<u8>> {
+        let payload = self.payload();
+        let file = match &*payload {
+            Payload::Memory { bytes, .. } => {
+                // Copied outside the lock: readers of one object do not queue.
+                let bytes = bytes.clone();
+                drop(payload);
+                self.touch(bytes.len());
+                return Ok(bytes[range].to_vec());
+            }
+            Payload::Spilled(file) => file.clone(),
+            Payload::None => {
+                return Err(RayError::Internal(format!("{} has no payload", self.id)));
+            }
+        };
+        drop(payload);
+        // The file lives as long as the slot (it is removed only when it is freed).
+        self.store
+            .spill
+            .read(&file, range.start as u64, range.end - range.start)
+    }
+
+    /// Waits for the object and returns its value (or its error).
+    pub(crate) async fn get_value(&self) -> Result<Value> {
+        match self.ready().await {
+            Ok(stored) => self.value(stored),
+            Err(err) => Err(err.clone()),
+        }
+    }
+
+    /// [`Slot::get_value`] for a caller on a thread of its own (see [`Slot::ready_soon`]).
+    pub(crate) async fn get_value_soon(&self) -> Result<Value> {
+        match self.ready_soon().await {
+            Ok(stored) => self.value(stored),
+            Err(err) => Err(err.clone()),
+        }
+    }
+
+    /// If it is in memory and nobody holds its bytes: when it was last used.
+    fn spillable_now(&self) -> Option<u64> {
+        let payload = self.payload.try_lock().ok()?;
+        match &*payload {
+            Payload::Memory { bytes, .. } if bytes.is_unique() => {
+                Some(self.last_use.load(Ordering::Relaxed))
+            }
+            _ => None,
+        }
+    }
+
+    /// Writes the object to disk (unless a copy is there already) and drops it from
+    /// memory; the bytes freed (0 if it is in use or already out).
+    fn spill_out(&self) -> Result<usize> {
+        let Ok(mut payload) = self.payload.try_lock() else {
+            return Ok(0);
+        };
+        let Payload::Memory { bytes, file } = &*payload else {
+            return Ok(0);
+        };
+        if !bytes.is_unique() {
+            return Ok(0);
+        }
+        let len = bytes.len();
+        let file = match file {
+            Some(file) => file.clone(),
+            None => self.store.spill.write(bytes)?,
+        };
+        *payload = Payload::Spilled(file);
+        drop(payload);
+        self.store.unreserve(len);
+        self.store.spilled_bytes.fetch_add(len, Ordering::Relaxed);
+        self.store.spills.fetch_add(1, Ordering::Relaxed);
+        Ok(len)
+    }
+
     /// The outcome if the slot is filled.
-    pub(crate) fn try_get(&self) -> Option<&Outcome> {
+    pub(crate) fn try_get(&self) -> Option<&Filled> {
         self.outcome.get()
     }
 
@@ -310,7 +639,7 @@ impl Slot {
     }
 
     /// Waits until the slot is filled.
-    pub(crate) async fn ready(&self) -> &Outcome {
+    pub(crate) async fn ready(&self) -> &Filled {
         loop {
             if let Some(outcome) = self.outcome.get() {
                 return outcome;
@@ -331,7 +660,7 @@ impl Slot {
     /// while parking and waking a thread costs as much again, twice per round trip.
     /// Never used inside the runtime's workers, where spinning would delay the very
     /// work being waited for.
-    pub(crate) async fn ready_soon(&self) -> &Outcome {
+    pub(crate) async fn ready_soon(&self) -> &Filled {
         if let Some(outcome) = self.outcome.get() {
             return outcome;
         }
@@ -360,8 +689,26 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if let Some(Ok((bytes, _))) = self.outcome.get() {
-            self.store.unreserve(bytes.len());
+        let payload = self
+            .payload
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        match std::mem::replace(payload, Payload::None) {
+            Payload::None => {}
+            Payload::Memory { bytes, file } => {
+                self.store.unreserve(bytes.len());
+                if let Some(file) = file {
+                    self.store.spill.remove(&file);
+                }
+            }
+            Payload::Spilled(file) => {
+                if let Some(Ok(stored)) = self.outcome.get() {
+                    self.store
+                        .spilled_bytes
+                        .fetch_sub(stored.len, Ordering::Relaxed);
+                }
+                self.store.spill.remove(&file);
+            }
         }
         self.store.host.release(*self.held.get_mut());
         self.store.live_objects.fetch_sub(1, Ordering::Relaxed);

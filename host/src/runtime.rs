@@ -44,6 +44,8 @@ pub(crate) struct RuntimeConfig {
     pub(crate) cache_dir: Option<PathBuf>,
     pub(crate) cache_max_bytes: u64,
     pub(crate) object_store_capacity: usize,
+    /// Where cold objects spill (`None`: under the cache dir, see `spill.rs`).
+    pub(crate) spill_dir: Option<PathBuf>,
     /// The node number of ids (0 for a single runtime).
     pub(crate) node: u64,
     pub(crate) max_instances: u32,
@@ -93,6 +95,7 @@ impl Default for RuntimeBuilder {
                 cache_dir: default_cache_dir(),
                 cache_max_bytes: default_cache_max_bytes(),
                 object_store_capacity: 4 << 30,
+                spill_dir: None,
                 node: 0,
                 max_instances: 1000,
                 max_actors: 1000,
@@ -129,10 +132,23 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Bytes the object store may hold before `put` and task results are refused
-    /// with [`RayError::ObjectStoreFull`] (default 4 GiB).
+    /// Bytes of objects the store keeps in memory (default 4 GiB). Past it, the least
+    /// recently used objects of 64 KiB or more that nothing is reading are spilled to
+    /// disk ([`spill_dir`](Self::spill_dir)) and read back when used (Ray's object
+    /// spilling); only a value that cannot be made to fit is refused with
+    /// [`RayError::ObjectStoreFull`].
     pub fn object_store_capacity(mut self, bytes: usize) -> Self {
         self.config.object_store_capacity = bytes;
+        self
+    }
+
+    /// The directory objects spill to (default: `spill/` in the cache directory, or
+    /// the system's temporary directory without one). The runtime writes into a
+    /// private (0700) subdirectory of its own, made on its first spill, with files
+    /// 0600, and removes them when their objects are freed and when it goes away.
+    /// A disk error is [`RayError::Spill`], naming the directory.
+    pub fn spill_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.spill_dir = Some(dir.into());
         self
     }
 
@@ -239,6 +255,11 @@ impl RuntimeBuilder {
         config.sandbox.capabilities.check()?;
         let cache = CompileCache::open(config.cache_dir.clone(), config.cache_max_bytes);
         cache.check_grants(&config.sandbox.capabilities)?;
+        let spill_root = config
+            .spill_dir
+            .clone()
+            .unwrap_or_else(|| crate::spill::default_root(cache.dir()));
+        crate::spill::check_grants(&spill_root, &config.sandbox.capabilities)?;
         let fuel = config.sandbox.fuel || config.sandbox.limits.fuel.is_some();
         let sandbox = SandboxDefaults {
             capabilities: Arc::new(config.sandbox.capabilities.clone()),
@@ -277,7 +298,7 @@ impl RuntimeBuilder {
             executor: Mutex::new(Some(executor)),
             _ticker: ticker,
             cache,
-            objects: ObjectStore::new(
+            objects: ObjectStore::with_spill(
                 config.object_store_capacity,
                 HostMemory::new(
                     config
@@ -285,6 +306,7 @@ impl RuntimeBuilder {
                         .unwrap_or_else(|| default_host_memory(config.memory_limit)),
                 ),
                 config.node,
+                spill_root,
             ),
             instances: InstanceBudget::new(
                 config.max_instances as usize,
@@ -465,6 +487,11 @@ pub struct RuntimeStats {
     /// Actors counted against [`RuntimeBuilder::max_actors`] (from creation to their
     /// end).
     pub actor_instances: usize,
+    /// Tasks waiting for room in the host memory budget to run (memory-aware
+    /// scheduling: a task reserves its memory limit plus its arguments).
+    pub tasks_waiting_for_memory: usize,
+    /// Bytes reserved by running tasks and not yet grown into.
+    pub host_memory_reserved: usize,
 }
 
 /// A rustyray runtime: load components, submit tasks, put and get objects.
@@ -781,6 +808,8 @@ impl Runtime {
             task_instances: self.inner.instances.tasks(),
             actor_instances: self.inner.instances.actors(),
             objects: self.inner.objects.stats(),
+            tasks_waiting_for_memory: self.inner.objects.host_memory().waiting(),
+            host_memory_reserved: self.inner.objects.host_memory().reserved(),
             tasks_submitted: self.inner.submitted.load(Ordering::Relaxed),
             tasks_in_flight: self.inner.in_flight.load(Ordering::Relaxed),
         }
@@ -944,6 +973,7 @@ impl ActorBuilder<'_> {
         if let Some(capabilities) = &self.options.capabilities {
             capabilities.check()?;
             self.runtime.inner.cache.check_grants(capabilities)?;
+            crate::spill::check_grants(self.runtime.inner.objects.spill_root(), capabilities)?;
         }
         actor::create(
             &self.runtime.inner,
@@ -1088,6 +1118,7 @@ impl TaskBuilder {
         if let Some(capabilities) = &self.options.capabilities {
             capabilities.check()?;
             inner.cache.check_grants(capabilities)?;
+            crate::spill::check_grants(inner.objects.spill_root(), capabilities)?;
         }
         if self.options.limits.fuel.is_some() && !inner.sandbox.fuel {
             return Err(crate::sandbox::fuel_unavailable());

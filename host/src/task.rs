@@ -331,7 +331,20 @@ async fn execute(
         .acquire_owned()
         .await
         .map_err(|_| RayError::ShutDown)?;
+    // Memory-aware: a guest task waits until its memory limit and its arguments fit
+    // the host memory budget (see `budget.rs`); not counted against its deadline.
+    let reservation = match &function.kind {
+        FunctionKind::Wasm(_) => {
+            let limits = runtime.sandbox.limits_for(&options.limits)?;
+            let need = limits
+                .memory
+                .saturating_add(args.iter().map(Resolved::len).sum());
+            Some(runtime.objects.host_memory().admit(need).await)
+        }
+        FunctionKind::Native(_) => None,
+    };
     let timeout = options.timeout.or(runtime.config.default_timeout);
+    let clock = timeout.map(|_| Arc::new(crate::deadline::RunClock::default()));
     let work = async {
         match &function.kind {
             FunctionKind::Native(native) => {
@@ -366,23 +379,24 @@ async fn execute(
                     capture,
                     control,
                     scope,
+                    clock: clock.clone(),
                 };
                 // Boxed: an instance's future is large, and a task waiting for its
                 // dependencies or a permit should hold only a pointer's worth of it.
                 let span = crate::timeline::task_span(&function.name, &slot.id());
                 Box::pin(tracing::Instrument::instrument(
-                    component.invoke(runtime, &function.name, args, permit, &run),
+                    component.invoke(runtime, &function.name, args, (permit, reservation), &run),
                     span,
                 ))
                 .await
             }
         }
     };
-    match timeout {
-        Some(limit) => tokio::time::timeout(limit, work)
-            .await
-            .unwrap_or(Err(RayError::Timeout(limit))),
-        None => work.await,
+    // The deadline counts the task's run time, not its waits for a thread (see
+    // `deadline.rs`).
+    match (timeout, clock.clone()) {
+        (Some(limit), Some(clock)) => crate::deadline::within(limit, clock, work).await,
+        _ => work.await,
     }
 }
 
@@ -395,10 +409,7 @@ pub(crate) async fn resolve(args: Vec<TaskArg>) -> Result<Vec<Resolved>> {
             TaskArg::Value(value) => Resolved::Value(value),
             TaskArg::Reference(slot) => Resolved::Reference(slot),
             TaskArg::Object(slot) => match slot.ready().await {
-                Ok((bytes, encoding)) => Resolved::Value(Value {
-                    encoding: *encoding,
-                    data: bytes.clone(),
-                }),
+                Ok(stored) => Resolved::Value(slot.value(stored)?),
                 Err(err) => {
                     return Err(RayError::DependencyFailed {
                         object: slot.id(),

@@ -68,6 +68,38 @@ async fn object_fanout(guest: &Path) -> Result<String> {
     Ok(format!("{ms:.3} {:.1}", peak_rss_kib()? as f64 / 1024.0))
 }
 
+/// Spilling (issue 11.5): 512 MiB of objects (32 × 16 MiB) put through a store capped
+/// at 256 MiB, then each read back whole, so half go to disk and come back. Prints
+/// the GB/s of the whole (1 GiB moved: 512 MiB in, 512 MiB out), the process's peak
+/// RSS in MiB, and the spill and restore counts.
+async fn object_spill() -> Result<String> {
+    const OBJECTS: usize = 32;
+    const SIZE: usize = 16 << 20;
+    let runtime = Runtime::builder()
+        .object_store_capacity(OBJECTS * SIZE / 2)
+        .build()?;
+    let start = std::time::Instant::now();
+    let objects = (0..OBJECTS)
+        .map(|i| runtime.put_bytes(bytes::Bytes::from(vec![i as u8; SIZE])))
+        .collect::<Result<Vec<_>>>()?;
+    for (i, object) in objects.iter().enumerate() {
+        let bytes = object.get_bytes().await?;
+        if bytes.len() != SIZE || bytes[SIZE - 1] != i as u8 {
+            return Err(RayError::Internal(format!("object {i} came back wrong")));
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let stats = runtime.stats().objects;
+    drop(objects);
+    Ok(format!(
+        "{:.3} {:.1} {} {}",
+        (2 * OBJECTS * SIZE) as f64 / seconds / 1e9,
+        peak_rss_kib()? as f64 / 1024.0,
+        stats.spills,
+        stats.restores
+    ))
+}
+
 /// Runs this executable's `__probe <kind> <guest>`; its stdout.
 pub(crate) fn spawn_probe(kind: &str, guest: &Path) -> Result<String> {
     let exe =
@@ -119,6 +151,9 @@ pub async fn run_probe(kind: &str, guest: &Path) -> Result<String> {
     }
     if kind == "object-fanout" {
         return object_fanout(guest).await;
+    }
+    if kind == "object-spill" {
+        return object_spill().await;
     }
     let runtime = Runtime::new()?;
     runtime.load(guest).await?;

@@ -140,6 +140,18 @@ pub(crate) const ALL: &[Workload] = &[
         object_fanout_peak_rss
     ),
     workload!(
+        "object_spill_gb_per_s",
+        "512 MiB of objects through a 256 MiB store and back (spill + restore)",
+        "GB/s",
+        object_spill
+    ),
+    workload!(
+        "object_spill_peak_rss_mib",
+        "peak RSS of a process running object_spill",
+        "MiB",
+        object_spill_peak_rss
+    ),
+    workload!(
         "wait_1k_refs_per_s",
         "submit 1k tasks and wait on all 1k refs",
         "waits/s",
@@ -466,6 +478,26 @@ async fn object_fanout(ctx: Context) -> Result<f64> {
 
 async fn object_fanout_peak_rss(ctx: Context) -> Result<f64> {
     object_fanout_probe(&ctx).map(|(_, mib)| mib)
+}
+
+/// Runs the spill workload in a process of its own: `(GB/s, MiB)`.
+fn object_spill_probe(ctx: &Context) -> Result<(f64, f64)> {
+    let output = probe::spawn_probe("object-spill", &ctx.guest)?;
+    let mut figures = output.split_whitespace().map(str::parse::<f64>);
+    match (figures.next(), figures.next(), figures.next()) {
+        (Some(Ok(rate)), Some(Ok(mib)), Some(Ok(spills))) if spills > 0.0 => Ok((rate, mib)),
+        _ => Err(RayError::Internal(format!(
+            "object-spill probe said {output:?}"
+        ))),
+    }
+}
+
+async fn object_spill(ctx: Context) -> Result<f64> {
+    object_spill_probe(&ctx).map(|(rate, _)| rate)
+}
+
+async fn object_spill_peak_rss(ctx: Context) -> Result<f64> {
+    object_spill_probe(&ctx).map(|(_, mib)| mib)
 }
 
 async fn wait_1k_refs(ctx: Context) -> Result<f64> {
