@@ -160,8 +160,9 @@ pub enum Command {
         /// Largest result of a task or actor call, in KiB (default: the memory limit).
         #[arg(long, value_name = "KIB")]
         max_result: Option<usize>,
-        /// Bytes of objects kept in memory, in MiB (default 4096); past it the least
-        /// recently used objects spill to disk (--spill-dir) and come back when used.
+        /// Bytes of objects kept in memory, in MiB (default: half of --host-memory, at
+        /// most 4096); past it the least recently used objects spill to disk
+        /// (--spill-dir, up to --max-spill) and come back when used.
         #[arg(long, value_name = "MIB")]
         object_store: Option<usize>,
         /// Where objects spill when the object store is full (default: spill/ in the
@@ -169,6 +170,10 @@ pub enum Command {
         /// there and removes it.
         #[arg(long, value_name = "DIR")]
         spill_dir: Option<PathBuf>,
+        /// Bytes of objects that may be spilled to disk at once, in MiB (default 4 x
+        /// --object-store); past it what does not fit is refused.
+        #[arg(long, value_name = "MIB")]
+        max_spill: Option<usize>,
         /// Do not show tasks' output live (it is still captured).
         #[arg(long)]
         quiet_tasks: bool,
@@ -351,6 +356,7 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             max_result,
             object_store,
             spill_dir,
+            max_spill,
             quiet_tasks,
             timeline,
             timeline_max_mib,
@@ -428,6 +434,9 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             }
             if let Some(dir) = spill_dir {
                 builder = builder.spill_dir(dir);
+            }
+            if let Some(mib) = max_spill {
+                builder = builder.spill_capacity(mib.saturating_mul(1 << 20));
             }
             if !quiet_tasks {
                 builder = builder.on_output(print_live);

@@ -68,6 +68,8 @@ pub enum Limit {
     /// Bytes of a name a guest hands the host: function, actor, namespace, class,
     /// method.
     NameLength,
+    /// Bytes of objects spilled to disk at once, runtime-wide (see `spill.rs`).
+    Spilled,
 }
 
 impl Limit {
@@ -90,6 +92,7 @@ impl Limit {
             Limit::HostMemory => "host memory",
             Limit::LiveActors => "live actors",
             Limit::NameLength => "name length",
+            Limit::Spilled => "spilled bytes",
         }
     }
 
@@ -104,6 +107,7 @@ impl Limit {
                 | Limit::BytesReceived
                 | Limit::HostMemory
                 | Limit::NameLength
+                | Limit::Spilled
         )
     }
 

@@ -107,6 +107,8 @@ pub(crate) struct StoreShared {
     host: HostMemory,
     /// Where cold objects go when the cap is reached.
     spill: SpillDir,
+    /// The most bytes on disk at once.
+    spill_capacity: usize,
     /// Objects of [`SPILL_MIN`] bytes or more, the candidates for spilling (entries of
     /// freed objects are dropped as they are found).
     spillable: Mutex<Vec<Weak<Slot>>>,
@@ -153,7 +155,13 @@ impl ObjectStore {
     /// A store spilling under the default root (the temporary directory).
     #[cfg(test)]
     pub(crate) fn new(capacity: usize, host: HostMemory, node: u64) -> Self {
-        Self::with_spill(capacity, host, node, crate::spill::default_root(None))
+        Self::with_spill(
+            capacity,
+            host,
+            node,
+            crate::spill::default_root(None),
+            capacity.saturating_mul(4),
+        )
     }
 
     /// A store whose cold objects spill under `spill_root` (see `spill.rs`).
@@ -162,6 +170,7 @@ impl ObjectStore {
         host: HostMemory,
         node: u64,
         spill_root: std::path::PathBuf,
+        spill_capacity: usize,
     ) -> Self {
         ObjectStore {
             shared: Arc::new(StoreShared {
@@ -172,6 +181,7 @@ impl ObjectStore {
                 capacity,
                 host,
                 spill: SpillDir::new(spill_root),
+                spill_capacity,
                 spillable: Mutex::new(Vec::new()),
                 clock: AtomicU64::new(0),
                 spilled_bytes: AtomicUsize::new(0),
@@ -240,8 +250,9 @@ impl StoreShared {
             Ok(()) => return Ok(()),
             Err(err) => err,
         };
-        // What could never fit is refused at once, without spilling anything.
-        if len > self.capacity || len > self.host.capacity() {
+        // Only the store's own cap makes room by spilling (the host memory budget is a
+        // hard bound); what could never fit is refused at once.
+        if !matches!(refusal, RayError::ObjectStoreFull { .. }) || len > self.capacity {
             return Err(refusal);
         }
         // Others may take what a spill freed before we do: try a few times.
@@ -282,7 +293,7 @@ impl StoreShared {
             if freed >= need {
                 break;
             }
-            match slot.spill_out() {
+            match slot.spill_out(self.spill_capacity) {
                 Ok(bytes) => freed += bytes,
                 Err(err) => {
                     failure = Some(err);
@@ -605,8 +616,9 @@ impl Slot {
     }
 
     /// Writes the object to disk (unless a copy is there already) and drops it from
-    /// memory; the bytes freed (0 if it is in use or already out).
-    fn spill_out(&self) -> Result<usize> {
+    /// memory; the bytes freed (0 if it is in use or already out). Refused past
+    /// `spill_capacity` bytes on disk.
+    fn spill_out(&self, spill_capacity: usize) -> Result<usize> {
         let Ok(mut payload) = self.payload.try_lock() else {
             return Ok(0);
         };
@@ -617,6 +629,18 @@ impl Slot {
             return Ok(0);
         }
         let len = bytes.len();
+        let on_disk = self.store.spilled_bytes.load(Ordering::Relaxed);
+        if on_disk.saturating_add(len) > spill_capacity {
+            return Err(RayError::LimitExceeded {
+                function: format!("spilling {}", self.id),
+                limit: crate::limits::Limit::Spilled,
+                value: spill_capacity as u64,
+                detail: format!(
+                    "{on_disk} bytes are on disk and the object store is full; raise it \
+                     with --max-spill (or --object-store)"
+                ),
+            });
+        }
         let file = match file {
             Some(file) => file.clone(),
             None => self.store.spill.write(bytes)?,

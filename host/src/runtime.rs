@@ -43,9 +43,12 @@ pub(crate) struct RuntimeConfig {
     pub(crate) worker_threads: usize,
     pub(crate) cache_dir: Option<PathBuf>,
     pub(crate) cache_max_bytes: u64,
-    pub(crate) object_store_capacity: usize,
+    /// `None`: half the host memory budget, at most 4 GiB.
+    pub(crate) object_store_capacity: Option<usize>,
     /// Where cold objects spill (`None`: under the cache dir, see `spill.rs`).
     pub(crate) spill_dir: Option<PathBuf>,
+    /// The most bytes spilled at once (`None`: 4 × the object store's cap).
+    pub(crate) spill_capacity: Option<usize>,
     /// The node number of ids (0 for a single runtime).
     pub(crate) node: u64,
     pub(crate) max_instances: u32,
@@ -94,8 +97,9 @@ impl Default for RuntimeBuilder {
                 worker_threads: threads,
                 cache_dir: default_cache_dir(),
                 cache_max_bytes: default_cache_max_bytes(),
-                object_store_capacity: 4 << 30,
+                object_store_capacity: None,
                 spill_dir: None,
+                spill_capacity: None,
                 node: 0,
                 max_instances: 1000,
                 max_actors: 1000,
@@ -132,13 +136,23 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Bytes of objects the store keeps in memory (default 4 GiB). Past it, the least
+    /// Bytes of objects the store keeps in memory (default: half the
+    /// [`host_memory`](Self::host_memory) budget, at most 4 GiB). Past it, the least
     /// recently used objects of 64 KiB or more that nothing is reading are spilled to
     /// disk ([`spill_dir`](Self::spill_dir)) and read back when used (Ray's object
     /// spilling); only a value that cannot be made to fit is refused with
     /// [`RayError::ObjectStoreFull`].
     pub fn object_store_capacity(mut self, bytes: usize) -> Self {
-        self.config.object_store_capacity = bytes;
+        self.config.object_store_capacity = Some(bytes);
+        self
+    }
+
+    /// Bytes of objects that may be spilled to disk at once (default: 4 × the object
+    /// store's cap). Past it nothing more spills, and what does not fit in memory is
+    /// refused with [`RayError::LimitExceeded`] naming
+    /// [`Limit::Spilled`](crate::Limit::Spilled).
+    pub fn spill_capacity(mut self, bytes: usize) -> Self {
+        self.config.spill_capacity = Some(bytes);
         self
     }
 
@@ -260,6 +274,13 @@ impl RuntimeBuilder {
             .clone()
             .unwrap_or_else(|| crate::spill::default_root(cache.dir()));
         crate::spill::check_grants(&spill_root, &config.sandbox.capabilities)?;
+        let host_memory = config
+            .host_memory
+            .unwrap_or_else(|| default_host_memory(config.memory_limit));
+        // Below the host budget, so that objects spill before the budget refuses them.
+        let store_capacity = config
+            .object_store_capacity
+            .unwrap_or((host_memory / 2).min(DEFAULT_OBJECT_STORE));
         let fuel = config.sandbox.fuel || config.sandbox.limits.fuel.is_some();
         let sandbox = SandboxDefaults {
             capabilities: Arc::new(config.sandbox.capabilities.clone()),
@@ -299,14 +320,13 @@ impl RuntimeBuilder {
             _ticker: ticker,
             cache,
             objects: ObjectStore::with_spill(
-                config.object_store_capacity,
-                HostMemory::new(
-                    config
-                        .host_memory
-                        .unwrap_or_else(|| default_host_memory(config.memory_limit)),
-                ),
+                store_capacity,
+                HostMemory::new(host_memory),
                 config.node,
                 spill_root,
+                config
+                    .spill_capacity
+                    .unwrap_or(store_capacity.saturating_mul(4)),
             ),
             instances: InstanceBudget::new(
                 config.max_instances as usize,
@@ -329,6 +349,10 @@ impl RuntimeBuilder {
         Ok(Runtime { inner })
     }
 }
+
+/// The most the object store keeps in memory by default (Ray's default is 30% of the
+/// machine's memory; ours is half the host memory budget, up to this).
+const DEFAULT_OBJECT_STORE: usize = 4 << 30;
 
 /// Slots of the instance pool: every task and every actor budget allows, plus a few
 /// for drivers and `describe`.

@@ -235,7 +235,13 @@ async fn huge_errors_are_cut_and_long_names_refused() -> Result<()> {
 
 #[tokio::test]
 async fn the_host_memory_budget_refuses_and_recovers() -> Result<()> {
-    let runtime = hostile_runtime(common::builder().host_memory(96 << 20)).await;
+    // A store cap above the budget: this is about the budget, which never spills.
+    let runtime = hostile_runtime(
+        common::builder()
+            .host_memory(96 << 20)
+            .object_store_capacity(1 << 30),
+    )
+    .await;
     let witness = Witness::start(&runtime).await;
     let hoard = runtime
         .task("hoard_objects")
@@ -268,6 +274,41 @@ async fn the_host_memory_budget_refuses_and_recovers() -> Result<()> {
         "{err:?}"
     );
     drop(held);
+    witness.check(&runtime).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn hoarding_through_spilling_is_bounded_by_the_spill_limit() -> Result<()> {
+    // Past the store's cap objects spill, but only up to --max-spill: a guest cannot
+    // fill the disk either.
+    let spill = common::fresh_dir("hostile-spill");
+    let runtime = hostile_runtime(
+        common::builder()
+            .object_store_capacity(16 << 20)
+            .spill_capacity(32 << 20)
+            .spill_dir(&spill),
+    )
+    .await;
+    let witness = Witness::start(&runtime).await;
+    let hoard = runtime
+        .task("hoard_objects")
+        .arg(4u32)
+        .arg(1000u32)
+        .submit_now::<(u32, String)>(&runtime)?;
+    let (stored, refusal) = within(LONG, "the hoard", hoard.get()).await?;
+    assert!(
+        (8..=13).contains(&stored),
+        "stopped by the limits: {stored}"
+    );
+    assert!(refusal.contains("spilled bytes limit"), "{refusal}");
+    assert!(refusal.contains("--max-spill"), "{refusal}");
+    // The hoarding task's objects and their files went with it.
+    assert!(
+        eventually(SHORT, || runtime.stats().objects.spilled_bytes == 0).await,
+        "{:?}",
+        runtime.stats().objects
+    );
     witness.check(&runtime).await;
     Ok(())
 }
