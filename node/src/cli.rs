@@ -34,6 +34,8 @@ struct Cli {
     command: Top,
 }
 
+// Parsed once per process: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Top {
     #[command(flatten)]
