@@ -3,11 +3,13 @@
 //!
 //! Every value crosses as an [`Encoded`]: a byte buffer (`Vec<u8>`, `[u8]`, `bytes::Bytes`,
 //! `serde_bytes`) **raw**, as one copy and never element by element; anything else as
-//! MessagePack with structs as maps keyed by field name, the same as the host's
-//! `rmp_serde::to_vec_named`, so Python and other languages read it. Arguments arrive as
-//! one [`InArg`] per parameter (a value, or an object reference for an `ObjectRef<T>`
-//! parameter) and results leave as one `Encoded`. Keeping all encoding here means error
-//! messages name the function, the parameter and its type the same way everywhere.
+//! MessagePack with structs as maps keyed by field name, byte for byte the same as the
+//! host's `rmp_serde::to_vec_named` (written by the SDK's own [`crate::msgpack`], which
+//! keeps `std::io` and its error tables out of guests), so Python and other languages
+//! read it. Arguments arrive as one [`InArg`] per parameter (a value, or an object
+//! reference for an `ObjectRef<T>` parameter) and results leave as one `Encoded`. Keeping
+//! all encoding here means error messages name the function, the parameter and its type
+//! the same way everywhere.
 //!
 //! The SDK's own `Serialize`/`Deserialize` impls that can fail (actor handles) raise their
 //! errors through [`ser_error`]/[`de_error`], which keep the message aside, and every
@@ -303,16 +305,15 @@ fn as_bytes<T: ?Sized>(value: &T) -> Option<Vec<u8>> {
 /// MessagePack bytes of `value` (structs as maps), or why it did not encode.
 pub(crate) fn to_bytes<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, String> {
     CUSTOM_MESSAGE.take();
-    rmp_serde::to_vec_named(value).map_err(|error| explain(error.to_string()))
+    crate::msgpack::to_vec_named(value).map_err(|error| explain(error.to_string()))
 }
 
 /// MessagePack, refusing trailing bytes: they mean the bytes were written as another type.
 pub(crate) fn decode_exact<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     CUSTOM_MESSAGE.take();
-    let mut rest = bytes;
-    let mut deserializer = rmp_serde::Deserializer::new(&mut rest);
+    let mut deserializer = crate::msgpack::Deserializer::new(bytes);
     match T::deserialize(&mut deserializer) {
-        Ok(value) => match rest.len() {
+        Ok(value) => match deserializer.remaining() {
             0 => Ok(value),
             rest => Err(format!("{rest} unexpected trailing bytes")),
         },

@@ -137,6 +137,7 @@ mod executor;
 mod exports;
 mod function;
 mod id;
+mod msgpack;
 mod object_ref;
 mod options;
 mod registry;
@@ -178,6 +179,5 @@ pub mod __private {
     };
     pub use crate::runtime::submit;
     pub use inventory;
-    pub use rmp_serde;
     pub use serde;
 }
