@@ -455,6 +455,25 @@ impl serde::de::Error for RawError {
     fn custom<M: Display>(msg: M) -> Self {
         RawError(msg.to_string())
     }
+
+    // Rendered without serde's `Unexpected` Display, as the MessagePack decoder's are: it
+    // would bring float formatting into every guest (see `msgpack::Shown`).
+    fn invalid_type(unexpected: serde::de::Unexpected, expected: &dyn serde::de::Expected) -> Self {
+        RawError(format!(
+            "invalid type: {}, expected {expected}",
+            crate::msgpack::Shown(unexpected)
+        ))
+    }
+
+    fn invalid_value(
+        unexpected: serde::de::Unexpected,
+        expected: &dyn serde::de::Expected,
+    ) -> Self {
+        RawError(format!(
+            "invalid value: {}, expected {expected}",
+            crate::msgpack::Shown(unexpected)
+        ))
+    }
 }
 
 /// Raw bytes offered to a type as a byte buffer, whatever it asks for.

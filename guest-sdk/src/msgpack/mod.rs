@@ -30,6 +30,10 @@
 mod de;
 mod ser;
 
+use std::fmt::Write as _;
+
+use serde::de::{Expected, Unexpected};
+
 pub(crate) use de::Deserializer;
 pub(crate) use ser::to_vec_named;
 
@@ -86,6 +90,62 @@ impl serde::ser::Error for Error {
 impl serde::de::Error for Error {
     fn custom<T: std::fmt::Display>(msg: T) -> Self {
         Error::Custom(msg.to_string())
+    }
+
+    // serde's own renderings, but through `Shown`: see there.
+    fn invalid_type(unexpected: Unexpected, expected: &dyn Expected) -> Self {
+        Error::Custom(format!(
+            "invalid type: {}, expected {expected}",
+            Shown(unexpected)
+        ))
+    }
+
+    fn invalid_value(unexpected: Unexpected, expected: &dyn Expected) -> Self {
+        Error::Custom(format!(
+            "invalid value: {}, expected {expected}",
+            Shown(unexpected)
+        ))
+    }
+}
+
+/// What serde's `Unexpected` displays, except that a float's value is left out and a
+/// string is escaped by hand: `f64`'s `Display` and `str`'s `Debug` would bring float
+/// formatting and Unicode tables into every guest's static data, for an error message.
+pub(crate) struct Shown<'a>(pub(crate) Unexpected<'a>);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.0 {
+            Unexpected::Bool(b) => return write!(f, "boolean `{b}`"),
+            Unexpected::Unsigned(n) => return write!(f, "integer `{n}`"),
+            Unexpected::Signed(n) => return write!(f, "integer `{n}`"),
+            Unexpected::Char(c) => return write!(f, "character `{c}`"),
+            Unexpected::Str(s) => {
+                f.write_str("string \"")?;
+                for c in s.chars() {
+                    match c {
+                        '"' | '\\' => write!(f, "\\{c}")?,
+                        c if c.is_control() => write!(f, "\\u{{{:x}}}", c as u32)?,
+                        c => f.write_char(c)?,
+                    }
+                }
+                return f.write_str("\"");
+            }
+            Unexpected::Float(_) => "floating point",
+            Unexpected::Bytes(_) => "byte array",
+            Unexpected::Unit => "unit value",
+            Unexpected::Option => "Option value",
+            Unexpected::NewtypeStruct => "newtype struct",
+            Unexpected::Seq => "sequence",
+            Unexpected::Map => "map",
+            Unexpected::Enum => "enum",
+            Unexpected::UnitVariant => "unit variant",
+            Unexpected::NewtypeVariant => "newtype variant",
+            Unexpected::TupleVariant => "tuple variant",
+            Unexpected::StructVariant => "struct variant",
+            Unexpected::Other(other) => other,
+        };
+        f.write_str(what)
     }
 }
 

@@ -474,6 +474,31 @@ fn custom_messages_kept() {
         Error::Length(3).to_string(),
         "array had incorrect length, expected 3"
     );
+    // serde's type errors, a float's value left out, a string escaped by hand.
+    let float = to_vec_named(&1.5f64).unwrap();
+    assert_eq!(
+        decode::<u8>(&float).unwrap_err().to_string(),
+        "invalid type: floating point, expected u8"
+    );
+    let text = to_vec_named("a\"b\\\n\u{1b}é").unwrap();
+    assert_eq!(
+        decode::<Unit>(&text).unwrap_err().to_string(),
+        r#"invalid type: string "a\"b\\\u{a}\u{1b}é", expected unit struct Unit"#
+    );
+    assert_eq!(
+        decode::<bool>(&[0x92, 1, 2]).unwrap_err().to_string(),
+        "unexpected MessagePack marker 146"
+    );
+    assert_eq!(
+        decode::<Vec<u8>>(&[0x91, 0xd0, 0xff])
+            .unwrap_err()
+            .to_string(),
+        "invalid value: integer `-1`, expected u8"
+    );
+    assert_eq!(
+        decode::<String>(&[0xc3]).unwrap_err().to_string(),
+        "invalid type: boolean `true`, expected a string"
+    );
 }
 
 /// Every prefix of a valid value, forged lengths, deep nesting and bad markers: errors,
