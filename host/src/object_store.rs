@@ -10,13 +10,15 @@
 //! A slot is filled once, with bytes or with an error, and then wakes every waiter.
 //! Payloads are [`Bytes`], so a value put once is shared, never copied, by every
 //! holder inside the host. The store counts the bytes of objects in memory; when a
-//! value would take it past its cap (or past the host memory budget), the least
-//! recently used objects of [`SPILL_MIN`] bytes or more that no one is reading right
-//! now (their `Bytes` are not shared) are written to disk (`spill.rs`) and dropped
+//! value would take it past its cap, the least recently used objects of
+//! [`SPILL_MIN`] bytes or more that no one is reading right now (their `Bytes` are not
+//! shared) are written to disk (`spill.rs`, at most the spill capacity) and dropped
 //! from memory, and read back transparently when used: a whole `get` restores the
 //! object (if it fits, by spilling colder ones), a ranged `read` reads only its range
 //! from the file. Only what cannot be made to fit is refused, with
-//! [`RayError::ObjectStoreFull`] (or [`RayError::Spill`] when the disk fails).
+//! [`RayError::ObjectStoreFull`], `LimitExceeded` naming the spilled bytes limit, or
+//! [`RayError::Spill`] when the disk fails. The host memory budget, charged too, is a
+//! hard bound: it never spills.
 //!
 //! [`ObjectRef`]: crate::ObjectRef
 
