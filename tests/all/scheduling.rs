@@ -8,12 +8,18 @@ use crate::common::{self, LONG, SHORT, within};
 
 const MIB: usize = 1 << 20;
 
+/// A builder with small pools: each pool slot costs kernel memory mappings, and the
+/// tests share one process (`vm.max_map_count`). Room for 64 running tasks.
+fn small() -> rustyray::RuntimeBuilder {
+    common::builder().max_instances(130).max_actors(2)
+}
+
 #[tokio::test]
 async fn deadlines_count_run_time_not_the_time_in_line() -> Result<()> {
     // Many tasks at once on two threads: each waits its turn most of the time. (A
     // small memory limit, so that memory does not bound how many run at once.)
     let runtime = common::runtime_with(
-        common::builder()
+        small()
             .worker_threads(2)
             .max_running(64)
             .memory_limit(16 * MIB),
@@ -70,7 +76,7 @@ async fn memory_heavy_tasks_wait_for_room_instead_of_failing() -> Result<()> {
     // Each task may grow to 64 MiB and does grow to 40: two fit in 160 MiB at a time,
     // 24 at once would need 960.
     let runtime = common::runtime_with(
-        common::builder()
+        small()
             .memory_limit(64 * MIB)
             .host_memory(160 * MIB)
             .max_running(32),
@@ -103,12 +109,7 @@ async fn memory_heavy_tasks_wait_for_room_instead_of_failing() -> Result<()> {
 async fn a_task_bigger_than_the_budget_runs_alone_and_is_still_bounded() -> Result<()> {
     // Its memory limit alone (64 MiB) is over the budget (32 MiB): it runs when no
     // other task does, instead of waiting forever.
-    let runtime = common::runtime_with(
-        common::builder()
-            .memory_limit(64 * MIB)
-            .host_memory(32 * MIB),
-    )
-    .await;
+    let runtime = common::runtime_with(small().memory_limit(64 * MIB).host_memory(32 * MIB)).await;
     let small = (0..4)
         .map(|_| {
             runtime
@@ -138,12 +139,7 @@ async fn a_task_bigger_than_the_budget_runs_alone_and_is_still_bounded() -> Resu
 async fn a_parent_waiting_on_children_gives_its_memory_back() -> Result<()> {
     // Parent and child cannot both hold 64 MiB of a 100 MiB budget: the parent's
     // reservation goes back while it waits in `get`, as its permit does.
-    let runtime = common::runtime_with(
-        common::builder()
-            .memory_limit(64 * MIB)
-            .host_memory(100 * MIB),
-    )
-    .await;
+    let runtime = common::runtime_with(small().memory_limit(64 * MIB).host_memory(100 * MIB)).await;
     let sum = runtime
         .task("nested_sum")
         .arg(6u32)

@@ -10,6 +10,12 @@ use crate::common::{self, SHORT, eventually, within};
 
 const MIB: usize = 1 << 20;
 
+/// A builder with small pools: each pool slot costs kernel memory mappings, and the
+/// tests share one process (`vm.max_map_count`).
+fn small() -> rustyray::RuntimeBuilder {
+    common::builder().max_instances(32).max_actors(4)
+}
+
 /// Object `i`'s contents: distinct per object and per byte.
 fn contents(i: usize, len: usize) -> Vec<u8> {
     (0..len).map(|j| (j * 7 + i * 13) as u8).collect()
@@ -40,12 +46,7 @@ async fn a_working_set_twice_the_cap_round_trips_through_disk() -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let spill = common::fresh_dir("spill-2x");
     let cap = 8 * MIB;
-    let runtime = common::runtime_with(
-        common::builder()
-            .object_store_capacity(cap)
-            .spill_dir(&spill),
-    )
-    .await;
+    let runtime = common::runtime_with(small().object_store_capacity(cap).spill_dir(&spill)).await;
     // 16 MiB of objects through an 8 MiB store: half of them must be on disk.
     let objects = (0..16)
         .map(|i| runtime.put_bytes(Bytes::from(contents(i, MIB))))
@@ -134,12 +135,8 @@ async fn a_working_set_twice_the_cap_round_trips_through_disk() -> Result<()> {
 #[tokio::test]
 async fn an_object_read_by_a_holder_is_not_spilled() -> Result<()> {
     let spill = common::fresh_dir("spill-pinned");
-    let runtime = common::runtime_with(
-        common::builder()
-            .object_store_capacity(3 * MIB)
-            .spill_dir(&spill),
-    )
-    .await;
+    let runtime =
+        common::runtime_with(small().object_store_capacity(3 * MIB).spill_dir(&spill)).await;
     let first = runtime.put_bytes(Bytes::from(contents(0, MIB)))?;
     // Held by this reader: its bytes are shared, so spilling it would free nothing.
     let held = first.get_bytes().await?;
@@ -167,7 +164,7 @@ async fn a_spill_dir_that_cannot_be_written_is_a_clear_error_and_memory_objects_
     std::fs::write(&file, b"x").expect("write");
     let spill = file.join("spill");
     let runtime = common::runtime_with(
-        common::builder()
+        small()
             .object_store_capacity(2 * MIB + 4096)
             .spill_dir(&spill),
     )
@@ -202,7 +199,7 @@ async fn a_spill_dir_that_cannot_be_written_is_a_clear_error_and_memory_objects_
 #[tokio::test]
 async fn a_grant_covering_the_spill_dir_is_refused() -> Result<()> {
     let spill = common::fresh_dir("spill-grant");
-    let refused = common::builder()
+    let refused = small()
         .spill_dir(&spill)
         .capabilities(Capabilities::new().dir(&spill, "/data", DirAccess::ReadOnly))
         .build();
@@ -212,7 +209,7 @@ async fn a_grant_covering_the_spill_dir_is_refused() -> Result<()> {
     }
     // Canary: a grant beside it is fine, per task too.
     let beside = common::fresh_dir("spill-grant-beside");
-    let runtime = common::runtime_with(common::builder().spill_dir(&spill)).await;
+    let runtime = common::runtime_with(small().spill_dir(&spill)).await;
     let task = runtime
         .task("add")
         .arg(1)
