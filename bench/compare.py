@@ -61,6 +61,13 @@ ROWS = [
      True, "Python: actor calls, submit all then get all"),
     ("python_cold_start_ms", "init_s", lambda v, c: v * 1e3, "ms", False,
      "Python: start to ready (rustyray: to first result)"),
+    # JavaScript guests: Ray has no JavaScript workers, so beside its Python figures.
+    ("js_tasks_async_per_s", "tasks_async_per_s", lambda v, c: v, "tasks/s", True,
+     "JavaScript: trivial tasks, submit all then get all (Ray: Python)"),
+    ("js_actor_calls_async_per_s", "actor_async_calls_per_s", lambda v, c: v, "calls/s",
+     True, "JavaScript: actor calls, submit all then get all (Ray: Python)"),
+    ("js_cold_start_ms", "init_s", lambda v, c: v * 1e3, "ms", False,
+     "JavaScript: start to ready (rustyray: to first result; Ray: Python)"),
 ]
 
 

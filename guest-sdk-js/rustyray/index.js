@@ -197,7 +197,13 @@ function parameterList(fn) {
   }
   const arrow = /^(?:async\s+)?([A-Za-z_$][\w$]*)\s*=>/.exec(text);
   if (arrow) return `(${arrow[1]})`;
-  const open = text.indexOf("(");
+  let open = text.indexOf("(");
+  if (/^class\b/.test(text)) {
+    // A class: its constructor's parameters (none written: none, or its base's).
+    const ctor = /\bconstructor\s*\(/.exec(text);
+    if (!ctor) return /^class\s+[\w$]*\s*extends\b/.test(text) ? "(...)" : "()";
+    open = ctor.index + ctor[0].length - 1;
+  }
   if (open < 0) return "(...)";
   let depth = 0;
   let quote = null;

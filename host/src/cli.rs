@@ -263,6 +263,9 @@ pub enum Command {
         /// A prebuilt Python bench guest .wasm instead of building bench/python_guest.
         #[arg(long, value_name = "WASM")]
         python_guest: Option<PathBuf>,
+        /// A prebuilt JavaScript bench guest .wasm instead of building bench/js_guest.
+        #[arg(long, value_name = "WASM")]
+        js_guest: Option<PathBuf>,
     },
     /// Internal: measurements the bench takes in a process of their own.
     #[command(name = "__probe", hide = true)]
@@ -474,6 +477,7 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             reps,
             guest,
             python_guest,
+            js_guest,
         } => {
             let report = crate::bench::run(crate::bench::BenchOptions {
                 quick,
@@ -481,6 +485,7 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
                 reps,
                 guest,
                 python_guest,
+                js_guest,
                 progress: true,
             })
             .await?;

@@ -33,6 +33,8 @@ pub struct BenchOptions {
     pub guest: Option<PathBuf>,
     /// A prebuilt Python bench guest, instead of building `bench/python_guest`.
     pub python_guest: Option<PathBuf>,
+    /// A prebuilt JavaScript bench guest, instead of building `bench/js_guest`.
+    pub js_guest: Option<PathBuf>,
     /// Show a progress bar on stderr.
     pub progress: bool,
 }
@@ -56,6 +58,8 @@ pub(crate) struct Sizes {
     pub many_actors: usize,
     pub python_tasks: usize,
     pub python_actor_calls: usize,
+    pub js_tasks: usize,
+    pub js_actor_calls: usize,
 }
 
 impl Sizes {
@@ -78,6 +82,8 @@ impl Sizes {
                 many_actors: 10_000,
                 python_tasks: 500,
                 python_actor_calls: 2_000,
+                js_tasks: 500,
+                js_actor_calls: 2_000,
             }
         } else {
             Sizes {
@@ -97,6 +103,8 @@ impl Sizes {
                 many_actors: 100_000,
                 python_tasks: 2_000,
                 python_actor_calls: 10_000,
+                js_tasks: 2_000,
+                js_actor_calls: 10_000,
             }
         }
     }
@@ -121,21 +129,43 @@ fn bench_guest(options: &BenchOptions) -> Result<PathBuf> {
     Ok(built.remove(0))
 }
 
-/// The Python bench guest (for the `python_*` rows): given, or built from
-/// `bench/python_guest` with componentize-py. `None`, saying why, when it cannot be built:
-/// the Python rows are then left out rather than failing the whole suite.
-fn python_bench_guest(options: &BenchOptions) -> Option<PathBuf> {
-    if let Some(path) = &options.python_guest {
+/// A bench guest in another language (for the rows whose key starts with `prefix`):
+/// `given`, or built from `bench/DIR` with `build`. `None`, saying why, when it cannot be
+/// built: those rows are then left out rather than failing the whole suite.
+fn program_bench_guest(
+    given: &Option<PathBuf>,
+    dir: &str,
+    prefix: &str,
+    build: fn(&std::path::Path) -> Result<PathBuf>,
+) -> Option<PathBuf> {
+    if let Some(path) = given {
         return Some(path.clone());
     }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bench/python_guest");
-    match crate::python_build::build_program(&dir) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../bench")
+        .join(dir);
+    match build(&dir) {
         Ok(path) => Some(path),
         Err(err) => {
-            eprintln!("rustyray bench: leaving out the python_* rows: {err}");
+            eprintln!("rustyray bench: leaving out the {prefix}* rows: {err}");
             None
         }
     }
+}
+
+/// The guest of the rows starting with `prefix` when one of `selected` is such a row
+/// (else `None`, and none of them stays selected).
+fn guest_for(
+    selected: &mut Vec<&workloads::Workload>,
+    prefix: &str,
+    guest: impl FnOnce() -> Option<PathBuf>,
+) -> Option<PathBuf> {
+    let wanted = selected.iter().any(|w| w.key.starts_with(prefix));
+    let guest = if wanted { guest() } else { None };
+    if guest.is_none() {
+        selected.retain(|w| !w.key.starts_with(prefix));
+    }
+    guest
 }
 
 /// Runs the suite.
@@ -150,14 +180,22 @@ pub async fn run(options: BenchOptions) -> Result<Report> {
         .iter()
         .filter(|w| options.filter.as_deref().is_none_or(|f| w.key.contains(f)))
         .collect();
-    let python_guest = if selected.iter().any(|w| w.key.starts_with("python_")) {
-        python_bench_guest(&options)
-    } else {
-        None
-    };
-    if python_guest.is_none() {
-        selected.retain(|w| !w.key.starts_with("python_"));
-    }
+    let python_guest = guest_for(&mut selected, "python_", || {
+        program_bench_guest(
+            &options.python_guest,
+            "python_guest",
+            "python_",
+            crate::python_build::build_program,
+        )
+    });
+    let js_guest = guest_for(&mut selected, "js_", || {
+        program_bench_guest(
+            &options.js_guest,
+            "js_guest",
+            "js_",
+            crate::js_build::build_program,
+        )
+    });
     if selected.is_empty() {
         return Err(RayError::Io {
             context: "selecting workloads".into(),
@@ -189,6 +227,7 @@ pub async fn run(options: BenchOptions) -> Result<Report> {
             let outcome = (workload.run)(workloads::Context {
                 guest: guest.clone(),
                 python_guest: python_guest.clone(),
+                js_guest: js_guest.clone(),
                 sizes,
             })
             .await;

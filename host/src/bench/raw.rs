@@ -59,8 +59,9 @@ pub(crate) async fn task_cycle(ctx: Context) -> Result<f64> {
 /// `python_tasks_async_per_s`, what instantiating a componentize-py component (its
 /// interpreter's memory snapshot and dynamically linked core modules) costs by itself.
 pub(crate) async fn python_task_cycle(ctx: Context) -> Result<f64> {
-    let runtime = super::workloads::python_runtime(&ctx).await?;
-    let guest = super::workloads::python_guest(&ctx)?.display().to_string();
+    let path = super::workloads::program_guest(&ctx.python_guest, "Python")?;
+    let runtime = super::workloads::program_runtime(path).await?;
+    let guest = path.display().to_string();
     let n = ctx.sizes.python_tasks;
     let start = Instant::now();
     for _ in 0..n {

@@ -2,7 +2,7 @@
 //! Keys and meanings follow Ray's microbenchmark names where there is one.
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,8 @@ pub(crate) struct Context {
     pub guest: PathBuf,
     /// The Python bench guest, for the `python_*` workloads (which only run with one).
     pub python_guest: Option<PathBuf>,
+    /// The JavaScript bench guest, for the `js_*` workloads (which only run with one).
+    pub js_guest: Option<PathBuf>,
     pub sizes: Sizes,
 }
 
@@ -204,6 +206,24 @@ pub(crate) const ALL: &[Workload] = &[
         "Python guest: process start to first task result (cache warm)",
         "ms",
         python_cold_start
+    ),
+    workload!(
+        "js_tasks_async_per_s",
+        "JavaScript guest: trivial tasks, submit all then get all",
+        "tasks/s",
+        js_tasks_async
+    ),
+    workload!(
+        "js_actor_calls_async_per_s",
+        "JavaScript guest: calls to one actor, submit all then get all",
+        "calls/s",
+        js_actor_calls_async
+    ),
+    workload!(
+        "js_cold_start_ms",
+        "JavaScript guest: process start to first task result (cache warm)",
+        "ms",
+        js_cold_start
     ),
     workload!(
         "cold_start_ms",
@@ -661,24 +681,20 @@ async fn actors_100k(ctx: Context) -> Result<f64> {
 }
 
 async fn cold_start(ctx: Context) -> Result<f64> {
-    // Once to make sure the compiled artifact is in the cache.
-    probe::spawn_probe("cold-start", &ctx.guest)?;
-    let start = Instant::now();
-    probe::spawn_probe("cold-start", &ctx.guest)?;
-    Ok(millis(start))
+    program_cold_start(&ctx.guest).await
 }
 
-/// The Python bench guest, which the suite only selects Python workloads with.
-pub(super) fn python_guest(ctx: &Context) -> Result<&PathBuf> {
-    ctx.python_guest
+/// The guest of another language's workloads, which the suite only selects with one.
+pub(super) fn program_guest<'a>(guest: &'a Option<PathBuf>, language: &str) -> Result<&'a PathBuf> {
+    guest
         .as_ref()
-        .ok_or_else(|| RayError::Internal("no Python bench guest".into()))
+        .ok_or_else(|| RayError::Internal(format!("no {language} bench guest")))
 }
 
-/// A runtime with the Python guest loaded and warmed up (instances from its snapshot).
-pub(super) async fn python_runtime(ctx: &Context) -> Result<Runtime> {
+/// A runtime with a program guest loaded and warmed up (instances from its snapshot).
+pub(super) async fn program_runtime(guest: &Path) -> Result<Runtime> {
     let runtime = Runtime::builder().max_instances(1000).build()?;
-    runtime.load(python_guest(ctx)?).await?;
+    runtime.load(guest).await?;
     let warm: Vec<ObjectRef<()>> = (0..16)
         .map(|_| TaskBuilder::new("noop").submit_now(&runtime))
         .collect::<Result<_>>()?;
@@ -688,9 +704,9 @@ pub(super) async fn python_runtime(ctx: &Context) -> Result<Runtime> {
     Ok(runtime)
 }
 
-async fn python_tasks_async(ctx: Context) -> Result<f64> {
-    let runtime = python_runtime(&ctx).await?;
-    let n = ctx.sizes.python_tasks;
+/// `n` of the guest's `noop` tasks, submitted all then got all: tasks/s.
+async fn program_tasks_async(guest: &Path, n: usize) -> Result<f64> {
+    let runtime = program_runtime(guest).await?;
     let start = Instant::now();
     let objects: Vec<ObjectRef<()>> = (0..n)
         .map(|_| TaskBuilder::new("noop").submit_now(&runtime))
@@ -701,11 +717,11 @@ async fn python_tasks_async(ctx: Context) -> Result<f64> {
     Ok(rate(n, start))
 }
 
-async fn python_actor_calls_async(ctx: Context) -> Result<f64> {
-    let runtime = python_runtime(&ctx).await?;
+/// `n` calls of the guest's `Pinger.ping`, submitted all then got all: calls/s.
+async fn program_actor_calls_async(guest: &Path, n: usize) -> Result<f64> {
+    let runtime = program_runtime(guest).await?;
     let actor = runtime.actor("Pinger").create().await?;
     actor.call::<()>("ping", ()).get_bytes().await?;
-    let n = ctx.sizes.python_actor_calls;
     let start = Instant::now();
     let calls: Vec<ObjectRef<()>> = (0..n).map(|_| actor.call("ping", ())).collect();
     for call in &calls {
@@ -714,13 +730,41 @@ async fn python_actor_calls_async(ctx: Context) -> Result<f64> {
     Ok(rate(n, start))
 }
 
-async fn python_cold_start(ctx: Context) -> Result<f64> {
-    let guest = python_guest(&ctx)?;
+/// A process start to the guest's first task result, its compiled artifact cached.
+async fn program_cold_start(guest: &Path) -> Result<f64> {
     // Once to make sure the compiled artifact is in the cache.
     probe::spawn_probe("cold-start", guest)?;
     let start = Instant::now();
     probe::spawn_probe("cold-start", guest)?;
     Ok(millis(start))
+}
+
+async fn python_tasks_async(ctx: Context) -> Result<f64> {
+    let guest = program_guest(&ctx.python_guest, "Python")?;
+    program_tasks_async(guest, ctx.sizes.python_tasks).await
+}
+
+async fn python_actor_calls_async(ctx: Context) -> Result<f64> {
+    let guest = program_guest(&ctx.python_guest, "Python")?;
+    program_actor_calls_async(guest, ctx.sizes.python_actor_calls).await
+}
+
+async fn python_cold_start(ctx: Context) -> Result<f64> {
+    program_cold_start(program_guest(&ctx.python_guest, "Python")?).await
+}
+
+async fn js_tasks_async(ctx: Context) -> Result<f64> {
+    let guest = program_guest(&ctx.js_guest, "JavaScript")?;
+    program_tasks_async(guest, ctx.sizes.js_tasks).await
+}
+
+async fn js_actor_calls_async(ctx: Context) -> Result<f64> {
+    let guest = program_guest(&ctx.js_guest, "JavaScript")?;
+    program_actor_calls_async(guest, ctx.sizes.js_actor_calls).await
+}
+
+async fn js_cold_start(ctx: Context) -> Result<f64> {
+    program_cold_start(program_guest(&ctx.js_guest, "JavaScript")?).await
 }
 
 async fn runtime_idle_rss(ctx: Context) -> Result<f64> {
