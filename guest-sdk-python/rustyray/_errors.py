@@ -105,6 +105,14 @@ _HEAD = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)(?:: (.*))?$", re.S)
 _TRACEBACK = "\n\nTraceback (most recent call last):"
 
 
+def type_name(exc):
+    """The name an exception's class travels under: ``ValueError``, ``module.Class``."""
+    kind = type(exc).__qualname__
+    if type(exc).__module__ not in ("builtins", "__main__"):
+        kind = f"{type(exc).__module__}.{kind}"
+    return kind
+
+
 def format_exception(exc):
     """The WIT ``application`` text of an exception a task raised: ``Type: message``,
     a blank line, the traceback."""

@@ -50,7 +50,9 @@ def _run(fn, name, values):
         value = fn(*values)
     except Exception as exc:  # the task's error, for its caller
         _flush()
-        raise _wit.application_error(_errors.format_exception(exc)) from None
+        raise _wit.application_error(
+            _errors.format_exception(exc), _errors.type_name(exc)
+        ) from None
     try:
         encoded = _wit.result(value, _api._default)
     except _errors.ObjectEncodeError as err:
@@ -114,7 +116,9 @@ class Guest:
             obj = cls(*values)
         except Exception as exc:
             _flush()
-            raise _wit.application_error(_errors.format_exception(exc)) from None
+            raise _wit.application_error(
+                _errors.format_exception(exc), _errors.type_name(exc)
+            ) from None
         _flush()
         _ACTOR[:] = [actor_class, obj]
 
@@ -161,7 +165,9 @@ class Guest:
             else:
                 obj.__dict__.update(value)
         except Exception as exc:
-            raise _wit.application_error(_errors.format_exception(exc)) from None
+            raise _wit.application_error(
+                _errors.format_exception(exc), _errors.type_name(exc)
+            ) from None
         _ACTOR[:] = [actor_class, obj]
 
     def actor_stop(self):

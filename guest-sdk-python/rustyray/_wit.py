@@ -98,7 +98,9 @@ def to_exception(err):
     """The Python exception of a WIT ``task-error``."""
     t = _types
     if isinstance(err, t.TaskError_Application):
-        return _errors.task_error(err.value)
+        exc = _errors.task_error(err.value.message)
+        exc.type_name = err.value.type_name
+        return exc
     if isinstance(err, t.TaskError_Trap):
         return _errors.WorkerCrashedError(err.value.message, err.value.backtrace)
     if isinstance(err, t.TaskError_Cancelled):
@@ -123,8 +125,10 @@ def to_exception(err):
     return _errors.RayError(repr(err))
 
 
-def application_error(message):
-    return Err(_guest.InvokeError_Application(message))
+def application_error(message, type_name=None):
+    """An ``invoke-error``: what a function raised, its message and its class's name."""
+    error = _types.ApplicationError(message=message, type_name=type_name, value=None)
+    return Err(_guest.InvokeError_Application(error))
 
 
 def bad_arguments(message):

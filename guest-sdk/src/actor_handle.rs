@@ -116,6 +116,17 @@ impl ActorHandle {
         }
     }
 
+    /// Ray's `ray.kill(actor, no_restart=...)`: with `no_restart` as [`kill`](Self::kill);
+    /// without, the running instance is killed (a call it was running fails with
+    /// [`RayError::ActorDied`]) and the actor restarts as after a crash — from its last
+    /// snapshot, or its constructor — if it has restarts left, using one; with none left it
+    /// ends as after `kill`. Calls queued behind it run on the new instance.
+    pub fn kill_with(&self, no_restart: bool) {
+        if let Link::Live(actor) = &self.link {
+            sys::actor_kill_with(actor, no_restart);
+        }
+    }
+
     /// The actor's id: stable for its life, equal across handles to the same actor, and what
     /// the handle serializes as. A handle whose creation failed has [`Id::NONE`].
     pub fn id(&self) -> Id {

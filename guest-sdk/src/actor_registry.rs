@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::codec::{self, Encoded, InArg};
-use crate::error::InvokeError;
+use crate::error::{ApplicationError, InvokeError};
 
 /// A live actor behind the exports: the struct of a `#[rustyray::actor]` class, erased.
 #[diagnostic::on_unimplemented(
@@ -152,9 +152,9 @@ pub fn call_actor(method: &str, args: &mut [InArg]) -> Result<Encoded, InvokeErr
         // The guest is single-threaded and wasm forbids re-entering an instance, so the
         // slot is never borrowed here already; if it were, refuse rather than panic.
         let mut slot = slot.try_borrow_mut().map_err(|_| {
-            InvokeError::Application(format!(
+            InvokeError::Application(ApplicationError::from(format!(
                 "`{method}` was called while the actor was already running a method"
-            ))
+            )))
         })?;
         match slot.as_mut() {
             Some(live) => live.object.call(method, args),
@@ -198,21 +198,21 @@ pub fn current_class() -> Option<&'static str> {
 fn ensure_empty(class: &ActorClass) -> Result<(), InvokeError> {
     match current_class() {
         None => Ok(()),
-        Some(held) => Err(InvokeError::Application(format!(
+        Some(held) => Err(InvokeError::Application(ApplicationError::from(format!(
             "cannot make this instance a `{}` actor: it already holds a `{held}` actor, and an \
              instance holds one",
             class.name
-        ))),
+        )))),
     }
 }
 
 fn install(class: &'static ActorClass, object: Box<dyn ActorObject>) -> Result<(), InvokeError> {
     ACTOR.with(|slot| {
         let mut slot = slot.try_borrow_mut().map_err(|_| {
-            InvokeError::Application(format!(
+            InvokeError::Application(ApplicationError::from(format!(
                 "the `{}` actor was created while another call was running",
                 class.name
-            ))
+            )))
         })?;
         *slot = Some(Live { class, object });
         Ok(())
@@ -242,9 +242,9 @@ pub fn restore_state<T: DeserializeOwned>(class: &str, state: &[u8]) -> Result<T
 ///
 /// Always [`InvokeError::Application`].
 pub fn no_snapshots<T>(class: &str) -> Result<T, InvokeError> {
-    Err(InvokeError::Application(format!(
+    Err(InvokeError::Application(ApplicationError::from(format!(
         "`{class}` has no snapshots to restore from (declare it with #[rustyray::actor(snapshot)])"
-    )))
+    ))))
 }
 
 /// Compiles only if `T` has a `#[rustyray::actor]` impl block; the macro on the struct
@@ -449,10 +449,11 @@ mod tests {
     #[test]
     fn err_is_an_application_error_and_the_actor_lives_on() {
         new_actor("Counter", &mut [a(&3)]).expect("constructs");
-        assert_eq!(
-            call_actor("fail", &mut []),
-            Err(InvokeError::Application("refusing at 3".into()))
-        );
+        let Err(InvokeError::Application(error)) = call_actor("fail", &mut []) else {
+            panic!("an application error");
+        };
+        assert_eq!(error, "refusing at 3");
+        assert_eq!(error.downcast::<String>().as_deref(), Some("refusing at 3"));
         assert_eq!(call::<i32>("increment", &mut []), 4);
     }
 
@@ -522,10 +523,12 @@ mod tests {
 
     #[test]
     fn constructor_err_is_an_application_error() {
-        assert_eq!(
-            new_actor("Ledger", &mut [a(&String::new())]),
-            Err(InvokeError::Application("a ledger needs an owner".into()))
-        );
+        let Err(InvokeError::Application(error)) = new_actor("Ledger", &mut [a(&String::new())])
+        else {
+            panic!("an application error");
+        };
+        assert_eq!(error, "a ledger needs an owner");
+        assert!(error.is::<String>(), "{error:?}");
         assert_eq!(current_class(), None);
     }
 

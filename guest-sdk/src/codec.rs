@@ -22,7 +22,7 @@ use std::mem::ManuallyDrop;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::{InvokeError, RayError};
+use crate::error::{ApplicationError, InvokeError, RAY_ERROR_TYPE, RayError};
 use crate::object_ref::ObjectRef;
 use crate::sys::Handle;
 
@@ -136,49 +136,114 @@ pub fn decode_arg<T: FromArg>(
 /// Encodes what a function returned.
 pub fn encode_output<T: Serialize>(function: &str, value: T) -> Result<Encoded, InvokeError> {
     encode(&value).map_err(|error| {
-        InvokeError::Application(format!(
+        InvokeError::Application(ApplicationError::from(format!(
             "the result of `{function}` did not encode: {error}"
-        ))
+        )))
     })
 }
 
 /// A `Result` return type: its `Ok` value is the task's value, its `Err` the task's
-/// application error (rendered with `Display`).
+/// application error (rendered with `Display`, and carried with its type's name and, when
+/// the type is `Serialize`, its value: see [`ApplicationError`]).
 #[diagnostic::on_unimplemented(
     message = "a #[rustyray::remote] function returning `{Self}` needs an error type that implements `Display`"
 )]
 pub trait Fallible {
     /// The value a successful call stores.
     type Ok;
-    /// The value, or the error's message.
-    fn into_result(self) -> Result<Self::Ok, String>;
+    /// The error type.
+    type Err: Display;
+    /// The value, or the error.
+    fn into_result(self) -> Result<Self::Ok, Self::Err>;
 }
 
 impl<T, E: Display> Fallible for Result<T, E> {
     type Ok = T;
+    type Err = E;
 
-    fn into_result(self) -> Result<T, String> {
-        self.map_err(|error| error.to_string())
+    fn into_result(self) -> Result<T, E> {
+        self
     }
 }
 
 /// Encodes the `Ok` of a `Result`-returning function; its `Err` becomes
-/// [`InvokeError::Application`].
-pub fn encode_fallible<R>(function: &str, value: R) -> Result<Encoded, InvokeError>
+/// [`InvokeError::Application`], made by `error` (generated where the error type is known,
+/// so it can tell whether the type is `Serialize`).
+pub fn encode_fallible<R>(
+    function: &str,
+    value: R,
+    error: impl FnOnce(R::Err) -> ApplicationError,
+) -> Result<Encoded, InvokeError>
 where
     R: Fallible,
     R::Ok: Serialize,
 {
     match value.into_result() {
         Ok(value) => encode_output(function, value),
-        Err(message) => Err(InvokeError::Application(message)),
+        Err(err) => Err(InvokeError::Application(error(err))),
     }
 }
 
 /// The `Ok` of a `Result`-returning constructor; its `Err` becomes
-/// [`InvokeError::Application`].
-pub fn fallible_value<R: Fallible>(value: R) -> Result<R::Ok, InvokeError> {
-    value.into_result().map_err(InvokeError::Application)
+/// [`InvokeError::Application`], as for [`encode_fallible`].
+pub fn fallible_value<R: Fallible>(
+    value: R,
+    error: impl FnOnce(R::Err) -> ApplicationError,
+) -> Result<R::Ok, InvokeError> {
+    value
+        .into_result()
+        .map_err(|err| InvokeError::Application(error(err)))
+}
+
+/// The application error of a returned `Err(error)`: its message, its type's name and,
+/// when its type is `Serialize` (`value` is `Some`), its encoded value. A [`RayError`]
+/// returned as it is (e.g. from a nested `get` with `?`) keeps its kind: it travels under
+/// [`RAY_ERROR_TYPE`] and the caller's `get` returns it as it was.
+pub fn application_error<E: Display>(
+    error: &E,
+    value: Option<Result<Encoded, String>>,
+) -> ApplicationError {
+    let type_name = if typeid::of::<E>() == typeid::of::<RayError>() {
+        RAY_ERROR_TYPE
+    } else {
+        std::any::type_name::<E>()
+    };
+    ApplicationError::typed(error.to_string(), type_name, value.and_then(Result::ok))
+}
+
+/// Autoref probes: whether a returned error's type is `Serialize`, decided where the
+/// macros know the type (`(&&ErrProbe(&e)).rustyray_error_value()`).
+pub mod probe {
+    use serde::Serialize;
+
+    use super::Encoded;
+
+    /// Wraps the error being probed.
+    pub struct ErrProbe<'a, E>(pub &'a E);
+
+    /// The error's value, for a `Serialize` error type.
+    pub trait ErrValue {
+        /// `Some(encoded)`, or why it did not encode.
+        fn rustyray_error_value(&self) -> Option<Result<Encoded, String>>;
+    }
+
+    impl<E: Serialize> ErrValue for &ErrProbe<'_, E> {
+        fn rustyray_error_value(&self) -> Option<Result<Encoded, String>> {
+            Some(super::encode(self.0))
+        }
+    }
+
+    /// No value, for any other error type.
+    pub trait NoErrValue {
+        /// `None`.
+        fn rustyray_error_value(&self) -> Option<Result<Encoded, String>>;
+    }
+
+    impl<E> NoErrValue for ErrProbe<'_, E> {
+        fn rustyray_error_value(&self) -> Option<Result<Encoded, String>> {
+            None
+        }
+    }
 }
 
 /// What a `#[rustyray::main]` may return, and the exit status it means.
@@ -593,10 +658,12 @@ mod tests {
     #[test]
     fn fallible_err_is_an_application_error() {
         let out: Result<u8, String> = Err("nope".into());
-        assert_eq!(
-            encode_fallible("f", out),
-            Err(InvokeError::Application("nope".into()))
-        );
+        let err = encode_fallible("f", out, |e| application_error(&e, None)).expect_err("an Err");
+        let InvokeError::Application(app) = err else {
+            panic!("an application error");
+        };
+        assert_eq!(app.message(), "nope");
+        assert_eq!(app.type_name(), Some("alloc::string::String"));
     }
 
     #[test]

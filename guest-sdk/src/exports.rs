@@ -107,7 +107,14 @@ fn function_info(name: &str, signature: &str) -> guest::FunctionInfo {
 
 fn to_wit(error: InvokeError) -> guest::InvokeError {
     match error {
-        InvokeError::Application(message) => guest::InvokeError::Application(message),
+        InvokeError::Application(error) => {
+            let (message, type_name, value) = error.into_parts();
+            guest::InvokeError::Application(types::ApplicationError {
+                message,
+                type_name,
+                value: value.map(sys::to_value),
+            })
+        }
         InvokeError::BadArguments(message) => guest::InvokeError::BadArguments(message),
         InvokeError::FunctionNotFound(name) => guest::InvokeError::FunctionNotFound(name),
     }

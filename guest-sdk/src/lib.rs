@@ -24,7 +24,8 @@
 //! #[rustyray::remote]
 //! fn add(a: i32, b: i32) -> i32 { a + b }
 //!
-//! // `Err(e)` becomes an application error carrying `e.to_string()`.
+//! // `Err(e)` becomes an application error carrying `e.to_string()`, the error's type
+//! // name and, when the type is `Serialize`, its value: `err.downcast::<E>()` gives it back.
 //! #[rustyray::remote]
 //! fn parse(s: String) -> Result<u64, std::num::ParseIntError> { s.parse() }
 //!
@@ -145,7 +146,7 @@ mod runtime;
 mod sys;
 
 pub use actor_handle::{ActorHandle, get_actor, get_actor_in};
-pub use error::RayError;
+pub use error::{ApplicationError, RAY_ERROR_TYPE, RayError};
 pub use function::{Function, function};
 pub use id::Id;
 pub use object_ref::{AnyObjectRef, Arg, IntoArg, LoweredArg, ObjectRef, arg, arg_object, arg_ref};
@@ -165,8 +166,9 @@ pub mod __private {
         snapshot_actor, snapshot_state, stop_actor,
     };
     pub use crate::codec::{
-        Encoded, Encoding, Fallible, FromArg, InArg, MainOutput, check_arity, check_min_arity,
-        decode_arg, encode_fallible, encode_output, exit_code, fallible_value,
+        Encoded, Encoding, Fallible, FromArg, InArg, MainOutput, application_error, check_arity,
+        check_min_arity, decode_arg, encode_fallible, encode_output, exit_code, fallible_value,
+        probe,
     };
     pub use crate::error::InvokeError;
     pub use crate::error::RayError;

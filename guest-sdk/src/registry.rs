@@ -209,11 +209,100 @@ mod tests {
 
     #[test]
     fn err_returns_are_application_errors() {
+        let Err(InvokeError::Application(error)) = invoke("parse", &mut [a(&"x".to_string())])
+        else {
+            panic!("an application error");
+        };
+        assert_eq!(error, "invalid digit found in string");
+        // Not `Serialize`: its type's name, no value.
+        assert_eq!(error.type_name(), Some("core::num::error::ParseIntError"));
+        assert_eq!(error.downcast::<String>(), None);
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    enum BankError {
+        Overdrawn { by: u64 },
+        Frozen,
+    }
+
+    impl std::fmt::Display for BankError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "bank error: {self:?}")
+        }
+    }
+
+    #[rustyray::remote]
+    fn withdraw(balance: u64, amount: u64) -> Result<u64, BankError> {
+        if balance == 0 {
+            return Err(BankError::Frozen);
+        }
+        balance.checked_sub(amount).ok_or(BankError::Overdrawn {
+            by: amount - balance,
+        })
+    }
+
+    #[rustyray::remote]
+    fn propagate(error: RayError) -> Result<u64, RayError> {
+        Err(error)
+    }
+
+    /// Ray's `test_failure.py::test_failed_task` (a custom exception class is re-raised as
+    /// itself), at the dispatch level: a `Serialize` error crosses with its type and value.
+    #[test]
+    fn typed_errors_keep_their_type_and_value() {
+        let Err(InvokeError::Application(error)) = invoke("withdraw", &mut [a(&5u64), a(&7u64)])
+        else {
+            panic!("an application error");
+        };
+        assert_eq!(error, "bank error: Overdrawn { by: 2 }");
+        assert!(error.is::<BankError>());
         assert_eq!(
-            invoke("parse", &mut [a(&"x".to_string())]),
-            Err(InvokeError::Application(
-                "invalid digit found in string".into()
-            ))
+            error.downcast::<BankError>(),
+            Some(BankError::Overdrawn { by: 2 })
+        );
+        // Not another type, even one the value would decode as.
+        assert_eq!(error.downcast::<String>(), None);
+        let ray = RayError::Application(error);
+        assert_eq!(
+            ray.downcast::<BankError>(),
+            Some(BankError::Overdrawn { by: 2 })
+        );
+        assert_eq!(RayError::Cancelled.downcast::<BankError>(), None);
+        // A unit variant too.
+        let Err(InvokeError::Application(error)) = invoke("withdraw", &mut [a(&0u64), a(&1u64)])
+        else {
+            panic!("an application error");
+        };
+        assert_eq!(error.downcast::<BankError>(), Some(BankError::Frozen));
+    }
+
+    /// A `RayError` returned as it is keeps its kind: it travels as the SDK's own type and
+    /// decodes back to the same error (a trap stays a trap through a nested `get`).
+    #[test]
+    fn returned_ray_errors_keep_their_kind() {
+        let trap = RayError::Trap {
+            message: "panicked: the root".into(),
+            backtrace: "0: f".into(),
+        };
+        let Err(InvokeError::Application(error)) = invoke("propagate", &mut [a(&trap)]) else {
+            panic!("an application error");
+        };
+        assert_eq!(error.type_name(), Some(crate::RAY_ERROR_TYPE));
+        assert_eq!(error.as_ray_error(), Some(trap.clone()));
+        // Nested: a typed application error inside a returned RayError.
+        let Err(InvokeError::Application(inner)) = invoke("withdraw", &mut [a(&1u64), a(&3u64)])
+        else {
+            panic!("an application error");
+        };
+        let Err(InvokeError::Application(outer)) =
+            invoke("propagate", &mut [a(&RayError::Application(inner))])
+        else {
+            panic!("an application error");
+        };
+        let back = outer.as_ray_error().expect("a RayError");
+        assert_eq!(
+            back.downcast::<BankError>(),
+            Some(BankError::Overdrawn { by: 2 })
         );
     }
 

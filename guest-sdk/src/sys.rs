@@ -187,6 +187,10 @@ mod imp {
         actors::kill(actor);
     }
 
+    pub(crate) fn actor_kill_with(actor: &Actor, no_restart: bool) {
+        actors::kill_with(actor, no_restart);
+    }
+
     fn to_wit(args: Vec<SysArg<'_>>) -> Vec<types::TaskArg<'_>> {
         args.into_iter()
             .map(|arg| match arg {
@@ -208,7 +212,19 @@ mod imp {
     fn from_wit(error: types::TaskError) -> RayError {
         use types::TaskError as E;
         match error {
-            E::Application(message) => RayError::Application(message),
+            E::Application(error) => {
+                let error = crate::error::ApplicationError::from_parts(
+                    error.message,
+                    error.type_name,
+                    error.value.map(from_value),
+                );
+                // A `RayError` a task returned (e.g. from a nested `get`) comes back as it
+                // was, with its kind: a trap stays a trap.
+                match error.as_ray_error() {
+                    Some(ray) => ray,
+                    None => RayError::Application(error),
+                }
+            }
             E::Trap(trap) => RayError::Trap {
                 message: trap.message,
                 backtrace: trap.backtrace,
@@ -332,4 +348,6 @@ mod imp {
     pub(crate) fn actor_tell(_actor: &Actor, _method: &str, _args: Vec<SysArg<'_>>) {}
 
     pub(crate) fn actor_kill(_actor: &Actor) {}
+
+    pub(crate) fn actor_kill_with(_actor: &Actor, _no_restart: bool) {}
 }

@@ -600,10 +600,7 @@ impl CallFailure {
 
 fn invoke_error(what: &str, err: InvokeError) -> RayError {
     match err {
-        InvokeError::Application(message) => RayError::Application {
-            function: what.to_string(),
-            message: crate::limits::cut_message(message),
-        },
+        InvokeError::Application(error) => crate::component::application_error(what, error),
         InvokeError::BadArguments(message) => RayError::BadArguments {
             function: what.to_string(),
             message: crate::limits::cut_message(message),

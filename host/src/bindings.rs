@@ -41,8 +41,8 @@ wasmtime::component::bindgen!({
 });
 
 pub(crate) use self::rustyray::runtime::types::{
-    Encoding as WitEncoding, Id as WitId, LimitInfo, ObjectSize, TaskError, TrapInfo,
-    Value as WitValue,
+    ApplicationError as WitApplicationError, Encoding as WitEncoding, Id as WitId, LimitInfo,
+    ObjectSize, TaskError, TrapInfo, Value as WitValue,
 };
 
 impl From<Id> for WitId {
@@ -356,6 +356,20 @@ impl rustyray::runtime::actors::Host for TaskCtx {
         self.actor(&handle)?.kill();
         Ok(())
     }
+
+    fn kill_with(
+        &mut self,
+        handle: Resource<GuestActorHandle>,
+        no_restart: bool,
+    ) -> wasmtime::Result<()> {
+        let cell = self.actor(&handle)?;
+        if no_restart {
+            cell.kill();
+        } else {
+            cell.kill_and_restart();
+        }
+        Ok(())
+    }
 }
 
 impl rustyray::runtime::objects::Host for TaskCtx {
@@ -511,7 +525,16 @@ impl From<&crate::error::RayError> for TaskError {
     fn from(err: &crate::error::RayError) -> Self {
         use crate::error::RayError;
         match err {
-            RayError::Application { message, .. } => TaskError::Application(message.clone()),
+            RayError::Application {
+                message,
+                type_name,
+                value,
+                ..
+            } => TaskError::Application(WitApplicationError {
+                message: message.clone(),
+                type_name: type_name.clone(),
+                value: value.as_ref().map(crate::component::to_guest),
+            }),
             RayError::Trap {
                 message, backtrace, ..
             } => TaskError::Trap(TrapInfo {

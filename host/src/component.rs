@@ -401,10 +401,7 @@ impl LoadedComponent {
                 limits.check_result(function, value.data.len())?;
                 Ok(from_guest(value))
             }
-            Ok(Err(InvokeError::Application(message))) => Err(RayError::Application {
-                function: function.to_string(),
-                message: cut_message(message),
-            }),
+            Ok(Err(InvokeError::Application(error))) => Err(application_error(function, error)),
             Ok(Err(InvokeError::BadArguments(message))) => Err(RayError::BadArguments {
                 function: function.to_string(),
                 message: cut_message(message),
@@ -501,6 +498,36 @@ pub(crate) fn to_guest(value: &Value) -> WitValue {
             Encoding::Raw => WitEncoding::Raw,
         },
         data: value.data.to_vec(),
+    }
+}
+
+/// The application error a guest's `Err` became: its message, type name and value,
+/// each cut to the error limit ([`ERROR_MESSAGE`](crate::limits::ERROR_MESSAGE) bytes;
+/// a larger value is dropped, saying so), since the host holds it for every `get`.
+pub(crate) fn application_error(
+    function: &str,
+    error: crate::bindings::WitApplicationError,
+) -> RayError {
+    let mut message = error.message;
+    let value = match error.value {
+        Some(value) if value.data.len() > crate::limits::ERROR_MESSAGE => {
+            message.push_str(&format!(
+                " [its value of {} bytes was dropped: error values are kept up to {} bytes]",
+                value.data.len(),
+                crate::limits::ERROR_MESSAGE
+            ));
+            None
+        }
+        other => other.map(from_guest),
+    };
+    let type_name = error
+        .type_name
+        .filter(|name| name.len() <= crate::limits::NAME_LENGTH);
+    RayError::Application {
+        function: function.to_string(),
+        message: cut_message(message),
+        type_name,
+        value,
     }
 }
 

@@ -30,6 +30,12 @@ pub enum RayError {
         function: String,
         /// Its error, rendered with `Display`.
         message: String,
+        /// The error's type as the guest named it (`my_crate::MyError`, a Python class),
+        /// when known (Ray keeps the user's exception class).
+        type_name: Option<String>,
+        /// The error's value, encoded, when its type could be (a `Serialize` Rust error):
+        /// `codec::decode` or `codec::to_json` reads it.
+        value: Option<crate::codec::Value>,
     },
 
     /// The guest trapped: a wasm trap (with its code) or a panic (with its message).
@@ -385,8 +391,18 @@ impl RayError {
         const OVERHEAD: usize = 64;
         OVERHEAD
             + match self {
-                RayError::Application { function, message }
-                | RayError::BadArguments { function, message } => function.len() + message.len(),
+                RayError::Application {
+                    function,
+                    message,
+                    type_name,
+                    value,
+                } => {
+                    function.len()
+                        + message.len()
+                        + type_name.as_ref().map_or(0, String::len)
+                        + value.as_ref().map_or(0, crate::codec::Value::len)
+                }
+                RayError::BadArguments { function, message } => function.len() + message.len(),
                 RayError::Trap {
                     function,
                     message,
@@ -442,6 +458,16 @@ impl RayError {
         })
     }
 
+    /// An application error with only a message (no type, no value).
+    pub fn application(function: impl Into<String>, message: impl Into<String>) -> Self {
+        RayError::Application {
+            function: function.into(),
+            message: message.into(),
+            type_name: None,
+            value: None,
+        }
+    }
+
     pub(crate) fn io(context: impl Into<String>, err: std::io::Error) -> Self {
         RayError::Io {
             context: context.into(),
@@ -470,10 +496,7 @@ mod tests {
 
     #[test]
     fn chain_walks_to_root_cause() {
-        let root = RayError::Application {
-            function: "f".into(),
-            message: "boom".into(),
-        };
+        let root = RayError::application("f", "boom");
         let mid = RayError::DependencyFailed {
             object: ObjectId(Id {
                 node: 0,

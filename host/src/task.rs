@@ -362,10 +362,9 @@ async fn execute(
                     }
                 }
                 native.call(values).await.map_err(|failure| match failure {
-                    InvokeFailure::Application(message) => RayError::Application {
-                        function: function.name.clone(),
-                        message,
-                    },
+                    InvokeFailure::Application(message) => {
+                        RayError::application(function.name.clone(), message)
+                    }
                     InvokeFailure::BadArguments(message) => RayError::BadArguments {
                         function: function.name.clone(),
                         message,

@@ -31,7 +31,9 @@ async fn an_err_is_an_application_error_with_its_message() -> Result<()> {
         .await
         .expect_err("fail fails");
     match &err {
-        RayError::Application { function, message } => {
+        RayError::Application {
+            function, message, ..
+        } => {
             assert_eq!(function, "fail");
             assert_eq!(message, "boom: it broke");
         }
@@ -47,7 +49,9 @@ async fn an_err_is_an_application_error_with_its_message() -> Result<()> {
         .arg("x")
         .submit_now::<i64>(&runtime)?;
     match within(SHORT, "parse_number", parsed.get()).await {
-        Err(RayError::Application { function, message }) => {
+        Err(RayError::Application {
+            function, message, ..
+        }) => {
             assert_eq!(function, "parse_number");
             assert_eq!(message, "invalid digit found in string");
         }
@@ -140,7 +144,9 @@ async fn a_failure_propagates_down_a_chain_with_its_root_cause() -> Result<()> {
     assert!(matches!(err, RayError::DependencyFailed { .. }), "{err:?}");
     assert_eq!(err.chain().count(), 11);
     match err.root_cause() {
-        RayError::Application { function, message } => {
+        RayError::Application {
+            function, message, ..
+        } => {
             assert_eq!(function, "parse_number");
             assert_eq!(message, "invalid digit found in string");
         }

@@ -422,3 +422,51 @@ async fn test_kill_with_restart() -> Result<()> {
     drop(counter);
     runtime.shutdown().await
 }
+
+/// Ray's `test_failure.py::test_failed_task`: a task's own error type is re-raised as
+/// itself (here: `downcast` to the guest's error enum), from tasks, actor methods,
+/// dependents and nested gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_failed_task() -> Result<()> {
+    scenario("test_failed_task").await
+}
+
+/// A trap (or a cancel) seen through a nested `get` keeps its kind for the caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_failed_task_through_a_nested_get() -> Result<()> {
+    scenario("test_failed_task_through_a_nested_get").await
+}
+
+/// Ray's `ray.kill(actor, no_restart=False)`, from a guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_actor_restart_kill_no_restart_false() -> Result<()> {
+    scenario("test_actor_restart_kill_no_restart_false").await
+}
+
+/// The host sees a guest's typed error as `Application` with its type's name and value,
+/// which `codec` decodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_failed_task_host_sees_type_and_value() -> Result<()> {
+    let runtime = runtime().await;
+    let failed = runtime
+        .task("throw_custom")
+        .arg(7u32)
+        .submit_now::<u64>(&runtime)?;
+    match within(SHORT, "throw_custom", failed.get()).await {
+        Err(RayError::Application {
+            function,
+            message,
+            type_name,
+            value,
+        }) => {
+            assert_eq!(function, "throw_custom");
+            assert!(message.contains("code 7"), "{message}");
+            assert_eq!(type_name.as_deref(), Some("parity::CustomError"));
+            let value = value.expect("a Serialize error carries its value");
+            let json = rustyray::codec::to_json(&value)?;
+            assert_eq!(json, serde_json::json!({"Failed": {"code": 7}}));
+        }
+        other => panic!("expected an application error, got {other:?}"),
+    }
+    runtime.shutdown().await
+}

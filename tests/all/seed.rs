@@ -81,7 +81,9 @@ async fn seed_systems_run_wasm_tasks_too() -> rustyray::error::Result<()> {
         .submit::<i32>(&actor_system)
         .await?;
     match within(SHORT, "halve(7)", odd.get()).await {
-        Err(RayError::Application { function, message }) => {
+        Err(RayError::Application {
+            function, message, ..
+        }) => {
             assert_eq!(function, "halve");
             assert_eq!(message, "7 is odd");
         }

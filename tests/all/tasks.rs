@@ -103,7 +103,9 @@ async fn native_functions_run_and_fail_like_wasm_ones() -> Result<()> {
         .arg("no")
         .submit_now::<i64>(&runtime)?;
     match within(SHORT, "refuse", refused.get()).await {
-        Err(RayError::Application { function, message }) => {
+        Err(RayError::Application {
+            function, message, ..
+        }) => {
             assert_eq!(function, "refuse");
             assert_eq!(message, "refused: no");
         }

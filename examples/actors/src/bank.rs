@@ -74,7 +74,7 @@ pub fn transfer(from: AccountHandle, to: AccountHandle, amount: u64) -> Result<(
 /// An actor's own error message, without the layers a failed call adds around it.
 fn reason(error: RayError) -> String {
     match error {
-        RayError::Application(message) => message,
+        RayError::Application(message) => message.to_string(),
         other => other.to_string(),
     }
 }
@@ -96,7 +96,7 @@ pub fn demo() -> Result<(), RayError> {
     // A named actor: found again by name from anywhere.
     let _carol = Account::remote_with(ActorOptions::new().name("carol"), "carol".to_string(), 0);
     let carol = Account::get_named("carol")
-        .ok_or_else(|| RayError::Application("carol is not registered".into()))?;
+        .ok_or_else(|| RayError::application("carol is not registered"))?;
     let everyone = [("alice", &alice), ("bob", &bob), ("carol", &carol)];
     println!("opening balances: {}", balances(&everyone)?);
 

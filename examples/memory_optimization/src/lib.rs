@@ -36,7 +36,7 @@ fn main() -> Result<(), rustyray::RayError> {
     }
     println!("{tasks} tasks read the same object; checksum {total} (expected {expected})");
     if total != expected {
-        return Err(rustyray::RayError::Application("checksum mismatch".into()));
+        return Err(rustyray::RayError::application("checksum mismatch"));
     }
     Ok(())
 }

@@ -145,6 +145,13 @@ fn expand_struct(options: Options, item: &ItemStruct) -> syn::Result<TokenStream
                 self.0.kill()
             }
 
+            /// Ray's `kill(actor, no_restart)`: with `no_restart` as `kill`; without, the
+            /// actor restarts (from its constructor or last snapshot) if it has restarts
+            /// left, using one.
+            pub fn kill_with(&self, no_restart: bool) {
+                self.0.kill_with(no_restart)
+            }
+
             /// `Err` with the reason if the actor could not be created (the same error every
             /// call on this handle yields).
             pub fn ready(&self) -> ::core::result::Result<(), ::rustyray::RayError> {

@@ -29,8 +29,15 @@ use crate::signature::{self, Param};
 /// Associated fns the macro adds to the class.
 const CLASS_RESERVED: [&str; 4] = ["remote", "remote_with", "get_named", "get_named_in"];
 /// Methods every handle has.
-const HANDLE_RESERVED: [&str; 7] = [
-    "from_raw", "raw", "into_raw", "id", "kill", "ready", "clone",
+const HANDLE_RESERVED: [&str; 8] = [
+    "from_raw",
+    "raw",
+    "into_raw",
+    "id",
+    "kill",
+    "kill_with",
+    "ready",
+    "clone",
 ];
 /// Suffix of the fire-and-forget twin of each handle method.
 const TELL_SUFFIX: &str = "_tell";
@@ -538,7 +545,8 @@ fn dispatch(
             ReturnType::Type(_, ty) => quote!(#ty),
         };
         let encode = if method.fallible {
-            quote_spanned!(span=> ::rustyray::__private::encode_fallible::<#ret_ty>(#what, __out))
+            let error = signature::application_error(Some(&ret_ty));
+            quote_spanned!(span=> ::rustyray::__private::encode_fallible::<#ret_ty>(#what, __out, #error))
         } else {
             quote_spanned!(span=> ::rustyray::__private::encode_output::<#ret_ty>(#what, __out))
         };
@@ -612,7 +620,8 @@ fn registration(
     };
     let actor = if fallible {
         let span = sig.output.span();
-        quote_spanned!(span=> ::rustyray::__private::fallible_value(__out)?)
+        let error = signature::application_error(None);
+        quote_spanned!(span=> ::rustyray::__private::fallible_value(__out, #error)?)
     } else {
         quote!(__out)
     };

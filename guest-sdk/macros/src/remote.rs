@@ -299,7 +299,8 @@ fn invoke_shim(
         ReturnType::Type(_, ty) => ty.span(),
     };
     let encode = if fallible {
-        quote_spanned!(span=> ::rustyray::__private::encode_fallible::<#ret_ty>(#export_name, __out))
+        let error = signature::application_error(Some(ret_ty));
+        quote_spanned!(span=> ::rustyray::__private::encode_fallible::<#ret_ty>(#export_name, __out, #error))
     } else {
         quote_spanned!(span=> ::rustyray::__private::encode_output::<#ret_ty>(#export_name, __out))
     };

@@ -125,6 +125,32 @@ pub(crate) fn is_result(ty: &Type) -> bool {
     }
 }
 
+/// The closure that turns a `Result` return type's `Err` into the SDK's application
+/// error: message, type name and, if the error type is `Serialize` (an autoref probe,
+/// decided here where the type is concrete), its value.
+/// `ret_ty` is `None` where the type may name `Self` (a constructor's): the closure's
+/// parameter is then inferred from the value it is applied to.
+pub(crate) fn application_error(
+    ret_ty: Option<&proc_macro2::TokenStream>,
+) -> proc_macro2::TokenStream {
+    let param = match ret_ty {
+        Some(ret_ty) => {
+            quote::quote!(__rustyray_err: <#ret_ty as ::rustyray::__private::Fallible>::Err)
+        }
+        None => quote::quote!(__rustyray_err),
+    };
+    quote::quote! {
+        |#param| {
+            #[allow(unused_imports)]
+            use ::rustyray::__private::probe::{ErrValue as _, NoErrValue as _};
+            #[allow(clippy::needless_borrow)]
+            let __value = (&&::rustyray::__private::probe::ErrProbe(&__rustyray_err))
+                .rustyray_error_value();
+            ::rustyray::__private::application_error(&__rustyray_err, __value)
+        }
+    }
+}
+
 /// Rejects borrowed, `impl Trait` and `Self` types anywhere inside `ty`.
 fn check_owned(ty: &Type, role: &str) -> syn::Result<()> {
     match ty {

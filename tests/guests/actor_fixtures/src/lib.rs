@@ -31,7 +31,7 @@ fn expect<T: PartialEq + std::fmt::Debug>(
         println!("{what}: {actual:?}");
         Ok(())
     } else {
-        Err(RayError::Application(format!(
+        Err(RayError::application(format!(
             "{what}: expected {expected:?}, got {actual:?}"
         )))
     }
@@ -47,7 +47,7 @@ fn expect_err<T: std::fmt::Debug>(
             println!("{what}: error: {error}");
             Ok(error)
         }
-        Ok(value) => Err(RayError::Application(format!(
+        Ok(value) => Err(RayError::application(format!(
             "{what}: expected an error, got {value:?}"
         ))),
     }
@@ -73,7 +73,7 @@ fn main() -> Result<(), RayError> {
     expect("get after add_tell(2)", counter.get().get()?, 20)?;
     let failed = expect_err("fail", counter.fail().get())?;
     if !matches!(failed, RayError::Application(_)) {
-        return Err(RayError::Application(format!(
+        return Err(RayError::application(format!(
             "fail: not an application error: {failed:?}"
         )));
     }
@@ -97,7 +97,7 @@ fn main() -> Result<(), RayError> {
     let named = Counter::remote_with(ActorOptions::new().name("fixtures-counter"), 100);
     named.ready()?;
     let found = Counter::get_named("fixtures-counter")
-        .ok_or_else(|| RayError::Application("fixtures-counter not found".into()))?;
+        .ok_or_else(|| RayError::application("fixtures-counter not found"))?;
     expect("named: same actor", found.id(), named.id())?;
     expect("named: increment", found.increment().get()?, 101)?;
     let again = Counter::remote_with(

@@ -242,7 +242,7 @@ fn failure_chain(depth: u32) -> Result<String, RayError> {
         last = pass_on::remote(last);
     }
     match last.get() {
-        Ok(value) => Err(RayError::Application(format!("the chain returned {value}"))),
+        Ok(value) => Err(RayError::application(format!("the chain returned {value}"))),
         Err(error) => Ok(error.to_string()),
     }
 }

@@ -391,3 +391,163 @@ fn test_actor_restart_after_constructor_crash() -> Result<(), String> {
         format!("ran the constructor {runs} times, expected 2")
     })
 }
+
+/// An error type of this program's own, as a Ray user raises their exception class.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum CustomError {
+    Failed { code: u32 },
+    Refused(String),
+}
+
+impl std::fmt::Display for CustomError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CustomError::Failed { code } => write!(f, "This function failed with code {code}."),
+            CustomError::Refused(why) => write!(f, "refused: {why}"),
+        }
+    }
+}
+
+#[rustyray::remote]
+fn throw_custom(code: u32) -> Result<u64, CustomError> {
+    Err(CustomError::Failed { code })
+}
+
+/// Gets `r` inside the task and hands its error on as it is (`?`).
+#[rustyray::remote]
+fn get_inside(r: ObjectRef<u64>) -> Result<u64, RayError> {
+    r.get()
+}
+
+/// A typed actor error.
+#[rustyray::actor]
+pub struct Vault {
+    open: bool,
+}
+
+#[rustyray::actor]
+impl Vault {
+    pub fn new(open: bool) -> Result<Self, CustomError> {
+        Ok(Vault { open })
+    }
+
+    pub fn take(&self, amount: u64) -> Result<u64, CustomError> {
+        if self.open {
+            Ok(amount)
+        } else {
+            Err(CustomError::Refused(format!("vault closed, {amount} kept")))
+        }
+    }
+}
+
+/// Ray's `test_failure.py::test_failed_task`: the custom exception a task raises is
+/// re-raised as itself (`isinstance(e, CustomException)`): here the `Err` value keeps
+/// its type and value, and `downcast` gives it back, from a task, an actor method, a
+/// dependent and a task that got it through a nested `get`.
+#[rustyray::remote]
+fn test_failed_task() -> Result<(), String> {
+    let expected = CustomError::Failed { code: 7 };
+    let err = match throw_custom::remote(7u32).get() {
+        Err(err) => err,
+        Ok(value) => return Err(format!("expected an error, got {value}")),
+    };
+    match &err {
+        RayError::Application(app) => {
+            check(app.contains("This function failed"), || format!("{app}"))?;
+            check(
+                app.type_name() == Some(std::any::type_name::<CustomError>()),
+                || format!("type {:?}", app.type_name()),
+            )?;
+            check(app.is::<CustomError>(), || "is::<CustomError>".into())?;
+        }
+        other => return Err(format!("expected an application error, got {other:?}")),
+    }
+    check(
+        err.downcast::<CustomError>() == Some(expected.clone()),
+        || format!("downcast gave {:?}", err.downcast::<CustomError>()),
+    )?;
+    check(err.downcast::<String>().is_none(), || {
+        "downcast to another type".into()
+    })?;
+    // Seen by a dependent (its root cause) and through a nested get (`?`).
+    let failing = throw_custom::remote(7u32);
+    for (what, result) in [
+        ("a dependent", one_more::remote(&failing).get()),
+        ("a nested get", get_inside::remote(&failing).get()),
+    ] {
+        match result {
+            Err(err) => check(
+                err.downcast::<CustomError>() == Some(expected.clone()),
+                || format!("{what}: {err:?}"),
+            )?,
+            Ok(value) => return Err(format!("{what}: expected an error, got {value}")),
+        }
+    }
+    // An actor method's error, typed too.
+    let vault = Vault::remote(false);
+    match vault.take(5u64).get() {
+        Err(err) => check(
+            err.downcast::<CustomError>()
+                == Some(CustomError::Refused("vault closed, 5 kept".into())),
+            || format!("{err:?}"),
+        ),
+        Ok(value) => Err(format!("expected the vault to refuse, got {value}")),
+    }
+}
+
+/// Ray re-raises the cause's own kind through a nested `ray.get`: a task that gets a
+/// trapped task's result inside and returns that error hands on a trap, not an
+/// application error; a cancelled one stays `Cancelled`.
+#[rustyray::remote]
+fn test_failed_task_through_a_nested_get() -> Result<(), String> {
+    let root = always_panics::remote_with(rustyray::TaskOptions::new().max_retries(0));
+    match get_inside::remote(&root).get() {
+        Err(RayError::Trap { message, .. }) if message.contains("the root cause") => {}
+        other => return Err(format!("expected the root trap, got {other:?}")),
+    }
+    // Two levels: the trap through a task that got a task that got it.
+    let inner = get_inside::remote(&root);
+    match get_inside::remote(&inner).get() {
+        Err(RayError::Trap { message, .. }) if message.contains("the root cause") => {}
+        other => return Err(format!("two levels: expected the root trap, got {other:?}")),
+    }
+    let spinning = spin_forever::remote();
+    let waiting = get_inside::remote(&spinning);
+    rustyray::cancel(&spinning);
+    match waiting.get() {
+        Err(RayError::Cancelled) => Ok(()),
+        other => Err(format!("expected Cancelled, got {other:?}")),
+    }
+}
+
+/// Ray's `test_actor_failures.py::test_actor_restart` with `ray.kill(actor,
+/// no_restart=False)`, from a guest: the actor restarts from its constructor, using a
+/// restart; with none left the kill is final; `kill_with(true)` is `kill`.
+#[rustyray::remote]
+fn test_actor_restart_kill_no_restart_false() -> Result<(), String> {
+    let tally = Tally::remote_with(rustyray::ActorOptions::new().max_restarts(1));
+    tally.bump().get().map_err(ray)?;
+    let two = tally.bump().get().map_err(ray)?;
+    check(two == 2, || format!("{two}"))?;
+    tally.kill_with(false);
+    let fresh = tally.bump().get().map_err(ray)?;
+    check(fresh == 1, || {
+        format!("restarted from its constructor: expected 1, got {fresh}")
+    })?;
+    tally.kill_with(false);
+    match tally.bump().get() {
+        Err(RayError::ActorDied(_)) => {}
+        other => {
+            return Err(format!(
+                "no restarts left: expected ActorDied, got {other:?}"
+            ));
+        }
+    }
+    let other = Tally::remote_with(rustyray::ActorOptions::new().max_restarts(5));
+    other.bump().get().map_err(ray)?;
+    other.kill_with(true);
+    match other.bump().get() {
+        Err(RayError::ActorDied(_)) => Ok(()),
+        other => Err(format!("no_restart: expected ActorDied, got {other:?}")),
+    }
+}
