@@ -83,14 +83,12 @@ def _guarded(method):
 
 class Guest:
     def describe(self):
-        functions = [
-            _wit.function_info(name, f._params.signature) for name, f in sorted(_api.FUNCTIONS.items())
-        ]
+        functions = [_wit.function_info(name, f._params) for name, f in sorted(_api.FUNCTIONS.items())]
         actors = []
         for name, a in sorted(_api.ACTORS.items()):
             init, methods = a._specs
-            infos = [_wit.function_info(m, p.signature) for m, p in sorted(methods.items())]
-            actors.append(_wit.actor_class_info(name, init.signature, infos, bool(a._snapshot)))
+            infos = [_wit.function_info(m, p) for m, p in sorted(methods.items())]
+            actors.append(_wit.actor_class_info(name, init, infos, bool(a._snapshot)))
         return _wit.component_info(functions, actors, bool(_api.MAIN))
 
     @_guarded

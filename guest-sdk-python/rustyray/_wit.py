@@ -233,12 +233,23 @@ def report_panic(message):
     _diagnostics.report_panic(message)
 
 
-def function_info(name, signature):
-    return _guest.FunctionInfo(name=name, signature=signature)
+def arity(params):
+    """How many arguments a function takes (the host refuses other counts at submit)."""
+    return _guest.Arity(min=params.min, max=params.max)
 
 
-def actor_class_info(name, constructor, methods, snapshot):
-    return _guest.ActorClassInfo(name=name, constructor=constructor, methods=methods, snapshot=snapshot)
+def function_info(name, params):
+    return _guest.FunctionInfo(name=name, signature=params.signature, arity=arity(params))
+
+
+def actor_class_info(name, init, methods, snapshot):
+    return _guest.ActorClassInfo(
+        name=name,
+        constructor=init.signature,
+        constructor_arity=arity(init),
+        methods=methods,
+        snapshot=snapshot,
+    )
 
 
 def component_info(functions, actors, has_main):

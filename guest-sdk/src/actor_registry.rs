@@ -75,8 +75,12 @@ pub struct ActorClass {
     pub name: &'static str,
     /// The constructor's Rust signature: `fn new(start: i32) -> Self`.
     pub constructor_signature: &'static str,
+    /// How many arguments the constructor takes.
+    pub constructor_args: u32,
     /// Every remote method as `(name, signature)`, in declaration order.
     pub methods: &'static [(&'static str, &'static str)],
+    /// How many arguments each method takes, in the same order.
+    pub method_args: &'static [u32],
     /// Whether the state can be snapshotted and restored.
     pub snapshot: bool,
     /// Decodes the constructor's arguments and runs it.

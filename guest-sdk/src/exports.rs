@@ -28,17 +28,30 @@ impl guest::Guest for Component {
         guest::ComponentInfo {
             functions: registry::describe()
                 .into_iter()
-                .map(|(name, signature)| function_info(name, signature))
+                .map(|function| {
+                    function_info(
+                        function.name,
+                        function.signature,
+                        guest::Arity {
+                            min: function.min_args,
+                            max: function.max_args,
+                        },
+                    )
+                })
                 .collect(),
             actors: actor_registry::describe_actors()
                 .into_iter()
                 .map(|class| guest::ActorClassInfo {
                     name: class.name.to_owned(),
                     constructor: class.constructor_signature.to_owned(),
+                    constructor_arity: exact(class.constructor_args),
                     methods: class
                         .methods
                         .iter()
-                        .map(|&(name, signature)| function_info(name, signature))
+                        .zip(class.method_args)
+                        .map(|(&(name, signature), &args)| {
+                            function_info(name, signature, exact(args))
+                        })
                         .collect(),
                     snapshot: class.snapshot,
                 })
@@ -98,10 +111,18 @@ fn in_args(args: Vec<guest::Argument>) -> Vec<InArg> {
         .collect()
 }
 
-fn function_info(name: &str, signature: &str) -> guest::FunctionInfo {
+fn function_info(name: &str, signature: &str, arity: guest::Arity) -> guest::FunctionInfo {
     guest::FunctionInfo {
         name: name.to_owned(),
         signature: signature.to_owned(),
+        arity,
+    }
+}
+
+fn exact(args: u32) -> guest::Arity {
+    guest::Arity {
+        min: args,
+        max: Some(args),
     }
 }
 

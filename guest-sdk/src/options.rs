@@ -135,8 +135,8 @@ impl ActorOptions {
         self
     }
 
-    /// Ray's own checks, before anything reaches the host: a name is not empty, and
-    /// `get_if_exists` comes with a name.
+    /// Ray's own checks, before anything reaches the host: a name is not empty,
+    /// `get_if_exists` comes with a name, `max_task_retries` comes with `max_restarts`.
     pub(crate) fn check(&self) -> Result<(), crate::RayError> {
         match &self.name {
             Some(name) if name.is_empty() => Err(crate::RayError::InvalidArgument(
@@ -145,6 +145,13 @@ impl ActorOptions {
             None if self.get_if_exists => Err(crate::RayError::InvalidArgument(
                 "get_if_exists needs a name: it returns the actor of that name".into(),
             )),
+            _ if self.max_task_retries > 0 && self.max_restarts == 0 => {
+                Err(crate::RayError::InvalidArgument(
+                    "max_task_retries cannot be set without max_restarts: calls are retried \
+                     on a restarted actor"
+                        .into(),
+                ))
+            }
             _ => Ok(()),
         }
     }

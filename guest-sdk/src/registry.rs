@@ -20,6 +20,10 @@ pub struct RemoteFunction {
     pub name: &'static str,
     /// Its Rust signature, for `rustyray inspect`: `fn add(a: i32, b: i32) -> i32`.
     pub signature: &'static str,
+    /// The fewest arguments it takes.
+    pub min_args: u32,
+    /// The most (`None` for a `variadic` function).
+    pub max_args: Option<u32>,
     /// Decodes the arguments, calls the function, encodes its result.
     pub invoke: InvokeFn,
 }
@@ -41,13 +45,10 @@ pub const EXIT_NO_MAIN: i32 = 2;
 /// Exit status of `driver.run` in a component with more than one `#[rustyray::main]`.
 pub const EXIT_SEVERAL_MAINS: i32 = 3;
 
-/// Every remote function as `(name, signature)`, sorted by name.
-pub fn describe() -> Vec<(&'static str, &'static str)> {
-    let mut functions: Vec<_> = inventory::iter::<RemoteFunction>
-        .into_iter()
-        .map(|function| (function.name, function.signature))
-        .collect();
-    functions.sort_unstable();
+/// Every remote function, sorted by name.
+pub fn describe() -> Vec<&'static RemoteFunction> {
+    let mut functions: Vec<_> = inventory::iter::<RemoteFunction>.into_iter().collect();
+    functions.sort_unstable_by_key(|function| function.name);
     functions
 }
 
@@ -146,7 +147,19 @@ mod tests {
 
     #[test]
     fn describe_lists_every_remote_function() {
-        let functions = describe();
+        let described = describe();
+        assert!(described.is_sorted_by_key(|function| function.name));
+        let functions: Vec<_> = described
+            .iter()
+            .map(|function| (function.name, function.signature))
+            .collect();
+        let arity = |name: &str| {
+            let function = described.iter().find(|f| f.name == name).expect("listed");
+            (function.min_args, function.max_args)
+        };
+        assert_eq!(arity("add"), (2, Some(2)));
+        assert_eq!(arity("nothing"), (0, Some(0)));
+        assert_eq!(arity("weighted_sum"), (1, None));
         for expected in [
             ("add", "fn add(a: i32, b: i32) -> i32"),
             (
@@ -165,7 +178,6 @@ mod tests {
                 "{expected:?} in {functions:?}"
             );
         }
-        assert!(functions.is_sorted());
     }
 
     #[test]

@@ -126,6 +126,30 @@ pub(crate) struct ActorClass {
     pub(crate) name: String,
     pub(crate) component: Arc<LoadedComponent>,
     pub(crate) snapshot: bool,
+    /// How many arguments the constructor takes.
+    pub(crate) constructor_arity: crate::component::Arity,
+    /// Each remote method and how many arguments it takes.
+    pub(crate) methods: Vec<(String, crate::component::Arity)>,
+}
+
+impl ActorClass {
+    /// Refuses a call of a method the class does not have, or with another argument
+    /// count (Ray's `AttributeError` / `TypeError` at `.remote()`).
+    pub(crate) fn check_call(&self, method: &str, got: usize) -> Result<()> {
+        match self.methods.iter().find(|(name, _)| name == method) {
+            Some((_, arity)) => {
+                if arity.min as usize <= got && arity.max.is_none_or(|max| got <= max as usize) {
+                    Ok(())
+                } else {
+                    arity.check(&format!("{}.{method}", self.name), got)
+                }
+            }
+            None => Err(RayError::FunctionNotFound(format!(
+                "{}.{method} (the class has no such method)",
+                self.name
+            ))),
+        }
+    }
 }
 
 enum Message {
@@ -187,6 +211,8 @@ impl Drop for CallOutput {
 pub(crate) struct ActorCell {
     id: ActorId,
     class: String,
+    /// The class's methods, to refuse an unknown one or a wrong count at the call.
+    class_info: Arc<ActorClass>,
     name: Option<(String, String)>,
     /// Filled once the constructor has run (empty) or failed (its error).
     ready: Arc<Slot>,
@@ -221,6 +247,11 @@ impl Drop for ActorCell {
 
 impl ActorCell {
     fn send(&self, method: &str, args: Result<Vec<TaskArg>>, want_result: bool) -> Arc<Slot> {
+        // An unknown method or a wrong argument count is answered at once, never sent.
+        let args = args.and_then(|args| {
+            self.class_info.check_call(method, args.len())?;
+            Ok(args)
+        });
         let slot = self.objects.new_slot();
         let control = Arc::new(crate::task_impl::TaskControl::queued_call());
         slot.set_producer(&control);
@@ -341,6 +372,17 @@ impl ActorHandle {
     /// result arrives in the returned object. Calls run in the order they are made.
     pub fn call<T>(&self, method: &str, args: impl IntoArgs) -> ObjectRef<T> {
         ObjectRef::from_slot(self.cell.send(method, args.into_args().into_parts(), true))
+    }
+
+    /// [`call`](Self::call), refusing at once, before anything is sent, a method the
+    /// class does not have ([`RayError::FunctionNotFound`]), a wrong argument count
+    /// ([`RayError::BadArguments`]; Ray's `AttributeError` / `TypeError` at `.remote()`)
+    /// and arguments that did not encode. (`call` puts the same refusal in its object.)
+    pub fn try_call<T>(&self, method: &str, args: impl IntoArgs) -> Result<ObjectRef<T>> {
+        let args = args.into_args().into_parts()?;
+        crate::limits::check_name("method", method)?;
+        self.cell.class_info.check_call(method, args.len())?;
+        Ok(ObjectRef::from_slot(self.cell.send(method, Ok(args), true)))
     }
 
     /// Calls `method` and forgets the result (fire-and-forget).
@@ -509,7 +551,19 @@ pub(crate) fn spawn(
         }
         None => {}
     }
+    // Ray's: `max_task_retries` needs restarts to retry on.
+    if options.max_task_retries > 0 && options.max_restarts == 0 {
+        return Err(RayError::InvalidOptions(
+            "max_task_retries cannot be set without max_restarts: calls are retried on a \
+             restarted actor"
+                .into(),
+        ));
+    }
     let class = runtime.registry.actor_class(class)?;
+    // A wrong argument count fails the creation itself, before any instance.
+    class
+        .constructor_arity
+        .check(&format!("{}::new", class.name), args.len())?;
     // Counted for the actor's whole life, apart from tasks (`--max-actors`).
     let counted = runtime
         .instances
@@ -527,6 +581,7 @@ pub(crate) fn spawn(
     let cell = Arc::new(ActorCell {
         id,
         class: class.name.clone(),
+        class_info: class.clone(),
         name: name.clone(),
         ready: ready.clone(),
         mailbox: sender,

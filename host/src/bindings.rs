@@ -65,7 +65,8 @@ impl From<WitId> for Id {
     }
 }
 pub(crate) use exports::rustyray::runtime::guest::{
-    Argument, ComponentInfo as GuestComponentInfo, FunctionInfo as GuestFunctionInfo, InvokeError,
+    Argument, Arity as WitArity, ComponentInfo as GuestComponentInfo,
+    FunctionInfo as GuestFunctionInfo, InvokeError,
 };
 
 /// A guest's handle to an object: one reference to its slot.
@@ -459,9 +460,13 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
     ) -> wasmtime::Result<Result<Resource<GuestObjectRef>, TaskError>> {
         // A name too long to hold, or an unknown function, fails the submission itself,
         // not a later `get`.
-        if let Err(err) = crate::limits::check_name("function", &function)
-            .and_then(|()| self.runtime.registry.lookup(&function).map(drop))
-        {
+        // A wrong argument count too (Ray's `TypeError` at `.remote()`).
+        if let Err(err) = crate::limits::check_name("function", &function).and_then(|()| {
+            self.runtime
+                .registry
+                .lookup(&function)?
+                .check_arity(args.len())
+        }) {
             return Ok(Err(TaskError::from(&err)));
         }
         let task_args = self.task_args(args)?;

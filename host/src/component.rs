@@ -60,6 +60,59 @@ pub struct ExportedFunction {
     pub name: String,
     /// The Rust signature the guest reports.
     pub signature: String,
+    /// How many arguments it takes.
+    pub arity: Arity,
+}
+
+/// How many arguments a function, constructor or method takes: a submission with another
+/// count is refused at once (Ray's `TypeError` at `.remote()`), never run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arity {
+    /// The fewest.
+    pub min: u32,
+    /// The most; `None`: any number more (variadic).
+    pub max: Option<u32>,
+}
+
+impl Arity {
+    /// Exactly `n` arguments.
+    pub const fn exact(n: u32) -> Self {
+        Arity {
+            min: n,
+            max: Some(n),
+        }
+    }
+
+    /// `Ok` if `got` arguments fit; else `BadArguments` for `what` (`add`, `Counter.add`).
+    pub(crate) fn check(&self, what: &str, got: usize) -> Result<()> {
+        let got_u32 = u32::try_from(got).unwrap_or(u32::MAX);
+        if got_u32 >= self.min && self.max.is_none_or(|max| got_u32 <= max) {
+            return Ok(());
+        }
+        let wanted = match self.max {
+            None => format!("at least {}", self.min),
+            Some(max) if max == self.min => max.to_string(),
+            Some(max) => format!("{} to {max}", self.min),
+        };
+        let plural = if self.min == 1 && self.max == Some(1) {
+            ""
+        } else {
+            "s"
+        };
+        Err(RayError::BadArguments {
+            function: what.to_string(),
+            message: format!("`{what}` takes {wanted} argument{plural}, got {got}"),
+        })
+    }
+}
+
+impl From<crate::bindings::WitArity> for Arity {
+    fn from(arity: crate::bindings::WitArity) -> Self {
+        Arity {
+            min: arity.min,
+            max: arity.max,
+        }
+    }
 }
 
 /// An actor class a component exports.
@@ -69,6 +122,8 @@ pub struct ActorClassInfo {
     pub name: String,
     /// The constructor's Rust signature.
     pub constructor: String,
+    /// How many arguments the constructor takes.
+    pub constructor_arity: Arity,
     /// Its methods.
     pub methods: Vec<ExportedFunction>,
     /// Whether its state can be snapshotted (`#[rustyray::actor(snapshot)]`).
@@ -236,6 +291,7 @@ impl LoadedComponent {
         let function = |f: crate::bindings::GuestFunctionInfo| ExportedFunction {
             name: f.name,
             signature: f.signature,
+            arity: f.arity.into(),
         };
         loaded.info.functions = described.functions.into_iter().map(function).collect();
         loaded.info.actors = described
@@ -244,6 +300,7 @@ impl LoadedComponent {
             .map(|class| ActorClassInfo {
                 name: class.name,
                 constructor: class.constructor,
+                constructor_arity: class.constructor_arity.into(),
                 methods: class.methods.into_iter().map(function).collect(),
                 snapshot: class.snapshot,
             })

@@ -77,9 +77,19 @@ pub(crate) enum FunctionKind {
 pub(crate) struct Function {
     pub(crate) name: String,
     pub(crate) kind: FunctionKind,
+    /// How many arguments it takes (`None`: unknown, a native function: it checks).
+    pub(crate) arity: Option<crate::component::Arity>,
 }
 
 impl Function {
+    /// Refuses `got` arguments when the function takes another count.
+    pub(crate) fn check_arity(&self, got: usize) -> Result<()> {
+        match &self.arity {
+            Some(arity) => arity.check(&self.name, got),
+            None => Ok(()),
+        }
+    }
+
     /// Where the function comes from, for messages.
     fn origin(&self) -> String {
         match &self.kind {

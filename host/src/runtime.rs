@@ -570,6 +570,7 @@ impl Runtime {
             .map(|function| Function {
                 name: function.name.clone(),
                 kind: FunctionKind::Wasm(component.clone()),
+                arity: Some(function.arity),
             })
             .collect();
         self.inner.registry.register_all(entries)?;
@@ -581,6 +582,12 @@ impl Runtime {
                 name: class.name.clone(),
                 component: component.clone(),
                 snapshot: class.snapshot,
+                constructor_arity: class.constructor_arity,
+                methods: class
+                    .methods
+                    .iter()
+                    .map(|method| (method.name.clone(), method.arity))
+                    .collect(),
             })
             .collect();
         self.inner.registry.register_actor_classes(classes)?;
@@ -613,6 +620,7 @@ impl Runtime {
         self.inner.registry.register_all(vec![Function {
             name: name.into(),
             kind: FunctionKind::Native(function),
+            arity: None,
         }])
     }
 
@@ -1147,8 +1155,12 @@ impl TaskBuilder {
         if self.options.limits.fuel.is_some() && !inner.sandbox.fuel {
             return Err(crate::sandbox::fuel_unavailable());
         }
-        // An unknown function fails the submission itself (Ray cannot even call one).
-        inner.registry.lookup(&self.function)?;
+        // An unknown function, or a wrong argument count, fails the submission itself
+        // (Ray cannot even call one: `AttributeError`, `TypeError`).
+        inner
+            .registry
+            .lookup(&self.function)?
+            .check_arity(self.args.len())?;
         Ok(ObjectRef::from_slot(inner.submit_slot(
             &self.function,
             self.args,

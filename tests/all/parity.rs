@@ -470,3 +470,92 @@ async fn test_failed_task_host_sees_type_and_value() -> Result<()> {
     }
     runtime.shutdown().await
 }
+
+/// Ray's `test_failure.py::test_incorrect_method_calls`: a constructor or a method called
+/// with too few or too many arguments, or a method that does not exist, fails the call
+/// itself (`TypeError` / `AttributeError` at `.remote()`), and nothing runs; a task too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_incorrect_method_calls() -> Result<()> {
+    let runtime = actor_runtime().await;
+    runtime.load(rustyray_tests::FIXTURES).await?;
+    for builder in [
+        runtime.actor("Counter"),
+        runtime.actor("Counter").arg(1).arg(2),
+    ] {
+        let refused = builder.create().await;
+        assert!(
+            matches!(&refused, Err(RayError::BadArguments { message, .. }) if message.contains("takes 1 argument")),
+            "{refused:?}"
+        );
+    }
+    let counter = runtime.actor("Counter").arg(5).create().await?;
+    for (args, what) in [
+        (rustyray::Args::new(), "too few"),
+        (rustyray::Args::new().value(1).value(2), "too many"),
+    ] {
+        let refused = counter.try_call::<i32>("add", args.clone());
+        assert!(
+            matches!(&refused, Err(RayError::BadArguments { function, .. }) if function == "Counter.add"),
+            "{what}: {refused:?}"
+        );
+        // `call` answers the same at once, in its object.
+        let answer = within(SHORT, what, counter.call::<i32>("add", args).get()).await;
+        assert!(
+            matches!(answer, Err(RayError::BadArguments { .. })),
+            "{answer:?}"
+        );
+    }
+    let refused = counter.try_call::<i32>("nonexistent_method", ());
+    assert!(
+        matches!(&refused, Err(RayError::FunctionNotFound(name)) if name.contains("Counter.nonexistent_method")),
+        "{refused:?}"
+    );
+    let refused = counter.call::<i32>("nonexistent_method", ()).get().await;
+    assert!(
+        matches!(refused, Err(RayError::FunctionNotFound(_))),
+        "{refused:?}"
+    );
+    // None of them ran.
+    assert_eq!(
+        within(SHORT, "get", counter.call::<i32>("get", ()).get()).await?,
+        5
+    );
+    // A task with a wrong count is refused by `submit` itself.
+    for builder in [
+        runtime.task("add").arg(1),
+        runtime.task("add").arg(1).arg(2).arg(3),
+    ] {
+        let refused = builder.submit::<i32>(&runtime).await;
+        assert!(
+            matches!(&refused, Err(RayError::BadArguments { message, .. }) if message.contains("`add` takes 2 arguments")),
+            "{refused:?}"
+        );
+    }
+    runtime.shutdown().await
+}
+
+/// Ray's `test_basic.py::test_invalid_arguments` and its actor-option checks: an option
+/// out of range fails the creation itself (`max_task_retries` without `max_restarts`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_invalid_arguments() -> Result<()> {
+    let runtime = actor_runtime().await;
+    let refused = runtime
+        .actor("Counter")
+        .arg(0)
+        .max_task_retries(2)
+        .create()
+        .await;
+    assert!(
+        matches!(&refused, Err(RayError::InvalidOptions(m)) if m.contains("max_restarts")),
+        "{refused:?}"
+    );
+    runtime.shutdown().await
+}
+
+/// Validation at submission from a guest (untyped calls, where the compiler cannot check):
+/// a wrong count or an unknown method fails at once and never runs; an option out of
+/// range fails the creation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_incorrect_method_calls_in_a_guest() -> Result<()> {
+    scenario("test_incorrect_method_calls").await
+}

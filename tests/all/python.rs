@@ -142,10 +142,18 @@ async fn a_python_exception_carries_its_type_and_traceback() -> Result<()> {
         .arg(7u32)
         .submit_now::<u32>(&runtime)?;
     let err = within(LONG, "py_fail", failed.get()).await.unwrap_err();
-    let RayError::Application { message, .. } = &err else {
+    let RayError::Application {
+        message, type_name, ..
+    } = &err
+    else {
         panic!("expected an application error, got {err:?}");
     };
     assert!(message.starts_with("ValueError: 7"), "{message}");
+    assert_eq!(
+        type_name.as_deref(),
+        Some("ValueError"),
+        "the exception's class"
+    );
     assert!(
         message.contains("Traceback (most recent call last):"),
         "{message}"

@@ -630,6 +630,11 @@ fn registration(
         .iter()
         .map(|method| method.function.sig.ident.to_string())
         .collect();
+    let constructor_args = u32::try_from(constructor.params.len()).unwrap_or(u32::MAX);
+    let method_args: Vec<u32> = methods
+        .iter()
+        .map(|method| u32::try_from(method.function.params.len()).unwrap_or(u32::MAX))
+        .collect();
     let method_signatures: Vec<_> = methods
         .iter()
         .map(|method| signature::render_signature(method.function.sig, &method.function.params))
@@ -663,7 +668,9 @@ fn registration(
                 ::rustyray::__private::ActorClass {
                     name: #class_name,
                     constructor_signature: #constructor_signature,
+                    constructor_args: #constructor_args,
                     methods: &[#((#method_names, #method_signatures)),*],
+                    method_args: &[#(#method_args),*],
                     snapshot: <#self_ty as ::rustyray::__private::ActorState>::SNAPSHOT,
                     construct: __rustyray_construct,
                     restore: __rustyray_restore,

@@ -107,6 +107,12 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         None
     };
 
+    let count = u32::try_from(params.len()).unwrap_or(u32::MAX);
+    let (min_args, max_args) = if variadic.is_some() {
+        (count - 1, quote!(::core::option::Option::None))
+    } else {
+        (count, quote!(::core::option::Option::Some(#count)))
+    };
     let submitters = submitters(&export_name, ident, &params, &value_ty, variadic.as_ref());
     let invoke = invoke_shim(
         &export_name,
@@ -136,6 +142,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
                 ::rustyray::__private::RemoteFunction {
                     name: #export_name,
                     signature: #signature_text,
+                    min_args: #min_args,
+                    max_args: #max_args,
                     invoke: __rustyray_invoke,
                 }
             }

@@ -551,3 +551,39 @@ fn test_actor_restart_kill_no_restart_false() -> Result<(), String> {
         other => Err(format!("no_restart: expected ActorDied, got {other:?}")),
     }
 }
+
+/// Ray's `test_failure.py::test_incorrect_method_calls`, from a guest, through the untyped
+/// API (the typed one is checked by the compiler): a wrong argument count for a
+/// constructor or a method, or an unknown method, fails at once and nothing runs; an
+/// option out of range fails the creation (Ray's `ValueError`).
+#[rustyray::remote]
+fn test_incorrect_method_calls() -> Result<(), String> {
+    use rustyray::{ActorHandle, ActorOptions, arg};
+    let refused = ActorHandle::create("Tally", ActorOptions::new(), vec![arg(1u32)]);
+    match refused.ready() {
+        Err(RayError::BadArguments(message)) if message.contains("takes 0 arguments") => {}
+        other => return Err(format!("a constructor with too many: {other:?}")),
+    }
+    let tally = ActorHandle::create("Tally", ActorOptions::new(), vec![]);
+    tally.ready().map_err(ray)?;
+    match tally.call::<u32>("bump", vec![arg(1u32)]).get() {
+        Err(RayError::BadArguments(message)) if message.contains("Tally.bump") => {}
+        other => return Err(format!("a method with too many: {other:?}")),
+    }
+    match tally.call::<u32>("nonexistent_method", vec![]).get() {
+        Err(RayError::FunctionNotFound(name)) if name.contains("nonexistent_method") => {}
+        other => return Err(format!("an unknown method: {other:?}")),
+    }
+    match tally.tell("bump", vec![arg(1u32), arg(2u32)]) {
+        Ok(()) => {}
+        Err(other) => return Err(format!("tell sends nothing back: {other:?}")),
+    }
+    let count: u32 = tally.call("count", vec![]).get().map_err(ray)?;
+    check(count == 0, || format!("a refused call ran: count {count}"))?;
+    let bad = Tally::remote_with(ActorOptions::new().max_task_retries(1));
+    match bad.ready() {
+        Err(RayError::InvalidArgument(message)) if message.contains("max_restarts") => {}
+        other => return Err(format!("max_task_retries without restarts: {other:?}")),
+    }
+    Ok(())
+}
