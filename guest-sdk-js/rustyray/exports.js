@@ -31,7 +31,7 @@ async function run(call, name) {
   try {
     value = await call();
   } catch (thrown) {
-    return wit.applicationError(formatThrown(thrown));
+    return wit.applicationError(formatThrown(thrown), thrownName(thrown));
   }
   try {
     return wit.ok(wit.encode(value, api.replace));
@@ -52,19 +52,32 @@ function guarded(method) {
   };
 }
 
+/// The class name of what a task threw (the WIT application error's type name).
+function thrownName(thrown) {
+  if (Object.prototype.toString.call(thrown) === "[object Error]") {
+    return thrown.name || (thrown.constructor && thrown.constructor.name) || "Error";
+  }
+  return undefined;
+}
+
+/// How many arguments a function takes: at least its required ones, and any number
+/// more (JavaScript lets a caller pass more than a function names).
+const arity = (params) => ({ min: params.min, max: undefined });
+
 export const guest = {
   describe() {
     const functions = [...api.FUNCTIONS.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([name, f]) => ({ name, signature: f._params.signature }));
+      .map(([name, f]) => ({ name, signature: f._params.signature, arity: arity(f._params) }));
     const actors = [...api.ACTORS.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([name, a]) => ({
         name,
         constructor: `constructor${a._specs[0].signature.slice(name.length)}`,
+        constructorArity: arity(a._specs[0]),
         methods: [...a._specs[1].entries()]
           .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
-          .map(([m, p]) => ({ name: m, signature: p.signature })),
+          .map(([m, p]) => ({ name: m, signature: p.signature, arity: arity(p) })),
         snapshot: a._snapshot,
       }));
     return { functions, actors, hasMain: api.MAIN.length > 0 };
@@ -87,7 +100,7 @@ export const guest = {
     try {
       object = new actorClass.cls(...values);
     } catch (thrown) {
-      return wit.applicationError(formatThrown(thrown));
+      return wit.applicationError(formatThrown(thrown), thrownName(thrown));
     }
     ACTOR = [actorClass, object];
     return wit.ok(undefined);
@@ -130,7 +143,7 @@ export const guest = {
       if (typeof object.setState === "function") object.setState(value);
       else Object.assign(object, value);
     } catch (thrown) {
-      return wit.applicationError(formatThrown(thrown));
+      return wit.applicationError(formatThrown(thrown), thrownName(thrown));
     }
     ACTOR = [actorClass, object];
     return wit.ok(undefined);

@@ -76,8 +76,12 @@ export function toError(err) {
   }
   const v = err.val;
   switch (err.tag) {
-    case "application":
-      return errors.taskError(v);
+    case "application": {
+      // The thrower's message, and its class's name when known (Ray keeps the class).
+      const error = errors.taskError(v.message);
+      error.typeName = v.typeName;
+      return error;
+    }
     case "trap":
       return new errors.WorkerCrashedError(v.message, v.backtrace);
     case "cancelled":
@@ -113,7 +117,10 @@ function call(fn, ...args) {
 }
 
 export const ok = (val) => ({ tag: "ok", val });
-export const applicationError = (message) => ({ tag: "err", val: { tag: "application", val: message } });
+export const applicationError = (message, typeName = undefined) => ({
+  tag: "err",
+  val: { tag: "application", val: { message, typeName, value: undefined } },
+});
 export const badArguments = (message) => ({ tag: "err", val: { tag: "bad-arguments", val: message } });
 export const functionNotFound = (message) => ({
   tag: "err",
