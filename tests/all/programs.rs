@@ -106,7 +106,7 @@ pub async fn assert_refuses_one_argument(
         .arg(1u32)
         .submit_now::<u32>(runtime);
     assert!(
-        matches!(&wrong, Err(RayError::BadArguments { message, .. }) if message.contains("takes 2 arguments")),
+        matches!(&wrong, Err(RayError::BadArguments { message, .. }) if message.contains("2 arguments, got 1")),
         "{wrong:?}"
     );
     Ok(())
