@@ -33,7 +33,12 @@ async fn counter(runtime: &Runtime, start: i32) -> ActorHandle {
 
 #[tokio::test]
 async fn inspect_lists_actor_classes() {
-    let runtime = Runtime::builder().cache_dir(None).build().unwrap();
+    let runtime = Runtime::builder()
+        .max_instances(256)
+        .max_actors(256)
+        .cache_dir(None)
+        .build()
+        .unwrap();
     let info = runtime.load(rustyray_tests::ACTOR_FIXTURES).await.unwrap();
     let counter = info.actors.iter().find(|a| a.name == "Counter").unwrap();
     assert!(!counter.snapshot);

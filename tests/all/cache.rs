@@ -27,7 +27,11 @@ async fn add_works(runtime: &Runtime) {
 #[tokio::test]
 async fn first_load_misses_and_a_second_runtime_hits() -> Result<()> {
     let dir = common::fresh_dir("cache");
-    let first = Runtime::builder().cache_dir(Some(dir.clone())).build()?;
+    let first = Runtime::builder()
+        .max_instances(256)
+        .max_actors(256)
+        .cache_dir(Some(dir.clone()))
+        .build()?;
     let info = first.load(rustyray_tests::FIXTURES).await?;
     assert_eq!(info.cache, CacheOutcome::Miss);
     let stored = artifacts(&dir);
@@ -42,7 +46,11 @@ async fn first_load_misses_and_a_second_runtime_hits() -> Result<()> {
     add_works(&first).await;
     drop(first);
 
-    let second = Runtime::builder().cache_dir(Some(dir.clone())).build()?;
+    let second = Runtime::builder()
+        .max_instances(256)
+        .max_actors(256)
+        .cache_dir(Some(dir.clone()))
+        .build()?;
     let again = second.load(rustyray_tests::FIXTURES).await?;
     assert_eq!(again.cache, CacheOutcome::Hit);
     assert_eq!(again.functions, info.functions);
@@ -54,7 +62,11 @@ async fn first_load_misses_and_a_second_runtime_hits() -> Result<()> {
 #[tokio::test]
 async fn a_damaged_artifact_is_recompiled() -> Result<()> {
     let dir = common::fresh_dir("cache-damaged");
-    let first = Runtime::builder().cache_dir(Some(dir.clone())).build()?;
+    let first = Runtime::builder()
+        .max_instances(256)
+        .max_actors(256)
+        .cache_dir(Some(dir.clone()))
+        .build()?;
     assert_eq!(
         first.load(rustyray_tests::FIXTURES).await?.cache,
         CacheOutcome::Miss
@@ -64,14 +76,22 @@ async fn a_damaged_artifact_is_recompiled() -> Result<()> {
     assert_eq!(stored.len(), 1);
     std::fs::write(&stored[0], b"this is not a compiled component").expect("damaging it");
 
-    let second = Runtime::builder().cache_dir(Some(dir.clone())).build()?;
+    let second = Runtime::builder()
+        .max_instances(256)
+        .max_actors(256)
+        .cache_dir(Some(dir.clone()))
+        .build()?;
     assert_eq!(
         second.load(rustyray_tests::FIXTURES).await?.cache,
         CacheOutcome::Replaced
     );
     add_works(&second).await;
     drop(second);
-    let third = Runtime::builder().cache_dir(Some(dir.clone())).build()?;
+    let third = Runtime::builder()
+        .max_instances(256)
+        .max_actors(256)
+        .cache_dir(Some(dir.clone()))
+        .build()?;
     assert_eq!(
         third.load(rustyray_tests::FIXTURES).await?.cache,
         CacheOutcome::Hit,
@@ -83,7 +103,11 @@ async fn a_damaged_artifact_is_recompiled() -> Result<()> {
 
 #[tokio::test]
 async fn no_cache_dir_compiles_every_time() -> Result<()> {
-    let runtime = Runtime::builder().cache_dir(None).build()?;
+    let runtime = Runtime::builder()
+        .max_instances(256)
+        .max_actors(256)
+        .cache_dir(None)
+        .build()?;
     assert_eq!(
         runtime.load(rustyray_tests::FIXTURES).await?.cache,
         CacheOutcome::Disabled

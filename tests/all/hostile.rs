@@ -830,6 +830,8 @@ fn cache_artifacts(cache: &Path) -> Vec<PathBuf> {
 /// outcome of loading the fixtures.
 async fn runtime_on_cache(cache: &Path) -> (Runtime, rustyray::ComponentInfo) {
     let runtime = Runtime::builder()
+        .max_instances(256)
+        .max_actors(256)
         .cache_dir(Some(cache.to_path_buf()))
         .build()
         .expect("the runtime starts");
@@ -909,7 +911,11 @@ async fn an_unsafe_cache_directory_is_refused_and_compiles_in_memory() -> Result
     use std::os::unix::fs::PermissionsExt;
     // Created private.
     let fresh = common::fresh_dir("cache-private").join("new");
-    let runtime = Runtime::builder().cache_dir(Some(fresh.clone())).build()?;
+    let runtime = Runtime::builder()
+        .max_instances(256)
+        .max_actors(256)
+        .cache_dir(Some(fresh.clone()))
+        .build()?;
     assert_eq!(runtime.cache_refused(), None);
     let mode = std::fs::metadata(&fresh)
         .expect("created")
@@ -926,7 +932,13 @@ async fn an_unsafe_cache_directory_is_refused_and_compiles_in_memory() -> Result
     // World-writable (a shared /tmp-like directory): refused, saying why.
     let shared = common::fresh_dir("cache-shared");
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).expect("chmod");
-    let runtime = hostile_runtime(Runtime::builder().cache_dir(Some(shared.clone()))).await;
+    let runtime = hostile_runtime(
+        Runtime::builder()
+            .max_instances(256)
+            .max_actors(256)
+            .cache_dir(Some(shared.clone())),
+    )
+    .await;
     let why = runtime.cache_refused().expect("refused").to_string();
     assert!(
         why.contains("world-writable") && why.contains("compiling in memory"),
@@ -950,6 +962,8 @@ async fn an_unsafe_cache_directory_is_refused_and_compiles_in_memory() -> Result
     match std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)) {
         Ok(()) => {
             let runtime = Runtime::builder()
+                .max_instances(256)
+                .max_actors(256)
                 .cache_dir(Some(foreign.clone()))
                 .build()?;
             let why = runtime.cache_refused().expect("refused").to_string();
@@ -981,7 +995,13 @@ async fn an_unsafe_cache_directory_is_refused_and_compiles_in_memory() -> Result
 async fn a_grant_covering_the_cache_is_refused() -> Result<()> {
     let cache = common::fresh_dir("cache-granted");
     let inside = cache.join("artifacts");
-    let runtime = hostile_runtime(Runtime::builder().cache_dir(Some(cache.clone()))).await;
+    let runtime = hostile_runtime(
+        Runtime::builder()
+            .max_instances(256)
+            .max_actors(256)
+            .cache_dir(Some(cache.clone())),
+    )
+    .await;
     let witness = Witness::start(&runtime).await;
     let parent = cache.parent().expect("a parent").to_path_buf();
     for (grant, access) in [
@@ -1021,6 +1041,8 @@ async fn a_grant_covering_the_cache_is_refused() -> Result<()> {
             ),
         }
         match Runtime::builder()
+            .max_instances(256)
+            .max_actors(256)
             .cache_dir(Some(cache.clone()))
             .capabilities(caps)
             .build()
@@ -1066,7 +1088,13 @@ async fn a_grant_covering_the_cache_is_refused() -> Result<()> {
 #[tokio::test]
 async fn components_failing_their_checks_are_not_cached() -> Result<()> {
     let cache = common::fresh_dir("cache-unchecked");
-    let runtime = hostile_runtime(Runtime::builder().cache_dir(Some(cache.clone()))).await;
+    let runtime = hostile_runtime(
+        Runtime::builder()
+            .max_instances(256)
+            .max_actors(256)
+            .cache_dir(Some(cache.clone())),
+    )
+    .await;
     let witness = Witness::start(&runtime).await;
     let cached = cache_artifacts(&cache);
     for refused in [
@@ -1099,6 +1127,8 @@ async fn the_cache_is_bounded_and_evicts_the_least_recently_used() -> Result<()>
     let before = cache_artifacts(&cache);
     let runtime = hostile_runtime(
         Runtime::builder()
+            .max_instances(256)
+            .max_actors(256)
             .cache_dir(Some(cache.clone()))
             .cache_max_bytes(bound),
     )
@@ -1126,6 +1156,8 @@ async fn the_cache_is_bounded_and_evicts_the_least_recently_used() -> Result<()>
     // A bound of one byte keeps nothing, and every load still works.
     drop(runtime);
     let tiny = Runtime::builder()
+        .max_instances(256)
+        .max_actors(256)
         .cache_dir(Some(cache.clone()))
         .cache_max_bytes(1)
         .build()?;
