@@ -182,12 +182,32 @@ impl fmt::Debug for ActorHandle {
     }
 }
 
+thread_local! {
+    /// Handles serialized since the last hand-over to the host: the next `submit`, `put`,
+    /// `create`, call or returned result announces them (`actors.carry`), so the actors
+    /// stay alive while the value holding their ids does — a handle inside a value keeps
+    /// its actor, as a real one does (Ray's too).
+    static CARRIED: std::cell::RefCell<Vec<Actor>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The handles serialized since the last call, to announce with the value they are in.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code, reason = "wasm only"))]
+pub(crate) fn take_carried() -> Vec<Actor> {
+    CARRIED.with(|carried| carried.take())
+}
+
 impl Serialize for ActorHandle {
     /// The actor's id. A handle whose creation failed does not serialize: there is no actor
     /// to refer to.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match &self.link {
-            Link::Live(actor) => sys::actor_id(actor).serialize(serializer),
+            Link::Live(actor) => {
+                // A handle of our own until the value is handed over (the one serialized
+                // may be dropped first, e.g. an argument moved into `remote`).
+                let carried = sys::actor_clone(actor);
+                CARRIED.with(|list| list.borrow_mut().push(carried));
+                sys::actor_id(actor).serialize(serializer)
+            }
             Link::Failed(error) => Err(codec::ser_error(format!(
                 "cannot send a handle to an actor that was never created: {error}"
             ))),

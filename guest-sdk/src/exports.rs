@@ -65,9 +65,12 @@ impl guest::Guest for Component {
         args: Vec<guest::Argument>,
     ) -> Result<types::Value, guest::InvokeError> {
         init();
-        registry::invoke(&function, &mut in_args(args))
+        let result = registry::invoke(&function, &mut in_args(args))
             .map(sys::to_value)
-            .map_err(to_wit)
+            .map_err(to_wit);
+        // Handles inside the result keep their actors as long as it lives.
+        sys::flush_carried();
+        result
     }
 
     fn actor_new(class: String, args: Vec<guest::Argument>) -> Result<(), guest::InvokeError> {
@@ -80,14 +83,19 @@ impl guest::Guest for Component {
         args: Vec<guest::Argument>,
     ) -> Result<types::Value, guest::InvokeError> {
         init();
-        actor_registry::call_actor(&method, &mut in_args(args))
+        let result = actor_registry::call_actor(&method, &mut in_args(args))
             .map(sys::to_value)
-            .map_err(to_wit)
+            .map_err(to_wit);
+        sys::flush_carried();
+        result
     }
 
     fn actor_snapshot() -> Option<Vec<u8>> {
         init();
-        actor_registry::snapshot_actor()
+        let state = actor_registry::snapshot_actor();
+        // Handles inside the state: the host keeps their actors with the snapshot.
+        sys::flush_carried();
+        state
     }
 
     fn actor_restore(class: String, state: Vec<u8>) -> Result<(), guest::InvokeError> {

@@ -63,7 +63,18 @@ mod imp {
     }
 
     pub(crate) fn put(value: Encoded) -> Result<Handle, RayError> {
+        flush_carried();
         objects::put(&to_value(value)).map_err(from_wit)
+    }
+
+    /// Announces the actors whose handles were serialized since the last hand-over, so
+    /// the host keeps them alive with the value handed over next (`actors.carry`).
+    pub(crate) fn flush_carried() {
+        let carried = crate::actor_handle::take_carried();
+        if !carried.is_empty() {
+            let handles: Vec<&Actor> = carried.iter().collect();
+            actors::carry(&handles);
+        }
     }
 
     pub(crate) fn get(handle: &Handle) -> Result<Encoded, RayError> {
@@ -126,6 +137,7 @@ mod imp {
             max_retries: options.max_retries_value(),
             retry_exceptions: options.retries_exceptions(),
         };
+        flush_carried();
         tasks::submit(function, &to_wit(args), options).map_err(from_wit)
     }
 
@@ -143,6 +155,7 @@ mod imp {
             max_pending_calls: options.max_pending_calls,
             detached: options.detached,
         };
+        flush_carried();
         actors::create(class, &to_wit(args), &options).map_err(from_wit)
     }
 
@@ -176,10 +189,12 @@ mod imp {
     }
 
     pub(crate) fn actor_call(actor: &Actor, method: &str, args: Vec<SysArg<'_>>) -> Handle {
+        flush_carried();
         actor.call(method, &to_wit(args))
     }
 
     pub(crate) fn actor_tell(actor: &Actor, method: &str, args: Vec<SysArg<'_>>) {
+        flush_carried();
         actor.tell(method, &to_wit(args));
     }
 

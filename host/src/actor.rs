@@ -173,6 +173,8 @@ struct CallOutput {
     pending: Arc<AtomicUsize>,
     /// Host memory charged for the call while it is queued and running.
     _held: Option<crate::budget::Held>,
+    /// The actors whose handles its arguments hold serialized: alive while it is.
+    _carried: Box<[Arc<ActorCell>]>,
 }
 
 impl CallOutput {
@@ -180,6 +182,13 @@ impl CallOutput {
     fn set_output(&self, printed: Option<TaskOutput>) {
         if let (Some(slot), Some(printed)) = (&self.slot, printed) {
             slot.set_output(printed);
+        }
+    }
+
+    /// Keeps `actors` (handles inside the result) alive with the result object.
+    fn carry(&self, actors: Vec<Arc<ActorCell>>) {
+        if let Some(slot) = &self.slot {
+            slot.carry(actors);
         }
     }
 
@@ -246,7 +255,13 @@ impl Drop for ActorCell {
 }
 
 impl ActorCell {
-    fn send(&self, method: &str, args: Result<Vec<TaskArg>>, want_result: bool) -> Arc<Slot> {
+    fn send(
+        &self,
+        method: &str,
+        args: Result<Vec<TaskArg>>,
+        want_result: bool,
+        carried: Vec<Arc<ActorCell>>,
+    ) -> Arc<Slot> {
         // An unknown method or a wrong argument count is answered at once, never sent.
         let args = args.and_then(|args| {
             self.class_info.check_call(method, args.len())?;
@@ -280,6 +295,7 @@ impl ActorCell {
             control,
             pending: self.pending.clone(),
             _held: held,
+            _carried: carried.into_boxed_slice(),
         };
         if let Some(limit) = self.max_pending
             && before >= limit
@@ -311,12 +327,18 @@ impl ActorCell {
         slot
     }
 
-    pub(crate) fn call_slot(&self, method: &str, args: Vec<TaskArg>) -> Arc<Slot> {
-        self.send(method, Ok(args), true)
+    /// A guest's call; `carried`: the actors whose handles `args` hold serialized.
+    pub(crate) fn call_slot(
+        &self,
+        method: &str,
+        args: Vec<TaskArg>,
+        carried: Vec<Arc<ActorCell>>,
+    ) -> Arc<Slot> {
+        self.send(method, Ok(args), true, carried)
     }
 
-    pub(crate) fn tell_args(&self, method: &str, args: Vec<TaskArg>) {
-        self.send(method, Ok(args), false);
+    pub(crate) fn tell_args(&self, method: &str, args: Vec<TaskArg>, carried: Vec<Arc<ActorCell>>) {
+        self.send(method, Ok(args), false, carried);
     }
 
     pub(crate) fn kill(&self) {
@@ -371,7 +393,12 @@ impl ActorHandle {
     /// Calls `method` with `args` (a tuple of values, or [`Args`](crate::Args)); the
     /// result arrives in the returned object. Calls run in the order they are made.
     pub fn call<T>(&self, method: &str, args: impl IntoArgs) -> ObjectRef<T> {
-        ObjectRef::from_slot(self.cell.send(method, args.into_args().into_parts(), true))
+        ObjectRef::from_slot(self.cell.send(
+            method,
+            args.into_args().into_parts(),
+            true,
+            Vec::new(),
+        ))
     }
 
     /// [`call`](Self::call), refusing at once, before anything is sent, a method the
@@ -382,12 +409,18 @@ impl ActorHandle {
         let args = args.into_args().into_parts()?;
         crate::limits::check_name("method", method)?;
         self.cell.class_info.check_call(method, args.len())?;
-        Ok(ObjectRef::from_slot(self.cell.send(method, Ok(args), true)))
+        Ok(ObjectRef::from_slot(self.cell.send(
+            method,
+            Ok(args),
+            true,
+            Vec::new(),
+        )))
     }
 
     /// Calls `method` and forgets the result (fire-and-forget).
     pub fn tell(&self, method: &str, args: impl IntoArgs) {
-        self.cell.send(method, args.into_args().into_parts(), false);
+        self.cell
+            .send(method, args.into_args().into_parts(), false, Vec::new());
     }
 
     /// Waits until the actor's constructor has run: `Ok`, or the constructor's error.
@@ -491,6 +524,7 @@ pub(crate) async fn create(
     args: Vec<TaskArg>,
     options: ActorOptions,
     scope: Option<Arc<Signal>>,
+    carried: Vec<Arc<ActorCell>>,
 ) -> Result<ActorHandle> {
     /// Kills the actor unless disarmed.
     struct KillUnlessReady(Option<Arc<ActorCell>>);
@@ -501,7 +535,7 @@ pub(crate) async fn create(
             }
         }
     }
-    let handle = spawn(runtime, class, args, options, scope)?;
+    let handle = spawn(runtime, class, args, options, scope, carried)?;
     let mut guard = KillUnlessReady(Some(handle.cell.clone()));
     // Not `ActorHandle::ready`: this also runs for guests, on a worker thread, where
     // the host API's brief spin would only delay the constructor it waits for.
@@ -530,6 +564,7 @@ pub(crate) fn spawn(
     args: Vec<TaskArg>,
     options: ActorOptions,
     scope: Option<Arc<Signal>>,
+    carried: Vec<Arc<ActorCell>>,
 ) -> Result<ActorHandle> {
     if runtime.is_closed() {
         return Err(RayError::ShutDown);
@@ -623,6 +658,7 @@ pub(crate) fn spawn(
         scope,
         receiver,
         _counted: counted,
+        _carried: carried,
     };
     runtime.spawn_tracked(mailbox.run(args, ready));
     Ok(ActorHandle::from_cell(cell))
@@ -801,6 +837,11 @@ impl Incarnation {
         self.capture.take()
     }
 
+    /// The actors the guest announced (`actors.carry`) for the value it just handed over.
+    fn take_carried(&mut self) -> Vec<Arc<ActorCell>> {
+        self.store.data_mut().take_carried()
+    }
+
     /// The actor's state as its `snapshot` encodes it (`None`: it declined), or the
     /// trap that lost the instance.
     async fn snapshot(&mut self) -> Result<Option<Vec<u8>>> {
@@ -845,6 +886,9 @@ struct Mailbox {
     receiver: mpsc::UnboundedReceiver<Message>,
     /// The actor's place in the `--max-actors` budget, for its whole life.
     _counted: crate::budget::InstanceSlot,
+    /// The actors whose handles its constructor's arguments hold serialized: alive as
+    /// long as this one, which may run its constructor again on a restart.
+    _carried: Vec<Arc<ActorCell>>,
 }
 
 /// How the loop ended.
@@ -1011,6 +1055,7 @@ impl Mailbox {
         };
 
         let mut snapshot: Option<Vec<u8>> = None;
+        let mut _snapshot_carried: Vec<Arc<ActorCell>> = Vec::new();
         let mut calls_since_snapshot = 0u32;
         let mut dead: Option<String> = None;
         let kill = self.kill.clone();
@@ -1096,6 +1141,11 @@ impl Mailbox {
                     )
                     .await;
                 output.set_output(actor.take_output());
+                // Handles inside the result keep their actors while the result lives.
+                let carried = actor.take_carried();
+                if matches!(outcome, Ok(Ok(_))) {
+                    output.carry(carried);
+                }
                 let outcome = match outcome {
                     Ok(outcome) => outcome,
                     Err(Interrupt::Restart) => {
@@ -1123,7 +1173,12 @@ impl Mailbox {
                             if calls_since_snapshot >= self.options.snapshot_every.max(1) {
                                 calls_since_snapshot = 0;
                                 match self.phase(deadline, true, Box::pin(actor.snapshot())).await {
-                                    Ok(Ok(Some(state))) => snapshot = Some(state),
+                                    Ok(Ok(Some(state))) => {
+                                        snapshot = Some(state);
+                                        // Handles inside the state are restored from it:
+                                        // their actors live as long as the snapshot.
+                                        _snapshot_carried = actor.take_carried();
+                                    }
                                     Ok(Ok(None)) => {}
                                     Ok(Err(err)) => {
                                         lost = Some(format!("its snapshot failed: {err}"));

@@ -104,6 +104,9 @@ pub(crate) struct TaskCtx {
     /// The program this instance works for (`None`: the host's own work, or a
     /// detached actor): the tasks and actors it submits belong to it too.
     pub(crate) scope: Option<Arc<crate::signal::Signal>>,
+    /// Actors announced by `actors.carry` for the next value the guest hands over (by
+    /// id: at most one entry per live actor, so a guest cannot grow it without bound).
+    pub(crate) carried: std::collections::HashMap<ActorId, Arc<ActorCell>>,
 }
 
 impl TaskCtx {
@@ -124,7 +127,16 @@ impl TaskCtx {
             control: None,
             net,
             scope: None,
+            carried: std::collections::HashMap::new(),
         }
+    }
+
+    /// The actors announced for the value being handed over now.
+    pub(crate) fn take_carried(&mut self) -> Vec<Arc<ActorCell>> {
+        if self.carried.is_empty() {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.carried).into_values().collect()
     }
 
     fn slot(&self, handle: &Resource<GuestObjectRef>) -> wasmtime::Result<Arc<Slot>> {
@@ -260,7 +272,8 @@ impl rustyray::runtime::types::HostActorHandle for TaskCtx {
     ) -> wasmtime::Result<Resource<GuestObjectRef>> {
         let cell = self.actor(&handle)?;
         let args = self.task_args(args)?;
-        let slot = cell.call_slot(&method, args);
+        let carried = self.take_carried();
+        let slot = cell.call_slot(&method, args, carried);
         self.push(slot)
     }
 
@@ -272,7 +285,8 @@ impl rustyray::runtime::types::HostActorHandle for TaskCtx {
     ) -> wasmtime::Result<()> {
         let cell = self.actor(&handle)?;
         let args = self.task_args(args)?;
-        cell.tell_args(&method, args);
+        let carried = self.take_carried();
+        cell.tell_args(&method, args, carried);
         Ok(())
     }
 
@@ -315,7 +329,8 @@ impl rustyray::runtime::actors::Host for TaskCtx {
         };
         let runtime = self.runtime.clone();
         let scope = self.scope.clone();
-        match crate::actor_impl::create(&runtime, &class, args, options, scope).await {
+        let carried = self.take_carried();
+        match crate::actor_impl::create(&runtime, &class, args, options, scope, carried).await {
             Ok(handle) => Ok(Ok(self.push_actor(handle.cell().clone())?)),
             Err(err) => Ok(Err(TaskError::from(&err))),
         }
@@ -358,6 +373,14 @@ impl rustyray::runtime::actors::Host for TaskCtx {
         Ok(())
     }
 
+    fn carry(&mut self, handles: Vec<Resource<GuestActorHandle>>) -> wasmtime::Result<()> {
+        for handle in &handles {
+            let cell = self.actor(handle)?;
+            self.carried.entry(cell.id()).or_insert(cell);
+        }
+        Ok(())
+    }
+
     fn kill_with(
         &mut self,
         handle: Resource<GuestActorHandle>,
@@ -382,8 +405,12 @@ impl rustyray::runtime::objects::Host for TaskCtx {
             return Ok(Err(TaskError::from(&err)));
         }
         let value = crate::component::from_guest(value);
+        let carried = self.take_carried();
         match self.runtime.objects.put(value.data, value.encoding) {
-            Ok(slot) => Ok(Ok(self.push(slot)?)),
+            Ok(slot) => {
+                slot.carry(carried);
+                Ok(Ok(self.push(slot)?))
+            }
             Err(err) => Ok(Err(TaskError::from(&err))),
         }
     }
@@ -481,14 +508,18 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
             retry_exceptions: options.retry_exceptions,
             ..TaskOptions::default()
         };
-        let slot =
-            match self
-                .runtime
-                .submit_slot(&function, task_args, options, true, self.scope.clone())
-            {
-                Ok(slot) => slot,
-                Err(err) => return Ok(Err(TaskError::from(&err))),
-            };
+        let carried = self.take_carried();
+        let slot = match self.runtime.submit_slot(
+            &function,
+            task_args,
+            options,
+            true,
+            self.scope.clone(),
+            carried,
+        ) {
+            Ok(slot) => slot,
+            Err(err) => return Ok(Err(TaskError::from(&err))),
+        };
         if let (Some(parent), Some(child)) = (&self.control, slot.producer()) {
             parent.adopt(&child);
         }

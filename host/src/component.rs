@@ -34,6 +34,8 @@ use crate::task_impl::TaskOptions;
 pub(crate) struct TaskRun<'a> {
     /// The task's id: its result object's.
     pub(crate) id: ObjectId,
+    /// Its result object, which keeps alive the actors whose handles the result holds.
+    pub(crate) slot: &'a crate::object_store::Slot,
     pub(crate) options: &'a TaskOptions,
     /// Where its stdout and stderr go (`None`: discarded).
     pub(crate) capture: Option<&'a OutputCapture>,
@@ -456,6 +458,8 @@ impl LoadedComponent {
         match outcome {
             Ok(Ok(value)) => {
                 limits.check_result(function, value.data.len())?;
+                // Handles inside the result keep their actors as long as it lives.
+                run.slot.carry(store.data_mut().take_carried());
                 Ok(from_guest(value))
             }
             Ok(Err(InvokeError::Application(error))) => Err(application_error(function, error)),

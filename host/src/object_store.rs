@@ -218,6 +218,7 @@ impl ObjectStore {
             store: self.shared.clone(),
             output: OnceLock::new(),
             held: AtomicUsize::new(0),
+            carried: OnceLock::new(),
         })
     }
 
@@ -388,6 +389,8 @@ pub struct Slot {
     /// Host memory charged for the output and for an error outcome (a value's bytes
     /// are charged by the store's `reserve`).
     held: AtomicUsize,
+    /// The actors whose handles are serialized inside the value: kept alive while it is.
+    carried: OnceLock<Box<[Arc<crate::actor_impl::ActorCell>]>>,
 }
 
 impl fmt::Debug for Slot {
@@ -402,6 +405,14 @@ impl fmt::Debug for Slot {
 impl Slot {
     pub(crate) fn id(&self) -> ObjectId {
         self.id
+    }
+
+    /// Keeps `actors`, whose handles the value holds serialized, alive as long as this
+    /// object (a handle inside a value keeps its actor, as a real one does). Set once.
+    pub(crate) fn carry(&self, actors: Vec<Arc<crate::actor_impl::ActorCell>>) {
+        if !actors.is_empty() {
+            let _ = self.carried.set(actors.into_boxed_slice());
+        }
     }
 
     /// Records what the producing task printed; call before [`Slot::complete`]. The

@@ -406,6 +406,7 @@ impl RuntimeInner {
         options: TaskOptions,
         from_guest: bool,
         scope: Option<Arc<Signal>>,
+        carried: Vec<Arc<crate::actor_impl::ActorCell>>,
     ) -> Result<Arc<Slot>> {
         crate::limits::check_name("function", function)?;
         let held = task::hold_queued(
@@ -442,6 +443,7 @@ impl RuntimeInner {
             control,
             scope,
             _held: held,
+            _carried: carried,
             output: OutputGuard {
                 slot: slot.clone(),
                 runtime: self.clone(),
@@ -1013,6 +1015,7 @@ impl ActorBuilder<'_> {
             self.args?,
             self.options,
             None,
+            Vec::new(),
         )
         .await
     }
@@ -1028,6 +1031,7 @@ impl ActorBuilder<'_> {
             self.args?,
             self.options,
             None,
+            Vec::new(),
         )
     }
 }
@@ -1167,6 +1171,7 @@ impl TaskBuilder {
             self.options,
             false,
             None,
+            Vec::new(),
         )?))
     }
 }

@@ -254,6 +254,8 @@ pub(crate) struct Task {
     pub(crate) scope: Option<Arc<Signal>>,
     /// Host memory charged for the task while it is queued and running.
     pub(crate) _held: crate::budget::Held,
+    /// The actors whose handles its arguments hold serialized: alive until it ends.
+    pub(crate) _carried: Vec<Arc<crate::actor_impl::ActorCell>>,
     pub(crate) output: OutputGuard,
 }
 
@@ -280,6 +282,7 @@ pub(crate) async fn run(task: Task) {
         control,
         scope,
         _held,
+        _carried,
         output,
     } = task;
     let runtime = output.runtime.clone();
@@ -374,6 +377,7 @@ async fn execute(
             FunctionKind::Wasm(component) => {
                 let run = crate::component::TaskRun {
                     id: slot.id(),
+                    slot,
                     options,
                     capture,
                     control,

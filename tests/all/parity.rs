@@ -559,3 +559,36 @@ async fn test_invalid_arguments() -> Result<()> {
 async fn test_incorrect_method_calls_in_a_guest() -> Result<()> {
     scenario("test_incorrect_method_calls").await
 }
+
+/// Ray's `test_actor.py::test_actor_deletion`, handles in flight: a handle in a pending
+/// task's arguments, in an object or in a result keeps its actor alive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_actor_deletion_handles_in_flight() -> Result<()> {
+    scenario("test_actor_deletion_handles_in_flight").await
+}
+
+/// ... and no longer than that: once the result holding the only handle is dropped, the
+/// actor is reclaimed (Ray's `test_actor_deletion`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_actor_deletion_after_the_carrying_object() -> Result<()> {
+    let runtime = runtime().await;
+    let made = runtime
+        .task("make_tally")
+        .submit_now::<rustyray::ActorId>(&runtime)?;
+    let id = within(SHORT, "make_tally", made.get()).await?;
+    assert_eq!(runtime.stats().live_actors, 1, "the result keeps it");
+    let found = runtime.get_actor_by_id(id)?;
+    assert_eq!(
+        within(SHORT, "a call", found.call::<u32>("count", ()).get()).await?,
+        1
+    );
+    drop(found);
+    assert_eq!(runtime.stats().live_actors, 1, "the result still keeps it");
+    drop(made);
+    assert!(
+        common::eventually(SHORT, || runtime.stats().live_actors == 0).await,
+        "reclaimed with the result: {:?}",
+        runtime.stats()
+    );
+    runtime.shutdown().await
+}

@@ -587,3 +587,54 @@ fn test_incorrect_method_calls() -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Polls `gate` until it has been bumped: a dependency that finishes when the test says.
+#[rustyray::remote]
+fn wait_for_gate(gate: TallyHandle) -> u64 {
+    while gate.count().get().unwrap_or(1) == 0 {}
+    1
+}
+
+#[rustyray::remote]
+fn bump_after(_ready: u64, tally: TallyHandle) -> Result<u32, RayError> {
+    tally.bump().get()
+}
+
+/// Creates a tally, bumps it once and returns its handle (its own handle dies with this
+/// task's instance).
+#[rustyray::remote]
+fn make_tally() -> Result<TallyHandle, RayError> {
+    let tally = Tally::remote();
+    tally.bump().get()?;
+    Ok(tally)
+}
+
+/// Ray's `test_actor.py::test_actor_deletion` with the handle in flight: an actor whose
+/// only handle sits in a pending task's arguments, inside an object, or in a task's
+/// result stays alive while that is so (Ray counts serialized handles as references).
+#[rustyray::remote]
+fn test_actor_deletion_handles_in_flight() -> Result<(), String> {
+    // In a pending task's arguments.
+    let gate = Tally::remote();
+    let ready = wait_for_gate::remote(gate.clone());
+    let tally = Tally::remote();
+    let pending = bump_after::remote(&ready, tally.clone());
+    drop(tally);
+    gate.bump().get().map_err(ray)?;
+    let bumped = pending.get().map_err(ray)?;
+    check(bumped == 1, || {
+        format!("the pending task's tally: {bumped}")
+    })?;
+    // Inside an object.
+    let tally = Tally::remote();
+    tally.bump().get().map_err(ray)?;
+    let stored = rustyray::put(&vec![tally.clone()]).map_err(ray)?;
+    drop(tally);
+    let back: Vec<TallyHandle> = stored.get().map_err(ray)?;
+    let two = back[0].bump().get().map_err(ray)?;
+    check(two == 2, || format!("the stored tally: {two}"))?;
+    // In a task's result.
+    let made = make_tally::remote().get().map_err(ray)?;
+    let two = made.bump().get().map_err(ray)?;
+    check(two == 2, || format!("the returned tally: {two}"))
+}
