@@ -93,6 +93,15 @@ class LimitExceededError(RayError):
         self.value = value
 
 
+class ObjectFreedError(RayError):
+    """The object was freed and can no longer be read (Ray's ``ObjectFreedError``);
+    ``object_id`` is its ``(node, hi, lo)``."""
+
+    def __init__(self, message, object_id=None):
+        super().__init__(message)
+        self.object_id = object_id
+
+
 class ObjectEncodeError(RayError, TypeError):
     """A value could not be encoded as MessagePack."""
 

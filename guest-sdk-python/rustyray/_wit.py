@@ -122,6 +122,9 @@ def to_exception(err):
         return _errors.LimitExceededError(info.message, info.limit, info.value)
     if isinstance(err, t.TaskError_Runtime):
         return _errors.RaySystemError(err.value)
+    if isinstance(err, t.TaskError_ObjectFreed):
+        i = err.value
+        return _errors.ObjectFreedError(f"object {i.node:x}:{i.hi:016x}{i.lo:016x} was freed", (i.node, i.hi, i.lo))
     return _errors.RayError(repr(err))
 
 

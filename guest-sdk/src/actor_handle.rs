@@ -309,6 +309,41 @@ pub fn tell(
     })
 }
 
+impl ActorHandle {
+    /// Calls a method whose result is a tuple of `num_returns` values (Ray's
+    /// `num_returns` for actor methods): one reference per element, 0 allowed; see
+    /// [`ObjectRef::cast`] for their types. A result of another length fails every
+    /// one of them, as does a failed call.
+    pub fn call_returns(
+        &self,
+        method: &str,
+        args: Vec<LoweredArg<'_>>,
+        num_returns: u32,
+    ) -> Vec<ObjectRef<()>> {
+        call_returns(self, &format!("`{method}`"), method, &[], args, num_returns)
+    }
+}
+
+/// [`call`] for a method of `num_returns` results: one reference per element.
+pub fn call_returns(
+    handle: &ActorHandle,
+    what: &str,
+    method: &str,
+    params: &[&str],
+    args: Vec<LoweredArg<'_>>,
+    num_returns: u32,
+) -> Vec<ObjectRef<()>> {
+    let called = match &handle.link {
+        Link::Live(actor) => crate::runtime::check_num_returns(num_returns).and_then(|()| {
+            with_sys_args(what, params, args, |args| {
+                Ok(sys::actor_call_returns(actor, method, args, num_returns))
+            })
+        }),
+        Link::Failed(error) => Err(creation_failed(error)),
+    };
+    crate::runtime::returned(called, num_returns)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

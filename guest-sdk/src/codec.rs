@@ -23,7 +23,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApplicationError, InvokeError, RAY_ERROR_TYPE, RayError};
-use crate::object_ref::ObjectRef;
 use crate::sys::Handle;
 
 /// How a value's bytes are to be read (the WIT's `encoding`).
@@ -93,25 +92,30 @@ pub trait FromArg: Sized {
 impl<T: DeserializeOwned> FromArg for T {
     fn from_arg(arg: InArg) -> Result<Self, String> {
         match arg {
-            InArg::Value(value) => decode_encoded(value),
-            InArg::Reference(_) => Err("expected a value, got an object reference".to_owned()),
+            InArg::Value(value) => match value.encoding {
+                Encoding::Msgpack => decode_exact(&value.data).or_else(|why| {
+                    // A plain value given for an `ObjectRef<T>` parameter (e.g. by
+                    // `rustyray call`): stored, so the function still reads it through
+                    // a reference.
+                    if crate::object_ref::is_object_ref::<T>() {
+                        stored_reference(value)
+                    } else {
+                        Err(why)
+                    }
+                }),
+                Encoding::Raw if crate::object_ref::is_object_ref::<T>() => stored_reference(value),
+                Encoding::Raw => decode_raw(value.data),
+            },
+            InArg::Reference(handle) => crate::object_ref::from_reference(handle),
             InArg::Taken => Err("missing".to_owned()),
         }
     }
 }
 
-impl<T> FromArg for ObjectRef<T> {
-    fn from_arg(arg: InArg) -> Result<Self, String> {
-        match arg {
-            InArg::Reference(handle) => Ok(ObjectRef::from_handle(handle)),
-            // A value given for a reference parameter (e.g. by `rustyray call`): stored, so
-            // the function still reads it through a reference.
-            InArg::Value(value) => crate::sys::put(value)
-                .map(ObjectRef::from_handle)
-                .map_err(|error| error.to_string()),
-            InArg::Taken => Err("missing".to_owned()),
-        }
-    }
+/// An `ObjectRef` parameter given a value: the value, stored.
+fn stored_reference<T: DeserializeOwned>(value: Encoded) -> Result<T, String> {
+    let handle = crate::sys::put(value).map_err(|error| error.to_string())?;
+    crate::object_ref::from_reference(handle)
 }
 
 /// Decodes argument `index` (described as `param`, e.g. `b: i32`) of `function`, taking it
@@ -314,10 +318,20 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Encoded, String
             data,
         });
     }
-    to_bytes(value).map(|data| Encoded {
+    // References serialized into this value are shared with the host (see
+    // `ObjectRef`'s `Serialize`); nowhere else can one be serialized.
+    let outer = SHARING.replace(true);
+    let data = to_bytes(value);
+    SHARING.set(outer);
+    data.map(|data| Encoded {
         encoding: Encoding::Msgpack,
         data,
     })
+}
+
+/// Whether a value for the host is being encoded (where an `ObjectRef` may go).
+pub(crate) fn sharing() -> bool {
+    SHARING.get()
 }
 
 /// A value decoded from either encoding.
@@ -387,6 +401,8 @@ pub(crate) fn decode_exact<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Strin
 }
 
 thread_local! {
+    /// Set while a value for the host is encoded: see [`sharing`].
+    static SHARING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// The message of the last custom serde error raised through [`ser_error`]/[`de_error`].
     static CUSTOM_MESSAGE: RefCell<Option<String>> = const { RefCell::new(None) };
 }

@@ -81,6 +81,10 @@ pub enum RayError {
         /// The timeout that passed, in milliseconds.
         ms: u64,
     },
+    /// The object was freed ([`free`](crate::free)) and can no longer be read (Ray's
+    /// `ObjectFreedError`).
+    #[error("object {0} was freed and can no longer be read")]
+    ObjectFreed(crate::Id),
     /// A call was given arguments it cannot work with, e.g. duplicate references or a
     /// `num_returns` out of range for [`wait`](crate::wait) (Ray's `ValueError`).
     #[error("invalid argument: {0}")]

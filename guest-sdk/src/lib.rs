@@ -151,14 +151,17 @@ pub use function::{Function, function};
 pub use id::Id;
 pub use object_ref::{AnyObjectRef, Arg, IntoArg, LoweredArg, ObjectRef, arg, arg_object, arg_ref};
 pub use options::{ActorOptions, TaskOptions};
-pub use runtime::{args, cancel, exit_actor, get, get_all, put, wait, wait_indexes};
+pub use runtime::{
+    MAX_NUM_RETURNS, args, cancel, exit_actor, free, get, get_all, put, wait, wait_indexes,
+};
 pub use rustyray_sdk_macros::{actor, main, remote};
 
 /// What the macros' generated code uses. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::actor_handle::{
-        ActorHandle, call as call_actor, create as create_actor, tell as tell_actor,
+        ActorHandle, call as call_actor, call_returns as call_actor_returns,
+        create as create_actor, tell as tell_actor,
     };
     pub use crate::actor_registry::{
         ActorClass, ActorObject, ActorState, assert_actor_impl, call_actor as dispatch_actor_call,
@@ -179,7 +182,7 @@ pub mod __private {
         EXIT_NO_MAIN, EXIT_SEVERAL_MAINS, MainFunction, RemoteFunction, describe, has_main, invoke,
         run_main,
     };
-    pub use crate::runtime::submit;
+    pub use crate::runtime::{next_ref, submit, submit_returns};
     pub use inventory;
     pub use serde;
 }

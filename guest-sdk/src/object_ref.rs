@@ -65,6 +65,15 @@ impl<T> ObjectRef<T> {
         &self.state
     }
 
+    /// The same reference seen as a reference to a `U` (for references made by untyped
+    /// calls, like [`ActorHandle::call_returns`](crate::ActorHandle::call_returns)).
+    pub fn cast<U>(self) -> ObjectRef<U> {
+        ObjectRef {
+            state: self.state,
+            value: PhantomData,
+        }
+    }
+
     /// The object's id, stable for its lifetime: for logs and equality. A reference that
     /// holds a submission error has [`Id::NONE`](crate::Id::NONE).
     pub fn id(&self) -> crate::Id {
@@ -165,7 +174,260 @@ impl<T> ObjectRef<T> {
     ///
     /// As [`len`](Self::len).
     pub fn bytes(&self) -> Result<Vec<u8>, RayError> {
-        Ok(sys::get(self.handle()?)?.data)
+        sys::read(self.handle()?, 0, u64::MAX)
+    }
+}
+
+/// The MessagePack extension type of an object reference inside a value (ASCII `R`);
+/// its 24 bytes are the object's id: node, hi, lo, big-endian.
+const OBJECT_REF_EXT: i8 = 82;
+
+/// An `ObjectRef` inside a value — a field, a `Vec` or map of them, a task's or
+/// method's return value, an actor's argument — travels as the reference, not the
+/// object's value (Ray's nested references): the receiver gets an `ObjectRef` of its
+/// own, and the object lives as long as any holder has it (the value it is stored in,
+/// a task argument, an actor's state, a borrower in another task). Only a value handed
+/// to rustyray can carry one; any other serializer (and a reference that holds a
+/// submission error) fails.
+impl<T> Serialize for ObjectRef<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let handle = match &self.state {
+            State::Live(handle) => handle,
+            State::Failed(error) => {
+                return Err(codec::ser_error(format!(
+                    "cannot send a reference whose task was never submitted: {error}"
+                )));
+            }
+        };
+        if !codec::sharing() {
+            return Err(codec::ser_error(
+                "an ObjectRef serializes only into a value passed to rustyray (an argument, \
+                 a put, a return value)"
+                    .to_owned(),
+            ));
+        }
+        let id = sys::share(handle);
+        let mut payload = [0u8; 24];
+        payload[..8].copy_from_slice(&id.node.to_be_bytes());
+        payload[8..16].copy_from_slice(&id.hi.to_be_bytes());
+        payload[16..].copy_from_slice(&id.lo.to_be_bytes());
+        serializer.serialize_newtype_struct(
+            crate::msgpack::MSGPACK_EXT_STRUCT_NAME,
+            &(OBJECT_REF_EXT, ExtPayload(&payload)),
+        )
+    }
+}
+
+/// A reference read back from a value this guest was handed (see `Serialize`).
+impl<'de, T> serde::Deserialize<'de> for ObjectRef<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (kind, payload) = deserializer
+            .deserialize_newtype_struct(crate::msgpack::MSGPACK_EXT_STRUCT_NAME, ExtVisitor)?;
+        // A reference handed over as an argument of its own (`argument.reference`).
+        if let Some(handle) = DIRECT.take() {
+            return Ok(ObjectRef::from_handle(handle));
+        }
+        if kind != OBJECT_REF_EXT || payload.len() != 24 {
+            return Err(codec::de_error(format!(
+                "expected an object reference (MessagePack extension {OBJECT_REF_EXT} of 24 \
+                 bytes), got extension {kind} of {} bytes",
+                payload.len()
+            )));
+        }
+        let word = |at: usize| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&payload[at..at + 8]);
+            u64::from_be_bytes(word)
+        };
+        let id = crate::Id {
+            node: word(0),
+            hi: word(8),
+            lo: word(16),
+        };
+        sys::available().map_err(|error| codec::de_error(error.to_string()))?;
+        sys::receive(id)
+            .map(ObjectRef::from_handle)
+            .map_err(|error| {
+                codec::de_error(format!("the reference to {id} cannot be decoded: {error}"))
+            })
+    }
+}
+
+thread_local! {
+    /// A reference the host passed as an argument of its own, while its parameter
+    /// (an `ObjectRef<T>`) is being made from it.
+    static DIRECT: std::cell::RefCell<Option<Handle>> = const { std::cell::RefCell::new(None) };
+    /// Set when a type asked [`Probe`] for an object reference.
+    static ASKED_FOR_REF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The parameter of type `T` (an `ObjectRef<_>`) made from a reference argument.
+pub(crate) fn from_reference<T: serde::de::DeserializeOwned>(handle: Handle) -> Result<T, String> {
+    DIRECT.set(Some(handle));
+    let result = T::deserialize(Probe);
+    // Not taken: `T` is not an `ObjectRef`; the handle is released.
+    let unused = DIRECT.take().is_some();
+    match result {
+        Ok(value) if !unused => Ok(value),
+        _ => Err("expected a value, got an object reference".to_owned()),
+    }
+}
+
+/// Whether `T` is an `ObjectRef<_>` (it deserializes from an object reference).
+pub(crate) fn is_object_ref<T: serde::de::DeserializeOwned>() -> bool {
+    ASKED_FOR_REF.set(false);
+    let _ = T::deserialize(Probe);
+    DIRECT.take();
+    ASKED_FOR_REF.take()
+}
+
+/// A deserializer that offers only an object reference: an empty extension of type
+/// [`OBJECT_REF_EXT`], which `ObjectRef`'s `Deserialize` completes from [`DIRECT`].
+struct Probe;
+
+#[derive(Debug)]
+struct ProbeError;
+
+impl fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not an object reference")
+    }
+}
+
+impl std::error::Error for ProbeError {}
+
+impl serde::de::Error for ProbeError {
+    fn custom<M: fmt::Display>(_: M) -> Self {
+        ProbeError
+    }
+}
+
+impl<'de> serde::Deserializer<'de> for Probe {
+    type Error = ProbeError;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, ProbeError> {
+        Err(ProbeError)
+    }
+
+    fn deserialize_newtype_struct<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, ProbeError> {
+        if name != crate::msgpack::MSGPACK_EXT_STRUCT_NAME {
+            return Err(ProbeError);
+        }
+        ASKED_FOR_REF.set(true);
+        if DIRECT.with_borrow(Option::is_none) {
+            return Err(ProbeError);
+        }
+        visitor.visit_newtype_struct(ProbeExt)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+/// The extension [`Probe`] offers: type [`OBJECT_REF_EXT`], 24 zero bytes.
+struct ProbeExt;
+
+impl<'de> serde::Deserializer<'de> for ProbeExt {
+    type Error = ProbeError;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, ProbeError> {
+        use serde::de::IntoDeserializer;
+        use serde::de::value::BytesDeserializer;
+        struct Fields(u8);
+        impl<'de> serde::de::SeqAccess<'de> for Fields {
+            type Error = ProbeError;
+            fn next_element_seed<S: serde::de::DeserializeSeed<'de>>(
+                &mut self,
+                seed: S,
+            ) -> Result<Option<S::Value>, ProbeError> {
+                self.0 += 1;
+                match self.0 {
+                    1 => seed
+                        .deserialize(OBJECT_REF_EXT.into_deserializer())
+                        .map(Some),
+                    2 => seed
+                        .deserialize(BytesDeserializer::new(&[0u8; 24]))
+                        .map(Some),
+                    _ => Ok(None),
+                }
+            }
+        }
+        visitor.visit_seq(Fields(0))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+/// An extension's payload, serialized as bytes.
+struct ExtPayload<'a>(&'a [u8]);
+
+impl Serialize for ExtPayload<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
+}
+
+/// Reads a MessagePack extension as its type and payload.
+struct ExtVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ExtVisitor {
+    type Value = (i8, Vec<u8>);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object reference (a MessagePack extension)")
+    }
+
+    fn visit_newtype_struct<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_tuple(2, self)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let kind: i8 = seq
+            .next_element()?
+            .ok_or_else(|| serde::de::Error::custom("an extension without its type"))?;
+        let payload: PayloadBytes = seq
+            .next_element()?
+            .ok_or_else(|| serde::de::Error::custom("an extension without its data"))?;
+        Ok((kind, payload.0))
+    }
+}
+
+/// An extension's payload, read as bytes.
+struct PayloadBytes(Vec<u8>);
+
+impl<'de> serde::Deserialize<'de> for PayloadBytes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Bytes;
+        impl serde::de::Visitor<'_> for Bytes {
+            type Value = PayloadBytes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E>(self, bytes: &[u8]) -> Result<PayloadBytes, E> {
+                Ok(PayloadBytes(bytes.to_vec()))
+            }
+            fn visit_byte_buf<E>(self, bytes: Vec<u8>) -> Result<PayloadBytes, E> {
+                Ok(PayloadBytes(bytes))
+            }
+        }
+        deserializer.deserialize_bytes(Bytes)
     }
 }
 
@@ -309,18 +571,6 @@ impl<'a, T: Serialize> IntoArg<'a, T> for &T {
 impl<'a, T> IntoArg<'a, T> for ObjectRef<T> {
     fn into_arg(self) -> LoweredArg<'a> {
         LoweredArg(Lowered::Owned(self.state, false))
-    }
-}
-
-impl<'a, T> IntoArg<'a, ObjectRef<T>> for ObjectRef<T> {
-    fn into_arg(self) -> LoweredArg<'a> {
-        LoweredArg(Lowered::Owned(self.state, true))
-    }
-}
-
-impl<'a, T> IntoArg<'a, ObjectRef<T>> for &'a ObjectRef<T> {
-    fn into_arg(self) -> LoweredArg<'a> {
-        LoweredArg(Lowered::Borrowed(&self.state, true))
     }
 }
 

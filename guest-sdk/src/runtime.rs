@@ -181,6 +181,22 @@ pub fn wait_indexes<R: AnyObjectRef>(
     Ok(ready)
 }
 
+/// Frees `objects` (Ray's `ray._private.internal_api.free`): from now on every `get` of
+/// them, by any holder in any guest, fails with [`RayError::ObjectFreed`], as does a task
+/// that takes one as an argument. References that hold a submission error are skipped.
+pub fn free<T>(objects: &[ObjectRef<T>]) {
+    let handles: Vec<&Handle> = objects
+        .iter()
+        .filter_map(|object| match object.state() {
+            State::Live(handle) => Some(handle),
+            State::Failed(_) => None,
+        })
+        .collect();
+    if !handles.is_empty() {
+        sys::free(&handles);
+    }
+}
+
 /// Cancels the task that produces `object`: a pending task never runs, a running one is
 /// interrupted, and every `get` of it returns [`RayError::Cancelled`]. Cancelling a
 /// finished task does nothing.
@@ -231,6 +247,64 @@ pub fn submit<R>(
         return ObjectRef::failed(error);
     }
     ObjectRef::from_result(submit_lowered(function, params, args, &options))
+}
+
+/// Submits a function of `num_returns` results (`#[remote(num_returns = k)]`): one
+/// reference per element of the tuple it returns. Never fails itself: an error ends up in
+/// each returned reference.
+pub fn submit_returns(
+    function: &str,
+    params: &[&str],
+    args: Vec<LoweredArg<'_>>,
+    options: TaskOptions,
+    num_returns: u32,
+) -> Vec<ObjectRef<()>> {
+    let submitted = check_num_returns(num_returns)
+        .and_then(|()| sys::available())
+        .and_then(|()| {
+            with_sys_args(&format!("`{function}`"), params, args, |sys_args| {
+                sys::submit_returns(function, sys_args, &options, num_returns)
+            })
+        });
+    returned(submitted, num_returns)
+}
+
+/// The most objects one task or actor call may return (`num_returns`), as the host
+/// allows.
+pub const MAX_NUM_RETURNS: u32 = 4096;
+
+pub(crate) fn check_num_returns(num_returns: u32) -> Result<(), RayError> {
+    if num_returns > MAX_NUM_RETURNS {
+        return Err(RayError::InvalidArgument(format!(
+            "num_returns = {num_returns} is more than the {MAX_NUM_RETURNS} objects a task \
+             or call may return"
+        )));
+    }
+    Ok(())
+}
+
+/// `num_returns` references: the host's, or each holding the error.
+pub(crate) fn returned(
+    handles: Result<Vec<Handle>, RayError>,
+    num_returns: u32,
+) -> Vec<ObjectRef<()>> {
+    match handles {
+        Ok(handles) => handles.into_iter().map(ObjectRef::from_handle).collect(),
+        Err(error) => (0..num_returns.min(MAX_NUM_RETURNS))
+            .map(|_| ObjectRef::failed(error.clone()))
+            .collect(),
+    }
+}
+
+/// The next of the references [`submit_returns`] (or an actor's `call_returns`) gave, as
+/// an `ObjectRef<U>`; one holding an error if there is none (the host answered fewer).
+pub fn next_ref<U>(refs: &mut impl Iterator<Item = ObjectRef<()>>) -> ObjectRef<U> {
+    match refs.next() {
+        Some(object) => object.cast(),
+        None => ObjectRef::failed(RayError::Runtime(
+            "the runtime returned fewer references than num_returns".into(),
+        )),
+    }
 }
 
 fn submit_lowered(

@@ -127,6 +127,46 @@ mod imp {
         objects::wait(handles, num_ready, timeout_ms)
     }
 
+    pub(crate) fn free(handles: &[&Handle]) {
+        objects::free(handles);
+    }
+
+    pub(crate) fn share(handle: &Handle) -> Id {
+        from_wit_id(objects::share(handle))
+    }
+
+    pub(crate) fn receive(id: Id) -> Result<Handle, RayError> {
+        objects::receive(types::Id {
+            node: id.node,
+            hi: id.hi,
+            lo: id.lo,
+        })
+        .map_err(from_wit)
+    }
+
+    pub(crate) fn submit_returns(
+        function: &str,
+        args: Vec<SysArg<'_>>,
+        options: &crate::options::TaskOptions,
+        num_returns: u32,
+    ) -> Result<Vec<Handle>, RayError> {
+        let options = types::TaskOptions {
+            timeout_ms: options.timeout_ms(),
+            max_retries: options.max_retries_value(),
+            retry_exceptions: options.retries_exceptions(),
+        };
+        tasks::submit_returns(function, &to_wit(args), options, num_returns).map_err(from_wit)
+    }
+
+    pub(crate) fn actor_call_returns(
+        actor: &Actor,
+        method: &str,
+        args: Vec<SysArg<'_>>,
+        num_returns: u32,
+    ) -> Vec<Handle> {
+        actor.call_returns(method, &to_wit(args), num_returns)
+    }
+
     pub(crate) fn submit(
         function: &str,
         args: Vec<SysArg<'_>>,
@@ -257,6 +297,7 @@ mod imp {
                 value: info.value,
                 message: info.message,
             },
+            E::ObjectFreed(id) => RayError::ObjectFreed(from_wit_id(id)),
         }
     }
 }
@@ -327,6 +368,34 @@ mod imp {
         _args: Vec<SysArg<'_>>,
         _options: &crate::options::TaskOptions,
     ) -> Result<Handle, RayError> {
+        Err(unavailable())
+    }
+
+    pub(crate) fn submit_returns(
+        _function: &str,
+        _args: Vec<SysArg<'_>>,
+        _options: &crate::options::TaskOptions,
+        _num_returns: u32,
+    ) -> Result<Vec<Handle>, RayError> {
+        Err(unavailable())
+    }
+
+    pub(crate) fn actor_call_returns(
+        _actor: &Actor,
+        _method: &str,
+        _args: Vec<SysArg<'_>>,
+        _num_returns: u32,
+    ) -> Vec<Handle> {
+        Vec::new()
+    }
+
+    pub(crate) fn free(_handles: &[&Handle]) {}
+
+    pub(crate) fn share(_handle: &Handle) -> Id {
+        Id::NONE
+    }
+
+    pub(crate) fn receive(_id: Id) -> Result<Handle, RayError> {
         Err(unavailable())
     }
 

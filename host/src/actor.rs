@@ -34,7 +34,7 @@ use crate::args::IntoArgs;
 use crate::bindings::{InvokeError, TaskCtx, TaskModule};
 use crate::codec::{self, Value};
 use crate::component::{
-    LoadedComponent, call_error, from_guest, guest_args, instantiate_error, new_store, refuel,
+    LoadedComponent, call_error, guest_args, instantiate_error, new_store, refuel,
 };
 use crate::error::TrapContext;
 use crate::error::{RayError, Result};
@@ -194,7 +194,7 @@ impl CallOutput {
 
     fn complete(mut self, outcome: Result<Value>) {
         if let Some(slot) = self.slot.take() {
-            let _ = slot.complete(outcome.map(|value| (value.data, value.encoding)));
+            let _ = crate::refs::fill(&slot, outcome);
         }
     }
 
@@ -415,6 +415,33 @@ impl ActorHandle {
             true,
             Vec::new(),
         )))
+    }
+
+    /// Calls a method whose result is a tuple of `num_returns` values (Ray's
+    /// `num_returns` for actor methods): one object per element, 0 allowed. A result of
+    /// another length fails every one of them, as does a failed call. Objects of
+    /// different types: [`ObjectRef::cast`] each. More than
+    /// [`MAX_NUM_RETURNS`](crate::refs::MAX_NUM_RETURNS) gives one object holding
+    /// [`RayError::InvalidArgument`].
+    pub fn call_returns<T>(
+        &self,
+        method: &str,
+        args: impl IntoArgs,
+        num_returns: usize,
+    ) -> Vec<ObjectRef<T>> {
+        if let Err(err) = crate::refs::check_num_returns(num_returns) {
+            // One object holding the refusal (there is no `Result` to carry it).
+            let refused = self.cell.objects.new_slot();
+            let _ = refused.complete(Err(err));
+            return vec![ObjectRef::from_slot(refused)];
+        }
+        let whole = self
+            .cell
+            .send(method, args.into_args().into_parts(), true, Vec::new());
+        crate::task_impl::split_returns(&self.cell.objects, None, whole, num_returns)
+            .into_iter()
+            .map(ObjectRef::from_slot)
+            .collect()
     }
 
     /// Calls `method` and forgets the result (fire-and-forget).
@@ -811,7 +838,10 @@ impl Incarnation {
                 limits
                     .check_result(what, value.data.len())
                     .map_err(CallFailure::Error)?;
-                Ok(from_guest(value))
+                let value = self.store.data_mut().value_from_guest(value);
+                // References shared or handed in during the call and not used are let go.
+                self.store.data_mut().refs.clear();
+                value.map_err(CallFailure::Error)
             }
             Ok(Err(err)) => Err(CallFailure::Error(invoke_error(what, err))),
             Err(err) => {

@@ -107,6 +107,8 @@ pub(crate) struct TaskCtx {
     /// Actors announced by `actors.carry` for the next value the guest hands over (by
     /// id: at most one entry per live actor, so a guest cannot grow it without bound).
     pub(crate) carried: std::collections::HashMap<ActorId, Arc<ActorCell>>,
+    /// References the guest shared into values, and ones it was handed inside values.
+    pub(crate) refs: crate::refs::InstanceRefs,
 }
 
 impl TaskCtx {
@@ -128,6 +130,7 @@ impl TaskCtx {
             net,
             scope: None,
             carried: std::collections::HashMap::new(),
+            refs: crate::refs::InstanceRefs::default(),
         }
     }
 
@@ -137,6 +140,28 @@ impl TaskCtx {
             return Vec::new();
         }
         std::mem::take(&mut self.carried).into_values().collect()
+    }
+
+    /// A value the guest hands the host (put, an argument, a result), with the
+    /// references inside it resolved from what the guest shared (no copy of the bytes).
+    pub(crate) fn value_from_guest(
+        &mut self,
+        value: WitValue,
+    ) -> crate::error::Result<crate::codec::Value> {
+        let mut value = crate::component::from_guest(value);
+        let refs = self.refs.resolve(value.encoding, &value.data)?;
+        if !refs.is_empty() {
+            value.refs = refs;
+        }
+        Ok(value)
+    }
+
+    /// A value the host hands the guest: the references inside it become receivable.
+    pub(crate) fn value_to_guest(&mut self, value: &crate::codec::Value) -> WitValue {
+        if !value.refs.is_empty() {
+            self.refs.receive_all(value.refs.slots());
+        }
+        crate::component::to_guest(value)
     }
 
     fn slot(&self, handle: &Resource<GuestObjectRef>) -> wasmtime::Result<Arc<Slot>> {
@@ -237,25 +262,30 @@ impl TaskCtx {
         Ok(self.table.push(GuestActorHandle { cell })?)
     }
 
+    /// The arguments as the host takes them; `Ok(Err(..))` when a value holds a
+    /// reference the guest did not share (the call is refused, not trapped).
     fn task_args(
-        &self,
+        &mut self,
         args: Vec<rustyray::runtime::types::TaskArg>,
-    ) -> wasmtime::Result<Vec<TaskArg>> {
-        args.into_iter()
-            .map(|arg| {
-                Ok(match arg {
-                    rustyray::runtime::types::TaskArg::Value(value) => {
-                        TaskArg::Value(crate::component::from_guest(value))
+    ) -> wasmtime::Result<crate::error::Result<Vec<TaskArg>>> {
+        let mut out = Vec::with_capacity(args.len());
+        for arg in args {
+            out.push(match arg {
+                rustyray::runtime::types::TaskArg::Value(value) => {
+                    match self.value_from_guest(value) {
+                        Ok(value) => TaskArg::Value(value),
+                        Err(err) => return Ok(Err(err)),
                     }
-                    rustyray::runtime::types::TaskArg::Object(handle) => {
-                        TaskArg::Object(self.slot(&handle)?)
-                    }
-                    rustyray::runtime::types::TaskArg::Reference(handle) => {
-                        TaskArg::Reference(self.slot(&handle)?)
-                    }
-                })
-            })
-            .collect()
+                }
+                rustyray::runtime::types::TaskArg::Object(handle) => {
+                    TaskArg::Object(self.slot(&handle)?)
+                }
+                rustyray::runtime::types::TaskArg::Reference(handle) => {
+                    TaskArg::Reference(self.slot(&handle)?)
+                }
+            });
+        }
+        Ok(Ok(out))
     }
 }
 
@@ -271,10 +301,38 @@ impl rustyray::runtime::types::HostActorHandle for TaskCtx {
         args: Vec<rustyray::runtime::types::TaskArg>,
     ) -> wasmtime::Result<Resource<GuestObjectRef>> {
         let cell = self.actor(&handle)?;
-        let args = self.task_args(args)?;
         let carried = self.take_carried();
-        let slot = cell.call_slot(&method, args, carried);
+        let slot = match self.task_args(args)? {
+            Ok(args) => cell.call_slot(&method, args, carried),
+            Err(err) => failed_slot(&self.runtime, err)?,
+        };
         self.push(slot)
+    }
+
+    fn call_returns(
+        &mut self,
+        handle: Resource<GuestActorHandle>,
+        method: String,
+        args: Vec<rustyray::runtime::types::TaskArg>,
+        num_returns: u32,
+    ) -> wasmtime::Result<Vec<Resource<GuestObjectRef>>> {
+        if let Err(err) = crate::refs::check_num_returns(num_returns as usize) {
+            // No error channel: one object holding the refusal.
+            return Ok(vec![self.push(failed_slot(&self.runtime, err)?)?]);
+        }
+        let cell = self.actor(&handle)?;
+        let carried = self.take_carried();
+        let slot = match self.task_args(args)? {
+            Ok(args) => cell.call_slot(&method, args, carried),
+            Err(err) => failed_slot(&self.runtime, err)?,
+        };
+        let slots = crate::task_impl::split_returns(
+            &self.runtime.objects,
+            Some(&self.runtime.handle),
+            slot,
+            num_returns as usize,
+        );
+        slots.into_iter().map(|slot| self.push(slot)).collect()
     }
 
     fn tell(
@@ -284,9 +342,11 @@ impl rustyray::runtime::types::HostActorHandle for TaskCtx {
         args: Vec<rustyray::runtime::types::TaskArg>,
     ) -> wasmtime::Result<()> {
         let cell = self.actor(&handle)?;
-        let args = self.task_args(args)?;
         let carried = self.take_carried();
-        cell.tell_args(&method, args, carried);
+        // A tell has no result to carry an error: a refused value drops the call.
+        if let Ok(args) = self.task_args(args)? {
+            cell.tell_args(&method, args, carried);
+        }
         Ok(())
     }
 
@@ -311,7 +371,10 @@ impl rustyray::runtime::actors::Host for TaskCtx {
         args: Vec<rustyray::runtime::types::TaskArg>,
         options: rustyray::runtime::types::ActorOptions,
     ) -> wasmtime::Result<Result<Resource<GuestActorHandle>, TaskError>> {
-        let args = self.task_args(args)?;
+        let args = match self.task_args(args)? {
+            Ok(args) => args,
+            Err(err) => return Ok(Err(TaskError::from(&err))),
+        };
         let detached = options.detached;
         let options = ActorOptions {
             name: options.name,
@@ -404,14 +467,43 @@ impl rustyray::runtime::objects::Host for TaskCtx {
         if let Err(err) = self.limiter.limits.check_result("put", value.data.len()) {
             return Ok(Err(TaskError::from(&err)));
         }
-        let value = crate::component::from_guest(value);
         let carried = self.take_carried();
-        match self.runtime.objects.put(value.data, value.encoding) {
+        let stored = self
+            .value_from_guest(value)
+            .and_then(|value| crate::refs::put(&self.runtime.objects, value));
+        match stored {
             Ok(slot) => {
                 slot.carry(carried);
                 Ok(Ok(self.push(slot)?))
             }
             Err(err) => Ok(Err(TaskError::from(&err))),
+        }
+    }
+
+    fn free(&mut self, handles: Vec<Resource<GuestObjectRef>>) -> wasmtime::Result<()> {
+        for handle in &handles {
+            self.slot(handle)?.free();
+        }
+        Ok(())
+    }
+
+    fn share(&mut self, handle: Resource<GuestObjectRef>) -> wasmtime::Result<WitId> {
+        let slot = self.slot(&handle)?;
+        self.refs.share(&slot);
+        Ok(slot.id().0.into())
+    }
+
+    fn receive(
+        &mut self,
+        id: WitId,
+    ) -> wasmtime::Result<Result<Resource<GuestObjectRef>, TaskError>> {
+        let id = crate::object_store::ObjectId(Id::from(id));
+        match self.refs.receive(id) {
+            Some(slot) => Ok(Ok(self.push(slot)?)),
+            None => Ok(Err(TaskError::BadArguments(format!(
+                "no reference to {id} was handed to this instance (inside a value it \
+                 received) that it has not already taken"
+            )))),
         }
     }
 
@@ -421,7 +513,7 @@ impl rustyray::runtime::objects::Host for TaskCtx {
     ) -> wasmtime::Result<Result<WitValue, TaskError>> {
         let slot = self.ready_slot(&handle).await?;
         Ok(match slot.get_value().await {
-            Ok(value) => Ok(crate::component::to_guest(&value)),
+            Ok(value) => Ok(self.value_to_guest(&value)),
             Err(err) => Err(TaskError::from(&err)),
         })
     }
@@ -496,7 +588,10 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
         }) {
             return Ok(Err(TaskError::from(&err)));
         }
-        let task_args = self.task_args(args)?;
+        let task_args = match self.task_args(args)? {
+            Ok(args) => args,
+            Err(err) => return Ok(Err(TaskError::from(&err))),
+        };
         // A guest may ask for a shorter deadline than the operator's, never a longer one.
         let timeout = crate::limits::shorter(
             options.timeout_ms.map(Duration::from_millis),
@@ -526,6 +621,34 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
         Ok(Ok(self.push(slot)?))
     }
 
+    fn submit_returns(
+        &mut self,
+        function: String,
+        args: Vec<rustyray::runtime::types::TaskArg>,
+        options: rustyray::runtime::types::TaskOptions,
+        num_returns: u32,
+    ) -> wasmtime::Result<Result<Vec<Resource<GuestObjectRef>>, TaskError>> {
+        if let Err(err) = crate::refs::check_num_returns(num_returns as usize) {
+            return Ok(Err(TaskError::BadArguments(err.to_string())));
+        }
+        let handle = match rustyray::runtime::tasks::Host::submit(self, function, args, options)? {
+            Ok(handle) => handle,
+            Err(err) => return Ok(Err(err)),
+        };
+        let slot = self.slot(&handle)?;
+        self.table.delete(handle)?;
+        let slots = crate::task_impl::split_returns(
+            &self.runtime.objects,
+            Some(&self.runtime.handle),
+            slot,
+            num_returns as usize,
+        );
+        Ok(Ok(slots
+            .into_iter()
+            .map(|slot| self.push(slot))
+            .collect::<wasmtime::Result<_>>()?))
+    }
+
     fn cancel(&mut self, handle: Resource<GuestObjectRef>) -> wasmtime::Result<()> {
         let slot = self.slot(&handle)?;
         crate::task_impl::cancel_slot(&slot);
@@ -538,6 +661,13 @@ impl rustyray::runtime::diagnostics::Host for TaskCtx {
         self.panic_message = Some(crate::limits::cut_message(message));
         Ok(())
     }
+}
+
+/// A ready object holding `err`: how a call refused before it reached its actor answers.
+fn failed_slot(runtime: &RuntimeInner, err: crate::error::RayError) -> wasmtime::Result<Arc<Slot>> {
+    let slot = runtime.objects.new_slot();
+    let _ = slot.complete(Err(err));
+    Ok(slot)
 }
 
 /// The bytes `read(offset, len)` copies out of an object of `bytes.len()` bytes: cut at
@@ -569,7 +699,7 @@ impl From<&crate::error::RayError> for TaskError {
             } => TaskError::Application(WitApplicationError {
                 message: message.clone(),
                 type_name: type_name.clone(),
-                value: value.as_ref().map(crate::component::to_guest),
+                value: value.as_deref().map(crate::component::to_guest),
             }),
             RayError::Trap {
                 message, backtrace, ..
@@ -599,6 +729,7 @@ impl From<&crate::error::RayError> for TaskError {
             RayError::ActorDied { .. } | RayError::ActorNotFound(_) => {
                 TaskError::ActorDied(err.to_string())
             }
+            RayError::ObjectFreed(id) => TaskError::ObjectFreed(id.0.into()),
             RayError::ObjectStoreFull { capacity, .. } => TaskError::LimitExceeded(LimitInfo {
                 limit: "object store".to_string(),
                 value: *capacity as u64,

@@ -16,17 +16,22 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{RayError, Result};
 pub use crate::object_store::Encoding;
+use crate::refs::Contained;
 
 /// MessagePack's `nil`: the encoding of `()`.
 pub const UNIT: &[u8] = &[0xc0];
 
-/// A value as it crosses the boundary: its encoding and its bytes.
+/// A value as it crosses the boundary: its encoding and its bytes, and the objects
+/// the references inside it (`ObjectRef`s nested in the value) refer to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Value {
     /// How `data` is to be read.
     pub encoding: Encoding,
     /// The encoded value (MessagePack), or the bytes themselves (raw).
     pub data: Bytes,
+    /// The objects referred to from inside the value, one per reference (see
+    /// `refs.rs`): held, so they live as long as the value.
+    pub(crate) refs: Contained,
 }
 
 impl Value {
@@ -35,6 +40,7 @@ impl Value {
         Value {
             encoding: Encoding::Msgpack,
             data: data.into(),
+            refs: Contained::default(),
         }
     }
 
@@ -43,7 +49,22 @@ impl Value {
         Value {
             encoding: Encoding::Raw,
             data: data.into(),
+            refs: Contained::default(),
         }
+    }
+
+    /// A value of `encoding` holding references to `refs`.
+    pub(crate) fn with_refs(encoding: Encoding, data: Bytes, refs: Contained) -> Self {
+        Value {
+            encoding,
+            data,
+            refs,
+        }
+    }
+
+    /// The ids of the objects the value holds references to, in order.
+    pub fn ref_ids(&self) -> Vec<crate::ObjectId> {
+        self.refs.ids()
     }
 
     /// Its size in bytes.
@@ -57,7 +78,8 @@ impl Value {
     }
 }
 
-/// Encodes a value: raw for a byte buffer, MessagePack for anything else.
+/// Encodes a value: raw for a byte buffer, MessagePack for anything else. An
+/// [`ObjectRef`](crate::ObjectRef) inside it becomes a reference the value holds.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Value> {
     if let Some(bytes) = as_bytes(value) {
         return Ok(Value::raw(bytes));
@@ -65,14 +87,19 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Value> {
     if let Ok(bytes) = value.serialize(BytesProbe) {
         return Ok(Value::raw(bytes));
     }
-    rmp_serde::to_vec_named(value)
-        .map(Value::msgpack)
+    let (bytes, refs) = crate::refs::encoding(|| rmp_serde::to_vec_named(value));
+    bytes
+        .map(|bytes| Value::with_refs(Encoding::Msgpack, bytes.into(), refs))
         .map_err(|err| RayError::Serialization(err.to_string()))
 }
 
 /// Decodes a value as a `T`; trailing bytes are an error (they mean a type mismatch).
+/// References inside it decode as [`ObjectRef`](crate::ObjectRef)s to the objects it
+/// holds.
 pub fn decode<T: DeserializeOwned>(value: &Value) -> std::result::Result<T, String> {
-    decode_parts(value.encoding, &value.data)
+    crate::refs::decoding(value.refs.slots(), || {
+        decode_parts(value.encoding, &value.data)
+    })
 }
 
 /// [`decode`] from an encoding and the bytes.
@@ -139,7 +166,7 @@ fn as_bytes<T: ?Sized>(value: &T) -> Option<Bytes> {
 
 /// A value rendered as JSON: maps with string keys as objects, other maps as arrays of
 /// `[key, value]` pairs, binary (and raw values) as arrays of numbers, extension types
-/// as `{"ext": type, "data": [...]}`.
+/// as `{"ext": type, "data": [...]}`, an object reference as `{"object_ref": "ID"}`.
 pub fn to_json(value: &Value) -> Result<serde_json::Value> {
     match value.encoding {
         Encoding::Raw => Ok(bytes_json(&value.data)),
@@ -205,6 +232,12 @@ fn msgpack_json(value: rmpv::Value) -> serde_json::Value {
                 )
             }
         }
+        M::Ext(crate::refs::OBJECT_REF_EXT, data) => match crate::refs::id_from_bytes(&data) {
+            Some(id) => serde_json::json!({ "object_ref": id.0.to_string() }),
+            None => {
+                serde_json::json!({ "ext": crate::refs::OBJECT_REF_EXT, "data": bytes_json(&data) })
+            }
+        },
         M::Ext(kind, data) => serde_json::json!({ "ext": kind, "data": bytes_json(&data) }),
     }
 }

@@ -460,7 +460,7 @@ impl LoadedComponent {
                 limits.check_result(function, value.data.len())?;
                 // Handles inside the result keep their actors as long as it lives.
                 run.slot.carry(store.data_mut().take_carried());
-                Ok(from_guest(value))
+                store.data_mut().value_from_guest(value)
             }
             Ok(Err(InvokeError::Application(error))) => Err(application_error(function, error)),
             Ok(Err(InvokeError::BadArguments(message))) => Err(RayError::BadArguments {
@@ -542,7 +542,7 @@ pub(crate) fn guest_args(
     args.into_iter()
         .map(|arg| {
             Ok(match arg {
-                Resolved::Value(value) => Argument::Value(to_guest(&value)),
+                Resolved::Value(value) => Argument::Value(store.data_mut().value_to_guest(&value)),
                 Resolved::Reference(slot) => {
                     Argument::Reference(store.data_mut().table.push(GuestObjectRef { slot })?)
                 }
@@ -588,18 +588,16 @@ pub(crate) fn application_error(
         function: function.to_string(),
         message: cut_message(message),
         type_name,
-        value,
+        value: value.map(Box::new),
     }
 }
 
 /// A value the guest gave (no copy).
 pub(crate) fn from_guest(value: WitValue) -> Value {
-    Value {
-        encoding: match value.encoding {
-            WitEncoding::Msgpack => Encoding::Msgpack,
-            WitEncoding::Raw => Encoding::Raw,
-        },
-        data: Bytes::from(value.data),
+    let data = Bytes::from(value.data);
+    match value.encoding {
+        WitEncoding::Msgpack => Value::msgpack(data),
+        WitEncoding::Raw => Value::raw(data),
     }
 }
 

@@ -35,7 +35,7 @@ pub enum RayError {
         type_name: Option<String>,
         /// The error's value, encoded, when its type could be (a `Serialize` Rust error):
         /// `codec::decode` or `codec::to_json` reads it.
-        value: Option<crate::codec::Value>,
+        value: Option<Box<crate::codec::Value>>,
     },
 
     /// The guest trapped: a wasm trap (with its code) or a panic (with its message).
@@ -96,6 +96,11 @@ pub enum RayError {
     /// [`ObjectRef::get_timeout`]: crate::ObjectRef::get_timeout
     #[error("get timed out after {0:?}; the object is not ready yet")]
     GetTimeout(Duration),
+
+    /// The object was freed ([`Runtime::free`](crate::Runtime::free), a guest's `free`):
+    /// it can no longer be read (Ray's `ObjectFreedError`).
+    #[error("{0} was freed and can no longer be read")]
+    ObjectFreed(ObjectId),
 
     /// A call was given arguments it cannot work with, e.g. duplicate references or a
     /// `num_returns` out of range for `wait` (Ray's `ValueError`).
@@ -400,7 +405,7 @@ impl RayError {
                     function.len()
                         + message.len()
                         + type_name.as_ref().map_or(0, String::len)
-                        + value.as_ref().map_or(0, crate::codec::Value::len)
+                        + value.as_deref().map_or(0, crate::codec::Value::len)
                 }
                 RayError::BadArguments { function, message } => function.len() + message.len(),
                 RayError::Trap {

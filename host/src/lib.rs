@@ -62,6 +62,7 @@ pub mod net;
 mod object_ref;
 pub mod object_store;
 pub mod output;
+pub mod refs;
 pub mod registry;
 mod runtime;
 pub mod sandbox;

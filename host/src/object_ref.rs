@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::codec;
 use crate::error::{RayError, Result};
-use crate::object_store::{Encoding, ObjectId, Slot};
+use crate::object_store::{ObjectId, Slot};
 use crate::output::TaskOutput;
 
 /// A reference to an object holding a `T`: the result of a task or a `put`.
@@ -90,13 +90,136 @@ impl<T> ObjectRef<T> {
     pub async fn get_value(&self) -> Result<codec::Value> {
         self.slot.get_value_soon().await
     }
+
+    /// Frees the object (Ray's `ray._private.internal_api.free`): from now on every `get`
+    /// of it, by any holder, fails with [`RayError::ObjectFreed`], as does a task that
+    /// takes it as an argument. Its memory is given back when its last holder drops it.
+    pub fn free(&self) {
+        self.slot.free();
+    }
+}
+
+/// An `ObjectRef` inside a value (a field, a `Vec`, a map, a return value) is
+/// serialized as a reference the value holds: the object lives as long as the value,
+/// and whoever gets the value gets a reference, not the object's value (Ray's nested
+/// references). Only rustyray's own encoding can carry one ([`codec::encode`],
+/// `put`, task and call arguments); any other serializer gets an error.
+impl<T> serde::Serialize for ObjectRef<T> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        if !crate::refs::note_encoded(&self.slot) {
+            return Err(serde::ser::Error::custom(
+                "an ObjectRef serializes only into a rustyray value (put, a task or call \
+                 argument, a return value)",
+            ));
+        }
+        let id = crate::refs::id_bytes(self.slot.id());
+        serializer.serialize_newtype_struct(
+            rmp_serde::MSGPACK_EXT_STRUCT_NAME,
+            &(crate::refs::OBJECT_REF_EXT, ExtPayload(&id)),
+        )
+    }
+}
+
+/// An `ObjectRef` read back from a value that holds it (see `Serialize`).
+impl<'de, T> serde::Deserialize<'de> for ObjectRef<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let (kind, payload) = deserializer
+            .deserialize_newtype_struct(rmp_serde::MSGPACK_EXT_STRUCT_NAME, ExtVisitor)?;
+        let id = match (kind, crate::refs::id_from_bytes(&payload)) {
+            (crate::refs::OBJECT_REF_EXT, Some(id)) => id,
+            _ => {
+                return Err(serde::de::Error::custom(format!(
+                    "expected an object reference (MessagePack extension {}), got extension {kind}",
+                    crate::refs::OBJECT_REF_EXT
+                )));
+            }
+        };
+        match crate::refs::decoded(id) {
+            Some(slot) => Ok(ObjectRef::from_slot(slot)),
+            None => Err(serde::de::Error::custom(format!(
+                "the value refers to {id}, which it does not hold"
+            ))),
+        }
+    }
+}
+
+/// An extension's payload, serialized as bytes.
+struct ExtPayload<'a>(&'a [u8]);
+
+impl serde::Serialize for ExtPayload<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
+}
+
+/// Reads a MessagePack extension as its type and payload.
+struct ExtVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ExtVisitor {
+    type Value = (i8, Vec<u8>);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object reference (a MessagePack extension)")
+    }
+
+    fn visit_newtype_struct<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        deserializer.deserialize_tuple(2, self)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let kind: i8 = seq
+            .next_element()?
+            .ok_or_else(|| serde::de::Error::custom("an extension without its type"))?;
+        let payload: PayloadBytes = seq
+            .next_element()?
+            .ok_or_else(|| serde::de::Error::custom("an extension without its data"))?;
+        Ok((kind, payload.0))
+    }
+}
+
+/// An extension's payload, read as bytes.
+struct PayloadBytes(Vec<u8>);
+
+impl<'de> serde::Deserialize<'de> for PayloadBytes {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        struct Bytes;
+        impl serde::de::Visitor<'_> for Bytes {
+            type Value = PayloadBytes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E>(self, bytes: &[u8]) -> std::result::Result<PayloadBytes, E> {
+                Ok(PayloadBytes(bytes.to_vec()))
+            }
+            fn visit_byte_buf<E>(self, bytes: Vec<u8>) -> std::result::Result<PayloadBytes, E> {
+                Ok(PayloadBytes(bytes))
+            }
+        }
+        deserializer.deserialize_bytes(Bytes)
+    }
 }
 
 impl<T: DeserializeOwned> ObjectRef<T> {
     /// Waits for the object and decodes its value. May be called many times.
     pub async fn get(&self) -> Result<T> {
         let value = self.slot.get_value_soon().await?;
-        decode_outcome(&value.data, value.encoding)
+        decode_outcome(&value)
     }
 
     /// [`get`](Self::get), giving up after `timeout` with [`RayError::GetTimeout`]; the
@@ -120,14 +243,14 @@ impl<T: DeserializeOwned> ObjectRef<T> {
             Ok(stored) => self
                 .slot
                 .value(stored)
-                .and_then(|value| decode_outcome(&value.data, value.encoding)),
+                .and_then(|value| decode_outcome(&value)),
             Err(err) => Err(err.clone()),
         })
     }
 }
 
-fn decode_outcome<T: DeserializeOwned>(bytes: &Bytes, encoding: Encoding) -> Result<T> {
-    codec::decode_parts(encoding, bytes).map_err(|err| RayError::BadArguments {
+fn decode_outcome<T: DeserializeOwned>(value: &codec::Value) -> Result<T> {
+    codec::decode(value).map_err(|err| RayError::BadArguments {
         function: "get".into(),
         message: format!(
             "the object does not decode as {}: {err}",

@@ -219,6 +219,8 @@ impl ObjectStore {
             output: OnceLock::new(),
             held: AtomicUsize::new(0),
             carried: OnceLock::new(),
+            contained: OnceLock::new(),
+            freed: OnceLock::new(),
         })
     }
 
@@ -391,6 +393,11 @@ pub struct Slot {
     held: AtomicUsize,
     /// The actors whose handles are serialized inside the value: kept alive while it is.
     carried: OnceLock<Box<[Arc<crate::actor_impl::ActorCell>]>>,
+    /// The objects this one's value holds references to (Ray's "contained in"
+    /// references): kept alive for as long as this object is (see `refs.rs`).
+    contained: OnceLock<Box<[Arc<Slot>]>>,
+    /// Set by `free`: every read from then on answers [`RayError::ObjectFreed`].
+    freed: OnceLock<Filled>,
 }
 
 impl fmt::Debug for Slot {
@@ -512,7 +519,7 @@ impl Slot {
     /// Sets the outcome and payload unless the slot is already filled; whether it was.
     fn fill(&self, filled: Filled, payload: Payload) -> bool {
         let mut slot_payload = self.payload();
-        if self.outcome.get().is_some() {
+        if self.outcome.get().is_some() || self.freed.get().is_some() {
             return false;
         }
         *slot_payload = payload;
@@ -540,15 +547,10 @@ impl Slot {
                 let data = bytes.clone();
                 drop(payload);
                 self.touch(stored.len);
-                return Ok(Value {
-                    encoding: stored.encoding,
-                    data,
-                });
+                return Ok(self.value_of(stored.encoding, data));
             }
             Payload::Spilled(file) => file.clone(),
-            Payload::None => {
-                return Err(RayError::Internal(format!("{} has no payload", self.id)));
-            }
+            Payload::None => return Err(self.no_payload()),
         };
         // Read under the lock: readers arriving meanwhile wait and find it restored.
         let data = Bytes::from(self.store.spill.read(&file, 0, stored.len)?);
@@ -571,10 +573,21 @@ impl Slot {
         }
         drop(payload);
         self.touch(stored.len);
-        Ok(Value {
-            encoding: stored.encoding,
-            data,
-        })
+        Ok(self.value_of(stored.encoding, data))
+    }
+
+    /// A value of this object: its bytes and the objects it refers to.
+    fn value_of(&self, encoding: Encoding, data: Bytes) -> Value {
+        let refs = crate::refs::Contained::new(self.contained().to_vec());
+        Value::with_refs(encoding, data, refs)
+    }
+
+    /// Why a ready object has no bytes: it was freed meanwhile.
+    fn no_payload(&self) -> RayError {
+        match self.freed.get() {
+            Some(Err(err)) => err.clone(),
+            _ => RayError::Internal(format!("{} has no payload", self.id)),
+        }
     }
 
     /// Bytes `range` of a ready object's payload (the caller checked it is inside),
@@ -590,9 +603,7 @@ impl Slot {
                 return Ok(bytes[range].to_vec());
             }
             Payload::Spilled(file) => file.clone(),
-            Payload::None => {
-                return Err(RayError::Internal(format!("{} has no payload", self.id)));
-            }
+            Payload::None => return Err(self.no_payload()),
         };
         drop(payload);
         // The file lives as long as the slot (it is removed only when it is freed).
@@ -666,26 +677,66 @@ impl Slot {
         Ok(len)
     }
 
-    /// The outcome if the slot is filled.
+    /// Records the objects the value about to fill this slot refers to; call before
+    /// [`Slot::complete`]. They live as long as this slot.
+    pub(crate) fn set_contained(&self, contained: Vec<Arc<Slot>>) {
+        if !contained.is_empty() {
+            let _ = self.contained.set(contained.into_boxed_slice());
+        }
+    }
+
+    /// The objects this one's value refers to.
+    pub(crate) fn contained(&self) -> &[Arc<Slot>] {
+        self.contained.get().map_or(&[], |contained| contained)
+    }
+
+    /// Frees the object (Ray's `free`): every read from now on, and every waiter, gets
+    /// [`RayError::ObjectFreed`], and its bytes (in memory or on disk) are given back
+    /// now, whoever else still holds it. A value that arrives later is not kept.
+    pub(crate) fn free(&self) {
+        let _ = self.freed.set(Err(RayError::ObjectFreed(self.id)));
+        let mut payload = self.payload();
+        match std::mem::replace(&mut *payload, Payload::None) {
+            Payload::None => {}
+            Payload::Memory { bytes, file } => {
+                self.store.unreserve(bytes.len());
+                if let Some(file) = file {
+                    self.store.spill.remove(&file);
+                }
+            }
+            Payload::Spilled(file) => {
+                if let Some(Ok(stored)) = self.outcome.get() {
+                    self.store
+                        .spilled_bytes
+                        .fetch_sub(stored.len, Ordering::Relaxed);
+                }
+                self.store.spill.remove(&file);
+            }
+        }
+        drop(payload);
+        self.notify.notify_waiters();
+    }
+
+    /// The outcome if the slot is filled (or freed).
     pub(crate) fn try_get(&self) -> Option<&Filled> {
-        self.outcome.get()
+        self.freed.get().or_else(|| self.outcome.get())
     }
 
     pub(crate) fn is_ready(&self) -> bool {
-        self.outcome.get().is_some()
+        self.try_get().is_some()
     }
 
     /// Waits until the slot is filled.
     pub(crate) async fn ready(&self) -> &Filled {
         loop {
-            if let Some(outcome) = self.outcome.get() {
+            if let Some(outcome) = self.try_get() {
                 return outcome;
             }
             let notified = self.notify.notified();
             tokio::pin!(notified);
             // Register before the second check, so a fill in between is not missed.
             notified.as_mut().enable();
-            if let Some(outcome) = self.outcome.get() {
+            if let Some(outcome) = self.try_get() {
                 return outcome;
             }
             notified.await;
@@ -698,7 +749,7 @@ impl Slot {
     /// Never used inside the runtime's workers, where spinning would delay the very
     /// work being waited for.
     pub(crate) async fn ready_soon(&self) -> &Filled {
-        if let Some(outcome) = self.outcome.get() {
+        if let Some(outcome) = self.try_get() {
             return outcome;
         }
         let start = std::time::Instant::now();
@@ -706,7 +757,7 @@ impl Slot {
             // Yield rather than spin: on a small machine the worker we wait for may
             // be queued on this very core.
             std::thread::yield_now();
-            if let Some(outcome) = self.outcome.get() {
+            if let Some(outcome) = self.try_get() {
                 return outcome;
             }
         }
@@ -726,6 +777,18 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        // Objects held only through this one go too, in a loop: a chain of objects each
+        // holding a reference to the next would otherwise recurse once per link.
+        if let Some(contained) = self.contained.take() {
+            let mut stack = contained.into_vec();
+            while let Some(slot) = stack.pop() {
+                if let Some(mut last) = Arc::into_inner(slot)
+                    && let Some(more) = last.contained.take()
+                {
+                    stack.extend(more.into_vec());
+                }
+            }
+        }
         let payload = self
             .payload
             .get_mut()
@@ -780,6 +843,30 @@ mod tests {
         assert_eq!(stats.used_bytes, 0);
         assert_eq!(stats.live_objects, 0);
         assert_eq!(stats.freed_objects, 2);
+    }
+
+    #[test]
+    fn a_long_chain_of_contained_objects_drops_in_a_loop() {
+        let store = ObjectStore::new(1 << 30, HostMemory::new(1 << 30), 0);
+        let mut head = store.put(Bytes::from_static(b"x"), Encoding::Raw).unwrap();
+        for _ in 0..200_000 {
+            let next = store.new_slot();
+            next.set_contained(vec![head]);
+            next.complete(Ok((Bytes::from_static(&[0xc0]), Encoding::Msgpack)))
+                .unwrap();
+            head = next;
+        }
+        assert_eq!(store.stats().live_objects, 200_001);
+        drop(head);
+        assert_eq!(store.stats().live_objects, 0);
+    }
+
+    #[test]
+    fn freed_objects_read_as_freed() {
+        let store = ObjectStore::new(100, HostMemory::new(1 << 20), 0);
+        let slot = store.put(Bytes::from_static(b"x"), Encoding::Raw).unwrap();
+        slot.free();
+        assert!(matches!(slot.try_get(), Some(Err(RayError::ObjectFreed(id))) if *id == slot.id()));
     }
 
     #[test]

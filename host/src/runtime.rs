@@ -379,7 +379,7 @@ pub(crate) struct RuntimeInner {
     /// Live task and actor instances, counted apart (see `budget.rs`).
     pub(crate) instances: Arc<InstanceBudget>,
     components: Mutex<Vec<Arc<LoadedComponent>>>,
-    handle: tokio::runtime::Handle,
+    pub(crate) handle: tokio::runtime::Handle,
     executor: Mutex<Option<tokio::runtime::Runtime>>,
     /// Advances the epoch until the runtime's last reference is gone.
     _ticker: EpochTicker,
@@ -636,12 +636,23 @@ impl Runtime {
         TaskBuilder::new(function)
     }
 
-    /// Stores a value; the handle owns the new object.
+    /// Stores a value; the handle owns the new object. `ObjectRef`s inside the value
+    /// stay references: the new object holds them (they live as long as it does) and a
+    /// `get` of it gives them back (Ray's nested references).
     pub fn put<T: Serialize>(&self, value: &T) -> Result<ObjectRef<T>> {
         let value = codec::encode(value)?;
-        Ok(ObjectRef::from_slot(
-            self.inner.objects.put(value.data, value.encoding)?,
-        ))
+        Ok(ObjectRef::from_slot(crate::refs::put(
+            &self.inner.objects,
+            value,
+        )?))
+    }
+
+    /// Frees `objects` (Ray's `free`): every later `get` of them, by any holder, fails
+    /// with [`RayError::ObjectFreed`]. See [`ObjectRef::free`].
+    pub fn free<T>(&self, objects: &[ObjectRef<T>]) {
+        for object in objects {
+            object.free();
+        }
     }
 
     /// Stores bytes without copying them. The object reads as a `Vec<u8>` (in the
@@ -655,9 +666,10 @@ impl Runtime {
     /// Stores an encoded value as it is (e.g. one [`codec::from_json`] made); the
     /// handle owns the new object.
     pub fn put_value(&self, value: codec::Value) -> Result<ObjectRef<()>> {
-        Ok(ObjectRef::from_slot(
-            self.inner.objects.put(value.data, value.encoding)?,
-        ))
+        Ok(ObjectRef::from_slot(crate::refs::put(
+            &self.inner.objects,
+            value,
+        )?))
     }
 
     /// Waits for an object's value (same as [`ObjectRef::get`]).
@@ -1043,6 +1055,7 @@ pub struct TaskBuilder {
     args: Vec<TaskArg>,
     options: TaskOptions,
     error: Option<RayError>,
+    num_returns: usize,
 }
 
 impl TaskBuilder {
@@ -1053,7 +1066,42 @@ impl TaskBuilder {
             args: Vec::new(),
             options: TaskOptions::default(),
             error: None,
+            num_returns: 1,
         }
+    }
+
+    /// How many objects the task returns (Ray's `num_returns`, default 1): with `k`
+    /// other than 1 the function returns a tuple of `k` values and
+    /// [`submit_returns`](Self::submit_returns) gives one object per element (`k = 0`:
+    /// none; the task still runs). A result of another length fails all of them, as
+    /// does a failed task.
+    pub fn num_returns(mut self, num_returns: usize) -> Self {
+        self.num_returns = num_returns;
+        self
+    }
+
+    /// Submits a task of [`num_returns`](Self::num_returns) results: one object per
+    /// element of the tuple it returns (all seen as `T`; [`ObjectRef::cast`] each to its
+    /// own type).
+    ///
+    /// # Errors
+    ///
+    /// As [`submit_now`](Self::submit_now), and [`RayError::InvalidArgument`] for more
+    /// than [`MAX_NUM_RETURNS`](crate::refs::MAX_NUM_RETURNS).
+    pub fn submit_returns<T>(self, runtime: &impl AsRuntime) -> Result<Vec<ObjectRef<T>>> {
+        let num_returns = self.num_returns;
+        crate::refs::check_num_returns(num_returns)?;
+        let inner = runtime.as_runtime().inner().clone();
+        let whole = self.submit_now::<()>(runtime)?;
+        Ok(crate::task_impl::split_returns(
+            &inner.objects,
+            Some(&inner.handle),
+            whole.slot().clone(),
+            num_returns,
+        )
+        .into_iter()
+        .map(ObjectRef::from_slot)
+        .collect())
     }
 
     /// Adds an argument passed by value.

@@ -308,9 +308,7 @@ pub(crate) async fn run(task: Task) {
         output.slot.set_output(printed);
     }
     // An oversized result fills the slot with `ObjectStoreFull`; nothing else to do.
-    let _ = output
-        .slot
-        .complete(outcome.map(|value| (value.data, value.encoding)));
+    let _ = crate::refs::fill(&output.slot, outcome);
 }
 
 #[allow(
@@ -423,4 +421,110 @@ pub(crate) async fn resolve(args: Vec<TaskArg>) -> Result<Vec<Resolved>> {
         });
     }
     Ok(resolved)
+}
+
+/// The `count` objects of a task or actor call whose result object is `whole` (Ray's
+/// `num_returns`): for 1, `whole` itself; otherwise new objects, filled from the
+/// elements of the tuple `whole` holds once it is ready (no copy: each is a slice of
+/// its bytes, holding the references inside it). A result that is not a tuple of
+/// `count` values fails every one of them, and so does a failed task. Cancelling any
+/// of them cancels the task. For 0, nothing: the task runs and its result is dropped.
+pub(crate) fn split_returns(
+    objects: &crate::object_store::ObjectStore,
+    spawner: Option<&tokio::runtime::Handle>,
+    whole: Arc<Slot>,
+    count: usize,
+) -> Vec<Arc<Slot>> {
+    if count == 1 {
+        return vec![whole];
+    }
+    let parts: Vec<Arc<Slot>> = (0..count).map(|_| objects.new_slot()).collect();
+    if let Some(control) = whole.producer() {
+        for part in &parts {
+            part.set_producer(&control);
+        }
+    }
+    let fill = PartsGuard(parts.clone());
+    if whole.is_ready() {
+        fill.fill(&whole, count);
+    } else if count > 0 {
+        let split = async move {
+            whole.ready().await;
+            fill.fill(&whole, count);
+        };
+        match spawner
+            .cloned()
+            .or_else(|| tokio::runtime::Handle::try_current().ok())
+        {
+            Some(handle) => drop(handle.spawn(split)),
+            // No runtime to run on (a host caller outside tokio): a thread of its own.
+            None => drop(std::thread::spawn(move || {
+                if let Ok(executor) = tokio::runtime::Builder::new_current_thread().build() {
+                    executor.block_on(split);
+                }
+            })),
+        }
+    }
+    parts
+}
+
+/// The objects of a split result: filled from the whole, or with `ShutDown` if the
+/// runtime goes away first.
+struct PartsGuard(Vec<Arc<Slot>>);
+
+impl PartsGuard {
+    fn fill(self, whole: &Slot, count: usize) {
+        let Some(outcome) = whole.try_get() else {
+            return;
+        };
+        if let (Some(printed), Some(first)) = (whole.output(), self.0.first()) {
+            first.set_output(printed.clone());
+        }
+        let bad = |message: String| RayError::BadArguments {
+            function: "num_returns".into(),
+            message,
+        };
+        let whole_value = match outcome {
+            Err(err) => Err(err.clone()),
+            Ok(stored) => whole.value(stored),
+        };
+        let pieces = match whole_value {
+            Err(err) => Err(err),
+            Ok(value) if value.encoding == crate::object_store::Encoding::Raw => Err(bad(format!(
+                "expected a tuple of {count} values (num_returns), got raw bytes"
+            ))),
+            Ok(value) => crate::refs::split(&value.data, count)
+                .map_err(|message| bad(format!("num_returns = {count}: {message}")))
+                .map(|ranges| {
+                    ranges
+                        .into_iter()
+                        .map(|range| {
+                            let data = value.data.slice(range);
+                            let refs = crate::refs::part_of(&value.refs, &data);
+                            Value::with_refs(crate::object_store::Encoding::Msgpack, data, refs)
+                        })
+                        .collect::<Vec<_>>()
+                }),
+        };
+        match pieces {
+            Ok(values) => {
+                for (part, value) in self.0.iter().zip(values) {
+                    let _ = crate::refs::fill(part, Ok(value));
+                }
+            }
+            Err(err) => {
+                for part in &self.0 {
+                    let _ = part.complete(Err(err.clone()));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for PartsGuard {
+    fn drop(&mut self) {
+        for part in &self.0 {
+            let _ = part.complete(Err(RayError::ShutDown));
+        }
+    }
 }

@@ -167,3 +167,48 @@ async fn forged_and_guessed_ids_reach_nothing() -> Result<()> {
 fn witness_put_id(runtime: &rustyray::Runtime) -> Result<Id> {
     Ok(runtime.put(&1u8)?.id().0)
 }
+
+/// Object references forged inside values (issue 10, point 1): a guest writes the id of
+/// an object it was never given into a value as a reference. Ids are unguessable, so the
+/// test hands the forger a real id out of band, the strongest case. Only references the
+/// guest serialized from a handle it holds are resolved when a value is stored, and only
+/// those a guest was handed can be turned back into handles: the forged one is inert bytes
+/// where stored alone, refuses the value beside a real one, and fails the task it is
+/// passed to; the canary object is untouched.
+#[tokio::test]
+async fn forged_nested_refs_reach_nothing() -> Result<()> {
+    let runtime = hostile_runtime(common::builder()).await;
+    let canary = runtime.put(&vec![9u8; 1000])?;
+    let forger = runtime
+        .task("forge_nested_ref")
+        .arg(canary.id().0)
+        .submit_now::<Vec<String>>(&runtime)?;
+    let errors = within(SHORT, "forge_nested_ref", forger.get()).await?;
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(
+        !errors.iter().any(|e| e == "reached" || e == "stored"),
+        "{errors:?}"
+    );
+    let id = canary.id().0.to_string();
+    assert!(
+        errors[0].starts_with("Decode(") && errors[0].contains("no reference to"),
+        "stored alone: {}",
+        errors[0]
+    );
+    assert!(
+        errors[1].starts_with("BadArguments(") && errors[1].contains("did not share"),
+        "beside a real one: {}",
+        errors[1]
+    );
+    assert!(
+        errors[2].starts_with("BadArguments(") && errors[2].contains(&id),
+        "in a task argument: {}",
+        errors[2]
+    );
+    // The canary still holds its value, and nothing else holds it.
+    assert_eq!(canary.get().await?, vec![9u8; 1000]);
+    let live = runtime.stats().objects.live_objects;
+    drop(canary);
+    assert_eq!(runtime.stats().objects.live_objects, live - 1);
+    Ok(())
+}

@@ -592,3 +592,200 @@ async fn test_actor_deletion_after_the_carrying_object() -> Result<()> {
     );
     runtime.shutdown().await
 }
+
+// Objects and references (issue 10, points 1-3): nested and returned references
+// (Ray's `test_reference_counting*.py`), `free`, `num_returns` (`test_basic*.py`).
+
+/// Ray's `test_basic_nested_ids` (python/ray/tests/test_reference_counting.py), in a guest:
+/// references in a `Vec`, a struct and a map, passed as references, not resolved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_basic_nested_ids() -> Result<()> {
+    scenario("test_basic_nested_ids").await
+}
+
+/// Ray's `test_recursively_nest_ids` (test_reference_counting_2.py), in a guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_recursively_nest_ids() -> Result<()> {
+    scenario("test_recursively_nest_ids").await
+}
+
+/// Ray's `test_return_object_ref` (test_reference_counting_2.py), in a guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_return_object_ref() -> Result<()> {
+    scenario("test_return_object_ref").await
+}
+
+/// Ray's `test_pass_returned_object_ref` (test_reference_counting_2.py), in a guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_pass_returned_object_ref() -> Result<()> {
+    scenario("test_pass_returned_object_ref").await
+}
+
+/// Ray's `test_recursively_return_borrowed_object_ref` (test_reference_counting_2.py).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_recursively_return_borrowed_object_ref() -> Result<()> {
+    scenario("test_recursively_return_borrowed_object_ref").await
+}
+
+/// Ray's `test_actor_holding_serialized_reference` (test_reference_counting.py).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_actor_holding_serialized_reference() -> Result<()> {
+    scenario("test_actor_holding_serialized_reference").await
+}
+
+/// Ray's `test_borrowed_id_failure` (test_reference_counting_2.py), its success case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_borrowed_id() -> Result<()> {
+    scenario("test_borrowed_id").await
+}
+
+/// Ray's `test_internal_free`, in a guest: `free`, then `ObjectFreed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_internal_free_in_a_guest() -> Result<()> {
+    scenario("test_internal_free").await
+}
+
+/// Ray's `num_returns` for tasks (`test_multiple_return_values`), in a guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_multiple_return_values_in_a_guest() -> Result<()> {
+    scenario("test_multiple_return_values").await
+}
+
+/// Ray's `num_returns` for actor methods, in a guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_actor_method_num_returns_in_a_guest() -> Result<()> {
+    scenario("test_actor_method_num_returns").await
+}
+
+/// The host API's side of nested references: a value holding `ObjectRef`s keeps their
+/// objects alive after every other handle is gone, gives them back on `get`, passes them
+/// to a task as references, and lets them go with its last holder (no leak). A reference
+/// a task returns is an `ObjectRef` on the host too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_nested_ids_through_the_host_api() -> Result<()> {
+    let runtime = runtime().await;
+    let base = runtime.stats().objects.live_objects;
+    let inner = runtime.put(&vec![3u8; 4096])?;
+    let inner_id = inner.id();
+    let outer = runtime.put(&vec![inner])?;
+    assert_eq!(runtime.stats().objects.live_objects, base + 2);
+    let back: Vec<rustyray::ObjectRef<Vec<u8>>> = outer.get().await?;
+    assert_eq!(back[0].id(), inner_id);
+    drop(back);
+    let lengths = runtime
+        .task("lengths")
+        .arg_ref(&outer)
+        .submit_now::<Vec<usize>>(&runtime)?;
+    assert_eq!(within(SHORT, "lengths", lengths.get()).await?, vec![4096]);
+    assert_eq!(
+        rustyray::codec::to_json(&outer.get_value().await?)?,
+        serde_json::json!([{ "object_ref": inner_id.0.to_string() }])
+    );
+    drop(outer);
+    drop(lengths);
+    // Once the task has let go of its argument and result, nothing is left.
+    let live = || runtime.stats().objects.live_objects;
+    assert!(
+        common::eventually(SHORT, || live() == base).await,
+        "{} leaked",
+        live() - base
+    );
+
+    let returned = runtime
+        .task("return_an_id")
+        .submit_now::<Vec<rustyray::ObjectRef<Vec<u8>>>>(&runtime)?;
+    let inner = within(SHORT, "return_an_id", returned.get())
+        .await?
+        .remove(0);
+    drop(returned);
+    assert_eq!(inner.get().await?.len(), 1 << 20);
+    drop(inner);
+    assert!(
+        common::eventually(SHORT, || live() == base).await,
+        "{} leaked",
+        live() - base
+    );
+
+    // Only rustyray's encoding carries a reference.
+    let object = runtime.put(&1u8)?;
+    assert!(serde_json::to_string(&object).is_err());
+    runtime.shutdown().await
+}
+
+/// Ray's `free` on the host: every later `get` fails with `ObjectFreed`, as does a task
+/// that takes the object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_internal_free() -> Result<()> {
+    let runtime = runtime().await;
+    let object = runtime.put(&vec![1u8; 100])?;
+    let copy = object.clone();
+    runtime.free(&[object]);
+    assert!(matches!(copy.get().await, Err(RayError::ObjectFreed(id)) if id == copy.id()));
+    let task = runtime
+        .task("read_len")
+        .arg_ref(&copy)
+        .submit_now::<usize>(&runtime)?;
+    let err = within(SHORT, "read_len", task.get()).await.unwrap_err();
+    assert!(
+        matches!(err.root_cause(), RayError::ObjectFreed(_)),
+        "{err:?}"
+    );
+    runtime.shutdown().await
+}
+
+/// Ray's `num_returns` on the host: `TaskBuilder::num_returns` and
+/// `ActorHandle::call_returns`; a length mismatch fails every object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_multiple_return_values() -> Result<()> {
+    let runtime = runtime().await;
+    let refs = runtime
+        .task("three")
+        .arg(4u64)
+        .num_returns(3)
+        .submit_returns::<()>(&runtime)?;
+    assert_eq!(refs.len(), 3);
+    let mut refs = refs.into_iter();
+    let (a, b, c) = (
+        refs.next().unwrap(),
+        refs.next().unwrap(),
+        refs.next().unwrap(),
+    );
+    assert_eq!(within(SHORT, "a", a.cast::<u64>().get()).await?, 4);
+    assert_eq!(b.cast::<String>().get().await?, "n4");
+    assert_eq!(c.cast::<Vec<u64>>().get().await?, vec![4; 3]);
+
+    let wrong = runtime
+        .task("three")
+        .arg(4u64)
+        .num_returns(2)
+        .submit_returns::<u64>(&runtime)?;
+    for object in wrong {
+        let err = within(SHORT, "mismatch", object.get()).await.unwrap_err();
+        assert!(
+            matches!(&err, RayError::BadArguments { message, .. } if message.contains("got 3")),
+            "{err:?}"
+        );
+    }
+    let none = runtime
+        .task("three")
+        .arg(1u64)
+        .num_returns(0)
+        .submit_returns::<u64>(&runtime)?;
+    assert!(none.is_empty());
+    // Each return is a slot made at submission: a bound, refused at once.
+    let too_many = runtime
+        .task("three")
+        .arg(1u64)
+        .num_returns(rustyray::refs::MAX_NUM_RETURNS + 1)
+        .submit_returns::<u64>(&runtime);
+    assert!(
+        matches!(too_many, Err(RayError::InvalidArgument(_))),
+        "{too_many:?}"
+    );
+
+    let pairs = runtime.actor("Pairs").create().await?;
+    let both = pairs.call_returns::<u64>("pair", (5u64,), 2);
+    assert_eq!(within(SHORT, "pair", both[0].get()).await?, 5);
+    assert_eq!(both[1].get().await?, 50);
+    runtime.shutdown().await
+}

@@ -12,7 +12,10 @@
 //! - Other associated fns are left alone: helpers without `self` stay local. A helper that
 //!   needs `self` but must not be remote belongs in a second, unmarked impl block.
 //!
-//! The block itself is emitted unchanged; the class is registered with `inventory` as an
+//! - `#[rustyray::method(num_returns = k)]` on a method (Ray's `@ray.method(num_returns=k)`):
+//!   it returns a tuple of `k` values and its handle method a tuple of `k` `ObjectRef`s.
+//!
+//! The block itself is emitted unchanged (but for those attributes); the class is registered with `inventory` as an
 //! `ActorClass` the SDK's `actor-*` exports find by name.
 
 use proc_macro2::TokenStream;
@@ -57,6 +60,8 @@ struct Method<'a> {
 }
 
 pub(crate) fn expand(item: &ItemImpl) -> syn::Result<TokenStream> {
+    // `#[rustyray::method(num_returns = k)]` on methods: read, then taken off the block.
+    let (item, num_returns) = &method_options(item)?;
     let class = check_impl(item)?;
     let self_ty = &item.self_ty;
     let class_name = class.to_string();
@@ -99,7 +104,19 @@ pub(crate) fn expand(item: &ItemImpl) -> syn::Result<TokenStream> {
     check_handle_names(&methods)?;
 
     let class_fns = class_fns(self_ty, &class_name, class, &constructor);
-    let handle_fns = handle_fns(self_ty, class, &methods);
+    let mut returns = std::collections::HashMap::new();
+    for method in &methods {
+        let name = method.function.sig.ident.to_string();
+        if let Some(&count) = num_returns.get(&name)
+            && count != 1
+        {
+            returns.insert(
+                name,
+                signature::return_elements(&method.function.sig.output, count)?,
+            );
+        }
+    }
+    let handle_fns = handle_fns(self_ty, class, &methods, &returns);
     let dispatch = dispatch(self_ty, &class_name, &methods, on_stop);
     let registration = registration(self_ty, &class_name, &constructor, &methods);
     Ok(quote! {
@@ -436,8 +453,52 @@ fn handle_type(self_ty: &Type, class: &Ident) -> TokenStream {
     }
 }
 
-/// One call method and one `_tell` method per remote method, on the handle.
-fn handle_fns(self_ty: &Type, class: &Ident, methods: &[Method<'_>]) -> TokenStream {
+/// The block without its `#[rustyray::method(..)]` attributes, and the `num_returns`
+/// each one set, by method name.
+fn method_options(
+    item: &ItemImpl,
+) -> syn::Result<(ItemImpl, std::collections::HashMap<String, usize>)> {
+    let mut item = item.clone();
+    let mut num_returns = std::collections::HashMap::new();
+    for impl_item in &mut item.items {
+        let ImplItem::Fn(func) = impl_item else {
+            continue;
+        };
+        let mut kept = Vec::with_capacity(func.attrs.len());
+        for attr in std::mem::take(&mut func.attrs) {
+            let path = attr.path();
+            let is_method = path.segments.len() == 2
+                && path.segments[0].ident == "rustyray"
+                && path.segments[1].ident == "method";
+            if !is_method {
+                kept.push(attr);
+                continue;
+            }
+            attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("num_returns") {
+                    let count: syn::LitInt = meta.value()?.parse()?;
+                    num_returns.insert(func.sig.ident.to_string(), count.base10_parse()?);
+                    Ok(())
+                } else {
+                    Err(meta.error(
+                        "unknown #[rustyray::method] option; the option is `num_returns = k`",
+                    ))
+                }
+            })?;
+        }
+        func.attrs = kept;
+    }
+    Ok((item, num_returns))
+}
+
+/// One call method and one `_tell` method per remote method, on the handle; a method with
+/// `num_returns = k` (in `returns`, its element types) gives a tuple of `k` `ObjectRef`s.
+fn handle_fns(
+    self_ty: &Type,
+    class: &Ident,
+    methods: &[Method<'_>],
+    returns: &std::collections::HashMap<String, Vec<Type>>,
+) -> TokenStream {
     let handle = handle_type(self_ty, class);
     let fns = methods.iter().map(|method| {
         let sig = method.function.sig;
@@ -455,18 +516,48 @@ fn handle_fns(self_ty: &Type, class: &Ident, methods: &[Method<'_>]) -> TokenStr
             "Calls `{class}::{name}` on the actor and discards its result, errors included. \
              `Err` only for what fails before the call is sent."
         );
-        quote! {
-            #[doc = #call_doc]
-            #[allow(clippy::too_many_arguments)]
-            pub fn #ident<'a>(&self, #(#decls),*) -> ::rustyray::__private::ObjectRef<#value_ty> {
-                ::rustyray::__private::call_actor(
-                    self.raw(),
-                    #what,
-                    #name,
-                    &[#(#displays),*],
-                    ::std::vec![#(#lowered),*],
-                )
+        let call = match returns.get(&name) {
+            Some(elements) => {
+                let count = elements.len() as u32;
+                let picks = elements
+                    .iter()
+                    .map(|_| quote!(::rustyray::__private::next_ref(&mut __refs)));
+                quote! {
+                    #[doc = #call_doc]
+                    #[allow(clippy::too_many_arguments, clippy::unused_unit, unused_mut)]
+                    pub fn #ident<'a>(
+                        &self,
+                        #(#decls),*
+                    ) -> (#(::rustyray::__private::ObjectRef<#elements>,)*) {
+                        let mut __refs = ::rustyray::__private::call_actor_returns(
+                            self.raw(),
+                            #what,
+                            #name,
+                            &[#(#displays),*],
+                            ::std::vec![#(#lowered),*],
+                            #count,
+                        )
+                        .into_iter();
+                        (#(#picks,)*)
+                    }
+                }
             }
+            None => quote! {
+                #[doc = #call_doc]
+                #[allow(clippy::too_many_arguments)]
+                pub fn #ident<'a>(&self, #(#decls),*) -> ::rustyray::__private::ObjectRef<#value_ty> {
+                    ::rustyray::__private::call_actor(
+                        self.raw(),
+                        #what,
+                        #name,
+                        &[#(#displays),*],
+                        ::std::vec![#(#lowered),*],
+                    )
+                }
+            },
+        };
+        quote! {
+            #call
 
             #[doc = #tell_doc]
             #[allow(clippy::too_many_arguments)]

@@ -23,6 +23,9 @@ struct Options {
     /// `variadic`: the last parameter, a `Vec<T>`, takes every remaining argument, each
     /// one a `T` (Ray's `*args`), so a reducer can take any number of `ObjectRef`s.
     variadic: bool,
+    /// `num_returns = k`: the function returns a tuple of `k` values and `remote` gives
+    /// a tuple of `k` `ObjectRef`s, one per element (Ray's `num_returns`).
+    num_returns: Option<usize>,
 }
 
 fn parse_options(attr: TokenStream) -> syn::Result<Options> {
@@ -41,9 +44,14 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
         } else if meta.path.is_ident("variadic") {
             options.variadic = true;
             Ok(())
+        } else if meta.path.is_ident("num_returns") {
+            let count: syn::LitInt = meta.value()?.parse()?;
+            options.num_returns = Some(count.base10_parse()?);
+            Ok(())
         } else {
             Err(meta.error(
-                "unknown #[rustyray::remote] option; the options are `name = \"..\"` and `variadic`",
+                "unknown #[rustyray::remote] option; the options are `name = \"..\"`, \
+                 `variadic` and `num_returns = k`",
             ))
         }
     });
@@ -113,7 +121,19 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     } else {
         (count, quote!(::core::option::Option::Some(#count)))
     };
-    let submitters = submitters(&export_name, ident, &params, &value_ty, variadic.as_ref());
+    // `num_returns = k` (k != 1): one `ObjectRef` per element of the returned tuple.
+    let returns = match options.num_returns {
+        Some(count) if count != 1 => Some(signature::return_elements(&sig.output, count)?),
+        _ => None,
+    };
+    let submitters = submitters(
+        &export_name,
+        ident,
+        &params,
+        &value_ty,
+        variadic.as_ref(),
+        returns.as_deref(),
+    );
     let invoke = invoke_shim(
         &export_name,
         sig,
@@ -176,6 +196,7 @@ fn submitters(
     params: &[Param],
     value_ty: &TokenStream,
     variadic: Option<&syn::Type>,
+    returns: Option<&[syn::Type]>,
 ) -> TokenStream {
     let names: Vec<_> = params.iter().map(|param| &param.ident).collect();
     let name_strs: Vec<_> = params.iter().map(|param| param.display.clone()).collect();
@@ -229,6 +250,42 @@ fn submitters(
          Each argument is a value, an `ObjectRef` or a `&ObjectRef`."
     );
     let remote_with_doc = format!("Submit `{ident}` with `options` (e.g. a timeout).");
+    if let Some(elements) = returns {
+        let count = elements.len() as u32;
+        let result_ty = quote!((#(::rustyray::__private::ObjectRef<#elements>,)*));
+        let picks = elements
+            .iter()
+            .map(|_| quote!(::rustyray::__private::next_ref(&mut __refs)));
+        let remote_doc = format!(
+            "Submit `{ident}` with default options; one `ObjectRef` per returned value \
+             (`num_returns = {count}`). Each argument is a value, an `ObjectRef` or a \
+             `&ObjectRef`."
+        );
+        return quote! {
+            #[doc = #remote_doc]
+            #[allow(clippy::too_many_arguments, clippy::unused_unit)]
+            pub fn remote<'a>(#(#names: #arg_tys),*) -> #result_ty {
+                remote_with(::rustyray::__private::TaskOptions::new(), #(#names),*)
+            }
+
+            #[doc = #remote_with_doc]
+            #[allow(clippy::too_many_arguments, clippy::unused_unit, unused_mut)]
+            pub fn remote_with<'a>(
+                #options: ::rustyray::__private::TaskOptions,
+                #(#names: #arg_tys),*
+            ) -> #result_ty {
+                let mut __refs = ::rustyray::__private::submit_returns(
+                    #export_name,
+                    &[#(#name_strs),*],
+                    #lowered,
+                    #options,
+                    #count,
+                )
+                .into_iter();
+                (#(#picks,)*)
+            }
+        };
+    }
     quote! {
         #[doc = #remote_doc]
         #[allow(clippy::too_many_arguments)]

@@ -266,6 +266,59 @@ fn tidy(tokens: &str) -> String {
     out
 }
 
+/// The element types of the value a function with `num_returns = count` returns: its
+/// return type (or the `T` of its `Result<T, E>`) must be a tuple of `count` types, or
+/// `()` for 0.
+pub(crate) fn return_elements(output: &ReturnType, count: usize) -> syn::Result<Vec<Type>> {
+    let ty = match output {
+        ReturnType::Default if count == 0 => return Ok(Vec::new()),
+        ReturnType::Default => {
+            return Err(syn::Error::new_spanned(
+                output,
+                format!(
+                    "`num_returns = {count}` needs a function returning a tuple of {count} values"
+                ),
+            ));
+        }
+        ReturnType::Type(_, ty) => ty,
+    };
+    let value = if is_result(ty) {
+        result_ok(ty).unwrap_or(ty)
+    } else {
+        ty
+    };
+    let mut value = value;
+    while let Type::Paren(inner) = value {
+        value = &inner.elem;
+    }
+    match value {
+        Type::Tuple(tuple) if tuple.elems.len() == count => {
+            Ok(tuple.elems.iter().cloned().collect())
+        }
+        other => Err(syn::Error::new_spanned(
+            other,
+            format!(
+                "`num_returns = {count}` needs a function returning a tuple of {count} values \
+                 (or a `Result` of one), one object each"
+            ),
+        )),
+    }
+}
+
+/// The `T` of `Result<T, ..>`.
+fn result_ok(ty: &Type) -> Option<&Type> {
+    let Type::Path(TypePath { path, .. }) = ty else {
+        return None;
+    };
+    let syn::PathArguments::AngleBracketed(args) = &path.segments.last()?.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        syn::GenericArgument::Type(ok) => Some(ok),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -113,3 +113,64 @@ fn from_id_error(id: Id) -> String {
         Err(error) => format!("{error:?}"),
     }
 }
+
+/// An object reference written by hand inside a value: extension 82 with the id of an
+/// object this guest was never given (the host passes one it learned out of band), never
+/// shared with the host through a handle.
+struct ForgedRef(Id);
+
+impl serde::Serialize for ForgedRef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Payload([u8; 24]);
+        impl serde::Serialize for Payload {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_bytes(&self.0)
+            }
+        }
+        let mut payload = [0u8; 24];
+        payload[..8].copy_from_slice(&self.0.node.to_be_bytes());
+        payload[8..16].copy_from_slice(&self.0.hi.to_be_bytes());
+        payload[16..].copy_from_slice(&self.0.lo.to_be_bytes());
+        serializer.serialize_newtype_struct("_ExtStruct", &(82i8, Payload(payload)))
+    }
+}
+
+/// The length of the object `refs[0]` refers to.
+#[rustyray::remote]
+fn nested_len(refs: Vec<rustyray::ObjectRef<Vec<u8>>>) -> Result<usize, RayError> {
+    Ok(refs[0].get()?.len())
+}
+
+/// Forges references to `target` inside values, every way a guest can: stored alone (the
+/// host keeps the bytes but no reference: decoding it finds nothing), stored beside a
+/// real reference (the host refuses the value), and nested in a task argument (the task
+/// cannot decode it). The errors, in that order; "reached" if any read the object.
+#[rustyray::remote]
+fn forge_nested_ref(target: Id) -> Result<Vec<String>, RayError> {
+    let mut errors = Vec::new();
+    let forged = rustyray::put(&vec![ForgedRef(target)])?;
+    let as_refs: rustyray::ObjectRef<Vec<rustyray::ObjectRef<Vec<u8>>>> = forged.cast();
+    errors.push(match as_refs.get() {
+        Ok(refs) => match refs[0].get() {
+            Ok(_) => "reached".to_owned(),
+            Err(error) => format!("{error:?}"),
+        },
+        Err(error) => format!("{error:?}"),
+    });
+    let mine = rustyray::put(&1u8)?;
+    errors.push(match rustyray::put(&(mine, ForgedRef(target))) {
+        Ok(_) => "stored".to_owned(),
+        Err(error) => format!("{error:?}"),
+    });
+    let task: rustyray::ObjectRef<usize> = rustyray::__private::submit(
+        "nested_len",
+        &[],
+        vec![rustyray::arg(vec![ForgedRef(target)])],
+        rustyray::TaskOptions::new(),
+    );
+    errors.push(match task.get() {
+        Ok(_) => "reached".to_owned(),
+        Err(error) => format!("{error:?}"),
+    });
+    Ok(errors)
+}

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use rustyray::{ObjectRef, RayError};
 
+mod refs;
+
 /// `Err` with a message when `condition` does not hold.
 fn check(condition: bool, what: impl FnOnce() -> String) -> Result<(), String> {
     if condition { Ok(()) } else { Err(what()) }
