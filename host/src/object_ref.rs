@@ -93,7 +93,7 @@ impl<T> ObjectRef<T> {
 
     /// Frees the object (Ray's `ray._private.internal_api.free`): from now on every `get`
     /// of it, by any holder, fails with [`RayError::ObjectFreed`], as does a task that
-    /// takes it as an argument. Its memory is given back when its last holder drops it.
+    /// takes it as an argument. Its bytes (in memory or spilled) are given back at once.
     pub fn free(&self) {
         self.slot.free();
     }
