@@ -719,7 +719,10 @@ async fn test_internal_free() -> Result<()> {
     let runtime = runtime().await;
     let object = runtime.put(&vec![1u8; 100])?;
     let copy = object.clone();
+    let used = runtime.stats().objects.used_bytes;
     runtime.free(&[object]);
+    // Its bytes are given back at once, though `copy` still holds the object.
+    assert_eq!(runtime.stats().objects.used_bytes, used - 100);
     assert!(matches!(copy.get().await, Err(RayError::ObjectFreed(id)) if id == copy.id()));
     let task = runtime
         .task("read_len")
