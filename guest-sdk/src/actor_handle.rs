@@ -12,9 +12,11 @@
 //! A handle is serde-`Serialize` as its actor's [`Id`] (node and 128 random bits, so it cannot
 //! be guessed), and deserializing asks the host for a fresh handle to that id
 //! (`actors.from-id`). That is what lets handles travel inside
-//! task arguments, actor-method arguments and results. The id says nothing about liveness:
-//! the sender must keep a handle (or the actor must be named) until the receiver has
-//! decoded its own, or the actor may be reclaimed in between and the decode fails.
+//! task arguments, actor-method arguments, objects and results. Serializing a handle also
+//! records a clone of it, announced to the host (`actors.carry`) with the next value
+//! handed over, so the actor stays alive as long as that value may still be decoded (a
+//! queued task or call, an object, a result, a snapshot), as Ray counts serialized
+//! handles as references.
 
 use std::fmt;
 
