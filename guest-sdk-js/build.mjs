@@ -1,5 +1,5 @@
 // Builds a staged JavaScript program into a component with componentize-js. Run by the
-// rustyray host (host/src/js_build.rs), with the stage as the working directory:
+// rustyray host (builder/src/js_build.rs), with the stage as the working directory:
 //
 //   node build.mjs TOOL_DIR OUT.wasm
 //

@@ -65,7 +65,7 @@ pub fn default_cache_max_bytes() -> u64 {
 }
 
 /// SHA-256 of a component's bytes, in hex.
-pub(crate) fn content_hash(bytes: &[u8]) -> String {
+pub fn content_hash(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }

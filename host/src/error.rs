@@ -473,14 +473,16 @@ impl RayError {
         }
     }
 
-    pub(crate) fn io(context: impl Into<String>, err: std::io::Error) -> Self {
+    /// An [`RayError::Io`] saying what was being done (`context`) and what the OS said.
+    pub fn io(context: impl Into<String>, err: std::io::Error) -> Self {
         RayError::Io {
             context: context.into(),
             message: err.to_string(),
         }
     }
 
-    pub(crate) fn invalid_module(source: impl Into<String>, message: impl Into<String>) -> Self {
+    /// An [`RayError::InvalidModule`]: `source` (a path or a name) and what is wrong.
+    pub fn invalid_module(source: impl Into<String>, message: impl Into<String>) -> Self {
         RayError::InvalidModule {
             source_name: source.into(),
             message: message.into(),

@@ -46,11 +46,9 @@
 //! ```
 
 mod args;
-pub mod bench;
 mod bindings;
 mod budget;
 pub mod cache;
-pub mod cli;
 pub mod codec;
 mod component;
 mod deadline;
@@ -66,7 +64,6 @@ pub mod refs;
 pub mod registry;
 mod runtime;
 pub mod sandbox;
-pub mod scaffold;
 mod seed;
 mod signal;
 mod spill;
@@ -74,11 +71,6 @@ mod symlinks;
 pub mod terminal;
 pub mod timeline;
 mod wait;
-
-pub mod guest_build;
-pub mod js_build;
-pub mod program_build;
-pub mod python_build;
 
 /// Tasks: the builder, options, and the seed's `TaskSystem`.
 pub mod task {
@@ -113,6 +105,11 @@ pub use runtime::{ActorBuilder, AsRuntime, Runtime, RuntimeBuilder, RuntimeStats
 pub use sandbox::{Capabilities, DirAccess, DirGrant, Stdin};
 pub use task_impl::TaskOptions;
 pub use timeline::{Timeline, TimelineGuard};
+
+/// The bench's raw-wasmtime floor, which reaches inside the runtime (`rustyray-bench`).
+#[doc(hidden)]
+#[path = "floor.rs"]
+pub mod __floor;
 
 #[doc(hidden)]
 pub mod __private {

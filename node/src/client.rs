@@ -166,7 +166,7 @@ impl Client {
 }
 
 /// Percent-encodes a query value.
-pub(crate) fn url_encode(text: &str) -> String {
+pub fn url_encode(text: &str) -> String {
     text.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {

@@ -10,10 +10,10 @@
 //! - `entrypoint.rs`: the one entrypoint a job may have, checked against the operator's
 //!   policy (`--allow-dir`, `--job-memory`).
 //! - `token.rs`, `metrics.rs`, `dashboard.rs` (+ `assets/`): auth, `/metrics`, `/`.
-//! - `client.rs`, `cli.rs`: the `rustyray` command's node verbs, and the whole command.
+//! - `client.rs`: a client of the node's API (the `rustyray` command's node verbs use it;
+//!   the command itself is the `cli/` crate).
 
 pub mod api;
-pub mod cli;
 pub mod client;
 mod dashboard;
 pub mod entrypoint;

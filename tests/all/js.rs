@@ -19,7 +19,7 @@ fn fixtures() -> &'static Path {
     FIXTURES.get_or_init(|| {
         crate::programs::build(
             "tests/guests/js_fixtures",
-            rustyray::js_build::build_program_in,
+            rustyray_builder::js_build::build_program_in,
         )
     })
 }

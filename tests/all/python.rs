@@ -19,7 +19,7 @@ use crate::programs::{BUILD, assert_lines, path, run_cli};
 
 /// Builds a Python program once per test process, failing the test past [`BUILD`].
 fn build(dir: &str) -> PathBuf {
-    crate::programs::build(dir, rustyray::python_build::build_program_in)
+    crate::programs::build(dir, rustyray_builder::python_build::build_program_in)
 }
 
 fn fixtures() -> &'static Path {

@@ -1,5 +1,5 @@
 //! The `rustyray` command, for the CLI tests (see `Cargo.toml`).
 
 fn main() -> std::process::ExitCode {
-    rustyray_node::cli::main()
+    rustyray_cli::main()
 }

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::error::{RayError, Result};
-use crate::{Runtime, TaskBuilder};
+use rustyray::error::{RayError, Result};
+use rustyray::{Runtime, TaskBuilder};
 
 /// Resident set size of this process, in KiB (Linux `/proc/self/status`).
 pub(crate) fn rss_kib() -> Result<u64> {
@@ -40,7 +40,7 @@ async fn object_fanout(guest: &Path) -> Result<String> {
     let runtime = Runtime::new()?;
     runtime.load(guest).await?;
     // Warm: the pool's slots and the guest's code, as in the other workloads.
-    let warm: Vec<crate::ObjectRef<()>> = (0..8)
+    let warm: Vec<rustyray::ObjectRef<()>> = (0..8)
         .map(|_| TaskBuilder::new("noop").submit_now(&runtime))
         .collect::<Result<_>>()?;
     for object in &warm {

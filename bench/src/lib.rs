@@ -18,7 +18,7 @@ use std::time::Instant;
 pub use probe::run_probe;
 pub use report::Report;
 
-use crate::error::{RayError, Result};
+use rustyray::error::{RayError, Result};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -115,7 +115,7 @@ fn bench_guest(options: &BenchOptions) -> Result<PathBuf> {
     if let Some(path) = &options.guest {
         return Ok(path.clone());
     }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bench/guest");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest");
     if !dir.join("Cargo.toml").is_file() {
         return Err(RayError::Io {
             context: "finding the bench guest".into(),
@@ -125,7 +125,7 @@ fn bench_guest(options: &BenchOptions) -> Result<PathBuf> {
             ),
         });
     }
-    let mut built = crate::guest_build::build_crate(&dir)?;
+    let mut built = rustyray_builder::guest_build::build_crate(&dir)?;
     Ok(built.remove(0))
 }
 
@@ -141,9 +141,7 @@ fn program_bench_guest(
     if let Some(path) = given {
         return Some(path.clone());
     }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../bench")
-        .join(dir);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir);
     match build(&dir) {
         Ok(path) => Some(path),
         Err(err) => {
@@ -185,7 +183,7 @@ pub async fn run(options: BenchOptions) -> Result<Report> {
             &options.python_guest,
             "python_guest",
             "python_",
-            crate::python_build::build_program,
+            rustyray_builder::python_build::build_program,
         )
     });
     let js_guest = guest_for(&mut selected, "js_", || {
@@ -193,7 +191,7 @@ pub async fn run(options: BenchOptions) -> Result<Report> {
             &options.js_guest,
             "js_guest",
             "js_",
-            crate::js_build::build_program,
+            rustyray_builder::js_build::build_program,
         )
     });
     if selected.is_empty() {

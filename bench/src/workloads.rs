@@ -10,8 +10,8 @@ use bytes::Bytes;
 
 use super::Sizes;
 use super::probe;
-use crate::error::{RayError, Result};
-use crate::{ObjectRef, Runtime, TaskBuilder};
+use rustyray::error::{RayError, Result};
+use rustyray::{ObjectRef, Runtime, TaskBuilder};
 
 /// What a workload gets.
 pub(crate) struct Context {
@@ -273,7 +273,7 @@ async fn runtime_for(ctx: &Context, instances: u32, actors: u32, memory: usize) 
         .max_actors(actors)
         .memory_limit(memory)
         // A result may be as large as the guest's memory (the echo's is its input).
-        .limits(crate::Limits::new().result_size(memory))
+        .limits(rustyray::Limits::new().result_size(memory))
         .build()?;
     runtime.load(&ctx.guest).await?;
     // Warm up: instantiate a few times so first-touch page faults are not measured.
@@ -634,7 +634,7 @@ async fn actors_created(ctx: Context) -> Result<f64> {
 /// As Ray's `[Pinger.remote() for _ in range(n)]` then a ping to each: creates `n`
 /// actors without waiting for each constructor, calls each once, waits for every
 /// answer; the actors stay alive as long as the returned handles.
-async fn spawn_and_ping(runtime: &Runtime, n: usize) -> Result<Vec<crate::ActorHandle>> {
+async fn spawn_and_ping(runtime: &Runtime, n: usize) -> Result<Vec<rustyray::ActorHandle>> {
     let actors = (0..n)
         .map(|_| runtime.actor("Pinger").spawn())
         .collect::<Result<Vec<_>>>()?;

@@ -1,19 +1,19 @@
-//! The `rustyray` command line: `run` a guest program, `inspect` a component.
-//!
-//! Lives in the library so the integration tests can build the very same command
-//! as a binary of their own (`CARGO_BIN_EXE_*` only exists inside one package).
+//! The commands on an embedded runtime: `run` a guest program (a component, a crate, a
+//! Python or JavaScript directory), `inspect` a component, `call` one function, `new`
+//! to scaffold a guest crate, `bench`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use std::io::Write as _;
 
-use crate::net::{NetAllow, NetGrants, NetRule, PortRange, parse_net_rule, parse_ports};
-use crate::output::{OutputLine, Stream};
-use crate::sandbox::parse_dir_grant;
-use crate::terminal::{escape, escape_line, escape_text};
-use crate::{Capabilities, DirGrant, Limits, Runtime, Stdin, guest_build, js_build, python_build};
 use clap::{Parser, Subcommand};
+use rustyray::net::{NetAllow, NetGrants, NetRule, PortRange, parse_net_rule, parse_ports};
+use rustyray::output::{OutputLine, Stream};
+use rustyray::sandbox::parse_dir_grant;
+use rustyray::terminal::{escape, escape_line, escape_text};
+use rustyray::{Capabilities, DirGrant, Limits, Runtime, Stdin};
+use rustyray_builder::{guest_build, js_build, python_build};
 
 fn parse_dir(spec: &str) -> Result<DirGrant, String> {
     parse_dir_grant(spec)
@@ -305,7 +305,7 @@ pub fn main() -> ExitCode {
 /// A .wasm path as given, or the program at a directory, built: a Python program
 /// (`main.py` or `app.py`, no `Cargo.toml`) with componentize-py, a JavaScript program
 /// (`main.js`, no `Cargo.toml`) with componentize-js, else a Rust crate.
-fn resolve_program(program: &std::path::Path) -> crate::Result<PathBuf> {
+fn resolve_program(program: &std::path::Path) -> rustyray::Result<PathBuf> {
     let foreign = program.is_dir() && !program.join("Cargo.toml").is_file();
     if foreign && python_build::entry_module(program).is_some() {
         python_build::build_program(program)
@@ -317,7 +317,7 @@ fn resolve_program(program: &std::path::Path) -> crate::Result<PathBuf> {
     } else if program.exists() {
         Ok(program.to_path_buf())
     } else {
-        Err(crate::RayError::Io {
+        Err(rustyray::RayError::Io {
             context: format!("opening {}", program.display()),
             message: "no such file or directory".into(),
         })
@@ -325,11 +325,11 @@ fn resolve_program(program: &std::path::Path) -> crate::Result<PathBuf> {
 }
 
 /// Runs one of the runtime's commands (for a binary that parses its own command line).
-pub async fn execute(command: Command) -> crate::Result<ExitCode> {
+pub async fn execute(command: Command) -> rustyray::Result<ExitCode> {
     run(Cli { command }).await
 }
 
-async fn run(cli: Cli) -> crate::Result<ExitCode> {
+async fn run(cli: Cli) -> rustyray::Result<ExitCode> {
     match cli.command {
         Command::Run {
             program,
@@ -369,10 +369,11 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             let wasm = resolve_program(&program)?;
             let timeline = timeline
                 .map(|path| {
-                    let max = timeline_max_mib.map_or(crate::timeline::DEFAULT_MAX_BYTES, |mib| {
-                        mib.saturating_mul(1 << 20)
-                    });
-                    crate::Timeline::install(&path, max)
+                    let max = timeline_max_mib
+                        .map_or(rustyray::timeline::DEFAULT_MAX_BYTES, |mib| {
+                            mib.saturating_mul(1 << 20)
+                        });
+                    rustyray::Timeline::install(&path, max)
                 })
                 .transpose()?;
             let mut builder = Runtime::builder()
@@ -451,7 +452,7 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             }
             let info = runtime.load(&wasm).await?;
             if !info.has_main {
-                return Err(crate::RayError::InvalidModule {
+                return Err(rustyray::RayError::InvalidModule {
                     source_name: info.source_name,
                     message: "it has no #[rustyray::main] to run (its functions can be called \
                               from a program that loads it with --load)"
@@ -479,7 +480,7 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             python_guest,
             js_guest,
         } => {
-            let report = crate::bench::run(crate::bench::BenchOptions {
+            let report = rustyray_bench::run(rustyray_bench::BenchOptions {
                 quick,
                 filter,
                 reps,
@@ -506,11 +507,11 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
         } => call(program, function, &args, load, memory, task_timeout).await,
         Command::New { path, actor, sdk } => {
             let template = if actor {
-                crate::scaffold::Template::Actor
+                rustyray_builder::scaffold::Template::Actor
             } else {
-                crate::scaffold::Template::Tasks
+                rustyray_builder::scaffold::Template::Tasks
             };
-            crate::scaffold::create(&path, template, sdk.as_deref())?;
+            rustyray_builder::scaffold::create(&path, template, sdk.as_deref())?;
             println!(
                 "created guest crate {}; run it with: rustyray run {}",
                 path.display(),
@@ -519,7 +520,7 @@ async fn run(cli: Cli) -> crate::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Probe { kind, guest } => {
-            println!("{}", crate::bench::run_probe(&kind, &guest).await?);
+            println!("{}", rustyray_bench::run_probe(&kind, &guest).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { program } => {
@@ -568,8 +569,8 @@ async fn call(
     load: Vec<PathBuf>,
     memory: Option<usize>,
     task_timeout: Option<u64>,
-) -> crate::Result<ExitCode> {
-    let bad = |message: String| crate::RayError::BadArguments {
+) -> rustyray::Result<ExitCode> {
+    let bad = |message: String| rustyray::RayError::BadArguments {
         function: function.clone(),
         message,
     };
@@ -593,14 +594,14 @@ async fn call(
     runtime.load(&wasm).await?;
     let mut task = runtime.task(function.as_str());
     for value in &values {
-        task = task.arg_value(crate::codec::from_json(value)?);
+        task = task.arg_value(rustyray::codec::from_json(value)?);
     }
     if let Some(ms) = task_timeout {
         task = task.timeout(std::time::Duration::from_millis(ms));
     }
     let result = task.submit::<()>(&runtime).await?.get_value().await;
     runtime.shutdown().await?;
-    let json = crate::codec::to_json(&result?)?;
+    let json = rustyray::codec::to_json(&result?)?;
     println!("{json}");
     Ok(ExitCode::SUCCESS)
 }

@@ -15,12 +15,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::error::{RayError, Result};
 pub use crate::program_build::tools_dir;
 use crate::program_build::{
     Language, build_key, cached_build, default_cache, install_tool, program_files, run_builder,
     write_staged,
 };
+use rustyray::error::{RayError, Result};
 
 /// The componentize-py release guests are built with (from PyPI).
 pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
 
-use crate::error::{RayError, Result};
+use rustyray::error::{RayError, Result};
 
 /// The languages a guest program directory may be written in, besides Rust.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,12 +179,12 @@ pub fn build_key<'a>(
         part(path.as_bytes());
         part(bytes);
     }
-    crate::cache::content_hash(&hasher.finalize())
+    rustyray::cache::content_hash(&hasher.finalize())
 }
 
 /// The default cache directory, for a build of a program in `language`.
 pub fn default_cache(language: Language) -> Result<PathBuf> {
-    crate::cache::default_cache_dir().ok_or_else(|| RayError::Io {
+    rustyray::cache::default_cache_dir().ok_or_else(|| RayError::Io {
         context: format!("building a {} program", language.name()),
         message: "no cache directory: set RUSTYRAY_CACHE_DIR or HOME".into(),
     })

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{RayError, Result};
+use rustyray::error::{RayError, Result};
 
 /// What kind of guest to scaffold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use crate::error::{RayError, Result};
+use rustyray::error::{RayError, Result};
 
 /// The target guests are built for.
 pub const WASM_TARGET: &str = "wasm32-wasip2";

@@ -1,6 +1,11 @@
-//! The `rustyray` command line: the runtime's commands (`run`, `inspect`, `bench`, from
-//! [`rustyray::cli`]) and the node's: `start` a node, `deploy` modules to it, `job
-//! submit|list|status|logs|stop|delete`, `list jobs|modules`, `status`.
+//! The `rustyray` command line: the commands on an embedded runtime (`run`, `inspect`,
+//! `call`, `new`, `bench`: [`program`]) and the node's: `start` a node, `deploy` modules
+//! to it, `job submit|list|status|logs|stop|delete`, `list`, `status`, `timeline`.
+//!
+//! A library as well as the binary so the integration tests can build the very same
+//! command as a binary of their own (`CARGO_BIN_EXE_*` only exists inside one package).
+
+pub mod program;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -9,12 +14,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use rustyray::DirGrant;
 
-use crate::api::{
+use rustyray_node::api::{
     JobDetails, JobStatus, JobSubmitRequest, JobSubmitResponse, ModuleInfo, NodeStatus,
 };
-use crate::client::{Client, DEFAULT_ADDRESS};
-use crate::error::{NodeError, Result};
-use crate::server::NodeConfig;
+use rustyray_node::client::{Client, DEFAULT_ADDRESS};
+use rustyray_node::error::{NodeError, Result};
+use rustyray_node::server::NodeConfig;
 
 /// rustyray runs Ray-style tasks as sandboxed WebAssembly components.
 ///
@@ -39,7 +44,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Top {
     #[command(flatten)]
-    Core(rustyray::cli::Command),
+    Core(crate::program::Command),
     /// Start a node in the foreground: modules and jobs are submitted to it.
     ///
     /// It prints its address and serves until SIGINT or SIGTERM, which stop its jobs.
@@ -297,7 +302,7 @@ pub fn main() -> ExitCode {
                 .enable_all()
                 .build()
             {
-                Ok(executor) => match executor.block_on(rustyray::cli::execute(command)) {
+                Ok(executor) => match executor.block_on(crate::program::execute(command)) {
                     Ok(code) => code,
                     Err(err) => {
                         // Errors carry guest-chosen names and messages.
@@ -358,7 +363,7 @@ fn start(args: StartArgs) -> Result<ExitCode> {
         .build()
         .map_err(|err| NodeError::io("starting", err))?;
     executor.block_on(async move {
-        let node = crate::server::start(config).await?;
+        let node = rustyray_node::server::start(config).await?;
         let address = node.address().to_string();
         println!("rustyray node listening on {address}");
         println!("  data:      {}", node.data_dir().display());
@@ -395,7 +400,7 @@ fn module_bytes(path: &Path) -> Result<(Vec<u8>, String)> {
         let spinner = indicatif::ProgressBar::new_spinner();
         spinner.set_message(format!("building {} for wasm32-wasip2", path.display()));
         spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-        let built = rustyray::guest_build::build_crate(path);
+        let built = rustyray_builder::guest_build::build_crate(path);
         spinner.finish_and_clear();
         built?.remove(0)
     } else {
@@ -412,7 +417,7 @@ fn module_bytes(path: &Path) -> Result<(Vec<u8>, String)> {
 fn deploy(path: &Path, name: Option<String>, conn: &Conn) -> Result<ExitCode> {
     let client = conn.client()?;
     // Check the node is there before a build.
-    client.get::<crate::api::VersionInfo>("/api/version")?;
+    client.get::<rustyray_node::api::VersionInfo>("/api/version")?;
     let (bytes, default_name) = module_bytes(path)?;
     let module = client.deploy(&bytes, name.as_deref().unwrap_or(&default_name))?;
     println!(
@@ -448,7 +453,7 @@ fn job(command: JobCommand) -> Result<ExitCode> {
             conn,
         } => {
             let client = conn.client()?;
-            client.get::<crate::api::VersionInfo>("/api/version")?;
+            client.get::<rustyray_node::api::VersionInfo>("/api/version")?;
             let path = Path::new(&app);
             let module = if path.exists() {
                 let (bytes, name) = module_bytes(path)?;
@@ -522,7 +527,7 @@ fn job(command: JobCommand) -> Result<ExitCode> {
             if follow {
                 client.follow(&format!("/api/jobs/{id}/logs/stream"), print_chunk)?;
             } else {
-                let logs: crate::api::JobLogsResponse =
+                let logs: rustyray_node::api::JobLogsResponse =
                     client.get(&format!("/api/jobs/{id}/logs"))?;
                 print_chunk(logs.logs.as_bytes());
             }
@@ -530,7 +535,7 @@ fn job(command: JobCommand) -> Result<ExitCode> {
         }
         JobCommand::Stop { id, conn } => {
             let client = conn.client()?;
-            let stop: crate::api::JobStopResponse =
+            let stop: rustyray_node::api::JobStopResponse =
                 client.post(&format!("/api/jobs/{id}/stop"), &serde_json::json!({}))?;
             if stop.stopped {
                 println!("Stopping job '{id}'.");
@@ -541,7 +546,8 @@ fn job(command: JobCommand) -> Result<ExitCode> {
         }
         JobCommand::Delete { id, conn } => {
             let client = conn.client()?;
-            let _: crate::api::JobDeleteResponse = client.delete(&format!("/api/jobs/{id}"))?;
+            let _: rustyray_node::api::JobDeleteResponse =
+                client.delete(&format!("/api/jobs/{id}"))?;
             println!("Job '{id}' deleted.");
             Ok(ExitCode::SUCCESS)
         }
@@ -647,7 +653,10 @@ fn list(what: ListWhat, json: bool, filters: &[String], conn: &Conn) -> Result<E
 fn timeline(job: Option<&str>, output: &std::path::Path, conn: &Conn) -> Result<ExitCode> {
     let client = conn.client()?;
     let path = match job {
-        Some(id) => format!("/api/v0/timeline?job_id={}", crate::client::url_encode(id)),
+        Some(id) => format!(
+            "/api/v0/timeline?job_id={}",
+            rustyray_node::client::url_encode(id)
+        ),
         None => "/api/v0/timeline".to_string(),
     };
     let events: Vec<serde_json::Value> = client.get(&path)?;
@@ -656,9 +665,10 @@ fn timeline(job: Option<&str>, output: &std::path::Path, conn: &Conn) -> Result<
         .filter(|event| event.get("ph").and_then(serde_json::Value::as_str) == Some("X"))
         .count();
     let json = serde_json::to_vec(&events)
-        .map_err(|err| crate::error::NodeError::io("encoding the timeline", err))?;
-    std::fs::write(output, json)
-        .map_err(|err| crate::error::NodeError::io(format!("writing {}", output.display()), err))?;
+        .map_err(|err| rustyray_node::error::NodeError::io("encoding the timeline", err))?;
+    std::fs::write(output, json).map_err(|err| {
+        rustyray_node::error::NodeError::io(format!("writing {}", output.display()), err)
+    })?;
     println!(
         "wrote {slices} slices to {} (open it in https://ui.perfetto.dev or chrome://tracing)",
         output.display()

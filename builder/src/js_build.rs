@@ -16,11 +16,11 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::error::{RayError, Result};
 use crate::program_build::{
     Language, build_key, cached_build, default_cache, install_tool, program_files, run_builder,
     tools_dir, write_staged,
 };
+use rustyray::error::{RayError, Result};
 
 /// The componentize-js release guests are built with (from npm).
 pub const COMPONENTIZE_JS_VERSION: &str = "0.23.0";

@@ -6,42 +6,10 @@
 
 use std::time::Instant;
 
-use super::workloads::Context;
-use crate::component::new_store;
-use crate::error::{RayError, Result};
-use crate::limits::Limits;
+use rustyray::__floor::fresh_instance_call as cycle;
+use rustyray::error::{RayError, Result};
 
-/// One fresh-instance call of `function` with `args`; the result's length.
-async fn cycle(
-    runtime: &crate::Runtime,
-    guest: &str,
-    function: &str,
-    args: &[crate::bindings::Argument],
-) -> Result<usize> {
-    let inner = runtime.inner();
-    let component = runtime
-        .loaded(guest)
-        .ok_or_else(|| RayError::Internal(format!("{guest} is not loaded")))?;
-    let limits = inner.sandbox.limits_for(&Limits::default())?;
-    let mut store = new_store(
-        inner,
-        crate::sandbox::InstanceSandbox::bare(&limits),
-        limits,
-    );
-    let instance = component
-        .pre()
-        .instantiate_async(&mut store)
-        .await
-        .map_err(|err| RayError::Internal(format!("instantiate: {err}")))?;
-    let outcome = instance
-        .rustyray_runtime_guest()
-        .call_invoke(&mut store, function, args)
-        .await
-        .map_err(|err| RayError::Internal(format!("call: {err}")))?;
-    outcome
-        .map(|value| value.data.len())
-        .map_err(|err| RayError::Internal(format!("{function} failed: {err:?}")))
-}
+use super::workloads::Context;
 
 /// Fresh-instance task cycles per second of `noop`, on one thread.
 pub(crate) async fn task_cycle(ctx: Context) -> Result<f64> {
@@ -50,7 +18,7 @@ pub(crate) async fn task_cycle(ctx: Context) -> Result<f64> {
     let n = ctx.sizes.tasks;
     let start = Instant::now();
     for _ in 0..n {
-        cycle(&runtime, &guest, "noop", &[]).await?;
+        cycle(&runtime, &guest, "noop", None).await?;
     }
     Ok(n as f64 / start.elapsed().as_secs_f64())
 }
@@ -65,7 +33,7 @@ pub(crate) async fn python_task_cycle(ctx: Context) -> Result<f64> {
     let n = ctx.sizes.python_tasks;
     let start = Instant::now();
     for _ in 0..n {
-        cycle(&runtime, &guest, "noop", &[]).await?;
+        cycle(&runtime, &guest, "noop", None).await?;
     }
     Ok(n as f64 / start.elapsed().as_secs_f64())
 }
@@ -76,15 +44,10 @@ pub(crate) async fn echo(ctx: Context) -> Result<f64> {
     let bytes = ctx.sizes.roundtrip_mib << 20;
     let runtime = super::workloads::runtime_with(&ctx, 64, (bytes * 6).max(64 << 20)).await?;
     let guest = ctx.guest.display().to_string();
-    let arg = vec![crate::bindings::Argument::Value(
-        crate::bindings::WitValue {
-            encoding: crate::bindings::WitEncoding::Raw,
-            data: vec![7u8; bytes],
-        },
-    )];
-    cycle(&runtime, &guest, "echo", &arg).await?;
+    let arg = vec![7u8; bytes];
+    cycle(&runtime, &guest, "echo", Some(arg.clone())).await?;
     let start = Instant::now();
-    let len = cycle(&runtime, &guest, "echo", &arg).await?;
+    let len = cycle(&runtime, &guest, "echo", Some(arg)).await?;
     let figure = bytes as f64 / start.elapsed().as_secs_f64() / 1e9;
     if len < bytes {
         return Err(RayError::Internal("echo returned too little".into()));
