@@ -19,6 +19,20 @@ use std::time::Duration;
 use crate::limits::Limit;
 use crate::object_store::ObjectId;
 
+/// A [`RayError`] as data: what the node's API and the state API answer with. Its
+/// fields are stable; `kind` and `root_kind` are [`RayError::kind`] names.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ErrorInfo {
+    /// The error's kind, e.g. `"DependencyFailed"`.
+    pub kind: String,
+    /// The whole message, as `Display` prints it.
+    pub message: String,
+    /// The kind at the end of the chain of failed dependencies (`kind` itself if none).
+    pub root_kind: String,
+    /// For an application error at the root: the guest's error type (e.g. `"ValueError"`).
+    pub type_name: Option<String>,
+}
+
 /// Everything that can go wrong in rustyray.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -439,6 +453,56 @@ impl RayError {
                 RayError::Spill { dir, message } => dir.as_os_str().len() + message.len(),
                 _ => 0,
             }
+    }
+
+    /// The variant's stable name (`"Trap"`, `"LimitExceeded"`, `"ActorDied"`, ...): what
+    /// an API client matches on. Names are never reused for another meaning.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RayError::Application { .. } => "Application",
+            RayError::Trap { .. } => "Trap",
+            RayError::LimitExceeded { .. } => "LimitExceeded",
+            RayError::InvalidOptions(_) => "InvalidOptions",
+            RayError::GrantCoversCache { .. } => "GrantCoversCache",
+            RayError::Cancelled => "Cancelled",
+            RayError::Timeout(_) => "Timeout",
+            RayError::GetTimeout(_) => "GetTimeout",
+            RayError::ObjectFreed(_) => "ObjectFreed",
+            RayError::InvalidArgument(_) => "InvalidArgument",
+            RayError::DependencyFailed { .. } => "DependencyFailed",
+            RayError::FunctionNotFound(_) => "FunctionNotFound",
+            RayError::DuplicateFunction { .. } => "DuplicateFunction",
+            RayError::BadArguments { .. } => "BadArguments",
+            RayError::InvalidModule { .. } => "InvalidModule",
+            RayError::ObjectStoreFull { .. } => "ObjectStoreFull",
+            RayError::Spill { .. } => "Spill",
+            RayError::ActorClassNotFound(_) => "ActorClassNotFound",
+            RayError::ActorNameTaken { .. } => "ActorNameTaken",
+            RayError::PendingCallsLimitExceeded { .. } => "PendingCallsLimitExceeded",
+            RayError::ActorDied { .. } => "ActorDied",
+            RayError::ActorNotFound(_) => "ActorNotFound",
+            RayError::Serialization(_) => "Serialization",
+            RayError::ShutDown => "ShutDown",
+            RayError::Io { .. } => "Io",
+            RayError::PythonBuild { .. } => "PythonBuild",
+            RayError::JsBuild { .. } => "JsBuild",
+            RayError::Internal(_) => "Internal",
+        }
+    }
+
+    /// The error's stable serializable form, for APIs and logs: its [kind](Self::kind),
+    /// its message, the kind of its root cause, and an application error's type name.
+    pub fn info(&self) -> ErrorInfo {
+        let root = self.root_cause();
+        ErrorInfo {
+            kind: self.kind().to_string(),
+            message: self.to_string(),
+            root_kind: root.kind().to_string(),
+            type_name: match root {
+                RayError::Application { type_name, .. } => type_name.clone(),
+                _ => None,
+            },
+        }
     }
 
     /// The error at the end of a chain of failed dependencies (or `self`).

@@ -93,7 +93,7 @@ pub use actor_impl::{ActorHandle, ActorId, ActorOptions};
 pub use args::{Args, IntoArgs};
 pub use cache::CacheOutcome;
 pub use component::{ActorClassInfo, ComponentInfo, ExportedFunction};
-pub use error::{Cause, RayError, Result, TrapContext};
+pub use error::{Cause, ErrorInfo, RayError, Result, TrapContext};
 pub use id::{Id, IdParseError};
 pub use limits::{Limit, Limits};
 pub use net::{NetAllow, NetGrants, NetRule, NetSpecError, PortRange};

@@ -346,7 +346,10 @@ impl RuntimeBuilder {
             sandbox,
             config,
         });
-        Ok(Runtime { inner })
+        Ok(Runtime {
+            _owner: Arc::new(Owner(inner.clone())),
+            inner,
+        })
     }
 }
 
@@ -521,9 +524,20 @@ pub struct RuntimeStats {
 }
 
 /// A rustyray runtime: load components, submit tasks, put and get objects.
+///
+/// A cheap handle: clones share one runtime (hand one to each part of a service). The
+/// runtime stops when [`shutdown`](Runtime::shutdown) or [`serve`](Runtime::serve) says
+/// so, or when the last clone is dropped.
+#[derive(Clone)]
 pub struct Runtime {
     inner: Arc<RuntimeInner>,
+    /// Held by every clone of this handle, never by tasks: the last one dropped stops
+    /// the runtime.
+    _owner: Arc<Owner>,
 }
+
+/// Stops the runtime when the last [`Runtime`] handle goes.
+struct Owner(Arc<RuntimeInner>);
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -861,6 +875,14 @@ impl Runtime {
         }
     }
 
+    /// Serves until `shutdown` resolves (e.g. SIGINT, or a channel the embedding
+    /// service closes), then shuts down as [`Runtime::shutdown`] does: the shape of a
+    /// service's main loop. Other clones of the handle keep working until then.
+    pub async fn serve(&self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+        shutdown.await;
+        self.shutdown().await
+    }
+
     /// Stops taking tasks and waits for those in flight; after 30 s cancels the rest.
     pub async fn shutdown(&self) -> Result<()> {
         self.shutdown_with_deadline(Duration::from_secs(30)).await
@@ -899,14 +921,14 @@ impl Runtime {
     }
 }
 
-impl Drop for Runtime {
+impl Drop for Owner {
     fn drop(&mut self) {
         // Without a shutdown: stop everything now. Tasks dropped unfinished fill
         // their objects with `ShutDown` (see `OutputGuard`), so holders still get
         // an answer.
-        self.inner.closed.store(true, Ordering::Release);
-        self.inner.abort.raise();
-        if let Ok(mut executor) = self.inner.executor.lock()
+        self.0.closed.store(true, Ordering::Release);
+        self.0.abort.raise();
+        if let Ok(mut executor) = self.0.executor.lock()
             && let Some(executor) = executor.take()
         {
             executor.shutdown_background();

@@ -172,6 +172,19 @@ async fn a_failure_propagates_down_a_chain_with_its_root_cause() -> Result<()> {
         assert_eq!(link.chain().count(), depth + 1, "link {depth}");
     }
 
+    // The serializable form keeps the kinds: what an API client matches on.
+    let info = err.info();
+    assert_eq!(info.kind, "DependencyFailed");
+    assert_eq!(info.root_kind, "Application");
+    assert!(
+        info.message.contains("invalid digit found in string"),
+        "{info:?}"
+    );
+    let json = serde_json::to_string(&info).expect("ErrorInfo serializes");
+    let back: rustyray::ErrorInfo = serde_json::from_str(&json).expect("and reads back");
+    assert_eq!(back, info);
+    assert_eq!(err.root_cause().info().kind, "Application");
+
     // A fresh chain works.
     let mut ok = runtime
         .task("parse_number")

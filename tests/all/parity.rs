@@ -452,7 +452,16 @@ async fn test_failed_task_host_sees_type_and_value() -> Result<()> {
         .task("throw_custom")
         .arg(7u32)
         .submit_now::<u64>(&runtime)?;
-    match within(SHORT, "throw_custom", failed.get()).await {
+    let err = within(SHORT, "throw_custom", failed.get())
+        .await
+        .expect_err("throw_custom fails");
+    // The serializable form names the guest's type, as Ray's error_type does.
+    let info = err.info();
+    assert_eq!(
+        (info.kind.as_str(), info.type_name.as_deref()),
+        ("Application", Some("parity::CustomError"))
+    );
+    match Err::<u64, _>(err) {
         Err(RayError::Application {
             function,
             message,

@@ -169,3 +169,89 @@ async fn dropping_the_runtime_answers_every_get() -> Result<()> {
     }
     Ok(())
 }
+
+/// The runtime is a cloneable handle: a clone handed to another part of a program keeps
+/// the runtime alive after the first handle is dropped, and shares its objects and
+/// tasks; the runtime stops when the last clone goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clones_share_one_runtime_which_stops_with_the_last() -> Result<()> {
+    let runtime = common::runtime_with(common::builder().max_running(1)).await;
+    let clone = runtime.clone();
+    let object = runtime.put(&41u64)?;
+    drop(runtime);
+
+    // The clone still runs tasks, on the object the first handle made.
+    let next = clone
+        .task("inc")
+        .arg_ref(&object)
+        .submit_now::<u64>(&clone)?;
+    assert_eq!(
+        within(SHORT, "a task through the clone", next.get()).await?,
+        42
+    );
+
+    // Dropping the last handle stops the runtime: a spinning task is answered.
+    let spinning = clone.task("spin").submit_now::<u64>(&clone)?;
+    drop(clone);
+    match within(
+        SHORT,
+        "a get after the last clone was dropped",
+        spinning.get(),
+    )
+    .await
+    {
+        Err(RayError::ShutDown | RayError::Cancelled) => {}
+        other => panic!("expected ShutDown or Cancelled, got {other:?}"),
+    }
+    Ok(())
+}
+
+/// `serve(shutdown)` runs until its future resolves, then shuts down gracefully:
+/// tasks in flight finish with their values, later ones are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_until_its_shutdown_future_then_shuts_down_gracefully() -> Result<()> {
+    let runtime = common::runtime().await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn({
+        let runtime = runtime.clone();
+        async move {
+            runtime
+                .serve(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
+    });
+    let busy = runtime
+        .task("busy")
+        .arg(500_000u64)
+        .submit_now::<u64>(&runtime)?;
+    assert_eq!(
+        within(SHORT, "a task while serving", busy.get()).await?,
+        500_000
+    );
+    assert!(
+        !served.is_finished(),
+        "serve returned before its shutdown future"
+    );
+
+    let in_flight = runtime
+        .task("busy")
+        .arg(2_000_000u64)
+        .submit_now::<u64>(&runtime)?;
+    stop.send(()).expect("serve is waiting");
+    within(Duration::from_secs(30), "serve to return", served)
+        .await
+        .expect("the serve task does not panic")?;
+    assert_eq!(in_flight.get().await?, 2_000_000);
+    let late = runtime
+        .task("add")
+        .arg(1)
+        .arg(2)
+        .submit_now::<i32>(&runtime)?;
+    match within(SHORT, "a task after serve returned", late.get()).await {
+        Err(RayError::ShutDown) => {}
+        other => panic!("expected ShutDown, got {other:?}"),
+    }
+    Ok(())
+}
