@@ -224,9 +224,10 @@ fn install(class: &'static ActorClass, object: Box<dyn ActorObject>) -> Result<(
 }
 
 /// Encodes a snapshot class's state; the `ActorState` impl `#[rustyray::actor(snapshot)]`
-/// generates calls this.
+/// generates calls this. `ObjectRef`s in the state travel as references: the host keeps
+/// their objects alive with the snapshot and hands them back on a restore.
 pub fn snapshot_state<T: Serialize>(state: &T) -> Result<Vec<u8>, String> {
-    codec::to_bytes(state)
+    codec::to_bytes_shared(state)
 }
 
 /// Decodes a snapshot class's state.

@@ -329,6 +329,15 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Encoded, String
     })
 }
 
+/// MessagePack bytes of a value for the host that is not a value of the object store
+/// (an actor's snapshot): the references inside it are shared as in [`encode`].
+pub(crate) fn to_bytes_shared<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, String> {
+    let outer = SHARING.replace(true);
+    let data = to_bytes(value);
+    SHARING.set(outer);
+    data
+}
+
 /// Whether a value for the host is being encoded (where an `ObjectRef` may go).
 pub(crate) fn sharing() -> bool {
     SHARING.get()

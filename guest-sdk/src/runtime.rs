@@ -81,9 +81,9 @@ pub fn get_all<T: DeserializeOwned>(objects: &[ObjectRef<T>]) -> Result<Vec<T>, 
             done.push(index);
         }
         if done.is_empty() {
-            return Err(RayError::Runtime(
-                "wait answered with no ready object while some were pending".into(),
-            ));
+            // A wait without a timeout answers short only in a running actor call that
+            // was cancelled (the host told it so).
+            return Err(RayError::Cancelled);
         }
         pending.retain(|index| !done.contains(index));
     }
@@ -99,7 +99,10 @@ pub fn get_all<T: DeserializeOwned>(objects: &[ObjectRef<T>]) -> Result<Vec<T>, 
 /// # Errors
 ///
 /// [`RayError::InvalidArgument`] if the same object appears twice, or `num_returns` is 0
-/// or more than `objects.len()`, as Ray refuses them.
+/// or more than `objects.len()`, as Ray refuses them. In an actor method whose call is
+/// cancelled while it waits: [`RayError::Cancelled`] without a timeout; with one, the
+/// wait returns at once with what is ready, as at its timeout (the call answers
+/// `Cancelled` all the same).
 #[allow(clippy::type_complexity, reason = "Ray's (ready, not_ready) pair")]
 pub fn wait<T>(
     objects: &[ObjectRef<T>],
@@ -177,6 +180,11 @@ pub fn wait_indexes<R: AnyObjectRef>(
                 .filter_map(|i| live_index.get(usize::try_from(i).ok()?).copied()),
         );
         ready.sort_unstable();
+        // Without a timeout, a wait answers short only in a running actor call that was
+        // cancelled: the host told it so.
+        if timeout.is_none() && ready.len() < num_returns {
+            return Err(RayError::Cancelled);
+        }
     }
     Ok(ready)
 }

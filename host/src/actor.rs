@@ -691,6 +691,13 @@ pub(crate) fn spawn(
     Ok(ActorHandle::from_cell(cell))
 }
 
+/// An actor's last snapshot: its state as the guest encoded it, and the objects the
+/// references inside it name, kept alive with it and handed back on a restore.
+struct Snapshot {
+    state: Vec<u8>,
+    refs: crate::refs::Contained,
+}
+
 /// One life of an actor: a store and an instance.
 struct Incarnation {
     store: Store<TaskCtx>,
@@ -738,7 +745,7 @@ impl Incarnation {
         id: ActorId,
         options: &ActorOptions,
         ctor_args: &[Resolved],
-        snapshot: Option<&[u8]>,
+        snapshot: Option<&Snapshot>,
         scope: Option<&Arc<Signal>>,
     ) -> Result<Self> {
         let what = format!("{}::new", class.name);
@@ -762,10 +769,14 @@ impl Incarnation {
         crate::component::charge_growth(&mut store);
         let exports = guest.rustyray_runtime_guest();
         let outcome = match snapshot {
-            Some(state) => {
-                exports
-                    .call_actor_restore(&mut store, &class.name, state)
-                    .await
+            Some(snapshot) => {
+                // The references inside the state are the guest's to take again.
+                store.data_mut().refs.receive_all(snapshot.refs.slots());
+                let restored = exports
+                    .call_actor_restore(&mut store, &class.name, &snapshot.state)
+                    .await;
+                store.data_mut().refs.clear();
+                restored
             }
             None => match guest_args(&mut store, ctor_args.to_vec()) {
                 Ok(args) => exports.call_actor_new(&mut store, &class.name, &args).await,
@@ -799,7 +810,13 @@ impl Incarnation {
         method: &str,
         args: &[Resolved],
         deadline: Option<Duration>,
+        control: &Arc<crate::task_impl::TaskControl>,
     ) -> Result<Value, CallFailure> {
+        // A cancel reaches the call at its next wait (see `call_cancel`), and the tasks
+        // it submits are cancelled with it.
+        self.store.data_mut().control = Some(control.clone());
+        self.store.data_mut().call_cancel =
+            Some(crate::call_cancel::CallCancel::new(control.clone()));
         if self.capture.has_sink() {
             self.capture
                 .set_source(Source::Label(format!("{} {what}", self.id)));
@@ -862,6 +879,14 @@ impl Incarnation {
         }
     }
 
+    /// Ends the call's cancel scope: whether the guest was told it was cancelled (the
+    /// call then answers `Cancelled`).
+    fn end_call(&mut self) -> bool {
+        let data = self.store.data_mut();
+        data.control = None;
+        data.call_cancel.take().is_some_and(|cancel| cancel.told())
+    }
+
     /// What the instance printed since the last call to this.
     fn take_output(&self) -> Option<TaskOutput> {
         self.capture.take()
@@ -874,14 +899,24 @@ impl Incarnation {
 
     /// The actor's state as its `snapshot` encodes it (`None`: it declined), or the
     /// trap that lost the instance.
-    async fn snapshot(&mut self) -> Result<Option<Vec<u8>>> {
+    async fn snapshot(&mut self) -> Result<Option<Snapshot>> {
         match self
             .guest
             .rustyray_runtime_guest()
             .call_actor_snapshot(&mut self.store)
             .await
         {
-            Ok(state) => Ok(state),
+            Ok(Some(state)) => {
+                // The references it holds are resolved from what the guest shared.
+                let refs = self
+                    .store
+                    .data_mut()
+                    .refs
+                    .resolve(Encoding::Msgpack, &state);
+                self.store.data_mut().refs.clear();
+                Ok(Some(Snapshot { state, refs: refs? }))
+            }
+            Ok(None) => Ok(None),
             Err(err) => {
                 let context = TrapContext {
                     task: self.id.to_string(),
@@ -1007,7 +1042,7 @@ impl Mailbox {
     async fn restart(
         &self,
         ctor_args: &[Resolved],
-        snapshot: Option<&[u8]>,
+        snapshot: Option<&Snapshot>,
     ) -> std::result::Result<Result<Incarnation>, Interrupt> {
         let start = Box::pin(Incarnation::start(
             &self.runtime,
@@ -1084,7 +1119,7 @@ impl Mailbox {
             }
         };
 
-        let mut snapshot: Option<Vec<u8>> = None;
+        let mut snapshot: Option<Snapshot> = None;
         let mut _snapshot_carried: Vec<Arc<ActorCell>> = Vec::new();
         let mut calls_since_snapshot = 0u32;
         let mut dead: Option<String> = None;
@@ -1114,7 +1149,7 @@ impl Mailbox {
                     break End::Abrupt(Interrupt::Killed.reason());
                 }
                 restarts += 1;
-                match self.restart(&ctor_args, snapshot.as_deref()).await {
+                match self.restart(&ctor_args, snapshot.as_ref()).await {
                     Ok(Ok(restarted)) => actor = restarted,
                     Ok(Err(err)) => {
                         dead = Some(format!("it was killed and could not restart: {err}"));
@@ -1167,9 +1202,10 @@ impl Mailbox {
                     .phase(
                         None,
                         true,
-                        Box::pin(actor.call(&what, &method, &args, deadline)),
+                        Box::pin(actor.call(&what, &method, &args, deadline, &output.control)),
                     )
                     .await;
+                let told_cancelled = actor.end_call();
                 output.set_output(actor.take_output());
                 // Handles inside the result keep their actors while the result lives.
                 let carried = actor.take_carried();
@@ -1197,7 +1233,13 @@ impl Mailbox {
                 };
                 match outcome {
                     Ok(bytes) => {
-                        output.complete(Ok(bytes));
+                        // Told it was cancelled, the call answers so, whatever it returned
+                        // (Ray's async actors); what it did to the state stays.
+                        output.complete(if told_cancelled {
+                            Err(RayError::Cancelled)
+                        } else {
+                            Ok(bytes)
+                        });
                         if self.class.snapshot {
                             calls_since_snapshot += 1;
                             if calls_since_snapshot >= self.options.snapshot_every.max(1) {
@@ -1230,7 +1272,11 @@ impl Mailbox {
                         break;
                     }
                     Err(CallFailure::Error(err)) => {
-                        output.complete(Err(err));
+                        output.complete(Err(if told_cancelled {
+                            RayError::Cancelled
+                        } else {
+                            err
+                        }));
                         break;
                     }
                     Err(CallFailure::Exited(status)) => {
@@ -1262,7 +1308,7 @@ impl Mailbox {
                             break;
                         }
                         restarts += 1;
-                        match self.restart(&ctor_args, snapshot.as_deref()).await {
+                        match self.restart(&ctor_args, snapshot.as_ref()).await {
                             Ok(Ok(restarted)) => actor = restarted,
                             Ok(Err(err)) => {
                                 let reason =
@@ -1276,7 +1322,11 @@ impl Mailbox {
                                 break 'mailbox End::Abrupt(interrupt.reason());
                             }
                         }
-                        if retries >= self.options.max_task_retries || timed_out {
+                        // A cancelled call is never retried (Ray's too).
+                        if retries >= self.options.max_task_retries
+                            || timed_out
+                            || output.control.is_cancelled()
+                        {
                             fail(
                                 output,
                                 &format!(
@@ -1295,7 +1345,7 @@ impl Mailbox {
                     dead = Some(format!("{cause}, with no restarts left"));
                 } else {
                     restarts += 1;
-                    match self.restart(&ctor_args, snapshot.as_deref()).await {
+                    match self.restart(&ctor_args, snapshot.as_ref()).await {
                         Ok(Ok(restarted)) => actor = restarted,
                         Ok(Err(err)) => {
                             dead = Some(format!("{cause}, and it could not restart: {err}"));

@@ -96,9 +96,11 @@ pub(crate) struct TaskCtx {
     /// For a task with a deadline: where the time it waits to be admitted again
     /// after a `get` is recorded, so the deadline does not count it.
     pub(crate) clock: Option<Arc<crate::deadline::RunClock>>,
-    /// The running task's cancel, whose children the tasks it submits become (`None` for
-    /// actors and drivers).
+    /// The running task's or actor call's cancel, whose children the tasks it submits
+    /// become (`None` for drivers and idle actors).
     pub(crate) control: Option<Arc<crate::task_impl::TaskControl>>,
+    /// For a running actor call: its cancel, told to the guest at its next wait.
+    pub(crate) call_cancel: Option<crate::call_cancel::CallCancel>,
     /// Network grants, limits and accounting, and the `wasi:http` context.
     pub(crate) net: NetCtx,
     /// The program this instance works for (`None`: the host's own work, or a
@@ -127,6 +129,7 @@ impl TaskCtx {
             permit: None,
             clock: None,
             control: None,
+            call_cancel: None,
             net,
             scope: None,
             carried: std::collections::HashMap::new(),
@@ -169,16 +172,27 @@ impl TaskCtx {
     }
 
     /// Waits on objects with the task's permit handed back, so tasks this one waits
-    /// for can run even when every permit is taken by waiting tasks.
+    /// for can run even when every permit is taken by waiting tasks. `None`: a running
+    /// actor call was cancelled during the wait (it is told so, see [`CallCancel`]).
+    ///
+    /// [`CallCancel`]: crate::call_cancel::CallCancel
     async fn waiting_on(
         &mut self,
         slots: &[Arc<Slot>],
         num_ready: usize,
         timeout: Option<Duration>,
-    ) -> wasmtime::Result<Vec<usize>> {
+    ) -> wasmtime::Result<Option<Vec<usize>>> {
         let had_permit = self.permit.take().is_some();
         let had_reservation = self.limiter.reservation.take().is_some();
-        let ready = crate::wait::wait_slots(slots, num_ready, timeout).await;
+        let waiting = crate::wait::wait_slots(slots, num_ready, timeout);
+        let ready = match self.call_cancel.as_ref().and_then(|c| c.pending()) {
+            Some(control) => tokio::select! {
+                biased;
+                () = control.cancelled() => None,
+                ready = waiting => Some(ready),
+            },
+            None => Some(waiting.await),
+        };
         if had_permit {
             let back = std::time::Instant::now();
             let permit = self.runtime.permits.clone().acquire_owned().await?;
@@ -195,17 +209,32 @@ impl TaskCtx {
         Ok(ready)
     }
 
-    /// The slot of `handle`, once it is ready (waiting with the permit handed back).
+    /// Whether a running actor call was cancelled and not yet told: if so it is told now
+    /// (once; later waits wait as usual).
+    fn tell_cancel(&mut self) -> bool {
+        self.call_cancel.as_mut().is_some_and(|c| c.tell())
+    }
+
+    /// The slot of `handle`, once it is ready (waiting with the permit handed back), or
+    /// `Cancelled` for a running actor call that was cancelled.
     async fn ready_slot(
         &mut self,
         handle: &Resource<GuestObjectRef>,
-    ) -> wasmtime::Result<Arc<Slot>> {
-        let slot = self.slot(handle)?;
-        if !slot.is_ready() {
-            self.waiting_on(std::slice::from_ref(&slot), 1, None)
-                .await?;
+    ) -> wasmtime::Result<Result<Arc<Slot>, TaskError>> {
+        if self.tell_cancel() {
+            return Ok(Err(TaskError::Cancelled));
         }
-        Ok(slot)
+        let slot = self.slot(handle)?;
+        if !slot.is_ready()
+            && self
+                .waiting_on(std::slice::from_ref(&slot), 1, None)
+                .await?
+                .is_none()
+        {
+            self.tell_cancel();
+            return Ok(Err(TaskError::Cancelled));
+        }
+        Ok(Ok(slot))
     }
 
     fn push(&mut self, slot: Arc<Slot>) -> wasmtime::Result<Resource<GuestObjectRef>> {
@@ -511,7 +540,10 @@ impl rustyray::runtime::objects::Host for TaskCtx {
         &mut self,
         handle: Resource<GuestObjectRef>,
     ) -> wasmtime::Result<Result<WitValue, TaskError>> {
-        let slot = self.ready_slot(&handle).await?;
+        let slot = match self.ready_slot(&handle).await? {
+            Ok(slot) => slot,
+            Err(cancelled) => return Ok(Err(cancelled)),
+        };
         Ok(match slot.get_value().await {
             Ok(value) => Ok(self.value_to_guest(&value)),
             Err(err) => Err(TaskError::from(&err)),
@@ -522,7 +554,10 @@ impl rustyray::runtime::objects::Host for TaskCtx {
         &mut self,
         handle: Resource<GuestObjectRef>,
     ) -> wasmtime::Result<Result<ObjectSize, TaskError>> {
-        let slot = self.ready_slot(&handle).await?;
+        let slot = match self.ready_slot(&handle).await? {
+            Ok(slot) => slot,
+            Err(cancelled) => return Ok(Err(cancelled)),
+        };
         Ok(match slot.ready().await {
             Ok(stored) => Ok(ObjectSize {
                 encoding: match stored.encoding {
@@ -541,7 +576,10 @@ impl rustyray::runtime::objects::Host for TaskCtx {
         offset: u64,
         len: u64,
     ) -> wasmtime::Result<Result<Vec<u8>, TaskError>> {
-        let slot = self.ready_slot(&handle).await?;
+        let slot = match self.ready_slot(&handle).await? {
+            Ok(slot) => slot,
+            Err(cancelled) => return Ok(Err(cancelled)),
+        };
         Ok(match slot.ready().await {
             Ok(stored) => match read_range(stored.len, offset, len) {
                 Ok(range) => match slot.read(range) {
@@ -565,7 +603,20 @@ impl rustyray::runtime::objects::Host for TaskCtx {
             .map(|handle| self.slot(handle))
             .collect::<wasmtime::Result<Vec<_>>>()?;
         let timeout = timeout_ms.map(Duration::from_millis);
-        let ready = self.waiting_on(&slots, num_ready as usize, timeout).await?;
+        // A cancelled actor call's wait returns at once with what is ready, as at its
+        // timeout (it has no error to carry `Cancelled`; its call answers `Cancelled`).
+        let ready = if self.tell_cancel() {
+            None
+        } else {
+            self.waiting_on(&slots, num_ready as usize, timeout).await?
+        };
+        let ready = match ready {
+            Some(ready) => ready,
+            None => {
+                self.tell_cancel();
+                crate::wait::ready_now(&slots, num_ready as usize)
+            }
+        };
         Ok(ready.into_iter().map(|index| index as u32).collect())
     }
 }

@@ -49,6 +49,7 @@ mod args;
 mod bindings;
 mod budget;
 pub mod cache;
+mod call_cancel;
 pub mod codec;
 mod component;
 mod deadline;

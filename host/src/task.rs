@@ -225,8 +225,9 @@ pub(crate) fn cancel_slot(slot: &Slot) {
 
 /// Cancels the task producing `slot`; with `recursive`, also the tasks it submitted,
 /// transitively. An actor call still queued is answered `Cancelled` at once and never
-/// runs; one already running is not interrupted (its actor's state would be half-changed),
-/// as in Ray for an actor that is not async.
+/// runs; one already running is not interrupted in its own code (its actor's state would
+/// be half-changed) but told at its next wait, as Ray cancels async actor tasks at an
+/// `await` (see `call_cancel`).
 pub(crate) fn cancel_slot_with(slot: &Slot, recursive: bool) {
     if slot.is_ready() {
         return;

@@ -42,11 +42,16 @@ pub(crate) async fn wait_slots(
             None => until_enough.await,
         }
     }
+    ready_now(slots, wanted)
+}
+
+/// Indexes (into `slots`) of the objects ready now, at most `num_ready` of them.
+pub(crate) fn ready_now(slots: &[Arc<Slot>], num_ready: usize) -> Vec<usize> {
     slots
         .iter()
         .enumerate()
         .filter(|(_, slot)| slot.is_ready())
         .map(|(index, _)| index)
-        .take(wanted)
+        .take(num_ready)
         .collect()
 }

@@ -642,6 +642,14 @@ async fn test_actor_holding_serialized_reference() -> Result<()> {
     scenario("test_actor_holding_serialized_reference").await
 }
 
+/// An actor whose snapshot holds `ObjectRef`s (Ray has no snapshots; its refs in actor
+/// state, `test_actor_holding_serialized_reference`, across a restart): the snapshot keeps
+/// the objects, and the actor restored after a crash reads them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_snapshot_holding_object_refs() -> Result<()> {
+    scenario("test_snapshot_holding_object_refs").await
+}
+
 /// Ray's `test_borrowed_id_failure` (test_reference_counting_2.py), its success case.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_borrowed_id() -> Result<()> {
@@ -799,5 +807,81 @@ async fn test_multiple_return_values() -> Result<()> {
     let both = pairs.call_returns::<u64>("pair", (5u64,), 2);
     assert_eq!(within(SHORT, "pair", both[0].get()).await?, 5);
     assert_eq!(both[1].get().await?, 50);
+    runtime.shutdown().await
+}
+
+/// Waits until the running `Sleeper` call has submitted its never-ending task: it is
+/// running, and its next wait (on that task) is where the cancel reaches it.
+async fn until_submitted(runtime: &Runtime, before: u64) {
+    assert!(
+        common::eventually(SHORT, || runtime.stats().tasks_submitted > before).await,
+        "the call never started: {:?}",
+        runtime.stats()
+    );
+}
+
+/// Ray's `test_async_actor_cancel` (`test_actor_cancel.py`): cancelling a running actor
+/// call reaches it at its wait (Ray: `asyncio.CancelledError` at the `await`); its
+/// handler runs — a later `get` in it works — and the caller gets `Cancelled` although
+/// the method returned a value. The task the call submitted is cancelled with it
+/// (recursive), and the actor goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_async_actor_cancel() -> Result<()> {
+    let runtime = runtime().await;
+    let sleeper = runtime.actor("Sleeper").create().await?;
+    let in_flight = runtime.stats().tasks_in_flight;
+    let before = runtime.stats().tasks_submitted;
+    let call: rustyray::ObjectRef<bool> = sleeper.call("f", ());
+    until_submitted(&runtime, before).await;
+    runtime.cancel(&call);
+    let answer = within(SHORT, "the cancelled call", call.get()).await;
+    assert!(matches!(answer, Err(RayError::Cancelled)), "{answer:?}");
+    let seen = within(SHORT, "seen", sleeper.call::<(u32, u32)>("seen", ()).get()).await?;
+    assert_eq!(seen, (1, 7), "the handler ran, and its later get worked");
+    assert!(
+        common::eventually(SHORT, || runtime.stats().tasks_in_flight <= in_flight).await,
+        "the task the call submitted was cancelled too: {:?}",
+        runtime.stats()
+    );
+    runtime.shutdown().await
+}
+
+/// A cancel the method does not catch propagates as `Cancelled` (`?`), as does one that
+/// reaches a `wait` without a timeout; the actor keeps its state and takes the next
+/// call. Canary: an uncancelled call on the same actor answers its value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_async_actor_cancel_propagates() -> Result<()> {
+    let runtime = runtime().await;
+    let sleeper = runtime.actor("Sleeper").create().await?;
+    for method in ["g", "h"] {
+        let before = runtime.stats().tasks_submitted;
+        let call: rustyray::ObjectRef<u64> = sleeper.call(method, ());
+        until_submitted(&runtime, before).await;
+        runtime.cancel(&call);
+        let answer = within(SHORT, method, call.get()).await;
+        assert!(
+            matches!(answer, Err(RayError::Cancelled)),
+            "{method}: {answer:?}"
+        );
+    }
+    let canary = within(SHORT, "empty", sleeper.call::<u32>("empty", ()).get()).await?;
+    assert_eq!(canary, 0, "the actor is alive, and f's handler never ran");
+    runtime.shutdown().await
+}
+
+/// Ray's `test_async_actor_cancel_after_task_finishes`: cancelling calls that already
+/// ran changes nothing; their values stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_async_actor_cancel_after_task_finishes() -> Result<()> {
+    let runtime = runtime().await;
+    let sleeper = runtime.actor("Sleeper").create().await?;
+    let first: rustyray::ObjectRef<u32> = sleeper.call("empty", ());
+    let second: rustyray::ObjectRef<u32> = sleeper.call("empty", ());
+    within(SHORT, "first", first.get()).await?;
+    within(SHORT, "second", second.get()).await?;
+    runtime.cancel(&first);
+    runtime.cancel(&second);
+    assert_eq!(within(SHORT, "first again", first.get()).await?, 0);
+    assert_eq!(within(SHORT, "second again", second.get()).await?, 0);
     runtime.shutdown().await
 }

@@ -640,3 +640,57 @@ fn test_actor_deletion_handles_in_flight() -> Result<(), String> {
     let two = made.bump().get().map_err(ray)?;
     check(two == 2, || format!("the returned tally: {two}"))
 }
+
+/// The async actor of Ray's `test_async_actor_cancel` (`test_actor_cancel.py`): its
+/// methods wait on a task that never ends; a cancel reaches them in that wait.
+#[rustyray::actor]
+#[derive(Default)]
+pub struct Sleeper {
+    /// Cancels the handler of `f` saw.
+    cancelled: u32,
+    /// What a `get` after the cancel gave (later waits work as usual).
+    after: u32,
+}
+
+#[rustyray::actor]
+impl Sleeper {
+    pub fn new() -> Self {
+        Sleeper::default()
+    }
+
+    /// Ray's `f`: catches the cancel (`asyncio.CancelledError`), does more work with the
+    /// runtime, and returns `true`; its caller gets `Cancelled` all the same.
+    pub fn f(&mut self) -> Result<bool, RayError> {
+        match spin_forever::remote().get() {
+            Err(RayError::Cancelled) => {
+                self.cancelled += 1;
+                self.after = rustyray::put(&7u32)?.get()?;
+                Ok(true)
+            }
+            Err(other) => Err(other),
+            Ok(_) => Ok(false),
+        }
+    }
+
+    /// Does not catch the cancel: it propagates with `?`.
+    pub fn g(&mut self) -> Result<u64, RayError> {
+        spin_forever::remote().get()
+    }
+
+    /// Waits without a timeout: cancelled, the wait answers `Cancelled`.
+    pub fn h(&mut self) -> Result<usize, RayError> {
+        let never = spin_forever::remote();
+        let (ready, _) = rustyray::wait(&[never], 1, None)?;
+        Ok(ready.len())
+    }
+
+    /// A method that does not wait: nothing can interrupt it.
+    pub fn empty(&self) -> u32 {
+        self.cancelled
+    }
+
+    /// `(cancels seen by f, what the get after the cancel gave)`.
+    pub fn seen(&self) -> (u32, u32) {
+        (self.cancelled, self.after)
+    }
+}

@@ -428,3 +428,55 @@ fn test_actor_method_num_returns() -> Result<(), String> {
         .call_returns("pair", vec![rustyray::arg(1u64)], 0);
     check(none.is_empty(), || "num_returns = 0".into())
 }
+
+/// A snapshot class whose state holds references.
+#[derive(Serialize, Deserialize)]
+#[rustyray::actor(snapshot)]
+pub struct Archive {
+    held: Vec<ObjectRef<Vec<u8>>>,
+}
+
+#[rustyray::actor]
+impl Archive {
+    pub fn new() -> Self {
+        Archive { held: Vec::new() }
+    }
+
+    pub fn keep(&mut self, refs: Vec<ObjectRef<Vec<u8>>>) -> usize {
+        self.held.extend(refs);
+        self.held.len()
+    }
+
+    /// Reads everything held.
+    pub fn total(&self) -> Result<usize, RayError> {
+        let mut total = 0;
+        for r in &self.held {
+            total += r.get()?.len();
+        }
+        Ok(total)
+    }
+
+    pub fn crash(&self) -> usize {
+        panic!("lost the instance")
+    }
+}
+
+/// A snapshot of an actor whose state holds `ObjectRef`s keeps their objects (nothing
+/// else holds them once the caller drops its own), and the actor restored from it after
+/// a crash reads them back.
+#[rustyray::remote]
+fn test_snapshot_holding_object_refs() -> Result<(), String> {
+    let archive = Archive::remote_with(rustyray::ActorOptions::new().max_restarts(1));
+    let object = rustyray::put(&big()).map_err(ray)?;
+    let kept = archive.keep(vec![object]).get().map_err(ray)?;
+    check(kept == 1, || format!("{kept} kept"))?;
+    // Crash it: the restart restores the snapshot, and the object is read from it.
+    let crashed = archive.crash().get();
+    check(matches!(crashed, Err(RayError::ActorDied(_))), || {
+        format!("the crash answered {crashed:?}")
+    })?;
+    let total = archive.total().get().map_err(ray)?;
+    check(total == BIG, || {
+        format!("the restored actor read {total} bytes")
+    })
+}
