@@ -690,13 +690,10 @@ impl Slot {
         self.contained.get().map_or(&[], |contained| contained)
     }
 
-    /// Frees the object (Ray's `free`): every read from now on, and every waiter, gets
-    /// [`RayError::ObjectFreed`], and its bytes (in memory or on disk) are given back
-    /// now, whoever else still holds it. A value that arrives later is not kept.
-    pub(crate) fn free(&self) {
-        let _ = self.freed.set(Err(RayError::ObjectFreed(self.id)));
-        let mut payload = self.payload();
-        match std::mem::replace(&mut *payload, Payload::None) {
+    /// Gives a payload's resources back to the store: its memory reservation, its spill
+    /// file, and its share of the spilled bytes. Both `free` and the slot's drop end here.
+    fn release(&self, payload: Payload) {
+        match payload {
             Payload::None => {}
             Payload::Memory { bytes, file } => {
                 self.store.unreserve(bytes.len());
@@ -713,7 +710,17 @@ impl Slot {
                 self.store.spill.remove(&file);
             }
         }
+    }
+
+    /// Frees the object (Ray's `free`): every read from now on, and every waiter, gets
+    /// [`RayError::ObjectFreed`], and its bytes (in memory or on disk) are given back
+    /// now, whoever else still holds it. A value that arrives later is not kept.
+    pub(crate) fn free(&self) {
+        let _ = self.freed.set(Err(RayError::ObjectFreed(self.id)));
+        let mut payload = self.payload();
+        let released = std::mem::replace(&mut *payload, Payload::None);
         drop(payload);
+        self.release(released);
         self.notify.notify_waiters();
     }
 
@@ -793,23 +800,8 @@ impl Drop for Slot {
             .payload
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
-        match std::mem::replace(payload, Payload::None) {
-            Payload::None => {}
-            Payload::Memory { bytes, file } => {
-                self.store.unreserve(bytes.len());
-                if let Some(file) = file {
-                    self.store.spill.remove(&file);
-                }
-            }
-            Payload::Spilled(file) => {
-                if let Some(Ok(stored)) = self.outcome.get() {
-                    self.store
-                        .spilled_bytes
-                        .fetch_sub(stored.len, Ordering::Relaxed);
-                }
-                self.store.spill.remove(&file);
-            }
-        }
+        let released = std::mem::replace(payload, Payload::None);
+        self.release(released);
         self.store.host.release(*self.held.get_mut());
         self.store.live_objects.fetch_sub(1, Ordering::Relaxed);
         self.store.freed_objects.fetch_add(1, Ordering::Relaxed);
