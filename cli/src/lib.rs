@@ -238,6 +238,11 @@ enum JobCommand {
         /// Do not show tasks' output in the log.
         #[arg(long)]
         quiet_tasks: bool,
+        /// The job's namespace (Ray's `ray.init(namespace=...)`): its named actors are
+        /// looked up there, and later jobs of the same namespace find its detached
+        /// actors. Default: an anonymous namespace of the job's own.
+        #[arg(long, value_name = "NS")]
+        namespace: Option<String>,
         /// The program: .wasm, crate directory, or deployed module name or sha256.
         app: String,
         /// Arguments for the program.
@@ -448,6 +453,7 @@ fn job(command: JobCommand) -> Result<ExitCode> {
             allow_net,
             allow_listen,
             quiet_tasks,
+            namespace,
             app,
             args,
             conn,
@@ -485,6 +491,9 @@ fn job(command: JobCommand) -> Result<ExitCode> {
             }
             if quiet_tasks {
                 words.push("--quiet-tasks".into());
+            }
+            if let Some(namespace) = namespace {
+                words.extend(["--namespace".to_string(), namespace]);
             }
             if !args.is_empty() {
                 words.push("--".into());

@@ -110,6 +110,14 @@ pub enum Command {
         /// nothing passes).
         #[arg(long = "net-bounded", hide = true)]
         net_bounded: bool,
+        /// The namespace of the program's actor names when it names none (Ray's
+        /// `ray.init(namespace=...)`; default "default").
+        #[arg(long, value_name = "NS")]
+        namespace: Option<String>,
+        /// The node's socket for detached actors (the node passes it to a job's driver):
+        /// detached actors are created there and names not found here looked up there.
+        #[arg(long = "node-actors", value_name = "SOCKET", hide = true)]
+        node_actors: Option<PathBuf>,
         /// Sockets and HTTP connections each task or actor may have open (default 16).
         #[arg(long, value_name = "N")]
         max_connections: Option<u32>,
@@ -343,6 +351,8 @@ async fn run(cli: Cli) -> rustyray::Result<ExitCode> {
             net_bound,
             listen_bound,
             net_bounded,
+            namespace,
+            node_actors,
             max_connections,
             max_sent,
             max_received,
@@ -444,6 +454,14 @@ async fn run(cli: Cli) -> rustyray::Result<ExitCode> {
             }
             if !quiet_tasks {
                 builder = builder.on_output(print_live);
+            }
+            if let Some(namespace) = namespace {
+                builder = builder.namespace(namespace);
+            }
+            if let Some(socket) = node_actors {
+                builder = builder.remote_actors(std::sync::Arc::new(
+                    rustyray::remote::SocketTransport::new(socket),
+                ));
             }
             let runtime = builder.build()?;
             warn_cache_refused(&runtime);

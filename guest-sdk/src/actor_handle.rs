@@ -228,7 +228,8 @@ impl<'de> Deserialize<'de> for ActorHandle {
     }
 }
 
-/// The actor registered as `name` in the default namespace, if it is alive.
+/// The actor registered as `name` in the program's namespace (on a node, its job's), if
+/// it is alive; on a node, a detached actor of that namespace is found too.
 ///
 /// Returns `None` on native targets, where there is no runtime to ask.
 pub fn get_actor(name: &str) -> Option<ActorHandle> {

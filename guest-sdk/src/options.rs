@@ -107,7 +107,9 @@ impl ActorOptions {
         self
     }
 
-    /// The namespace of the [`name`](Self::name); without one, the default namespace.
+    /// The namespace of the [`name`](Self::name); without one, the program's namespace
+    /// (on a node, its job's: `--namespace NS`, else an anonymous one of its own; with
+    /// `rustyray run`, `"default"` unless `--namespace` says otherwise).
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = Some(namespace.into());
         self
@@ -167,7 +169,9 @@ impl ActorOptions {
     /// By default an actor stops (its `on_stop` runs) when the program whose `main`
     /// created it, directly or through its tasks, ends; a detached one lives on until
     /// it is killed or the runtime shuts down, so a named detached actor can serve
-    /// later programs on a node.
+    /// later programs on a node: there it lives in the node's own runtime, outlives the
+    /// job, and (for a `snapshot` class, with the node's `--data-dir`) a node restart.
+    /// Values sent to it cross as values: an `ObjectRef` nested in an argument is refused.
     pub fn detached(mut self, detached: bool) -> Self {
         self.detached = detached;
         self

@@ -152,7 +152,8 @@ impl ActorClass {
     }
 }
 
-enum Message {
+/// What a mailbox receives (a remote actor's proxy loop too, `remote/proxy.rs`).
+pub(crate) enum Message {
     Call {
         method: String,
         args: Vec<TaskArg>,
@@ -163,7 +164,7 @@ enum Message {
 
 /// Where a call's result goes (`None` for a tell). Dropped unanswered — the actor
 /// ended with the call still queued — it answers `ActorDied`, so nothing hangs.
-struct CallOutput {
+pub(crate) struct CallOutput {
     slot: Option<Arc<Slot>>,
     actor: ActorId,
     class: String,
@@ -192,13 +193,28 @@ impl CallOutput {
         }
     }
 
-    fn complete(mut self, outcome: Result<Value>) {
+    /// The actor's class.
+    pub(crate) fn class(&self) -> &str {
+        &self.class
+    }
+
+    /// The call's cancel.
+    pub(crate) fn control(&self) -> &Arc<crate::task_impl::TaskControl> {
+        &self.control
+    }
+
+    /// Whether the caller wants the result (not a tell).
+    pub(crate) fn wants_result(&self) -> bool {
+        self.slot.is_some()
+    }
+
+    pub(crate) fn complete(mut self, outcome: Result<Value>) {
         if let Some(slot) = self.slot.take() {
             let _ = crate::refs::fill(&slot, outcome);
         }
     }
 
-    fn died(&self, reason: &str) -> RayError {
+    pub(crate) fn died(&self, reason: &str) -> RayError {
         RayError::ActorDied {
             actor: self.actor,
             class: self.class.clone(),
@@ -562,6 +578,13 @@ pub(crate) async fn create(
             }
         }
     }
+    // A detached actor of a job's driver lives in the node's runtime (`remote/`).
+    if options.detached
+        && let Some(transport) = &runtime.remote_actors
+    {
+        let cell = crate::remote::create(runtime, transport, class, args, options).await?;
+        return Ok(ActorHandle::from_cell(cell));
+    }
     let handle = spawn(runtime, class, args, options, scope, carried)?;
     let mut guard = KillUnlessReady(Some(handle.cell.clone()));
     // Not `ActorHandle::ready`: this also runs for guests, on a worker thread, where
@@ -593,6 +616,25 @@ pub(crate) fn spawn(
     scope: Option<Arc<Signal>>,
     carried: Vec<Arc<ActorCell>>,
 ) -> Result<ActorHandle> {
+    spawn_with(runtime, class, args, options, scope, carried, None)
+}
+
+/// A kept actor to bring back: its id and last snapshot (`remote/host.rs`).
+struct Revival {
+    id: ActorId,
+    state: Vec<u8>,
+}
+
+/// [`spawn`], or with `revival` the actor of that id from its snapshot (no constructor).
+fn spawn_with(
+    runtime: &Arc<RuntimeInner>,
+    class: &str,
+    args: Vec<TaskArg>,
+    options: ActorOptions,
+    scope: Option<Arc<Signal>>,
+    carried: Vec<Arc<ActorCell>>,
+    revival: Option<Revival>,
+) -> Result<ActorHandle> {
     if runtime.is_closed() {
         return Err(RayError::ShutDown);
     }
@@ -622,10 +664,13 @@ pub(crate) fn spawn(
         ));
     }
     let class = runtime.registry.actor_class(class)?;
-    // A wrong argument count fails the creation itself, before any instance.
-    class
-        .constructor_arity
-        .check(&format!("{}::new", class.name), args.len())?;
+    // A wrong argument count fails the creation itself, before any instance (a
+    // revived actor runs no constructor).
+    if revival.is_none() {
+        class
+            .constructor_arity
+            .check(&format!("{}::new", class.name), args.len())?;
+    }
     // Counted for the actor's whole life, apart from tasks (`--max-actors`).
     let counted = runtime
         .instances
@@ -635,7 +680,18 @@ pub(crate) fn spawn(
         .name
         .clone()
         .map(|name| (options.namespace.clone(), name));
-    let id = ActorId(Id::random(directory.node));
+    let id = match &revival {
+        Some(revival) => {
+            if directory.get(revival.id).is_some() {
+                return Err(RayError::InvalidOptions(format!(
+                    "{} is alive already",
+                    revival.id
+                )));
+            }
+            revival.id
+        }
+        None => ActorId(Id::random(directory.node)),
+    };
     let (sender, receiver) = mpsc::unbounded_channel();
     let kill = Arc::new(Signal::default());
     let restart = Arc::new(tokio::sync::Notify::new());
@@ -674,7 +730,15 @@ pub(crate) fn spawn(
         by_id.insert(id, Arc::downgrade(&cell));
     }
     let scope = if options.detached { None } else { scope };
+    // A hosted detached actor of a snapshot class is kept (`remote/host.rs`).
+    let persist = if options.detached && class.snapshot {
+        runtime.snapshots.clone()
+    } else {
+        None
+    };
     let mailbox = Mailbox {
+        persist,
+        revival: revival.map(|revival| revival.state),
         runtime: runtime.clone(),
         id,
         class,
@@ -696,6 +760,98 @@ pub(crate) fn spawn(
 struct Snapshot {
     state: Vec<u8>,
     refs: crate::refs::Contained,
+}
+
+/// The receiving end of a remote actor's cell, for its proxy loop (`remote/proxy.rs`).
+pub(crate) struct ProxyParts {
+    pub(crate) receiver: mpsc::UnboundedReceiver<Message>,
+    pub(crate) kill: Arc<Signal>,
+    pub(crate) restart: Arc<tokio::sync::Notify>,
+}
+
+/// A cell for an actor another runtime hosts: handles here call, pass and kill it as
+/// any other, and its mailbox is served by a proxy loop. Registered by id (so handles
+/// inside values find it), not pinned by name (the name lives where the actor does).
+pub(crate) fn proxy_cell(
+    runtime: &Arc<RuntimeInner>,
+    remote: &crate::remote::RemoteActor,
+    class: Arc<ActorClass>,
+) -> Result<(Arc<ActorCell>, ProxyParts)> {
+    if runtime.is_closed() {
+        return Err(RayError::ShutDown);
+    }
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let kill = Arc::new(Signal::default());
+    let restart = Arc::new(tokio::sync::Notify::new());
+    let ready = runtime.objects.new_slot();
+    let _ = ready.complete(Ok((Bytes::from_static(codec::UNIT), Encoding::Msgpack)));
+    let cell = Arc::new(ActorCell {
+        id: remote.id,
+        class: class.name.clone(),
+        class_info: class,
+        name: remote.name.clone(),
+        ready,
+        mailbox: sender,
+        kill: kill.clone(),
+        restart: restart.clone(),
+        objects: runtime.objects.clone(),
+        directory: runtime.actors.clone(),
+        pending: Arc::new(AtomicUsize::new(0)),
+        max_pending: None,
+    });
+    if let Ok(mut by_id) = runtime.actors.by_id.lock() {
+        by_id.insert(remote.id, Arc::downgrade(&cell));
+    }
+    Ok((
+        cell,
+        ProxyParts {
+            receiver,
+            kill,
+            restart,
+        },
+    ))
+}
+
+/// The module an actor's class came from, if the class keeps snapshots.
+pub(crate) fn snapshot_module(handle: &ActorHandle) -> Option<String> {
+    let class = &handle.cell.class_info;
+    class
+        .snapshot
+        .then(|| class.component.source_name().to_string())
+}
+
+/// Brings a kept actor back in `runtime` from its last snapshot: same id, name and
+/// class, from the same module; waits until it is restored.
+pub(crate) async fn restore(
+    runtime: &Arc<RuntimeInner>,
+    kept: &crate::remote::PersistedActor,
+    options: ActorOptions,
+    state: Vec<u8>,
+) -> Result<ActorHandle> {
+    let class = runtime.registry.actor_class(&kept.class)?;
+    if class.component.source_name() != kept.module || !class.snapshot {
+        return Err(RayError::ActorClassNotFound(format!(
+            "{} of module {} (the loaded class of that name is of another module)",
+            kept.class, kept.module
+        )));
+    }
+    let revival = Revival { id: kept.id, state };
+    let handle = spawn_with(
+        runtime,
+        &kept.class,
+        Vec::new(),
+        options,
+        None,
+        Vec::new(),
+        Some(revival),
+    )?;
+    match handle.cell.ready.ready().await {
+        Ok(_) => Ok(handle),
+        Err(err) => {
+            handle.cell.kill();
+            Err(err.clone())
+        }
+    }
 }
 
 /// One life of an actor: a store and an instance.
@@ -949,6 +1105,11 @@ struct Mailbox {
     /// The program the actor belongs to (`None`: detached, or created by the host).
     scope: Option<Arc<Signal>>,
     receiver: mpsc::UnboundedReceiver<Message>,
+    /// Where its snapshots are kept beyond this process (a node's detached actor).
+    persist: Option<Arc<dyn crate::remote::SnapshotStore>>,
+    /// The snapshot it comes back from instead of running its constructor (a kept
+    /// actor restored on a node's restart).
+    revival: Option<Vec<u8>>,
     /// The actor's place in the `--max-actors` budget, for its whole life.
     _counted: crate::budget::InstanceSlot,
     /// The actors whose handles its constructor's arguments hold serialized: alive as
@@ -1096,13 +1257,56 @@ impl Mailbox {
         }
     }
 
+    /// Keeps `snapshot` beyond this process, for a kept actor (a failure is logged: the
+    /// actor goes on, with its previous snapshot kept). A state holding object
+    /// references is not kept: the objects would not outlive the process.
+    fn save(&self, snapshot: &Snapshot) {
+        let Some(store) = &self.persist else { return };
+        if !snapshot.refs.is_empty() {
+            tracing::warn!(actor = %self.id, "a snapshot holding object references is not kept");
+            return;
+        }
+        if let Err(err) = store.save(self.id, &snapshot.state) {
+            tracing::warn!(actor = %self.id, "could not keep a snapshot: {err}");
+        }
+    }
+
     async fn run(mut self, ctor_args: Vec<TaskArg>, ready: Arc<Slot>) {
         let mut restarts = 0u32;
-        let started = self.construct(ctor_args, &mut restarts).await;
-        let (mut actor, ctor_args) = match started {
-            Ok(started) => {
-                let _ = ready.complete(Ok((Bytes::from_static(codec::UNIT), Encoding::Msgpack)));
+        let mut snapshot: Option<Snapshot> = None;
+        let mut _snapshot_carried: Vec<Arc<ActorCell>> = Vec::new();
+        let started = match self.revival.take() {
+            // Brought back from its kept snapshot: no constructor runs.
+            Some(state) => {
+                let state = Snapshot {
+                    state,
+                    refs: crate::refs::Contained::default(),
+                };
+                let started = match self.restart(&[], Some(&state)).await {
+                    Ok(Ok(actor)) => Ok((actor, Vec::new())),
+                    Ok(Err(err)) => Err(err),
+                    Err(interrupt) => Err(interrupt.into_error()),
+                };
+                snapshot = Some(state);
                 started
+            }
+            None => self.construct(ctor_args, &mut restarts).await,
+        };
+        let (mut actor, ctor_args) = match started {
+            Ok((mut actor, ctor_args)) => {
+                // A kept actor is kept from its first state on, before anyone calls it.
+                if self.persist.is_some() && snapshot.is_none() {
+                    let taken = self
+                        .phase(self.deadline(), true, Box::pin(actor.snapshot()))
+                        .await;
+                    if let Ok(Ok(Some(state))) = taken {
+                        self.save(&state);
+                        _snapshot_carried = actor.take_carried();
+                        snapshot = Some(state);
+                    }
+                }
+                let _ = ready.complete(Ok((Bytes::from_static(codec::UNIT), Encoding::Msgpack)));
+                (actor, ctor_args)
             }
             Err(err) => {
                 let reason = format!("its constructor failed: {err}");
@@ -1119,8 +1323,6 @@ impl Mailbox {
             }
         };
 
-        let mut snapshot: Option<Snapshot> = None;
-        let mut _snapshot_carried: Vec<Arc<ActorCell>> = Vec::new();
         let mut calls_since_snapshot = 0u32;
         let mut dead: Option<String> = None;
         let kill = self.kill.clone();
@@ -1154,6 +1356,7 @@ impl Mailbox {
                     Ok(Err(err)) => {
                         dead = Some(format!("it was killed and could not restart: {err}"));
                         runtime.actors.unpin(self.id, &self.name);
+                        self.forget();
                     }
                     Err(interrupt) => break End::Abrupt(interrupt.reason()),
                 }
@@ -1235,17 +1438,26 @@ impl Mailbox {
                     Ok(bytes) => {
                         // Told it was cancelled, the call answers so, whatever it returned
                         // (Ray's async actors); what it did to the state stays.
-                        output.complete(if told_cancelled {
+                        let answer = if told_cancelled {
                             Err(RayError::Cancelled)
                         } else {
                             Ok(bytes)
-                        });
+                        };
+                        // A kept actor answers once its snapshot is kept: an answer
+                        // seen survives a crash of the node.
+                        let mut deferred = None;
+                        if self.persist.is_some() {
+                            deferred = Some((output, answer));
+                        } else {
+                            output.complete(answer);
+                        }
                         if self.class.snapshot {
                             calls_since_snapshot += 1;
                             if calls_since_snapshot >= self.options.snapshot_every.max(1) {
                                 calls_since_snapshot = 0;
                                 match self.phase(deadline, true, Box::pin(actor.snapshot())).await {
                                     Ok(Ok(Some(state))) => {
+                                        self.save(&state);
                                         snapshot = Some(state);
                                         // Handles inside the state are restored from it:
                                         // their actors live as long as the snapshot.
@@ -1264,10 +1476,16 @@ impl Mailbox {
                                         lost = Some("it was killed".to_string());
                                     }
                                     Err(interrupt) => {
+                                        if let Some((output, answer)) = deferred.take() {
+                                            output.complete(answer);
+                                        }
                                         break 'mailbox End::Abrupt(interrupt.reason());
                                     }
                                 }
                             }
+                        }
+                        if let Some((output, answer)) = deferred {
+                            output.complete(answer);
                         }
                         break;
                     }
@@ -1359,6 +1577,7 @@ impl Mailbox {
             // `ActorDied`.
             if dead.is_some() {
                 runtime.actors.unpin(self.id, &self.name);
+                self.forget();
             }
         };
 
@@ -1382,5 +1601,17 @@ impl Mailbox {
             }
         }
         runtime.actors.unpin(self.id, &self.name);
+        // Ended for good (killed, dead, exited), not by a shutdown of its runtime: a
+        // kept actor is not brought back.
+        if !runtime.is_closed() && !runtime.abort.is_raised() {
+            self.forget();
+        }
+    }
+
+    /// A kept actor that ended for good is no longer kept.
+    fn forget(&self) {
+        if let Some(store) = &self.persist {
+            store.forget(self.id);
+        }
     }
 }

@@ -14,7 +14,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::actor_impl::{ActorCell, ActorId, ActorOptions, DEFAULT_NAMESPACE};
+use crate::actor_impl::{ActorCell, ActorId, ActorOptions};
 use crate::id::Id;
 use crate::limits::GuestLimiter;
 use crate::net::NetCtx;
@@ -31,6 +31,7 @@ wasmtime::component::bindgen!({
         "rustyray:runtime/objects.size": async | trappable,
         "rustyray:runtime/objects.read": async | trappable,
         "rustyray:runtime/actors.create": async | trappable,
+        "rustyray:runtime/actors.get-named": async | trappable,
         default: trappable,
     },
     exports: { default: async },
@@ -409,7 +410,7 @@ impl rustyray::runtime::actors::Host for TaskCtx {
             name: options.name,
             namespace: options
                 .namespace
-                .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string()),
+                .unwrap_or_else(|| self.runtime.namespace.clone()),
             max_restarts: options.max_restarts,
             max_task_retries: options.max_task_retries,
             get_if_exists: options.get_if_exists,
@@ -428,19 +429,31 @@ impl rustyray::runtime::actors::Host for TaskCtx {
         }
     }
 
-    fn get_named(
+    async fn get_named(
         &mut self,
         name: String,
         namespace: Option<String>,
     ) -> wasmtime::Result<Option<Resource<GuestActorHandle>>> {
-        let namespace = namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
+        let namespace = namespace.unwrap_or_else(|| self.runtime.namespace.clone());
         // A name longer than any actor may have names none (and is not looked up).
         if name.len() > crate::limits::NAME_LENGTH || namespace.len() > crate::limits::NAME_LENGTH {
             return Ok(None);
         }
-        match self.runtime.actors.named(namespace, &name) {
-            Some(cell) => Ok(Some(self.push_actor(cell)?)),
-            None => Ok(None),
+        if let Some(cell) = self.runtime.actors.named(&namespace, &name) {
+            return Ok(Some(self.push_actor(cell)?));
+        }
+        // Not here: a job's driver asks its node, which hosts the detached actors.
+        let Some(transport) = self.runtime.remote_actors.clone() else {
+            return Ok(None);
+        };
+        let runtime = self.runtime.clone();
+        match crate::remote::lookup(&runtime, &transport, &namespace, &name).await {
+            Ok(Some(cell)) => Ok(Some(self.push_actor(cell)?)),
+            Ok(None) => Ok(None),
+            Err(err) => {
+                tracing::warn!("looking up actor {name:?} on the node: {err}");
+                Ok(None)
+            }
         }
     }
 

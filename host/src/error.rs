@@ -233,6 +233,24 @@ pub enum RayError {
     #[error("no live actor has id {}: never created here, or killed, stopped or reclaimed", .0.0)]
     ActorNotFound(crate::actor::ActorId),
 
+    /// A value sent to an actor of another runtime (a detached actor hosted by the
+    /// node) holds [`ObjectRef`](crate::ObjectRef)s: only top-level arguments are
+    /// resolved to values before they cross; a reference nested in a value is refused.
+    #[error(
+        "{what} holds object references, which cannot reach an actor of another runtime \
+         (a detached actor on the node): pass the values (top-level ObjectRef arguments are \
+         resolved), not references inside them"
+    )]
+    ReferencesCannotCross {
+        /// The call or value refused.
+        what: String,
+    },
+
+    /// An error of the runtime hosting a remote actor (the node, for a detached actor),
+    /// of a kind that does not cross with its shape: its message.
+    #[error("on the actor's runtime: {0}")]
+    Remote(String),
+
     /// A value could not be encoded or decoded.
     #[error("serialization failed: {0}")]
     Serialization(String),
@@ -442,6 +460,7 @@ impl RayError {
                 | RayError::FunctionNotFound(text)
                 | RayError::ActorClassNotFound(text)
                 | RayError::Serialization(text)
+                | RayError::Remote(text)
                 | RayError::Internal(text) => text.len(),
                 RayError::ActorDied { class, reason, .. } => class.len() + reason.len(),
                 RayError::InvalidModule {
@@ -486,6 +505,8 @@ impl RayError {
             RayError::Io { .. } => "Io",
             RayError::PythonBuild { .. } => "PythonBuild",
             RayError::JsBuild { .. } => "JsBuild",
+            RayError::ReferencesCannotCross { .. } => "ReferencesCannotCross",
+            RayError::Remote(_) => "Remote",
             RayError::Internal(_) => "Internal",
         }
     }

@@ -63,6 +63,7 @@ pub mod object_store;
 pub mod output;
 pub mod refs;
 pub mod registry;
+pub mod remote;
 mod runtime;
 pub mod sandbox;
 mod seed;

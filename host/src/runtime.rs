@@ -60,6 +60,13 @@ pub(crate) struct RuntimeConfig {
     pub(crate) default_timeout: Option<Duration>,
     /// Capabilities, limits, fuel and the live output sink (see `sandbox.rs`).
     pub(crate) sandbox: SandboxConfig,
+    /// The namespace of guests' actor names when they give none.
+    pub(crate) namespace: String,
+    /// Where detached actors are created and named actors looked up when this runtime
+    /// has none of that name (a job's driver: its node; see `remote/`).
+    pub(crate) remote_actors: Option<Arc<dyn crate::remote::ActorTransport>>,
+    /// Where detached actors of snapshot classes are kept (a node's data dir).
+    pub(crate) snapshots: Option<Arc<dyn crate::remote::SnapshotStore>>,
 }
 
 /// The builder's sandbox settings.
@@ -108,6 +115,9 @@ impl Default for RuntimeBuilder {
                 memory_limit: 256 << 20,
                 default_timeout: None,
                 sandbox: SandboxConfig::default(),
+                namespace: DEFAULT_NAMESPACE.to_string(),
+                remote_actors: None,
+                snapshots: None,
             },
         }
     }
@@ -259,6 +269,28 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The namespace guests' actor names are in when they name none (default
+    /// `"default"`; a node gives each job its own, as Ray does).
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.config.namespace = namespace.into();
+        self
+    }
+
+    /// Creates detached actors through `transport` (in the runtime it reaches), and
+    /// looks up there the named actors this runtime does not have: how a job's driver
+    /// reaches its node's detached actors.
+    pub fn remote_actors(mut self, transport: Arc<dyn crate::remote::ActorTransport>) -> Self {
+        self.config.remote_actors = Some(transport);
+        self
+    }
+
+    /// Keeps detached actors of snapshot classes in `store` (see
+    /// [`ActorHost`](crate::remote::ActorHost)).
+    pub fn snapshot_store(mut self, store: Arc<dyn crate::remote::SnapshotStore>) -> Self {
+        self.config.snapshots = Some(store);
+        self
+    }
+
     /// Starts the runtime.
     pub fn build(self) -> Result<Runtime> {
         let mut config = self.config;
@@ -267,6 +299,7 @@ impl RuntimeBuilder {
             .min(config.max_instances as usize / 2)
             .max(1);
         config.sandbox.capabilities.check()?;
+        crate::limits::check_name("namespace", &config.namespace)?;
         let cache = CompileCache::open(config.cache_dir.clone(), config.cache_max_bytes);
         cache.check_grants(&config.sandbox.capabilities)?;
         let spill_root = config
@@ -336,6 +369,9 @@ impl RuntimeBuilder {
             registry: Registry::default(),
             components: Mutex::new(Vec::new()),
             actors: Arc::new(ActorDirectory::new(config.node)),
+            namespace: config.namespace.clone(),
+            remote_actors: config.remote_actors.clone(),
+            snapshots: config.snapshots.clone(),
             abort: Signal::default(),
             closed: AtomicBool::new(false),
             in_flight: AtomicU64::new(0),
@@ -379,6 +415,12 @@ pub(crate) struct RuntimeInner {
     pub(crate) sandbox: SandboxDefaults,
     pub(crate) abort: Signal,
     pub(crate) actors: Arc<ActorDirectory>,
+    /// Guests' default namespace (see [`RuntimeBuilder::namespace`]).
+    pub(crate) namespace: String,
+    /// See [`RuntimeBuilder::remote_actors`].
+    pub(crate) remote_actors: Option<Arc<dyn crate::remote::ActorTransport>>,
+    /// See [`RuntimeBuilder::snapshot_store`].
+    pub(crate) snapshots: Option<Arc<dyn crate::remote::SnapshotStore>>,
     /// Live task and actor instances, counted apart (see `budget.rs`).
     pub(crate) instances: Arc<InstanceBudget>,
     components: Mutex<Vec<Arc<LoadedComponent>>>,

@@ -34,9 +34,13 @@ pub struct JobSpec {
     pub run_flags: Vec<String>,
     /// The program's arguments.
     pub args: Vec<String>,
+    /// The job's namespace (`--namespace`, Ray's `ray.init(namespace=...)`); `None`: an
+    /// anonymous one of its own.
+    pub namespace: Option<String>,
 }
 
-const USAGE: &str = "a job's entrypoint is `rustyray run <module sha256 or name> [--memory MIB] \
+const USAGE: &str = "a job's entrypoint is `rustyray run <module sha256 or name> \
+                     [--namespace NS] [--memory MIB] \
                      [--fuel N] [--task-timeout MS] [--workers N] [--max-output KIB] \
                      [--max-result KIB] [--quiet-tasks] [--dir HOST[:GUEST][:ro]] \
                      [--allow-net HOST[:PORT]] [--allow-listen PORT] [--max-connections N] \
@@ -62,6 +66,7 @@ pub fn parse(entrypoint: &str, policy: &JobPolicy) -> Result<JobSpec> {
     let mut run_flags = Vec::new();
     let mut args = Vec::new();
     let mut memory = policy.memory_mib;
+    let mut namespace = None;
     while let Some(word) = words.next() {
         if word == "--" {
             args.extend(words.by_ref());
@@ -99,6 +104,7 @@ pub fn parse(entrypoint: &str, policy: &JobPolicy) -> Result<JobSpec> {
                 run_flags.extend([flag.clone(), amount.to_string()]);
             }
             "--quiet-tasks" => run_flags.push(flag.clone()),
+            "--namespace" => namespace = Some(check_namespace(value("--namespace")?)?),
             "--dir" => {
                 let grant = parse_dir_grant(&value("--dir")?).map_err(NodeError::BadEntrypoint)?;
                 let spec = allowed_dir(&grant, &policy.allow_dirs)?;
@@ -173,8 +179,30 @@ pub fn parse(entrypoint: &str, policy: &JobPolicy) -> Result<JobSpec> {
         module,
         run_flags,
         args,
+        namespace,
     })
 }
+
+/// A namespace a job may name: 1 to 64 letters, digits, `_`, `-` or `.`, not starting
+/// with `anonymous-` (the prefix of the namespaces the node makes up).
+pub fn check_namespace(namespace: String) -> Result<String> {
+    let plain = !namespace.is_empty()
+        && namespace.len() <= 64
+        && namespace
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !plain || namespace.starts_with(ANONYMOUS_PREFIX) {
+        return Err(NodeError::BadEntrypoint(format!(
+            "--namespace {:?}: use 1 to 64 letters, digits, '_', '-' or '.', not starting \
+             with {ANONYMOUS_PREFIX:?}",
+            namespace.chars().take(80).collect::<String>()
+        )));
+    }
+    Ok(namespace)
+}
+
+/// The prefix of the namespace a job gets when it names none.
+pub const ANONYMOUS_PREFIX: &str = "anonymous-";
 
 /// The operator's list as the error shows it.
 fn list_or_none<T: std::fmt::Display>(items: &[T]) -> String {

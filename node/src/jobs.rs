@@ -42,6 +42,8 @@ pub struct JobConfig {
     pub policy: JobPolicy,
     /// The node's address, for `JobDetails`.
     pub address: String,
+    /// The node's socket for detached actors, handed to each driver.
+    pub actors_socket: Option<PathBuf>,
 }
 
 /// What is kept of a job on disk.
@@ -332,6 +334,18 @@ impl JobManager {
             .arg(trace_path(&self.config.dir, &id));
         for companion in self.modules.companions(module) {
             command.arg("--load").arg(self.modules.path(&companion));
+        }
+        // The job's namespace: the one it names, else an anonymous one of its own (Ray's).
+        let namespace = spec.namespace.clone().unwrap_or_else(|| {
+            format!(
+                "{}{}",
+                entrypoint::ANONYMOUS_PREFIX,
+                crate::modules::hex(&crate::token::random_bytes(8))
+            )
+        });
+        command.arg("--namespace").arg(namespace);
+        if let Some(socket) = &self.config.actors_socket {
+            command.arg("--node-actors").arg(socket);
         }
         command
             .args(&spec.run_flags)

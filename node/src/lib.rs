@@ -7,6 +7,8 @@
 //! - `api.rs`: the JSON shapes; the job ones are Ray's, so Ray's clients work unchanged.
 //! - `modules.rs`: deployed components, by SHA-256, compiled once, kept in the data dir.
 //! - `jobs.rs`: jobs, each a driver process (`rustyray run`) with its log and record.
+//! - `detached.rs`: detached actors, hosted by the node's own runtime so they outlive
+//!   their jobs, reached by drivers through a unix socket, kept in the data dir.
 //! - `entrypoint.rs`: the one entrypoint a job may have, checked against the operator's
 //!   policy (`--allow-dir`, `--job-memory`).
 //! - `token.rs`, `metrics.rs`, `dashboard.rs` (+ `assets/`): auth, `/metrics`, `/`.
@@ -16,6 +18,7 @@
 pub mod api;
 pub mod client;
 mod dashboard;
+pub mod detached;
 pub mod entrypoint;
 pub mod error;
 pub mod jobs;

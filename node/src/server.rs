@@ -23,6 +23,7 @@ use crate::api::{
     self, JobDeleteResponse, JobLogsResponse, JobStopResponse, JobSubmitRequest, NodeStatus,
     VersionInfo,
 };
+use crate::detached::DetachedActors;
 use crate::entrypoint::JobPolicy;
 use crate::error::{NodeError, Result};
 use crate::jobs::{JobConfig, JobManager};
@@ -83,9 +84,17 @@ pub struct Node {
     token: Option<String>,
     modules: Arc<ModuleStore>,
     jobs: Arc<JobManager>,
+    detached: Arc<DetachedActors>,
     metrics: Arc<Metrics>,
     started: Instant,
     session: String,
+}
+
+impl Node {
+    /// The node's detached actors (hosted by its own runtime).
+    pub fn detached(&self) -> &Arc<DetachedActors> {
+        &self.detached
+    }
 }
 
 /// A bound node, ready to [`serve`](BoundNode::serve).
@@ -121,6 +130,7 @@ impl BoundNode {
             .await
             .map_err(|err| NodeError::io("serving", err));
         node.jobs.shutdown().await;
+        node.detached.shutdown().await;
         if self.temporary {
             let _ = std::fs::remove_dir_all(&node.data_dir);
         }
@@ -182,6 +192,9 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
         .memory_limit((config.job_memory_mib as usize).saturating_mul(1 << 20))
         .build()?;
     let modules = Arc::new(ModuleStore::open(data_dir.join("modules"), runtime)?);
+    let detached = Arc::new(
+        DetachedActors::start(&data_dir, &modules, &cache_dir, config.job_memory_mib).await?,
+    );
     let metrics = Arc::new(Metrics::default());
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
@@ -213,6 +226,7 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
                 allow_listen: config.allow_listen.clone(),
             },
             address: address.clone(),
+            actors_socket: Some(detached.socket().to_path_buf()),
         },
         modules.clone(),
         metrics.clone(),
@@ -225,6 +239,7 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
         token,
         modules,
         jobs,
+        detached,
         metrics,
         started: Instant::now(),
     });
@@ -405,7 +420,9 @@ async fn deploy_module(
         }
     })?;
     let name = query.name.unwrap_or_else(|| "module".into());
-    Ok(axum::Json(node.modules.deploy(&body, &name).await?))
+    let module = node.modules.deploy(&body, &name).await?;
+    node.detached.deployed(&node.modules, &module).await;
+    Ok(axum::Json(module))
 }
 
 /// `?job_id=ID` picks one job; without it, every job's.

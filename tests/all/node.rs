@@ -17,14 +17,14 @@ use crate::common;
 const BIN: &str = env!("CARGO_BIN_EXE_rustyray");
 
 /// A node started by a test; killed (SIGKILL) when dropped.
-struct TestNode {
-    child: Child,
+pub(crate) struct TestNode {
+    pub(crate) child: Child,
     address: String,
     data_dir: PathBuf,
 }
 
 impl TestNode {
-    fn start(data_dir: &Path, extra: &[&str]) -> TestNode {
+    pub(crate) fn start(data_dir: &Path, extra: &[&str]) -> TestNode {
         let mut child = Command::new(BIN)
             .args(["start", "--port", "0", "--data-dir"])
             .arg(data_dir)
@@ -53,12 +53,12 @@ impl TestNode {
         }
     }
 
-    fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         Client::new(&self.address, None).expect("a client")
     }
 
     /// Runs the CLI against this node.
-    fn cli(&self, args: &[&str]) -> Output {
+    pub(crate) fn cli(&self, args: &[&str]) -> Output {
         Command::new(BIN)
             .args(args)
             .env("RUSTYRAY_ADDRESS", &self.address)
@@ -69,7 +69,7 @@ impl TestNode {
     }
 
     /// Submits `entrypoint` through the HTTP API.
-    fn submit(&self, entrypoint: &str, id: Option<&str>) -> Result<String, NodeError> {
+    pub(crate) fn submit(&self, entrypoint: &str, id: Option<&str>) -> Result<String, NodeError> {
         let response: JobSubmitResponse = self.client().post(
             "/api/jobs/",
             &JobSubmitRequest {
@@ -82,7 +82,7 @@ impl TestNode {
     }
 
     /// Waits (on the log stream, which ends with the job) for the job to end.
-    fn wait(&self, id: &str) -> JobDetails {
+    pub(crate) fn wait(&self, id: &str) -> JobDetails {
         self.client()
             .follow(&format!("/api/jobs/{id}/logs/stream"), |_| true)
             .expect("following the job");
@@ -92,7 +92,7 @@ impl TestNode {
     }
 
     /// Follows the job's log until it contains `text`.
-    fn wait_for_output(&self, id: &str, text: &str) {
+    pub(crate) fn wait_for_output(&self, id: &str, text: &str) {
         let mut seen = String::new();
         self.client()
             .follow(&format!("/api/jobs/{id}/logs/stream"), |chunk| {
@@ -106,13 +106,13 @@ impl TestNode {
         );
     }
 
-    fn job(&self, id: &str) -> JobDetails {
+    pub(crate) fn job(&self, id: &str) -> JobDetails {
         self.client()
             .get(&format!("/api/jobs/{id}"))
             .expect("the job's details")
     }
 
-    fn logs(&self, id: &str) -> String {
+    pub(crate) fn logs(&self, id: &str) -> String {
         let logs: rustyray_node::api::JobLogsResponse = self
             .client()
             .get(&format!("/api/jobs/{id}/logs"))
@@ -120,7 +120,7 @@ impl TestNode {
         logs.logs
     }
 
-    fn deploy(&self, wasm: &str) -> ModuleInfo {
+    pub(crate) fn deploy(&self, wasm: &str) -> ModuleInfo {
         let bytes = std::fs::read(wasm).expect("reading a fixture");
         self.client().deploy(&bytes, wasm).expect("deploying")
     }

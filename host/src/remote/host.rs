@@ -1,0 +1,281 @@
+//! The hosting side: a runtime whose actors other runtimes create, find and call (a
+//! node's detached actors), and what it keeps of them across restarts.
+//!
+//! [`ActorHost`] answers [`Request`]s, from [`ActorHost::serve`]'s unix socket or
+//! directly. It hosts only actors created through it (or restored): lookups and calls
+//! reach nothing else of its runtime. With a [`SnapshotStore`] (the node's data dir),
+//! each hosted actor of a `snapshot` class is recorded when created, its state saved
+//! after construction and after calls as its snapshot policy says (before the call is
+//! answered, so an answer seen is an answer kept), and forgotten when it ends for good
+//! (killed, dead, exited) — not when the runtime shuts down: [`ActorHost::restore`]
+//! brings it back from its record and last snapshot.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::actor_impl::{ActorHandle, ActorId, ActorOptions};
+use crate::error::{RayError, Result};
+use crate::remote::wire::{self, CreateRequest, RemoteActor, Request, Response, WireValue};
+use crate::runtime::Runtime;
+use crate::task_impl::TaskArg;
+
+/// Where a hosting runtime keeps its detached snapshot actors (the node: files in its
+/// data dir). Called from the actors' mailbox loops; each call should be quick and
+/// durable (write a file atomically).
+pub trait SnapshotStore: Send + Sync + std::fmt::Debug + 'static {
+    /// A new hosted actor to keep.
+    fn record(&self, actor: &PersistedActor) -> Result<()>;
+    /// Its latest state, as its class's `snapshot` encoded it.
+    fn save(&self, actor: ActorId, state: &[u8]) -> Result<()>;
+    /// It ended for good: drop its record and state.
+    fn forget(&self, actor: ActorId);
+}
+
+/// What is kept of a hosted actor to bring it back: who it is and how it was created
+/// (its state is the store's latest snapshot).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersistedActor {
+    /// Its id, kept across restarts.
+    pub id: ActorId,
+    /// Its class.
+    pub class: String,
+    /// The module (component source name) the class came from: restored only from it.
+    pub module: String,
+    /// Its name, if it has one.
+    pub name: Option<String>,
+    /// Its namespace.
+    pub namespace: String,
+    /// Restarts after a trap.
+    pub max_restarts: u32,
+    /// Retries of a call that trapped.
+    pub max_task_retries: u32,
+    /// Calls pending beyond which a call is refused.
+    pub max_pending_calls: Option<u64>,
+    /// Snapshot after every this many calls.
+    pub snapshot_every: u32,
+}
+
+impl PersistedActor {
+    fn options(&self) -> ActorOptions {
+        ActorOptions {
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+            max_restarts: self.max_restarts,
+            max_task_retries: self.max_task_retries,
+            max_pending_calls: self
+                .max_pending_calls
+                .and_then(|calls| usize::try_from(calls).ok()),
+            snapshot_every: self.snapshot_every,
+            detached: true,
+            ..ActorOptions::default()
+        }
+    }
+}
+
+/// A runtime hosting actors for other runtimes.
+#[derive(Debug)]
+pub struct ActorHost {
+    runtime: Runtime,
+    hosted: Mutex<HashMap<ActorId, ActorHandle>>,
+}
+
+impl ActorHost {
+    /// Hosts actors in `runtime` (built with
+    /// [`RuntimeBuilder::snapshot_store`](crate::RuntimeBuilder::snapshot_store) to keep them).
+    pub fn new(runtime: Runtime) -> Arc<Self> {
+        Arc::new(ActorHost {
+            runtime,
+            hosted: Mutex::default(),
+        })
+    }
+
+    /// The hosting runtime (to load modules into, to shut down).
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Handles to every hosted actor (alive, or dead and not yet killed).
+    pub fn actors(&self) -> Vec<ActorHandle> {
+        self.hosted
+            .lock()
+            .map(|hosted| hosted.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn hosted(&self, actor: ActorId) -> Result<ActorHandle> {
+        self.hosted
+            .lock()
+            .ok()
+            .and_then(|hosted| hosted.get(&actor).cloned())
+            .ok_or(RayError::ActorNotFound(actor))
+    }
+
+    fn keep(&self, handle: &ActorHandle) -> bool {
+        self.hosted
+            .lock()
+            .map(|mut hosted| hosted.insert(handle.id(), handle.clone()).is_none())
+            .unwrap_or(false)
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, request: Request) -> Response {
+        match self.answer(request).await {
+            Ok(response) => response,
+            Err(err) => Response::Failed((&err).into()),
+        }
+    }
+
+    async fn answer(&self, request: Request) -> Result<Response> {
+        match request {
+            Request::Create(request) => self
+                .create(request)
+                .await
+                .map(|actor| Response::Actor(Some(actor))),
+            Request::Lookup { namespace, name } => {
+                let found = self
+                    .runtime
+                    .get_actor_in(&namespace, &name)
+                    .filter(|handle| self.hosted(handle.id()).is_ok());
+                Ok(Response::Actor(found.as_ref().map(remote)))
+            }
+            Request::Call {
+                actor,
+                method,
+                args,
+                want_result,
+            } => {
+                let handle = self.hosted(actor)?;
+                let args: Vec<TaskArg> = args
+                    .into_iter()
+                    .map(|arg| TaskArg::Value(arg.into_value()))
+                    .collect();
+                let cell = handle.cell();
+                if !want_result {
+                    cell.tell_args(&method, args, Vec::new());
+                    return Ok(Response::Done);
+                }
+                let what = format!("the result of {}.{method}", handle.class());
+                let value = cell
+                    .call_slot(&method, args, Vec::new())
+                    .get_value()
+                    .await?;
+                Ok(Response::Value(WireValue::from_value(&value, &what)?))
+            }
+            Request::Kill { actor, no_restart } => {
+                let handle = self.hosted(actor)?;
+                handle.kill_with(no_restart);
+                if no_restart && let Ok(mut hosted) = self.hosted.lock() {
+                    hosted.remove(&actor);
+                }
+                Ok(Response::Done)
+            }
+        }
+    }
+
+    async fn create(&self, request: CreateRequest) -> Result<RemoteActor> {
+        let options = ActorOptions {
+            name: request.name,
+            namespace: request.namespace,
+            max_restarts: request.max_restarts,
+            max_task_retries: request.max_task_retries,
+            get_if_exists: request.get_if_exists,
+            max_pending_calls: request
+                .max_pending_calls
+                .and_then(|calls| usize::try_from(calls).ok()),
+            snapshot_every: request.snapshot_every,
+            detached: true,
+            ..ActorOptions::default()
+        };
+        let args = request
+            .args
+            .into_iter()
+            .map(|arg| TaskArg::Value(arg.into_value()))
+            .collect();
+        let inner = self.runtime.inner();
+        let handle = crate::actor_impl::create(
+            inner,
+            &request.class,
+            args,
+            options.clone(),
+            None,
+            Vec::new(),
+        )
+        .await?;
+        if self.keep(&handle)
+            && let Some(store) = &inner.snapshots
+            && let Some(module) = crate::actor_impl::snapshot_module(&handle)
+        {
+            let (namespace, name) = match handle.name() {
+                Some((namespace, name)) => (namespace.to_string(), Some(name.to_string())),
+                None => (options.namespace.clone(), None),
+            };
+            let record = PersistedActor {
+                id: handle.id(),
+                class: handle.class().to_string(),
+                module,
+                name,
+                namespace,
+                max_restarts: options.max_restarts,
+                max_task_retries: options.max_task_retries,
+                max_pending_calls: options.max_pending_calls.map(|calls| calls as u64),
+                snapshot_every: options.snapshot_every,
+            };
+            if let Err(err) = store.record(&record) {
+                tracing::warn!(actor = %handle.id(), "could not record a detached actor: {err}");
+            }
+        }
+        Ok(remote(&handle))
+    }
+
+    /// Brings back a kept actor from its record and last snapshot (same id, name,
+    /// namespace and class), if its module is loaded here.
+    pub async fn restore(&self, actor: &PersistedActor, state: Vec<u8>) -> Result<ActorHandle> {
+        let inner = self.runtime.inner();
+        let handle = crate::actor_impl::restore(inner, actor, actor.options(), state).await?;
+        self.keep(&handle);
+        Ok(handle)
+    }
+
+    /// Serves requests from `listener` until the runtime shuts down: one task per
+    /// connection, answering its requests in order.
+    pub async fn serve(self: Arc<Self>, listener: UnixListener) {
+        loop {
+            let accepted = tokio::select! {
+                _ = self.runtime.inner().abort.raised() => return,
+                accepted = listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((stream, _)) => {
+                    tokio::spawn(self.clone().connection(stream));
+                }
+                Err(err) => {
+                    tracing::warn!("accepting a connection to the detached actors: {err}");
+                }
+            }
+        }
+    }
+
+    async fn connection(self: Arc<Self>, mut stream: UnixStream) {
+        // A frame that does not decode ends the connection; nothing else does.
+        while let Ok(Some(request)) = wire::read_frame::<Request>(&mut stream).await {
+            let response = self.handle(request).await;
+            if wire::write_frame(&mut stream, &response).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// What a caller is told of a hosted actor.
+fn remote(handle: &ActorHandle) -> RemoteActor {
+    RemoteActor {
+        id: handle.id(),
+        class: handle.class().to_string(),
+        name: handle
+            .name()
+            .map(|(namespace, name)| (namespace.to_string(), name.to_string())),
+    }
+}

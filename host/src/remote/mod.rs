@@ -1,0 +1,119 @@
+//! Remote actors: actors that live in another runtime, called through handles here.
+//!
+//! A node runs each job's driver in a process of its own, so an actor that must outlive
+//! its job (Ray's detached actor) lives in the node's runtime instead, and the driver
+//! reaches it through an [`ActorTransport`]. Here such an actor is an ordinary
+//! [`ActorCell`](crate::actor_impl::ActorCell) — guests and the host API hold, pass,
+//! call and kill it like any other — whose mailbox is served by a *proxy* loop
+//! (`proxy.rs`) that resolves each call's top-level `ObjectRef` arguments, sends the
+//! call, and fills the call's object with the answer. The transport is a trait so the
+//! same handles can reach actors of other nodes (the cluster); `socket.rs` is the one
+//! the node uses (a unix socket), `host.rs` the side that hosts the actors, and
+//! `wire.rs` what travels.
+//!
+//! What does not cross: `ObjectRef`s nested inside values (refused with
+//! [`RayError::ReferencesCannotCross`]; objects belong to one runtime), actor handles
+//! inside values, and the caller's capabilities: a remote actor runs with what its
+//! hosting runtime grants.
+
+mod host;
+mod proxy;
+mod socket;
+pub mod wire;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub use host::{ActorHost, PersistedActor, SnapshotStore};
+pub use socket::SocketTransport;
+pub use wire::{CreateRequest, RemoteActor, Request, Response, WireError, WireValue};
+
+use crate::actor_impl::{ActorCell, ActorId, ActorOptions};
+use crate::error::{RayError, Result};
+use crate::runtime::RuntimeInner;
+use crate::task_impl::{Resolved, TaskArg};
+
+/// A boxed future, as the transport's methods return.
+pub type Pending<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+/// How a runtime reaches actors hosted by another one. Each method is one exchange;
+/// calls of one handle are sent one after the other, in order.
+pub trait ActorTransport: Send + Sync + std::fmt::Debug + 'static {
+    /// Creates an actor there; answers once its constructor has run.
+    fn create(&self, request: CreateRequest) -> Pending<'_, RemoteActor>;
+    /// The live actor of that name there, if any.
+    fn lookup(&self, namespace: String, name: String) -> Pending<'_, Option<RemoteActor>>;
+    /// Calls a method; with `want_result` false, answers once the call is queued.
+    fn call(
+        &self,
+        actor: ActorId,
+        method: String,
+        args: Vec<WireValue>,
+        want_result: bool,
+    ) -> Pending<'_, WireValue>;
+    /// Kills it (with a restart unless `no_restart`).
+    fn kill(&self, actor: ActorId, no_restart: bool) -> Pending<'_, ()>;
+}
+
+/// Resolves arguments for a remote actor: top-level `ObjectRef`s become their values;
+/// a reference passed as itself, or nested in a value, is refused.
+pub(crate) async fn wire_args(args: Vec<TaskArg>, what: &str) -> Result<Vec<WireValue>> {
+    crate::task_impl::resolve(args)
+        .await?
+        .iter()
+        .map(|arg| match arg {
+            Resolved::Value(value) => WireValue::from_value(value, what),
+            Resolved::Reference(_) => Err(RayError::ReferencesCannotCross {
+                what: what.to_string(),
+            }),
+        })
+        .collect()
+}
+
+/// Creates a detached actor on the runtime `transport` reaches and returns a handle to
+/// it here. The class must be loaded here too (for its methods' arity).
+pub(crate) async fn create(
+    runtime: &Arc<RuntimeInner>,
+    transport: &Arc<dyn ActorTransport>,
+    class: &str,
+    args: Vec<TaskArg>,
+    options: ActorOptions,
+) -> Result<Arc<ActorCell>> {
+    let info = runtime.registry.actor_class(class)?;
+    info.constructor_arity
+        .check(&format!("{}::new", info.name), args.len())?;
+    let what = format!("{class}::new");
+    let args = wire_args(args, &what).await?;
+    let remote = transport
+        .create(CreateRequest {
+            class: class.to_string(),
+            args,
+            name: options.name,
+            namespace: options.namespace,
+            max_restarts: options.max_restarts,
+            max_task_retries: options.max_task_retries,
+            get_if_exists: options.get_if_exists,
+            max_pending_calls: options.max_pending_calls.map(|calls| calls as u64),
+            snapshot_every: options.snapshot_every,
+        })
+        .await?;
+    proxy::attach(runtime, transport, remote)
+}
+
+/// The actor named `name` in `namespace` on the runtime `transport` reaches, as a
+/// handle here; `None` if there is none (or its class is not loaded here).
+pub(crate) async fn lookup(
+    runtime: &Arc<RuntimeInner>,
+    transport: &Arc<dyn ActorTransport>,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Arc<ActorCell>>> {
+    match transport
+        .lookup(namespace.to_string(), name.to_string())
+        .await?
+    {
+        Some(remote) => proxy::attach(runtime, transport, remote).map(Some),
+        None => Ok(None),
+    }
+}

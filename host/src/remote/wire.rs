@@ -1,0 +1,356 @@
+//! What travels between a runtime and the runtime hosting its remote actors: requests,
+//! answers, values and errors, as MessagePack frames (a 4-byte big-endian length, then
+//! the body), one answer per request, in order, on one connection.
+//!
+//! Values cross as their bytes and encoding only: an [`ObjectRef`](crate::ObjectRef)
+//! names an object of one runtime and means nothing in another, so a value holding
+//! references is refused ([`RayError::ReferencesCannotCross`]) instead of being sent.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::actor_impl::ActorId;
+use crate::codec::Value;
+use crate::error::{RayError, Result, TrapContext};
+use crate::object_store::Encoding;
+
+/// The largest frame either side reads (a value of an actor call, with its framing);
+/// a larger one is refused before it is read.
+pub const MAX_FRAME: usize = 256 << 20;
+
+/// A value as it crosses: its encoding and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireValue {
+    /// A byte buffer as it is (`true`), or MessagePack.
+    pub raw: bool,
+    /// The bytes.
+    pub data: Bytes,
+}
+
+impl WireValue {
+    /// The value to send; refused when it holds references (`what` names the call).
+    pub(crate) fn from_value(value: &Value, what: &str) -> Result<Self> {
+        if !value.refs.is_empty() {
+            return Err(RayError::ReferencesCannotCross {
+                what: what.to_string(),
+            });
+        }
+        Ok(WireValue {
+            raw: value.encoding == Encoding::Raw,
+            data: value.data.clone(),
+        })
+    }
+
+    /// The value as the runtime keeps it.
+    pub(crate) fn into_value(self) -> Value {
+        if self.raw {
+            Value::raw(self.data)
+        } else {
+            Value::msgpack(self.data)
+        }
+    }
+}
+
+/// How to create a remote actor: Ray's actor options that mean something on the host
+/// (what the caller's runtime decides — capabilities, limits — stays with the host).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateRequest {
+    /// The actor class.
+    pub class: String,
+    /// The constructor's arguments, resolved.
+    pub args: Vec<WireValue>,
+    /// Its name, if it has one.
+    pub name: Option<String>,
+    /// The namespace of the name.
+    pub namespace: String,
+    /// Restarts after a trap.
+    pub max_restarts: u32,
+    /// Retries of a call that trapped.
+    pub max_task_retries: u32,
+    /// Return the actor of that name if there is one.
+    pub get_if_exists: bool,
+    /// Calls pending beyond which a call is refused.
+    pub max_pending_calls: Option<u64>,
+    /// Snapshot after every this many calls.
+    pub snapshot_every: u32,
+}
+
+/// An actor of another runtime, as its handles there know it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteActor {
+    /// Its id (the same in both runtimes).
+    pub id: ActorId,
+    /// Its class.
+    pub class: String,
+    /// Its namespace and name, if it has one.
+    pub name: Option<(String, String)>,
+}
+
+/// One request to the hosting runtime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Create a detached actor (answered when its constructor has run).
+    Create(CreateRequest),
+    /// The live actor of that name.
+    Lookup {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// Call a method (answered with its result; at once for a tell).
+    Call {
+        /// Which actor.
+        actor: ActorId,
+        /// The method.
+        method: String,
+        /// Its arguments, resolved.
+        args: Vec<WireValue>,
+        /// Whether the caller wants the result (`false`: Ray's fire-and-forget).
+        want_result: bool,
+    },
+    /// Kill it (Ray's `kill(actor, no_restart)`).
+    Kill {
+        /// Which actor.
+        actor: ActorId,
+        /// Without a restart.
+        no_restart: bool,
+    },
+}
+
+/// The answer to one [`Request`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    /// The actor created, or found (`None`: no live actor of that name).
+    Actor(Option<RemoteActor>),
+    /// A call's result.
+    Value(WireValue),
+    /// Done (a kill, a tell).
+    Done,
+    /// It failed.
+    Failed(WireError),
+}
+
+/// A [`RayError`] as it crosses: the kinds a remote actor's caller acts on keep their
+/// shape; any other is carried as its message ([`RayError::Remote`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum WireError {
+    Application {
+        function: String,
+        message: String,
+        type_name: Option<String>,
+        value: Option<WireValue>,
+    },
+    Trap {
+        function: String,
+        message: String,
+        backtrace: String,
+    },
+    ActorDied {
+        actor: ActorId,
+        class: String,
+        reason: String,
+    },
+    ActorNotFound(ActorId),
+    ActorClassNotFound(String),
+    ActorNameTaken {
+        namespace: String,
+        name: String,
+    },
+    PendingCallsLimitExceeded {
+        actor: ActorId,
+        class: String,
+        limit: u64,
+    },
+    FunctionNotFound(String),
+    BadArguments {
+        function: String,
+        message: String,
+    },
+    InvalidOptions(String),
+    ReferencesCannotCross(String),
+    TimeoutMs(u64),
+    Cancelled,
+    ShutDown,
+    Other(String),
+}
+
+impl From<&RayError> for WireError {
+    fn from(err: &RayError) -> Self {
+        match err {
+            RayError::Application {
+                function,
+                message,
+                type_name,
+                value,
+            } => WireError::Application {
+                function: function.clone(),
+                message: message.clone(),
+                type_name: type_name.clone(),
+                value: value
+                    .as_deref()
+                    .and_then(|value| WireValue::from_value(value, "an error value").ok()),
+            },
+            RayError::Trap {
+                function,
+                message,
+                backtrace,
+                ..
+            } => WireError::Trap {
+                function: function.clone(),
+                message: message.clone(),
+                backtrace: backtrace.clone(),
+            },
+            RayError::ActorDied {
+                actor,
+                class,
+                reason,
+            } => WireError::ActorDied {
+                actor: *actor,
+                class: class.clone(),
+                reason: reason.clone(),
+            },
+            RayError::ActorNotFound(actor) => WireError::ActorNotFound(*actor),
+            RayError::ActorClassNotFound(class) => WireError::ActorClassNotFound(class.clone()),
+            RayError::ActorNameTaken { namespace, name } => WireError::ActorNameTaken {
+                namespace: namespace.clone(),
+                name: name.clone(),
+            },
+            RayError::PendingCallsLimitExceeded {
+                actor,
+                class,
+                limit,
+            } => WireError::PendingCallsLimitExceeded {
+                actor: *actor,
+                class: class.clone(),
+                limit: *limit as u64,
+            },
+            RayError::FunctionNotFound(name) => WireError::FunctionNotFound(name.clone()),
+            RayError::BadArguments { function, message } => WireError::BadArguments {
+                function: function.clone(),
+                message: message.clone(),
+            },
+            RayError::InvalidOptions(message) => WireError::InvalidOptions(message.clone()),
+            RayError::ReferencesCannotCross { what } => {
+                WireError::ReferencesCannotCross(what.clone())
+            }
+            RayError::Timeout(after) => {
+                WireError::TimeoutMs(u64::try_from(after.as_millis()).unwrap_or(u64::MAX))
+            }
+            RayError::Cancelled => WireError::Cancelled,
+            RayError::ShutDown => WireError::ShutDown,
+            other => WireError::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<WireError> for RayError {
+    fn from(err: WireError) -> Self {
+        match err {
+            WireError::Application {
+                function,
+                message,
+                type_name,
+                value,
+            } => RayError::Application {
+                function,
+                message,
+                type_name,
+                value: value.map(|value| Box::new(value.into_value())),
+            },
+            WireError::Trap {
+                function,
+                message,
+                backtrace,
+            } => RayError::Trap {
+                function,
+                message,
+                backtrace,
+                context: TrapContext::default(),
+            },
+            WireError::ActorDied {
+                actor,
+                class,
+                reason,
+            } => RayError::ActorDied {
+                actor,
+                class,
+                reason,
+            },
+            WireError::ActorNotFound(actor) => RayError::ActorNotFound(actor),
+            WireError::ActorClassNotFound(class) => RayError::ActorClassNotFound(class),
+            WireError::ActorNameTaken { namespace, name } => {
+                RayError::ActorNameTaken { namespace, name }
+            }
+            WireError::PendingCallsLimitExceeded {
+                actor,
+                class,
+                limit,
+            } => RayError::PendingCallsLimitExceeded {
+                actor,
+                class,
+                limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            },
+            WireError::FunctionNotFound(name) => RayError::FunctionNotFound(name),
+            WireError::BadArguments { function, message } => {
+                RayError::BadArguments { function, message }
+            }
+            WireError::InvalidOptions(message) => RayError::InvalidOptions(message),
+            WireError::ReferencesCannotCross(what) => RayError::ReferencesCannotCross { what },
+            WireError::TimeoutMs(ms) => RayError::Timeout(std::time::Duration::from_millis(ms)),
+            WireError::Cancelled => RayError::Cancelled,
+            WireError::ShutDown => RayError::ShutDown,
+            WireError::Other(message) => RayError::Remote(message),
+        }
+    }
+}
+
+/// Writes one frame holding `message`.
+pub async fn write_frame<T: Serialize>(
+    stream: &mut (impl AsyncWrite + Unpin),
+    message: &T,
+) -> std::io::Result<()> {
+    let body = rmp_serde::to_vec_named(message)
+        .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err))?;
+    let len = u32::try_from(body.len())
+        .ok()
+        .filter(|len| (*len as usize) <= MAX_FRAME)
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "a message of {} bytes is over the frame limit of {MAX_FRAME}",
+                    body.len()
+                ),
+            )
+        })?;
+    stream.write_all(&len.to_be_bytes()).await?;
+    stream.write_all(&body).await?;
+    stream.flush().await
+}
+
+/// Reads one frame; `Ok(None)` at a clean end of the stream.
+pub async fn read_frame<T: serde::de::DeserializeOwned>(
+    stream: &mut (impl AsyncRead + Unpin),
+) -> std::io::Result<Option<T>> {
+    let mut len = [0u8; 4];
+    match stream.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(err) => return Err(err),
+    }
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("a frame of {len} bytes is over the limit of {MAX_FRAME}"),
+        ));
+    }
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body).await?;
+    rmp_serde::from_slice(&body)
+        .map(Some)
+        .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err))
+}

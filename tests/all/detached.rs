@@ -1,0 +1,92 @@
+//! Detached actors on a node (`tests/guests/detached`): a named detached actor outlives
+//! its job and later jobs of its namespace find it with its state; a named actor that is
+//! not detached ends with its job; a node killed with SIGKILL and started again on its
+//! data dir brings a snapshot actor back from its last snapshot; and a job cannot reach
+//! another namespace's actors, send references across, or create an unknown class.
+
+use rustyray_node::api::JobStatus;
+
+use crate::common;
+use crate::node::TestNode;
+
+/// Runs one step of the `detached` program as a job in `namespace` (`None`: the job's
+/// own anonymous one), waits for it to end, and returns what it printed.
+fn step(node: &TestNode, namespace: Option<&str>, args: &str) -> String {
+    let namespace = namespace
+        .map(|ns| format!("--namespace {ns} "))
+        .unwrap_or_default();
+    let id = node
+        .submit(&format!("rustyray run detached {namespace}-- {args}"), None)
+        .expect("submitting a job");
+    let job = node.wait(&id);
+    let logs = node.logs(&id);
+    assert_eq!(job.status, JobStatus::Succeeded, "{args}: {job:?}\n{logs}");
+    logs
+}
+
+#[test]
+fn a_detached_actor_outlives_its_job_and_a_kill_of_the_node() {
+    let data = common::fresh_dir("detached");
+    let mut node = TestNode::start(&data, &[]);
+    node.deploy(rustyray_tests::DETACHED);
+
+    // Job 1 creates it and ends; job 2, of the same namespace, finds it by name.
+    assert!(step(&node, Some("shop"), "create tally 3").contains("count=3"));
+    assert!(step(&node, Some("shop"), "incr tally").contains("count=4"));
+    // `get_if_exists` from another job hands back the same actor.
+    assert!(step(&node, Some("shop"), "create tally 0").contains("count=4"));
+
+    // A named actor that is not detached ends with its job.
+    assert!(step(&node, Some("shop"), "local scratch").contains("count=1"));
+    assert!(step(&node, Some("shop"), "find-local scratch").contains("missing"));
+
+    // A job without a namespace has an anonymous one of its own.
+    assert!(step(&node, None, "get tally").contains("missing"));
+
+    // kill -9: nothing graceful happens; the last snapshot is on disk.
+    node.child.kill().expect("killing the node");
+    node.child.wait().expect("reaping the node");
+    drop(node);
+    let node = TestNode::start(&data, &[]);
+    assert!(step(&node, Some("shop"), "get tally").contains("count=4"));
+    assert!(step(&node, Some("shop"), "incr tally").contains("count=5"));
+}
+
+#[test]
+fn hostile_jobs_cannot_reach_other_namespaces_or_send_references() {
+    let data = common::fresh_dir("detached-hostile");
+    let node = TestNode::start(&data, &[]);
+    node.deploy(rustyray_tests::DETACHED);
+    assert!(step(&node, Some("alpha"), "create vault 2").contains("count=2"));
+
+    // Another namespace does not see it; the canary, in its own namespace, does.
+    assert!(step(&node, Some("beta"), "get vault").contains("missing"));
+    assert!(step(&node, None, "get vault").contains("missing"));
+    assert!(step(&node, Some("alpha"), "get vault").contains("count=2"));
+
+    // A reference nested in an argument is refused with its own error, before the
+    // actor runs; the actor is unharmed.
+    let nested = step(&node, Some("alpha"), "nested vault");
+    assert!(
+        nested.contains("cannot reach an actor of another runtime"),
+        "{nested}"
+    );
+    assert!(nested.contains("count=2"), "{nested}");
+
+    // An unknown class is a typed error, and creates nothing.
+    let bad = step(&node, Some("alpha"), "bad-class");
+    assert!(
+        bad.contains("error=") && bad.contains("NoSuchClass"),
+        "{bad}"
+    );
+
+    // A job cannot claim the node's anonymous namespaces.
+    let refused = node
+        .submit(
+            "rustyray run detached --namespace anonymous-x -- get vault",
+            None,
+        )
+        .expect_err("an anonymous namespace claimed");
+    assert!(refused.to_string().contains("anonymous-"), "{refused}");
+    assert!(step(&node, Some("alpha"), "get vault").contains("count=2"));
+}

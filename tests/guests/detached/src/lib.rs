@@ -1,0 +1,137 @@
+//! Detached actors across the jobs of a node (`tests/all/detached.rs`).
+//!
+//! `Tally` keeps snapshots, so a node started again on its data dir brings it back;
+//! `Scratch` is the same counter without. The program does one step per run, named by its
+//! first argument, and prints what it saw (`count=N`, `missing`, `error=...`), which the
+//! tests read from the job's log:
+//!
+//! - `create NAME N`: a detached `Tally` named NAME (the existing one if there is one),
+//!   incremented N times.
+//! - `incr NAME` / `get NAME`: the actor named NAME, found by name, incremented or read.
+//! - `local NAME`: a non-detached `Scratch` named NAME, incremented once.
+//! - `find-local NAME`: whether an actor named NAME is found (`Scratch`).
+//! - `nested NAME`: `Tally.sum` of a value holding references (refused: they cannot cross).
+//! - `bad-class`: a detached actor of a class no module has.
+
+use rustyray::{ActorOptions, ObjectRef, RayError};
+use serde::{Deserialize, Serialize};
+
+/// A counter whose state is kept in snapshots.
+#[derive(Serialize, Deserialize)]
+#[rustyray::actor(snapshot)]
+pub struct Tally {
+    count: i64,
+}
+
+#[rustyray::actor]
+impl Tally {
+    pub fn new(start: i64) -> Self {
+        Tally { count: start }
+    }
+
+    pub fn increment(&mut self) -> i64 {
+        self.count += 1;
+        self.count
+    }
+
+    pub fn get(&self) -> i64 {
+        self.count
+    }
+
+    /// Adds the values of objects nested in a value.
+    pub fn sum(&mut self, parts: Vec<ObjectRef<i64>>) -> Result<i64, RayError> {
+        for part in parts {
+            self.count += part.get()?;
+        }
+        Ok(self.count)
+    }
+}
+
+/// The same counter, without snapshots.
+#[rustyray::actor]
+pub struct Scratch {
+    count: i64,
+}
+
+#[rustyray::actor]
+impl Scratch {
+    pub fn new(start: i64) -> Self {
+        Scratch { count: start }
+    }
+
+    pub fn increment(&mut self) -> i64 {
+        self.count += 1;
+        self.count
+    }
+}
+
+fn arg(args: &[String], index: usize) -> Result<&str, RayError> {
+    args.get(index)
+        .map(String::as_str)
+        .ok_or_else(|| RayError::application(format!("argument {index} is missing")))
+}
+
+fn found(name: &str) -> Result<TallyHandle, RayError> {
+    Tally::get_named(name).ok_or_else(|| RayError::application(format!("missing {name}")))
+}
+
+#[rustyray::main]
+fn main() -> Result<(), RayError> {
+    let args = rustyray::args();
+    match arg(&args, 1)? {
+        "create" => {
+            let name = arg(&args, 2)?;
+            let times: u32 = arg(&args, 3)?
+                .parse()
+                .map_err(|_| RayError::application("N is a number"))?;
+            let tally = Tally::remote_with(
+                ActorOptions::new()
+                    .name(name)
+                    .get_if_exists(true)
+                    .detached(true),
+                0,
+            );
+            tally.ready()?;
+            let mut count = tally.get().get()?;
+            for _ in 0..times {
+                count = tally.increment().get()?;
+            }
+            println!("count={count}");
+        }
+        "incr" => println!("count={}", found(arg(&args, 2)?)?.increment().get()?),
+        "get" => match Tally::get_named(arg(&args, 2)?) {
+            Some(tally) => println!("count={}", tally.get().get()?),
+            None => println!("missing"),
+        },
+        "local" => {
+            let scratch = Scratch::remote_with(ActorOptions::new().name(arg(&args, 2)?), 0);
+            println!("count={}", scratch.increment().get()?);
+        }
+        "find-local" => match Scratch::get_named(arg(&args, 2)?) {
+            Some(_) => println!("found"),
+            None => println!("missing"),
+        },
+        "nested" => {
+            let tally = found(arg(&args, 2)?)?;
+            let parts = vec![rustyray::put(&5i64)?];
+            match tally.sum(parts).get() {
+                Ok(count) => println!("count={count}"),
+                Err(err) => println!("error={err}"),
+            }
+            println!("count={}", tally.get().get()?);
+        }
+        "bad-class" => {
+            let handle = rustyray::ActorHandle::create(
+                "NoSuchClass",
+                ActorOptions::new().name("ghost").detached(true),
+                vec![],
+            );
+            match handle.ready() {
+                Ok(()) => println!("created"),
+                Err(err) => println!("error={err}"),
+            }
+        }
+        other => return Err(RayError::application(format!("unknown step {other}"))),
+    }
+    Ok(())
+}
