@@ -80,6 +80,23 @@ fn hostile_jobs_cannot_reach_other_namespaces_or_send_references() {
         "{bad}"
     );
 
+    // The node's socket, written to by a local process: a frame past the limit, or one
+    // that does not decode, ends that connection and nothing else.
+    let socket = data.join("actors").join("node.sock");
+    if socket.exists() {
+        use std::io::{Read, Write};
+        for frame in [
+            &u32::MAX.to_be_bytes()[..],
+            &[0, 0, 0, 3, 0xc1, 0xc1, 0xc1][..],
+        ] {
+            let mut stream = std::os::unix::net::UnixStream::connect(&socket).expect("connecting");
+            stream.write_all(frame).expect("writing");
+            let mut answer = Vec::new();
+            stream.read_to_end(&mut answer).expect("reading to the end");
+            assert!(answer.is_empty(), "{answer:?}");
+        }
+    }
+
     // A job cannot claim the node's anonymous namespaces.
     let refused = node
         .submit(

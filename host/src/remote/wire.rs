@@ -354,3 +354,47 @@ pub async fn read_frame<T: serde::de::DeserializeOwned>(
         .map(Some)
         .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn frames_round_trip_and_oversized_ones_are_refused_unread() {
+        let request = Request::Call {
+            actor: ActorId(crate::id::Id::random(0)),
+            method: "increment".into(),
+            args: vec![WireValue {
+                raw: true,
+                data: Bytes::from_static(b"\x00\x01"),
+            }],
+            want_result: true,
+        };
+        let mut buffer = Vec::new();
+        write_frame(&mut buffer, &request).await.expect("writing");
+        let read: Option<Request> = read_frame(&mut buffer.as_slice()).await.expect("reading");
+        assert_eq!(read, Some(request));
+        // A clean end is no request; a length past the limit is refused before any read.
+        let none: Option<Request> = read_frame(&mut &[][..]).await.expect("end");
+        assert_eq!(none, None);
+        let huge = u32::MAX.to_be_bytes();
+        let err = read_frame::<Request>(&mut &huge[..]).await.unwrap_err();
+        assert!(err.to_string().contains("over the limit"), "{err}");
+        // Garbage of a fitting length does not decode.
+        let garbage = [0, 0, 0, 3, 0xc1, 0xc1, 0xc1];
+        assert!(read_frame::<Request>(&mut &garbage[..]).await.is_err());
+    }
+
+    #[test]
+    fn errors_keep_their_kind_across() {
+        let died = RayError::ActorDied {
+            actor: ActorId(crate::id::Id::random(0)),
+            class: "Tally".into(),
+            reason: "it was killed".into(),
+        };
+        let back: RayError = WireError::from(&died).into();
+        assert_eq!(back.to_string(), died.to_string());
+        let other: RayError = WireError::from(&RayError::Internal("x".into())).into();
+        assert!(matches!(other, RayError::Remote(message) if message.contains("x")));
+    }
+}
