@@ -36,15 +36,16 @@ def _runtime():
 
 
 def _default(value):
-    """How values MessagePack has no type for cross: actor handles as their id, the array
-    ``[node, hi, lo]`` (as Rust's do), anything else is refused with a clear error."""
+    """How values MessagePack has no type for cross (every value encoded here is handed to
+    the host): an ``ObjectRef`` as the reference (extension 82; the object stays alive
+    while the value does), actor handles as their id, the array ``[node, hi, lo]`` (as
+    Rust's do; the actor stays alive while the value does), anything else is refused
+    with a clear error."""
     if isinstance(value, ActorHandle):
+        _runtime().carry([value._handle])
         return value._id()
     if isinstance(value, ObjectRef):
-        raise _errors.ObjectEncodeError(
-            "an ObjectRef can only be passed as a whole argument of .remote(), not inside "
-            "another value; pass it on its own, or get() its value first"
-        )
+        return _runtime().share(value._handle)
     if hasattr(value, "__dataclass_fields__"):
         import dataclasses
 
@@ -100,6 +101,25 @@ class ObjectRef:
     def get(self, timeout=None):
         """``rustyray.get(self, timeout)``."""
         return get(self, timeout=timeout)
+
+
+if _wit is not None:
+    _wit.wrap_ref = ObjectRef
+
+
+def free(refs):
+    """Frees the objects (Ray's ``ray._private.internal_api.free``): every later ``get`` of
+    them, by any holder, raises ``ObjectFreedError``, as does a task that takes one as an
+    argument; their bytes are given back at once."""
+    if isinstance(refs, ObjectRef):
+        refs = [refs]
+    handles = []
+    for ref in refs:
+        if not isinstance(ref, ObjectRef):
+            raise TypeError(f"free() takes ObjectRefs, got a {type(ref).__name__}")
+        handles.append(ref._handle)
+    if handles:
+        _runtime().free(handles)
 
 
 def put(value):

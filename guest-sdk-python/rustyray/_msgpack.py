@@ -3,7 +3,8 @@
 A small pure-Python encoder and decoder, so a guest needs no C extension (none can be
 loaded inside the WebAssembly sandbox). It covers the types that cross the boundary:
 None, bool, int (64-bit), float (64-bit), str, bytes (``bin``), list and tuple (array) and
-dict (map). Rust's side (rmp-serde) writes structs as maps keyed by field name and enums
+dict (map), and extension values (``ExtType``: rustyray's object references are
+extension 82). Rust's side (rmp-serde) writes structs as maps keyed by field name and enums
 as ``{variant: value}``, so they read here as dicts.
 """
 
@@ -16,6 +17,20 @@ class EncodeError(TypeError):
 
 class DecodeError(ValueError):
     """Bytes that are not one well-formed MessagePack value."""
+
+
+class ExtType:
+    """A MessagePack extension value: a type code (-128..127) and its bytes."""
+
+    __slots__ = ("code", "data")
+
+    def __init__(self, code, data):
+        self.code = code
+        self.data = bytes(data)
+
+
+# The decoder's ``ext_hook`` while ``unpackb`` runs (guests are single-threaded).
+_EXT_HOOK = [None]
 
 
 def packb(value, default=None):
@@ -102,6 +117,22 @@ def _encode(value, put, default, depth):
         for key, item in value.items():
             _encode(key, put, default, depth + 1)
             _encode(item, put, default, depth + 1)
+    elif t is ExtType:
+        n = len(value.data)
+        if not -128 <= value.code <= 127:
+            raise EncodeError(f"extension type {value.code} is not in -128..127")
+        fixed = {1: 0xD4, 2: 0xD5, 4: 0xD6, 8: 0xD7, 16: 0xD8}.get(n)
+        if fixed is not None:
+            put(_pack(">Bb", fixed, value.code))
+        elif n <= 0xFF:
+            put(_pack(">BBb", 0xC7, n, value.code))
+        elif n <= 0xFFFF:
+            put(_pack(">BHb", 0xC8, n, value.code))
+        elif n <= 0xFFFFFFFF:
+            put(_pack(">BIb", 0xC9, n, value.code))
+        else:
+            raise EncodeError("extension value longer than 4 GiB")
+        put(value.data)
     elif isinstance(value, (bool, int, float, str, bytes, list, tuple, dict)):
         # Subclasses (IntEnum, namedtuple, OrderedDict, ...) as their base type.
         for base in (bool, int, float, str, bytes, tuple, list, dict):
@@ -117,16 +148,21 @@ def _encode(value, put, default, depth):
         raise EncodeError(f"cannot encode a {t.__name__} as MessagePack")
 
 
-def unpackb(data):
+def unpackb(data, ext_hook=None):
     """The one value ``data`` holds; trailing bytes are an error (they mean the bytes were
-    written as something else)."""
+    written as something else). An extension value becomes ``ext_hook(code, data)``, and
+    is refused without one."""
     data = bytes(data)
+    outer = _EXT_HOOK[0]
+    _EXT_HOOK[0] = ext_hook
     try:
         value, end = _decode(data, 0, 0)
     except (IndexError, Exception) as err:  # struct.error, IndexError on truncation
         if isinstance(err, DecodeError):
             raise
         raise DecodeError(f"truncated or malformed MessagePack ({err})") from None
+    finally:
+        _EXT_HOOK[0] = outer
     if end != len(data):
         raise DecodeError(f"{len(data) - end} unexpected trailing bytes")
     return value
@@ -195,7 +231,22 @@ def _decode(data, i, depth):
             return _map(data, i + 2, _unpack_from(">H", data, i)[0], depth)
         return _map(data, i + 4, _unpack_from(">I", data, i)[0], depth)
     if b in (0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xC7, 0xC8, 0xC9):
-        raise DecodeError(f"MessagePack extension types are not supported (byte 0x{b:02x})")
+        if b >= 0xD4:
+            n = 1 << (b - 0xD4)
+        elif b == 0xC7:
+            n, i = data[i], i + 1
+        elif b == 0xC8:
+            n, i = _unpack_from(">H", data, i)[0], i + 2
+        else:
+            n, i = _unpack_from(">I", data, i)[0], i + 4
+        code = _unpack_from(">b", data, i)[0]
+        i += 1
+        if i + n > len(data):
+            raise DecodeError("truncated MessagePack extension")
+        hook = _EXT_HOOK[0]
+        if hook is None:
+            raise DecodeError(f"MessagePack extension type {code} is not expected here")
+        return hook(code, data[i : i + n]), i + n
     raise DecodeError(f"byte 0x{b:02x} does not start a MessagePack value")
 
 

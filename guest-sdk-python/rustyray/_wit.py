@@ -14,6 +14,8 @@ from wit_world.imports import tasks as _tasks
 from wit_world.imports import types as _types
 from wit_world.exports import guest as _guest
 
+import struct as _struct
+
 from . import _errors, _msgpack
 
 # --- values -------------------------------------------------------------------------
@@ -29,9 +31,43 @@ def _pack(value, default):
         raise _errors.ObjectEncodeError(str(err)) from None
 
 
+# An object reference inside a value: MessagePack extension 82 holding the object's id
+# (node, hi, lo as 24 big-endian bytes). Written after `objects.share`, read back with
+# `objects.receive`: the host refuses any other id.
+OBJECT_REF_EXT = 82
+
+# Makes an `ObjectRef` of an `object-ref` handle (set by `_api`, which defines the class).
+wrap_ref = None
+
+
+def share(handle):
+    """The extension value of a reference about to be written into a value for the host."""
+    i = _objects.share(handle)
+    return _msgpack.ExtType(OBJECT_REF_EXT, _struct.pack(">QQQ", i.node, i.hi, i.lo))
+
+
+def _receive(code, data):
+    if code != OBJECT_REF_EXT or len(data) != 24:
+        raise _msgpack.DecodeError(
+            f"expected an object reference (extension {OBJECT_REF_EXT} of 24 bytes), "
+            f"got extension {code} of {len(data)} bytes"
+        )
+    node, hi, lo = _struct.unpack(">QQQ", data)
+    return wrap_ref(_call(_objects.receive, _types.Id(node=node, hi=hi, lo=lo)))
+
+
+def free(handles):
+    _objects.free(handles)
+
+
+def carry(handles):
+    """Announces actors whose handles are written into the value handed over next."""
+    _actors.carry(handles)
+
+
 def _unpack(data):
     try:
-        return _msgpack.unpackb(data)
+        return _msgpack.unpackb(data, _receive)
     except _msgpack.DecodeError as err:
         raise _errors.ObjectDecodeError(f"{err} (expected a MessagePack value)") from None
 

@@ -383,3 +383,72 @@ fn a_rust_program_drives_python_through_the_cli() {
         ],
     );
 }
+
+/// Runs the Python fixture task `name` and returns its result.
+async fn python_scenario<T: serde::de::DeserializeOwned + Send + 'static>(name: &str) -> Result<T> {
+    let runtime = runtime().await;
+    let outcome = TaskBuilder::new(name).submit_now::<T>(&runtime)?;
+    within(LONG, name, outcome.get()).await
+}
+
+/// Ray's `test_basic_nested_ids` (test_reference_counting.py), in Python: references in a
+/// returned value and in an argument travel as references (extension 82) and are read
+/// where they arrive.
+#[tokio::test]
+async fn test_basic_nested_ids_in_python() -> Result<()> {
+    assert_eq!(
+        python_scenario::<u64>("py_basic_nested_ids").await?,
+        3 + 4 + 5
+    );
+    Ok(())
+}
+
+/// Ray's `test_return_object_ref`: a Python task's result holds a reference, which a Rust
+/// host reads as an `ObjectRef` (and the object lives while the host holds it).
+#[tokio::test]
+async fn test_return_object_ref_from_python() -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Shard {
+        name: String,
+        data: rustyray::ObjectRef<Vec<i64>>,
+    }
+    let runtime = runtime().await;
+    let loaded = TaskBuilder::new("py_load")
+        .arg(4u32)
+        .submit_now::<Shard>(&runtime)?;
+    let shard = within(LONG, "py_load", loaded.get()).await?;
+    drop(loaded);
+    assert_eq!(shard.name, "s4");
+    assert_eq!(shard.data.get().await?, vec![0, 1, 2, 3]);
+    Ok(())
+}
+
+/// Ray's `test_internal_free`, in Python: `rustyray.free` makes later `get`s raise
+/// `ObjectFreedError`; another object is untouched.
+#[tokio::test]
+async fn test_internal_free_in_python() -> Result<()> {
+    assert_eq!(python_scenario::<u64>("py_internal_free").await?, 4);
+    Ok(())
+}
+
+/// A Python actor whose snapshot holds references keeps their objects, and reads them
+/// after a restart from it.
+#[tokio::test]
+async fn a_python_snapshot_holding_object_refs() -> Result<()> {
+    assert_eq!(
+        python_scenario::<u64>("py_snapshot_holding_object_refs").await?,
+        10
+    );
+    Ok(())
+}
+
+/// Ray's `test_actor_deletion_handles_in_flight`, in Python: a handle inside an object
+/// keeps its actor alive after the program dropped its own.
+#[tokio::test]
+async fn test_actor_deletion_handles_in_flight_in_python() -> Result<()> {
+    assert_eq!(
+        python_scenario::<u64>("py_actor_deletion_handles_in_flight").await?,
+        3
+    );
+    Ok(())
+}

@@ -96,6 +96,87 @@ class PyCounter:
 
 
 @rustyray.remote
+def py_total_nested(shards):
+    """Gets the references nested in ``shards`` (they arrive as ObjectRefs, not values)."""
+    if not all(isinstance(s["data"], rustyray.ObjectRef) for s in shards):
+        raise TypeError("a nested reference arrived resolved")
+    return sum(len(rustyray.get(s["data"])) for s in shards)
+
+
+@rustyray.remote
+def py_load(n):
+    """Returns a reference inside a value (Ray's returned object refs)."""
+    return {"name": f"s{n}", "data": rustyray.put(list(range(n)))}
+
+
+@rustyray.remote
+def py_basic_nested_ids():
+    """Ray's ``test_basic_nested_ids``: references nested in an argument travel as
+    references, returned ones too, and stay alive while held."""
+    shards = rustyray.get([py_load.remote(n) for n in (3, 4, 5)])
+    return rustyray.get(py_total_nested.remote(shards))
+
+
+@rustyray.remote
+def py_internal_free():
+    """Ray's ``test_internal_free``: a freed object's ``get`` raises ``ObjectFreedError``;
+    another object is untouched (the canary)."""
+    freed = rustyray.put([1, 2, 3])
+    kept = rustyray.put([4])
+    rustyray.free([freed])
+    try:
+        rustyray.get(freed)
+    except rustyray.ObjectFreedError:
+        return rustyray.get(kept)[0]
+    raise RuntimeError("get of a freed object succeeded")
+
+
+@rustyray.actor(snapshot=True)
+class PyArchive:
+    """A snapshot class whose state holds references."""
+
+    def __init__(self):
+        self.held = []
+
+    def keep(self, refs):
+        self.held.extend(refs)
+        return len(self.held)
+
+    def total(self):
+        return sum(len(rustyray.get(r)) for r in self.held)
+
+    def crash(self):
+        os.abort()
+
+
+@rustyray.remote
+def py_snapshot_holding_object_refs():
+    """The snapshot keeps the objects its state refers to; the actor restored after a
+    crash reads them."""
+    archive = PyArchive.options(max_restarts=1).remote()
+    archive.keep.remote([rustyray.put(list(range(10)))]).get()
+    try:
+        archive.crash.remote().get()
+    except rustyray.ActorDiedError:
+        pass
+    return archive.total.remote().get()
+
+
+@rustyray.remote
+def py_actor_deletion_handles_in_flight():
+    """Ray's ``test_actor_deletion_handles_in_flight``: an actor whose only handle is
+    inside an object stays alive while the object does (``actors.carry``)."""
+    from rustyray import _api
+
+    counter = PyCounter.remote(1)
+    counter.incr.remote().get()
+    stored = rustyray.put([counter])
+    del counter
+    back = _api.handle_from_id(rustyray.get(stored)[0])
+    return back.incr.remote().get()
+
+
+@rustyray.remote
 def py_forge_ids():
     """Makes up actor ids — small numbers, neighbours and bit flips of its own actor's —
     and tries to turn each into a handle. Returns how many were refused with
