@@ -1,11 +1,13 @@
 //! The `rustyray` command line: the commands on an embedded runtime (`run`, `inspect`,
 //! `call`, `new`, `bench`: [`program`]) and the node's: `start` a node, `deploy` modules
-//! to it, `job submit|list|status|logs|stop|delete`, `list`, `status`, `timeline`.
+//! to it, `job submit|list|status|logs|stop|delete`, `list`, `summary` (the state API's
+//! tables: `state_cli.rs`), `status`, `timeline`.
 //!
 //! A library as well as the binary so the integration tests can build the very same
 //! command as a binary of their own (`CARGO_BIN_EXE_*` only exists inside one package).
 
 pub mod program;
+mod state_cli;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ use rustyray_node::api::{
 use rustyray_node::client::{Client, DEFAULT_ADDRESS};
 use rustyray_node::error::{NodeError, Result};
 use rustyray_node::server::NodeConfig;
+use rustyray_node::state::Resource;
 
 /// rustyray runs Ray-style tasks as sandboxed WebAssembly components.
 ///
@@ -73,18 +76,38 @@ enum Top {
         #[command(subcommand)]
         command: JobCommand,
     },
-    /// List the node's jobs or modules.
+    /// List the node's jobs, modules, or its jobs' tasks, actors and objects (Ray's
+    /// `ray list`).
     ///
-    /// Example: rustyray list jobs --filter status=FAILED
+    /// Tasks, actors and objects come from the state each job's driver writes about
+    /// once a second; each job keeps its latest 10,000 task records.
+    ///
+    /// Example: rustyray list tasks --filter state=FAILED
     List {
         /// What to list.
         what: ListWhat,
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        /// Only entries whose field KEY equals VALUE. Repeatable.
+        /// Only entries whose field KEY equals VALUE (KEY!=VALUE: differs). Repeatable.
         #[arg(long, value_name = "KEY=VALUE")]
         filter: Vec<String>,
+        /// At most N tasks, actors or objects (default 100, at most 10,000).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Count the node's tasks per function or actors per class, by state (Ray's
+    /// `ray summary`).
+    ///
+    /// Example: rustyray summary tasks
+    Summary {
+        /// What to summarize.
+        what: SummaryWhat,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         conn: Conn,
     },
@@ -296,6 +319,15 @@ enum JobCommand {
 enum ListWhat {
     Jobs,
     Modules,
+    Tasks,
+    Actors,
+    Objects,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum SummaryWhat {
+    Tasks,
+    Actors,
 }
 
 /// Parses the process's arguments and runs the command.
@@ -328,11 +360,43 @@ pub fn main() -> ExitCode {
         Top::Deploy { module, name, conn } => deploy(&module, name, &conn),
         Top::Job { command } => job(command),
         Top::List {
+            what: ListWhat::Tasks,
+            json,
+            filter,
+            limit,
+            conn,
+        } => crate::state_cli::list(Resource::Tasks, json, &filter, limit, conn.client()),
+        Top::List {
+            what: ListWhat::Actors,
+            json,
+            filter,
+            limit,
+            conn,
+        } => crate::state_cli::list(Resource::Actors, json, &filter, limit, conn.client()),
+        Top::List {
+            what: ListWhat::Objects,
+            json,
+            filter,
+            limit,
+            conn,
+        } => crate::state_cli::list(Resource::Objects, json, &filter, limit, conn.client()),
+        Top::List {
             what,
             json,
             filter,
             conn,
+            ..
         } => list(what, json, &filter, &conn),
+        Top::Summary {
+            what: SummaryWhat::Tasks,
+            json,
+            conn,
+        } => crate::state_cli::summarize(Resource::Tasks, json, conn.client()),
+        Top::Summary {
+            what: SummaryWhat::Actors,
+            json,
+            conn,
+        } => crate::state_cli::summarize(Resource::Actors, json, conn.client()),
         Top::Status { json, conn } => status(json, &conn),
         Top::Timeline { job, output, conn } => timeline(job.as_deref(), &output, &conn),
     };
@@ -594,6 +658,11 @@ fn list(what: ListWhat, json: bool, filters: &[String], conn: &Conn) -> Result<E
     let rows: Vec<serde_json::Value> = match what {
         ListWhat::Jobs => client.get("/api/v0/jobs")?,
         ListWhat::Modules => client.get("/api/v0/modules")?,
+        ListWhat::Tasks | ListWhat::Actors | ListWhat::Objects => {
+            return Err(NodeError::BadRequest(
+                "tasks, actors and objects are listed by the state API".into(),
+            ));
+        }
     };
     let mut wanted = Vec::new();
     for filter in filters {
@@ -637,6 +706,7 @@ fn list(what: ListWhat, json: bool, filters: &[String], conn: &Conn) -> Result<E
                 );
             }
         }
+        ListWhat::Tasks | ListWhat::Actors | ListWhat::Objects => {}
         ListWhat::Modules => {
             println!(
                 "{:<20} {:<18} {:>10} {:<5} EXPORTS",

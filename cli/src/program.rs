@@ -194,6 +194,10 @@ pub enum Command {
         /// an event saying it was cut.
         #[arg(long, value_name = "MIB")]
         timeline_max_mib: Option<u64>,
+        /// Write the state API's snapshot (tasks, actors, objects) to FILE as JSON,
+        /// about once a second and at exit (the node reads its jobs' files).
+        #[arg(long, value_name = "FILE", hide = true)]
+        state_file: Option<PathBuf>,
         /// Pass the program's own stdout and stderr through as written (by default
         /// control characters in them are escaped, like everything a guest prints).
         #[arg(long)]
@@ -373,6 +377,7 @@ async fn run(cli: Cli) -> rustyray::Result<ExitCode> {
             quiet_tasks,
             timeline,
             timeline_max_mib,
+            state_file,
             raw_output,
             args,
         } => {
@@ -465,6 +470,9 @@ async fn run(cli: Cli) -> rustyray::Result<ExitCode> {
             }
             let runtime = builder.build()?;
             warn_cache_refused(&runtime);
+            let state_file = state_file
+                .map(|path| rustyray::StateFile::start(&runtime, &path))
+                .transpose()?;
             for extra in &load {
                 runtime.load(&resolve_program(extra)?).await?;
             }
@@ -486,6 +494,9 @@ async fn run(cli: Cli) -> rustyray::Result<ExitCode> {
             runtime.shutdown().await?;
             if let Some(timeline) = timeline {
                 timeline.finish()?;
+            }
+            if let Some(state_file) = state_file {
+                state_file.finish()?;
             }
             Ok(ExitCode::from(status.clamp(0, 255) as u8))
         }

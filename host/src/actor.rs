@@ -729,6 +729,9 @@ fn spawn_with(
     if let Ok(mut by_id) = directory.by_id.lock() {
         by_id.insert(id, Arc::downgrade(&cell));
     }
+    let record = runtime
+        .state
+        .actor(id, &class.name, name.clone(), options.detached);
     let scope = if options.detached { None } else { scope };
     // A hosted detached actor of a snapshot class is kept (`remote/host.rs`).
     let persist = if options.detached && class.snapshot {
@@ -748,6 +751,7 @@ fn spawn_with(
         restart,
         scope,
         receiver,
+        record,
         _counted: counted,
         _carried: carried,
     };
@@ -1105,6 +1109,8 @@ struct Mailbox {
     /// The program the actor belongs to (`None`: detached, or created by the host).
     scope: Option<Arc<Signal>>,
     receiver: mpsc::UnboundedReceiver<Message>,
+    /// Its record for the state API (state, restarts, snapshot age).
+    record: Arc<crate::state::ActorRecord>,
     /// Where its snapshots are kept beyond this process (a node's detached actor).
     persist: Option<Arc<dyn crate::remote::SnapshotStore>>,
     /// The snapshot it comes back from instead of running its constructor (a kept
@@ -1214,10 +1220,14 @@ impl Mailbox {
             snapshot,
             self.scope.as_ref(),
         ));
-        match self.phase(self.deadline(), true, start).await {
+        let outcome = match self.phase(self.deadline(), true, start).await {
             Err(Interrupt::Timeout(after)) => Ok(Err(RayError::Timeout(after))),
             other => other,
+        };
+        if matches!(outcome, Ok(Ok(_))) {
+            self.record.alive();
         }
+        outcome
     }
 
     /// Resolves the constructor's arguments and runs it; a constructor that traps (or
@@ -1254,6 +1264,7 @@ impl Mailbox {
                 return Err(failure);
             }
             *restarts += 1;
+            self.record.restarting();
         }
     }
 
@@ -1301,15 +1312,18 @@ impl Mailbox {
                         .await;
                     if let Ok(Ok(Some(state))) = taken {
                         self.save(&state);
+                        self.record.snapshotted();
                         _snapshot_carried = actor.take_carried();
                         snapshot = Some(state);
                     }
                 }
+                self.record.alive();
                 let _ = ready.complete(Ok((Bytes::from_static(codec::UNIT), Encoding::Msgpack)));
                 (actor, ctor_args)
             }
             Err(err) => {
                 let reason = format!("its constructor failed: {err}");
+                self.record.dead(&reason);
                 let _ = ready.complete(Err(err));
                 self.receiver.close();
                 while let Ok(message) = self.receiver.try_recv() {
@@ -1351,10 +1365,13 @@ impl Mailbox {
                     break End::Abrupt(Interrupt::Killed.reason());
                 }
                 restarts += 1;
+                self.record.restarting();
                 match self.restart(&ctor_args, snapshot.as_ref()).await {
                     Ok(Ok(restarted)) => actor = restarted,
                     Ok(Err(err)) => {
-                        dead = Some(format!("it was killed and could not restart: {err}"));
+                        let reason = format!("it was killed and could not restart: {err}");
+                        self.record.dead(&reason);
+                        dead = Some(reason);
                         runtime.actors.unpin(self.id, &self.name);
                         self.forget();
                     }
@@ -1459,6 +1476,7 @@ impl Mailbox {
                                     Ok(Ok(Some(state))) => {
                                         self.save(&state);
                                         snapshot = Some(state);
+                                        self.record.snapshotted();
                                         // Handles inside the state are restored from it:
                                         // their actors live as long as the snapshot.
                                         _snapshot_carried = actor.take_carried();
@@ -1526,6 +1544,7 @@ impl Mailbox {
                             break;
                         }
                         restarts += 1;
+                        self.record.restarting();
                         match self.restart(&ctor_args, snapshot.as_ref()).await {
                             Ok(Ok(restarted)) => actor = restarted,
                             Ok(Err(err)) => {
@@ -1563,6 +1582,7 @@ impl Mailbox {
                     dead = Some(format!("{cause}, with no restarts left"));
                 } else {
                     restarts += 1;
+                    self.record.restarting();
                     match self.restart(&ctor_args, snapshot.as_ref()).await {
                         Ok(Ok(restarted)) => actor = restarted,
                         Ok(Err(err)) => {
@@ -1575,7 +1595,8 @@ impl Mailbox {
             // A dead actor lets go of its name at once (Ray's too), so the name can be
             // taken again and `get_named` no longer finds it; its handles still answer
             // `ActorDied`.
-            if dead.is_some() {
+            if let Some(reason) = &dead {
+                self.record.dead(reason);
                 runtime.actors.unpin(self.id, &self.name);
                 self.forget();
             }
@@ -1594,6 +1615,7 @@ impl Mailbox {
             }
             End::Abrupt(reason) => reason,
         };
+        self.record.dead(dead.as_deref().unwrap_or(reason));
         while let Ok(message) = self.receiver.try_recv() {
             if let Message::Call { output, .. } = message {
                 let err = output.died(reason);

@@ -69,6 +69,7 @@ pub mod sandbox;
 mod seed;
 mod signal;
 mod spill;
+pub mod state;
 mod symlinks;
 pub mod terminal;
 pub mod timeline;
@@ -105,6 +106,7 @@ pub use output::{OutputLine, Stream, TaskOutput};
 pub use registry::{FunctionInfo, NativeFunction};
 pub use runtime::{ActorBuilder, AsRuntime, Runtime, RuntimeBuilder, RuntimeStats, TaskBuilder};
 pub use sandbox::{Capabilities, DirAccess, DirGrant, Stdin};
+pub use state::{StateFile, StateSnapshot};
 pub use task_impl::TaskOptions;
 pub use timeline::{Timeline, TimelineGuard};
 

@@ -119,7 +119,14 @@ pub(crate) struct StoreShared {
     spilled_bytes: AtomicUsize,
     spills: AtomicU64,
     restores: AtomicU64,
+    /// The latest objects made by `put` (host or guest), for the state API's object
+    /// listing (`state.rs`); bounded, oldest out first.
+    puts: Mutex<std::collections::VecDeque<Weak<Slot>>>,
 }
+
+/// How many `put` objects the state API remembers (the latest; task results are
+/// found through their tasks' records).
+pub const MAX_PUT_RECORDS: usize = 10_000;
 
 /// A snapshot of the object store's counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +196,7 @@ impl ObjectStore {
                 spilled_bytes: AtomicUsize::new(0),
                 spills: AtomicU64::new(0),
                 restores: AtomicU64::new(0),
+                puts: Mutex::default(),
             }),
         }
     }
@@ -228,7 +236,28 @@ impl ObjectStore {
     pub(crate) fn put(&self, bytes: Bytes, encoding: Encoding) -> Result<Arc<Slot>> {
         let slot = self.new_slot();
         slot.complete(Ok((bytes, encoding)))?;
+        self.record_put(&slot);
         Ok(slot)
+    }
+
+    /// Remembers `slot`, made by a `put`, for the state API (the latest
+    /// [`MAX_PUT_RECORDS`]; a weak reference: it does not keep the object).
+    pub(crate) fn record_put(&self, slot: &Arc<Slot>) {
+        if let Ok(mut puts) = self.shared.puts.lock() {
+            if puts.len() >= MAX_PUT_RECORDS {
+                puts.pop_front();
+            }
+            puts.push_back(Arc::downgrade(slot));
+        }
+    }
+
+    /// The `put` objects still alive, oldest first.
+    pub(crate) fn live_puts(&self) -> Vec<Arc<Slot>> {
+        self.shared
+            .puts
+            .lock()
+            .map(|puts| puts.iter().filter_map(Weak::upgrade).collect())
+            .unwrap_or_default()
     }
 
     pub(crate) fn stats(&self) -> StoreStats {
@@ -367,6 +396,22 @@ impl StoreShared {
         self.used_bytes.fetch_sub(len, Ordering::Relaxed);
         self.host.release(len);
     }
+}
+
+/// Where an object is, as the state API reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ObjectLocation {
+    /// Its task has not finished.
+    Pending,
+    /// Its task failed: the object holds the error.
+    Error,
+    /// Freed (`free`): every read answers `ObjectFreed`.
+    Freed,
+    /// In the store's memory.
+    Memory,
+    /// On disk only (spilled past the store's cap).
+    Spilled,
 }
 
 /// One object: filled once, read by any number of holders.
@@ -769,6 +814,27 @@ impl Slot {
             }
         }
         self.ready().await
+    }
+
+    /// Where the object is, for the state API: pending, failed, freed, in memory or
+    /// spilled to disk, with its size when it has a value.
+    pub(crate) fn location(&self) -> (ObjectLocation, Option<usize>) {
+        if self.freed.get().is_some() {
+            return (ObjectLocation::Freed, None);
+        }
+        match self.outcome.get() {
+            None => (ObjectLocation::Pending, None),
+            Some(Err(_)) => (ObjectLocation::Error, None),
+            Some(Ok(stored)) => {
+                let spilled = matches!(*self.payload(), Payload::Spilled(_));
+                let place = if spilled {
+                    ObjectLocation::Spilled
+                } else {
+                    ObjectLocation::Memory
+                };
+                (place, Some(stored.len))
+            }
+        }
     }
 
     pub(crate) fn set_producer(&self, control: &Arc<TaskControl>) {

@@ -404,6 +404,7 @@ pub(crate) fn put(objects: &crate::object_store::ObjectStore, value: Value) -> R
     let slot = objects.new_slot();
     slot.set_contained(value.refs.into_vec());
     slot.complete(Ok((value.data, value.encoding)))?;
+    objects.record_put(&slot);
     Ok(slot)
 }
 

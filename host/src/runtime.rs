@@ -60,6 +60,8 @@ pub(crate) struct RuntimeConfig {
     pub(crate) default_timeout: Option<Duration>,
     /// Capabilities, limits, fuel and the live output sink (see `sandbox.rs`).
     pub(crate) sandbox: SandboxConfig,
+    /// Task records the state API keeps (see `state.rs`).
+    pub(crate) max_task_records: usize,
     /// The namespace of guests' actor names when they give none.
     pub(crate) namespace: String,
     /// Where detached actors are created and named actors looked up when this runtime
@@ -115,6 +117,7 @@ impl Default for RuntimeBuilder {
                 memory_limit: 256 << 20,
                 default_timeout: None,
                 sandbox: SandboxConfig::default(),
+                max_task_records: crate::state::DEFAULT_MAX_TASK_RECORDS,
                 namespace: DEFAULT_NAMESPACE.to_string(),
                 remote_actors: None,
                 snapshots: None,
@@ -291,6 +294,15 @@ impl RuntimeBuilder {
         self
     }
 
+    /// How many task records the state API keeps, the latest submitted (default
+    /// [`DEFAULT_MAX_TASK_RECORDS`](crate::state::DEFAULT_MAX_TASK_RECORDS)); older ones
+    /// are no longer listed by [`Runtime::state`], as Ray keeps a bounded number of
+    /// task events.
+    pub fn max_task_records(mut self, records: usize) -> Self {
+        self.config.max_task_records = records.max(1);
+        self
+    }
+
     /// Starts the runtime.
     pub fn build(self) -> Result<Runtime> {
         let mut config = self.config;
@@ -379,6 +391,7 @@ impl RuntimeBuilder {
             idle: Notify::new(),
             engine,
             linker,
+            state: crate::state::StateTables::new(config.max_task_records),
             sandbox,
             config,
         });
@@ -404,6 +417,8 @@ fn pool_instances(config: &RuntimeConfig) -> u32 {
 
 /// The shared state behind a [`Runtime`], reachable from tasks and instances.
 pub(crate) struct RuntimeInner {
+    /// Records of tasks and actors for the state API (`state.rs`).
+    pub(crate) state: Arc<crate::state::StateTables>,
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<TaskCtx>,
     pub(crate) cache: CompileCache,
@@ -479,6 +494,7 @@ impl RuntimeInner {
         };
         let control = Arc::new(TaskControl::default());
         slot.set_producer(&control);
+        let record = self.state.task(&function, &slot);
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.submitted.fetch_add(1, Ordering::Relaxed);
         let task = Task {
@@ -492,10 +508,23 @@ impl RuntimeInner {
             output: OutputGuard {
                 slot: slot.clone(),
                 runtime: self.clone(),
+                record,
             },
         };
         self.handle.spawn(task::run(task));
         Ok(slot)
+    }
+
+    /// The state API's view of this runtime now (see `state.rs`).
+    pub(crate) fn state_snapshot(&self) -> crate::state::StateSnapshot {
+        let mut snapshot = self
+            .state
+            .snapshot(self.objects.stats(), self.objects.live_puts());
+        snapshot.instances = crate::state::InstanceSummary {
+            tasks: self.instances.tasks() as u64,
+            actors: self.instances.actors() as u64,
+        };
+        snapshot
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -923,6 +952,14 @@ impl Runtime {
     pub async fn serve(&self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
         shutdown.await;
         self.shutdown().await
+    }
+
+    /// The tasks, actors and objects of this runtime now, in the shapes of Ray's state
+    /// API (see [`state`](crate::state)): the latest task records, the actors alive and
+    /// recently dead, the live objects of those tasks and of recent `put`s, counts and
+    /// the task run-time histogram.
+    pub fn state(&self) -> crate::state::StateSnapshot {
+        self.inner.state_snapshot()
     }
 
     /// Stops taking tasks and waits for those in flight; after 30 s cancels the rest.

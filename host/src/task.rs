@@ -265,11 +265,14 @@ pub(crate) struct Task {
 pub(crate) struct OutputGuard {
     pub(crate) slot: Arc<Slot>,
     pub(crate) runtime: Arc<RuntimeInner>,
+    /// The task's record for the state API, ended from the slot's outcome.
+    pub(crate) record: Arc<crate::state::TaskRecord>,
 }
 
 impl Drop for OutputGuard {
     fn drop(&mut self) {
         let _ = self.slot.complete(Err(RayError::ShutDown));
+        self.record.end(&self.slot);
         self.runtime.task_finished();
     }
 }
@@ -296,11 +299,12 @@ pub(crate) async fn run(task: Task) {
             _ = control.cancel.raised() => Err(RayError::Cancelled),
             _ = runtime.abort.raised() => Err(RayError::Cancelled),
             _ = crate::signal::raised_or_never(scope.as_deref()) => Err(RayError::Cancelled),
-            outcome = execute(&runtime, &function, args.clone(), &options, &output.slot, &control, capture.as_ref(), scope.as_ref()) => outcome,
+            outcome = execute(&runtime, &function, args.clone(), &options, &output.slot, &control, capture.as_ref(), scope.as_ref(), &output.record) => outcome,
         };
         match &outcome {
             Err(error) if !control.is_cancelled() && options.retries_after(error, retried) => {
                 retried += 1;
+                output.record.retried();
             }
             _ => break outcome,
         }
@@ -325,8 +329,12 @@ async fn execute(
     control: &Arc<TaskControl>,
     capture: Option<&OutputCapture>,
     scope: Option<&Arc<Signal>>,
+    record: &crate::state::TaskRecord,
 ) -> Result<Value> {
+    use crate::state::TaskState;
+    record.set(TaskState::PendingArgsAvail);
     let args = resolve(args).await?;
+    record.set(TaskState::PendingNodeAssignment);
     let permit = runtime
         .permits
         .clone()
@@ -341,10 +349,12 @@ async fn execute(
             let need = limits
                 .memory
                 .saturating_add(args.iter().map(Resolved::len).sum());
+            record.set(TaskState::PendingObjStoreMemAvail);
             Some(runtime.objects.host_memory().admit(need).await)
         }
         FunctionKind::Native(_) => None,
     };
+    record.set(TaskState::Running);
     let timeout = options.timeout.or(runtime.config.default_timeout);
     let clock = timeout.map(|_| Arc::new(crate::deadline::RunClock::default()));
     let work = async {

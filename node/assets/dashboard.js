@@ -1,5 +1,7 @@
-// The rustyray node dashboard: reads /api/v0/status, /api/jobs/, /api/modules and
-// /metrics every two seconds, and follows the selected job's log as it is written.
+// The rustyray node dashboard: reads /api/v0/status, /api/jobs/, /api/modules, the state
+// API (/api/v0/actors|tasks|objects) and /metrics every two seconds, follows the selected
+// job's log as it is written, and lists the slices of its timeline (/api/v0/timeline).
+// The address may name a job and a tab: /#job=ID&tab=timeline.
 // A node started with a token needs it in the page's address: /#token=TOKEN.
 "use strict";
 
@@ -7,6 +9,7 @@ const token = new URLSearchParams(location.hash.slice(1)).get("token");
 const headers = token ? { Authorization: "Bearer " + token } : {};
 let selected = null;
 let following = null;
+let latestJob = null;
 
 function el(tag, text, cls) {
   const node = document.createElement(tag);
@@ -28,6 +31,78 @@ async function api(path) {
 function showTab(name) {
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.tab === name);
   for (const s of document.querySelectorAll("section")) s.classList.toggle("active", s.id === name);
+  if (name === "timeline") loadTimeline();
+}
+
+// The state API's list answer (Ray's envelope): its items.
+async function items(resource) {
+  const answer = await api("/api/v0/" + resource + "?limit=500");
+  return answer.data.result.result;
+}
+
+function row(cells, cls) {
+  const tr = el("tr", null, cls);
+  for (const [text, cellClass] of cells) tr.append(el("td", text, cellClass));
+  return tr;
+}
+
+function counts(list) {
+  const by = {};
+  for (const item of list) by[item.state] = (by[item.state] || 0) + 1;
+  return Object.entries(by).map(([state, n]) => state + ": " + n).join(", ");
+}
+
+function renderActors(actors) {
+  document.getElementById("actor-summary").textContent = counts(actors);
+  document.getElementById("actor-rows").replaceChildren(...actors.slice().reverse().map((a) => row([
+    [a.actor_id], [a.class_name], [a.name || "-"], [a.state, a.state], [a.num_restarts],
+    [a.snapshot_age_s == null ? "-" : a.snapshot_age_s.toFixed(1) + " s"], [a.job_id || "-"],
+    [a.death_cause || "", "err"]])));
+}
+
+function renderTasks(tasks) {
+  const wanted = document.getElementById("task-state").value;
+  const shown = tasks.filter((t) => !wanted || t.state.startsWith(wanted));
+  document.getElementById("task-summary").textContent = counts(tasks);
+  document.getElementById("task-rows").replaceChildren(...shown.slice().reverse().map((t) => row([
+    [t.task_id], [t.name], [t.state, t.state], [t.job_id || "-"], [when(t.start_time_ms)],
+    [t.start_time_ms && t.end_time_ms ? (t.end_time_ms - t.start_time_ms) + " ms" : ""],
+    [t.error_type || ""], [t.error_message || "", "err"]])));
+}
+
+function renderObjects(objects) {
+  document.getElementById("object-rows").replaceChildren(...objects.map((o) => row([
+    [o.object_id], [o.object_size == null ? "-" : o.object_size], [o.location], [o.type],
+    [o.task_id || "-"], [o.reference_count], [o.job_id || "-"]])));
+}
+
+// The chosen job's slices (the first 500), each with a bar scaled to the longest.
+async function loadTimeline() {
+  const id = selected || latestJob;
+  if (!id) return;
+  const path = "/api/v0/timeline?job_id=" + encodeURIComponent(id);
+  document.getElementById("timeline-job").textContent = id;
+  document.getElementById("timeline-link").href = path;
+  try {
+    const events = await api(path);
+    const threads = {};
+    for (const e of events) if (e.ph === "M" && e.name === "thread_name") threads[e.tid] = e.args.name;
+    const slices = events.filter((e) => e.ph === "X").sort((a, b) => a.ts - b.ts).slice(0, 500);
+    const first = slices.length ? slices[0].ts : 0;
+    const longest = Math.max(1, ...slices.map((e) => e.dur));
+    document.getElementById("timeline-rows").replaceChildren(...slices.map((e) => {
+      const tr = row([[e.name], [e.cat], [threads[e.tid] || e.tid],
+        [((e.ts - first) / 1000).toFixed(3) + " ms"], [e.dur + " µs"]]);
+      const bar = el("div", null, "bar");
+      bar.style.width = Math.max(1, Math.round(200 * e.dur / longest)) + "px";
+      const cell = el("td");
+      cell.append(bar);
+      tr.append(cell);
+      return tr;
+    }));
+  } catch (err) {
+    document.getElementById("error").textContent = String(err);
+  }
 }
 
 function renderStatus(status) {
@@ -103,17 +178,26 @@ async function follow(id) {
 
 async function refresh() {
   try {
-    const [status, jobs, modules, metrics] = await Promise.all([
-      api("/api/v0/status"), api("/api/jobs/"), api("/api/modules"), api("/metrics")]);
+    const [status, jobs, modules, metrics, actors, tasks, objects] = await Promise.all([
+      api("/api/v0/status"), api("/api/jobs/"), api("/api/modules"), api("/metrics"),
+      items("actors"), items("tasks"), items("objects")]);
     renderStatus(status);
     renderJobs(jobs);
     renderModules(modules);
+    renderActors(actors);
+    renderTasks(tasks);
+    renderObjects(objects);
+    if (jobs.length) latestJob = jobs[jobs.length - 1].submission_id;
     document.getElementById("metrics-text").textContent = metrics;
     document.getElementById("error").textContent = "";
-    const wanted = new URLSearchParams(location.hash.slice(1)).get("job");
+    const hash = new URLSearchParams(location.hash.slice(1));
+    const wanted = hash.get("job");
     if (wanted && selected === null) {
       showTab("jobs");
       follow(wanted);
+      if (hash.get("tab")) showTab(hash.get("tab"));
+    } else if (document.getElementById("timeline").classList.contains("active")) {
+      loadTimeline();
     }
   } catch (err) {
     document.getElementById("error").textContent = String(err);
@@ -121,5 +205,6 @@ async function refresh() {
 }
 
 for (const a of document.querySelectorAll("nav a")) a.addEventListener("click", () => showTab(a.dataset.tab));
+document.getElementById("task-state").addEventListener("change", refresh);
 refresh();
 setInterval(refresh, 2000);

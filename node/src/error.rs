@@ -100,6 +100,25 @@ pub enum NodeError {
         /// The limit.
         limit_mib: u64,
     },
+    /// A state API filter on a field the resource does not have.
+    #[error(
+        "unknown filter key {key:?} for {resource}: valid keys are {}",
+        valid.join(", ")
+    )]
+    BadFilterKey {
+        /// The key given.
+        key: String,
+        /// `tasks`, `actors` or `objects`.
+        resource: &'static str,
+        /// The keys that may be filtered on.
+        valid: Vec<&'static str>,
+    },
+    /// A state API filter that is not `key=value` or `key!=value`.
+    #[error("bad filter {0:?}: write key=value or key!=value (e.g. --filter state=FINISHED)")]
+    BadFilter(String),
+    /// A state resource the node does not list.
+    #[error("no state resource {0:?}: choose tasks, actors or objects")]
+    UnknownResource(String),
     /// A request the node could not parse.
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -149,6 +168,9 @@ impl NodeError {
             NodeError::NetNotAllowed { .. } => "net_not_allowed",
             NodeError::OverLimit { .. } => "over_limit",
             NodeError::UploadTooLarge { .. } => "upload_too_large",
+            NodeError::BadFilterKey { .. } => "bad_filter_key",
+            NodeError::BadFilter(_) => "bad_filter",
+            NodeError::UnknownResource(_) => "unknown_resource",
             NodeError::BadRequest(_) => "bad_request",
             NodeError::Runtime(_) => "invalid_module",
             NodeError::Remote { .. } => "remote",

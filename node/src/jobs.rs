@@ -331,7 +331,9 @@ impl JobManager {
             .arg("run")
             .arg(self.modules.path(module))
             .arg("--timeline")
-            .arg(trace_path(&self.config.dir, &id));
+            .arg(trace_path(&self.config.dir, &id))
+            .arg("--state-file")
+            .arg(state_path(&self.config.dir, &id));
         for companion in self.modules.companions(module) {
             command.arg("--load").arg(self.modules.path(&companion));
         }
@@ -482,6 +484,7 @@ impl JobManager {
         let _ = std::fs::remove_file(self.config.dir.join(format!("{id}.json")));
         let _ = std::fs::remove_file(log_path(&self.config.dir, id));
         let _ = std::fs::remove_file(trace_path(&self.config.dir, id));
+        let _ = std::fs::remove_file(state_path(&self.config.dir, id));
         Ok(true)
     }
 
@@ -517,6 +520,27 @@ impl JobManager {
             }
         }
         Ok(events)
+    }
+
+    /// The state each job's driver last wrote (`rustyray run --state-file`), by job id;
+    /// jobs whose driver has not written one yet are left out.
+    pub async fn states(&self) -> Vec<(Option<String>, rustyray::StateSnapshot)> {
+        let mut states = Vec::new();
+        for details in self.list() {
+            let Some(id) = details.submission_id else {
+                continue;
+            };
+            let Ok(text) = tokio::fs::read(state_path(&self.config.dir, &id)).await else {
+                continue;
+            };
+            if let Ok(mut snapshot) = serde_json::from_slice(&text) {
+                if details.status.is_terminal() {
+                    crate::state::job_ended(&mut snapshot, details.end_time);
+                }
+                states.push((Some(id), snapshot));
+            }
+        }
+        states
     }
 
     /// Everything the job wrote so far.
@@ -677,6 +701,11 @@ fn persist(dir: &std::path::Path, record: &JobRecord) -> Result<()> {
 
 fn log_path(dir: &std::path::Path, id: &str) -> PathBuf {
     dir.join(format!("{id}.log"))
+}
+
+/// Where a job's driver writes its state (`rustyray run --state-file`).
+pub(crate) fn state_path(dir: &std::path::Path, id: &str) -> PathBuf {
+    dir.join(format!("{id}.state.json"))
 }
 
 /// Where a job's driver writes its timeline (`rustyray run --timeline`).

@@ -11,6 +11,8 @@
 //!   their jobs, reached by drivers through a unix socket, kept in the data dir.
 //! - `entrypoint.rs`: the one entrypoint a job may have, checked against the operator's
 //!   policy (`--allow-dir`, `--job-memory`).
+//! - `state.rs`: the state API (`/api/v0/tasks|actors|objects`, summaries), merged
+//!   from the state files the jobs' drivers write.
 //! - `token.rs`, `metrics.rs`, `dashboard.rs` (+ `assets/`): auth, `/metrics`, `/`.
 //! - `client.rs`: a client of the node's API (the `rustyray` command's node verbs use it;
 //!   the command itself is the `cli/` crate).
@@ -25,6 +27,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod modules;
 pub mod server;
+pub mod state;
 pub mod token;
 
 pub use error::{NodeError, Result};

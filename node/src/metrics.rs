@@ -1,9 +1,17 @@
 //! `GET /metrics`: the node's figures in Prometheus text format (prometheus-client).
 //! Jobs by state are read from the job manager at each scrape; latencies are observed
-//! as jobs run. Jobs' own tasks and actors run in their drivers' processes, so their
-//! counts are not here.
+//! as jobs run. Jobs' tasks, actors and objects live in their drivers' processes: their
+//! figures come from the state files the drivers write (`state.rs`), merged at each
+//! scrape (tasks and actors by state, actor restarts, the task run-time histogram,
+//! object store and spilled bytes, live instances), by a collector ([`StateCollector`]).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -30,6 +38,171 @@ pub struct Metrics {
     modules: Gauge,
     module_bytes: Gauge,
     rss: Gauge,
+    state: Arc<StateCollector>,
+}
+
+/// The jobs' state figures, set before each encoding.
+#[derive(Debug, Default)]
+pub struct StateCollector {
+    merged: Mutex<crate::state::Merged>,
+}
+
+impl StateCollector {
+    fn set(&self, merged: &crate::state::Merged) {
+        if let Ok(mut latest) = self.merged.lock() {
+            *latest = merged.clone();
+        }
+    }
+}
+
+/// Encodes one gauge family of `(label value, count)` under label `label`.
+fn gauge_family(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    label: &'static str,
+    values: &[(String, i64)],
+) -> Result<(), std::fmt::Error> {
+    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (value, count) in values {
+        let labels = [(label, value.as_str())];
+        let family = metric.encode_family(&labels)?;
+        ConstGauge::new(*count).encode(family)?;
+    }
+    Ok(())
+}
+
+impl Collector for StateCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Ok(merged) = self.merged.lock() else {
+            return Ok(());
+        };
+        let tasks: Vec<(String, i64)> = rustyray::state::TaskState::ALL
+            .iter()
+            .map(|state| {
+                let count = merged
+                    .tasks
+                    .iter()
+                    .filter(|task| task.state == *state)
+                    .count();
+                (state.as_str().to_string(), count as i64)
+            })
+            .collect();
+        gauge_family(
+            &mut encoder,
+            "tasks",
+            "Jobs' tasks by state (of the task records each job keeps)",
+            "state",
+            &tasks,
+        )?;
+        let actors: Vec<(String, i64)> = rustyray::state::ActorState::ALL
+            .iter()
+            .map(|state| {
+                let count = merged
+                    .actors
+                    .iter()
+                    .filter(|actor| actor.state == *state)
+                    .count();
+                (state.as_str().to_string(), count as i64)
+            })
+            .collect();
+        gauge_family(
+            &mut encoder,
+            "actors",
+            "Jobs' actors by state",
+            "state",
+            &actors,
+        )?;
+        let totals = merged.task_totals.values();
+        let (finished, failed) = totals.fold((0, 0), |(finished, failed), totals| {
+            (finished + totals.finished, failed + totals.failed)
+        });
+        for (name, help, value) in [
+            (
+                "tasks_finished",
+                "Tasks that returned a value, in the node's jobs",
+                finished,
+            ),
+            (
+                "tasks_failed",
+                "Tasks that failed, in the node's jobs",
+                failed,
+            ),
+            (
+                "actor_restarts",
+                "Actor restarts, in the node's jobs",
+                merged
+                    .actors
+                    .iter()
+                    .map(|actor| u64::from(actor.num_restarts))
+                    .sum(),
+            ),
+        ] {
+            let counter = ConstCounter::new(value);
+            counter.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
+        }
+        for (name, help, value) in [
+            (
+                "object_store_used_bytes",
+                "Bytes of objects in the jobs' object stores' memory",
+                merged.store.used_bytes,
+            ),
+            (
+                "object_store_spilled_bytes",
+                "Bytes of the jobs' objects spilled to disk",
+                merged.store.spilled_bytes,
+            ),
+            (
+                "object_store_objects",
+                "Objects alive in the jobs' object stores",
+                merged.store.live_objects,
+            ),
+        ] {
+            let gauge = ConstGauge::new(value as i64);
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+        }
+        gauge_family(
+            &mut encoder,
+            "instances",
+            "Live instances of the jobs' pools, tasks and actors apart",
+            "kind",
+            &[
+                ("task".to_string(), merged.instances.tasks as i64),
+                ("actor".to_string(), merged.instances.actors as i64),
+            ],
+        )?;
+        let latency = &merged.latency;
+        let metric = encoder.encode_descriptor(
+            "task_run_seconds",
+            "Tasks' run times, from running to their end, in the node's jobs",
+            None,
+            MetricType::Histogram,
+        )?;
+        // The encoder adds the buckets up itself: it takes each bucket's own count.
+        let mut below = 0;
+        let buckets: Vec<(f64, u64)> = latency
+            .buckets
+            .iter()
+            .map(|(bound, cumulative)| {
+                let own = cumulative.saturating_sub(below);
+                below = *cumulative;
+                (*bound, own)
+            })
+            .collect();
+        let mut metric = metric;
+        metric.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+            latency.sum_seconds,
+            latency.count,
+            &buckets,
+            None,
+        )?;
+        Ok(())
+    }
 }
 
 impl Default for Metrics {
@@ -71,6 +244,8 @@ impl Default for Metrics {
             "Resident memory of the node process",
             rss.clone(),
         );
+        let state = Arc::new(StateCollector::default());
+        registry.register_collector(Box::new(state.clone()));
         Metrics {
             registry: Mutex::new(registry),
             jobs,
@@ -81,6 +256,7 @@ impl Default for Metrics {
             modules,
             module_bytes,
             rss,
+            state,
         }
     }
 }
@@ -111,7 +287,9 @@ impl Metrics {
         &self,
         jobs: &std::collections::BTreeMap<String, usize>,
         modules: &[crate::api::ModuleInfo],
+        state: &crate::state::Merged,
     ) -> String {
+        self.state.set(state);
         for (state, count) in jobs {
             self.jobs
                 .get_or_create(&StateLabel {

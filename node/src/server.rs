@@ -271,6 +271,9 @@ fn router(node: Arc<Node>) -> Router {
         .route("/api/v0/jobs", get(list_jobs))
         .route("/api/v0/modules", get(list_modules))
         .route("/api/v0/timeline", get(timeline))
+        .route("/api/v0/tasks/summarize", get(summarize_tasks))
+        .route("/api/v0/actors/summarize", get(summarize_actors))
+        .route("/api/v0/{resource}", get(list_state))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(node.clone(), authorize))
         .route("/", get(crate::dashboard::page))
@@ -440,6 +443,48 @@ async fn timeline(
     ))
 }
 
+/// Every job's state and the node's own runtime's (its detached actors, with no job
+/// id), merged (see `state.rs`).
+async fn merged_state(node: &Node) -> crate::state::Merged {
+    let mut states = node.jobs.states().await;
+    states.push((None, node.detached.host().runtime().state()));
+    crate::state::merge(states, api::now_ms())
+}
+
+/// `GET /api/v0/{tasks,actors,objects}?filter=key=value&limit=N` (Ray's list API).
+async fn list_state(
+    State(node): State<Arc<Node>>,
+    Path(resource): Path<String>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Answer<crate::state::Envelope<crate::state::ListResult>> {
+    let resource = crate::state::Resource::parse(&resource)?;
+    let query = crate::state::ListQuery::parse(raw.as_deref())?;
+    let merged = merged_state(&node).await;
+    Ok(axum::Json(crate::state::Envelope::new(crate::state::list(
+        &merged, resource, &query,
+    )?)))
+}
+
+/// `GET /api/v0/tasks/summarize`: tasks per function and state.
+async fn summarize_tasks(
+    State(node): State<Arc<Node>>,
+) -> axum::Json<crate::state::Envelope<crate::state::Summary<crate::state::TaskSummaryLine>>> {
+    let merged = merged_state(&node).await;
+    axum::Json(crate::state::Envelope::new(crate::state::summarize_tasks(
+        &merged,
+    )))
+}
+
+/// `GET /api/v0/actors/summarize`: actors per class and state.
+async fn summarize_actors(
+    State(node): State<Arc<Node>>,
+) -> axum::Json<crate::state::Envelope<crate::state::Summary<crate::state::ActorSummaryLine>>> {
+    let merged = merged_state(&node).await;
+    axum::Json(crate::state::Envelope::new(crate::state::summarize_actors(
+        &merged,
+    )))
+}
+
 async fn list_modules(State(node): State<Arc<Node>>) -> axum::Json<Vec<api::ModuleInfo>> {
     axum::Json(node.modules.list())
 }
@@ -491,9 +536,10 @@ async fn status(State(node): State<Arc<Node>>) -> axum::Json<NodeStatus> {
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> Response {
+    let merged = merged_state(&node).await;
     let text = node
         .metrics
-        .encode(&node.jobs.counts(), &node.modules.list());
+        .encode(&node.jobs.counts(), &node.modules.list(), &merged);
     (
         [(
             header::CONTENT_TYPE,

@@ -31,5 +31,6 @@ mod scheduling;
 mod seed;
 mod shutdown;
 mod spill;
+mod state;
 mod tasks;
 mod wait;

@@ -19,8 +19,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_rustyray");
 /// A node started by a test; killed (SIGKILL) when dropped.
 pub(crate) struct TestNode {
     pub(crate) child: Child,
-    address: String,
-    data_dir: PathBuf,
+    pub(crate) address: String,
+    pub(crate) data_dir: PathBuf,
 }
 
 impl TestNode {
@@ -133,7 +133,7 @@ impl Drop for TestNode {
     }
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
@@ -259,7 +259,7 @@ fn jobs_run_with_rays_shapes_and_cli() {
 }
 
 /// A plain GET, as curl would do it.
-fn ureq_text(url: &str) -> String {
+pub(crate) fn ureq_text(url: &str) -> String {
     let mut stream = std::net::TcpStream::connect(
         url.trim_start_matches("http://")
             .split('/')
@@ -479,7 +479,7 @@ fn sigterm_stops_running_jobs_and_the_node() {
 }
 
 /// Debian's chromium (`.ci/run` installs it), or `RUSTYRAY_CHROMIUM`.
-fn chromium() -> PathBuf {
+pub(crate) fn chromium() -> PathBuf {
     let path = std::env::var_os("RUSTYRAY_CHROMIUM")
         .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
     assert!(
