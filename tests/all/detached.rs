@@ -43,6 +43,11 @@ fn a_detached_actor_outlives_its_job_and_a_kill_of_the_node() {
     // A job without a namespace has an anonymous one of its own.
     assert!(step(&node, None, "get tally").contains("missing"));
 
+    // A detached actor killed by a job is gone, and no longer kept.
+    assert!(step(&node, Some("shop"), "create spare 1").contains("count=1"));
+    assert!(step(&node, Some("shop"), "kill spare").contains("killed"));
+    assert!(step(&node, Some("shop"), "get spare").contains("missing"));
+
     // kill -9: nothing graceful happens; the last snapshot is on disk.
     node.child.kill().expect("killing the node");
     node.child.wait().expect("reaping the node");
@@ -50,6 +55,7 @@ fn a_detached_actor_outlives_its_job_and_a_kill_of_the_node() {
     let node = TestNode::start(&data, &[]);
     assert!(step(&node, Some("shop"), "get tally").contains("count=4"));
     assert!(step(&node, Some("shop"), "incr tally").contains("count=5"));
+    assert!(step(&node, Some("shop"), "get spare").contains("missing"));
 }
 
 #[test]

@@ -167,8 +167,15 @@ impl ActorHost {
             Request::Kill { actor, no_restart } => {
                 let handle = self.hosted(actor)?;
                 handle.kill_with(no_restart);
-                if no_restart && let Ok(mut hosted) = self.hosted.lock() {
-                    hosted.remove(&actor);
+                if no_restart {
+                    if let Ok(mut hosted) = self.hosted.lock() {
+                        hosted.remove(&actor);
+                    }
+                    // No longer kept, before the kill is answered (its mailbox forgets
+                    // it too as it ends).
+                    if let Some(store) = &self.runtime.inner().snapshots {
+                        store.forget(actor);
+                    }
                 }
                 Ok(Response::Done)
             }

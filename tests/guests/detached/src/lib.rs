@@ -8,6 +8,7 @@
 //! - `create NAME N`: a detached `Tally` named NAME (the existing one if there is one),
 //!   incremented N times.
 //! - `incr NAME` / `get NAME`: the actor named NAME, found by name, incremented or read.
+//! - `kill NAME`: kills the actor named NAME.
 //! - `local NAME`: a non-detached `Scratch` named NAME, incremented once.
 //! - `find-local NAME`: whether an actor named NAME is found (`Scratch`).
 //! - `nested NAME`: `Tally.sum` of a value holding references (refused: they cannot cross).
@@ -103,6 +104,10 @@ fn main() -> Result<(), RayError> {
             Some(tally) => println!("count={}", tally.get().get()?),
             None => println!("missing"),
         },
+        "kill" => {
+            found(arg(&args, 2)?)?.kill();
+            println!("killed");
+        }
         "local" => {
             let scratch = Scratch::remote_with(ActorOptions::new().name(arg(&args, 2)?), 0);
             println!("count={}", scratch.increment().get()?);
