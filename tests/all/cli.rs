@@ -460,8 +460,11 @@ fn call_prints_the_result_as_json() {
 fn run_writes_a_timeline_of_tasks_and_actor_calls() {
     let file = common::fresh_dir("cli-timeline").join("trace.json");
     let path = file.to_str().expect("a UTF-8 path");
-    let actors = format!("{EXAMPLES}/actors");
-    succeeds(&["run", &actors, "--timeline", path]);
+    // The prebuilt component: this test is about the timeline, not the build (a crate
+    // directory would be built by cargo within the run's ceiling, which a loaded
+    // machine can exceed).
+    let actors = rustyray_tests::ACTORS;
+    succeeds(&["run", actors, "--timeline", path]);
     let events: Vec<serde_json::Value> =
         serde_json::from_slice(&std::fs::read(&file).expect("the timeline file"))
             .expect("a closed JSON array of Chrome trace events");
@@ -483,14 +486,7 @@ fn run_writes_a_timeline_of_tasks_and_actor_calls() {
     );
     // The file is bounded: past --timeline-max-mib it ends with an event saying so and
     // is still a closed JSON array.
-    succeeds(&[
-        "run",
-        &actors,
-        "--timeline",
-        path,
-        "--timeline-max-mib",
-        "0",
-    ]);
+    succeeds(&["run", actors, "--timeline", path, "--timeline-max-mib", "0"]);
     let events: Vec<serde_json::Value> =
         serde_json::from_slice(&std::fs::read(&file).expect("the timeline file"))
             .expect("a cut timeline is still a JSON array");
@@ -503,7 +499,7 @@ fn run_writes_a_timeline_of_tasks_and_actor_calls() {
         "{events:?}"
     );
     // A file that cannot be created is refused before anything runs.
-    let output = rustyray(&["run", &actors, "--timeline", "/nonexistent/dir/trace.json"]);
+    let output = rustyray(&["run", actors, "--timeline", "/nonexistent/dir/trace.json"]);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
