@@ -32,6 +32,13 @@ fn a_detached_actor_outlives_its_job_and_a_kill_of_the_node() {
 
     // Job 1 creates it and ends; job 2, of the same namespace, finds it by name.
     assert!(step(&node, Some("shop"), "create tally 3").contains("count=3"));
+    // The state API lists it, detached, after its job has ended.
+    let listed = node.cli(&["list", "actors", "--json"]);
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listed.contains("\"Tally\"") && listed.contains("\"is_detached\": true"),
+        "{listed}"
+    );
     assert!(step(&node, Some("shop"), "incr tally").contains("count=4"));
     // `get_if_exists` from another job hands back the same actor.
     assert!(step(&node, Some("shop"), "create tally 0").contains("count=4"));
