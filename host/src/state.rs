@@ -199,6 +199,39 @@ fn unix_ms(time: SystemTime) -> u64 {
         .map_or(0, |since| since.as_millis() as u64)
 }
 
+/// `error` rendered, cut at [`MAX_ERROR_MESSAGE`] bytes *while* it is rendered; a failed
+/// dependency names its object only, since rendering it walks the chain to its root
+/// cause, which over a 50,000-deep chain of failing tasks is quadratic.
+fn bounded_message(error: &RayError) -> String {
+    use std::fmt::Write as _;
+    // Its `Display` walks to the root cause: O(depth) per task, quadratic over a chain.
+    if let RayError::DependencyFailed { object, .. } = error {
+        return format!("dependency {object} failed (its task's error says why)");
+    }
+    /// Takes text until it is full, then refuses, which ends the formatting.
+    struct Bounded(String);
+    impl std::fmt::Write for Bounded {
+        fn write_str(&mut self, text: &str) -> std::fmt::Result {
+            let room = MAX_ERROR_MESSAGE.saturating_sub(self.0.len());
+            if text.len() <= room {
+                self.0.push_str(text);
+                return Ok(());
+            }
+            let mut cut = room;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.0.push_str(&text[..cut]);
+            Err(std::fmt::Error)
+        }
+    }
+    let mut message = Bounded(String::new());
+    if write!(message, "{error}").is_err() {
+        message.0.push_str(" …");
+    }
+    message.0
+}
+
 /// One task's record.
 #[derive(Debug)]
 pub(crate) struct TaskRecord {
@@ -244,16 +277,7 @@ impl TaskRecord {
         let state = match slot.try_get() {
             Some(Ok(_)) => TaskState::Finished,
             Some(Err(error)) => {
-                let mut message = error.to_string();
-                if message.len() > MAX_ERROR_MESSAGE {
-                    let mut cut = MAX_ERROR_MESSAGE;
-                    while !message.is_char_boundary(cut) {
-                        cut -= 1;
-                    }
-                    message.truncate(cut);
-                    message.push_str(" …");
-                }
-                let _ = self.error.set((error_type(error), message));
+                let _ = self.error.set((error_type(error), bounded_message(error)));
                 TaskState::Failed
             }
             None => TaskState::Failed,
@@ -889,4 +913,23 @@ fn write_atomically(path: &Path, snapshot: &StateSnapshot) -> crate::Result<()> 
         .map_err(|err| crate::RayError::io(format!("writing {}", partial.display()), err))?;
     std::fs::rename(&partial, path)
         .map_err(|err| crate::RayError::io(format!("renaming to {}", path.display()), err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_messages_are_cut_while_rendered() {
+        let long = RayError::application("f", "x".repeat(10 * MAX_ERROR_MESSAGE));
+        let message = bounded_message(&long);
+        assert!(
+            message.len() <= MAX_ERROR_MESSAGE + " …".len(),
+            "{}",
+            message.len()
+        );
+        assert!(message.ends_with(" …"));
+        let short = RayError::application("f", "é".repeat(3));
+        assert_eq!(bounded_message(&short), short.to_string());
+    }
 }
