@@ -126,6 +126,13 @@ enum Top {
         #[command(flatten)]
         conn: Conn,
     },
+    /// A cluster on this machine, for trying one: nats-server and N nodes.
+    ///
+    /// Example: rustyray cluster up --nodes 3; rustyray list nodes; rustyray cluster down
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// The node at a glance: address, resources, jobs by state, modules.
     Status {
         /// Print JSON.
@@ -194,6 +201,14 @@ struct StartArgs {
     /// Log kept per job, in MiB (the rest is dropped, with a note).
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     max_log_mib: u64,
+    /// Join the cluster whose state is in this NATS JetStream server (`nats://HOST:PORT`,
+    /// started with `nats-server -js`). Every node of a cluster accepts deploys, jobs
+    /// and the state API for all of them.
+    #[arg(long, value_name = "nats://HOST:PORT")]
+    cluster: Option<String>,
+    /// Custom resources this node offers jobs, as Ray's `--resources` (CPU is counted).
+    #[arg(long, value_name = "NAME=N,...", value_parser = rustyray_node::cluster::parse_resources)]
+    resources: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 fn parse_net(spec: &str) -> std::result::Result<rustyray::NetRule, String> {
@@ -266,6 +281,10 @@ enum JobCommand {
         /// actors. Default: an anonymous namespace of the job's own.
         #[arg(long, value_name = "NS")]
         namespace: Option<String>,
+        /// Resources the job needs on its node (Ray's entrypoint resources): in a
+        /// cluster, it runs on a live node that has them.
+        #[arg(long, value_name = "NAME=N,...", value_parser = rustyray_node::cluster::parse_resources)]
+        resources: Option<std::collections::BTreeMap<String, f64>>,
         /// The program: .wasm, crate directory, or deployed module name or sha256.
         app: String,
         /// Arguments for the program.
@@ -315,6 +334,32 @@ enum JobCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum ClusterCommand {
+    /// Start nats-server (JetStream, from PATH) and N nodes joined to it, in the
+    /// background; their pids go to DIR/cluster.json.
+    Up {
+        /// Nodes to start.
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// NATS's port (0: any free one).
+        #[arg(long, default_value_t = 4222)]
+        nats_port: u16,
+        /// The first node's port; the others follow it (0: any free ones).
+        #[arg(long, default_value_t = 8265)]
+        base_port: u16,
+        /// Where NATS's store, the logs and the nodes' data go.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Stop the cluster `up` started (nodes, then nats-server).
+    Down {
+        /// The directory given to `up`.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug)]
 enum ListWhat {
     Jobs,
@@ -322,6 +367,8 @@ enum ListWhat {
     Tasks,
     Actors,
     Objects,
+    /// The cluster's nodes (a node alone lists itself).
+    Nodes,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -398,6 +445,7 @@ pub fn main() -> ExitCode {
             conn,
         } => crate::state_cli::summarize(Resource::Actors, json, conn.client()),
         Top::Status { json, conn } => status(json, &conn),
+        Top::Cluster { command } => local_cluster(command),
         Top::Timeline { job, output, conn } => timeline(job.as_deref(), &output, &conn),
     };
     match result {
@@ -426,6 +474,8 @@ fn start(args: StartArgs) -> Result<ExitCode> {
         job_memory_mib: args.job_memory.max(1),
         max_upload_mib: args.max_upload_mib.max(1),
         max_log_mib: args.max_log_mib.max(1),
+        cluster: args.cluster,
+        resources: args.resources.unwrap_or_default(),
     };
     let executor = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -436,6 +486,9 @@ fn start(args: StartArgs) -> Result<ExitCode> {
         let address = node.address().to_string();
         println!("rustyray node listening on {address}");
         println!("  data:      {}", node.data_dir().display());
+        if let Some((node_id, url)) = node.cluster() {
+            println!("  cluster:   {url} as {node_id} (rustyray list nodes)");
+        }
         println!("  dashboard: {address}/");
         println!(
             "  submit:    RUSTYRAY_ADDRESS={address} rustyray job submit examples/tasks -- 20"
@@ -446,6 +499,50 @@ fn start(args: StartArgs) -> Result<ExitCode> {
         println!("rustyray node stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+fn local_cluster(command: ClusterCommand) -> Result<ExitCode> {
+    match command {
+        ClusterCommand::Up {
+            nodes,
+            nats_port,
+            base_port,
+            dir,
+        } => {
+            let dir = dir.unwrap_or_else(rustyray_node::local_cluster::default_dir);
+            let cluster =
+                rustyray_node::local_cluster::up(&rustyray_node::local_cluster::UpConfig {
+                    nodes,
+                    nats_port,
+                    base_port,
+                    dir: dir.clone(),
+                })?;
+            println!(
+                "NATS JetStream at {} (pid {})",
+                cluster.nats.address, cluster.nats.pid
+            );
+            for node in &cluster.nodes {
+                println!("node at {} (pid {})", node.address, node.pid);
+            }
+            if let Some(first) = cluster.nodes.first() {
+                println!("  try:  export RUSTYRAY_ADDRESS={}", first.address);
+                println!("        rustyray list nodes");
+            }
+            println!("  logs: {}", dir.display());
+            println!("  stop: rustyray cluster down");
+            Ok(ExitCode::SUCCESS)
+        }
+        ClusterCommand::Down { dir } => {
+            let dir = dir.unwrap_or_else(rustyray_node::local_cluster::default_dir);
+            let cluster = rustyray_node::local_cluster::down(&dir)?;
+            println!(
+                "stopped {} nodes and NATS ({})",
+                cluster.nodes.len(),
+                cluster.nats.address
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 /// SIGINT or SIGTERM.
@@ -518,6 +615,7 @@ fn job(command: JobCommand) -> Result<ExitCode> {
             allow_listen,
             quiet_tasks,
             namespace,
+            resources,
             app,
             args,
             conn,
@@ -571,6 +669,7 @@ fn job(command: JobCommand) -> Result<ExitCode> {
                 &JobSubmitRequest {
                     entrypoint,
                     submission_id,
+                    entrypoint_resources: resources,
                     ..Default::default()
                 },
             )?;
@@ -663,6 +762,7 @@ fn list(what: ListWhat, json: bool, filters: &[String], conn: &Conn) -> Result<E
                 "tasks, actors and objects are listed by the state API".into(),
             ));
         }
+        ListWhat::Nodes => client.get("/api/v0/nodes")?,
     };
     let mut wanted = Vec::new();
     for filter in filters {
@@ -689,6 +789,37 @@ fn list(what: ListWhat, json: bool, filters: &[String], conn: &Conn) -> Result<E
         return Ok(ExitCode::SUCCESS);
     }
     match what {
+        ListWhat::Nodes => {
+            println!(
+                "{:<22} {:<6} {:<28} {:>4} {:>4} {:>9}  RESOURCES (available/total)",
+                "NODE ID", "STATE", "ADDRESS", "RUN", "WAIT", "HEARTBEAT"
+            );
+            let now = rustyray_node::api::now_ms();
+            for row in rows {
+                let node: rustyray_node::api::NodeEntry = serde_json::from_value(row)
+                    .map_err(|err| NodeError::io("reading a node", err))?;
+                let resources: Vec<String> = node
+                    .resources
+                    .iter()
+                    .map(|(name, total)| {
+                        let free = node.available.get(name).copied().unwrap_or(0.0);
+                        format!("{name} {free}/{total}")
+                    })
+                    .collect();
+                let age = now.saturating_sub(node.last_heartbeat_ms) as f64 / 1000.0;
+                println!(
+                    "{:<22} {:<6} {:<28} {:>4} {:>4} {:>8.1}s  {}{}",
+                    node.node_id,
+                    node.state,
+                    node.address,
+                    node.running_jobs,
+                    node.pending_jobs,
+                    age,
+                    resources.join(", "),
+                    if node.this_node { "  (this node)" } else { "" }
+                );
+            }
+        }
         ListWhat::Jobs => {
             println!(
                 "{:<28} {:<10} {:<9} ENTRYPOINT",

@@ -76,6 +76,52 @@ pub struct JobSubmitRequest {
     /// Free-form strings kept with the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
+    /// Ray's custom resources the job needs on its node (`{"gpu": 1}`); in a cluster, the
+    /// job is placed on a live node that has them; a node alone refuses what it lacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint_resources: Option<BTreeMap<String, f64>>,
+    /// Ray's CPUs the job needs (the `CPU` resource).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint_num_cpus: Option<f64>,
+}
+
+impl JobSubmitRequest {
+    /// The resources the job asks for: `entrypoint_resources` and `CPU`.
+    pub fn resources(&self) -> BTreeMap<String, f64> {
+        let mut resources = self.entrypoint_resources.clone().unwrap_or_default();
+        if let Some(cpus) = self.entrypoint_num_cpus {
+            resources.insert("CPU".into(), cpus);
+        }
+        resources.retain(|_, amount| *amount > 0.0);
+        resources
+    }
+}
+
+/// `GET /api/v0/nodes`: one node of the cluster (a node alone lists itself).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeEntry {
+    /// Its id (`node_` and 16 hex digits, new at each start).
+    pub node_id: String,
+    /// Its HTTP address.
+    pub address: String,
+    /// `ALIVE` or `DEAD` (Ray's node states).
+    pub state: String,
+    /// Whether its heartbeat is live.
+    pub alive: bool,
+    /// What it has: `CPU` and its `--resources`.
+    pub resources: BTreeMap<String, f64>,
+    /// What its running jobs have not taken.
+    pub available: BTreeMap<String, f64>,
+    /// Jobs running on it.
+    pub running_jobs: usize,
+    /// Jobs waiting for a slot on it.
+    pub pending_jobs: usize,
+    /// When it started (ms since the epoch).
+    pub started_ms: u64,
+    /// Its last heartbeat (its clock, ms since the epoch).
+    pub last_heartbeat_ms: u64,
+    /// Whether it is the node that answered.
+    pub this_node: bool,
 }
 
 /// The answer to a submission (Ray's `JobSubmitResponse`).

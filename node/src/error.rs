@@ -133,6 +133,41 @@ pub enum NodeError {
         /// Its message.
         message: String,
     },
+    /// An error another node of the cluster answered a forwarded request with.
+    #[error("{message}")]
+    Forwarded {
+        /// Its stable kind there.
+        kind: String,
+        /// Its HTTP status there.
+        status: u16,
+        /// Its message there.
+        message: String,
+    },
+    /// NATS (the cluster's state) failed.
+    #[error("cluster: {0}")]
+    Cluster(#[from] rustyray_cluster::ClusterError),
+    /// No live node has what the job asks for.
+    #[error(
+        "no live node has the resources the job asks for ({asked}); nodes offer them with \
+         `rustyray start --resources NAME=N` (see `rustyray list nodes`)"
+    )]
+    Unschedulable {
+        /// The request, `NAME=N, ...`.
+        asked: String,
+    },
+    /// The node holding a job is gone.
+    #[error(
+        "job {job:?} ran on node {node} ({address}), which was lost (no heartbeat): its logs \
+         went with it"
+    )]
+    NodeLost {
+        /// The job.
+        job: String,
+        /// The lost node's id.
+        node: String,
+        /// Its address.
+        address: String,
+    },
     /// A file or process operation failed.
     #[error("{context}: {message}")]
     Io {
@@ -174,6 +209,10 @@ impl NodeError {
             NodeError::BadRequest(_) => "bad_request",
             NodeError::Runtime(_) => "invalid_module",
             NodeError::Remote { .. } => "remote",
+            NodeError::Cluster(_) => "cluster",
+            NodeError::Forwarded { .. } => "forwarded",
+            NodeError::Unschedulable { .. } => "unschedulable",
+            NodeError::NodeLost { .. } => "node_lost",
             NodeError::Io { .. } => "io",
         }
     }
@@ -185,15 +224,21 @@ impl NodeError {
             NodeError::JobNotFound(_) | NodeError::ModuleNotFound(_) => 404,
             NodeError::UploadTooLarge { .. } => 413,
             NodeError::Io { .. } | NodeError::NoNode { .. } => 500,
-            NodeError::Remote { status, .. } => *status,
+            NodeError::Cluster(_) => 503,
+            NodeError::NodeLost { .. } => 410,
+            NodeError::Remote { status, .. } | NodeError::Forwarded { status, .. } => *status,
             _ => 400,
         }
     }
 
     /// The JSON body the API answers with: `{"error": kind, "message": text}`.
     pub fn to_body(&self) -> ErrorBody {
+        let kind = match self {
+            NodeError::Forwarded { kind, .. } => kind.as_str(),
+            _ => self.kind(),
+        };
         ErrorBody {
-            error: self.kind().to_string(),
+            error: kind.to_string(),
             message: self.to_string(),
         }
     }

@@ -145,6 +145,11 @@ impl JobManager {
         }))
     }
 
+    /// The node's id (from its address) as the job records name it.
+    pub fn node_id(&self) -> String {
+        node_id(&self.config.address)
+    }
+
     /// The job manager's settings.
     pub fn config(&self) -> &JobConfig {
         &self.config
@@ -553,6 +558,36 @@ impl JobManager {
         }
     }
 
+    /// Up to `max` bytes of the job's log from `offset`, waiting up to `wait` for some to
+    /// be written; and whether the job has ended with nothing more to read.
+    pub async fn log_chunk(
+        &self,
+        id: &str,
+        offset: u64,
+        max: usize,
+        wait: Duration,
+    ) -> Result<(Vec<u8>, bool)> {
+        let job = self.get(id)?;
+        let path = log_path(&self.config.dir, id);
+        let mut progress = job.progress.subscribe();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let (len, ended) = *progress.borrow_and_update();
+            if offset < len {
+                let to = len.min(offset.saturating_add(max as u64));
+                return Ok((read_range(&path, offset, to).await, false));
+            }
+            if ended {
+                return Ok((Vec::new(), true));
+            }
+            match tokio::time::timeout_at(deadline, progress.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Ok((Vec::new(), true)),
+                Err(_) => return Ok((Vec::new(), false)),
+            }
+        }
+    }
+
     /// The job's log as it is written, from the start, ending when the job has ended.
     pub fn follow(
         &self,
@@ -726,7 +761,7 @@ fn trace_events(text: &str) -> impl Iterator<Item = serde_json::Value> + '_ {
 }
 
 /// `rrsubmit_` and 16 random letters and digits, like Ray's `raysubmit_…`.
-fn new_submission_id() -> String {
+pub fn new_submission_id() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let random = crate::token::random_bytes(16);
     let suffix: String = random

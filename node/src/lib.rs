@@ -13,17 +13,22 @@
 //!   policy (`--allow-dir`, `--job-memory`).
 //! - `state.rs`: the state API (`/api/v0/tasks|actors|objects`, summaries), merged
 //!   from the state files the jobs' drivers write.
+//! - `cluster.rs`: a node in a cluster (`--cluster nats://...`): heartbeats, job records
+//!   and modules in NATS JetStream, requests forwarded to the node running a job.
+//! - `local_cluster.rs`: `rustyray cluster up|down` (nats-server and N nodes here).
 //! - `token.rs`, `metrics.rs`, `dashboard.rs` (+ `assets/`): auth, `/metrics`, `/`.
 //! - `client.rs`: a client of the node's API (the `rustyray` command's node verbs use it;
 //!   the command itself is the `cli/` crate).
 
 pub mod api;
 pub mod client;
+pub mod cluster;
 mod dashboard;
 pub mod detached;
 pub mod entrypoint;
 pub mod error;
 pub mod jobs;
+pub mod local_cluster;
 pub mod metrics;
 pub mod modules;
 pub mod server;

@@ -3,6 +3,7 @@
 //! [`start`] binds and serves until its `shutdown` future resolves (SIGINT/SIGTERM for
 //! `rustyray start`), then stops the jobs and returns.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,9 +21,10 @@ use futures::StreamExt;
 use rustyray::DirGrant;
 
 use crate::api::{
-    self, JobDeleteResponse, JobLogsResponse, JobStopResponse, JobSubmitRequest, NodeStatus,
-    VersionInfo,
+    self, JobDeleteResponse, JobLogsResponse, JobStopResponse, JobSubmitRequest, NodeEntry,
+    NodeStatus, VersionInfo,
 };
+use crate::cluster::ClusterLink;
 use crate::detached::DetachedActors;
 use crate::entrypoint::JobPolicy;
 use crate::error::{NodeError, Result};
@@ -56,6 +58,10 @@ pub struct NodeConfig {
     pub max_upload_mib: u64,
     /// Log kept per job, in MiB.
     pub max_log_mib: u64,
+    /// The cluster to join (`nats://HOST:PORT`); `None`: a node alone.
+    pub cluster: Option<String>,
+    /// Custom resources the node offers jobs (`--resources NAME=N,...`), beside `CPU`.
+    pub resources: BTreeMap<String, f64>,
 }
 
 impl Default for NodeConfig {
@@ -72,6 +78,8 @@ impl Default for NodeConfig {
             job_memory_mib: 256,
             max_upload_mib: 64,
             max_log_mib: 64,
+            cluster: None,
+            resources: BTreeMap::new(),
         }
     }
 }
@@ -87,7 +95,10 @@ pub struct Node {
     detached: Arc<DetachedActors>,
     metrics: Arc<Metrics>,
     started: Instant,
+    started_ms: u64,
     session: String,
+    /// The node's membership of a cluster, if it joined one.
+    cluster: Option<Arc<ClusterLink>>,
 }
 
 impl Node {
@@ -115,6 +126,14 @@ impl BoundNode {
         &self.node.data_dir
     }
 
+    /// The node's id in its cluster and the NATS URL, if it joined one.
+    pub fn cluster(&self) -> Option<(&str, &str)> {
+        self.node
+            .cluster
+            .as_ref()
+            .map(|link| (link.node_id(), link.url()))
+    }
+
     /// Serves until `shutdown` resolves; then stops every job (SIGTERM, then SIGKILL
     /// after a grace period) and waits for their drivers.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
@@ -131,6 +150,9 @@ impl BoundNode {
             .map_err(|err| NodeError::io("serving", err));
         node.jobs.shutdown().await;
         node.detached.shutdown().await;
+        if let Some(link) = &node.cluster {
+            link.leave().await;
+        }
         if self.temporary {
             let _ = std::fs::remove_dir_all(&node.data_dir);
         }
@@ -231,7 +253,21 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
         modules.clone(),
         metrics.clone(),
     )?;
+    let cluster = match &config.cluster {
+        Some(url) => Some(
+            ClusterLink::join(
+                url,
+                &address,
+                config.resources.clone(),
+                jobs.clone(),
+                modules.clone(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let node = Arc::new(Node {
+        cluster,
         session: format!("session_{}", api::now_ms()),
         config,
         address,
@@ -242,6 +278,7 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
         detached,
         metrics,
         started: Instant::now(),
+        started_ms: api::now_ms(),
     });
     Ok(BoundNode {
         listener,
@@ -270,6 +307,7 @@ fn router(node: Arc<Node>) -> Router {
         .route("/api/v0/status", get(status))
         .route("/api/v0/jobs", get(list_jobs))
         .route("/api/v0/modules", get(list_modules))
+        .route("/api/v0/nodes", get(list_nodes))
         .route("/api/v0/timeline", get(timeline))
         .route("/api/v0/tasks/summarize", get(summarize_tasks))
         .route("/api/v0/actors/summarize", get(summarize_actors))
@@ -321,45 +359,110 @@ async fn submit_job(State(node): State<Arc<Node>>, body: Bytes) -> Answer<api::J
     let request: JobSubmitRequest = serde_json::from_slice(&body).map_err(|err| {
         NodeError::BadRequest(format!("the job request is not valid JSON: {err}"))
     })?;
+    if let Some(link) = &node.cluster {
+        return Ok(axum::Json(link.submit(request).await?));
+    }
+    let wanted = request.resources();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let lacking = wanted.iter().any(|(name, amount)| {
+        let has = match name.as_str() {
+            "CPU" => cpus,
+            other => node.config.resources.get(other).copied().unwrap_or(0.0),
+        };
+        has < *amount
+    });
+    if lacking {
+        return Err(NodeError::Unschedulable {
+            asked: crate::cluster::describe(&wanted),
+        });
+    }
     Ok(axum::Json(node.jobs.submit(request)?))
 }
 
-async fn list_jobs(State(node): State<Arc<Node>>) -> axum::Json<Vec<api::JobDetails>> {
-    axum::Json(node.jobs.list())
+async fn list_jobs(State(node): State<Arc<Node>>) -> Answer<Vec<api::JobDetails>> {
+    match &node.cluster {
+        Some(link) => Ok(axum::Json(link.list().await?)),
+        None => Ok(axum::Json(node.jobs.list())),
+    }
 }
 
 async fn job_details(
     State(node): State<Arc<Node>>,
     Path(id): Path<String>,
 ) -> Answer<api::JobDetails> {
-    Ok(axum::Json(node.jobs.details(&id)?))
+    match &node.cluster {
+        Some(link) => Ok(axum::Json(link.details(&id).await?)),
+        None => Ok(axum::Json(node.jobs.details(&id)?)),
+    }
 }
 
 async fn stop_job(
     State(node): State<Arc<Node>>,
     Path(id): Path<String>,
 ) -> Answer<JobStopResponse> {
-    Ok(axum::Json(JobStopResponse {
-        stopped: node.jobs.stop(&id)?,
-    }))
+    let stopped = match &node.cluster {
+        Some(link) => link.stop(&id).await?,
+        None => node.jobs.stop(&id)?,
+    };
+    Ok(axum::Json(JobStopResponse { stopped }))
 }
 
 async fn delete_job(
     State(node): State<Arc<Node>>,
     Path(id): Path<String>,
 ) -> Answer<JobDeleteResponse> {
-    Ok(axum::Json(JobDeleteResponse {
-        deleted: node.jobs.delete(&id)?,
-    }))
+    let deleted = match &node.cluster {
+        Some(link) => link.delete(&id).await?,
+        None => node.jobs.delete(&id)?,
+    };
+    Ok(axum::Json(JobDeleteResponse { deleted }))
 }
 
 async fn job_logs(
     State(node): State<Arc<Node>>,
     Path(id): Path<String>,
 ) -> Answer<JobLogsResponse> {
-    Ok(axum::Json(JobLogsResponse {
-        logs: node.jobs.logs(&id).await?,
-    }))
+    let logs = match &node.cluster {
+        Some(link) => link.logs(&id).await?,
+        None => node.jobs.logs(&id).await?,
+    };
+    Ok(axum::Json(JobLogsResponse { logs }))
+}
+
+/// The job's log as it is written, wherever the job runs.
+async fn log_stream(
+    node: &Node,
+    id: &str,
+) -> std::result::Result<futures::stream::BoxStream<'static, Vec<u8>>, NodeError> {
+    match &node.cluster {
+        Some(link) => link.follow(id).await,
+        None => Ok(node.jobs.follow(id)?.boxed()),
+    }
+}
+
+async fn list_nodes(State(node): State<Arc<Node>>) -> Answer<Vec<NodeEntry>> {
+    if let Some(link) = &node.cluster {
+        return Ok(axum::Json(link.nodes().await?));
+    }
+    let counts = node.jobs.counts();
+    let mut resources = node.config.resources.clone();
+    resources.insert(
+        "CPU".into(),
+        std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
+    );
+    Ok(axum::Json(vec![NodeEntry {
+        node_id: node.jobs.node_id().to_string(),
+        address: node.address.clone(),
+        state: "ALIVE".into(),
+        alive: true,
+        available: resources.clone(),
+        resources,
+        running_jobs: counts.get("RUNNING").copied().unwrap_or(0),
+        pending_jobs: counts.get("PENDING").copied().unwrap_or(0),
+        started_ms: node.started_ms,
+        last_heartbeat_ms: api::now_ms(),
+        this_node: true,
+    }]))
 }
 
 /// The log as plain text, chunk by chunk as it is written, until the job ends.
@@ -367,9 +470,8 @@ async fn stream_logs(
     State(node): State<Arc<Node>>,
     Path(id): Path<String>,
 ) -> std::result::Result<Response, NodeError> {
-    let stream = node
-        .jobs
-        .follow(&id)?
+    let stream = log_stream(&node, &id)
+        .await?
         .map(|chunk| Ok::<_, std::convert::Infallible>(Bytes::from(chunk)));
     let mut response = Body::from_stream(stream).into_response();
     response.headers_mut().insert(
@@ -385,7 +487,7 @@ async fn tail_logs(
     Path(id): Path<String>,
     upgrade: WebSocketUpgrade,
 ) -> std::result::Result<Response, NodeError> {
-    let stream = node.jobs.follow(&id)?;
+    let stream = log_stream(&node, &id).await?;
     Ok(upgrade.on_upgrade(move |mut socket| async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(chunk) = stream.next().await {
@@ -423,7 +525,10 @@ async fn deploy_module(
         }
     })?;
     let name = query.name.unwrap_or_else(|| "module".into());
-    let module = node.modules.deploy(&body, &name).await?;
+    let module = match &node.cluster {
+        Some(link) => link.deploy(&body, &name).await?,
+        None => node.modules.deploy(&body, &name).await?,
+    };
     node.detached.deployed(&node.modules, &module).await;
     Ok(axum::Json(module))
 }
@@ -485,8 +590,11 @@ async fn summarize_actors(
     )))
 }
 
-async fn list_modules(State(node): State<Arc<Node>>) -> axum::Json<Vec<api::ModuleInfo>> {
-    axum::Json(node.modules.list())
+async fn list_modules(State(node): State<Arc<Node>>) -> Answer<Vec<api::ModuleInfo>> {
+    match &node.cluster {
+        Some(link) => Ok(axum::Json(link.modules().await?)),
+        None => Ok(axum::Json(node.modules.list())),
+    }
 }
 
 async fn status(State(node): State<Arc<Node>>) -> axum::Json<NodeStatus> {

@@ -13,6 +13,7 @@ mod cache;
 mod cancel;
 mod cli;
 mod cli_sandbox;
+mod cluster;
 mod detached;
 mod errors;
 mod hostile;

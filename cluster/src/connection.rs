@@ -1,0 +1,152 @@
+//! [`Cluster`]: one NATS connection (reconnecting forever, with a short delay, so a NATS
+//! restart is ridden out) and the JetStream buckets of cluster state, created by whichever
+//! node comes first (creating a stream with the same config is idempotent in JetStream).
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv, object_store};
+
+use crate::error::{ClusterError, Result};
+use crate::{
+    DEAD_NODE_KEPT, HEARTBEAT_TTL, HEARTBEATS_BUCKET, JOBS_BUCKET, MAX_RECONNECT_DELAY,
+    MODULE_BYTES_STORE, MODULES_BUCKET, NODES_BUCKET, REQUEST_TIMEOUT,
+};
+
+/// A connection to the cluster's NATS and its buckets. Cheap to clone.
+#[derive(Clone)]
+pub struct Cluster {
+    pub(crate) client: async_nats::Client,
+    pub(crate) nodes: kv::Store,
+    pub(crate) heartbeats: kv::Store,
+    pub(crate) jobs: kv::Store,
+    pub(crate) modules: kv::Store,
+    pub(crate) module_bytes: object_store::ObjectStore,
+    url: String,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("url", &self.url).finish()
+    }
+}
+
+impl Cluster {
+    /// Connects to NATS at `url` (`nats://HOST:PORT`) as `name`, and opens (or creates) the
+    /// cluster's buckets. The first connection must succeed; after it, the client
+    /// reconnects forever, every [`MAX_RECONNECT_DELAY`] at most.
+    pub async fn connect(url: &str, name: &str) -> Result<Cluster> {
+        let client = async_nats::ConnectOptions::new()
+            .name(name)
+            .connection_timeout(Duration::from_secs(5))
+            .request_timeout(Some(REQUEST_TIMEOUT))
+            .ping_interval(Duration::from_secs(2))
+            .max_reconnects(None)
+            .reconnect_delay_callback(|attempts| {
+                MAX_RECONNECT_DELAY.min(Duration::from_millis(50 * attempts as u64))
+            })
+            .connect(url)
+            .await
+            .map_err(|err| ClusterError::Connect {
+                url: url.to_string(),
+                cause: err.to_string(),
+            })?;
+        let context = jetstream::new(client.clone());
+        let nodes = bucket(
+            &context,
+            NODES_BUCKET,
+            DEAD_NODE_KEPT,
+            "rustyray node records",
+        )
+        .await?;
+        let heartbeats = bucket(
+            &context,
+            HEARTBEATS_BUCKET,
+            HEARTBEAT_TTL,
+            "rustyray heartbeats: a node is alive while its key is here",
+        )
+        .await?;
+        let jobs = bucket(
+            &context,
+            JOBS_BUCKET,
+            Duration::ZERO,
+            "rustyray job records",
+        )
+        .await?;
+        let modules = bucket(
+            &context,
+            MODULES_BUCKET,
+            Duration::ZERO,
+            "rustyray module index",
+        )
+        .await?;
+        let module_bytes = context
+            .create_object_store(object_store::Config {
+                bucket: MODULE_BYTES_STORE.into(),
+                description: Some("rustyray module components, by SHA-256".into()),
+                storage: jetstream::stream::StorageType::File,
+                max_bytes: -1,
+                ..Default::default()
+            })
+            .await
+            .map_err(|err| ClusterError::nats(format!("opening {MODULE_BYTES_STORE}"), err))?;
+        Ok(Cluster {
+            client,
+            nodes,
+            heartbeats,
+            jobs,
+            modules,
+            module_bytes,
+            url: url.to_string(),
+        })
+    }
+
+    /// The NATS URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Whether the client is connected now (it reconnects by itself when not).
+    pub fn connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// The NATS client, for subscriptions of the node's own.
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+}
+
+/// Opens the KV bucket `name` (file storage, one value per key), creating it with
+/// `max_age` (zero: kept forever) if it does not exist. The stream is made here, as a KV
+/// bucket's stream (`KV_<name>`, subjects `$KV.<name>.>`), because the client's own
+/// bucket creation first reads the account's info in a shape nats-server 2.9 does not
+/// send (`reserved_memory`).
+async fn bucket(
+    context: &jetstream::Context,
+    name: &str,
+    max_age: Duration,
+    description: &str,
+) -> Result<kv::Store> {
+    context
+        .get_or_create_stream(jetstream::stream::Config {
+            name: format!("KV_{name}"),
+            description: Some(description.into()),
+            subjects: vec![format!("$KV.{name}.>")],
+            max_messages_per_subject: 1,
+            max_age,
+            storage: jetstream::stream::StorageType::File,
+            allow_rollup: true,
+            deny_delete: true,
+            deny_purge: false,
+            allow_direct: true,
+            num_replicas: 1,
+            discard: jetstream::stream::DiscardPolicy::New,
+            ..Default::default()
+        })
+        .await
+        .map_err(|err| ClusterError::nats(format!("opening bucket {name}"), err))?;
+    context
+        .get_key_value(name)
+        .await
+        .map_err(|err| ClusterError::nats(format!("opening bucket {name}"), err))
+}
