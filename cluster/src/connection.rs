@@ -150,3 +150,26 @@ async fn bucket(
         .await
         .map_err(|err| ClusterError::nats(format!("opening bucket {name}"), err))
 }
+
+/// The keys of a KV bucket that hold a value now, read from the stream's subjects (one
+/// request per page, no consumer: the client's key listing, an ordered consumer, can wait
+/// forever for a message that a newer put or `max_age` removed meanwhile).
+pub(crate) async fn keys(store: &kv::Store, bucket: &'static str) -> Result<Vec<String>> {
+    use futures::StreamExt;
+    let prefix = format!("$KV.{bucket}.");
+    let mut subjects = store
+        .stream
+        .info_with_subjects(format!("{prefix}>"))
+        .await
+        .map_err(|err| ClusterError::nats(format!("listing {bucket}"), err))?;
+    let mut keys = Vec::new();
+    while let Some(subject) = subjects.next().await {
+        let (subject, _) =
+            subject.map_err(|err| ClusterError::nats(format!("listing {bucket}"), err))?;
+        if let Some(key) = subject.strip_prefix(&prefix) {
+            keys.push(key.to_string());
+        }
+    }
+    keys.sort();
+    Ok(keys)
+}

@@ -4,11 +4,10 @@
 //! rewrites it (FAILED) with compare-and-set, so two finders do not both write.
 
 use bytes::Bytes;
-use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::connection::Cluster;
+use crate::connection::{Cluster, keys};
 use crate::error::{ClusterError, Result};
 use crate::{JOBS_BUCKET, valid_key};
 
@@ -104,15 +103,7 @@ impl Cluster {
 
     /// Every job record with its id and revision (undecodable ones are skipped).
     pub async fn jobs<T: DeserializeOwned>(&self) -> Result<Vec<(String, JobEntry<T>, u64)>> {
-        let mut keys = self
-            .jobs
-            .keys()
-            .await
-            .map_err(|err| ClusterError::nats(format!("listing {JOBS_BUCKET}"), err))?;
-        let mut ids = Vec::new();
-        while let Some(key) = keys.next().await {
-            ids.push(key.map_err(|err| ClusterError::nats(format!("listing {JOBS_BUCKET}"), err))?);
-        }
+        let ids = keys(&self.jobs, JOBS_BUCKET).await?;
         let mut jobs = Vec::new();
         for id in ids {
             if let Ok(Some((entry, revision))) = self.job(&id).await {

@@ -4,13 +4,12 @@
 //! needs a module it does not hold fetches it by hash and checks the hash.
 
 use bytes::Bytes;
-use futures::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
-use crate::connection::Cluster;
+use crate::connection::{Cluster, keys};
 use crate::error::{ClusterError, Result};
 use crate::{MAX_MODULE_BYTES, MODULE_BYTES_STORE, MODULES_BUCKET};
 
@@ -103,17 +102,7 @@ impl Cluster {
 
     /// Every module record in the index (undecodable ones are skipped).
     pub async fn modules<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
-        let mut keys = self
-            .modules
-            .keys()
-            .await
-            .map_err(|err| ClusterError::nats(format!("listing {MODULES_BUCKET}"), err))?;
-        let mut ids = Vec::new();
-        while let Some(key) = keys.next().await {
-            ids.push(
-                key.map_err(|err| ClusterError::nats(format!("listing {MODULES_BUCKET}"), err))?,
-            );
-        }
+        let ids = keys(&self.modules, MODULES_BUCKET).await?;
         let mut records = Vec::new();
         for id in ids {
             if let Some(bytes) = self

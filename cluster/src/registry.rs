@@ -7,10 +7,9 @@
 use std::collections::{BTreeMap, HashSet};
 
 use bytes::Bytes;
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use crate::connection::Cluster;
+use crate::connection::{Cluster, keys};
 use crate::error::{ClusterError, Result};
 use crate::{HEARTBEATS_BUCKET, NODES_BUCKET, valid_key};
 
@@ -100,16 +99,16 @@ impl Cluster {
 
     /// The ids of the nodes whose heartbeat is live.
     pub async fn live_node_ids(&self) -> Result<HashSet<String>> {
-        let mut keys = self
-            .heartbeats
-            .keys()
-            .await
-            .map_err(|err| ClusterError::nats(format!("listing {HEARTBEATS_BUCKET}"), err))?;
         let mut live = HashSet::new();
-        while let Some(key) = keys.next().await {
-            let key =
-                key.map_err(|err| ClusterError::nats(format!("listing {HEARTBEATS_BUCKET}"), err))?;
-            live.insert(key);
+        for key in keys(&self.heartbeats, HEARTBEATS_BUCKET).await? {
+            // A node that left purged its key: a marker, no value.
+            let value =
+                self.heartbeats.get(&key).await.map_err(|err| {
+                    ClusterError::nats(format!("reading {HEARTBEATS_BUCKET}"), err)
+                })?;
+            if value.is_some_and(|value| !value.is_empty()) {
+                live.insert(key);
+            }
         }
         Ok(live)
     }
@@ -117,17 +116,7 @@ impl Cluster {
     /// Every node the registry knows, alive or dead, by id.
     pub async fn nodes(&self) -> Result<Vec<NodeView>> {
         let live = self.live_node_ids().await?;
-        let mut keys = self
-            .nodes
-            .keys()
-            .await
-            .map_err(|err| ClusterError::nats(format!("listing {NODES_BUCKET}"), err))?;
-        let mut ids = Vec::new();
-        while let Some(key) = keys.next().await {
-            ids.push(
-                key.map_err(|err| ClusterError::nats(format!("listing {NODES_BUCKET}"), err))?,
-            );
-        }
+        let ids = keys(&self.nodes, NODES_BUCKET).await?;
         let mut views = Vec::new();
         for id in ids {
             let Some(bytes) = self

@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,6 +30,62 @@ const BIN: &str = env!("CARGO_BIN_EXE_rustyray");
 const POLL: Duration = Duration::from_millis(100);
 /// How long a wait on cluster state may take (heartbeats expire after 4 s).
 const DEADLINE: Duration = Duration::from_secs(60);
+/// How long any process a test starts may live: then the watchdog kills it, so a test
+/// blocked on it (a log stream, a line) fails instead of hanging the suite.
+const WATCHDOG: Duration = Duration::from_secs(300);
+
+/// The processes the tests started and when: a thread kills those older than
+/// [`WATCHDOG`].
+static WATCHED: std::sync::Mutex<Vec<(u32, Instant)>> = std::sync::Mutex::new(Vec::new());
+
+fn watch(pid: u32) {
+    static WATCHDOG_THREAD: std::sync::Once = std::sync::Once::new();
+    WATCHDOG_THREAD.call_once(|| {
+        std::thread::spawn(|| {
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                let mut watched = WATCHED.lock().unwrap_or_else(|p| p.into_inner());
+                watched.retain(|(pid, since)| {
+                    if since.elapsed() < WATCHDOG {
+                        return true;
+                    }
+                    eprintln!("watchdog: killing pid {pid}, started {WATCHDOG:?} ago");
+                    // SAFETY: kill(2) of a process this test binary started and has not
+                    // reaped (pids are removed from the list before they are waited for).
+                    unsafe {
+                        libc::kill(*pid as i32, libc::SIGKILL);
+                    }
+                    false
+                });
+            }
+        });
+    });
+    WATCHED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((pid, Instant::now()));
+}
+
+/// A command whose process gets SIGKILL when the test binary dies, whatever kills it.
+fn dies_with_us(command: &mut Command) -> &mut Command {
+    // SAFETY: prctl(2) only, between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        })
+    }
+}
+
+/// Kills and reaps a child the watchdog watches.
+fn end(child: &mut Child) {
+    WATCHED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|(pid, _)| *pid != child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+}
 
 /// A `nats-server -js` of one test; killed when dropped.
 struct Nats {
@@ -62,7 +119,7 @@ impl Nats {
 
     /// Starts one on `port` with its store in `store`, and waits until it is ready.
     fn start_on(port: u16, store: &Path) -> Nats {
-        let mut child = Command::new("nats-server")
+        let mut child = dies_with_us(&mut Command::new("nats-server"))
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(store)
             .stdin(Stdio::null())
@@ -70,6 +127,7 @@ impl Nats {
             .stderr(Stdio::piped())
             .spawn()
             .expect("starting nats-server");
+        watch(child.id());
         let stderr = child.stderr.take().expect("nats-server's stderr");
         let mut lines = BufReader::new(stderr).lines();
         let mut seen = String::new();
@@ -99,8 +157,7 @@ impl Nats {
 
     /// Kills it (SIGKILL) and starts it again on the same port and store.
     fn restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        end(&mut self.child);
         let again = Nats::start_on(self.port, &self.store);
         *self = again;
     }
@@ -108,8 +165,7 @@ impl Nats {
 
 impl Drop for Nats {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        end(&mut self.child);
     }
 }
 
@@ -122,7 +178,7 @@ struct Node {
 
 impl Node {
     fn start(nats: &Nats, dir: &Path, extra: &[&str]) -> Node {
-        let mut child = Command::new(BIN)
+        let mut child = dies_with_us(&mut Command::new(BIN))
             .args([
                 "start",
                 "--port",
@@ -138,6 +194,7 @@ impl Node {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("starting a node");
+        watch(child.id());
         let stdout = child.stdout.take().expect("the node's stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut next = || {
@@ -217,8 +274,7 @@ impl Node {
     }
 
     fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        end(&mut self.child);
     }
 }
 
