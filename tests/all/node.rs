@@ -491,19 +491,11 @@ pub(crate) fn chromium() -> PathBuf {
     path
 }
 
-#[test]
-fn the_dashboard_shows_a_job_and_its_logs_in_chromium() {
-    let browser = chromium();
-    let node = TestNode::start(&common::fresh_dir("node-dashboard"), &[]);
-    node.deploy(rustyray_tests::FIXTURES);
-    let id = node
-        .submit(
-            "rustyray run fixtures -- shown-in-the-browser",
-            Some("dashboard-job"),
-        )
-        .expect("submitting");
-    assert_eq!(node.wait(&id).status, JobStatus::Succeeded);
-    let profile = common::fresh_dir("chromium-profile");
+/// Loads `url` in headless `browser` (a fresh profile named after `profile`) and returns
+/// the page's DOM once its scripts have settled. Fails the test if chromium fails or
+/// logs any console message at all: no script error, no failed request.
+pub(crate) fn dump_dom(browser: &Path, url: &str, profile: &str) -> String {
+    let profile = common::fresh_dir(profile);
     let out = Command::new(browser)
         .args([
             "--headless",
@@ -520,24 +512,42 @@ fn the_dashboard_shows_a_job_and_its_logs_in_chromium() {
             "--dump-dom",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("{}/#job={id}", node.address))
+        .arg(url)
         .stdin(Stdio::null())
         .output()
         .expect("running chromium");
-    let dom = text(&out.stdout);
     let log = text(&out.stderr);
     assert!(out.status.success(), "chromium failed: {log}");
-    // The jobs table lists the job, with its state, and the log pane shows its output.
-    assert!(dom.contains("dashboard-job"), "{dom}");
-    assert!(dom.contains("SUCCEEDED"), "{dom}");
-    assert!(dom.contains("shown-in-the-browser"), "{dom}");
-    assert!(dom.contains("fixtures main"), "{dom}");
-    // No console message at all: no script error, no failed request.
     let console: Vec<&str> = log
         .lines()
         .filter(|line| line.contains(":CONSOLE"))
         .collect();
     assert!(console.is_empty(), "console messages: {console:#?}");
+    text(&out.stdout)
+}
+
+#[test]
+fn the_dashboard_shows_a_job_and_its_logs_in_chromium() {
+    let browser = chromium();
+    let node = TestNode::start(&common::fresh_dir("node-dashboard"), &[]);
+    node.deploy(rustyray_tests::FIXTURES);
+    let id = node
+        .submit(
+            "rustyray run fixtures -- shown-in-the-browser",
+            Some("dashboard-job"),
+        )
+        .expect("submitting");
+    assert_eq!(node.wait(&id).status, JobStatus::Succeeded);
+    let dom = dump_dom(
+        &browser,
+        &format!("{}/#job={id}", node.address),
+        "chromium-profile",
+    );
+    // The jobs table lists the job, with its state, and the log pane shows its output.
+    assert!(dom.contains("dashboard-job"), "{dom}");
+    assert!(dom.contains("SUCCEEDED"), "{dom}");
+    assert!(dom.contains("shown-in-the-browser"), "{dom}");
+    assert!(dom.contains("fixtures main"), "{dom}");
 }
 
 /// POSTs `body` (JSON) to the node without the client, for the raw status and body.
