@@ -118,6 +118,10 @@ pub enum Command {
         /// detached actors are created there and names not found here looked up there.
         #[arg(long = "node-actors", value_name = "SOCKET", hide = true)]
         node_actors: Option<PathBuf>,
+        /// The job this driver runs (the node passes it): its non-detached actors placed
+        /// on the cluster end with it.
+        #[arg(long = "job-id", value_name = "ID", hide = true, requires = "node_actors")]
+        job_id: Option<String>,
         /// Sockets and HTTP connections each task or actor may have open (default 16).
         #[arg(long, value_name = "N")]
         max_connections: Option<u32>,
@@ -357,6 +361,7 @@ async fn run(cli: Cli) -> rustyray::Result<ExitCode> {
             net_bounded,
             namespace,
             node_actors,
+            job_id,
             max_connections,
             max_sent,
             max_received,
@@ -464,9 +469,11 @@ async fn run(cli: Cli) -> rustyray::Result<ExitCode> {
                 builder = builder.namespace(namespace);
             }
             if let Some(socket) = node_actors {
-                builder = builder.remote_actors(std::sync::Arc::new(
-                    rustyray::remote::SocketTransport::new(socket),
-                ));
+                let mut transport = rustyray::remote::SocketTransport::new(socket);
+                if let Some(job) = job_id {
+                    transport = transport.with_owner(job);
+                }
+                builder = builder.remote_actors(std::sync::Arc::new(transport));
             }
             let runtime = builder.build()?;
             warn_cache_refused(&runtime);

@@ -8,7 +8,7 @@ use async_nats::jetstream::{self, kv, object_store};
 
 use crate::error::{ClusterError, Result};
 use crate::{
-    DEAD_NODE_KEPT, HEARTBEAT_TTL, HEARTBEATS_BUCKET, JOBS_BUCKET, MAX_RECONNECT_DELAY,
+    ACTOR_NAMES_BUCKET, ACTOR_SNAPSHOTS_BUCKET, ACTORS_BUCKET, DEAD_NODE_KEPT, HEARTBEAT_TTL, HEARTBEATS_BUCKET, JOBS_BUCKET, MAX_RECONNECT_DELAY,
     MODULE_BYTES_STORE, MODULES_BUCKET, NODES_BUCKET, REQUEST_TIMEOUT,
 };
 
@@ -21,6 +21,9 @@ pub struct Cluster {
     pub(crate) jobs: kv::Store,
     pub(crate) modules: kv::Store,
     pub(crate) module_bytes: object_store::ObjectStore,
+    pub(crate) actors: kv::Store,
+    pub(crate) actor_names: kv::Store,
+    pub(crate) actor_snapshots: kv::Store,
     url: String,
 }
 
@@ -89,8 +92,32 @@ impl Cluster {
             })
             .await
             .map_err(|err| ClusterError::nats(format!("opening {MODULE_BYTES_STORE}"), err))?;
+        let actors = bucket(
+            &context,
+            ACTORS_BUCKET,
+            Duration::ZERO,
+            "rustyray actor directory",
+        )
+        .await?;
+        let actor_names = bucket(
+            &context,
+            ACTOR_NAMES_BUCKET,
+            Duration::ZERO,
+            "rustyray actor names",
+        )
+        .await?;
+        let actor_snapshots = bucket(
+            &context,
+            ACTOR_SNAPSHOTS_BUCKET,
+            Duration::ZERO,
+            "rustyray actor snapshots",
+        )
+        .await?;
         Ok(Cluster {
             client,
+            actors,
+            actor_names,
+            actor_snapshots,
             nodes,
             heartbeats,
             jobs,

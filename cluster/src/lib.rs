@@ -22,7 +22,12 @@
 //! | `rustyray_modules` | KV, history 1 | SHA-256 | module record (JSON) |
 //! | `rustyray_module_bytes` | object store | SHA-256 | the component |
 //! | `rustyray.node.<id>.<verb>` | request/reply | | JSON request, [`rpc::Reply`] |
+//! | `rustyray_actors` | KV, history 1 | actor id | actor record (JSON, see `actors.rs`) |
+//! | `rustyray_actor_names` | KV, history 1 | namespace + name key | actor id |
+//! | `rustyray_actor_snapshots` | KV, history 1 | actor id | last snapshot |
+//! | `rustyray.actors.<id>` | request/reply | | MessagePack actor request and answer |
 
+pub mod actors;
 mod connection;
 mod error;
 pub mod jobs;
@@ -60,6 +65,12 @@ pub const HEARTBEATS_BUCKET: &str = "rustyray_heartbeats";
 pub const JOBS_BUCKET: &str = "rustyray_jobs";
 /// Bucket of module records.
 pub const MODULES_BUCKET: &str = "rustyray_modules";
+/// Bucket of actors placed cluster-wide (the directory).
+pub const ACTORS_BUCKET: &str = "rustyray_actors";
+/// Bucket of actor names (namespace + name -> actor id).
+pub const ACTOR_NAMES_BUCKET: &str = "rustyray_actor_names";
+/// Bucket of actor snapshots.
+pub const ACTOR_SNAPSHOTS_BUCKET: &str = "rustyray_actor_snapshots";
 /// Object store of module bytes.
 pub const MODULE_BYTES_STORE: &str = "rustyray_module_bytes";
 

@@ -81,7 +81,7 @@ impl TaskOptions {
 ///     .max_task_retries(1)
 ///     .get_if_exists(true);
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 #[must_use]
 pub struct ActorOptions {
     name: Option<String>,
@@ -91,6 +91,8 @@ pub struct ActorOptions {
     get_if_exists: bool,
     max_pending_calls: Option<u32>,
     detached: bool,
+    resources: Vec<(String, f64)>,
+    node_id: Option<String>,
 }
 
 impl ActorOptions {
@@ -177,6 +179,25 @@ impl ActorOptions {
         self
     }
 
+    /// Needs `amount` of the custom resource `name` (Ray's `resources={"gpu": 1}`): in
+    /// a job on a node, the node places the actor on a live node of its cluster started
+    /// with `--resources name=N` that has it (calls reach it from anywhere, as for a
+    /// detached actor; values cross as values). Outside a node, creation fails with
+    /// `RayError::InvalidArgument`. Setting a name twice keeps the last amount.
+    pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Self {
+        let name = name.into();
+        self.resources.retain(|(kept, _)| *kept != name);
+        self.resources.push((name, amount));
+        self
+    }
+
+    /// Runs the actor on the node of that id (`rustyray list nodes`; Ray's
+    /// `NodeAffinitySchedulingStrategy`, hard): creation fails if that node is not alive.
+    pub fn node_id(mut self, node: impl Into<String>) -> Self {
+        self.node_id = Some(node.into());
+        self
+    }
+
     /// The options as `actors.create` takes them.
     pub(crate) fn to_sys(&self) -> SysActorOptions<'_> {
         SysActorOptions {
@@ -187,6 +208,8 @@ impl ActorOptions {
             get_if_exists: self.get_if_exists,
             max_pending_calls: self.max_pending_calls,
             detached: self.detached,
+            resources: &self.resources,
+            node_id: self.node_id.as_deref(),
         }
     }
 }

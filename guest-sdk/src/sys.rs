@@ -40,6 +40,8 @@ pub(crate) struct SysActorOptions<'a> {
     pub get_if_exists: bool,
     pub max_pending_calls: Option<u32>,
     pub detached: bool,
+    pub resources: &'a [(String, f64)],
+    pub node_id: Option<&'a str>,
 }
 
 pub(crate) use imp::*;
@@ -186,6 +188,7 @@ mod imp {
         args: Vec<SysArg<'_>>,
         options: &SysActorOptions<'_>,
     ) -> Result<Actor, RayError> {
+        let placement = options;
         let options = types::ActorOptions {
             name: options.name.map(str::to_owned),
             namespace: options.namespace.map(str::to_owned),
@@ -196,7 +199,14 @@ mod imp {
             detached: options.detached,
         };
         flush_carried();
-        actors::create(class, &to_wit(args), &options).map_err(from_wit)
+        if placement.resources.is_empty() && placement.node_id.is_none() {
+            return actors::create(class, &to_wit(args), &options).map_err(from_wit);
+        }
+        let placement = actors::Placement {
+            resources: placement.resources.to_vec(),
+            node_id: placement.node_id.map(str::to_owned),
+        };
+        actors::create_placed(class, &to_wit(args), &options, &placement).map_err(from_wit)
     }
 
     pub(crate) fn actor_get_named(name: &str, namespace: Option<&str>) -> Option<Actor> {

@@ -62,7 +62,7 @@ impl fmt::Display for ActorId {
 }
 
 /// How an actor is created.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ActorOptions {
     /// Register the actor under this name, so [`Runtime::get_actor`](crate::Runtime::get_actor) finds it.
     pub name: Option<String>,
@@ -89,6 +89,13 @@ pub struct ActorOptions {
     /// [`RayError::PendingCallsLimitExceeded`] (Ray's `max_pending_calls`); `None`:
     /// unbounded (the default).
     pub max_pending_calls: Option<usize>,
+    /// Custom resources it needs (Ray's `resources={"gpu": 1}`): in a cluster, it is
+    /// placed on a live node that has them (`rustyray start --resources`). Only a job's
+    /// driver on a node can place actors; elsewhere a request is refused.
+    pub resources: std::collections::BTreeMap<String, f64>,
+    /// Place it on this node (Ray's `NodeAffinitySchedulingStrategy`, hard): a node id
+    /// of `rustyray list nodes`.
+    pub node_id: Option<String>,
     /// Outlive the program that created it (Ray's `lifetime="detached"`). An actor a
     /// guest program creates (directly or through its tasks) stops when that program
     /// ends, unless detached. Actors created through the host API belong to no
@@ -109,8 +116,45 @@ impl Default for ActorOptions {
             limits: Limits::default(),
             capabilities: None,
             max_pending_calls: None,
+            resources: std::collections::BTreeMap::new(),
+            node_id: None,
             detached: false,
         }
+    }
+}
+
+impl ActorOptions {
+    /// Whether it asks where to run (resources or a node): such an actor is placed by
+    /// the node (a job's driver sends it there), never created in this runtime.
+    pub fn placed(&self) -> bool {
+        !self.resources.is_empty() || self.node_id.is_some()
+    }
+
+    /// Refuses placement options that cannot be met: bad amounts, or no node to place
+    /// the actor (a runtime without remote actors).
+    pub(crate) fn check_placement(&self, remote: bool) -> Result<()> {
+        for (name, amount) in &self.resources {
+            crate::limits::check_name("resource name", name)?;
+            if !amount.is_finite() || *amount < 0.0 {
+                return Err(RayError::InvalidOptions(format!(
+                    "resource {name:?}: the amount must be a number, 0 or more (got {amount})"
+                )));
+            }
+        }
+        if let Some(node) = &self.node_id {
+            crate::limits::check_name("node id", node)?;
+        }
+        if self.placed() && !remote {
+            return Err(RayError::InvalidOptions(format!(
+                "this actor asks for {} but this runtime is not a job on a node: resources                  and node affinity are met by a node's placement (`rustyray job submit` to a                  node started with `--resources`)",
+                if self.resources.is_empty() {
+                    "a node".to_string()
+                } else {
+                    format!("resources {:?}", self.resources)
+                }
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -578,8 +622,10 @@ pub(crate) async fn create(
             }
         }
     }
-    // A detached actor of a job's driver lives in the node's runtime (`remote/`).
-    if options.detached
+    options.check_placement(runtime.remote_actors.is_some())?;
+    // A detached actor of a job's driver lives in the node's runtime (`remote/`), and
+    // so does one that asks where to run (the node places it, in a cluster on any node).
+    if (options.detached || options.placed())
         && let Some(transport) = &runtime.remote_actors
     {
         let cell = crate::remote::create(runtime, transport, class, args, options).await?;
@@ -622,7 +668,8 @@ pub(crate) fn spawn(
 /// A kept actor to bring back: its id and last snapshot (`remote/host.rs`).
 struct Revival {
     id: ActorId,
-    state: Vec<u8>,
+    /// Its last snapshot; `None`: it runs its constructor again (same id).
+    state: Option<Vec<u8>>,
 }
 
 /// [`spawn`], or with `revival` the actor of that id from its snapshot (no constructor).
@@ -638,6 +685,8 @@ fn spawn_with(
     if runtime.is_closed() {
         return Err(RayError::ShutDown);
     }
+    // Placed actors are created through `create` (a node places them), not here.
+    options.check_placement(false)?;
     crate::limits::check_name("actor class", class)?;
     crate::limits::check_name("namespace", &options.namespace)?;
     // Ray's own checks: `ValueError` for an empty name, or `get_if_exists` without one.
@@ -666,7 +715,7 @@ fn spawn_with(
     let class = runtime.registry.actor_class(class)?;
     // A wrong argument count fails the creation itself, before any instance (a
     // revived actor runs no constructor).
-    if revival.is_none() {
+    if revival.as_ref().is_none_or(|revival| revival.state.is_none()) {
         class
             .constructor_arity
             .check(&format!("{}::new", class.name), args.len())?;
@@ -741,7 +790,7 @@ fn spawn_with(
     };
     let mailbox = Mailbox {
         persist,
-        revival: revival.map(|revival| revival.state),
+        revival: revival.and_then(|revival| revival.state),
         runtime: runtime.clone(),
         id,
         class,
@@ -816,6 +865,13 @@ pub(crate) fn proxy_cell(
     ))
 }
 
+/// The module (component source name) an actor's class came from, and whether the
+/// class keeps snapshots.
+pub(crate) fn class_module(handle: &ActorHandle) -> (String, bool) {
+    let class = &handle.cell.class_info;
+    (class.component.source_name().to_string(), class.snapshot)
+}
+
 /// The module an actor's class came from, if the class keeps snapshots.
 pub(crate) fn snapshot_module(handle: &ActorHandle) -> Option<String> {
     let class = &handle.cell.class_info;
@@ -832,8 +888,21 @@ pub(crate) async fn restore(
     options: ActorOptions,
     state: Vec<u8>,
 ) -> Result<ActorHandle> {
+    revive(runtime, kept, options, Some(state), Vec::new()).await
+}
+
+/// Brings back an actor of another runtime (its node was lost) in `runtime`, with the
+/// same id and class from the same module: from `state` (its last snapshot), or with
+/// `None` by running its constructor again on `args`. Waits until it is up.
+pub(crate) async fn revive(
+    runtime: &Arc<RuntimeInner>,
+    kept: &crate::remote::PersistedActor,
+    options: ActorOptions,
+    state: Option<Vec<u8>>,
+    args: Vec<TaskArg>,
+) -> Result<ActorHandle> {
     let class = runtime.registry.actor_class(&kept.class)?;
-    if class.component.source_name() != kept.module || !class.snapshot {
+    if class.component.source_name() != kept.module || (state.is_some() && !class.snapshot) {
         return Err(RayError::ActorClassNotFound(format!(
             "{} of module {} (the loaded class of that name is of another module)",
             kept.class, kept.module
@@ -843,7 +912,7 @@ pub(crate) async fn restore(
     let handle = spawn_with(
         runtime,
         &kept.class,
-        Vec::new(),
+        args,
         options,
         None,
         Vec::new(),
@@ -1271,13 +1340,13 @@ impl Mailbox {
     /// Keeps `snapshot` beyond this process, for a kept actor (a failure is logged: the
     /// actor goes on, with its previous snapshot kept). A state holding object
     /// references is not kept: the objects would not outlive the process.
-    fn save(&self, snapshot: &Snapshot) {
+    async fn save(&self, snapshot: &Snapshot) {
         let Some(store) = &self.persist else { return };
         if !snapshot.refs.is_empty() {
             tracing::warn!(actor = %self.id, "a snapshot holding object references is not kept");
             return;
         }
-        if let Err(err) = store.save(self.id, &snapshot.state) {
+        if let Err(err) = store.save(self.id, snapshot.state.clone()).await {
             tracing::warn!(actor = %self.id, "could not keep a snapshot: {err}");
         }
     }
@@ -1311,7 +1380,7 @@ impl Mailbox {
                         .phase(self.deadline(), true, Box::pin(actor.snapshot()))
                         .await;
                     if let Ok(Ok(Some(state))) = taken {
-                        self.save(&state);
+                        self.save(&state).await;
                         self.record.snapshotted();
                         _snapshot_carried = actor.take_carried();
                         snapshot = Some(state);
@@ -1474,7 +1543,7 @@ impl Mailbox {
                                 calls_since_snapshot = 0;
                                 match self.phase(deadline, true, Box::pin(actor.snapshot())).await {
                                     Ok(Ok(Some(state))) => {
-                                        self.save(&state);
+                                        self.save(&state).await;
                                         snapshot = Some(state);
                                         self.record.snapshotted();
                                         // Handles inside the state are restored from it:

@@ -31,6 +31,7 @@ wasmtime::component::bindgen!({
         "rustyray:runtime/objects.size": async | trappable,
         "rustyray:runtime/objects.read": async | trappable,
         "rustyray:runtime/actors.create": async | trappable,
+        "rustyray:runtime/actors.create-placed": async | trappable,
         "rustyray:runtime/actors.get-named": async | trappable,
         default: trappable,
     },
@@ -394,12 +395,14 @@ impl rustyray::runtime::types::HostActorHandle for TaskCtx {
     }
 }
 
-impl rustyray::runtime::actors::Host for TaskCtx {
-    async fn create(
+impl TaskCtx {
+    /// `actors.create` and `create-placed`.
+    async fn create_actor(
         &mut self,
         class: String,
         args: Vec<rustyray::runtime::types::TaskArg>,
         options: rustyray::runtime::types::ActorOptions,
+        placement: Option<rustyray::runtime::actors::Placement>,
     ) -> wasmtime::Result<Result<Resource<GuestActorHandle>, TaskError>> {
         let args = match self.task_args(args)? {
             Ok(args) => args,
@@ -420,6 +423,14 @@ impl rustyray::runtime::actors::Host for TaskCtx {
             detached,
             ..ActorOptions::default()
         };
+        let options = match placement {
+            Some(placement) => ActorOptions {
+                resources: placement.resources.into_iter().collect(),
+                node_id: placement.node_id,
+                ..options
+            },
+            None => options,
+        };
         let runtime = self.runtime.clone();
         let scope = self.scope.clone();
         let carried = self.take_carried();
@@ -427,6 +438,28 @@ impl rustyray::runtime::actors::Host for TaskCtx {
             Ok(handle) => Ok(Ok(self.push_actor(handle.cell().clone())?)),
             Err(err) => Ok(Err(TaskError::from(&err))),
         }
+    }
+}
+
+impl rustyray::runtime::actors::Host for TaskCtx {
+    async fn create(
+        &mut self,
+        class: String,
+        args: Vec<rustyray::runtime::types::TaskArg>,
+        options: rustyray::runtime::types::ActorOptions,
+    ) -> wasmtime::Result<Result<Resource<GuestActorHandle>, TaskError>> {
+        self.create_actor(class, args, options, None).await
+    }
+
+    async fn create_placed(
+        &mut self,
+        class: String,
+        args: Vec<rustyray::runtime::types::TaskArg>,
+        options: rustyray::runtime::types::ActorOptions,
+        placement: rustyray::runtime::actors::Placement,
+    ) -> wasmtime::Result<Result<Resource<GuestActorHandle>, TaskError>> {
+        self.create_actor(class, args, options, Some(placement))
+            .await
     }
 
     async fn get_named(

@@ -1084,6 +1084,19 @@ impl ActorBuilder<'_> {
         self
     }
 
+    /// Needs `amount` of the custom resource `name` (Ray's `resources={"gpu": 1}`): a
+    /// job's driver on a node has it placed on a live node that has it.
+    pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Self {
+        self.options.resources.insert(name.into(), amount);
+        self
+    }
+
+    /// Runs on that node (a node id of `rustyray list nodes`; Ray's node affinity).
+    pub fn node_id(mut self, node: impl Into<String>) -> Self {
+        self.options.node_id = Some(node.into());
+        self
+    }
+
     /// For classes with snapshots: snapshot after every `calls` calls (default 1).
     pub fn snapshot_every(mut self, calls: u32) -> Self {
         self.options.snapshot_every = calls.max(1);

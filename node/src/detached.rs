@@ -40,6 +40,7 @@ pub struct DetachedActors {
     /// dir's path was too long.
     socket_dir: Option<PathBuf>,
     server: tokio::task::JoinHandle<()>,
+    store: Arc<FileSnapshots>,
 }
 
 impl DetachedActors {
@@ -53,7 +54,10 @@ impl DetachedActors {
     ) -> Result<Self> {
         let dir = data_dir.join("actors");
         create_private_dir(&dir)?;
-        let store = Arc::new(FileSnapshots { dir: dir.clone() });
+        let store = Arc::new(FileSnapshots {
+            dir: dir.clone(),
+            cluster: std::sync::OnceLock::new(),
+        });
         let runtime = rustyray::Runtime::builder()
             .max_instances(64)
             .max_actors(256)
@@ -78,6 +82,7 @@ impl DetachedActors {
             socket,
             socket_dir,
             server,
+            store,
         })
     }
 
@@ -89,6 +94,12 @@ impl DetachedActors {
     /// The runtime hosting them and its actors (for the state API).
     pub fn host(&self) -> &Arc<ActorHost> {
         &self.host
+    }
+
+    /// In a cluster: keeps snapshots in `store` (JetStream) from now on, instead of
+    /// the data dir, so another node can restore the actors when this one is lost.
+    pub fn attach_cluster(&self, store: Arc<dyn SnapshotStore>) {
+        let _ = self.store.cluster.set(store);
     }
 
     /// Loads a newly deployed module, so detached actors of its classes can be created.
@@ -147,10 +158,12 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         .map_err(|err| NodeError::io(format!("creating {}", dir.display()), err))
 }
 
-/// Kept actors as files: `<id>.json` and `<id>.state`.
+/// Kept actors as files: `<id>.json` and `<id>.state` (in a cluster, the cluster's store
+/// instead).
 #[derive(Debug)]
 struct FileSnapshots {
     dir: PathBuf,
+    cluster: std::sync::OnceLock<Arc<dyn SnapshotStore>>,
 }
 
 impl FileSnapshots {
@@ -233,6 +246,9 @@ fn io_error(what: &str, path: &Path, err: std::io::Error) -> rustyray::RayError 
 
 impl SnapshotStore for FileSnapshots {
     fn record(&self, actor: &PersistedActor) -> rustyray::Result<()> {
+        if let Some(cluster) = self.cluster.get() {
+            return cluster.record(actor);
+        }
         let path = self.path(actor.id, "json");
         let json = serde_json::to_vec_pretty(actor).map_err(|err| {
             rustyray::RayError::Serialization(format!("a detached actor's record: {err}"))
@@ -240,12 +256,18 @@ impl SnapshotStore for FileSnapshots {
         write_whole(&path, &json).map_err(|err| io_error("writing", &path, err))
     }
 
-    fn save(&self, actor: ActorId, state: &[u8]) -> rustyray::Result<()> {
+    fn save(&self, actor: ActorId, state: Vec<u8>) -> rustyray::remote::Pending<'_, ()> {
+        if let Some(cluster) = self.cluster.get() {
+            return cluster.save(actor, state);
+        }
         let path = self.path(actor, "state");
-        write_whole(&path, state).map_err(|err| io_error("writing", &path, err))
+        Box::pin(async move { write_whole(&path, &state).map_err(|err| io_error("writing", &path, err)) })
     }
 
     fn forget(&self, actor: ActorId) {
+        if let Some(cluster) = self.cluster.get() {
+            cluster.forget(actor);
+        }
         let _ = std::fs::remove_file(self.path(actor, "json"));
         let _ = std::fs::remove_file(self.path(actor, "state"));
     }

@@ -352,7 +352,7 @@ impl JobManager {
         });
         command.arg("--namespace").arg(namespace);
         if let Some(socket) = &self.config.actors_socket {
-            command.arg("--node-actors").arg(socket);
+            command.arg("--node-actors").arg(socket).arg("--job-id").arg(&id);
         }
         command
             .args(&spec.run_flags)

@@ -15,6 +15,8 @@
 //!   from the state files the jobs' drivers write.
 //! - `cluster.rs`: a node in a cluster (`--cluster nats://...`): heartbeats, job records
 //!   and modules in NATS JetStream, requests forwarded to the node running a job.
+//! - `cluster_actors.rs`: actors cluster-wide: placed on any node, a directory and names
+//!   in JetStream, calls node to node over NATS, restarted elsewhere when a node is lost.
 //! - `local_cluster.rs`: `rustyray cluster up|down` (nats-server and N nodes here).
 //! - `token.rs`, `metrics.rs`, `dashboard.rs` (+ `assets/`): auth, `/metrics`, `/`.
 //! - `client.rs`: a client of the node's API (the `rustyray` command's node verbs use it;
@@ -23,6 +25,7 @@
 pub mod api;
 pub mod client;
 pub mod cluster;
+pub mod cluster_actors;
 mod dashboard;
 pub mod detached;
 pub mod entrypoint;

@@ -99,6 +99,8 @@ pub struct Node {
     session: String,
     /// The node's membership of a cluster, if it joined one.
     cluster: Option<Arc<ClusterLink>>,
+    /// Its part in actors placed cluster-wide, in a cluster.
+    cluster_actors: Option<Arc<crate::cluster_actors::ClusterActors>>,
 }
 
 impl Node {
@@ -149,6 +151,9 @@ impl BoundNode {
             .await
             .map_err(|err| NodeError::io("serving", err));
         node.jobs.shutdown().await;
+        if let Some(actors) = &node.cluster_actors {
+            actors.stop();
+        }
         node.detached.shutdown().await;
         if let Some(link) = &node.cluster {
             link.leave().await;
@@ -266,8 +271,22 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
         ),
         None => None,
     };
+    let cluster_actors = match (&cluster, &config.cluster) {
+        (Some(link), Some(url)) => Some(
+            crate::cluster_actors::ClusterActors::start(
+                url,
+                link.node_id(),
+                detached.clone(),
+                modules.clone(),
+                jobs.clone(),
+            )
+            .await?,
+        ),
+        _ => None,
+    };
     let node = Arc::new(Node {
         cluster,
+        cluster_actors,
         session: format!("session_{}", api::now_ms()),
         config,
         address,

@@ -25,7 +25,7 @@ use rustyray_node::client::Client;
 
 use crate::common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_rustyray");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_rustyray");
 /// How often a wait on cluster state reads it again.
 const POLL: Duration = Duration::from_millis(100);
 /// How long a wait on cluster state may take (heartbeats expire after 4 s).
@@ -88,7 +88,7 @@ fn end(child: &mut Child) {
 }
 
 /// A `nats-server -js` of one test; killed when dropped.
-struct Nats {
+pub(crate) struct Nats {
     child: Child,
     port: u16,
     store: PathBuf,
@@ -96,7 +96,7 @@ struct Nats {
 
 impl Nats {
     /// Starts one on a free port, or `None` (with a note) when nats-server is missing.
-    fn start(store: &Path) -> Option<Nats> {
+    pub(crate) fn start(store: &Path) -> Option<Nats> {
         if Command::new("nats-server")
             .arg("--version")
             .stdout(Stdio::null())
@@ -151,7 +151,7 @@ impl Nats {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
@@ -170,10 +170,10 @@ impl Drop for Nats {
 }
 
 /// A node of one test's cluster; killed (SIGKILL) when dropped.
-struct Node {
+pub(crate) struct Node {
     child: Child,
-    address: String,
-    node_id: String,
+    pub(crate) address: String,
+    pub(crate) node_id: String,
 }
 
 impl Node {
@@ -226,15 +226,15 @@ impl Node {
         }
     }
 
-    fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         Client::new(&self.address, None).expect("a client")
     }
 
-    fn nodes(&self) -> Vec<NodeEntry> {
+    pub(crate) fn nodes(&self) -> Vec<NodeEntry> {
         self.client().get("/api/v0/nodes").expect("the nodes")
     }
 
-    fn submit(
+    pub(crate) fn submit(
         &self,
         entrypoint: &str,
         id: &str,
@@ -254,7 +254,7 @@ impl Node {
         Ok(response.submission_id)
     }
 
-    fn job(&self, id: &str) -> JobDetails {
+    pub(crate) fn job(&self, id: &str) -> JobDetails {
         self.client()
             .get(&format!("/api/jobs/{id}"))
             .expect("the job's details")
@@ -262,7 +262,7 @@ impl Node {
 
     /// Follows the job's log (through this node, wherever the job runs) until it ends,
     /// or until it holds `until`; returns what was read.
-    fn follow(&self, id: &str, until: Option<&str>) -> String {
+    pub(crate) fn follow(&self, id: &str, until: Option<&str>) -> String {
         let mut seen = String::new();
         self.client()
             .follow(&format!("/api/jobs/{id}/logs/stream"), |chunk| {
@@ -273,7 +273,7 @@ impl Node {
         seen
     }
 
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         end(&mut self.child);
     }
 }
@@ -285,7 +285,7 @@ impl Drop for Node {
 }
 
 /// Reads cluster state until `check` finds what it waits for.
-fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
         if let Some(found) = check() {
@@ -301,7 +301,7 @@ fn alive(nodes: &[NodeEntry]) -> usize {
 }
 
 /// A cluster of three nodes: `extra[i]` are node i's flags.
-fn three_nodes(nats: &Nats, name: &str, extra: [&[&str]; 3]) -> [Node; 3] {
+pub(crate) fn three_nodes(nats: &Nats, name: &str, extra: [&[&str]; 3]) -> [Node; 3] {
     let root = common::fresh_dir(name);
     let nodes = extra.map(|flags| {
         let dir = root.join(format!("node-{}", count()));

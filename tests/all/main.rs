@@ -14,6 +14,7 @@ mod cancel;
 mod cli;
 mod cli_sandbox;
 mod cluster;
+mod cluster_actors;
 mod detached;
 mod errors;
 mod hostile;

@@ -28,8 +28,9 @@ use crate::task_impl::TaskArg;
 pub trait SnapshotStore: Send + Sync + std::fmt::Debug + 'static {
     /// A new hosted actor to keep.
     fn record(&self, actor: &PersistedActor) -> Result<()>;
-    /// Its latest state, as its class's `snapshot` encoded it.
-    fn save(&self, actor: ActorId, state: &[u8]) -> Result<()>;
+    /// Its latest state, as its class's `snapshot` encoded it; the call it follows is
+    /// answered once this is done.
+    fn save(&self, actor: ActorId, state: Vec<u8>) -> crate::remote::Pending<'_, ()>;
     /// It ended for good: drop its record and state.
     fn forget(&self, actor: ActorId);
 }
@@ -75,11 +76,23 @@ impl PersistedActor {
     }
 }
 
+/// What answers the requests that reach a host's socket instead of the host itself
+/// (a node in a cluster: it places creations and forwards calls to other nodes).
+pub trait RequestRouter: Send + Sync + std::fmt::Debug + 'static {
+    /// The answer to `request`.
+    fn route(&self, request: Request) -> Routed<'_>;
+}
+
+/// A routed request's answer, to come.
+pub type Routed<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send + 'a>>;
+
 /// A runtime hosting actors for other runtimes.
 #[derive(Debug)]
 pub struct ActorHost {
     runtime: Runtime,
     hosted: Mutex<HashMap<ActorId, ActorHandle>>,
+    router: std::sync::OnceLock<Arc<dyn RequestRouter>>,
 }
 
 impl ActorHost {
@@ -89,7 +102,47 @@ impl ActorHost {
         Arc::new(ActorHost {
             runtime,
             hosted: Mutex::default(),
+            router: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Sends what reaches the socket to `router` from now on (once; a later call is
+    /// ignored).
+    pub fn set_router(&self, router: Arc<dyn RequestRouter>) {
+        let _ = self.router.set(router);
+    }
+
+    /// Whether it hosts `actor` (alive, or dead and not yet killed).
+    pub fn hosts(&self, actor: ActorId) -> bool {
+        self.hosted(actor).is_ok()
+    }
+
+    /// The module (component source name) of a hosted actor's class, and whether the
+    /// class keeps snapshots.
+    pub fn module_of(&self, actor: ActorId) -> Option<(String, bool)> {
+        self.hosted(actor)
+            .ok()
+            .map(|handle| crate::actor_impl::class_module(&handle))
+    }
+
+    /// Brings back an actor whose runtime was lost, here, with the same id: from
+    /// `state` (its last snapshot), or, with `None`, from its constructor run again on
+    /// `args`. Its class's module must be loaded here.
+    pub async fn revive(
+        &self,
+        actor: &PersistedActor,
+        state: Option<Vec<u8>>,
+        args: Vec<WireValue>,
+    ) -> Result<ActorHandle> {
+        let inner = self.runtime.inner();
+        let args = args
+            .into_iter()
+            .map(|arg| TaskArg::Value(arg.into_value()))
+            .collect();
+        let handle =
+            crate::actor_impl::revive(inner, actor, actor.options(), state, args).await?;
+        self.keep(&handle);
+        Ok(handle)
     }
 
     /// The hosting runtime (to load modules into, to shut down).
@@ -164,6 +217,9 @@ impl ActorHost {
                     .await?;
                 Ok(Response::Value(WireValue::from_value(&value, &what)?))
             }
+            Request::Locate { actor } => Ok(Response::Actor(
+                self.hosted(actor).ok().as_ref().map(remote),
+            )),
             Request::Kill { actor, no_restart } => {
                 let handle = self.hosted(actor)?;
                 handle.kill_with(no_restart);
@@ -268,7 +324,10 @@ impl ActorHost {
     async fn connection(self: Arc<Self>, mut stream: UnixStream) {
         // A frame that does not decode ends the connection; nothing else does.
         while let Ok(Some(request)) = wire::read_frame::<Request>(&mut stream).await {
-            let response = self.handle(request).await;
+            let response = match self.router.get() {
+                Some(router) => router.route(request).await,
+                None => self.handle(request).await,
+            };
             if wire::write_frame(&mut stream, &response).await.is_err() {
                 return;
             }

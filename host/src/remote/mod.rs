@@ -25,7 +25,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-pub use host::{ActorHost, PersistedActor, SnapshotStore};
+pub use host::{ActorHost, PersistedActor, RequestRouter, Routed, SnapshotStore};
 pub use socket::SocketTransport;
 pub use wire::{CreateRequest, RemoteActor, Request, Response, WireError, WireValue};
 
@@ -54,6 +54,30 @@ pub trait ActorTransport: Send + Sync + std::fmt::Debug + 'static {
     ) -> Pending<'_, WireValue>;
     /// Kills it (with a restart unless `no_restart`).
     fn kill(&self, actor: ActorId, no_restart: bool) -> Pending<'_, ()>;
+    /// The actor of that id there, if the transport can find actors by id (a cluster's
+    /// directory); `None` by default.
+    fn locate(&self, actor: ActorId) -> Pending<'_, Option<RemoteActor>> {
+        let _ = actor;
+        Box::pin(async { Ok(None) })
+    }
+}
+
+/// The actor of id `actor`, when this runtime does not have it: asked of its remote
+/// actors' transport (in a cluster, the directory of every node's actors), and made a
+/// handle here. `None` if nothing has it (or this runtime has no transport).
+pub async fn resolve(runtime: &crate::Runtime, actor: ActorId) -> Result<Option<crate::ActorHandle>> {
+    let inner = runtime.inner();
+    if let Some(cell) = inner.actors.get(actor) {
+        return Ok(Some(crate::ActorHandle::from_cell(cell)));
+    }
+    let Some(transport) = inner.remote_actors.clone() else {
+        return Ok(None);
+    };
+    match transport.locate(actor).await? {
+        Some(remote) => proxy::attach(inner, &transport, remote)
+            .map(|cell| Some(crate::ActorHandle::from_cell(cell))),
+        None => Ok(None),
+    }
 }
 
 /// Resolves arguments for a remote actor: top-level `ObjectRef`s become their values;
@@ -96,6 +120,10 @@ pub(crate) async fn create(
             get_if_exists: options.get_if_exists,
             max_pending_calls: options.max_pending_calls.map(|calls| calls as u64),
             snapshot_every: options.snapshot_every,
+            resources: options.resources,
+            node_id: options.node_id,
+            detached: options.detached,
+            owner: None,
         })
         .await?;
     proxy::attach(runtime, transport, remote)

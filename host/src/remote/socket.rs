@@ -16,12 +16,22 @@ use crate::remote::{ActorTransport, Pending};
 #[derive(Debug, Clone)]
 pub struct SocketTransport {
     path: PathBuf,
+    owner: Option<String>,
 }
 
 impl SocketTransport {
     /// The transport to the socket at `path` (nothing is connected yet).
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        SocketTransport { path: path.into() }
+        SocketTransport {
+            path: path.into(),
+            owner: None,
+        }
+    }
+
+    /// The actors it creates belong to job `job` (a non-detached one ends with it).
+    pub fn with_owner(mut self, job: impl Into<String>) -> Self {
+        self.owner = Some(job.into());
+        self
     }
 
     async fn exchange(&self, request: Request) -> Result<Response> {
@@ -55,8 +65,9 @@ fn unexpected(response: Response) -> RayError {
 }
 
 impl ActorTransport for SocketTransport {
-    fn create(&self, request: CreateRequest) -> Pending<'_, RemoteActor> {
+    fn create(&self, mut request: CreateRequest) -> Pending<'_, RemoteActor> {
         Box::pin(async move {
+            request.owner = self.owner.clone();
             match self.exchange(Request::Create(request)).await? {
                 Response::Actor(Some(actor)) => Ok(actor),
                 other => Err(unexpected(other)),
@@ -93,6 +104,15 @@ impl ActorTransport for SocketTransport {
                     raw: false,
                     data: bytes::Bytes::from_static(crate::codec::UNIT),
                 }),
+                other => Err(unexpected(other)),
+            }
+        })
+    }
+
+    fn locate(&self, actor: ActorId) -> Pending<'_, Option<RemoteActor>> {
+        Box::pin(async move {
+            match self.exchange(Request::Locate { actor }).await? {
+                Response::Actor(actor) => Ok(actor),
                 other => Err(unexpected(other)),
             }
         })

@@ -54,7 +54,7 @@ impl WireValue {
 
 /// How to create a remote actor: Ray's actor options that mean something on the host
 /// (what the caller's runtime decides — capabilities, limits — stays with the host).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateRequest {
     /// The actor class.
     pub class: String,
@@ -74,6 +74,22 @@ pub struct CreateRequest {
     pub max_pending_calls: Option<u64>,
     /// Snapshot after every this many calls.
     pub snapshot_every: u32,
+    /// Custom resources it needs (a cluster places it on a node that has them).
+    #[serde(default)]
+    pub resources: std::collections::BTreeMap<String, f64>,
+    /// The node it must run on (node affinity).
+    #[serde(default)]
+    pub node_id: Option<String>,
+    /// Whether it outlives the job that created it; otherwise it ends with it.
+    #[serde(default = "yes")]
+    pub detached: bool,
+    /// The job that created it (its submission id), filled in by the transport.
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// An actor of another runtime, as its handles there know it.
@@ -88,7 +104,7 @@ pub struct RemoteActor {
 }
 
 /// One request to the hosting runtime.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Request {
     /// Create a detached actor (answered when its constructor has run).
     Create(CreateRequest),
@@ -109,6 +125,11 @@ pub enum Request {
         args: Vec<WireValue>,
         /// Whether the caller wants the result (`false`: Ray's fire-and-forget).
         want_result: bool,
+    },
+    /// The live actor of that id (a handle received in a value, on another node).
+    Locate {
+        /// Which actor.
+        actor: ActorId,
     },
     /// Kill it (Ray's `kill(actor, no_restart)`).
     Kill {

@@ -13,6 +13,21 @@
 //! - `find-local NAME`: whether an actor named NAME is found (`Scratch`).
 //! - `nested NAME`: `Tally.sum` of a value holding references (refused: they cannot cross).
 //! - `bad-class`: a detached actor of a class no module has.
+//!
+//! In a cluster (`tests/all/cluster.rs`):
+//!
+//! - `place NAME RES N`: a detached `Tally` named NAME that needs the resource RES (1 of
+//!   it), incremented N times.
+//! - `place-on NAME NODE`: a detached `Tally` named NAME on node NODE, incremented once.
+//! - `place-local NAME RES`: a non-detached `Scratch` named NAME needing RES, incremented
+//!   once (it ends with the job).
+//! - `unplaceable RES`: a `Tally` needing RES, which no node has (`error=...`).
+//! - `chase NAME RES GATE_NODE`: a `Tally` named NAME needing RES (3 restarts, 3 call
+//!   retries), given sequence numbers 1, 2, … (`record`) until the `Gate` it creates on
+//!   GATE_NODE (named NAME-gate) is opened, then 10 more; prints `placed` after the
+//!   tenth and `count=C last=L` at the end (C = L when no number was lost or counted
+//!   twice, and its state went on from where it was).
+//! - `open NAME`: opens the gate named NAME-gate.
 
 use rustyray::{ActorOptions, ObjectRef, RayError};
 use serde::{Deserialize, Serialize};
@@ -22,12 +37,28 @@ use serde::{Deserialize, Serialize};
 #[rustyray::actor(snapshot)]
 pub struct Tally {
     count: i64,
+    /// The last sequence number `record` took.
+    #[serde(default)]
+    last: i64,
 }
 
 #[rustyray::actor]
 impl Tally {
     pub fn new(start: i64) -> Self {
-        Tally { count: start }
+        Tally {
+            count: start,
+            last: 0,
+        }
+    }
+
+    /// Counts sequence number `seq` once: a number at or below the last one taken (a
+    /// call retried after it ran) changes nothing.
+    pub fn record(&mut self, seq: i64) -> i64 {
+        if seq > self.last {
+            self.last = seq;
+            self.count += 1;
+        }
+        self.count
     }
 
     pub fn increment(&mut self) -> i64 {
@@ -63,6 +94,27 @@ impl Scratch {
     pub fn increment(&mut self) -> i64 {
         self.count += 1;
         self.count
+    }
+}
+
+/// A flag another job raises.
+#[rustyray::actor]
+pub struct Gate {
+    open: bool,
+}
+
+#[rustyray::actor]
+impl Gate {
+    pub fn new() -> Self {
+        Gate { open: false }
+    }
+
+    pub fn open(&mut self) {
+        self.open = true;
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.open
     }
 }
 
@@ -136,6 +188,94 @@ fn main() -> Result<(), RayError> {
                 Err(err) => println!("error={err}"),
             }
         }
+        "place" => {
+            let times: u32 = arg(&args, 4)?
+                .parse()
+                .map_err(|_| RayError::application("N is a number"))?;
+            let tally = Tally::remote_with(
+                ActorOptions::new()
+                    .name(arg(&args, 2)?)
+                    .get_if_exists(true)
+                    .detached(true)
+                    .resource(arg(&args, 3)?, 1.0),
+                0,
+            );
+            let mut count = tally.get().get()?;
+            for _ in 0..times {
+                count = tally.increment().get()?;
+            }
+            println!("count={count}");
+        }
+        "place-on" => {
+            let tally = Tally::remote_with(
+                ActorOptions::new()
+                    .name(arg(&args, 2)?)
+                    .detached(true)
+                    .node_id(arg(&args, 3)?),
+                0,
+            );
+            match tally.increment().get() {
+                Ok(count) => println!("count={count}"),
+                Err(err) => println!("error={err}"),
+            }
+        }
+        "place-local" => {
+            let scratch = Scratch::remote_with(
+                ActorOptions::new()
+                    .name(arg(&args, 2)?)
+                    .resource(arg(&args, 3)?, 1.0),
+                0,
+            );
+            println!("count={}", scratch.increment().get()?);
+        }
+        "unplaceable" => {
+            let tally =
+                Tally::remote_with(ActorOptions::new().resource(arg(&args, 2)?, 1.0), 0);
+            match tally.ready() {
+                Ok(()) => println!("created"),
+                Err(err) => println!("error={err}"),
+            }
+        }
+        "chase" => {
+            let name = arg(&args, 2)?;
+            let gate = Gate::remote_with(
+                ActorOptions::new()
+                    .name(format!("{name}-gate"))
+                    .detached(true)
+                    .node_id(arg(&args, 4)?),
+            );
+            gate.ready()?;
+            let tally = Tally::remote_with(
+                ActorOptions::new()
+                    .name(name)
+                    .resource(arg(&args, 3)?, 1.0)
+                    .max_restarts(3)
+                    .max_task_retries(3),
+                0,
+            );
+            let mut seq = 0;
+            let mut after = None;
+            loop {
+                seq += 1;
+                tally.record(seq).get()?;
+                if seq == 10 {
+                    println!("placed");
+                }
+                match after {
+                    None if seq > 10 && gate.is_open().get()? => after = Some(seq + 10),
+                    Some(end) if seq >= end => break,
+                    _ => {}
+                }
+            }
+            println!("count={} last={seq}", tally.get().get()?);
+        }
+        "open" => match Gate::get_named(&format!("{}-gate", arg(&args, 2)?)) {
+            Some(gate) => {
+                gate.open().get()?;
+                println!("opened");
+            }
+            None => println!("missing"),
+        },
         other => return Err(RayError::application(format!("unknown step {other}"))),
     }
     Ok(())

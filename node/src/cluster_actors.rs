@@ -1,0 +1,929 @@
+//! Actors cluster-wide: a node of a cluster places the actors its jobs create on any live
+//! node, serves the ones placed on it to every other node, and brings back elsewhere the
+//! actors of a node that was lost.
+//!
+//! - **Directory.** Each actor placed through a node (detached, or asking for resources
+//!   or a node) has an [`ActorEntry`] in JetStream KV (`rustyray_actors`, by id): the node
+//!   hosting it, how it was created, its constructor's arguments, restarts used. Its name
+//!   is claimed cluster-wide in `rustyray_actor_names` (namespace + name, hashed). Its
+//!   snapshots (snapshot classes) go to `rustyray_actor_snapshots`, before the call they
+//!   follow is answered, so an answer seen is a state kept even if the node dies.
+//! - **Routing.** A job's driver sends these actors' requests to its node's unix socket
+//!   (`remote::SocketTransport`); [`ClusterActors`] routes them: a creation to the
+//!   least-loaded live node that has the resources (or the node asked for), a call or kill
+//!   to the node hosting the actor, over NATS request/reply on `rustyray.actors.<node>`
+//!   (MessagePack `remote::Request`/`Response`, as on the socket).
+//! - **Loss.** Every second each node reads the directory; an actor whose node has no
+//!   heartbeat and does not answer is restarted by the live node placement picks (every
+//!   node picks the same one; compare-and-set on the entry makes it one): from its last
+//!   snapshot, else from its constructor, within `max_restarts`; else it is marked dead,
+//!   naming the lost node. A call in flight to a lost node is retried on the restarted
+//!   actor within `max_task_retries`, else fails with `ActorDied` naming the node; calls
+//!   not yet delivered wait for the restart.
+//! - **Lifetime.** A non-detached actor belongs to its job: when the job ends (or its
+//!   node is lost), it is killed.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use rustyray::ActorId;
+use rustyray::remote::wire::WireError;
+use rustyray::remote::{
+    ActorHost, CreateRequest, PersistedActor, RemoteActor, Request, RequestRouter, Response,
+    Routed, SnapshotStore, WireValue,
+};
+use rustyray_cluster::actors::Unanswered;
+use rustyray_cluster::{Cluster, NodeView};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::api::ModuleInfo;
+use crate::detached::DetachedActors;
+use crate::jobs::JobManager;
+use crate::modules::ModuleStore;
+
+/// How often a node looks for actors of lost nodes and for ended jobs' actors.
+pub const SWEEP_INTERVAL: Duration = Duration::from_millis(1000);
+/// How often a call in flight checks that the node hosting its actor still answers.
+pub const LIVENESS_CHECK: Duration = Duration::from_millis(500);
+/// How long a call to an actor of a lost node waits for the actor to be restarted.
+pub const RESTART_WAIT: Duration = Duration::from_secs(30);
+/// How long a liveness check or a directory step may take.
+const STEP_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// An actor as the cluster's directory keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActorEntry {
+    /// Who it is and how to bring it back (its `module` is the module's SHA-256 here).
+    pub actor: PersistedActor,
+    /// The node hosting it now.
+    pub node_id: String,
+    /// Whether its class keeps snapshots (in `rustyray_actor_snapshots`).
+    pub snapshot: bool,
+    /// Whether it outlives its job.
+    pub detached: bool,
+    /// The job that created it.
+    pub owner: Option<String>,
+    /// The node that job runs on.
+    pub owner_node: String,
+    /// The custom resources it holds where it runs.
+    pub resources: BTreeMap<String, f64>,
+    /// The node it must run on, if it asked for one.
+    pub node_affinity: Option<String>,
+    /// Its constructor's arguments (to run it again after a loss).
+    pub args: Vec<WireValue>,
+    /// Restarts used after node losses.
+    pub restarts: u32,
+    /// Why it is dead, once it is (kept so callers learn why).
+    pub dead: Option<String>,
+    /// When it was created (ms since the epoch).
+    pub created_ms: u64,
+}
+
+/// The key of an actor id in the buckets.
+pub fn id_key(actor: ActorId) -> String {
+    let id = actor.0;
+    format!("{:x}-{:016x}{:016x}", id.node, id.hi, id.lo)
+}
+
+/// The key of a name in `rustyray_actor_names`: namespace and name may hold any
+/// character, a key may not, so it is their hash.
+pub fn name_key(namespace: &str, name: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update(namespace.as_bytes());
+    hash.update([0]);
+    hash.update(name.as_bytes());
+    crate::modules::hex(&hash.finalize())
+}
+
+/// The SHA-256 of a module from its component's source name (`<dir>/<sha256>.wasm`).
+fn module_sha(source: &str) -> String {
+    std::path::Path::new(source)
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn failed(err: &rustyray::RayError) -> Response {
+    Response::Failed(err.into())
+}
+
+fn other(message: String) -> Response {
+    Response::Failed(WireError::Other(message))
+}
+
+fn encode(message: &impl Serialize) -> Vec<u8> {
+    rmp_serde::to_vec_named(message).unwrap_or_default()
+}
+
+/// The node's part in placing, serving and restarting actors cluster-wide.
+pub struct ClusterActors {
+    cluster: Cluster,
+    node_id: String,
+    detached: Arc<DetachedActors>,
+    modules: Arc<ModuleStore>,
+    jobs: Arc<JobManager>,
+    /// Non-detached actors this node's jobs created, by job.
+    owned: Mutex<HashMap<String, Vec<ActorId>>>,
+    /// Modules announced to the actors' runtime, by SHA-256.
+    loaded: Mutex<HashSet<String>>,
+    background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for ClusterActors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterActors")
+            .field("node_id", &self.node_id)
+            .finish()
+    }
+}
+
+impl ClusterActors {
+    /// Starts serving this node's actors on NATS, routes its socket's requests
+    /// cluster-wide, keeps its actors' snapshots in JetStream, and sweeps.
+    pub async fn start(
+        url: &str,
+        node_id: &str,
+        detached: Arc<DetachedActors>,
+        modules: Arc<ModuleStore>,
+        jobs: Arc<JobManager>,
+    ) -> crate::error::Result<Arc<ClusterActors>> {
+        let cluster = Cluster::connect(url, &format!("rustyray {node_id} actors")).await?;
+        let actors = Arc::new(ClusterActors {
+            cluster,
+            node_id: node_id.to_string(),
+            detached,
+            modules,
+            jobs,
+            owned: Mutex::new(HashMap::new()),
+            loaded: Mutex::new(HashSet::new()),
+            background: Mutex::new(Vec::new()),
+        });
+        if let Ok(mut loaded) = actors.loaded.lock() {
+            loaded.extend(actors.modules.list().into_iter().map(|m| m.sha256));
+        }
+        let requests = actors.cluster.serve_actor_requests(node_id).await?;
+        actors.detached.attach_cluster(Arc::new(ClusterSnapshots {
+            cluster: actors.cluster.clone(),
+        }));
+        actors.host().set_router(actors.clone());
+        let tasks = vec![
+            tokio::spawn(actors.clone().serve(requests)),
+            tokio::spawn(actors.clone().sweeps()),
+        ];
+        if let Ok(mut background) = actors.background.lock() {
+            background.extend(tasks);
+        }
+        Ok(actors)
+    }
+
+    /// Stops serving and sweeping (the actors themselves stop with the node's runtime).
+    pub fn stop(&self) {
+        if let Ok(mut background) = self.background.lock() {
+            for task in background.drain(..) {
+                task.abort();
+            }
+        }
+    }
+
+    fn host(&self) -> &Arc<ActorHost> {
+        self.detached.host()
+    }
+
+    // ---- the hosting side: requests from other nodes ----
+
+    async fn serve(self: Arc<Self>, requests: impl futures::Stream<Item = rustyray_cluster::actors::ActorMessage>) {
+        let mut requests = std::pin::pin!(requests);
+        while let Some(message) = requests.next().await {
+            let actors = self.clone();
+            tokio::spawn(async move {
+                let response = match rmp_serde::from_slice::<Request>(&message.payload) {
+                    Ok(request) => actors.hosted(request).await,
+                    Err(err) => other(format!(
+                        "an actor request to node {} did not decode ({} bytes): {err}",
+                        actors.node_id,
+                        message.payload.len()
+                    )),
+                };
+                if let Some(reply) = message.reply {
+                    let _ = actors
+                        .cluster
+                        .answer_actor_request(reply, encode(&response))
+                        .await;
+                }
+            });
+        }
+    }
+
+    /// Answers a request for the actors hosted here (never forwarded again).
+    async fn hosted(&self, request: Request) -> Response {
+        match request {
+            Request::Create(request) => self.create_here(request).await,
+            Request::Kill { actor, no_restart } => {
+                let response = self
+                    .host()
+                    .handle(Request::Kill { actor, no_restart })
+                    .await;
+                if no_restart {
+                    self.forget(actor).await;
+                }
+                response
+            }
+            other => self.host().handle(other).await,
+        }
+    }
+
+    /// Creates an actor here and records it in the directory (and claims its name).
+    async fn create_here(&self, request: CreateRequest) -> Response {
+        let mut response = self.host().handle(Request::Create(request.clone())).await;
+        if matches!(&response, Response::Failed(WireError::ActorClassNotFound(_))) {
+            self.load_modules().await;
+            response = self.host().handle(Request::Create(request.clone())).await;
+        }
+        let Response::Actor(Some(remote)) = &response else {
+            return response;
+        };
+        let key = id_key(remote.id);
+        // `get_if_exists` may have found an actor of the name here: it is in already.
+        if let Ok(Some(_)) = self.cluster.actor::<ActorEntry>(&key).await {
+            return response;
+        }
+        let (module, snapshot) = self.host().module_of(remote.id).unwrap_or_default();
+        let entry = ActorEntry {
+            actor: PersistedActor {
+                id: remote.id,
+                class: remote.class.clone(),
+                module: module_sha(&module),
+                name: remote.name.as_ref().map(|(_, name)| name.clone()),
+                namespace: request.namespace.clone(),
+                max_restarts: request.max_restarts,
+                max_task_retries: request.max_task_retries,
+                max_pending_calls: request.max_pending_calls,
+                snapshot_every: request.snapshot_every,
+            },
+            node_id: self.node_id.clone(),
+            snapshot,
+            detached: request.detached,
+            owner: request.owner.clone(),
+            owner_node: String::new(),
+            resources: request.resources.clone(),
+            node_affinity: request.node_id.clone(),
+            args: request.args.clone(),
+            restarts: 0,
+            dead: None,
+            created_ms: crate::api::now_ms(),
+        };
+        if let Err(err) = self.cluster.put_actor(&key, &entry).await {
+            self.kill_here(remote.id).await;
+            return other(format!("recording the actor in the cluster: {err}"));
+        }
+        let Some((namespace, name)) = &remote.name else {
+            return response;
+        };
+        let names = name_key(namespace, name);
+        loop {
+            match self.cluster.claim_name(&names, &key).await {
+                Ok(None) => return response,
+                Ok(Some(holder)) => match self.live_entry(&holder).await {
+                    Some(existing) => {
+                        self.kill_here(remote.id).await;
+                        let _ = self.cluster.delete_actor(&key).await;
+                        if request.get_if_exists {
+                            return Response::Actor(Some(existing));
+                        }
+                        return failed(&rustyray::RayError::ActorNameTaken {
+                            namespace: namespace.clone(),
+                            name: name.clone(),
+                        });
+                    }
+                    // A stale claim (its actor is gone): let go of it and claim again.
+                    None => {
+                        if self.cluster.release_name(&names, &holder).await.is_err() {
+                            return response;
+                        }
+                    }
+                },
+                Err(err) => {
+                    eprintln!("rustyray node: claiming actor name {name:?}: {err}");
+                    return response;
+                }
+            }
+        }
+    }
+
+    async fn kill_here(&self, actor: ActorId) {
+        let _ = self
+            .host()
+            .handle(Request::Kill {
+                actor,
+                no_restart: true,
+            })
+            .await;
+    }
+
+    /// Drops an actor that ended for good from the directory, with its name.
+    async fn forget(&self, actor: ActorId) {
+        let key = id_key(actor);
+        if let Ok(Some((entry, _))) = self.cluster.actor::<ActorEntry>(&key).await
+            && let Some(name) = &entry.actor.name
+        {
+            let _ = self
+                .cluster
+                .release_name(&name_key(&entry.actor.namespace, name), &key)
+                .await;
+        }
+        let _ = self.cluster.delete_actor(&key).await;
+    }
+
+    /// The live actor of directory key `key`, if it is alive on a live node.
+    async fn live_entry(&self, key: &str) -> Option<RemoteActor> {
+        let (entry, _) = self.cluster.actor::<ActorEntry>(key).await.ok()??;
+        if entry.dead.is_some() {
+            return None;
+        }
+        let live = self.cluster.live_node_ids().await.ok()?;
+        live.contains(&entry.node_id).then(|| remote(&entry))
+    }
+
+    /// Fetches the cluster's modules this node lacks and loads every module into the
+    /// actors' runtime that is not there yet.
+    async fn load_modules(&self) {
+        if let Ok(index) = self.cluster.modules::<ModuleInfo>().await {
+            for module in index {
+                if self.modules.find(&module.sha256).is_ok() {
+                    continue;
+                }
+                if let Ok(bytes) = self.cluster.module_bytes(&module.sha256).await {
+                    let _ = self.modules.deploy(&bytes, &module.name).await;
+                }
+            }
+        }
+        for module in self.modules.list().iter().rev() {
+            let new = self
+                .loaded
+                .lock()
+                .is_ok_and(|mut loaded| loaded.insert(module.sha256.clone()));
+            if new {
+                self.detached.deployed(&self.modules, module).await;
+            }
+        }
+    }
+
+    // ---- the routing side: requests of this node's drivers ----
+
+    async fn route_request(&self, request: Request) -> Response {
+        match request {
+            Request::Create(request) => self.create(request).await,
+            Request::Lookup { namespace, name } => {
+                match self.cluster.name(&name_key(&namespace, &name)).await {
+                    Ok(Some(key)) => Response::Actor(self.live_entry(&key).await),
+                    // Not in the cluster: one of this node's own (kept from before it
+                    // joined), if any.
+                    Ok(None) => self.host().handle(Request::Lookup { namespace, name }).await,
+                    Err(err) => other(format!("looking up actor {name:?}: {err}")),
+                }
+            }
+            Request::Locate { actor } => match self.cluster.actor::<ActorEntry>(&id_key(actor)).await {
+                Ok(Some((entry, _))) if entry.dead.is_none() => Response::Actor(Some(remote(&entry))),
+                Ok(_) => self.host().handle(Request::Locate { actor }).await,
+                Err(err) => other(format!("locating actor {actor}: {err}")),
+            },
+            Request::Call { actor, .. } | Request::Kill { actor, .. } => {
+                self.forward(actor, request).await
+            }
+        }
+    }
+
+    /// Places a new actor and creates it there.
+    async fn create(&self, mut request: CreateRequest) -> Response {
+        if let Some(name) = &request.name {
+            match self.cluster.name(&name_key(&request.namespace, name)).await {
+                Ok(Some(key)) => {
+                    if let Some(existing) = self.live_entry(&key).await {
+                        if request.get_if_exists {
+                            return Response::Actor(Some(existing));
+                        }
+                        return failed(&rustyray::RayError::ActorNameTaken {
+                            namespace: request.namespace.clone(),
+                            name: name.clone(),
+                        });
+                    }
+                }
+                Ok(None) => {}
+                Err(err) => return other(format!("looking up actor name {name:?}: {err}")),
+            }
+        }
+        let target = match self.place(&request.resources, request.node_id.as_deref()).await {
+            Ok(target) => target,
+            Err(message) => return failed(&rustyray::RayError::InvalidOptions(message)),
+        };
+        let owner = request.owner.clone();
+        let detached = request.detached;
+        // The owner node is this one: the job's driver sent it here.
+        let response = if target == self.node_id {
+            self.create_here(request.clone()).await
+        } else {
+            request.owner = owner.clone();
+            match self.send(&target, &Request::Create(request.clone())).await {
+                Ok(response) => response,
+                Err(err) => other(format!("creating the actor on node {target}: {err}")),
+            }
+        };
+        if let Response::Actor(Some(remote)) = &response {
+            // The entry the hosting node wrote names this node as the owner's.
+            let key = id_key(remote.id);
+            if let Ok(Some((mut entry, revision))) = self.cluster.actor::<ActorEntry>(&key).await
+                && entry.owner_node.is_empty()
+            {
+                entry.owner_node = self.node_id.clone();
+                let _ = self.cluster.update_actor(&key, &entry, revision).await;
+            }
+            if !detached
+                && let Some(job) = owner
+                && let Ok(mut owned) = self.owned.lock()
+            {
+                owned.entry(job).or_default().push(remote.id);
+            }
+        }
+        response
+    }
+
+    /// The live node to run an actor needing `resources` on: `node` if given (and
+    /// alive), else the least loaded (jobs and actors) that has them.
+    async fn place(
+        &self,
+        resources: &BTreeMap<String, f64>,
+        node: Option<&str>,
+    ) -> std::result::Result<String, String> {
+        let nodes = self
+            .cluster
+            .nodes()
+            .await
+            .map_err(|err| format!("reading the cluster's nodes: {err}"))?;
+        let entries = self.cluster.actors::<ActorEntry>().await.unwrap_or_default();
+        choose(&nodes, &entries, resources, node)
+    }
+
+    /// Sends a call or kill to the node hosting `actor`, following it when its node is
+    /// lost and it is restarted elsewhere.
+    async fn forward(&self, actor: ActorId, request: Request) -> Response {
+        let key = id_key(actor);
+        let is_call = matches!(request, Request::Call { .. });
+        let mut retries_used = 0u32;
+        loop {
+            let entry = match self.cluster.actor::<ActorEntry>(&key).await {
+                Ok(Some((entry, _))) => entry,
+                // Not in the directory: a detached actor of this node only.
+                Ok(None) => return self.host().handle(request).await,
+                Err(err) => return other(format!("finding actor {actor}: {err}")),
+            };
+            if let Some(reason) = &entry.dead {
+                return failed(&rustyray::RayError::ActorDied {
+                    actor,
+                    class: entry.actor.class.clone(),
+                    reason: reason.clone(),
+                });
+            }
+            let node = entry.node_id.clone();
+            if node == self.node_id {
+                return self.checked(actor, &entry, self.hosted(request).await).await;
+            }
+            match self.send(&node, &request).await {
+                Ok(response) => return self.checked(actor, &entry, response).await,
+                // Not delivered: its node is gone; wait for the restart, then send it.
+                Err(Unanswered::NoResponders) => {}
+                // Delivered, maybe run, and its node lost before it answered.
+                Err(Unanswered::TimedOut) => {
+                    if is_call {
+                        if retries_used >= entry.actor.max_task_retries {
+                            return failed(&rustyray::RayError::ActorDied {
+                                actor,
+                                class: entry.actor.class.clone(),
+                                reason: format!(
+                                    "its node {node} was lost during this call (max_task_retries {} used)",
+                                    entry.actor.max_task_retries
+                                ),
+                            });
+                        }
+                        retries_used += 1;
+                    }
+                }
+                Err(Unanswered::Failed(cause)) => {
+                    return other(format!("reaching actor {actor} on node {node}: {cause}"));
+                }
+            }
+            if let Err(reason) = self.moved(&key, &node).await {
+                return failed(&rustyray::RayError::ActorDied {
+                    actor,
+                    class: entry.actor.class.clone(),
+                    reason,
+                });
+            }
+        }
+    }
+
+    /// A hosting node that no longer has the actor means it ended: forget it there.
+    async fn checked(&self, actor: ActorId, entry: &ActorEntry, response: Response) -> Response {
+        if let Response::Failed(WireError::ActorNotFound(_)) = &response {
+            self.forget(actor).await;
+            return failed(&rustyray::RayError::ActorDied {
+                actor,
+                class: entry.actor.class.clone(),
+                reason: "it is no longer alive".into(),
+            });
+        }
+        response
+    }
+
+    /// Waits until the actor of `key` is no longer on `node` (restarted elsewhere,
+    /// dead or gone), at most [`RESTART_WAIT`].
+    async fn moved(&self, key: &str, node: &str) -> std::result::Result<(), String> {
+        let deadline = tokio::time::Instant::now() + RESTART_WAIT;
+        loop {
+            match self.cluster.actor::<ActorEntry>(key).await {
+                Ok(Some((entry, _))) if entry.node_id == node && entry.dead.is_none() => {}
+                _ => return Ok(()),
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!(
+                    "its node {node} was lost and it was not restarted within {RESTART_WAIT:?}"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Sends `request` to `node` and waits for the answer, while checking that the
+    /// node still answers (a node lost mid-call never answers).
+    async fn send(&self, node: &str, request: &Request) -> std::result::Result<Response, Unanswered> {
+        let body = encode(request);
+        let answer = tokio::select! {
+            answer = self.cluster.actor_request(node, body, None) => answer?,
+            lost = self.lost(node) => return Err(lost),
+        };
+        rmp_serde::from_slice(&answer)
+            .map_err(|err| Unanswered::Failed(format!("its answer did not decode: {err}")))
+    }
+
+    /// Returns once `node` stops answering.
+    async fn lost(&self, node: &str) -> Unanswered {
+        let probe = encode(&Request::Locate {
+            actor: ActorId(rustyray::Id {
+                node: 0,
+                hi: 0,
+                lo: 0,
+            }),
+        });
+        loop {
+            tokio::time::sleep(LIVENESS_CHECK).await;
+            if let Err(Unanswered::NoResponders | Unanswered::TimedOut) = self
+                .cluster
+                .actor_request(node, probe.clone(), Some(STEP_TIMEOUT))
+                .await
+            {
+                return Unanswered::TimedOut;
+            }
+        }
+    }
+
+    // ---- sweeping: lost nodes' actors, ended jobs' actors ----
+
+    async fn sweeps(self: Arc<Self>) {
+        let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            self.end_jobs_actors().await;
+            let _ = tokio::time::timeout(Duration::from_secs(60), self.sweep()).await;
+        }
+    }
+
+    /// Kills the non-detached actors of this node's jobs that ended.
+    async fn end_jobs_actors(&self) {
+        let ended: Vec<(String, Vec<ActorId>)> = match self.owned.lock() {
+            Ok(mut owned) => {
+                let jobs: Vec<String> = owned
+                    .keys()
+                    .filter(|job| {
+                        self.jobs
+                            .details(job)
+                            .map_or(true, |details| details.status.is_terminal())
+                    })
+                    .cloned()
+                    .collect();
+                jobs.into_iter()
+                    .filter_map(|job| owned.remove_entry(&job))
+                    .collect()
+            }
+            Err(_) => return,
+        };
+        for (_, actors) in ended {
+            for actor in actors {
+                let _ = tokio::time::timeout(
+                    STEP_TIMEOUT,
+                    self.forward(
+                        actor,
+                        Request::Kill {
+                            actor,
+                            no_restart: true,
+                        },
+                    ),
+                )
+                .await;
+            }
+        }
+    }
+
+    /// Restarts (or declares dead) the actors of lost nodes this node should take, and
+    /// kills the actors it hosts whose job's node was lost.
+    async fn sweep(&self) {
+        let Ok(nodes) = self.cluster.nodes().await else {
+            return;
+        };
+        let live: HashSet<String> = nodes
+            .iter()
+            .filter(|view| view.alive)
+            .map(|view| view.record.node_id.clone())
+            .collect();
+        let Ok(entries) = self.cluster.actors::<ActorEntry>().await else {
+            return;
+        };
+        let mut answered: HashMap<String, bool> = HashMap::new();
+        for (key, entry, revision) in &entries {
+            if entry.dead.is_some() {
+                continue;
+            }
+            let owner_lost = !entry.detached
+                && !entry.owner_node.is_empty()
+                && !live.contains(&entry.owner_node);
+            if entry.node_id == self.node_id {
+                if owner_lost {
+                    self.kill_here(entry.actor.id).await;
+                    self.forget(entry.actor.id).await;
+                }
+                continue;
+            }
+            if live.contains(&entry.node_id) {
+                continue;
+            }
+            // No heartbeat; a node that only lost NATS for a while still answers.
+            let node = entry.node_id.clone();
+            let gone = match answered.get(&node) {
+                Some(gone) => *gone,
+                None => {
+                    let gone = self.unanswering(&node).await;
+                    answered.insert(node.clone(), gone);
+                    gone
+                }
+            };
+            if !gone {
+                continue;
+            }
+            if owner_lost {
+                // Its job went with its node: nobody is left to call it.
+                if self.cluster.update_actor(key, &dead(entry, format!(
+                    "its node {node} was lost, and its job's node {} too", entry.owner_node
+                )), *revision).await.is_ok() {
+                    self.release(entry).await;
+                }
+                continue;
+            }
+            let others: Vec<(String, ActorEntry, u64)> = entries
+                .iter()
+                .filter(|(other, _, _)| other != key)
+                .cloned()
+                .collect();
+            let chosen = choose(&nodes, &others, &entry.resources, None);
+            let Ok(chosen) = chosen else {
+                let reason = format!(
+                    "its node {node} was lost and no live node has what it needs ({})",
+                    crate::cluster::describe(&entry.resources)
+                );
+                if self.cluster.update_actor(key, &dead(entry, reason), *revision).await.is_ok() {
+                    self.release(entry).await;
+                }
+                continue;
+            };
+            if chosen != self.node_id {
+                continue;
+            }
+            if entry.restarts >= entry.actor.max_restarts || entry.node_affinity.is_some() {
+                let reason = if entry.node_affinity.is_some() {
+                    format!("its node {node} was lost (it was bound to that node)")
+                } else {
+                    format!(
+                        "its node {node} was lost and it has no restarts left (max_restarts {})",
+                        entry.actor.max_restarts
+                    )
+                };
+                if self.cluster.update_actor(key, &dead(entry, reason), *revision).await.is_ok() {
+                    self.release(entry).await;
+                }
+                continue;
+            }
+            let mut claimed = entry.clone();
+            claimed.node_id = self.node_id.clone();
+            claimed.restarts += 1;
+            let Ok(revision) = self.cluster.update_actor(key, &claimed, *revision).await else {
+                continue;
+            };
+            if let Err(err) = self.revive(key, &claimed).await {
+                let reason = format!("its node {node} was lost and restarting it on {} failed: {err}", self.node_id);
+                eprintln!("rustyray node: actor {key} {reason}");
+                if self.cluster.update_actor(key, &dead(&claimed, reason), revision).await.is_ok() {
+                    self.release(&claimed).await;
+                }
+            } else {
+                eprintln!(
+                    "rustyray node: actor {key} ({}) of lost node {node} restarted here",
+                    rustyray::terminal::escape_text(&claimed.actor.class)
+                );
+            }
+        }
+    }
+
+    /// Whether `node` does not answer on its actor subject.
+    async fn unanswering(&self, node: &str) -> bool {
+        let probe = encode(&Request::Locate {
+            actor: ActorId(rustyray::Id {
+                node: 0,
+                hi: 0,
+                lo: 0,
+            }),
+        });
+        matches!(
+            self.cluster
+                .actor_request(node, probe, Some(STEP_TIMEOUT))
+                .await,
+            Err(Unanswered::NoResponders | Unanswered::TimedOut)
+        )
+    }
+
+    async fn release(&self, entry: &ActorEntry) {
+        if let Some(name) = &entry.actor.name {
+            let _ = self
+                .cluster
+                .release_name(&name_key(&entry.actor.namespace, name), &id_key(entry.actor.id))
+                .await;
+        }
+    }
+
+    /// Brings an actor of a lost node back here: from its last snapshot, else from its
+    /// constructor.
+    async fn revive(&self, key: &str, entry: &ActorEntry) -> rustyray::Result<()> {
+        let module = match self.modules.find(&entry.actor.module) {
+            Ok(module) => module,
+            Err(_) => {
+                self.load_modules().await;
+                self.modules.find(&entry.actor.module).map_err(|_| {
+                    rustyray::RayError::ActorClassNotFound(format!(
+                        "{} (its module {} is not in the cluster)",
+                        entry.actor.class, entry.actor.module
+                    ))
+                })?
+            }
+        };
+        self.load_modules().await;
+        let mut actor = entry.actor.clone();
+        actor.module = self.modules.path(&module).display().to_string();
+        let state = if entry.snapshot {
+            self.cluster
+                .snapshot(key)
+                .await
+                .map_err(|err| rustyray::RayError::Remote(err.to_string()))?
+        } else {
+            None
+        };
+        self.host()
+            .revive(&actor, state, entry.args.clone())
+            .await
+            .map(|_| ())
+    }
+}
+
+impl RequestRouter for ClusterActors {
+    fn route(&self, request: Request) -> Routed<'_> {
+        Box::pin(self.route_request(request))
+    }
+}
+
+/// The entry, marked dead for `reason`.
+fn dead(entry: &ActorEntry, reason: String) -> ActorEntry {
+    ActorEntry {
+        dead: Some(reason),
+        ..entry.clone()
+    }
+}
+
+/// What a caller is told of a directory entry.
+fn remote(entry: &ActorEntry) -> RemoteActor {
+    RemoteActor {
+        id: entry.actor.id,
+        class: entry.actor.class.clone(),
+        name: entry
+            .actor
+            .name
+            .clone()
+            .map(|name| (entry.actor.namespace.clone(), name)),
+    }
+}
+
+/// The live node to place an actor needing `resources` on (`node`: that one, if alive):
+/// the least loaded — jobs running and waiting, plus actors it hosts — among those with
+/// the resources free, else among those that have them at all; ties by node id, so every
+/// node chooses the same.
+fn choose(
+    nodes: &[NodeView],
+    entries: &[(String, ActorEntry, u64)],
+    resources: &BTreeMap<String, f64>,
+    node: Option<&str>,
+) -> std::result::Result<String, String> {
+    if let Some(node) = node {
+        return if nodes.iter().any(|view| view.alive && view.record.node_id == node) {
+            Ok(node.to_string())
+        } else {
+            Err(format!(
+                "node affinity: node {node:?} is not a live node of the cluster (see `rustyray list nodes`)"
+            ))
+        };
+    }
+    let mut adjusted: Vec<NodeView> = nodes.to_vec();
+    for view in &mut adjusted {
+        for (_, entry, _) in entries {
+            if entry.dead.is_some() || entry.node_id != view.record.node_id {
+                continue;
+            }
+            view.record.pending_jobs += 1;
+            for (name, amount) in &entry.resources {
+                if let Some(left) = view.record.available.get_mut(name) {
+                    *left -= amount;
+                }
+            }
+        }
+    }
+    rustyray_cluster::registry::place(&adjusted, resources)
+        .map(|record| record.node_id.clone())
+        .ok_or_else(|| {
+            format!(
+                "no live node of the cluster has the resources this actor asks for ({}): start \
+                 a node with `rustyray start --cluster URL --resources NAME=N`",
+                crate::cluster::describe(resources)
+            )
+        })
+}
+
+/// Snapshots of the node's hosted actors, kept in JetStream so another node can restore
+/// them when this one is lost.
+#[derive(Debug)]
+pub struct ClusterSnapshots {
+    cluster: Cluster,
+}
+
+impl SnapshotStore for ClusterSnapshots {
+    fn record(&self, _actor: &PersistedActor) -> rustyray::Result<()> {
+        // The directory entry is written by `ClusterActors::create_here`.
+        Ok(())
+    }
+
+    fn save(&self, actor: ActorId, state: Vec<u8>) -> rustyray::remote::Pending<'_, ()> {
+        Box::pin(async move {
+            self.cluster
+                .save_snapshot(&id_key(actor), state)
+                .await
+                .map_err(|err| rustyray::RayError::Remote(format!("keeping a snapshot: {err}")))
+        })
+    }
+
+    fn forget(&self, actor: ActorId) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let cluster = self.cluster.clone();
+        runtime.spawn(async move {
+            let key = id_key(actor);
+            if let Ok(Some((entry, _))) = cluster.actor::<ActorEntry>(&key).await
+                && let Some(name) = &entry.actor.name
+            {
+                let _ = cluster
+                    .release_name(&name_key(&entry.actor.namespace, name), &key)
+                    .await;
+            }
+            let _ = cluster.delete_actor(&key).await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_keys_are_valid_keys_whatever_the_name() {
+        let key = name_key("shop", "a name with spaces/and.dots\u{0}");
+        assert!(rustyray_cluster::valid_key(&key), "{key}");
+        assert_ne!(key, name_key("sho", "pa name with spaces/and.dots\u{0}"));
+        assert_eq!(module_sha("/data/modules/abc123.wasm"), "abc123");
+    }
+}

@@ -1,0 +1,206 @@
+//! Actors cluster-wide (`node/src/cluster_actors.rs`), with the `detached` program: an
+//! actor a job creates is placed on the node that has what it asks for, found by name
+//! and called from a job on another node, and restarted on another node from its last
+//! snapshot (kept in JetStream) when its node is killed with SIGKILL mid-job. Each test
+//! starts its own nats-server and three nodes (`cluster.rs`'s helpers); waits on cluster
+//! state poll it (a heartbeat's expiry sends no event), everything else waits on a job's
+//! log.
+
+use std::process::Command;
+
+use rustyray::remote::{Request, Response, WireError};
+use rustyray_node::api::JobStatus;
+
+use crate::cluster::{BIN, Nats, Node, three_nodes, wait_until};
+use crate::common;
+
+/// Runs one step of the `detached` program (namespace `shop`) as job `id` through
+/// `via`, on a node that has `resource`; returns its log once it ended.
+fn step(via: &Node, id: &str, resource: &str, args: &str) -> String {
+    via.submit(
+        &format!("rustyray run detached --namespace shop -- {args}"),
+        id,
+        &[(resource, 1.0)],
+    )
+    .expect("submitting a step");
+    let log = via.follow(id, None);
+    assert_eq!(via.job(id).status, JobStatus::Succeeded, "{id}: {log}");
+    log
+}
+
+/// The actors node `node` hosts, as `rustyray list actors --json` prints them.
+fn actors_on(node: &Node) -> Vec<serde_json::Value> {
+    let out = Command::new(BIN)
+        .args(["list", "actors", "--json", "--limit", "1000", "--address"])
+        .arg(&node.address)
+        .output()
+        .expect("rustyray list actors");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("the actors as JSON")
+}
+
+/// Whether node `node` hosts a live actor named `name`.
+fn hosts(node: &Node, name: &str) -> bool {
+    actors_on(node)
+        .iter()
+        .any(|actor| actor["name"] == name && actor["state"] == "ALIVE")
+}
+
+fn deploy_detached(node: &Node) {
+    let bytes = std::fs::read(rustyray_tests::DETACHED).expect("reading the detached program");
+    node.client()
+        .deploy(&bytes, "detached")
+        .expect("deploying the detached program");
+}
+
+#[test]
+fn an_actor_is_placed_where_its_resources_are_and_called_by_name_from_another_node() {
+    let Some(nats) = Nats::start(&common::fresh_dir("cactors-place-nats")) else {
+        return;
+    };
+    let [a, b, c] = three_nodes(
+        &nats,
+        "cactors-place",
+        [
+            &["--resources", "driver=4"],
+            &["--resources", "gpu=1"],
+            &["--resources", "caller=4"],
+        ],
+    );
+    deploy_detached(&a);
+
+    // A job on A creates it; it needs a gpu, which only B has: it runs on B, as
+    // `rustyray list actors` on B shows (and A does not host it).
+    let log = step(&a, "place", "driver", "place tally gpu 3");
+    assert!(log.contains("count=3"), "{log}");
+    assert!(hosts(&b, "tally"), "{:?}", actors_on(&b));
+    assert!(!hosts(&a, "tally") && !hosts(&c, "tally"));
+
+    // A job on C finds it by name and calls it, with its state.
+    let log = step(&c, "incr-from-c", "caller", "incr tally");
+    assert!(log.contains("count=4"), "{log}");
+
+    // Node affinity: on the node asked for.
+    let log = step(&a, "pinned", "driver", &format!("place-on pinned {}", c.node_id));
+    assert!(log.contains("count=1"), "{log}");
+    assert!(hosts(&c, "pinned"), "{:?}", actors_on(&c));
+    let log = step(&a, "pinned-gone", "driver", "place-on lost node_0000000000000000");
+    assert!(log.contains("not a live node"), "{log}");
+
+    // What no node has is refused with the reason, at creation.
+    let log = step(&a, "no-tpu", "driver", "unplaceable tpu");
+    assert!(log.contains("error=") && log.contains("tpu=1"), "{log}");
+
+    // A non-detached actor placed on B ends with its job.
+    let log = step(&a, "scratch", "driver", "place-local scratch gpu");
+    assert!(log.contains("count=1"), "{log}");
+    wait_until("the job's actor to end with it", || {
+        (!hosts(&b, "scratch")).then_some(())
+    });
+    let log = step(&c, "find-scratch", "caller", "find-local scratch");
+    assert!(log.contains("missing"), "{log}");
+
+    // Hostile: garbage on B's actor subject gets a typed error back; a call to an actor
+    // B does not host is ActorNotFound; B lives on and its actor answers.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        let cluster = rustyray_cluster::Cluster::connect(&nats.url(), "hostile test")
+            .await
+            .expect("connecting to NATS");
+        for garbage in [&b"\xc1\xc1 not msgpack"[..], &[], &[0x92, 0x01]] {
+            let answer = cluster
+                .actor_request(&b.node_id, garbage.to_vec(), Some(std::time::Duration::from_secs(10)))
+                .await
+                .expect("an answer to garbage");
+            let response: Response = rmp_serde::from_slice(&answer).expect("a response");
+            assert!(
+                matches!(&response, Response::Failed(WireError::Other(message)) if message.contains("did not decode")),
+                "{response:?}"
+            );
+        }
+        let call = Request::Call {
+            actor: rustyray::ActorId(rustyray::Id::random(0)),
+            method: "increment".into(),
+            args: vec![],
+            want_result: true,
+        };
+        let answer = cluster
+            .actor_request(
+                &b.node_id,
+                rmp_serde::to_vec_named(&call).expect("encoding"),
+                Some(std::time::Duration::from_secs(10)),
+            )
+            .await
+            .expect("an answer");
+        let response: Response = rmp_serde::from_slice(&answer).expect("a response");
+        assert!(
+            matches!(response, Response::Failed(WireError::ActorNotFound(_))),
+            "{response:?}"
+        );
+    });
+    let log = step(&c, "after-garbage", "caller", "incr tally");
+    assert!(log.contains("count=5"), "{log}");
+}
+
+#[test]
+fn a_snapshot_actor_of_a_killed_node_goes_on_elsewhere_from_its_snapshot_mid_job() {
+    let Some(nats) = Nats::start(&common::fresh_dir("cactors-loss-nats")) else {
+        return;
+    };
+    let [a, b, c] = three_nodes(
+        &nats,
+        "cactors-loss",
+        [
+            &["--resources", "driver=4"],
+            &["--resources", "gpu=1"],
+            &["--resources", "gpu=1"],
+        ],
+    );
+    let mut nodes = [b, c];
+    deploy_detached(&a);
+    // The canary: a detached actor on A, which nothing here touches.
+    let log = step(&a, "canary", "driver", &format!("place-on canary {}", a.node_id));
+    assert!(log.contains("count=1"), "{log}");
+
+    // A job on A keeps calling a snapshot actor on a gpu node (B or C) ...
+    a.submit(
+        &format!(
+            "rustyray run detached --namespace shop -- chase ledger gpu {}",
+            a.node_id
+        ),
+        "chase",
+        &[("driver", 1.0)],
+    )
+    .expect("submitting the chase");
+    a.follow("chase", Some("placed"));
+    let victim = if hosts(&nodes[0], "ledger") { 0 } else { 1 };
+    let heir = 1 - victim;
+    assert!(hosts(&nodes[victim], "ledger"), "ledger on neither gpu node");
+    // ... whose node is killed while it does.
+    let lost = nodes[victim].node_id.clone();
+    nodes[victim].kill();
+    wait_until("the actor restarted on the other gpu node", || {
+        hosts(&nodes[heir], "ledger").then_some(())
+    });
+    let log = step(&a, "open", "driver", "open ledger");
+    assert!(log.contains("opened"), "{log}");
+    let log = a.follow("chase", None);
+    assert_eq!(a.job("chase").status, JobStatus::Succeeded, "{log}");
+    // Every number counted once, and the count went on from the snapshot (a restart from
+    // the constructor would have started it again at 0).
+    let end = log
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("count="))
+        .unwrap_or_else(|| panic!("no count in {log}"));
+    let (count, last) = end.split_once(" last=").expect("count=C last=L");
+    assert_eq!(count, last, "{log}");
+    assert!(last.parse::<u64>().expect("a number") > 20, "{log}");
+    assert!(!log.contains(&format!("{lost} was lost during")), "{log}");
+
+    // The canary is unaffected.
+    let log = step(&a, "canary-after", "driver", "incr canary");
+    assert!(log.contains("count=2"), "{log}");
+}
