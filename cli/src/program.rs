@@ -120,7 +120,12 @@ pub enum Command {
         node_actors: Option<PathBuf>,
         /// The job this driver runs (the node passes it): its non-detached actors placed
         /// on the cluster end with it.
-        #[arg(long = "job-id", value_name = "ID", hide = true, requires = "node_actors")]
+        #[arg(
+            long = "job-id",
+            value_name = "ID",
+            hide = true,
+            requires = "node_actors"
+        )]
         job_id: Option<String>,
         /// Sockets and HTTP connections each task or actor may have open (default 16).
         #[arg(long, value_name = "N")]

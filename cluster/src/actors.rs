@@ -94,11 +94,10 @@ impl Cluster {
         if !valid_key(id) {
             return Ok(None);
         }
-        let entry = self
-            .actors
-            .entry(id)
-            .await
-            .map_err(|err| ClusterError::nats(format!("reading {id} in {ACTORS_BUCKET}"), err))?;
+        let entry =
+            self.actors.entry(id).await.map_err(|err| {
+                ClusterError::nats(format!("reading {id} in {ACTORS_BUCKET}"), err)
+            })?;
         let Some(entry) = entry else {
             return Ok(None);
         };
@@ -146,9 +145,7 @@ impl Cluster {
             .await
         {
             Ok(_) => Ok(None),
-            Err(err)
-                if err.kind() == async_nats::jetstream::kv::CreateErrorKind::AlreadyExists =>
-            {
+            Err(err) if err.kind() == async_nats::jetstream::kv::CreateErrorKind::AlreadyExists => {
                 Ok(Some(self.name(key).await?.unwrap_or_default()))
             }
             Err(err) => Err(ClusterError::nats(

@@ -715,7 +715,10 @@ fn spawn_with(
     let class = runtime.registry.actor_class(class)?;
     // A wrong argument count fails the creation itself, before any instance (a
     // revived actor runs no constructor).
-    if revival.as_ref().is_none_or(|revival| revival.state.is_none()) {
+    if revival
+        .as_ref()
+        .is_none_or(|revival| revival.state.is_none())
+    {
         class
             .constructor_arity
             .check(&format!("{}::new", class.name), args.len())?;

@@ -31,8 +31,8 @@ use futures::StreamExt;
 use rustyray::ActorId;
 use rustyray::remote::wire::WireError;
 use rustyray::remote::{
-    ActorHost, CreateRequest, PersistedActor, RemoteActor, Request, RequestRouter, Response,
-    Routed, SnapshotStore, WireValue,
+    ActorHost, ActorTransport, CreateRequest, Pending, PersistedActor, RemoteActor, Request,
+    RequestRouter, Response, Routed, SnapshotStore, WireValue,
 };
 use rustyray_cluster::actors::Unanswered;
 use rustyray_cluster::{Cluster, NodeView};
@@ -76,6 +76,9 @@ pub struct ActorEntry {
     pub args: Vec<WireValue>,
     /// Restarts used after node losses.
     pub restarts: u32,
+    /// Being brought back on `node_id` (claimed there, not up yet): calls wait.
+    #[serde(default)]
+    pub restarting: bool,
     /// Why it is dead, once it is (kept so callers learn why).
     pub dead: Option<String>,
     /// When it was created (ms since the epoch).
@@ -194,7 +197,10 @@ impl ClusterActors {
 
     // ---- the hosting side: requests from other nodes ----
 
-    async fn serve(self: Arc<Self>, requests: impl futures::Stream<Item = rustyray_cluster::actors::ActorMessage>) {
+    async fn serve(
+        self: Arc<Self>,
+        requests: impl futures::Stream<Item = rustyray_cluster::actors::ActorMessage>,
+    ) {
         let mut requests = std::pin::pin!(requests);
         while let Some(message) = requests.next().await {
             let actors = self.clone();
@@ -238,7 +244,10 @@ impl ClusterActors {
     /// Creates an actor here and records it in the directory (and claims its name).
     async fn create_here(&self, request: CreateRequest) -> Response {
         let mut response = self.host().handle(Request::Create(request.clone())).await;
-        if matches!(&response, Response::Failed(WireError::ActorClassNotFound(_))) {
+        if matches!(
+            &response,
+            Response::Failed(WireError::ActorClassNotFound(_))
+        ) {
             self.load_modules().await;
             response = self.host().handle(Request::Create(request.clone())).await;
         }
@@ -272,6 +281,7 @@ impl ClusterActors {
             node_affinity: request.node_id.clone(),
             args: request.args.clone(),
             restarts: 0,
+            restarting: false,
             dead: None,
             created_ms: crate::api::now_ms(),
         };
@@ -373,7 +383,9 @@ impl ClusterActors {
 
     // ---- the routing side: requests of this node's drivers ----
 
-    async fn route_request(&self, request: Request) -> Response {
+    /// Answers a request of this node's drivers (or of anything on this node holding an
+    /// actor handle): placed, found or forwarded cluster-wide.
+    pub async fn route_request(&self, request: Request) -> Response {
         match request {
             Request::Create(request) => self.create(request).await,
             Request::Lookup { namespace, name } => {
@@ -381,15 +393,23 @@ impl ClusterActors {
                     Ok(Some(key)) => Response::Actor(self.live_entry(&key).await),
                     // Not in the cluster: one of this node's own (kept from before it
                     // joined), if any.
-                    Ok(None) => self.host().handle(Request::Lookup { namespace, name }).await,
+                    Ok(None) => {
+                        self.host()
+                            .handle(Request::Lookup { namespace, name })
+                            .await
+                    }
                     Err(err) => other(format!("looking up actor {name:?}: {err}")),
                 }
             }
-            Request::Locate { actor } => match self.cluster.actor::<ActorEntry>(&id_key(actor)).await {
-                Ok(Some((entry, _))) if entry.dead.is_none() => Response::Actor(Some(remote(&entry))),
-                Ok(_) => self.host().handle(Request::Locate { actor }).await,
-                Err(err) => other(format!("locating actor {actor}: {err}")),
-            },
+            Request::Locate { actor } => {
+                match self.cluster.actor::<ActorEntry>(&id_key(actor)).await {
+                    Ok(Some((entry, _))) if entry.dead.is_none() => {
+                        Response::Actor(Some(remote(&entry)))
+                    }
+                    Ok(_) => self.host().handle(Request::Locate { actor }).await,
+                    Err(err) => other(format!("locating actor {actor}: {err}")),
+                }
+            }
             Request::Call { actor, .. } | Request::Kill { actor, .. } => {
                 self.forward(actor, request).await
             }
@@ -415,7 +435,10 @@ impl ClusterActors {
                 Err(err) => return other(format!("looking up actor name {name:?}: {err}")),
             }
         }
-        let target = match self.place(&request.resources, request.node_id.as_deref()).await {
+        let target = match self
+            .place(&request.resources, request.node_id.as_deref())
+            .await
+        {
             Ok(target) => target,
             Err(message) => return failed(&rustyray::RayError::InvalidOptions(message)),
         };
@@ -462,7 +485,11 @@ impl ClusterActors {
             .nodes()
             .await
             .map_err(|err| format!("reading the cluster's nodes: {err}"))?;
-        let entries = self.cluster.actors::<ActorEntry>().await.unwrap_or_default();
+        let entries = self
+            .cluster
+            .actors::<ActorEntry>()
+            .await
+            .unwrap_or_default();
         choose(&nodes, &entries, resources, node)
     }
 
@@ -487,8 +514,20 @@ impl ClusterActors {
                 });
             }
             let node = entry.node_id.clone();
+            if entry.restarting {
+                if let Err(reason) = self.moved(&key, None).await {
+                    return failed(&rustyray::RayError::ActorDied {
+                        actor,
+                        class: entry.actor.class.clone(),
+                        reason,
+                    });
+                }
+                continue;
+            }
             if node == self.node_id {
-                return self.checked(actor, &entry, self.hosted(request).await).await;
+                return self
+                    .checked(actor, &entry, self.hosted(request).await)
+                    .await;
             }
             match self.send(&node, &request).await {
                 Ok(response) => return self.checked(actor, &entry, response).await,
@@ -514,7 +553,7 @@ impl ClusterActors {
                     return other(format!("reaching actor {actor} on node {node}: {cause}"));
                 }
             }
-            if let Err(reason) = self.moved(&key, &node).await {
+            if let Err(reason) = self.moved(&key, Some(&node)).await {
                 return failed(&rustyray::RayError::ActorDied {
                     actor,
                     class: entry.actor.class.clone(),
@@ -524,9 +563,23 @@ impl ClusterActors {
         }
     }
 
-    /// A hosting node that no longer has the actor means it ended: forget it there.
+    /// A hosting node that no longer has the actor (and still is where the directory
+    /// says it is) means it ended: forget it.
     async fn checked(&self, actor: ActorId, entry: &ActorEntry, response: Response) -> Response {
         if let Response::Failed(WireError::ActorNotFound(_)) = &response {
+            let key = id_key(actor);
+            if let Ok(Some((now, _))) = self.cluster.actor::<ActorEntry>(&key).await
+                && (now.node_id != entry.node_id || now.restarting)
+            {
+                return failed(&rustyray::RayError::ActorDied {
+                    actor,
+                    class: entry.actor.class.clone(),
+                    reason: format!(
+                        "it moved from node {} while this call was sent",
+                        entry.node_id
+                    ),
+                });
+            }
             self.forget(actor).await;
             return failed(&rustyray::RayError::ActorDied {
                 actor,
@@ -537,18 +590,23 @@ impl ClusterActors {
         response
     }
 
-    /// Waits until the actor of `key` is no longer on `node` (restarted elsewhere,
-    /// dead or gone), at most [`RESTART_WAIT`].
-    async fn moved(&self, key: &str, node: &str) -> std::result::Result<(), String> {
+    /// Waits until the actor of `key` is up again: no longer on `node` (restarted
+    /// elsewhere, dead or gone) and not restarting, at most [`RESTART_WAIT`].
+    async fn moved(&self, key: &str, node: Option<&str>) -> std::result::Result<(), String> {
         let deadline = tokio::time::Instant::now() + RESTART_WAIT;
         loop {
-            match self.cluster.actor::<ActorEntry>(key).await {
-                Ok(Some((entry, _))) if entry.node_id == node && entry.dead.is_none() => {}
+            let last = match self.cluster.actor::<ActorEntry>(key).await {
+                Ok(Some((entry, _)))
+                    if entry.dead.is_none()
+                        && (entry.restarting || node == Some(entry.node_id.as_str())) =>
+                {
+                    entry.node_id
+                }
                 _ => return Ok(()),
-            }
+            };
             if tokio::time::Instant::now() >= deadline {
                 return Err(format!(
-                    "its node {node} was lost and it was not restarted within {RESTART_WAIT:?}"
+                    "its node {last} was lost and it was not restarted within {RESTART_WAIT:?}"
                 ));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -557,7 +615,11 @@ impl ClusterActors {
 
     /// Sends `request` to `node` and waits for the answer, while checking that the
     /// node still answers (a node lost mid-call never answers).
-    async fn send(&self, node: &str, request: &Request) -> std::result::Result<Response, Unanswered> {
+    async fn send(
+        &self,
+        node: &str,
+        request: &Request,
+    ) -> std::result::Result<Response, Unanswered> {
         let body = encode(request);
         let answer = tokio::select! {
             answer = self.cluster.actor_request(node, body, None) => answer?,
@@ -683,9 +745,22 @@ impl ClusterActors {
             }
             if owner_lost {
                 // Its job went with its node: nobody is left to call it.
-                if self.cluster.update_actor(key, &dead(entry, format!(
-                    "its node {node} was lost, and its job's node {} too", entry.owner_node
-                )), *revision).await.is_ok() {
+                if self
+                    .cluster
+                    .update_actor(
+                        key,
+                        &dead(
+                            entry,
+                            format!(
+                                "its node {node} was lost, and its job's node {} too",
+                                entry.owner_node
+                            ),
+                        ),
+                        *revision,
+                    )
+                    .await
+                    .is_ok()
+                {
                     self.release(entry).await;
                 }
                 continue;
@@ -701,7 +776,12 @@ impl ClusterActors {
                     "its node {node} was lost and no live node has what it needs ({})",
                     crate::cluster::describe(&entry.resources)
                 );
-                if self.cluster.update_actor(key, &dead(entry, reason), *revision).await.is_ok() {
+                if self
+                    .cluster
+                    .update_actor(key, &dead(entry, reason), *revision)
+                    .await
+                    .is_ok()
+                {
                     self.release(entry).await;
                 }
                 continue;
@@ -718,7 +798,12 @@ impl ClusterActors {
                         entry.actor.max_restarts
                     )
                 };
-                if self.cluster.update_actor(key, &dead(entry, reason), *revision).await.is_ok() {
+                if self
+                    .cluster
+                    .update_actor(key, &dead(entry, reason), *revision)
+                    .await
+                    .is_ok()
+                {
                     self.release(entry).await;
                 }
                 continue;
@@ -726,13 +811,33 @@ impl ClusterActors {
             let mut claimed = entry.clone();
             claimed.node_id = self.node_id.clone();
             claimed.restarts += 1;
+            claimed.restarting = true;
             let Ok(revision) = self.cluster.update_actor(key, &claimed, *revision).await else {
                 continue;
             };
-            if let Err(err) = self.revive(key, &claimed).await {
-                let reason = format!("its node {node} was lost and restarting it on {} failed: {err}", self.node_id);
+            let revived = self.revive(key, &claimed).await;
+            claimed.restarting = false;
+            let revived = match revived {
+                Ok(()) => self
+                    .cluster
+                    .update_actor(key, &claimed, revision)
+                    .await
+                    .map(|_| ())
+                    .map_err(|err| rustyray::RayError::Remote(err.to_string())),
+                Err(err) => Err(err),
+            };
+            if let Err(err) = revived {
+                let reason = format!(
+                    "its node {node} was lost and restarting it on {} failed: {err}",
+                    self.node_id
+                );
                 eprintln!("rustyray node: actor {key} {reason}");
-                if self.cluster.update_actor(key, &dead(&claimed, reason), revision).await.is_ok() {
+                if self
+                    .cluster
+                    .update_actor(key, &dead(&claimed, reason), revision)
+                    .await
+                    .is_ok()
+                {
                     self.release(&claimed).await;
                 }
             } else {
@@ -765,7 +870,10 @@ impl ClusterActors {
         if let Some(name) = &entry.actor.name {
             let _ = self
                 .cluster
-                .release_name(&name_key(&entry.actor.namespace, name), &id_key(entry.actor.id))
+                .release_name(
+                    &name_key(&entry.actor.namespace, name),
+                    &id_key(entry.actor.id),
+                )
                 .await;
         }
     }
@@ -800,6 +908,85 @@ impl ClusterActors {
             .revive(&actor, state, entry.args.clone())
             .await
             .map(|_| ())
+    }
+}
+
+/// In-process access to the cluster's actors, for a runtime of this node (the same
+/// routing as the node's socket).
+impl ActorTransport for ClusterActors {
+    fn create(&self, request: CreateRequest) -> Pending<'_, RemoteActor> {
+        Box::pin(async move {
+            match self.route_request(Request::Create(request)).await {
+                Response::Actor(Some(actor)) => Ok(actor),
+                other => Err(unexpected(other)),
+            }
+        })
+    }
+
+    fn lookup(&self, namespace: String, name: String) -> Pending<'_, Option<RemoteActor>> {
+        Box::pin(async move {
+            match self
+                .route_request(Request::Lookup { namespace, name })
+                .await
+            {
+                Response::Actor(actor) => Ok(actor),
+                other => Err(unexpected(other)),
+            }
+        })
+    }
+
+    fn call(
+        &self,
+        actor: ActorId,
+        method: String,
+        args: Vec<WireValue>,
+        want_result: bool,
+    ) -> Pending<'_, WireValue> {
+        Box::pin(async move {
+            let request = Request::Call {
+                actor,
+                method,
+                args,
+                want_result,
+            };
+            match self.route_request(request).await {
+                Response::Value(value) => Ok(value),
+                Response::Done => Ok(WireValue {
+                    raw: false,
+                    data: rustyray::codec::UNIT.to_vec().into(),
+                }),
+                other => Err(unexpected(other)),
+            }
+        })
+    }
+
+    fn kill(&self, actor: ActorId, no_restart: bool) -> Pending<'_, ()> {
+        Box::pin(async move {
+            match self
+                .route_request(Request::Kill { actor, no_restart })
+                .await
+            {
+                Response::Done => Ok(()),
+                other => Err(unexpected(other)),
+            }
+        })
+    }
+
+    fn locate(&self, actor: ActorId) -> Pending<'_, Option<RemoteActor>> {
+        Box::pin(async move {
+            match self.route_request(Request::Locate { actor }).await {
+                Response::Actor(actor) => Ok(actor),
+                other => Err(unexpected(other)),
+            }
+        })
+    }
+}
+
+/// A failure as the transport returns it; anything else was not the answer expected.
+fn unexpected(response: Response) -> rustyray::RayError {
+    match response {
+        Response::Failed(err) => err.into(),
+        other => rustyray::RayError::Remote(format!("unexpected answer: {other:?}")),
     }
 }
 
@@ -841,7 +1028,10 @@ fn choose(
     node: Option<&str>,
 ) -> std::result::Result<String, String> {
     if let Some(node) = node {
-        return if nodes.iter().any(|view| view.alive && view.record.node_id == node) {
+        return if nodes
+            .iter()
+            .any(|view| view.alive && view.record.node_id == node)
+        {
             Ok(node.to_string())
         } else {
             Err(format!(

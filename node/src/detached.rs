@@ -261,7 +261,9 @@ impl SnapshotStore for FileSnapshots {
             return cluster.save(actor, state);
         }
         let path = self.path(actor, "state");
-        Box::pin(async move { write_whole(&path, &state).map_err(|err| io_error("writing", &path, err)) })
+        Box::pin(async move {
+            write_whole(&path, &state).map_err(|err| io_error("writing", &path, err))
+        })
     }
 
     fn forget(&self, actor: ActorId) {

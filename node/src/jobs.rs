@@ -352,7 +352,11 @@ impl JobManager {
         });
         command.arg("--namespace").arg(namespace);
         if let Some(socket) = &self.config.actors_socket {
-            command.arg("--node-actors").arg(socket).arg("--job-id").arg(&id);
+            command
+                .arg("--node-actors")
+                .arg(socket)
+                .arg("--job-id")
+                .arg(&id);
         }
         command
             .args(&spec.run_flags)

@@ -35,7 +35,11 @@ fn actors_on(node: &Node) -> Vec<serde_json::Value> {
         .arg(&node.address)
         .output()
         .expect("rustyray list actors");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("the actors as JSON")
 }
 
@@ -81,10 +85,20 @@ fn an_actor_is_placed_where_its_resources_are_and_called_by_name_from_another_no
     assert!(log.contains("count=4"), "{log}");
 
     // Node affinity: on the node asked for.
-    let log = step(&a, "pinned", "driver", &format!("place-on pinned {}", c.node_id));
+    let log = step(
+        &a,
+        "pinned",
+        "driver",
+        &format!("place-on pinned {}", c.node_id),
+    );
     assert!(log.contains("count=1"), "{log}");
     assert!(hosts(&c, "pinned"), "{:?}", actors_on(&c));
-    let log = step(&a, "pinned-gone", "driver", "place-on lost node_0000000000000000");
+    let log = step(
+        &a,
+        "pinned-gone",
+        "driver",
+        "place-on lost node_0000000000000000",
+    );
     assert!(log.contains("not a live node"), "{log}");
 
     // What no node has is refused with the reason, at creation.
@@ -162,7 +176,12 @@ fn a_snapshot_actor_of_a_killed_node_goes_on_elsewhere_from_its_snapshot_mid_job
     let mut nodes = [b, c];
     deploy_detached(&a);
     // The canary: a detached actor on A, which nothing here touches.
-    let log = step(&a, "canary", "driver", &format!("place-on canary {}", a.node_id));
+    let log = step(
+        &a,
+        "canary",
+        "driver",
+        &format!("place-on canary {}", a.node_id),
+    );
     assert!(log.contains("count=1"), "{log}");
 
     // A job on A keeps calling a snapshot actor on a gpu node (B or C) ...
@@ -178,7 +197,10 @@ fn a_snapshot_actor_of_a_killed_node_goes_on_elsewhere_from_its_snapshot_mid_job
     a.follow("chase", Some("placed"));
     let victim = if hosts(&nodes[0], "ledger") { 0 } else { 1 };
     let heir = 1 - victim;
-    assert!(hosts(&nodes[victim], "ledger"), "ledger on neither gpu node");
+    assert!(
+        hosts(&nodes[victim], "ledger"),
+        "ledger on neither gpu node"
+    );
     // ... whose node is killed while it does.
     let lost = nodes[victim].node_id.clone();
     nodes[victim].kill();

@@ -84,8 +84,7 @@ pub trait RequestRouter: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// A routed request's answer, to come.
-pub type Routed<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send + 'a>>;
+pub type Routed<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send + 'a>>;
 
 /// A runtime hosting actors for other runtimes.
 #[derive(Debug)]
@@ -139,8 +138,7 @@ impl ActorHost {
             .into_iter()
             .map(|arg| TaskArg::Value(arg.into_value()))
             .collect();
-        let handle =
-            crate::actor_impl::revive(inner, actor, actor.options(), state, args).await?;
+        let handle = crate::actor_impl::revive(inner, actor, actor.options(), state, args).await?;
         self.keep(&handle);
         Ok(handle)
     }

@@ -65,7 +65,10 @@ pub trait ActorTransport: Send + Sync + std::fmt::Debug + 'static {
 /// The actor of id `actor`, when this runtime does not have it: asked of its remote
 /// actors' transport (in a cluster, the directory of every node's actors), and made a
 /// handle here. `None` if nothing has it (or this runtime has no transport).
-pub async fn resolve(runtime: &crate::Runtime, actor: ActorId) -> Result<Option<crate::ActorHandle>> {
+pub async fn resolve(
+    runtime: &crate::Runtime,
+    actor: ActorId,
+) -> Result<Option<crate::ActorHandle>> {
     let inner = runtime.inner();
     if let Some(cell) = inner.actors.get(actor) {
         return Ok(Some(crate::ActorHandle::from_cell(cell)));

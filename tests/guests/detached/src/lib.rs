@@ -105,8 +105,8 @@ pub struct Gate {
 
 #[rustyray::actor]
 impl Gate {
-    pub fn new() -> Self {
-        Gate { open: false }
+    pub fn new(open: bool) -> Self {
+        Gate { open }
     }
 
     pub fn open(&mut self) {
@@ -229,8 +229,7 @@ fn main() -> Result<(), RayError> {
             println!("count={}", scratch.increment().get()?);
         }
         "unplaceable" => {
-            let tally =
-                Tally::remote_with(ActorOptions::new().resource(arg(&args, 2)?, 1.0), 0);
+            let tally = Tally::remote_with(ActorOptions::new().resource(arg(&args, 2)?, 1.0), 0);
             match tally.ready() {
                 Ok(()) => println!("created"),
                 Err(err) => println!("error={err}"),
@@ -243,6 +242,7 @@ fn main() -> Result<(), RayError> {
                     .name(format!("{name}-gate"))
                     .detached(true)
                     .node_id(arg(&args, 4)?),
+                false,
             );
             gate.ready()?;
             let tally = Tally::remote_with(
