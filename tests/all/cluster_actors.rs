@@ -194,7 +194,13 @@ fn a_snapshot_actor_of_a_killed_node_goes_on_elsewhere_from_its_snapshot_mid_job
         &[("driver", 1.0)],
     )
     .expect("submitting the chase");
-    a.follow("chase", Some("placed"));
+    let placed = a.follow("chase", Some("placed"));
+    if let Some(us) = placed.split("round_trip_us=").nth(1) {
+        eprintln!(
+            "cross-node actor call round trip (job on A, actor on a gpu node): {} us",
+            us.split_whitespace().next().unwrap_or("?")
+        );
+    }
     let victim = if hosts(&nodes[0], "ledger") { 0 } else { 1 };
     let heir = 1 - victim;
     assert!(
@@ -203,10 +209,15 @@ fn a_snapshot_actor_of_a_killed_node_goes_on_elsewhere_from_its_snapshot_mid_job
     );
     // ... whose node is killed while it does.
     let lost = nodes[victim].node_id.clone();
+    let killed = std::time::Instant::now();
     nodes[victim].kill();
     wait_until("the actor restarted on the other gpu node", || {
         hosts(&nodes[heir], "ledger").then_some(())
     });
+    eprintln!(
+        "a lost node's actor restarted elsewhere {} ms after the kill (heartbeat expiry included)",
+        killed.elapsed().as_millis()
+    );
     let log = step(&a, "open", "driver", "open ledger");
     assert!(log.contains("opened"), "{log}");
     let log = a.follow("chase", None);

@@ -24,9 +24,10 @@
 //! - `unplaceable RES`: a `Tally` needing RES, which no node has (`error=...`).
 //! - `chase NAME RES GATE_NODE`: a `Tally` named NAME needing RES (3 restarts, 3 call
 //!   retries), given sequence numbers 1, 2, … (`record`) until the `Gate` it creates on
-//!   GATE_NODE (named NAME-gate) is opened, then 10 more; prints `placed` after the
-//!   tenth and `count=C last=L` at the end (C = L when no number was lost or counted
-//!   twice, and its state went on from where it was).
+//!   GATE_NODE (named NAME-gate) is opened, then 10 more; prints `placed` (with the
+//!   mean round trip of calls 2 to 11) after the eleventh, and `count=C last=L` at the
+//!   end (C = L when no number was lost or counted twice, and its state went on from
+//!   where it was).
 //! - `open NAME`: opens the gate named NAME-gate.
 
 use rustyray::{ActorOptions, ObjectRef, RayError};
@@ -255,14 +256,22 @@ fn main() -> Result<(), RayError> {
             );
             let mut seq = 0;
             let mut after = None;
+            let mut started = std::time::Instant::now();
             loop {
                 seq += 1;
                 tally.record(seq).get()?;
-                if seq == 10 {
-                    println!("placed");
+                if seq == 1 {
+                    started = std::time::Instant::now();
+                }
+                if seq == 11 {
+                    // Ten round trips to an actor on another node, one at a time.
+                    println!(
+                        "placed round_trip_us={}",
+                        started.elapsed().as_micros() / 10
+                    );
                 }
                 match after {
-                    None if seq > 10 && gate.is_open().get()? => after = Some(seq + 10),
+                    None if seq > 11 && gate.is_open().get()? => after = Some(seq + 10),
                     Some(end) if seq >= end => break,
                     _ => {}
                 }
