@@ -127,6 +127,11 @@ pub enum Command {
             requires = "node_actors"
         )]
         job_id: Option<String>,
+        /// The node's socket for tasks (a node in a cluster passes it to a job's
+        /// driver): tasks that can run anywhere are sent there, and the node places them
+        /// on the cluster's nodes.
+        #[arg(long = "node-tasks", value_name = "SOCKET", hide = true)]
+        node_tasks: Option<PathBuf>,
         /// Sockets and HTTP connections each task or actor may have open (default 16).
         #[arg(long, value_name = "N")]
         max_connections: Option<u32>,
@@ -367,6 +372,7 @@ async fn run(cli: Cli) -> rustyray::Result<ExitCode> {
             namespace,
             node_actors,
             job_id,
+            node_tasks,
             max_connections,
             max_sent,
             max_received,
@@ -479,6 +485,11 @@ async fn run(cli: Cli) -> rustyray::Result<ExitCode> {
                     transport = transport.with_owner(job);
                 }
                 builder = builder.remote_actors(std::sync::Arc::new(transport));
+            }
+            if let Some(socket) = node_tasks {
+                builder = builder.remote_tasks(std::sync::Arc::new(
+                    rustyray::remote::SocketTaskTransport::new(socket),
+                ));
             }
             let runtime = builder.build()?;
             warn_cache_refused(&runtime);

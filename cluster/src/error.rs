@@ -67,6 +67,17 @@ pub enum ClusterError {
         /// What the bytes hash to.
         actual: String,
     },
+    /// A task's arguments or result over [`crate::tasks::MAX_TASK_PAYLOAD`].
+    #[error("a task payload of {size} bytes is larger than the cluster's limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A task message that is not a valid envelope.
+    #[error("a task message is not valid: {0}")]
+    BadEnvelope(String),
     /// No module bytes under that hash.
     #[error("module {0} is not in the cluster's object store")]
     ModuleMissing(String),

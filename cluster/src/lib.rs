@@ -11,6 +11,8 @@
 //! - `modules.rs`: the module index (KV, by SHA-256) and module bytes (object store).
 //! - `jobs.rs`: job records (KV, by submission id), written with compare-and-set.
 //! - `rpc.rs`: node-to-node requests (`rustyray.node.<id>.<verb>`, JSON, request/reply).
+//! - `tasks.rs`: tasks between nodes (`rustyray.tasks.<id>`, request/reply), large
+//!   payloads through the object store `rustyray_transfers`.
 //!
 //! What lives where (the names are fixed: one NATS account holds one cluster):
 //!
@@ -26,6 +28,8 @@
 //! | `rustyray_actor_names` | KV, history 1 | namespace + name key | actor id |
 //! | `rustyray_actor_snapshots` | KV, history 1 | actor id | last snapshot |
 //! | `rustyray.actors.<id>` | request/reply | | MessagePack actor request and answer |
+//! | `rustyray.tasks.<id>` | request/reply | | a task and its answer (opaque bytes) |
+//! | `rustyray_transfers` | object store, max_age 1 h | random | a payload over `max_payload` |
 
 pub mod actors;
 mod connection;
@@ -34,6 +38,7 @@ pub mod jobs;
 pub mod modules;
 pub mod registry;
 pub mod rpc;
+pub mod tasks;
 
 use std::time::Duration;
 

@@ -30,6 +30,9 @@ pub struct NodeRecord {
     pub running_jobs: usize,
     /// Jobs waiting for a slot on it.
     pub pending_jobs: usize,
+    /// Cluster tasks running on it (placed there by any node).
+    #[serde(default)]
+    pub running_tasks: usize,
     /// When it started (ms since the epoch).
     pub started_ms: u64,
     /// When it wrote this (its clock, ms since the epoch).
@@ -176,6 +179,7 @@ mod tests {
                 resources,
                 running_jobs: running,
                 pending_jobs: 0,
+                running_tasks: 0,
                 started_ms: 0,
                 heartbeat_ms: 0,
             },

@@ -246,6 +246,19 @@ pub enum RayError {
         what: String,
     },
 
+    /// The node a task was running on died (its heartbeat expired) before it answered:
+    /// a system failure, retried within the task's `max_retries` (Ray's `NodeDiedError`).
+    #[error(
+        "task {function} was running on node {node}, which died (its heartbeat expired) \
+         before the task answered"
+    )]
+    NodeDied {
+        /// The lost node.
+        node: String,
+        /// The task's function.
+        function: String,
+    },
+
     /// An error of the runtime hosting a remote actor (the node, for a detached actor),
     /// of a kind that does not cross with its shape: its message.
     #[error("on the actor's runtime: {0}")]
@@ -463,6 +476,7 @@ impl RayError {
                 | RayError::Remote(text)
                 | RayError::Internal(text) => text.len(),
                 RayError::ActorDied { class, reason, .. } => class.len() + reason.len(),
+                RayError::NodeDied { node, function } => node.len() + function.len(),
                 RayError::InvalidModule {
                     source_name,
                     message,
@@ -507,6 +521,7 @@ impl RayError {
             RayError::JsBuild { .. } => "JsBuild",
             RayError::ReferencesCannotCross { .. } => "ReferencesCannotCross",
             RayError::Remote(_) => "Remote",
+            RayError::NodeDied { .. } => "NodeDied",
             RayError::Internal(_) => "Internal",
         }
     }

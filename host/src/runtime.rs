@@ -67,6 +67,9 @@ pub(crate) struct RuntimeConfig {
     /// Where detached actors are created and named actors looked up when this runtime
     /// has none of that name (a job's driver: its node; see `remote/`).
     pub(crate) remote_actors: Option<Arc<dyn crate::remote::ActorTransport>>,
+    /// Where tasks that can run anywhere are sent (a job's driver in a cluster: its
+    /// node; see `remote/tasks.rs`).
+    pub(crate) remote_tasks: Option<Arc<dyn crate::remote::TaskTransport>>,
     /// Where detached actors of snapshot classes are kept (a node's data dir).
     pub(crate) snapshots: Option<Arc<dyn crate::remote::SnapshotStore>>,
 }
@@ -120,6 +123,7 @@ impl Default for RuntimeBuilder {
                 max_task_records: crate::state::DEFAULT_MAX_TASK_RECORDS,
                 namespace: DEFAULT_NAMESPACE.to_string(),
                 remote_actors: None,
+                remote_tasks: None,
                 snapshots: None,
             },
         }
@@ -284,6 +288,14 @@ impl RuntimeBuilder {
     /// reaches its node's detached actors.
     pub fn remote_actors(mut self, transport: Arc<dyn crate::remote::ActorTransport>) -> Self {
         self.config.remote_actors = Some(transport);
+        self
+    }
+
+    /// Sends the tasks that can run anywhere through `transport` (see
+    /// [`remote::tasks`](crate::remote::tasks)): how a job's driver in a cluster spreads
+    /// its tasks over the nodes.
+    pub fn remote_tasks(mut self, transport: Arc<dyn crate::remote::TaskTransport>) -> Self {
+        self.config.remote_tasks = Some(transport);
         self
     }
 

@@ -51,6 +51,9 @@ pub struct TaskOptions {
     pub max_retries: Option<u32>,
     /// Whether an application error (`Err`) is retried too (Ray's `retry_exceptions`).
     pub retry_exceptions: bool,
+    /// Placed already (a cluster's node runs it for another): it runs here, never
+    /// through the runtime's task transport.
+    pub(crate) placed: bool,
 }
 
 /// Retries after a system failure when a task does not say (Ray's default for tasks).
@@ -63,7 +66,7 @@ impl TaskOptions {
             return false;
         }
         match error {
-            RayError::Trap { .. } => true,
+            RayError::Trap { .. } | RayError::NodeDied { .. } => true,
             RayError::Application { .. } => self.retry_exceptions,
             _ => false,
         }
@@ -335,6 +338,13 @@ async fn execute(
     record.set(TaskState::PendingArgsAvail);
     let args = resolve(args).await?;
     record.set(TaskState::PendingNodeAssignment);
+    // In a cluster, a task that can run anywhere goes to the driver's node, which places it.
+    if let Some(request) = crate::remote::tasks::placeable(runtime, function, &args, options) {
+        record.set(TaskState::Running);
+        if let Some(outcome) = crate::remote::tasks::run_remote(runtime, request).await {
+            return outcome;
+        }
+    }
     let permit = runtime
         .permits
         .clone()

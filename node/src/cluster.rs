@@ -51,6 +51,8 @@ pub struct ClusterLink {
     /// Dead nodes whose jobs were swept already.
     swept: Mutex<HashSet<String>>,
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Cluster tasks running on this node now (`cluster_tasks.rs` counts them).
+    running_tasks: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Where a job is, seen from this node.
@@ -112,6 +114,7 @@ impl ClusterLink {
             published: Mutex::new(HashMap::new()),
             swept: Mutex::new(HashSet::new()),
             background: Mutex::new(Vec::new()),
+            running_tasks: Arc::default(),
         });
         link.cluster.heartbeat(&link.record()).await?;
         let requests = link.cluster.serve_requests(&link.node_id).await?;
@@ -134,6 +137,16 @@ impl ClusterLink {
     /// The NATS URL.
     pub fn url(&self) -> &str {
         self.cluster.url()
+    }
+
+    /// The connection to the cluster.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// The count of cluster tasks running here, published in the node's record.
+    pub fn running_tasks(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+        self.running_tasks.clone()
     }
 
     /// Leaves the cluster: publishes the final records of its jobs (stopped by then) and
@@ -168,6 +181,9 @@ impl ClusterLink {
             available,
             running_jobs: counts.get("RUNNING").copied().unwrap_or(0),
             pending_jobs: counts.get("PENDING").copied().unwrap_or(0),
+            running_tasks: self
+                .running_tasks
+                .load(std::sync::atomic::Ordering::Relaxed),
             started_ms: self.started_ms,
             heartbeat_ms: crate::api::now_ms(),
         }

@@ -44,6 +44,9 @@ pub struct JobConfig {
     pub address: String,
     /// The node's socket for detached actors, handed to each driver.
     pub actors_socket: Option<PathBuf>,
+    /// The node's socket for tasks, handed to each driver in a cluster (see
+    /// `cluster_tasks.rs`).
+    pub tasks_socket: Option<PathBuf>,
 }
 
 /// What is kept of a job on disk.
@@ -357,6 +360,9 @@ impl JobManager {
                 .arg(socket)
                 .arg("--job-id")
                 .arg(&id);
+        }
+        if let Some(socket) = &self.config.tasks_socket {
+            command.arg("--node-tasks").arg(socket);
         }
         command
             .args(&spec.run_flags)

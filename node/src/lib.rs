@@ -17,6 +17,8 @@
 //!   and modules in NATS JetStream, requests forwarded to the node running a job.
 //! - `cluster_actors.rs`: actors cluster-wide: placed on any node, a directory and names
 //!   in JetStream, calls node to node over NATS, restarted elsewhere when a node is lost.
+//! - `cluster_tasks.rs`: a cluster's tasks: placed by load on the live nodes, sent over
+//!   NATS, run in a runtime per module, re-run elsewhere when their node is lost.
 //! - `local_cluster.rs`: `rustyray cluster up|down` (nats-server and N nodes here).
 //! - `token.rs`, `metrics.rs`, `dashboard.rs` (+ `assets/`): auth, `/metrics`, `/`.
 //! - `client.rs`: a client of the node's API (the `rustyray` command's node verbs use it;
@@ -26,6 +28,7 @@ pub mod api;
 pub mod client;
 pub mod cluster;
 pub mod cluster_actors;
+pub mod cluster_tasks;
 mod dashboard;
 pub mod detached;
 pub mod entrypoint;

@@ -262,6 +262,19 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Registers a metric kept by another part of the node (e.g. the cluster's task
+    /// counters, `cluster_tasks.rs`), under the `rustyray_` prefix.
+    pub fn register(
+        &self,
+        name: &str,
+        help: &str,
+        metric: impl prometheus_client::registry::Metric,
+    ) {
+        if let Ok(mut registry) = self.registry.lock() {
+            registry.register(name, help, metric);
+        }
+    }
+
     /// A job was accepted.
     pub fn job_submitted(&self) {
         self.jobs_submitted.inc();

@@ -101,6 +101,8 @@ pub struct Node {
     cluster: Option<Arc<ClusterLink>>,
     /// Its part in actors placed cluster-wide, in a cluster.
     cluster_actors: Option<Arc<crate::cluster_actors::ClusterActors>>,
+    /// Its part in running the cluster's tasks, if it joined one.
+    cluster_tasks: Option<Arc<crate::cluster_tasks::ClusterTasks>>,
 }
 
 impl Node {
@@ -155,6 +157,9 @@ impl BoundNode {
             actors.stop();
         }
         node.detached.shutdown().await;
+        if let Some(tasks) = &node.cluster_tasks {
+            tasks.shutdown().await;
+        }
         if let Some(link) = &node.cluster {
             link.leave().await;
         }
@@ -238,6 +243,10 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
         .local_addr()
         .map_err(|err| NodeError::io("reading the bound address", err))?;
     let address = format!("http://{local}");
+    let tasks_socket = match &config.cluster {
+        Some(_) => Some(crate::cluster_tasks::ClusterTasks::socket_for(&data_dir)?),
+        None => None,
+    };
     let exe = std::env::current_exe().map_err(|err| NodeError::io("finding rustyray", err))?;
     let jobs = JobManager::open(
         JobConfig {
@@ -254,6 +263,7 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
             },
             address: address.clone(),
             actors_socket: Some(detached.socket().to_path_buf()),
+            tasks_socket: tasks_socket.as_ref().map(|(socket, _)| socket.clone()),
         },
         modules.clone(),
         metrics.clone(),
@@ -284,9 +294,26 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
         ),
         _ => None,
     };
+    let cluster_tasks = match (&cluster, tasks_socket) {
+        (Some(link), Some(socket)) => Some(
+            crate::cluster_tasks::ClusterTasks::start(
+                link.cluster().clone(),
+                link.node_id().to_string(),
+                link.running_tasks(),
+                modules.clone(),
+                socket,
+                data_dir.join("cache"),
+                config.job_memory_mib,
+                &metrics,
+            )
+            .await?,
+        ),
+        _ => None,
+    };
     let node = Arc::new(Node {
         cluster,
         cluster_actors,
+        cluster_tasks,
         session: format!("session_{}", api::now_ms()),
         config,
         address,

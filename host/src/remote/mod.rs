@@ -19,6 +19,7 @@
 mod host;
 mod proxy;
 mod socket;
+pub mod tasks;
 pub mod wire;
 
 use std::future::Future;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 
 pub use host::{ActorHost, PersistedActor, RequestRouter, Routed, SnapshotStore};
 pub use socket::SocketTransport;
+pub use tasks::{SocketTaskTransport, TaskRequest, TaskResponse, TaskTransport};
 pub use wire::{CreateRequest, RemoteActor, Request, Response, WireError, WireValue};
 
 use crate::actor_impl::{ActorCell, ActorId, ActorOptions};

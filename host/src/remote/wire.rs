@@ -192,6 +192,14 @@ pub enum WireError {
     },
     InvalidOptions(String),
     ReferencesCannotCross(String),
+    NodeDied {
+        node: String,
+        function: String,
+    },
+    InvalidModule {
+        source_name: String,
+        message: String,
+    },
     TimeoutMs(u64),
     Cancelled,
     ShutDown,
@@ -257,6 +265,17 @@ impl From<&RayError> for WireError {
             RayError::ReferencesCannotCross { what } => {
                 WireError::ReferencesCannotCross(what.clone())
             }
+            RayError::NodeDied { node, function } => WireError::NodeDied {
+                node: node.clone(),
+                function: function.clone(),
+            },
+            RayError::InvalidModule {
+                source_name,
+                message,
+            } => WireError::InvalidModule {
+                source_name: source_name.clone(),
+                message: message.clone(),
+            },
             RayError::Timeout(after) => {
                 WireError::TimeoutMs(u64::try_from(after.as_millis()).unwrap_or(u64::MAX))
             }
@@ -320,6 +339,14 @@ impl From<WireError> for RayError {
             }
             WireError::InvalidOptions(message) => RayError::InvalidOptions(message),
             WireError::ReferencesCannotCross(what) => RayError::ReferencesCannotCross { what },
+            WireError::NodeDied { node, function } => RayError::NodeDied { node, function },
+            WireError::InvalidModule {
+                source_name,
+                message,
+            } => RayError::InvalidModule {
+                source_name,
+                message,
+            },
             WireError::TimeoutMs(ms) => RayError::Timeout(std::time::Duration::from_millis(ms)),
             WireError::Cancelled => RayError::Cancelled,
             WireError::ShutDown => RayError::ShutDown,

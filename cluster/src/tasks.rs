@@ -1,0 +1,238 @@
+//! Tasks between nodes: a node sends a task to another on `rustyray.tasks.<node id>`
+//! (NATS core request/reply, no JetStream per task) and waits for its answer with no
+//! timeout of its own (a task runs as long as it runs; the sender watches the other
+//! node's heartbeat instead). Request and answer are opaque bytes here (the node's
+//! MessagePack).
+//!
+//! A payload that does not fit the server's `max_payload` (1 MiB by default) goes
+//! through the object store [`TRANSFERS_STORE`] (JetStream chunks it): the message then
+//! carries only the object's name, and the receiver reads and deletes it. Objects a
+//! receiver never read (it died) expire after [`TRANSFER_KEPT`].
+//!
+//! The envelope is one byte, then the rest: [`INLINE`] + the payload, or [`STORED`] +
+//! the object's name.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, object_store};
+use bytes::Bytes;
+use tokio::io::AsyncReadExt;
+
+use crate::connection::Cluster;
+use crate::error::{ClusterError, Result};
+use crate::valid_key;
+
+/// Object store of task payloads too large for one NATS message.
+pub const TRANSFERS_STORE: &str = "rustyray_transfers";
+/// How long an unread transfer is kept.
+pub const TRANSFER_KEPT: Duration = Duration::from_secs(3600);
+/// Largest payload a task request or answer may have (arguments or a result).
+pub const MAX_TASK_PAYLOAD: usize = 1 << 30;
+/// Envelope tag: the payload follows.
+pub const INLINE: u8 = 0;
+/// Envelope tag: the name of a transfer object follows.
+pub const STORED: u8 = 1;
+/// Room left in a message for the envelope and NATS headers.
+const HEADROOM: usize = 4096;
+
+/// The subject node `node_id` takes tasks on.
+pub fn subject(node_id: &str) -> String {
+    format!("rustyray.tasks.{node_id}")
+}
+
+/// The task side of a cluster connection: the connection and the transfer store.
+#[derive(Clone)]
+pub struct TaskLink {
+    cluster: Cluster,
+    transfers: object_store::ObjectStore,
+}
+
+impl std::fmt::Debug for TaskLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskLink").field("cluster", &self.cluster).finish()
+    }
+}
+
+/// A task request a node received.
+pub struct IncomingTask {
+    envelope: Bytes,
+    reply: Option<async_nats::Subject>,
+}
+
+/// Why a task request got no answer.
+#[derive(Debug)]
+pub enum SendFailure {
+    /// Nobody takes tasks on that node's subject (it is gone).
+    NoResponders,
+    /// Anything else.
+    Failed(ClusterError),
+}
+
+impl TaskLink {
+    /// Opens (or creates) the transfer store.
+    pub async fn open(cluster: &Cluster) -> Result<TaskLink> {
+        let context = jetstream::new(cluster.client.clone());
+        let transfers = context
+            .create_object_store(object_store::Config {
+                bucket: TRANSFERS_STORE.into(),
+                description: Some("rustyray task payloads too large for one message".into()),
+                storage: jetstream::stream::StorageType::File,
+                max_age: TRANSFER_KEPT,
+                max_bytes: -1,
+                ..Default::default()
+            })
+            .await
+            .map_err(|err| ClusterError::nats(format!("opening {TRANSFERS_STORE}"), err))?;
+        Ok(TaskLink {
+            cluster: cluster.clone(),
+            transfers,
+        })
+    }
+
+    /// The tasks sent to node `node_id`.
+    pub async fn serve(
+        &self,
+        node_id: &str,
+    ) -> Result<impl futures::Stream<Item = IncomingTask> + use<>> {
+        if !valid_key(node_id) {
+            return Err(ClusterError::BadKey(node_id.to_string()));
+        }
+        let subscriber = self
+            .cluster
+            .client
+            .subscribe(subject(node_id))
+            .await
+            .map_err(|err| ClusterError::nats("subscribing to tasks", err))?;
+        Ok(futures::StreamExt::map(subscriber, |message| IncomingTask {
+            envelope: message.payload,
+            reply: message.reply,
+        }))
+    }
+
+    /// Wraps `payload` for a message: inline, or stored first.
+    async fn wrap(&self, payload: &[u8]) -> Result<Bytes> {
+        if payload.len() > MAX_TASK_PAYLOAD {
+            return Err(ClusterError::PayloadTooLarge {
+                size: payload.len(),
+                limit: MAX_TASK_PAYLOAD,
+            });
+        }
+        let max = self.cluster.client.server_info().max_payload;
+        if payload.len() + HEADROOM <= max {
+            let mut envelope = Vec::with_capacity(payload.len() + 1);
+            envelope.push(INLINE);
+            envelope.extend_from_slice(payload);
+            return Ok(Bytes::from(envelope));
+        }
+        let name = self.cluster.client.new_inbox().replace(['_', '.'], "-");
+        let mut reader = payload;
+        self.transfers
+            .put(name.as_str(), &mut reader)
+            .await
+            .map_err(|err| ClusterError::nats(format!("storing {name} in {TRANSFERS_STORE}"), err))?;
+        let mut envelope = vec![STORED];
+        envelope.extend_from_slice(name.as_bytes());
+        Ok(Bytes::from(envelope))
+    }
+
+    /// The payload of an envelope (a stored one is read, then deleted).
+    pub async fn unwrap(&self, envelope: &[u8]) -> Result<Bytes> {
+        match envelope.split_first() {
+            Some((&INLINE, payload)) => Ok(Bytes::copy_from_slice(payload)),
+            Some((&STORED, name)) => {
+                let name = std::str::from_utf8(name)
+                    .ok()
+                    .filter(|name| valid_key(name))
+                    .ok_or_else(|| ClusterError::BadEnvelope("a transfer's name is not valid".into()))?;
+                let mut object = self.transfers.get(name).await.map_err(|err| {
+                    ClusterError::nats(format!("fetching {name} from {TRANSFERS_STORE}"), err)
+                })?;
+                let size = object.info().size;
+                if size > MAX_TASK_PAYLOAD {
+                    return Err(ClusterError::PayloadTooLarge {
+                        size,
+                        limit: MAX_TASK_PAYLOAD,
+                    });
+                }
+                let mut bytes = Vec::with_capacity(size);
+                (&mut object)
+                    .take(MAX_TASK_PAYLOAD as u64 + 1)
+                    .read_to_end(&mut bytes)
+                    .await
+                    .map_err(|err| {
+                        ClusterError::nats(format!("reading {name} from {TRANSFERS_STORE}"), err)
+                    })?;
+                let _ = self.transfers.delete(name).await;
+                Ok(Bytes::from(bytes))
+            }
+            Some((tag, _)) => Err(ClusterError::BadEnvelope(format!(
+                "unknown envelope tag {tag}"
+            ))),
+            None => Err(ClusterError::BadEnvelope("an empty message".into())),
+        }
+    }
+
+    /// The payload of a request received.
+    pub async fn request_payload(&self, incoming: &IncomingTask) -> Result<Bytes> {
+        self.unwrap(&incoming.envelope).await
+    }
+
+    /// Answers `incoming` with `payload`.
+    pub async fn answer(&self, incoming: &IncomingTask, payload: &[u8]) -> Result<()> {
+        let Some(to) = incoming.reply.clone() else {
+            return Ok(());
+        };
+        let envelope = self.wrap(payload).await?;
+        self.cluster
+            .client
+            .publish(to, envelope)
+            .await
+            .map_err(|err| ClusterError::nats("answering a task", err))
+    }
+
+    /// Sends `payload` to node `node_id` and waits (without a timeout) for its answer.
+    pub async fn send(
+        &self,
+        node_id: &str,
+        payload: &[u8],
+    ) -> std::result::Result<Bytes, SendFailure> {
+        if !valid_key(node_id) {
+            return Err(SendFailure::Failed(ClusterError::BadKey(
+                node_id.to_string(),
+            )));
+        }
+        let envelope = self.wrap(payload).await.map_err(SendFailure::Failed)?;
+        let request = async_nats::Request::new().payload(envelope).timeout(None);
+        match self
+            .cluster
+            .client
+            .send_request(subject(node_id), request)
+            .await
+        {
+            Ok(message) => self
+                .unwrap(&message.payload)
+                .await
+                .map_err(SendFailure::Failed),
+            Err(err) if err.kind() == async_nats::client::RequestErrorKind::NoResponders => {
+                Err(SendFailure::NoResponders)
+            }
+            Err(err) => Err(SendFailure::Failed(ClusterError::nats(
+                format!("sending a task to {node_id}"),
+                err,
+            ))),
+        }
+    }
+
+    /// Publishes raw `bytes` on node `node_id`'s task subject and waits up to `timeout`
+    /// for the answer's payload (for tests and probes: no envelope is added).
+    pub async fn send_raw(&self, node_id: &str, bytes: Bytes, timeout: Duration) -> Result<Bytes> {
+        let request = async_nats::Request::new().payload(bytes).timeout(Some(timeout));
+        let message = self
+            .cluster
+            .client
+            .send_request(subject(node_id), request)
+            .await
+            .map_err(|err| ClusterError::nats(format!("sending to {node_id}"), err))?;
+        self.unwrap(&message.payload).await
+    }
+}

@@ -1,0 +1,535 @@
+//! Tasks spread over a cluster's nodes.
+//!
+//! In a cluster a job's driver gets the node's task socket (hidden `rustyray run
+//! --node-tasks`) and sends there each task that can run anywhere (`rustyray::remote::
+//! tasks`: a module's function, its arguments resolved to plain values). The node places
+//! it and answers with its result:
+//!
+//! - **Placement** — the live node with the lowest load: for this node, the tasks it
+//!   runs now; for another, the larger of the tasks its record says it runs (written
+//!   every heartbeat) and the tasks this node has sent it and not had answered. Ties go
+//!   round the nodes in turn. Locality is the driver's part: a task whose arguments are
+//!   larger than `MAX_REMOTE_ARGS_BYTES` is not sent at all, it runs where they are.
+//! - **Sending** — to another node, the task goes over NATS (`rustyray-cluster`'s
+//!   `tasks.rs`: request/reply on `rustyray.tasks.<node>`, a payload past NATS's
+//!   `max_payload` through the object store `rustyray_transfers`). The request has no
+//!   timeout; instead, while any task is out, every [`WATCH_INTERVAL`] the node reads the
+//!   live heartbeats, and the tasks out on a node whose heartbeat expired (or whose
+//!   subject has no subscriber) fail with `NodeDied`, which the driver retries within
+//!   the task's `max_retries` (the node is then no longer chosen).
+//! - **Running** — the node that runs a task keeps one runtime per module (by SHA-256;
+//!   the module fetched from the cluster and checked if the node lacks it), under the
+//!   node's `--job-memory`, with no capabilities. Tasks such a task submits are placed
+//!   the same way (nested tasks spread too). What it runs is counted in `/metrics`
+//!   (`rustyray_cluster_tasks_total{function, outcome}`).
+//!
+//! Ownership is Ray's: the submitter owns the objects. A driver resolves a task's
+//! `ObjectRef` arguments before sending it and keeps the result in its own store; the
+//! node that ran the task keeps nothing of it. So an object never lives only on another
+//! node, and the one place it can be lost is its owner: a driver lost with its node
+//! fails its job (`NODE_DIED`). Objects are not borrowed across nodes: a task whose
+//! arguments hold references, or are larger than the locality bound, runs on the
+//! driver's node; a result that holds references is recomputed there.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use rustyray::remote::tasks::{TaskRequest, TaskResponse, TaskTransport};
+use rustyray::remote::wire::{self, WireValue};
+use rustyray::remote::Pending;
+use rustyray::{RayError, Runtime};
+use rustyray_cluster::Cluster;
+use rustyray_cluster::tasks::{IncomingTask, SendFailure, TaskLink};
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::api::ModuleInfo;
+use crate::error::{NodeError, Result};
+use crate::metrics::Metrics;
+use crate::modules::ModuleStore;
+
+/// How often the live heartbeats are read while tasks are out on other nodes.
+pub const WATCH_INTERVAL: Duration = Duration::from_millis(500);
+/// How long a node found dead is not chosen again.
+pub const DEAD_SHUNNED: Duration = Duration::from_secs(30);
+/// How long the registry's view (loads, liveness) is reused for placement.
+const VIEW_TTL: Duration = Duration::from_millis(250);
+/// The longest socket path a `sockaddr_un` takes, with room for its terminator.
+const MAX_SOCKET_PATH: usize = 100;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskLabel {
+    function: String,
+    outcome: String,
+}
+
+/// What placement knows of the other nodes.
+#[derive(Default)]
+struct View {
+    read: Option<Instant>,
+    /// Live nodes and the tasks each said it runs.
+    nodes: Vec<(String, usize)>,
+}
+
+/// This node's part in running a cluster's tasks.
+pub struct ClusterTasks {
+    me: Weak<ClusterTasks>,
+    link: TaskLink,
+    cluster: Cluster,
+    node_id: String,
+    modules: Arc<ModuleStore>,
+    cache_dir: PathBuf,
+    memory_mib: u64,
+    /// Tasks running here now (written to this node's record for the others).
+    running: Arc<AtomicUsize>,
+    /// One runtime per module, by SHA-256.
+    runtimes: tokio::sync::Mutex<HashMap<String, Runtime>>,
+    view: Mutex<View>,
+    /// Tasks sent to each node and not answered yet.
+    out: Mutex<HashMap<String, usize>>,
+    /// Nodes found dead, and when; `dead_changed` wakes the tasks waiting on them. A
+    /// node is not chosen for [`DEAD_SHUNNED`] after (a node id is new at each start,
+    /// so only a node that lost NATS for a while can come back).
+    dead: Mutex<HashMap<String, Instant>>,
+    dead_changed: tokio::sync::watch::Sender<u64>,
+    turn: AtomicUsize,
+    socket: PathBuf,
+    socket_dir: Option<PathBuf>,
+    ran: Family<TaskLabel, Counter>,
+    background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// The in-process transport of the runtimes this node runs tasks in: their nested tasks
+/// are placed like a driver's.
+#[derive(Debug)]
+struct Nested(Weak<ClusterTasks>);
+
+impl TaskTransport for Nested {
+    fn run(&self, request: TaskRequest) -> Pending<'_, WireValue> {
+        Box::pin(async move {
+            match self.0.upgrade() {
+                Some(tasks) => tasks.dispatch(request).await,
+                None => Err(RayError::ShutDown),
+            }
+        })
+    }
+}
+
+impl ClusterTasks {
+    /// Starts serving tasks: from NATS (sent by other nodes) and from this node's
+    /// drivers (the unix socket under `data_dir/tasks`).
+    #[allow(clippy::too_many_arguments, reason = "the node's parts it uses, once")]
+    pub async fn start(
+        cluster: Cluster,
+        node_id: String,
+        running: Arc<AtomicUsize>,
+        modules: Arc<ModuleStore>,
+        (socket, socket_dir): (PathBuf, Option<PathBuf>),
+        cache_dir: PathBuf,
+        memory_mib: u64,
+        metrics: &Metrics,
+    ) -> Result<Arc<ClusterTasks>> {
+        let link = TaskLink::open(&cluster).await?;
+        let incoming = link.serve(&node_id).await?;
+        let _ = std::fs::remove_file(&socket);
+        let listener = UnixListener::bind(&socket)
+            .map_err(|err| NodeError::io(format!("binding {}", socket.display()), err))?;
+        let ran = Family::<TaskLabel, Counter>::default();
+        metrics.register(
+            "cluster_tasks",
+            "Cluster tasks this node ran, by function and outcome (ok, or the error's kind)",
+            ran.clone(),
+        );
+        let tasks = Arc::new_cyclic(|me| ClusterTasks {
+            me: me.clone(),
+            link,
+            cluster,
+            node_id,
+            modules,
+            cache_dir,
+            memory_mib,
+            running,
+            runtimes: tokio::sync::Mutex::new(HashMap::new()),
+            view: Mutex::new(View::default()),
+            out: Mutex::new(HashMap::new()),
+            dead: Mutex::new(HashMap::new()),
+            dead_changed: tokio::sync::watch::channel(0).0,
+            turn: AtomicUsize::new(0),
+            socket,
+            socket_dir,
+            ran,
+            background: Mutex::new(Vec::new()),
+        });
+        let background = vec![
+            tokio::spawn(tasks.clone().serve_nats(incoming)),
+            tokio::spawn(tasks.clone().serve_socket(listener)),
+            tokio::spawn(tasks.clone().watch()),
+        ];
+        if let Ok(mut handles) = tasks.background.lock() {
+            *handles = background;
+        }
+        Ok(tasks)
+    }
+
+    /// Where the task socket of a node with data dir `data_dir` goes (known before the
+    /// node joins, for its drivers): `data_dir/tasks/node.sock`, or one in a private
+    /// temporary directory (the second path, removed on shutdown) when that is too long.
+    pub fn socket_for(data_dir: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
+        let dir = data_dir.join("tasks");
+        create_private_dir(&dir)?;
+        socket_path(&dir)
+    }
+
+    /// The socket drivers send their tasks to.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// Stops serving, and the task runtimes.
+    pub async fn shutdown(&self) {
+        if let Ok(mut handles) = self.background.lock() {
+            for handle in handles.drain(..) {
+                handle.abort();
+            }
+        }
+        let runtimes: Vec<Runtime> = self.runtimes.lock().await.drain().map(|(_, r)| r).collect();
+        for runtime in runtimes {
+            let _ = runtime.shutdown_with_deadline(Duration::from_secs(5)).await;
+        }
+        let _ = std::fs::remove_file(&self.socket);
+        if let Some(dir) = &self.socket_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    /// Places `request` and runs it there; its result.
+    pub async fn dispatch(&self, request: TaskRequest) -> rustyray::Result<WireValue> {
+        let node = self.choose().await;
+        if node == self.node_id {
+            return self.run_here(request).await;
+        }
+        let function = request.function.clone();
+        let mut payload = Vec::new();
+        wire::write_frame(&mut payload, &request)
+            .await
+            .map_err(|err| RayError::Io {
+                context: format!("encoding task {function}"),
+                message: err.to_string(),
+            })?;
+        let _out = OutGuard::new(self, &node);
+        let died = || RayError::NodeDied {
+            node: node.clone(),
+            function: function.clone(),
+        };
+        let mut changed = self.dead_changed.subscribe();
+        let answer = tokio::select! {
+            answer = self.link.send(&node, &payload) => answer,
+            () = async {
+                while !self.is_dead(&node) {
+                    if changed.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            } => return Err(died()),
+        };
+        match answer {
+            Ok(bytes) => match wire::read_frame::<TaskResponse>(&mut &bytes[..]).await {
+                Ok(Some(response)) => response.into(),
+                Ok(None) | Err(_) => Err(RayError::Remote(format!(
+                    "node {node} answered task {function} with a message that does not decode"
+                ))),
+            },
+            Err(SendFailure::NoResponders) => {
+                self.mark_dead(&node);
+                Err(died())
+            }
+            Err(SendFailure::Failed(err)) => Err(RayError::Remote(format!(
+                "sending task {function} to node {node}: {err}"
+            ))),
+        }
+    }
+
+    fn is_dead(&self, node: &str) -> bool {
+        self.dead.lock().is_ok_and(|dead| {
+            dead.get(node)
+                .is_some_and(|since| since.elapsed() < DEAD_SHUNNED)
+        })
+    }
+
+    fn mark_dead(&self, node: &str) {
+        let new = self.dead.lock().is_ok_and(|mut dead| {
+            dead.retain(|_, since| since.elapsed() < DEAD_SHUNNED);
+            dead.insert(node.to_string(), Instant::now()).is_none()
+        });
+        if new {
+            eprintln!("rustyray node: node {node} is lost; its tasks from here are re-run");
+            self.dead_changed.send_modify(|generation| *generation += 1);
+        }
+    }
+
+    /// The node to run the next task on.
+    async fn choose(&self) -> String {
+        let stale = self
+            .view
+            .lock()
+            .map(|view| view.read.is_none_or(|read| read.elapsed() > VIEW_TTL))
+            .unwrap_or(true);
+        if stale && let Ok(nodes) = self.cluster.nodes().await {
+            let nodes = nodes
+                .into_iter()
+                .filter(|view| view.alive)
+                .map(|view| (view.record.node_id.clone(), view.record.running_tasks))
+                .collect();
+            if let Ok(mut view) = self.view.lock() {
+                *view = View {
+                    read: Some(Instant::now()),
+                    nodes,
+                };
+            }
+        }
+        let mut candidates: Vec<(String, usize)> = {
+            let view = self.view.lock().map(|v| v.nodes.clone()).unwrap_or_default();
+            let out = self.out.lock().map(|o| o.clone()).unwrap_or_default();
+            view.into_iter()
+                .filter(|(id, _)| *id != self.node_id && !self.is_dead(id))
+                .map(|(id, reported)| {
+                    let sent = out.get(&id).copied().unwrap_or(0);
+                    (id, reported.max(sent))
+                })
+                .collect()
+        };
+        candidates.push((self.node_id.clone(), self.running.load(Ordering::Relaxed)));
+        candidates.sort();
+        let lowest = candidates.iter().map(|(_, load)| *load).min().unwrap_or(0);
+        let tied: Vec<&String> = candidates
+            .iter()
+            .filter(|(_, load)| *load == lowest)
+            .map(|(id, _)| id)
+            .collect();
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        tied[turn % tied.len()].clone()
+    }
+
+    /// Runs `request` here, in its module's runtime.
+    async fn run_here(&self, request: TaskRequest) -> rustyray::Result<WireValue> {
+        self.running.fetch_add(1, Ordering::Relaxed);
+        let function = request.function.clone();
+        let outcome = async {
+            let runtime = self.runtime_for(&request.module).await?;
+            rustyray::remote::tasks::run_request(&runtime, request).await
+        }
+        .await;
+        self.running.fetch_sub(1, Ordering::Relaxed);
+        let outcome_label = match &outcome {
+            Ok(_) => "ok".to_string(),
+            Err(err) => err.kind().to_string(),
+        };
+        // Functions a module does not export are not labels: the count would be
+        // anyone's to grow.
+        let function = if matches!(&outcome, Err(RayError::FunctionNotFound(_) | RayError::InvalidModule { .. })) {
+            "-".to_string()
+        } else {
+            function
+        };
+        self.ran
+            .get_or_create(&TaskLabel {
+                function,
+                outcome: outcome_label,
+            })
+            .inc();
+        outcome
+    }
+
+    /// The runtime of module `sha` (fetched from the cluster, checked, loaded on first
+    /// use).
+    async fn runtime_for(&self, sha: &str) -> rustyray::Result<Runtime> {
+        let mut runtimes = self.runtimes.lock().await;
+        if let Some(runtime) = runtimes.get(sha) {
+            return Ok(runtime.clone());
+        }
+        let invalid = |message: String| RayError::InvalidModule {
+            source_name: rustyray::terminal::escape_text(sha).chars().take(80).collect(),
+            message,
+        };
+        if !(sha.len() == 64 && sha.chars().all(|c| c.is_ascii_hexdigit())) {
+            return Err(invalid("a task's module must be named by its SHA-256 (64 hex digits)".into()));
+        }
+        let module = match self.local_module(sha) {
+            Some(module) => module,
+            None => {
+                let bytes = self.cluster.module_bytes(sha).await.map_err(|err| {
+                    invalid(format!("this node does not hold it and could not fetch it: {err}"))
+                })?;
+                let name = self
+                    .cluster
+                    .modules::<ModuleInfo>()
+                    .await
+                    .ok()
+                    .and_then(|index| index.into_iter().find(|m| m.sha256 == sha))
+                    .map_or_else(|| format!("module-{}", &sha[..12]), |m| m.name);
+                self.modules
+                    .deploy(&bytes, &name)
+                    .await
+                    .map_err(|err| invalid(err.to_string()))?
+            }
+        };
+        let runtime = Runtime::builder()
+            .cache_dir(Some(self.cache_dir.clone()))
+            .memory_limit((self.memory_mib as usize).saturating_mul(1 << 20))
+            .max_actors(64)
+            .remote_tasks(Arc::new(Nested(self.me.clone())))
+            .build()?;
+        runtime.load(self.modules.path(&module)).await?;
+        runtimes.insert(sha.to_string(), runtime.clone());
+        Ok(runtime)
+    }
+
+    fn local_module(&self, sha: &str) -> Option<ModuleInfo> {
+        self.modules.list().into_iter().find(|m| m.sha256 == sha)
+    }
+
+    /// Answers the tasks other nodes send here.
+    async fn serve_nats(self: Arc<Self>, incoming: impl futures::Stream<Item = IncomingTask>) {
+        let mut incoming = std::pin::pin!(incoming);
+        while let Some(task) = incoming.next().await {
+            let tasks = self.clone();
+            tokio::spawn(async move {
+                let response: TaskResponse = match tasks.link.request_payload(&task).await {
+                    Ok(payload) => match wire::read_frame::<TaskRequest>(&mut &payload[..]).await {
+                        Ok(Some(request)) => tasks.run_here(request).await.into(),
+                        Ok(None) | Err(_) => Err(RayError::Serialization(
+                            "a task request that is not a framed MessagePack TaskRequest".into(),
+                        ))
+                        .into(),
+                    },
+                    Err(err) => Err(RayError::Serialization(format!("a task request: {err}"))).into(),
+                };
+                let mut payload = Vec::new();
+                if wire::write_frame(&mut payload, &response).await.is_err() {
+                    payload.clear();
+                    let refused: TaskResponse = Err(RayError::Io {
+                        context: "answering a task".into(),
+                        message: format!("its result is over the frame limit of {} bytes", wire::MAX_FRAME),
+                    })
+                    .into();
+                    let _ = wire::write_frame(&mut payload, &refused).await;
+                }
+                if let Err(err) = tasks.link.answer(&task, &payload).await {
+                    eprintln!("rustyray node: answering a task: {err}");
+                }
+            });
+        }
+    }
+
+    /// Answers this node's drivers: one task per connection.
+    async fn serve_socket(self: Arc<Self>, listener: UnixListener) {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    tokio::spawn(self.clone().connection(stream));
+                }
+                Err(err) => eprintln!("rustyray node: accepting a task connection: {err}"),
+            }
+        }
+    }
+
+    async fn connection(self: Arc<Self>, mut stream: UnixStream) {
+        let Ok(Some(request)) = wire::read_frame::<TaskRequest>(&mut stream).await else {
+            return;
+        };
+        let response: TaskResponse = self.dispatch(request).await.into();
+        let _ = wire::write_frame(&mut stream, &response).await;
+    }
+
+    /// While tasks are out on other nodes, reads the live heartbeats every
+    /// [`WATCH_INTERVAL`]; a node with tasks out and no heartbeat is dead.
+    async fn watch(self: Arc<Self>) {
+        let mut ticks = tokio::time::interval(WATCH_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let waiting: Vec<String> = self
+                .out
+                .lock()
+                .map(|out| {
+                    out.iter()
+                        .filter(|(_, count)| **count > 0)
+                        .map(|(node, _)| node.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if waiting.is_empty() {
+                continue;
+            }
+            let Ok(Ok(live)) =
+                tokio::time::timeout(Duration::from_secs(3), self.cluster.live_node_ids()).await
+            else {
+                continue;
+            };
+            for node in waiting {
+                if !live.contains(&node) {
+                    self.mark_dead(&node);
+                }
+            }
+        }
+    }
+}
+
+/// Counts a task out on a node while it is.
+struct OutGuard<'a> {
+    tasks: &'a ClusterTasks,
+    node: String,
+}
+
+impl<'a> OutGuard<'a> {
+    fn new(tasks: &'a ClusterTasks, node: &str) -> Self {
+        if let Ok(mut out) = tasks.out.lock() {
+            *out.entry(node.to_string()).or_default() += 1;
+        }
+        OutGuard {
+            tasks,
+            node: node.to_string(),
+        }
+    }
+}
+
+impl Drop for OutGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut out) = self.tasks.out.lock()
+            && let Some(count) = out.get_mut(&self.node)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                out.remove(&self.node);
+            }
+        }
+    }
+}
+
+/// `dir/node.sock`, or one in a new private temporary directory when that is too long.
+fn socket_path(dir: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
+    let socket = dir.join("node.sock");
+    if socket.as_os_str().len() <= MAX_SOCKET_PATH {
+        return Ok((socket, None));
+    }
+    let private = std::env::temp_dir().join(format!(
+        "rustyray-tasks-{}-{}",
+        std::process::id(),
+        crate::modules::hex(&crate::token::random_bytes(6))
+    ));
+    create_private_dir(&private)?;
+    Ok((private.join("node.sock"), Some(private)))
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+        .map_err(|err| NodeError::io(format!("creating {}", dir.display()), err))
+}
