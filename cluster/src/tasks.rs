@@ -49,7 +49,9 @@ pub struct TaskLink {
 
 impl std::fmt::Debug for TaskLink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TaskLink").field("cluster", &self.cluster).finish()
+        f.debug_struct("TaskLink")
+            .field("cluster", &self.cluster)
+            .finish()
     }
 }
 
@@ -103,9 +105,11 @@ impl TaskLink {
             .subscribe(subject(node_id))
             .await
             .map_err(|err| ClusterError::nats("subscribing to tasks", err))?;
-        Ok(futures::StreamExt::map(subscriber, |message| IncomingTask {
-            envelope: message.payload,
-            reply: message.reply,
+        Ok(futures::StreamExt::map(subscriber, |message| {
+            IncomingTask {
+                envelope: message.payload,
+                reply: message.reply,
+            }
         }))
     }
 
@@ -129,7 +133,9 @@ impl TaskLink {
         self.transfers
             .put(name.as_str(), &mut reader)
             .await
-            .map_err(|err| ClusterError::nats(format!("storing {name} in {TRANSFERS_STORE}"), err))?;
+            .map_err(|err| {
+                ClusterError::nats(format!("storing {name} in {TRANSFERS_STORE}"), err)
+            })?;
         let mut envelope = vec![STORED];
         envelope.extend_from_slice(name.as_bytes());
         Ok(Bytes::from(envelope))
@@ -143,7 +149,9 @@ impl TaskLink {
                 let name = std::str::from_utf8(name)
                     .ok()
                     .filter(|name| valid_key(name))
-                    .ok_or_else(|| ClusterError::BadEnvelope("a transfer's name is not valid".into()))?;
+                    .ok_or_else(|| {
+                        ClusterError::BadEnvelope("a transfer's name is not valid".into())
+                    })?;
                 let mut object = self.transfers.get(name).await.map_err(|err| {
                     ClusterError::nats(format!("fetching {name} from {TRANSFERS_STORE}"), err)
                 })?;
@@ -226,7 +234,9 @@ impl TaskLink {
     /// Publishes raw `bytes` on node `node_id`'s task subject and waits up to `timeout`
     /// for the answer's payload (for tests and probes: no envelope is added).
     pub async fn send_raw(&self, node_id: &str, bytes: Bytes, timeout: Duration) -> Result<Bytes> {
-        let request = async_nats::Request::new().payload(bytes).timeout(Some(timeout));
+        let request = async_nats::Request::new()
+            .payload(bytes)
+            .timeout(Some(timeout));
         let message = self
             .cluster
             .client

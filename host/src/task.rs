@@ -293,6 +293,11 @@ pub(crate) async fn run(task: Task) {
         output,
     } = task;
     let runtime = output.runtime.clone();
+    // A task carrying actor handles runs here: they name this runtime's actors.
+    let mut options = options;
+    if !_carried.is_empty() {
+        options.placed = true;
+    }
     // Outside the select, so what a task printed survives its timeout or cancel.
     let capture = OutputCapture::for_task(&runtime, &function, output.slot.id(), &options);
     let mut retried = 0;

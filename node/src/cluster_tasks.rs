@@ -41,9 +41,9 @@ use futures::StreamExt;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use rustyray::remote::Pending;
 use rustyray::remote::tasks::{TaskRequest, TaskResponse, TaskTransport};
 use rustyray::remote::wire::{self, WireValue};
-use rustyray::remote::Pending;
 use rustyray::{RayError, Runtime};
 use rustyray_cluster::Cluster;
 use rustyray_cluster::tasks::{IncomingTask, SendFailure, TaskLink};
@@ -294,7 +294,11 @@ impl ClusterTasks {
             }
         }
         let mut candidates: Vec<(String, usize)> = {
-            let view = self.view.lock().map(|v| v.nodes.clone()).unwrap_or_default();
+            let view = self
+                .view
+                .lock()
+                .map(|v| v.nodes.clone())
+                .unwrap_or_default();
             let out = self.out.lock().map(|o| o.clone()).unwrap_or_default();
             view.into_iter()
                 .filter(|(id, _)| *id != self.node_id && !self.is_dead(id))
@@ -332,7 +336,10 @@ impl ClusterTasks {
         };
         // Functions a module does not export are not labels: the count would be
         // anyone's to grow.
-        let function = if matches!(&outcome, Err(RayError::FunctionNotFound(_) | RayError::InvalidModule { .. })) {
+        let function = if matches!(
+            &outcome,
+            Err(RayError::FunctionNotFound(_) | RayError::InvalidModule { .. })
+        ) {
             "-".to_string()
         } else {
             function
@@ -354,17 +361,24 @@ impl ClusterTasks {
             return Ok(runtime.clone());
         }
         let invalid = |message: String| RayError::InvalidModule {
-            source_name: rustyray::terminal::escape_text(sha).chars().take(80).collect(),
+            source_name: rustyray::terminal::escape_text(sha)
+                .chars()
+                .take(80)
+                .collect(),
             message,
         };
         if !(sha.len() == 64 && sha.chars().all(|c| c.is_ascii_hexdigit())) {
-            return Err(invalid("a task's module must be named by its SHA-256 (64 hex digits)".into()));
+            return Err(invalid(
+                "a task's module must be named by its SHA-256 (64 hex digits)".into(),
+            ));
         }
         let module = match self.local_module(sha) {
             Some(module) => module,
             None => {
                 let bytes = self.cluster.module_bytes(sha).await.map_err(|err| {
-                    invalid(format!("this node does not hold it and could not fetch it: {err}"))
+                    invalid(format!(
+                        "this node does not hold it and could not fetch it: {err}"
+                    ))
                 })?;
                 let name = self
                     .cluster
@@ -408,14 +422,19 @@ impl ClusterTasks {
                         ))
                         .into(),
                     },
-                    Err(err) => Err(RayError::Serialization(format!("a task request: {err}"))).into(),
+                    Err(err) => {
+                        Err(RayError::Serialization(format!("a task request: {err}"))).into()
+                    }
                 };
                 let mut payload = Vec::new();
                 if wire::write_frame(&mut payload, &response).await.is_err() {
                     payload.clear();
                     let refused: TaskResponse = Err(RayError::Io {
                         context: "answering a task".into(),
-                        message: format!("its result is over the frame limit of {} bytes", wire::MAX_FRAME),
+                        message: format!(
+                            "its result is over the frame limit of {} bytes",
+                            wire::MAX_FRAME
+                        ),
                     })
                     .into();
                     let _ = wire::write_frame(&mut payload, &refused).await;

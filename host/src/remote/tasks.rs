@@ -32,8 +32,8 @@ use tokio::sync::Semaphore;
 use crate::codec::Value;
 use crate::error::{RayError, Result};
 use crate::registry::{Function, FunctionKind};
-use crate::remote::wire::{self, WireError, WireValue};
 use crate::remote::Pending;
+use crate::remote::wire::{self, WireError, WireValue};
 use crate::runtime::{Runtime, RuntimeInner};
 use crate::task_impl::{Resolved, TaskArg, TaskOptions};
 

@@ -201,6 +201,7 @@ pub enum WireError {
         message: String,
     },
     TimeoutMs(u64),
+    Serialization(String),
     Cancelled,
     ShutDown,
     Other(String),
@@ -279,6 +280,7 @@ impl From<&RayError> for WireError {
             RayError::Timeout(after) => {
                 WireError::TimeoutMs(u64::try_from(after.as_millis()).unwrap_or(u64::MAX))
             }
+            RayError::Serialization(message) => WireError::Serialization(message.clone()),
             RayError::Cancelled => WireError::Cancelled,
             RayError::ShutDown => WireError::ShutDown,
             other => WireError::Other(other.to_string()),
@@ -348,6 +350,7 @@ impl From<WireError> for RayError {
                 message,
             },
             WireError::TimeoutMs(ms) => RayError::Timeout(std::time::Duration::from_millis(ms)),
+            WireError::Serialization(message) => RayError::Serialization(message),
             WireError::Cancelled => RayError::Cancelled,
             WireError::ShutDown => RayError::ShutDown,
             WireError::Other(message) => RayError::Remote(message),

@@ -72,7 +72,9 @@ fn main() -> Result<(), RayError> {
         }
         Some("big") => {
             let mib = number(&args, 2, 100) as u32;
-            let objects: Vec<_> = (1..=2).map(|seed| (seed, make_big::remote(mib, seed))).collect();
+            let objects: Vec<_> = (1..=2)
+                .map(|seed| (seed, make_big::remote(mib, seed)))
+                .collect();
             for (seed, object) in &objects {
                 let (len, fnv) = checksum::remote(object).get()?;
                 println!("big seed={seed} len={len} fnv={fnv:016x}");

@@ -1,0 +1,272 @@
+//! A job's tasks spread over a cluster's nodes (`node/src/cluster_tasks.rs`): each test
+//! starts its own nats-server on a free loopback port and three node processes (the
+//! helpers of `cluster.rs`), runs `tests/guests/cluster_tasks` as jobs, and checks what
+//! it printed against the tests' own computation. Where tasks ran is read from the
+//! outside: each node's `/metrics` counts the cluster tasks it ran, by function.
+//!
+//! Without `nats-server` on PATH the tests say so and pass without running.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rustyray::remote::tasks::{TaskRequest, TaskResponse};
+use rustyray::remote::wire::{self, WireValue};
+use rustyray_node::api::{JobStatus, ModuleInfo};
+
+use crate::cluster::{Nats, Node, three_nodes, wait_until};
+use crate::common;
+
+/// The cluster tasks `node` ran that ended `ok`, by function, from its `/metrics`.
+fn ran(node: &Node) -> BTreeMap<String, u64> {
+    let text = crate::node::ureq_text(&format!("{}/metrics", node.address));
+    let mut counts = BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("rustyray_cluster_tasks_total{") else {
+            continue;
+        };
+        let Some((labels, value)) = rest.split_once("} ") else {
+            continue;
+        };
+        if !labels.contains(r#"outcome="ok""#) {
+            continue;
+        }
+        let function = labels
+            .split(',')
+            .find_map(|label| label.strip_prefix("function=\""))
+            .map(|f| f.trim_end_matches('"').to_string())
+            .unwrap_or_default();
+        *counts.entry(function).or_default() += value.trim().parse::<u64>().unwrap_or(0);
+    }
+    counts
+}
+
+fn deploy(node: &Node) -> ModuleInfo {
+    let bytes = std::fs::read(rustyray_tests::CLUSTER_TASKS).expect("reading cluster_tasks");
+    node.client()
+        .deploy(&bytes, "cluster_tasks")
+        .expect("deploying cluster_tasks")
+}
+
+/// What `spread N MS` prints: the sum of i*i for i < n, and for i < 20 (nested).
+fn spread_line(n: u64) -> String {
+    let squares = |n: u64| (0..n).map(|i| i * i).sum::<u64>();
+    format!("spread n={n} sum={} nested={}", squares(n), squares(20))
+}
+
+/// What `big MIB` prints for `seed`: the length and the FNV-1a of `make_big`'s bytes.
+fn big_line(mib: usize, seed: usize) -> String {
+    let len = mib << 20;
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for k in 0..len {
+        let byte = (k.wrapping_mul(31) + seed * 7 + k / 4096) as u8;
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("big seed={seed} len={len} fnv={hash:016x}")
+}
+
+#[test]
+fn a_jobs_tasks_run_on_every_node_and_a_100_mib_object_made_on_one_is_read_on_another() {
+    let Some(nats) = Nats::start(&common::fresh_dir("ctasks-spread-nats")) else {
+        return;
+    };
+    let memory: &[&str] = &["--job-memory", "1024"];
+    let [a, b, c] = three_nodes(&nats, "ctasks-spread", [memory, memory, memory]);
+    deploy(&a);
+
+    // 300 tasks of 5 ms and a task that submits 20: all three nodes run some.
+    b.submit("rustyray run cluster_tasks -- spread 300 5", "spread", &[])
+        .expect("submitting");
+    let log = c.follow("spread", None);
+    assert!(log.contains(&spread_line(300)), "{log}");
+    assert_eq!(c.job("spread").status, JobStatus::Succeeded);
+    let counts: Vec<BTreeMap<String, u64>> = [&a, &b, &c].iter().map(|n| ran(n)).collect();
+    for (node, counts) in [&a, &b, &c].iter().zip(&counts) {
+        assert!(
+            counts.get("step").copied().unwrap_or(0) > 0,
+            "node {} ran no step: {counts:?}",
+            node.node_id
+        );
+    }
+    let steps: u64 = counts
+        .iter()
+        .map(|c| c.get("step").copied().unwrap_or(0))
+        .sum();
+    let nested: u64 = counts
+        .iter()
+        .map(|c| c.get("nested").copied().unwrap_or(0))
+        .sum();
+    assert_eq!(steps, 320, "{counts:?}");
+    assert_eq!(nested, 1, "{counts:?}");
+
+    // Two 100 MiB objects made at once: placement puts them on two nodes, so at least
+    // one is made on a node other than the driver's, which reads it (its checksum).
+    a.submit("rustyray run cluster_tasks -- big 100", "big", &[])
+        .expect("submitting");
+    let log = b.follow("big", None);
+    for seed in [1, 2] {
+        assert!(log.contains(&big_line(100, seed)), "{log}");
+    }
+    let job = b.job("big");
+    assert_eq!(job.status, JobStatus::Succeeded, "{job:?}");
+    let driver = job.driver_agent_http_address.expect("the driver's node");
+    let made_elsewhere: u64 = [&a, &b, &c]
+        .iter()
+        .filter(|node| node.address != driver)
+        .map(|node| ran(node).get("make_big").copied().unwrap_or(0))
+        .sum();
+    assert!(
+        made_elsewhere >= 1,
+        "both objects were made on the driver's node"
+    );
+}
+
+#[test]
+fn a_node_killed_in_the_middle_of_a_job_of_1000_tasks_still_gives_the_right_result() {
+    let Some(nats) = Nats::start(&common::fresh_dir("ctasks-loss-nats")) else {
+        return;
+    };
+    let [a, mut b, c] = three_nodes(
+        &nats,
+        "ctasks-loss",
+        [
+            &["--resources", "driver=1"],
+            &[],
+            &["--resources", "canary=1"],
+        ],
+    );
+    deploy(&a);
+    // The job's driver on A, a canary job's on C; both spread their tasks over A, B, C.
+    a.submit(
+        "rustyray run cluster_tasks -- spread 1000 300",
+        "thousand",
+        &[("driver", 1.0)],
+    )
+    .expect("submitting");
+    c.submit(
+        "rustyray run cluster_tasks -- spread 200 300",
+        "canary",
+        &[("canary", 1.0)],
+    )
+    .expect("submitting the canary");
+    // B is killed once it has run tasks of theirs (more are on it then).
+    wait_until("B running the jobs' tasks", || {
+        (ran(&b).get("step").copied().unwrap_or(0) >= 10).then_some(())
+    });
+    b.kill();
+    let log = a.follow("thousand", None);
+    assert!(log.contains(&spread_line(1000)), "{log}");
+    let job = a.job("thousand");
+    assert_eq!(job.status, JobStatus::Succeeded, "{job:?}");
+    let log = c.follow("canary", None);
+    assert!(log.contains(&spread_line(200)), "{log}");
+    assert_eq!(c.job("canary").status, JobStatus::Succeeded);
+    // The tasks B had were run again on A and C: together they ran the rest.
+    let survivors: u64 = [&a, &c]
+        .iter()
+        .map(|node| ran(node).get("step").copied().unwrap_or(0))
+        .sum();
+    assert!(survivors > 0);
+}
+
+/// Sends raw bytes to `node`'s task subject and decodes the answer.
+fn ask(nats_url: &str, node: &str, payload: Vec<u8>) -> Result<WireValue, rustyray::RayError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        let cluster = rustyray_cluster::Cluster::connect(nats_url, "hostile test")
+            .await
+            .expect("connecting");
+        let link = rustyray_cluster::tasks::TaskLink::open(&cluster)
+            .await
+            .expect("the task link");
+        let answer = link
+            .send_raw(node, payload.into(), Duration::from_secs(30))
+            .await
+            .expect("an answer");
+        let response: TaskResponse = wire::read_frame(&mut &answer[..])
+            .await
+            .expect("a frame")
+            .expect("a response");
+        response.into()
+    })
+}
+
+fn framed(request: &TaskRequest) -> Vec<u8> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a tokio runtime");
+    let mut bytes = vec![rustyray_cluster::tasks::INLINE];
+    runtime
+        .block_on(wire::write_frame(&mut bytes, request))
+        .expect("framing");
+    bytes
+}
+
+#[test]
+fn hostile_task_requests_from_nats_get_typed_errors_and_the_node_lives_on() {
+    let Some(nats) = Nats::start(&common::fresh_dir("ctasks-hostile-nats")) else {
+        return;
+    };
+    let [a, b, c] = three_nodes(&nats, "ctasks-hostile", [&[], &[], &[]]);
+    let module = deploy(&a);
+    let url = nats.url();
+    let kind = |result: Result<WireValue, rustyray::RayError>| match result {
+        Ok(value) => panic!("a hostile request ran: {value:?}"),
+        Err(err) => (err.kind().to_string(), err.to_string()),
+    };
+    // Garbage: an unknown envelope, a frame that is not a request, an empty message.
+    let (k, m) = kind(ask(&url, &b.node_id, vec![0xff, 1, 2, 3]));
+    assert_eq!(k, "Serialization", "{m}");
+    let (k, m) = kind(ask(&url, &b.node_id, vec![0, 0, 0, 0, 3, 0xc1, 0xc1, 0xc1]));
+    assert_eq!(k, "Serialization", "{m}");
+    let (k, _) = kind(ask(&url, &b.node_id, Vec::new()));
+    assert_eq!(k, "Serialization");
+    // A stored envelope naming no transfer.
+    let mut stored = vec![rustyray_cluster::tasks::STORED];
+    stored.extend_from_slice(b"no-such-transfer");
+    let (k, _) = kind(ask(&url, &b.node_id, stored));
+    assert_eq!(k, "Serialization");
+    // A module no node has, a name that is no hash, a function the module lacks.
+    let request = |module: &str, function: &str| TaskRequest {
+        module: module.into(),
+        function: function.into(),
+        args: vec![],
+        timeout_ms: None,
+    };
+    let missing = "0".repeat(64);
+    let (k, m) = kind(ask(&url, &b.node_id, framed(&request(&missing, "step"))));
+    assert_eq!(k, "InvalidModule", "{m}");
+    assert!(m.contains(&missing), "{m}");
+    let (k, m) = kind(ask(
+        &url,
+        &b.node_id,
+        framed(&request("../etc/passwd", "step")),
+    ));
+    assert_eq!(k, "InvalidModule", "{m}");
+    let (k, m) = kind(ask(
+        &url,
+        &c.node_id,
+        framed(&request(&module.sha256, "no_such_function")),
+    ));
+    assert_eq!(k, "FunctionNotFound", "{m}");
+    // Wrong arguments for a real function: its typed error, from the guest's module.
+    let (k, m) = kind(ask(
+        &url,
+        &c.node_id,
+        framed(&request(&module.sha256, "step")),
+    ));
+    assert_eq!(k, "BadArguments", "{m}");
+
+    // The canary: the nodes live on, and a job still spreads over all of them.
+    a.submit("rustyray run cluster_tasks -- spread 60 0", "canary", &[])
+        .expect("submitting");
+    let log = b.follow("canary", None);
+    assert!(log.contains(&spread_line(60)), "{log}");
+    assert_eq!(b.job("canary").status, JobStatus::Succeeded);
+    wait_until("three live nodes", || {
+        (a.nodes().iter().filter(|n| n.alive).count() == 3).then_some(())
+    });
+}
