@@ -112,8 +112,14 @@ impl Sizes {
 
 /// The bench guest's path: given, or built from `bench/guest` in this source tree.
 fn bench_guest(options: &BenchOptions) -> Result<PathBuf> {
-    if let Some(path) = &options.guest {
-        return Ok(path.clone());
+    bench_guest_path(options.guest.clone())
+}
+
+/// The bench guest's path: `given`, or built from `bench/guest` in this source tree
+/// (the cross-node rows of `rustyray bench --address` run it as jobs).
+pub fn bench_guest_path(given: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(path) = given {
+        return Ok(path);
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest");
     if !dir.join("Cargo.toml").is_file() {

@@ -6,6 +6,7 @@
 //! A library as well as the binary so the integration tests can build the very same
 //! command as a binary of their own (`CARGO_BIN_EXE_*` only exists inside one package).
 
+mod cluster_bench;
 pub mod program;
 mod state_cli;
 

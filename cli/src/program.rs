@@ -292,6 +292,14 @@ pub enum Command {
         /// A prebuilt JavaScript bench guest .wasm instead of building bench/js_guest.
         #[arg(long, value_name = "WASM")]
         js_guest: Option<PathBuf>,
+        /// Run the cross-node rows against the cluster of the node at URL instead
+        /// (tasks/s across its nodes, object transfer GB/s between them).
+        #[arg(long, value_name = "URL")]
+        address: Option<String>,
+        /// With --address: the cluster's NATS URL, to time a lost node's detection (a
+        /// node is started, joined, killed with SIGKILL, and timed until listed DEAD).
+        #[arg(long, value_name = "NATS_URL", requires = "address")]
+        cluster: Option<String>,
     },
     /// Internal: measurements the bench takes in a process of their own.
     #[command(name = "__probe", hide = true)]
@@ -531,7 +539,22 @@ async fn run(cli: Cli) -> rustyray::Result<ExitCode> {
             guest,
             python_guest,
             js_guest,
+            address,
+            cluster,
         } => {
+            if let Some(address) = address {
+                let guest = crate::cluster_bench::guest(guest)?;
+                crate::cluster_bench::run(
+                    &address,
+                    cluster.as_deref(),
+                    &guest,
+                    reps.unwrap_or(3),
+                    quick,
+                    json,
+                )
+                .map_err(|err| rustyray::RayError::Remote(err.to_string()))?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let report = rustyray_bench::run(rustyray_bench::BenchOptions {
                 quick,
                 filter,

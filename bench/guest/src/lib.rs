@@ -70,3 +70,46 @@ impl Pinger {
         self.pings += 1;
     }
 }
+
+fn arg(args: &[String], at: usize, default: u64) -> u64 {
+    args.get(at).and_then(|a| a.parse().ok()).unwrap_or(default)
+}
+
+/// The cross-node rows of `rustyray bench --address`, run as a job on a cluster (timed
+/// inside the job, so the job's start is not counted):
+///
+/// - `tasks N`: N `add_one` tasks submitted at once, then all got; prints
+///   `tasks=N seconds=S`.
+/// - `transfer MIB K`: K `make_blob` tasks of MIB MiB at once (the cluster places them on
+///   its nodes), each waited for in the driver's object store; prints `bytes=B seconds=S`.
+#[rustyray::main]
+fn main() -> Result<(), rustyray::RayError> {
+    let args = rustyray::args();
+    let start = std::time::Instant::now();
+    match args.get(1).map(String::as_str) {
+        Some("tasks") => {
+            let n = arg(&args, 2, 1000);
+            let refs: Vec<_> = (0..n).map(add_one::remote).collect();
+            for r in &refs {
+                r.get()?;
+            }
+            println!("tasks={n} seconds={}", start.elapsed().as_secs_f64());
+        }
+        Some("transfer") => {
+            let mib = arg(&args, 2, 100);
+            let k = arg(&args, 3, 3);
+            let refs: Vec<_> = (0..k).map(|_| make_blob::remote(mib << 20)).collect();
+            let mut bytes = 0;
+            for r in &refs {
+                bytes += r.len()?;
+            }
+            println!("bytes={bytes} seconds={}", start.elapsed().as_secs_f64());
+        }
+        other => {
+            return Err(rustyray::RayError::application(format!(
+                "unknown mode {other:?}: tasks N, or transfer MIB K"
+            )));
+        }
+    }
+    Ok(())
+}
