@@ -72,6 +72,19 @@ export class LimitExceededError extends RayError {
   }
 }
 
+/// The actor already has `maxPendingCalls` calls sent and not answered (Ray's
+/// `PendingCallsLimitExceeded`); the call was not sent.
+export class PendingCallsLimitExceededError extends LimitExceededError {}
+
+/// The object was freed (`rustyray.free`) and can no longer be read (Ray's
+/// `ObjectFreedError`); `objectId` is its `[node, hi, lo]` (BigInts).
+export class ObjectFreedError extends RayError {
+  constructor(message, objectId = null) {
+    super(message);
+    this.objectId = objectId;
+  }
+}
+
 /// A value could not be encoded as MessagePack.
 export class ObjectEncodeError extends RayError {}
 

@@ -33,6 +33,8 @@ export {
   ActorDiedError,
   RaySystemError,
   LimitExceededError,
+  PendingCallsLimitExceededError,
+  ObjectFreedError,
   ObjectEncodeError,
   ObjectDecodeError,
 } from "./errors.js";
@@ -45,15 +47,18 @@ export const ARGS = [];
 
 // --- values ---------------------------------------------------------------------------
 
-/// How values MessagePack has no type for cross: actor handles as their id
-/// `[node, hi, lo]` (as Rust's and Python's do); an ObjectRef inside a value is refused.
+/// How values MessagePack has no type for cross (every value encoded here is handed to
+/// the host): an ObjectRef as the reference (extension 82; the object stays alive while
+/// the value does), an actor handle as its id `[node, hi, lo]` (as Rust's and Python's
+/// do; the actor stays alive while the value does).
 export function replace(value) {
-  if (value instanceof ActorHandle) return value.id();
+  if (value instanceof ActorHandle) {
+    wit.carry([value._handle]);
+    return value.id();
+  }
   if (value instanceof ObjectRef) {
-    throw new errors.ObjectEncodeError(
-      "an ObjectRef can only be passed as a whole argument of .remote(), not inside " +
-        "another value; pass it on its own, or get() its value first",
-    );
+    if (!value._handle) throw new errors.ObjectEncodeError("this ObjectRef was released");
+    return wit.share(value._handle);
   }
   return value;
 }
@@ -115,6 +120,20 @@ export class ObjectRef {
   toString() {
     return `ObjectRef(${this.id().join(":")})`;
   }
+}
+
+wit.refs.wrap = (handle) => new ObjectRef(handle);
+
+/// Frees the objects (Ray's `ray._private.internal_api.free`): every later `get` of them,
+/// by any holder, throws ObjectFreedError, as does a task that takes one as an argument;
+/// their bytes are given back at once. Takes an ObjectRef or an array of them.
+export function free(refs) {
+  const list = refs instanceof ObjectRef ? [refs] : Array.from(refs);
+  for (const ref of list) {
+    if (!(ref instanceof ObjectRef)) throw new TypeError(`free() takes ObjectRefs, got ${describe(ref)}`);
+  }
+  const handles = list.filter((ref) => ref._handle).map((ref) => ref._handle);
+  if (handles.length) wit.free(handles);
 }
 
 /// Stores `value` (MessagePack-encoded; a Uint8Array raw) and returns an ObjectRef to it.
@@ -275,11 +294,28 @@ function makeRemote(fn, name, options, params) {
 
 /// A copy with task options: `timeout` (seconds; the task fails with TaskTimeoutError
 /// past it), `maxRetries` (runs after a crash; default 3), `retryExceptions` (retry
-/// thrown errors too).
+/// thrown errors too; an array of error classes retries those only).
 RemoteFunction.prototype.options = function (options = {}) {
   checkOptions(options, TASK_OPTIONS, "task");
   return makeRemote(this._fn, this._name, { ...this._options, ...options }, this._params);
 };
+
+/// Ray's `retryExceptions`: a boolean, or an array of error classes (or their names, for
+/// errors of another component) whose throws alone are retried, matched by exact `name`.
+/// `[retry, names]`.
+function retryExceptions(value) {
+  if (value === undefined || value === null) return [false, []];
+  if (typeof value === "boolean") return [value, []];
+  if (Array.isArray(value)) {
+    const names = value.map((item) => {
+      if (typeof item === "string") return item;
+      if (typeof item === "function" && (item === Error || item.prototype instanceof Error)) return item.name;
+      throw new TypeError("retryExceptions must be either a boolean or an array of error classes");
+    });
+    return [true, names];
+  }
+  throw new TypeError("retryExceptions must be either a boolean or an array of error classes");
+}
 
 /// Submits the task; its ObjectRef at once.
 RemoteFunction.prototype.remote = function (...callArgs) {
@@ -290,13 +326,8 @@ RemoteFunction.prototype.remote = function (...callArgs) {
   if (retries != null && !(Number.isInteger(retries) && retries >= 0)) {
     throw new RangeError(`maxRetries must be an integer >= 0, got ${retries}`);
   }
-  const handle = wit.submit(
-    this._name,
-    lower(callArgs),
-    seconds(o.timeout, "timeout"),
-    retries,
-    Boolean(o.retryExceptions),
-  );
+  const [retry, retryTypes] = retryExceptions(o.retryExceptions);
+  const handle = wit.submit(this._name, lower(callArgs), seconds(o.timeout, "timeout"), retries, retry, retryTypes);
   return new ObjectRef(handle);
 };
 

@@ -5,7 +5,8 @@
 //   a 64-bit float), BigInt (64-bit integers), string, Uint8Array (bin), Array, Map and
 //   plain objects (map). Integers beyond Number.MAX_SAFE_INTEGER decode as BigInt.
 // Rust's side (rmp-serde) writes structs as maps keyed by field name and enums as
-// {variant: value}, so they read here as plain objects.
+// {variant: value}, so they read here as plain objects. Extension values (`Ext`: rustyray's
+// object references are extension 82) are written as given and read through `extHook`.
 
 export class EncodeError extends TypeError {
   constructor(message) {
@@ -22,6 +23,14 @@ export class DecodeError extends Error {
 }
 
 const MAX_DEPTH = 512;
+
+/// A MessagePack extension value: a type code (-128..127) and its bytes.
+export class Ext {
+  constructor(code, data) {
+    this.code = code;
+    this.data = data;
+  }
+}
 const UTF8_ENCODER = new TextEncoder();
 const UTF8_DECODER = new TextDecoder("utf-8", { fatal: true });
 
@@ -144,6 +153,20 @@ function encodeBin(w, data) {
   w.bytes(data);
 }
 
+function encodeExt(w, ext) {
+  if (!Number.isInteger(ext.code) || ext.code < -128 || ext.code > 127) {
+    throw new EncodeError(`extension type ${ext.code} is not in -128..127`);
+  }
+  const n = ext.data.length;
+  const fixed = { 1: 0xd4, 2: 0xd5, 4: 0xd6, 8: 0xd7, 16: 0xd8 }[n];
+  if (fixed !== undefined) w.byte(fixed);
+  else if (n <= 0xff) w.u8(0xc7, n);
+  else if (n <= 0xffff) w.u16(0xc8, n);
+  else w.u32(0xc9, n);
+  w.byte(ext.code & 0xff);
+  w.bytes(ext.data);
+}
+
 function typeName(v) {
   if (v === null) return "null";
   if (typeof v !== "object") return typeof v;
@@ -185,6 +208,10 @@ function encodeValue(w, v, replace, depth) {
   }
   if (v instanceof Uint8Array) {
     encodeBin(w, v);
+    return;
+  }
+  if (v instanceof Ext) {
+    encodeExt(w, v);
     return;
   }
   if (ArrayBuffer.isView(v)) {
@@ -240,8 +267,9 @@ export function pack(value, replace) {
 }
 
 class Reader {
-  constructor(data) {
+  constructor(data, extHook) {
     this.data = data;
+    this.extHook = extHook;
     this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     this.pos = 0;
   }
@@ -314,6 +342,14 @@ function decodeMap(r, n, depth) {
   return out;
 }
 
+/// An extension value: what `extHook(code, data)` makes of it; without a hook, refused.
+function decodeExt(r, n) {
+  const code = r.read(1, r.view.getInt8);
+  const data = r.slice(n);
+  if (!r.extHook) throw new DecodeError(`MessagePack extension type ${code} is not expected here`);
+  return r.extHook(code, data);
+}
+
 function decodeValue(r, depth) {
   if (depth > MAX_DEPTH) {
     throw new DecodeError(`the value is nested more than ${MAX_DEPTH} levels deep`);
@@ -373,26 +409,33 @@ function decodeValue(r, depth) {
     case 0xdf:
       return decodeMap(r, r.read(4, v.getUint32), depth);
     case 0xd4:
+      return decodeExt(r, 1);
     case 0xd5:
+      return decodeExt(r, 2);
     case 0xd6:
+      return decodeExt(r, 4);
     case 0xd7:
+      return decodeExt(r, 8);
     case 0xd8:
+      return decodeExt(r, 16);
     case 0xc7:
+      return decodeExt(r, r.u8());
     case 0xc8:
+      return decodeExt(r, r.read(2, v.getUint16));
     case 0xc9:
-      throw new DecodeError(`MessagePack extension types are not supported (byte 0x${b.toString(16)})`);
+      return decodeExt(r, r.read(4, v.getUint32));
     default:
       throw new DecodeError(`byte 0x${b.toString(16)} does not start a MessagePack value`);
   }
 }
 
 /// The one value `data` holds; trailing bytes are an error (they mean the bytes were
-/// written as something else).
-export function unpack(data) {
+/// written as something else). An extension value becomes `extHook(code, data)`.
+export function unpack(data, extHook) {
   const view = ArrayBuffer.isView(data)
     ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
     : new Uint8Array(data);
-  const r = new Reader(view);
+  const r = new Reader(view, extHook);
   const value = decodeValue(r, 0);
   if (r.pos !== r.data.length) {
     throw new DecodeError(`${r.data.length - r.pos} unexpected trailing bytes`);

@@ -11,7 +11,7 @@ import * as actors from "rustyray:runtime/actors@0.1.0";
 import * as diagnostics from "rustyray:runtime/diagnostics@0.1.0";
 
 import * as errors from "./errors.js";
-import { pack, unpack, EncodeError, DecodeError } from "./msgpack.js";
+import { pack, unpack, Ext, EncodeError, DecodeError } from "./msgpack.js";
 
 // --- values ---------------------------------------------------------------------------
 
@@ -30,9 +30,46 @@ export function packValue(value, replace) {
   }
 }
 
+// An object reference inside a value: MessagePack extension 82 holding the object's id
+// (node, hi, lo as 24 big-endian bytes). Written after `objects.share`, read back with
+// `objects.receive`: the host refuses any other id.
+export const OBJECT_REF_EXT = 82;
+
+/// Makes an ObjectRef of an `object-ref` handle (set by index.js, which defines the class).
+export const refs = { wrap: null };
+
+/// The extension value of a reference about to be written into a value for the host.
+export function share(handle) {
+  const id = objects.share(handle);
+  const data = new Uint8Array(24);
+  const view = new DataView(data.buffer);
+  view.setBigUint64(0, id.node);
+  view.setBigUint64(8, id.hi);
+  view.setBigUint64(16, id.lo);
+  return new Ext(OBJECT_REF_EXT, data);
+}
+
+function receive(code, data) {
+  if (code !== OBJECT_REF_EXT || data.length !== 24) {
+    throw new DecodeError(
+      `expected an object reference (extension ${OBJECT_REF_EXT} of 24 bytes), ` +
+        `got extension ${code} of ${data.length} bytes`,
+    );
+  }
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const id = { node: view.getBigUint64(0), hi: view.getBigUint64(8), lo: view.getBigUint64(16) };
+  return refs.wrap(call(objects.receive, id));
+}
+
+/// Frees the objects of these handles: later reads of them fail with `object-freed`.
+export const free = (handles) => objects.free(handles);
+
+/// Announces actors whose handles are written into the value handed over next.
+export const carry = (handles) => actors.carry(handles);
+
 export function unpackValue(data) {
   try {
-    return unpack(data);
+    return unpack(data, receive);
   } catch (err) {
     if (err instanceof DecodeError || err instanceof RangeError) {
       throw new errors.ObjectDecodeError(`${err.message} (expected a MessagePack value)`);
@@ -99,9 +136,19 @@ export function toError(err) {
     case "actor-died":
       return new errors.ActorDiedError(v);
     case "limit-exceeded":
+      if (v.limit === "max_pending_calls") {
+        return new errors.PendingCallsLimitExceededError(v.message, v.limit, v.value);
+      }
       return new errors.LimitExceededError(v.message, v.limit, v.value);
     case "runtime":
       return new errors.RaySystemError(v);
+    case "object-freed": {
+      const hex = (n) => n.toString(16).padStart(16, "0");
+      return new errors.ObjectFreedError(
+        `object ${v.node.toString(16)}:${hex(v.hi)}${hex(v.lo)} was freed`,
+        [v.node, v.hi, v.lo],
+      );
+    }
     default:
       return new errors.RayError(`${err.tag}: ${v}`);
   }
@@ -136,16 +183,29 @@ export const read = (handle, offset, len) => bytes(call(objects.read, handle, Bi
 export const wait = (handles, numReady, timeoutMs) =>
   Array.from(objects.wait(handles, numReady, timeoutMs == null ? undefined : BigInt(timeoutMs)));
 
-export function submit(fn, args, timeoutMs, maxRetries, retryExceptions) {
+export function submit(fn, args, timeoutMs, maxRetries, retryExceptions, retryExceptionTypes = []) {
   const options = {
     timeoutMs: timeoutMs == null ? undefined : BigInt(timeoutMs),
     maxRetries: maxRetries == null ? undefined : maxRetries,
     retryExceptions: Boolean(retryExceptions),
+    retryExceptionTypes,
   };
   return call(tasks.submit, fn, args, options);
 }
 
 export const cancel = (handle) => tasks.cancel(handle);
+
+/// `maxPendingCalls` as the host takes it: undefined for Ray's -1 (and unset); anything
+/// but a positive integer is refused here, naming it.
+function pendingBound(value) {
+  if (value === undefined || value === null || value === -1) return undefined;
+  if (!Number.isInteger(value) || value < 1 || value > 0xffffffff) {
+    throw new RangeError(
+      `maxPendingCalls must be -1 (no bound) or a positive integer, not ${String(value)}`,
+    );
+  }
+  return value;
+}
 
 export function createActor(className, args, o) {
   const options = {
@@ -154,7 +214,7 @@ export function createActor(className, args, o) {
     maxRestarts: o.maxRestarts ?? 0,
     maxTaskRetries: o.maxTaskRetries ?? 0,
     getIfExists: Boolean(o.getIfExists),
-    maxPendingCalls: o.maxPendingCalls ?? undefined,
+    maxPendingCalls: pendingBound(o.maxPendingCalls),
     detached: o.lifetime === "detached",
   };
   return call(actors.create, className, args, options);

@@ -283,6 +283,25 @@ def _no_params(name):
     return params
 
 
+def _retry_exceptions(value):
+    """Ray's ``retry_exceptions``: a bool, or a list of exception classes (or their names,
+    for exceptions of another component) whose raises alone are retried, matched by exact
+    class name. ``(retry, names)``."""
+    if isinstance(value, bool):
+        return value, []
+    if isinstance(value, (list, tuple)):
+        names = []
+        for item in value:
+            if isinstance(item, type) and issubclass(item, BaseException):
+                names.append(_errors.class_name(item))
+            elif isinstance(item, str):
+                names.append(item)
+            else:
+                raise ValueError("retry_exceptions must be either a boolean or a list of exceptions")
+        return True, names
+    raise ValueError("retry_exceptions must be either a boolean or a list of exceptions")
+
+
 class RemoteFunction:
     """A function made remote by ``@rustyray.remote``: ``f.remote(*args)`` submits it as
     a task and returns an ``ObjectRef``; ``f(*args)`` still calls it in place."""
@@ -305,7 +324,8 @@ class RemoteFunction:
     def options(self, **options):
         """A copy with task options (Ray's): ``timeout`` (seconds; the task fails with
         ``TaskTimeoutError`` past it), ``max_retries`` (runs after a crash; default 3),
-        ``retry_exceptions`` (retry raised exceptions too)."""
+        ``retry_exceptions`` (retry raised exceptions too; a list of exception classes
+        retries those only)."""
         _check_options(options, ("timeout", "max_retries", "retry_exceptions"), "task")
         merged = dict(self._options)
         merged.update(options)
@@ -321,9 +341,8 @@ class RemoteFunction:
         retries = o.get("max_retries")
         if retries is not None and (not isinstance(retries, int) or retries < 0):
             raise ValueError(f"max_retries must be an int >= 0, got {retries!r}")
-        handle = _runtime().submit(
-            self._name, _lower(positional), timeout_ms, retries, bool(o.get("retry_exceptions", False))
-        )
+        retry, retry_types = _retry_exceptions(o.get("retry_exceptions", False))
+        handle = _runtime().submit(self._name, _lower(positional), timeout_ms, retries, retry, retry_types)
         return ObjectRef(handle)
 
     def __repr__(self):

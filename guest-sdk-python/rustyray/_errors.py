@@ -93,6 +93,11 @@ class LimitExceededError(RayError):
         self.value = value
 
 
+class PendingCallsLimitExceededError(LimitExceededError):
+    """The actor already has ``max_pending_calls`` calls sent and not answered (Ray's
+    ``PendingCallsLimitExceeded``); the call was not sent."""
+
+
 class ObjectFreedError(RayError):
     """The object was freed and can no longer be read (Ray's ``ObjectFreedError``);
     ``object_id`` is its ``(node, hi, lo)``."""
@@ -116,9 +121,14 @@ _TRACEBACK = "\n\nTraceback (most recent call last):"
 
 def type_name(exc):
     """The name an exception's class travels under: ``ValueError``, ``module.Class``."""
-    kind = type(exc).__qualname__
-    if type(exc).__module__ not in ("builtins", "__main__"):
-        kind = f"{type(exc).__module__}.{kind}"
+    return class_name(type(exc))
+
+
+def class_name(cls):
+    """The name exceptions of class ``cls`` travel under (see ``type_name``)."""
+    kind = cls.__qualname__
+    if cls.__module__ not in ("builtins", "__main__"):
+        kind = f"{cls.__module__}.{kind}"
     return kind
 
 

@@ -155,6 +155,8 @@ def to_exception(err):
         return _errors.ActorDiedError(err.value)
     if isinstance(err, t.TaskError_LimitExceeded):
         info = err.value
+        if info.limit == "max_pending_calls":
+            return _errors.PendingCallsLimitExceededError(info.message, info.limit, info.value)
         return _errors.LimitExceededError(info.message, info.limit, info.value)
     if isinstance(err, t.TaskError_Runtime):
         return _errors.RaySystemError(err.value)
@@ -200,9 +202,12 @@ def wait(handles, num_ready, timeout_ms):
     return _objects.wait(handles, num_ready, timeout_ms)
 
 
-def submit(function, args, timeout_ms, max_retries, retry_exceptions):
+def submit(function, args, timeout_ms, max_retries, retry_exceptions, retry_exception_types=()):
     options = _types.TaskOptions(
-        timeout_ms=timeout_ms, max_retries=max_retries, retry_exceptions=retry_exceptions
+        timeout_ms=timeout_ms,
+        max_retries=max_retries,
+        retry_exceptions=retry_exceptions,
+        retry_exception_types=list(retry_exception_types),
     )
     return _call(_tasks.submit, function, args, options)
 
@@ -218,10 +223,21 @@ def create_actor(class_name, args, options):
         max_restarts=int(options.get("max_restarts", 0)),
         max_task_retries=int(options.get("max_task_retries", 0)),
         get_if_exists=bool(options.get("get_if_exists", False)),
-        max_pending_calls=options.get("max_pending_calls"),
+        # Ray's -1 (and None) mean no bound.
+        max_pending_calls=_pending_bound(options.get("max_pending_calls")),
         detached=options.get("lifetime") == "detached",
     )
     return _call(_actors.create, class_name, args, options)
+
+
+def _pending_bound(value):
+    """``max_pending_calls`` as the host takes it: ``None`` for Ray's ``-1``/``None``; 0, a
+    negative or a non-integer value is refused here, naming it."""
+    if value is None or value == -1:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value >= 1 << 32:
+        raise ValueError(f"max_pending_calls must be -1 (no bound) or a positive integer, not {value!r}")
+    return value
 
 
 def get_named(name, namespace):

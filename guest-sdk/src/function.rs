@@ -53,4 +53,32 @@ impl Function {
     pub fn remote_with<T>(&self, options: TaskOptions, args: Vec<LoweredArg<'_>>) -> ObjectRef<T> {
         submit(&self.name, &[], args, options)
     }
+
+    /// Submits a task whose result is a tuple (or list) of `num_returns` values, one
+    /// object each (Ray's `f.options(num_returns=k).remote(..)`); `0` is allowed (the task
+    /// runs, nothing is returned). See [`ObjectRef::cast`] for their types. A result of
+    /// another length fails every one of them, as does a failed task; `num_returns` above
+    /// [`MAX_NUM_RETURNS`](crate::MAX_NUM_RETURNS) fails them with
+    /// [`RayError::InvalidArgument`](crate::RayError::InvalidArgument).
+    ///
+    /// ```no_run
+    /// # extern crate rustyray_sdk as rustyray;
+    /// # fn demo() -> Result<(), rustyray::RayError> {
+    /// let refs = rustyray::function("min_max").remote_returns(vec![rustyray::arg(vec![3, 1, 2])], 2);
+    /// let low: i32 = refs[0].clone().cast::<i32>().get()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn remote_returns(&self, args: Vec<LoweredArg<'_>>, num_returns: u32) -> Vec<ObjectRef<()>> {
+        self.remote_returns_with(TaskOptions::new(), args, num_returns)
+    }
+
+    /// [`remote_returns`](Self::remote_returns) with options (timeout, retries).
+    pub fn remote_returns_with(
+        &self,
+        options: TaskOptions,
+        args: Vec<LoweredArg<'_>>,
+        num_returns: u32,
+    ) -> Vec<ObjectRef<()>> {
+        crate::runtime::submit_returns(&self.name, &[], args, options, num_returns)
+    }
 }

@@ -20,6 +20,7 @@ pub struct TaskOptions {
     timeout: Option<Duration>,
     max_retries: Option<u32>,
     retry_exceptions: bool,
+    retry_exception_types: Vec<String>,
 }
 
 impl TaskOptions {
@@ -47,10 +48,43 @@ impl TaskOptions {
     }
 
     /// Whether an application error (`Err`) is retried too (Ray's `retry_exceptions`).
-    /// Default `false`.
+    /// Default `false`. To retry only some error types, see
+    /// [`retry_exceptions_of`](Self::retry_exceptions_of).
     pub fn retry_exceptions(mut self, retry: bool) -> Self {
         self.retry_exceptions = retry;
         self
+    }
+
+    /// Retries only application errors of type `E` (Ray's `retry_exceptions=[MyError]`),
+    /// up to [`max_retries`](Self::max_retries); an `Err` of another type fails the task
+    /// at once. Sets [`retry_exceptions`](Self::retry_exceptions). Chain it for several
+    /// types. Matched by [`std::any::type_name`], as
+    /// [`ApplicationError::is`](crate::ApplicationError::is) does.
+    ///
+    /// ```
+    /// # extern crate rustyray_sdk as rustyray;
+    /// #[derive(Debug)]
+    /// struct Flaky;
+    /// let options = rustyray::TaskOptions::new().retry_exceptions_of::<Flaky>().max_retries(5);
+    /// assert!(options.retries_exceptions());
+    /// ```
+    pub fn retry_exceptions_of<E>(self) -> Self {
+        self.retry_exception_type(std::any::type_name::<E>())
+    }
+
+    /// [`retry_exceptions_of`](Self::retry_exceptions_of) by name, for errors of another
+    /// component: a Python exception's class name (`"ValueError"`), a JavaScript error's
+    /// `name` (`"RangeError"`), a Rust error's `std::any::type_name`.
+    pub fn retry_exception_type(mut self, type_name: impl Into<String>) -> Self {
+        self.retry_exceptions = true;
+        self.retry_exception_types.push(type_name.into());
+        self
+    }
+
+    /// The type names [`retry_exceptions_of`](Self::retry_exceptions_of) listed (empty:
+    /// every application error, if [`retries_exceptions`](Self::retries_exceptions)).
+    pub fn retry_exception_types(&self) -> &[String] {
+        &self.retry_exception_types
     }
 
     /// The retries asked for (`None`: the runtime's default, 3).
@@ -140,7 +174,8 @@ impl ActorOptions {
     }
 
     /// Ray's own checks, before anything reaches the host: a name is not empty,
-    /// `get_if_exists` comes with a name, `max_task_retries` comes with `max_restarts`.
+    /// `get_if_exists` comes with a name, `max_task_retries` comes with `max_restarts`,
+    /// `max_pending_calls` is not 0.
     pub(crate) fn check(&self) -> Result<(), crate::RayError> {
         match &self.name {
             Some(name) if name.is_empty() => Err(crate::RayError::InvalidArgument(
@@ -148,6 +183,9 @@ impl ActorOptions {
             )),
             None if self.get_if_exists => Err(crate::RayError::InvalidArgument(
                 "get_if_exists needs a name: it returns the actor of that name".into(),
+            )),
+            _ if self.max_pending_calls == Some(0) => Err(crate::RayError::InvalidArgument(
+                "max_pending_calls must be at least 1 (leave it unset for no bound)".into(),
             )),
             _ if self.max_task_retries > 0 && self.max_restarts == 0 => {
                 Err(crate::RayError::InvalidArgument(
@@ -160,8 +198,11 @@ impl ActorOptions {
         }
     }
 
-    /// Calls sent and not yet answered beyond which a new call fails at once (Ray's
-    /// `max_pending_calls`; its `get` returns the runtime's refusal). Default: unbounded.
+    /// Calls sent and not yet answered beyond which a new call fails at once and never
+    /// runs (Ray's `max_pending_calls`): its `get` answers
+    /// [`RayError::LimitExceeded`](crate::RayError::LimitExceeded) with `limit`
+    /// `"max_pending_calls"` (Ray's `PendingCallsLimitExceeded`). Default: unbounded; `0`
+    /// is refused at creation with [`RayError::InvalidArgument`](crate::RayError::InvalidArgument).
     pub fn max_pending_calls(mut self, calls: u32) -> Self {
         self.max_pending_calls = Some(calls);
         self

@@ -156,8 +156,9 @@ mod imp {
             timeout_ms: options.timeout_ms(),
             max_retries: options.max_retries_value(),
             retry_exceptions: options.retries_exceptions(),
+            retry_exception_types: options.retry_exception_types().to_vec(),
         };
-        tasks::submit_returns(function, &to_wit(args), options, num_returns).map_err(from_wit)
+        tasks::submit_returns(function, &to_wit(args), &options, num_returns).map_err(from_wit)
     }
 
     pub(crate) fn actor_call_returns(
@@ -178,9 +179,10 @@ mod imp {
             timeout_ms: options.timeout_ms(),
             max_retries: options.max_retries_value(),
             retry_exceptions: options.retries_exceptions(),
+            retry_exception_types: options.retry_exception_types().to_vec(),
         };
         flush_carried();
-        tasks::submit(function, &to_wit(args), options).map_err(from_wit)
+        tasks::submit(function, &to_wit(args), &options).map_err(from_wit)
     }
 
     pub(crate) fn actor_create(

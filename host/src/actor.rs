@@ -401,8 +401,11 @@ impl ActorCell {
         self.send(method, Ok(args), false, carried);
     }
 
+    /// Kills the actor; its name is free again at once (Ray frees a killed actor's
+    /// name before `kill` returns), not when its mailbox loop has wound down.
     pub(crate) fn kill(&self) {
         self.kill.raise();
+        self.directory.unpin(self.id, &self.name);
     }
 
     /// Kills the running instance and restarts the actor, if it has restarts left
@@ -703,6 +706,12 @@ fn spawn_with(
             ));
         }
         None => {}
+    }
+    // A bound of 0 would refuse every call: an actor no one could use.
+    if options.max_pending_calls == Some(0) {
+        return Err(RayError::InvalidOptions(
+            "max_pending_calls must be at least 1 (leave it unset for no bound)".into(),
+        ));
     }
     // Ray's: `max_task_retries` needs restarts to retry on.
     if options.max_task_retries > 0 && options.max_restarts == 0 {

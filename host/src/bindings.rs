@@ -667,6 +667,23 @@ impl rustyray::runtime::objects::Host for TaskCtx {
     }
 }
 
+/// A guest's `retry-exception-types`: at most
+/// [`MAX_RETRY_EXCEPTION_TYPES`](crate::task::MAX_RETRY_EXCEPTION_TYPES) names, each within
+/// the name length limit.
+fn check_retry_exception_types(types: &[String]) -> crate::error::Result<()> {
+    if types.len() > crate::task::MAX_RETRY_EXCEPTION_TYPES {
+        return Err(crate::error::RayError::LimitExceeded {
+            function: "retry_exceptions".into(),
+            limit: crate::limits::Limit::RetryExceptionTypes,
+            value: crate::task::MAX_RETRY_EXCEPTION_TYPES as u64,
+            detail: format!("{} type names were given", types.len()),
+        });
+    }
+    types
+        .iter()
+        .try_for_each(|name| crate::limits::check_name("retry exception type", name))
+}
+
 impl rustyray::runtime::tasks::Host for TaskCtx {
     fn submit(
         &mut self,
@@ -694,10 +711,14 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
             options.timeout_ms.map(Duration::from_millis),
             self.runtime.config.default_timeout,
         );
+        if let Err(err) = check_retry_exception_types(&options.retry_exception_types) {
+            return Ok(Err(TaskError::from(&err)));
+        }
         let options = TaskOptions {
             timeout,
             max_retries: options.max_retries,
             retry_exceptions: options.retry_exceptions,
+            retry_exception_types: options.retry_exception_types,
             ..TaskOptions::default()
         };
         let carried = self.take_carried();
@@ -821,6 +842,19 @@ impl From<&crate::error::RayError> for TaskError {
                 root => TaskError::from(root),
             },
             RayError::FunctionNotFound(name) => TaskError::FunctionNotFound(name.clone()),
+            // A guest names classes and functions the same way: an unknown class is
+            // an unknown export, not a runtime failure.
+            RayError::ActorClassNotFound(name) => {
+                TaskError::FunctionNotFound(format!("actor class {name:?}"))
+            }
+            // Ray's `PendingCallsLimitExceeded`: a limit, named so a guest can match it.
+            RayError::PendingCallsLimitExceeded { limit, .. } => {
+                TaskError::LimitExceeded(LimitInfo {
+                    limit: "max_pending_calls".to_string(),
+                    value: *limit as u64,
+                    message: err.to_string(),
+                })
+            }
             RayError::BadArguments { message, .. } => TaskError::BadArguments(message.clone()),
             RayError::InvalidModule { .. } => TaskError::InvalidModule(err.to_string()),
             RayError::ActorDied { .. } | RayError::ActorNotFound(_) => {

@@ -70,6 +70,9 @@ pub enum Limit {
     NameLength,
     /// Bytes of objects spilled to disk at once, runtime-wide (see `spill.rs`).
     Spilled,
+    /// Type names a task's `retry_exceptions` may list
+    /// ([`MAX_RETRY_EXCEPTION_TYPES`](crate::task::MAX_RETRY_EXCEPTION_TYPES)).
+    RetryExceptionTypes,
 }
 
 impl Limit {
@@ -93,6 +96,7 @@ impl Limit {
             Limit::LiveActors => "live actors",
             Limit::NameLength => "name length",
             Limit::Spilled => "spilled bytes",
+            Limit::RetryExceptionTypes => "retry exception types",
         }
     }
 

@@ -1289,6 +1289,17 @@ impl TaskBuilder {
         self
     }
 
+    /// Retries application errors of these type names only (Ray's
+    /// `retry_exceptions=[MyError]`): an error's `type_name` is `std::any::type_name` of
+    /// a Rust guest's error type, a Python exception's class name, a JavaScript error's
+    /// `name`. Sets [`retry_exceptions`](Self::retry_exceptions). Matched by exact name
+    /// (a subclass is another name).
+    pub fn retry_exception_types<S: Into<String>>(mut self, types: impl IntoIterator<Item = S>) -> Self {
+        self.options.retry_exceptions = true;
+        self.options.retry_exception_types = types.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Caps the task's linear memory (at most the runtime's memory limit).
     pub fn memory_limit(mut self, bytes: usize) -> Self {
         self.options.limits.memory = Some(bytes);

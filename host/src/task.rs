@@ -54,7 +54,14 @@ pub struct TaskOptions {
     /// Placed already (a cluster's node runs it for another): it runs here, never
     /// through the runtime's task transport.
     pub(crate) placed: bool,
+    /// With `retry_exceptions`, only application errors of these type names
+    /// ([`RayError::Application`]'s `type_name`) are retried (Ray's
+    /// `retry_exceptions=[MyError]`); empty: every application error.
+    pub retry_exception_types: Vec<String>,
 }
+
+/// The most type names [`TaskOptions::retry_exception_types`] may list.
+pub const MAX_RETRY_EXCEPTION_TYPES: usize = 64;
 
 /// Retries after a system failure when a task does not say (Ray's default for tasks).
 pub const DEFAULT_MAX_RETRIES: u32 = 3;
@@ -67,7 +74,13 @@ impl TaskOptions {
         }
         match error {
             RayError::Trap { .. } | RayError::NodeDied { .. } => true,
-            RayError::Application { .. } => self.retry_exceptions,
+            RayError::Application { type_name, .. } => {
+                self.retry_exceptions
+                    && (self.retry_exception_types.is_empty()
+                        || type_name
+                            .as_deref()
+                            .is_some_and(|name| self.retry_exception_types.iter().any(|t| t == name)))
+            }
             _ => false,
         }
     }
@@ -552,5 +565,52 @@ impl Drop for PartsGuard {
         for part in &self.0 {
             let _ = part.complete(Err(RayError::ShutDown));
         }
+    }
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::*;
+
+    fn application(type_name: Option<&str>) -> RayError {
+        RayError::Application {
+            function: "f".into(),
+            message: "failed".into(),
+            type_name: type_name.map(str::to_string),
+            value: None,
+        }
+    }
+
+    /// Ray's `retry_exceptions=[MyError]`: only listed type names are retried, and only
+    /// within `max_retries`; without `retry_exceptions` none is; traps are retried
+    /// whatever the list.
+    #[test]
+    fn retry_exception_types_pick_the_errors_retried() {
+        let listed = TaskOptions {
+            max_retries: Some(2),
+            retry_exceptions: true,
+            retry_exception_types: vec!["app::Transient".into()],
+            ..TaskOptions::default()
+        };
+        assert!(listed.retries_after(&application(Some("app::Transient")), 0));
+        assert!(listed.retries_after(&application(Some("app::Transient")), 1));
+        assert!(!listed.retries_after(&application(Some("app::Transient")), 2));
+        assert!(!listed.retries_after(&application(Some("app::Other")), 0));
+        assert!(!listed.retries_after(&application(None), 0));
+        let trap = RayError::Trap {
+            function: "f".into(),
+            message: "boom".into(),
+            backtrace: String::new(),
+            context: crate::error::TrapContext::default(),
+        };
+        assert!(listed.retries_after(&trap, 0));
+        let every = TaskOptions {
+            retry_exceptions: true,
+            ..TaskOptions::default()
+        };
+        assert!(every.retries_after(&application(Some("app::Other")), 0));
+        assert!(every.retries_after(&application(None), 0));
+        let none = TaskOptions::default();
+        assert!(!none.retries_after(&application(Some("app::Transient")), 0));
     }
 }

@@ -282,3 +282,70 @@ fn a_js_program_runs_through_the_cli() {
     );
     assert_lines(&out, &err, &["js main a b"]);
 }
+
+/// Runs the JavaScript fixture task `name` and returns its result.
+async fn js_scenario<T: serde::de::DeserializeOwned + Send + 'static>(name: &str) -> Result<T> {
+    let runtime = runtime().await;
+    let outcome = TaskBuilder::new(name).submit_now::<T>(&runtime)?;
+    within(LONG, name, outcome.get()).await
+}
+
+/// Ray's `test_basic_nested_ids` (test_reference_counting.py), in JavaScript: references
+/// in a returned value and in an argument travel as references (extension 82) and are
+/// read where they arrive.
+#[tokio::test]
+async fn test_basic_nested_ids_in_js() -> Result<()> {
+    assert_eq!(js_scenario::<u64>("js_basic_nested_ids").await?, 3 + 4 + 5);
+    Ok(())
+}
+
+/// Ray's `test_return_object_ref`: a JavaScript task's result holds a reference, which a
+/// Rust host reads as an `ObjectRef` (and the object lives while the host holds it).
+#[tokio::test]
+async fn test_return_object_ref_from_js() -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Shard {
+        name: String,
+        data: rustyray::ObjectRef<Vec<i64>>,
+    }
+    let runtime = runtime().await;
+    let loaded = TaskBuilder::new("js_load")
+        .arg(4u32)
+        .submit_now::<Shard>(&runtime)?;
+    let shard = within(LONG, "js_load", loaded.get()).await?;
+    drop(loaded);
+    assert_eq!(shard.name, "s4");
+    assert_eq!(shard.data.get().await?, vec![0, 1, 2, 3]);
+    Ok(())
+}
+
+/// Ray's `test_internal_free`, in JavaScript: `rustyray.free` makes later `get`s (and a
+/// task given the object) throw `ObjectFreedError`; another object is untouched.
+#[tokio::test]
+async fn test_internal_free_in_js() -> Result<()> {
+    assert_eq!(js_scenario::<u64>("js_internal_free").await?, 4);
+    Ok(())
+}
+
+/// Ray's `test_actor_holding_serialized_reference`, in JavaScript: references handed to
+/// an actor inside a value stay alive in its state after their task has ended.
+#[tokio::test]
+async fn test_actor_holding_serialized_reference_in_js() -> Result<()> {
+    assert_eq!(
+        js_scenario::<u64>("js_actor_holding_serialized_reference").await?,
+        45
+    );
+    Ok(())
+}
+
+/// Ray's `test_actor_deletion_handles_in_flight`, in JavaScript: a handle inside a task's
+/// result keeps its actor alive after the task that made it (and held its only other
+/// handle) has ended.
+#[tokio::test]
+async fn test_actor_deletion_handles_in_flight_in_js() -> Result<()> {
+    assert_eq!(
+        js_scenario::<u64>("js_actor_deletion_handles_in_flight").await?,
+        3
+    );
+    Ok(())
+}

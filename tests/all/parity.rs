@@ -885,3 +885,32 @@ async fn test_async_actor_cancel_after_task_finishes() -> Result<()> {
     assert_eq!(within(SHORT, "second again", second.get()).await?, 0);
     runtime.shutdown().await
 }
+
+/// Ray's `test_actor.py::test_get_actor_after_killed`, in a guest: `kill` frees the name
+/// at once; `kill(no_restart=False)` keeps it for the restarted actor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_get_actor_after_killed() -> Result<()> {
+    scenario("test_get_actor_after_killed").await
+}
+
+/// Ray's `test_actor.py::test_max_pending_calls`, in a guest: the refusal is a typed
+/// `LimitExceeded { limit: "max_pending_calls" }`, a bound of 0 is refused at creation,
+/// and an unknown class is `FunctionNotFound`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_max_pending_calls_in_a_guest() -> Result<()> {
+    scenario("test_max_pending_calls_in_a_guest").await
+}
+
+/// Ray's `test_failure.py::test_retry_application_level_error` with
+/// `retry_exceptions=[MyError]`, in a guest: only the listed error types are retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_retry_application_level_error_of_listed_types() -> Result<()> {
+    scenario("test_retry_application_level_error_of_listed_types").await
+}
+
+/// Ray's `f.options(num_returns=k)` (`test_basic.py::test_multiple_return_values`) for a
+/// function named at run time, in a guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_num_returns_by_name() -> Result<()> {
+    scenario("test_num_returns_by_name").await
+}

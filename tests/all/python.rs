@@ -452,3 +452,16 @@ async fn test_actor_deletion_handles_in_flight_in_python() -> Result<()> {
     );
     Ok(())
 }
+
+/// Ray's `test_actor_cancel.py::test_async_actor_cancel`, in Python: a running actor
+/// call cancelled at its `get` raises `TaskCancelledError` inside the method, which
+/// handles it and works on (a later `get` answers); the caller gets `TaskCancelledError`
+/// although the method returned; an uncaught cancel propagates; the actor lives on.
+#[tokio::test]
+async fn test_async_actor_cancel_in_python() -> Result<()> {
+    assert_eq!(
+        python_scenario::<Vec<u32>>("py_async_actor_cancel").await?,
+        vec![1, 7]
+    );
+    Ok(())
+}

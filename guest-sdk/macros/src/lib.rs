@@ -31,7 +31,20 @@ use proc_macro::TokenStream;
 /// A function returning `Result<T, E>` (with `E: Display`) yields `ObjectRef<T>`; its `Err`
 /// becomes an application error carrying `e.to_string()`. `async fn`s are allowed.
 ///
-/// Options: `#[rustyray::remote(name = "other")]` exports the function under another name.
+/// Options (comma-separated):
+///
+/// - `name = "other"` exports the function under another name.
+/// - `num_returns = k` (Ray's `num_returns`): the function returns a tuple of `k` values
+///   (or `Result` of one) and `remote` returns a tuple of `k` `ObjectRef`s, one object per
+///   element; `num_returns = 0` takes a function returning `()` (or `Result<(), E>`) and
+///   `remote` returns `()` — the task runs all the same. A failed task fails every object.
+/// - `variadic` (Ray's `*args`): the last parameter is a `Vec<T>`; callers pass it as one.
+///
+/// ```ignore
+/// #[rustyray::remote(num_returns = 2)]
+/// fn split(v: Vec<i32>) -> (Vec<i32>, Vec<i32>) { let (a, b) = v.split_at(v.len() / 2); (a.to_vec(), b.to_vec()) }
+/// let (left, right) = split::remote(vec![1, 2, 3, 4]);
+/// ```
 #[proc_macro_attribute]
 pub fn remote(attr: TokenStream, item: TokenStream) -> TokenStream {
     with_item_on_error(remote::expand, attr, item)
@@ -65,6 +78,11 @@ pub fn remote(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///   are owned serde types; the return is a value or `Result<T, E>` (`Err` is an application
 ///   error and the actor lives on); `async` is allowed. The handle gets
 ///   `handle.method(..) -> ObjectRef<T>` and `handle.method_tell(..)` (fire and forget).
+/// - `#[rustyray::method(num_returns = k)]` on a method (Ray's `@ray.method(num_returns=k)`):
+///   it returns a tuple of `k` values and its handle method a tuple of `k` `ObjectRef`s.
+/// - a method that **panics** traps the instance: that call answers `ActorDied` carrying
+///   the panic message, and the actor is restarted (up to `max_restarts`) or dead. Return
+///   `Err` to fail only the call. `rustyray::exit_actor()` ends the actor for good.
 /// - `fn on_stop(&mut self)`, if present, is not remote: it runs when the actor is stopped
 ///   gracefully.
 /// - associated fns without `self` other than the constructor are left alone.

@@ -105,6 +105,90 @@ rustyray.remote(function js_counter_via(start, n) {
   return rustyray.get(counter.incr.remote());
 });
 
+// --- references inside values, free, handles in values (Ray's borrowing) ---------------
+
+// Returns a reference inside a value (Ray's returned object refs).
+const jsLoad = rustyray.remote(function js_load(n) {
+  return { name: `s${n}`, data: rustyray.put([...Array(n).keys()]) };
+});
+
+// Gets the references nested in `shards` (they arrive as ObjectRefs, not values).
+const jsTotalNested = rustyray.remote(function js_total_nested(shards) {
+  if (!shards.every((s) => s.data instanceof rustyray.ObjectRef)) {
+    throw new TypeError("a nested reference arrived resolved");
+  }
+  return shards.reduce((sum, s) => sum + rustyray.get(s.data).length, 0);
+});
+
+// Ray's `test_basic_nested_ids`: references nested in an argument travel as references,
+// returned ones too, and stay alive while held.
+rustyray.remote(function js_basic_nested_ids() {
+  const shards = rustyray.get([3, 4, 5].map((n) => jsLoad.remote(n)));
+  return rustyray.get(jsTotalNested.remote(shards));
+});
+
+// Ray's `test_internal_free`: a freed object's `get` throws ObjectFreedError, as does a
+// task given it; another object is untouched (the canary).
+rustyray.remote(function js_internal_free() {
+  const freed = rustyray.put([1, 2, 3]);
+  const kept = rustyray.put([4]);
+  rustyray.free([freed]);
+  for (const read of [() => rustyray.get(freed), () => rustyray.get(jsAdd.remote(freed, 1))]) {
+    try {
+      read();
+    } catch (err) {
+      if (err instanceof rustyray.ObjectFreedError || err instanceof rustyray.DependencyFailedError) continue;
+      throw err;
+    }
+    throw new Error("a freed object was read");
+  }
+  return rustyray.get(kept)[0];
+});
+
+// An actor whose state holds references given to it inside a value.
+class JsArchive {
+  constructor() {
+    this.held = [];
+  }
+  keep(refs) {
+    this.held.push(...refs);
+    return this.held.length;
+  }
+  total() {
+    return this.held.reduce((sum, r) => sum + rustyray.get(r).length, 0);
+  }
+}
+const Archive = rustyray.actor(JsArchive);
+
+// Ray's `test_actor_holding_serialized_reference`: the actor keeps the object after the
+// task that put it (and held the only other reference) has ended.
+const jsKeepIn = rustyray.remote(function js_keep_in(archive) {
+  const handle = rustyray.ActorHandle.fromId(archive);
+  return rustyray.get(handle.keep.remote([rustyray.put([...Array(10).keys()])]));
+});
+
+rustyray.remote(function js_actor_holding_serialized_reference() {
+  const archive = Archive.remote();
+  rustyray.get(jsKeepIn.remote(archive));
+  return rustyray.get(archive.total.remote());
+});
+
+// Creates a counter, bumps it once and returns its handle inside a value: this task's
+// own handle dies with its instance, so only the result keeps the actor.
+const jsMakeCounter = rustyray.remote(function js_make_counter() {
+  const counter = Counter.remote(1);
+  rustyray.get(counter.incr.remote());
+  return [counter];
+});
+
+// Ray's `test_actor_deletion_handles_in_flight`: an actor whose only handle is inside a
+// task's result stays alive while that result does (`actors.carry`).
+rustyray.remote(function js_actor_deletion_handles_in_flight() {
+  const [id] = rustyray.get(jsMakeCounter.remote());
+  const back = rustyray.ActorHandle.fromId(id);
+  return rustyray.get(back.incr.remote());
+});
+
 rustyray.main((args) => {
   console.log(`js main ${args.join(" ")}`);
   return args.length;

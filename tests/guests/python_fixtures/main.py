@@ -176,6 +176,61 @@ def py_actor_deletion_handles_in_flight():
     return back.incr.remote().get()
 
 
+@rustyray.actor
+class PySleeper:
+    """The async actor of Ray's ``test_async_actor_cancel``: its methods wait on a task
+    that never ends, and a cancel reaches them in that wait."""
+
+    def __init__(self, started: PyCounter):
+        self.started = started
+        self.cancelled = 0
+        self.after = 0
+
+    def f(self):
+        """Ray's ``f``: catches the cancel, works with the runtime again, returns True."""
+        self.started.incr.remote().get()
+        try:
+            rustyray.get(py_spin.remote())
+        except rustyray.TaskCancelledError:
+            self.cancelled += 1
+            self.after = rustyray.get(rustyray.put(7))
+            return True
+        return False
+
+    def g(self):
+        """Does not catch the cancel: it propagates."""
+        self.started.incr.remote().get()
+        return rustyray.get(py_spin.remote())
+
+    def seen(self):
+        return [self.cancelled, self.after]
+
+
+def _cancel_when_started(sleeper_call, started, before):
+    ref = sleeper_call.remote()
+    while started.get.remote().get() == before:
+        pass
+    rustyray.cancel(ref)
+    try:
+        rustyray.get(ref)
+    except rustyray.TaskCancelledError:
+        return
+    raise RuntimeError("a cancelled call answered a value")
+
+
+@rustyray.remote
+def py_async_actor_cancel():
+    """Ray's ``test_async_actor_cancel`` in Python: a running call cancelled at its wait
+    raises ``TaskCancelledError`` in the method (which handles it and goes on) and gives
+    the caller ``TaskCancelledError``; one that does not catch it propagates it; the actor
+    lives on. Returns what ``seen`` says: ``[1, 7]``."""
+    started = PyCounter.remote(0)
+    sleeper = PySleeper.remote(started)
+    _cancel_when_started(sleeper.f, started, 0)
+    _cancel_when_started(sleeper.g, started, 1)
+    return sleeper.seen.remote().get()
+
+
 @rustyray.remote
 def py_forge_ids():
     """Makes up actor ids — small numbers, neighbours and bit flips of its own actor's —

@@ -191,6 +191,12 @@ impl Tally {
         self.count
     }
 
+    /// Waits (polling) until `gate` has been bumped: a call that stays pending.
+    pub fn wait_gate(&mut self, gate: TallyHandle) -> Result<u32, RayError> {
+        while gate.count().get()? == 0 {}
+        Ok(self.count)
+    }
+
     /// Ends the actor for good (Ray's `exit_actor`).
     pub fn quit(&mut self) -> u32 {
         rustyray::exit_actor()
@@ -281,6 +287,88 @@ fn test_retry_application_level_error() -> Result<(), String> {
             "3 failures > 2 retries: expected the error, got {other:?}"
         )),
     }
+}
+
+/// A transient error type, retried by type; any other type is not.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub enum Transient {
+    Flaky(u32),
+}
+
+impl std::fmt::Display for Transient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+/// Fails with `Transient` on its first `fail_times` runs.
+#[rustyray::remote]
+fn flaky_typed(tally: TallyHandle, fail_times: u32) -> Result<u32, Transient> {
+    let run = tally.bump().get().unwrap_or(0);
+    if run <= fail_times {
+        return Err(Transient::Flaky(run));
+    }
+    Ok(run)
+}
+
+/// Ray's `test_failure.py::test_retry_application_level_error` with
+/// `retry_exceptions=[MyError]`: only errors of the listed types are retried; an error
+/// of another type fails the task on its first run.
+#[rustyray::remote]
+fn test_retry_application_level_error_of_listed_types() -> Result<(), String> {
+    let tally = Tally::remote();
+    let listed = rustyray::TaskOptions::new()
+        .retry_exceptions_of::<Transient>()
+        .max_retries(3);
+    let run = flaky_typed::remote_with(listed, tally.clone(), 2u32)
+        .get()
+        .map_err(ray)?;
+    check(run == 3, || format!("a listed type: succeeded on run {run}, expected 3"))?;
+    let tally = Tally::remote();
+    let other = rustyray::TaskOptions::new()
+        .retry_exceptions_of::<std::num::ParseIntError>()
+        .max_retries(3);
+    match flaky_typed::remote_with(other, tally.clone(), 2u32).get() {
+        Err(err) if err.downcast::<Transient>().is_some() => {}
+        other => return Err(format!("an unlisted type: expected Transient, got {other:?}")),
+    }
+    let runs = tally.count().get().map_err(ray)?;
+    check(runs == 1, || format!("an unlisted type was retried: {runs} runs"))?;
+    let tally = Tally::remote();
+    let by_name = rustyray::TaskOptions::new()
+        .retry_exception_type(std::any::type_name::<Transient>())
+        .max_retries(1);
+    let run = flaky_typed::remote_with(by_name, tally.clone(), 1u32)
+        .get()
+        .map_err(ray)?;
+    check(run == 2, || format!("by name: succeeded on run {run}, expected 2"))
+}
+
+#[rustyray::remote(num_returns = 2)]
+fn min_max(values: Vec<i64>) -> (i64, i64) {
+    let low = values.iter().copied().min().unwrap_or(0);
+    let high = values.iter().copied().max().unwrap_or(0);
+    (low, high)
+}
+
+/// Ray's `test_basic.py::test_multiple_return_values` through `f.options(num_returns=k)`:
+/// a function named at run time, split into `k` objects; a wrong `k` fails them all.
+#[rustyray::remote]
+fn test_num_returns_by_name() -> Result<(), String> {
+    let min_max = rustyray::function("min_max");
+    let refs = min_max.remote_returns(vec![rustyray::arg(vec![3i64, -1, 7])], 2);
+    check(refs.len() == 2, || format!("{} references", refs.len()))?;
+    let low: i64 = refs[0].clone().cast::<i64>().get().map_err(ray)?;
+    let high: i64 = refs[1].clone().cast::<i64>().get().map_err(ray)?;
+    check((low, high) == (-1, 7), || format!("({low}, {high})"))?;
+    let wrong = min_max.remote_returns(vec![rustyray::arg(vec![1i64])], 3);
+    for object in wrong {
+        if object.cast::<i64>().get().is_ok() {
+            return Err("a result of another length gave a value".into());
+        }
+    }
+    let none = min_max.remote_returns(vec![rustyray::arg(vec![1i64])], 0);
+    check(none.is_empty(), || "num_returns = 0 gave references".to_string())
 }
 
 /// Submits a task that never ends and waits for it: cancelling this task must cancel
@@ -692,5 +780,67 @@ impl Sleeper {
     /// `(cancels seen by f, what the get after the cancel gave)`.
     pub fn seen(&self) -> (u32, u32) {
         (self.cancelled, self.after)
+    }
+}
+
+/// Ray's `test_actor.py::test_get_actor_after_killed`: `kill` frees a named actor's name
+/// before it returns (`get_actor` finds nothing, a new actor can take the name), while
+/// `kill(no_restart=False)` keeps it for the restarted actor.
+#[rustyray::remote]
+fn test_get_actor_after_killed() -> Result<(), String> {
+    use rustyray::ActorOptions;
+    let named = ActorOptions::new().name("actor").namespace("namespace");
+    let actor = Tally::remote_with(named.clone());
+    actor.ready().map_err(ray)?;
+    actor.kill();
+    check(Tally::get_named_in("namespace", "actor").is_none(), || {
+        "a killed actor is still found by its name".to_string()
+    })?;
+    let again = Tally::remote_with(named);
+    again.ready().map_err(ray)?;
+    let found = Tally::get_named_in("namespace", "actor").ok_or("the new actor is not found")?;
+    check(found.id() == again.id(), || "the name finds another actor".to_string())?;
+    let restarting = Tally::remote_with(
+        ActorOptions::new()
+            .name("actor_2")
+            .namespace("namespace")
+            .max_restarts(1)
+            .max_task_retries(1),
+    );
+    restarting.bump().get().map_err(ray)?;
+    restarting.kill_with(false);
+    let same = Tally::get_named_in("namespace", "actor_2").ok_or("a restarting actor lost its name")?;
+    let fresh = same.bump().get().map_err(ray)?;
+    check(fresh == 1, || format!("restarted from its constructor: {fresh}"))
+}
+
+/// Ray's `test_actor.py::test_max_pending_calls`, from a guest: past the bound a call
+/// fails at once with `LimitExceeded` naming `max_pending_calls` (Ray's
+/// `PendingCallsLimitExceeded`) and never runs; a bound of 0 is refused at creation.
+#[rustyray::remote]
+fn test_max_pending_calls_in_a_guest() -> Result<(), String> {
+    use rustyray::ActorOptions;
+    let gate = Tally::remote();
+    let held = Tally::remote_with(ActorOptions::new().max_pending_calls(2));
+    let waiting = held.wait_gate(gate.clone());
+    let second = held.bump();
+    let refused = held.bump().get();
+    gate.bump().get().map_err(ray)?;
+    waiting.get().map_err(ray)?;
+    match refused {
+        Err(RayError::LimitExceeded { limit, value: 2, .. }) if limit == "max_pending_calls" => {}
+        other => return Err(format!("past max_pending_calls: {other:?}")),
+    }
+    let bumped = second.get().map_err(ray)?;
+    check(bumped == 1, || format!("the refused call ran: {bumped}"))?;
+    let zero = Tally::remote_with(ActorOptions::new().max_pending_calls(0));
+    match zero.ready() {
+        Err(RayError::InvalidArgument(message)) if message.contains("max_pending_calls") => {}
+        other => return Err(format!("max_pending_calls(0): {other:?}")),
+    }
+    let unknown = rustyray::ActorHandle::create("NoSuchClass", ActorOptions::new(), vec![]);
+    match unknown.ready() {
+        Err(RayError::FunctionNotFound(message)) if message.contains("NoSuchClass") => Ok(()),
+        other => Err(format!("an unknown class: {other:?}")),
     }
 }
