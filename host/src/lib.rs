@@ -79,7 +79,7 @@ mod wait;
 pub mod task {
     pub use crate::runtime::{AsRuntime, TaskBuilder};
     pub use crate::seed::TaskSystem;
-    pub use crate::task_impl::{DEFAULT_MAX_RETRIES, TaskOptions};
+    pub use crate::task_impl::{DEFAULT_MAX_RETRIES, MAX_RETRY_EXCEPTION_TYPES, TaskOptions};
 }
 #[path = "task.rs"]
 mod task_impl;
