@@ -68,7 +68,11 @@ impl Function {
     /// let low: i32 = refs[0].clone().cast::<i32>().get()?;
     /// # Ok(()) }
     /// ```
-    pub fn remote_returns(&self, args: Vec<LoweredArg<'_>>, num_returns: u32) -> Vec<ObjectRef<()>> {
+    pub fn remote_returns(
+        &self,
+        args: Vec<LoweredArg<'_>>,
+        num_returns: u32,
+    ) -> Vec<ObjectRef<()>> {
         self.remote_returns_with(TaskOptions::new(), args, num_returns)
     }
 

@@ -1294,7 +1294,10 @@ impl TaskBuilder {
     /// a Rust guest's error type, a Python exception's class name, a JavaScript error's
     /// `name`. Sets [`retry_exceptions`](Self::retry_exceptions). Matched by exact name
     /// (a subclass is another name).
-    pub fn retry_exception_types<S: Into<String>>(mut self, types: impl IntoIterator<Item = S>) -> Self {
+    pub fn retry_exception_types<S: Into<String>>(
+        mut self,
+        types: impl IntoIterator<Item = S>,
+    ) -> Self {
         self.options.retry_exceptions = true;
         self.options.retry_exception_types = types.into_iter().map(Into::into).collect();
         self

@@ -77,9 +77,9 @@ impl TaskOptions {
             RayError::Application { type_name, .. } => {
                 self.retry_exceptions
                     && (self.retry_exception_types.is_empty()
-                        || type_name
-                            .as_deref()
-                            .is_some_and(|name| self.retry_exception_types.iter().any(|t| t == name)))
+                        || type_name.as_deref().is_some_and(|name| {
+                            self.retry_exception_types.iter().any(|t| t == name)
+                        }))
             }
             _ => false,
         }

@@ -323,17 +323,25 @@ fn test_retry_application_level_error_of_listed_types() -> Result<(), String> {
     let run = flaky_typed::remote_with(listed, tally.clone(), 2u32)
         .get()
         .map_err(ray)?;
-    check(run == 3, || format!("a listed type: succeeded on run {run}, expected 3"))?;
+    check(run == 3, || {
+        format!("a listed type: succeeded on run {run}, expected 3")
+    })?;
     let tally = Tally::remote();
     let other = rustyray::TaskOptions::new()
         .retry_exceptions_of::<std::num::ParseIntError>()
         .max_retries(3);
     match flaky_typed::remote_with(other, tally.clone(), 2u32).get() {
         Err(err) if err.downcast::<Transient>().is_some() => {}
-        other => return Err(format!("an unlisted type: expected Transient, got {other:?}")),
+        other => {
+            return Err(format!(
+                "an unlisted type: expected Transient, got {other:?}"
+            ));
+        }
     }
     let runs = tally.count().get().map_err(ray)?;
-    check(runs == 1, || format!("an unlisted type was retried: {runs} runs"))?;
+    check(runs == 1, || {
+        format!("an unlisted type was retried: {runs} runs")
+    })?;
     let tally = Tally::remote();
     let by_name = rustyray::TaskOptions::new()
         .retry_exception_type(std::any::type_name::<Transient>())
@@ -341,7 +349,9 @@ fn test_retry_application_level_error_of_listed_types() -> Result<(), String> {
     let run = flaky_typed::remote_with(by_name, tally.clone(), 1u32)
         .get()
         .map_err(ray)?;
-    check(run == 2, || format!("by name: succeeded on run {run}, expected 2"))
+    check(run == 2, || {
+        format!("by name: succeeded on run {run}, expected 2")
+    })
 }
 
 #[rustyray::remote(num_returns = 2)]
@@ -368,7 +378,9 @@ fn test_num_returns_by_name() -> Result<(), String> {
         }
     }
     let none = min_max.remote_returns(vec![rustyray::arg(vec![1i64])], 0);
-    check(none.is_empty(), || "num_returns = 0 gave references".to_string())
+    check(none.is_empty(), || {
+        "num_returns = 0 gave references".to_string()
+    })
 }
 
 /// Submits a task that never ends and waits for it: cancelling this task must cancel
@@ -799,7 +811,9 @@ fn test_get_actor_after_killed() -> Result<(), String> {
     let again = Tally::remote_with(named);
     again.ready().map_err(ray)?;
     let found = Tally::get_named_in("namespace", "actor").ok_or("the new actor is not found")?;
-    check(found.id() == again.id(), || "the name finds another actor".to_string())?;
+    check(found.id() == again.id(), || {
+        "the name finds another actor".to_string()
+    })?;
     let restarting = Tally::remote_with(
         ActorOptions::new()
             .name("actor_2")
@@ -809,9 +823,12 @@ fn test_get_actor_after_killed() -> Result<(), String> {
     );
     restarting.bump().get().map_err(ray)?;
     restarting.kill_with(false);
-    let same = Tally::get_named_in("namespace", "actor_2").ok_or("a restarting actor lost its name")?;
+    let same =
+        Tally::get_named_in("namespace", "actor_2").ok_or("a restarting actor lost its name")?;
     let fresh = same.bump().get().map_err(ray)?;
-    check(fresh == 1, || format!("restarted from its constructor: {fresh}"))
+    check(fresh == 1, || {
+        format!("restarted from its constructor: {fresh}")
+    })
 }
 
 /// Ray's `test_actor.py::test_max_pending_calls`, from a guest: past the bound a call
@@ -828,7 +845,9 @@ fn test_max_pending_calls_in_a_guest() -> Result<(), String> {
     gate.bump().get().map_err(ray)?;
     waiting.get().map_err(ray)?;
     match refused {
-        Err(RayError::LimitExceeded { limit, value: 2, .. }) if limit == "max_pending_calls" => {}
+        Err(RayError::LimitExceeded {
+            limit, value: 2, ..
+        }) if limit == "max_pending_calls" => {}
         other => return Err(format!("past max_pending_calls: {other:?}")),
     }
     let bumped = second.get().map_err(ray)?;
