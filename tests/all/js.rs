@@ -333,7 +333,7 @@ async fn test_internal_free_in_js() -> Result<()> {
 async fn test_actor_holding_serialized_reference_in_js() -> Result<()> {
     assert_eq!(
         js_scenario::<u64>("js_actor_holding_serialized_reference").await?,
-        45
+        10
     );
     Ok(())
 }
