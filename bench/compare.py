@@ -71,6 +71,14 @@ ROWS = [
 ]
 
 
+# Rows of rustyray's alone (Ray's anchor bench has no counterpart), printed below the
+# table: (rustyray key, unit, what).
+OWN_ROWS = [
+    ("node_idle_rss_mib", "MiB", "node (`rustyray start`) idle RSS"),
+    ("job_first_output_ms", "ms", "node: job submit to its first output"),
+]
+
+
 def fmt(v):
     a = abs(v)
     if a >= 1000:
@@ -149,17 +157,23 @@ def main():
             ratio = f"{x:,.0f}x" if x >= 10 else f"{x:.1f}x"
         rows.append((what, unit, fmt(theirs), fmt(ours), ratio))
 
+    own = [(what, unit, fmt(rr[key])) for key, unit, what in OWN_ROWS if key in rr]
     if args.markdown:
         print(f"_{title}_\n")
         print("| workload | unit | Ray | rustyray | rustyray better by |")
         print("|---|---|---:|---:|---:|")
         for r in rows:
             print("| " + " | ".join(r) + " |")
+        if own:
+            print("\nrustyray alone (no counterpart in Ray's anchor bench): " +
+                  "; ".join(f"{what}: {value} {unit}" for what, unit, value in own) + ".")
     else:
         print(title)
         print(f"{'workload':42} {'unit':9} {'Ray':>12} {'rustyray':>14} {'better by':>10}")
         for r in rows:
             print(f"{r[0]:42} {r[1]:9} {r[2]:>12} {r[3]:>14} {r[4]:>10}")
+        for what, unit, value in own:
+            print(f"{what:42} {unit:9} {'-':>12} {value:>14} {'-':>10}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 //! bench starts a fresh cluster, and a workload's repetitions run back to back. The guest is `bench/guest` (built on first use, or
 //! given with `--guest`). Output is a table, or one JSON object with `--json`.
 
+mod node;
 mod probe;
 mod raw;
 mod report;

@@ -238,6 +238,18 @@ pub(crate) const ALL: &[Workload] = &[
         runtime_idle_rss
     ),
     workload!(
+        "node_idle_rss_mib",
+        "RSS of a started node (`rustyray start`), idle",
+        "MiB",
+        node_idle_rss
+    ),
+    workload!(
+        "job_first_output_ms",
+        "node: job submit (POST /api/jobs/) to its first output",
+        "ms",
+        job_first_output
+    ),
+    workload!(
         "actors_created_per_s",
         "create 1,000 actors and call each once",
         "actors/s",
@@ -774,4 +786,12 @@ async fn runtime_idle_rss(ctx: Context) -> Result<f64> {
         .parse::<f64>()
         .map(|kib| kib / 1024.0)
         .map_err(|err| RayError::Internal(format!("idle-rss probe said {output:?}: {err}")))
+}
+
+async fn node_idle_rss(_ctx: Context) -> Result<f64> {
+    super::node::idle_rss_mib()
+}
+
+async fn job_first_output(ctx: Context) -> Result<f64> {
+    super::node::job_first_output_ms(&ctx.guest)
 }

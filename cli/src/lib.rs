@@ -80,8 +80,8 @@ enum Top {
     /// List the node's jobs, modules, or its jobs' tasks, actors and objects (Ray's
     /// `ray list`).
     ///
-    /// Tasks, actors and objects come from the state each job's driver writes about
-    /// once a second; each job keeps its latest 10,000 task records.
+    /// Tasks, actors and objects come from the state each job's driver writes every
+    /// 100 ms or so; each job keeps its latest 10,000 task records.
     ///
     /// Example: rustyray list tasks --filter state=FAILED
     List {
@@ -561,21 +561,29 @@ async fn shutdown_signal() {
     }
 }
 
-/// The bytes and name of a .wasm file or a crate directory (built first).
+/// The bytes and name of a .wasm file, or of a program directory built first (a Rust
+/// crate, a Python or a JavaScript program, as `rustyray run` builds them). The name is
+/// the crate's (its .wasm's), or a Python or JavaScript program directory's own.
 fn module_bytes(path: &Path) -> Result<(Vec<u8>, String)> {
     let wasm = if path.is_dir() {
         let spinner = indicatif::ProgressBar::new_spinner();
-        spinner.set_message(format!("building {} for wasm32-wasip2", path.display()));
+        spinner.set_message(format!("building {}", path.display()));
         spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-        let built = rustyray_builder::guest_build::build_crate(path);
+        let built = program::resolve_program(path);
         spinner.finish_and_clear();
-        built?.remove(0)
+        built?
     } else {
         path.to_path_buf()
     };
     let bytes = std::fs::read(&wasm)
         .map_err(|err| NodeError::io(format!("reading {}", wasm.display()), err))?;
-    let name = wasm
+    let crate_dir = path.join("Cargo.toml").is_file();
+    let named = if path.is_dir() && !crate_dir {
+        path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+    } else {
+        wasm
+    };
+    let name = named
         .file_stem()
         .map_or_else(|| "module".into(), |s| s.to_string_lossy().into_owned());
     Ok((bytes, name))

@@ -209,7 +209,7 @@ pub enum Command {
         #[arg(long, value_name = "MIB")]
         timeline_max_mib: Option<u64>,
         /// Write the state API's snapshot (tasks, actors, objects) to FILE as JSON,
-        /// about once a second and at exit (the node reads its jobs' files).
+        /// every 100 ms or so and at exit (the node reads its jobs' files).
         #[arg(long, value_name = "FILE", hide = true)]
         state_file: Option<PathBuf>,
         /// Pass the program's own stdout and stderr through as written (by default
@@ -339,7 +339,7 @@ pub fn main() -> ExitCode {
 /// A .wasm path as given, or the program at a directory, built: a Python program
 /// (`main.py` or `app.py`, no `Cargo.toml`) with componentize-py, a JavaScript program
 /// (`main.js`, no `Cargo.toml`) with componentize-js, else a Rust crate.
-fn resolve_program(program: &std::path::Path) -> rustyray::Result<PathBuf> {
+pub(crate) fn resolve_program(program: &std::path::Path) -> rustyray::Result<PathBuf> {
     let foreign = program.is_dir() && !program.join("Cargo.toml").is_file();
     if foreign && python_build::entry_module(program).is_some() {
         python_build::build_program(program)

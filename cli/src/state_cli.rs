@@ -44,16 +44,17 @@ pub fn list(
     match resource {
         Resource::Tasks => {
             println!(
-                "{:<34} {:<24} {:<24} {:<28} ERROR TYPE",
-                "TASK ID", "NAME", "STATE", "JOB ID"
+                "{:<34} {:<24} {:<12} {:<24} {:<28} ERROR TYPE",
+                "TASK ID", "NAME", "TYPE", "STATE", "JOB ID"
             );
             for row in rows {
                 let task: TaskInfo =
                     serde_json::from_value(row).map_err(|e| decode("a task", e))?;
                 println!(
-                    "{:<34} {:<24} {:<24} {:<28} {}",
+                    "{:<34} {:<24} {:<12} {:<24} {:<28} {}",
                     task.task_id,
                     escape(&task.name),
+                    escape(&task.kind),
                     task.state.as_str(),
                     escape(task.job_id.as_deref().unwrap_or("-")),
                     task.error_type.as_deref().unwrap_or("-"),
@@ -125,15 +126,15 @@ pub fn list(
 pub fn summarize(resource: Resource, json: bool, client: Result<Client>) -> Result<ExitCode> {
     let client = client?;
     let path = format!("/api/v0/{}/summarize", resource.as_str());
-    // Each line: the function or class, then its counts per state.
-    let lines: Vec<(String, Vec<(String, u64)>)> = match resource {
+    // Each line: the function or class, its kind, then its counts per state.
+    let lines: Vec<(String, String, Vec<(String, u64)>)> = match resource {
         Resource::Actors => {
             let answer: Envelope<Summary<ActorSummaryLine>> = client.get(&path)?;
             if json {
                 return print_json(&answer.data.result);
             }
             lines_of(answer.data.result, |line| {
-                (line.class_name, line.state_counts)
+                (line.class_name, String::new(), line.state_counts)
             })
         }
         _ => {
@@ -142,7 +143,7 @@ pub fn summarize(resource: Resource, json: bool, client: Result<Client>) -> Resu
                 return print_json(&answer.data.result);
             }
             lines_of(answer.data.result, |line| {
-                (line.func_or_class_name, line.state_counts)
+                (line.func_or_class_name, line.kind, line.state_counts)
             })
         }
     };
@@ -151,28 +152,41 @@ pub fn summarize(resource: Resource, json: bool, client: Result<Client>) -> Resu
     } else {
         "FUNCTION"
     };
-    println!("{what:<32} STATE COUNTS");
-    for (name, counts) in lines {
+    // Tasks say their type (`NORMAL_TASK`, or `ACTOR_TASK` for `Class.method`).
+    let kind_column = |kind: &str| {
+        if resource == Resource::Actors {
+            String::new()
+        } else {
+            format!("{kind:<12} ")
+        }
+    };
+    println!("{what:<32} {}STATE COUNTS", kind_column("TYPE"));
+    for (name, kind, counts) in lines {
         let counts: Vec<String> = counts
             .into_iter()
             .map(|(state, count)| format!("{state}: {count}"))
             .collect();
-        println!("{:<32} {}", escape(&name), counts.join(", "));
+        println!(
+            "{:<32} {}{}",
+            escape(&name),
+            kind_column(&escape(&kind)),
+            counts.join(", ")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn lines_of<L>(
     summary: Summary<L>,
-    line: impl Fn(L) -> (String, std::collections::BTreeMap<String, u64>),
-) -> Vec<(String, Vec<(String, u64)>)> {
+    line: impl Fn(L) -> (String, String, std::collections::BTreeMap<String, u64>),
+) -> Vec<(String, String, Vec<(String, u64)>)> {
     summary
         .node_id_to_summary
         .into_values()
         .flat_map(|body| body.summary.into_values())
         .map(|entry| {
-            let (name, counts) = line(entry);
-            (name, counts.into_iter().collect())
+            let (name, kind, counts) = line(entry);
+            (name, kind, counts.into_iter().collect())
         })
         .collect()
 }

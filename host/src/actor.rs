@@ -220,6 +220,9 @@ pub(crate) struct CallOutput {
     _held: Option<crate::budget::Held>,
     /// The actors whose handles its arguments hold serialized: alive while it is.
     _carried: Box<[Arc<ActorCell>]>,
+    /// Its record for the state API (Ray's `ACTOR_TASK`); `None` where the actor runs
+    /// in another runtime, which records the call itself.
+    record: Option<Arc<crate::state::TaskRecord>>,
 }
 
 impl CallOutput {
@@ -252,7 +255,29 @@ impl CallOutput {
         self.slot.is_some()
     }
 
+    /// The call starts running, unless it was cancelled while queued (`false`: it was
+    /// answered `Cancelled` and must not run).
+    pub(crate) fn start(&self) -> bool {
+        if !self.control.start_call() {
+            return false;
+        }
+        if let Some(record) = &self.record {
+            record.set(crate::state::TaskState::Running);
+        }
+        true
+    }
+
+    /// The call runs again on a restarted instance.
+    fn retried(&self) {
+        if let Some(record) = &self.record {
+            record.retried();
+        }
+    }
+
     pub(crate) fn complete(mut self, outcome: Result<Value>) {
+        if let Some(record) = &self.record {
+            record.end_with(Some(outcome.as_ref().map(|_| ())));
+        }
         if let Some(slot) = self.slot.take() {
             let _ = crate::refs::fill(&slot, outcome);
         }
@@ -270,8 +295,21 @@ impl CallOutput {
 impl Drop for CallOutput {
     fn drop(&mut self) {
         self.pending.fetch_sub(1, Ordering::AcqRel);
+        const UNANSWERED: &str = "the actor stopped before running this call";
+        if let Some(record) = self.record.take()
+            && !record.is_ended()
+        {
+            // Answered already (cancelled while queued), or about to be, below.
+            match self.slot.as_ref().and_then(|slot| slot.try_get()) {
+                Some(outcome) => record.end_with(Some(outcome.as_ref().map(|_| ()))),
+                None if self.control.is_cancelled() => {
+                    record.end_with(Some(Err(&RayError::Cancelled)));
+                }
+                None => record.end_with(Some(Err(&self.died(UNANSWERED)))),
+            }
+        }
         if let Some(slot) = self.slot.take() {
-            let _ = slot.complete(Err(self.died("the actor stopped before running this call")));
+            let _ = slot.complete(Err(self.died(UNANSWERED)));
         }
     }
 }
@@ -295,6 +333,9 @@ pub(crate) struct ActorCell {
     /// Calls sent and not yet answered, and the most allowed (`max_pending_calls`).
     pending: Arc<AtomicUsize>,
     max_pending: Option<usize>,
+    /// Where its calls are recorded (`None` for a proxy: the hosting runtime records
+    /// them).
+    state: Option<Arc<crate::state::StateTables>>,
 }
 
 impl fmt::Debug for ActorCell {
@@ -356,6 +397,9 @@ impl ActorCell {
             pending: self.pending.clone(),
             _held: held,
             _carried: carried.into_boxed_slice(),
+            record: self.state.as_ref().map(|state| {
+                state.actor_call(&self.class, method, slot.id(), want_result.then_some(&slot))
+            }),
         };
         if let Some(limit) = self.max_pending
             && before >= limit
@@ -770,6 +814,7 @@ fn spawn_with(
         directory: directory.clone(),
         pending: Arc::new(AtomicUsize::new(0)),
         max_pending: options.max_pending_calls,
+        state: Some(runtime.state.clone()),
     });
     if let Some(key) = &name {
         let mut by_name = directory
@@ -863,6 +908,7 @@ pub(crate) fn proxy_cell(
         directory: runtime.actors.clone(),
         pending: Arc::new(AtomicUsize::new(0)),
         max_pending: None,
+        state: None,
     });
     if let Ok(mut by_id) = runtime.actors.by_id.lock() {
         by_id.insert(remote.id, Arc::downgrade(&cell));
@@ -1481,7 +1527,7 @@ impl Mailbox {
                 _ = output.control.cancelled() => continue,
                 args = resolve(args) => args,
             };
-            if !output.control.start_call() {
+            if !output.start() {
                 // Cancelled while queued: already answered `Cancelled`, never runs.
                 continue;
             }
@@ -1655,6 +1701,7 @@ impl Mailbox {
                             break;
                         }
                         retries += 1;
+                        output.retried();
                     }
                 }
             }

@@ -14,8 +14,8 @@
 //!
 //! Names and messages are kept as guests gave them (the CLI escapes them when it
 //! prints). [`Runtime::state`](crate::Runtime::state) takes a [`StateSnapshot`]; [`StateFile`]
-//! rewrites one as JSON about once a second (what `rustyray run --state-file` does for
-//! the node, which merges its jobs' files).
+//! rewrites one as JSON every 100 ms, less often when it is large (what `rustyray run
+//! --state-file` does for the node, which merges its jobs' files).
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -232,11 +232,35 @@ fn bounded_message(error: &RayError) -> String {
     message.0
 }
 
-/// One task's record.
+/// What a task record runs: a function, or a method of an actor (Ray's `ACTOR_TASK`).
+#[derive(Debug)]
+enum Work {
+    Function(Arc<Function>),
+    /// `Class.method`, Ray's name for an actor task.
+    Method(Box<str>),
+}
+
+impl Work {
+    fn name(&self) -> &str {
+        match self {
+            Work::Function(function) => &function.name,
+            Work::Method(name) => name,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Work::Function(_) => "NORMAL_TASK",
+            Work::Method(_) => "ACTOR_TASK",
+        }
+    }
+}
+
+/// One task's record (an actor call's too).
 #[derive(Debug)]
 pub(crate) struct TaskRecord {
     id: ObjectId,
-    function: Arc<Function>,
+    work: Work,
     state: AtomicU8,
     /// Runs after the first (retries after a failure).
     retries: AtomicU32,
@@ -271,11 +295,21 @@ impl TaskRecord {
     /// Ends the record from what its output slot holds (called once the task is over,
     /// whichever way: `OutputGuard`'s drop).
     pub(crate) fn end(&self, slot: &Slot) {
-        if TaskState::from_u8(self.state.load(Ordering::Relaxed)).is_terminal() {
+        self.end_with(slot.try_get().map(|filled| filled.as_ref().map(|_| ())));
+    }
+
+    /// Whether the record has ended.
+    pub(crate) fn is_ended(&self) -> bool {
+        TaskState::from_u8(self.state.load(Ordering::Relaxed)).is_terminal()
+    }
+
+    /// Ends the record with `outcome` (`None`: it ended with no result).
+    pub(crate) fn end_with(&self, outcome: Option<std::result::Result<(), &RayError>>) {
+        if self.is_ended() {
             return;
         }
-        let state = match slot.try_get() {
-            Some(Ok(_)) => TaskState::Finished,
+        let state = match outcome {
+            Some(Ok(())) => TaskState::Finished,
             Some(Err(error)) => {
                 let _ = self.error.set((error_type(error), bounded_message(error)));
                 TaskState::Failed
@@ -401,16 +435,44 @@ impl StateTables {
         function: &Arc<Function>,
         output: &Arc<Slot>,
     ) -> Arc<TaskRecord> {
+        self.push(
+            output.id(),
+            Work::Function(function.clone()),
+            Arc::downgrade(output),
+        )
+    }
+
+    /// Records a call of `class.method` whose id is `id` and result `output` (`None`
+    /// for a `tell`, whose result nobody reads): Ray's `ACTOR_TASK`.
+    pub(crate) fn actor_call(
+        self: &Arc<Self>,
+        class: &str,
+        method: &str,
+        id: ObjectId,
+        output: Option<&Arc<Slot>>,
+    ) -> Arc<TaskRecord> {
+        let mut name = String::with_capacity(class.len() + 1 + method.len());
+        name.push_str(class);
+        name.push('.');
+        name.push_str(method);
+        self.push(
+            id,
+            Work::Method(name.into_boxed_str()),
+            output.map_or_else(Weak::new, Arc::downgrade),
+        )
+    }
+
+    fn push(self: &Arc<Self>, id: ObjectId, work: Work, output: Weak<Slot>) -> Arc<TaskRecord> {
         let record = Arc::new(TaskRecord {
-            id: output.id(),
-            function: function.clone(),
+            id,
+            work,
             state: AtomicU8::new(TaskState::PendingArgsAvail as u8),
             retries: AtomicU32::new(0),
             submitted_us: self.clock.now_us(),
             started_us: AtomicU64::new(0),
             ended_us: AtomicU64::new(0),
             error: OnceLock::new(),
-            output: Arc::downgrade(output),
+            output,
             tables: Arc::downgrade(self),
         });
         self.submitted.fetch_add(1, Ordering::Relaxed);
@@ -509,7 +571,7 @@ impl StateTables {
                 None => (None, None),
             };
             let task_id = record.id.0.to_string();
-            let name = record.function.name.clone();
+            let name = record.work.name().to_string();
             if let Some(slot) = record.output.upgrade() {
                 objects.push(object_info(&slot, Some((&task_id, state))));
             }
@@ -519,7 +581,7 @@ impl StateTables {
                 func_or_class_name: name.clone(),
                 name,
                 state,
-                kind: "NORMAL_TASK".into(),
+                kind: record.work.kind().into(),
                 job_id: None,
                 error_type,
                 error_message,
@@ -627,13 +689,13 @@ pub struct TaskInfo {
     pub task_id: String,
     /// Retries so far (0 for the first run).
     pub attempt_number: u32,
-    /// The function's name.
+    /// The function's name (`Class.method` for an actor call).
     pub name: String,
     /// Its state.
     pub state: TaskState,
     /// The job it belongs to (set by the node).
     pub job_id: Option<String>,
-    /// `NORMAL_TASK` (actor calls are not listed yet).
+    /// `NORMAL_TASK`, or `ACTOR_TASK` for an actor method call.
     #[serde(rename = "type")]
     pub kind: String,
     /// The function's name (Ray: the function or class).
@@ -806,7 +868,8 @@ pub struct InstanceSummary {
 }
 
 /// Writes a runtime's [`StateSnapshot`] to a file as JSON, replaced atomically (written
-/// beside it, then renamed) about once a second, and once more by [`StateFile::finish`].
+/// beside it, then renamed) every [`STATE_FILE_PERIOD`] or so (see [`StateFile::start`]),
+/// and once more by [`StateFile::finish`].
 pub struct StateFile {
     path: PathBuf,
     stop: Arc<(Mutex<bool>, std::sync::Condvar)>,
@@ -824,12 +887,23 @@ impl std::fmt::Debug for StateFile {
     }
 }
 
-/// How often a [`StateFile`] is rewritten.
-pub const STATE_FILE_PERIOD: Duration = Duration::from_secs(1);
+/// How often a [`StateFile`] is rewritten at most.
+pub const STATE_FILE_PERIOD: Duration = Duration::from_millis(100);
+/// The longest a [`StateFile`] waits between writes, however large its snapshot.
+pub const STATE_FILE_MAX_PERIOD: Duration = Duration::from_secs(2);
+/// A [`StateFile`] waits this many times as long as its last write took before the
+/// next, so writing costs at most about 1/20 of one thread.
+const STATE_FILE_COST_FACTOR: u32 = 20;
+
+/// The wait after a write that took `cost`.
+fn next_wait(cost: Duration) -> Duration {
+    (cost * STATE_FILE_COST_FACTOR).clamp(STATE_FILE_PERIOD, STATE_FILE_MAX_PERIOD)
+}
 
 impl StateFile {
-    /// Starts writing `runtime`'s state to `path` (at once, then every
-    /// [`STATE_FILE_PERIOD`]).
+    /// Starts writing `runtime`'s state to `path`: at once, then every
+    /// [`STATE_FILE_PERIOD`], or less often when a write takes long (20 times its cost,
+    /// at most [`STATE_FILE_MAX_PERIOD`]).
     pub fn start(runtime: &crate::Runtime, path: &Path) -> crate::Result<StateFile> {
         let inner = Arc::downgrade(runtime.inner());
         let snapshot: Arc<dyn Fn() -> Option<StateSnapshot> + Send + Sync> =
@@ -847,14 +921,20 @@ impl StateFile {
                 .spawn(move || {
                     let (lock, wake) = &*stop;
                     let Ok(mut stopped) = lock.lock() else { return };
+                    let mut wait = STATE_FILE_PERIOD;
                     while !*stopped {
-                        let Ok((guard, _)) = wake.wait_timeout(stopped, STATE_FILE_PERIOD) else {
+                        let Ok((guard, _)) = wake.wait_timeout(stopped, wait) else {
                             return;
                         };
                         stopped = guard;
-                        if !*stopped && let Some(now) = snapshot() {
+                        if *stopped {
+                            break;
+                        }
+                        let began = Instant::now();
+                        if let Some(now) = snapshot() {
                             let _ = write_atomically(&path, &now);
                         }
+                        wait = next_wait(began.elapsed());
                     }
                 })
                 .map_err(|err| crate::RayError::io("starting the state writer", err))?
@@ -918,6 +998,16 @@ fn write_atomically(path: &Path, snapshot: &StateSnapshot) -> crate::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_state_file_waits_longer_after_a_costly_write() {
+        assert_eq!(next_wait(Duration::from_micros(50)), STATE_FILE_PERIOD);
+        assert_eq!(
+            next_wait(Duration::from_millis(20)),
+            Duration::from_millis(400)
+        );
+        assert_eq!(next_wait(Duration::from_secs(1)), STATE_FILE_MAX_PERIOD);
+    }
 
     #[test]
     fn error_messages_are_cut_while_rendered() {

@@ -1,6 +1,8 @@
-// The rustyray node dashboard: reads /api/v0/status, /api/jobs/, /api/modules, the state
-// API (/api/v0/actors|tasks|objects) and /metrics every two seconds, follows the selected
-// job's log as it is written, and lists the slices of its timeline (/api/v0/timeline).
+// The rustyray node dashboard: reads /api/v0/status, /api/v0/nodes, /api/jobs/,
+// /api/modules, the state API (/api/v0/actors|tasks|objects) and /metrics every two
+// seconds, follows the selected job's log as it is written, and lists the slices of its
+// timeline (/api/v0/timeline), which it also offers as a file (a link to the trace it
+// fetched, so it works with a token, which a plain link could not send).
 // The address may name a job and a tab: /#job=ID&tab=timeline.
 // A node started with a token needs it in the page's address: /#token=TOKEN.
 "use strict";
@@ -10,6 +12,7 @@ const headers = token ? { Authorization: "Bearer " + token } : {};
 let selected = null;
 let following = null;
 let latestJob = null;
+let traceUrl = null;
 
 function el(tag, text, cls) {
   const node = document.createElement(tag);
@@ -65,7 +68,7 @@ function renderTasks(tasks) {
   const shown = tasks.filter((t) => !wanted || t.state.startsWith(wanted));
   document.getElementById("task-summary").textContent = counts(tasks);
   document.getElementById("task-rows").replaceChildren(...shown.slice().reverse().map((t) => row([
-    [t.task_id], [t.name], [t.state, t.state], [t.job_id || "-"], [when(t.start_time_ms)],
+    [t.task_id], [t.name], [t.type], [t.state, t.state], [t.job_id || "-"], [when(t.start_time_ms)],
     [t.start_time_ms && t.end_time_ms ? (t.end_time_ms - t.start_time_ms) + " ms" : ""],
     [t.error_type || ""], [t.error_message || "", "err"]])));
 }
@@ -76,25 +79,31 @@ function renderObjects(objects) {
     [o.task_id || "-"], [o.reference_count], [o.job_id || "-"]])));
 }
 
-// The chosen job's slices (the first 500), each with a bar scaled to the longest.
+// The chosen job's slices (the first 500), each a bar placed on the span they cover.
 async function loadTimeline() {
   const id = selected || latestJob;
   if (!id) return;
   const path = "/api/v0/timeline?job_id=" + encodeURIComponent(id);
   document.getElementById("timeline-job").textContent = id;
-  document.getElementById("timeline-link").href = path;
   try {
     const events = await api(path);
+    // The link downloads what was fetched (with the token, if any).
+    const link = document.getElementById("timeline-link");
+    if (traceUrl) URL.revokeObjectURL(traceUrl);
+    traceUrl = URL.createObjectURL(new Blob([JSON.stringify(events)], { type: "application/json" }));
+    link.href = traceUrl;
+    link.download = "timeline-" + id + ".json";
     const threads = {};
     for (const e of events) if (e.ph === "M" && e.name === "thread_name") threads[e.tid] = e.args.name;
     const slices = events.filter((e) => e.ph === "X").sort((a, b) => a.ts - b.ts).slice(0, 500);
     const first = slices.length ? slices[0].ts : 0;
-    const longest = Math.max(1, ...slices.map((e) => e.dur));
+    const span = Math.max(1, ...slices.map((e) => e.ts + e.dur - first));
     document.getElementById("timeline-rows").replaceChildren(...slices.map((e) => {
       const tr = row([[e.name], [e.cat], [threads[e.tid] || e.tid],
         [((e.ts - first) / 1000).toFixed(3) + " ms"], [e.dur + " µs"]]);
       const bar = el("div", null, "bar");
-      bar.style.width = Math.max(1, Math.round(200 * e.dur / longest)) + "px";
+      bar.style.marginLeft = Math.round(300 * (e.ts - first) / span) + "px";
+      bar.style.width = Math.max(1, Math.round(300 * e.dur / span)) + "px";
       const cell = el("td");
       cell.append(bar);
       tr.append(cell);
@@ -124,6 +133,27 @@ function renderStatus(status) {
   }
 }
 
+function age(ms) {
+  const s = Math.max(0, (Date.now() - ms) / 1000);
+  return s < 120 ? s.toFixed(1) + " s ago" : Math.round(s / 60) + " min ago";
+}
+
+function resourceText(resources) {
+  return Object.entries(resources || {}).map(([name, n]) => name + " " + n).join(", ");
+}
+
+// Every node of the cluster (or this one alone): liveness, resources, load.
+function renderNodes(nodes) {
+  const alive = nodes.filter((n) => n.alive).length;
+  document.getElementById("node-summary").textContent =
+    nodes.length + " node" + (nodes.length === 1 ? "" : "s") + ": " + alive + " alive, " +
+    (nodes.length - alive) + " dead";
+  document.getElementById("node-rows").replaceChildren(...nodes.map((n) => row([
+    [n.node_id + (n.this_node ? " (this node)" : "")], [n.address], [n.state, n.state],
+    [resourceText(n.resources)], [resourceText(n.available)], [n.running_jobs],
+    [n.pending_jobs], [when(n.started_ms)], [age(n.last_heartbeat_ms)]])));
+}
+
 function renderJobs(jobs) {
   const rows = document.getElementById("job-rows");
   rows.replaceChildren();
@@ -133,7 +163,7 @@ function renderJobs(jobs) {
     if (job.submission_id === selected) row.classList.add("selected");
     row.append(
       el("td", job.submission_id), el("td", job.status, job.status), el("td", job.entrypoint),
-      el("td", job.message), el("td", when(job.start_time)), el("td", when(job.end_time)));
+      el("td", job.message, "wrap"), el("td", when(job.start_time)), el("td", when(job.end_time)));
     row.addEventListener("click", () => follow(job.submission_id));
     rows.append(row);
   }
@@ -145,8 +175,8 @@ function renderModules(modules) {
   for (const m of modules) {
     const row = el("tr");
     row.append(el("td", m.name), el("td", m.sha256.slice(0, 16) + "…"), el("td", m.size),
-      el("td", m.has_main ? "yes" : "no"), el("td", m.functions.join(", ")),
-      el("td", m.actor_classes.join(", ")));
+      el("td", m.has_main ? "yes" : "no"), el("td", m.functions.join(", "), "wrap"),
+      el("td", m.actor_classes.join(", "), "wrap"));
     rows.append(row);
   }
 }
@@ -178,10 +208,11 @@ async function follow(id) {
 
 async function refresh() {
   try {
-    const [status, jobs, modules, metrics, actors, tasks, objects] = await Promise.all([
-      api("/api/v0/status"), api("/api/jobs/"), api("/api/modules"), api("/metrics"),
-      items("actors"), items("tasks"), items("objects")]);
+    const [status, nodes, jobs, modules, metrics, actors, tasks, objects] = await Promise.all([
+      api("/api/v0/status"), api("/api/v0/nodes"), api("/api/jobs/"), api("/api/modules"),
+      api("/metrics"), items("actors"), items("tasks"), items("objects")]);
     renderStatus(status);
+    renderNodes(nodes);
     renderJobs(jobs);
     renderModules(modules);
     renderActors(actors);

@@ -1,5 +1,6 @@
 //! The dashboard at `/`: one HTML page and one script, embedded in the binary
-//! (`assets/`), that read the node's own API (overview, jobs with live logs, modules,
+//! (`assets/`), that read the node's own API (overview, the cluster's nodes, jobs with
+//! live logs, actors, tasks and actor calls, objects, a job's timeline, modules,
 //! metrics). No build step, no framework, nothing fetched from elsewhere.
 
 use axum::http::header;

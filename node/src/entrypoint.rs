@@ -118,7 +118,7 @@ pub fn parse(entrypoint: &str, policy: &JobPolicy) -> Result<JobSpec> {
                     return Err(NodeError::NetNotAllowed {
                         entry: format!("--allow-net {spec}"),
                         fix: format!("--allow-net {rule}"),
-                        allowed: list_or_none(&policy.allow_net),
+                        allowed: list_or_none(&policy.allow_net, "no network"),
                     });
                 }
                 run_flags.extend(["--allow-net".to_string(), rule.to_string()]);
@@ -132,7 +132,7 @@ pub fn parse(entrypoint: &str, policy: &JobPolicy) -> Result<JobSpec> {
                     return Err(NodeError::NetNotAllowed {
                         entry: format!("--allow-listen {spec}"),
                         fix: format!("--allow-listen {ports}"),
-                        allowed: list_or_none(&policy.allow_listen),
+                        allowed: list_or_none(&policy.allow_listen, "no listening port"),
                     });
                 }
                 run_flags.extend(["--allow-listen".to_string(), ports.to_string()]);
@@ -204,16 +204,13 @@ pub fn check_namespace(namespace: String) -> Result<String> {
 /// The prefix of the namespace a job gets when it names none.
 pub const ANONYMOUS_PREFIX: &str = "anonymous-";
 
-/// The operator's list as the error shows it.
-fn list_or_none<T: std::fmt::Display>(items: &[T]) -> String {
+/// The operator's list as the error shows it: `only A, B`, or `none` named as `what`.
+fn list_or_none<T: std::fmt::Display>(items: &[T], none: &str) -> String {
     if items.is_empty() {
-        "none".into()
+        none.into()
     } else {
-        items
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
+        let items: Vec<String> = items.iter().map(ToString::to_string).collect();
+        format!("only {}", items.join(", "))
     }
 }
 
@@ -230,10 +227,8 @@ fn allowed_dir(grant: &DirGrant, allowed: &[DirGrant]) -> Result<String> {
     let refuse = || NodeError::DirNotAllowed {
         path: grant.host.display().to_string(),
         mode,
-        allowed: if allowed.is_empty() {
-            "none".into()
-        } else {
-            allowed
+        allowed: list_or_none(
+            &allowed
                 .iter()
                 .map(|dir| {
                     let ro = if dir.access == DirAccess::ReadOnly {
@@ -243,9 +238,9 @@ fn allowed_dir(grant: &DirGrant, allowed: &[DirGrant]) -> Result<String> {
                     };
                     format!("{}{ro}", dir.host.display())
                 })
-                .collect::<Vec<_>>()
-                .join(", ")
-        },
+                .collect::<Vec<_>>(),
+            "no directory",
+        ),
     };
     // Canonical, so `..` and symlinks cannot leave the allowed tree.
     let host: PathBuf = grant.host.canonicalize().map_err(|_| refuse())?;
@@ -261,6 +256,31 @@ fn allowed_dir(grant: &DirGrant, allowed: &[DirGrant]) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_name_what_the_operator_allows_or_that_it_allows_nothing() {
+        assert_eq!(list_or_none::<String>(&[], "no directory"), "no directory");
+        assert_eq!(
+            list_or_none(&["/a".to_string(), "/b:ro".to_string()], "no directory"),
+            "only /a, /b:ro"
+        );
+        let refused = allowed_dir(
+            &DirGrant {
+                host: PathBuf::from("/etc"),
+                guest: "/etc".into(),
+                access: DirAccess::ReadOnly,
+            },
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            refused.contains(
+                "but the node allows no directory: start the node with --allow-dir /etc:ro"
+            ),
+            "{refused}"
+        );
+    }
 
     fn policy(dirs: Vec<DirGrant>) -> JobPolicy {
         JobPolicy {

@@ -54,7 +54,7 @@ pub enum NodeError {
     BadEntrypoint(String),
     /// A directory grant beyond what the operator allowed.
     #[error(
-        "the job asks for directory {path}{mode} but the node allows only {allowed}: start the \
+        "the job asks for directory {path}{mode} but the node allows {allowed}: start the \
          node with --allow-dir {path}{mode}"
     )]
     DirNotAllowed {
@@ -62,12 +62,12 @@ pub enum NodeError {
         path: String,
         /// ":ro" when read-only was asked.
         mode: &'static str,
-        /// What the node allows.
+        /// What the node allows (`only …`, or `no …`).
         allowed: String,
     },
     /// A network destination or listening port beyond the operator's allow-list.
     #[error(
-        "the job asks for {entry} but the node allows only {allowed}: start the node with \
+        "the job asks for {entry} but the node allows {allowed}: start the node with \
          `rustyray start {fix}` (or a rule covering it)"
     )]
     NetNotAllowed {
@@ -75,7 +75,7 @@ pub enum NodeError {
         entry: String,
         /// The `start` flag that would allow it.
         fix: String,
-        /// What the node allows.
+        /// What the node allows (`only …`, or `no …`).
         allowed: String,
     },
     /// A job asked for more than the node's limit.

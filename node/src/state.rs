@@ -3,7 +3,7 @@
 //!
 //! Tasks, actors and objects live in the jobs' driver processes, so each driver writes
 //! its runtime's [`StateSnapshot`] to `DATA_DIR/jobs/<id>.state.json` (`rustyray run
-//! --state-file`, rewritten atomically about once a second and at exit). A request
+//! --state-file`, rewritten atomically every 100 ms, less often when large, and at exit). A request
 //! reads every job's file, adds the node's own runtime (detached actors, no job id),
 //! tags each item with its job's id ([`merge`]), then filters
 //! (`key=value`, `key!=value`, on the keys [`valid_keys`] names) and limits.
@@ -402,7 +402,7 @@ fn to_values<T: Serialize>(items: &[T]) -> Vec<serde_json::Value> {
 pub struct TaskSummaryLine {
     /// The function.
     pub func_or_class_name: String,
-    /// `NORMAL_TASK`.
+    /// `NORMAL_TASK`, or `ACTOR_TASK` (a method, `Class.method`).
     #[serde(rename = "type")]
     pub kind: String,
     /// Tasks per state.

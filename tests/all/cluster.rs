@@ -424,6 +424,18 @@ fn a_killed_node_shows_dead_and_its_running_job_fails_naming_it() {
             .find(|node| node.node_id == b.node_id && !node.alive)
     });
     assert_eq!(dead.state, "DEAD");
+    // The dashboard's Nodes view shows the loss, on a survivor.
+    let dom = crate::node::dump_dom(
+        &crate::node::chromium(),
+        &format!("{}/", a.address),
+        "chromium-profile-cluster-loss",
+    );
+    assert!(
+        dom.contains(&b.node_id)
+            && dom.contains("class=\"DEAD\">DEAD")
+            && dom.contains("2 alive, 1 dead"),
+        "the Nodes view shows B DEAD: {dom}"
+    );
     let failed = wait_until("the doomed job failed", || {
         Some(c.job("doomed")).filter(|job| job.status == JobStatus::Failed)
     });

@@ -465,3 +465,40 @@ async fn test_async_actor_cancel_in_python() -> Result<()> {
     );
     Ok(())
 }
+
+/// `rustyray job submit DIR` builds a Python program directory as `rustyray run` does
+/// (not as a Rust crate), uploads it under the directory's name, runs it on the node and
+/// streams its output; `rustyray deploy DIR` keeps it under that name.
+#[test]
+fn a_python_program_directory_runs_as_a_job_on_a_node() {
+    let node = crate::node::TestNode::start(&common::fresh_dir("node-python-job"), &[]);
+    let (status, out, err) = run_cli(
+        &[
+            "job",
+            "submit",
+            "--address",
+            &node.address,
+            "examples/python_tasks",
+            "--",
+            "6",
+        ],
+        BUILD,
+    );
+    assert_eq!(status, Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    assert_lines(
+        &out,
+        &err,
+        &["squares: [0, 1, 4, 9, 16, 25]", "chain sum: 15"],
+    );
+    let (status, out, err) = run_cli(
+        &[
+            "deploy",
+            "--address",
+            &node.address,
+            "examples/python_tasks",
+        ],
+        BUILD,
+    );
+    assert_eq!(status, Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("deployed python_tasks"), "{out}");
+}

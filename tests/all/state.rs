@@ -2,7 +2,7 @@
 //! `GET /api/v0/...`, `/metrics`): a job's tasks, actors and objects as its driver
 //! publishes them, with its job id; and filters that name a key the resource lacks.
 //!
-//! Drivers rewrite their state file about once a second, so the running job's checks
+//! Drivers rewrite their state file every 100 ms or so, so the running job's checks
 //! poll the API until what they wait for shows up (bounded by a ceiling).
 
 use std::time::{Duration, Instant};
@@ -88,6 +88,34 @@ fn a_jobs_tasks_actors_and_objects_are_listed_and_summarized() {
             "{task:?}"
         );
     }
+    // The actor's method calls are tasks too (Ray's ACTOR_TASK), named Class.method.
+    let calls: Vec<TaskInfo> = cli_json(
+        &node,
+        &[
+            "list",
+            "tasks",
+            "--filter",
+            "type=ACTOR_TASK",
+            "--filter",
+            "job_id=state-done",
+        ],
+    );
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    for call in &calls {
+        assert_eq!(call.name, "StateProbe.add", "{call:?}");
+        assert_eq!(call.func_or_class_name, "StateProbe.add");
+        assert_eq!(call.state, TaskState::Finished, "{call:?}");
+        assert!(
+            call.start_time_ms.is_some() && call.end_time_ms.is_some(),
+            "{call:?}"
+        );
+    }
+    assert!(
+        finished
+            .iter()
+            .all(|t| t.kind == "NORMAL_TASK" || t.name == "StateProbe.add"),
+        "{finished:#?}"
+    );
     // The failed task keeps its error's type and message.
     let failed: Vec<TaskInfo> = cli_json(&node, &["list", "tasks", "--filter", "state=FAILED"]);
     let fail = failed
@@ -114,11 +142,20 @@ fn a_jobs_tasks_actors_and_objects_are_listed_and_summarized() {
     let lines = &summary["node_id_to_summary"]["cluster"]["summary"];
     assert_eq!(lines["add"]["state_counts"]["FINISHED"], 3, "{summary:#}");
     assert_eq!(lines["fail"]["state_counts"]["FAILED"], 1, "{summary:#}");
+    assert_eq!(lines["add"]["type"], "NORMAL_TASK", "{summary:#}");
+    assert_eq!(lines["StateProbe.add"]["type"], "ACTOR_TASK", "{summary:#}");
+    assert_eq!(
+        lines["StateProbe.add"]["state_counts"]["FINISHED"], 2,
+        "{summary:#}"
+    );
     let table = node.cli(&["summary", "tasks"]);
+    let table = text(&table.stdout);
+    assert!(table.contains("FINISHED: 3"), "{table}");
     assert!(
-        text(&table.stdout).contains("FINISHED: 3"),
-        "{}",
-        text(&table.stdout)
+        table
+            .lines()
+            .any(|line| line.starts_with("StateProbe.add") && line.contains("ACTOR_TASK")),
+        "{table}"
     );
     let actors: serde_json::Value = cli_json(&node, &["summary", "actors"]);
     assert_eq!(
@@ -275,6 +312,7 @@ fn the_dashboard_shows_a_jobs_actors_tasks_objects_and_timeline_in_chromium() {
         "RUNNING",
         "TASK_RETURN",
         "MEMORY",
+        "<td>StateProbe.add</td><td>ACTOR_TASK</td>",
         "id=\"timeline-job\">shown-done",
         "<td>add</td><td>task</td>",
         "class=\"bar\"",
@@ -283,4 +321,61 @@ fn the_dashboard_shows_a_jobs_actors_tasks_objects_and_timeline_in_chromium() {
     }
     let stop = node.cli(&["job", "stop", "shown-held"]);
     assert!(stop.status.success(), "{}", text(&stop.stderr));
+}
+
+/// A node with a token: the dashboard, given it in its address, shows the node in its
+/// Nodes view and offers the timeline as a file it fetched with the token (a plain link
+/// to the API would be refused for want of the header).
+#[test]
+fn with_a_token_the_dashboard_shows_the_node_and_offers_the_timeline() {
+    use rustyray_node::api::{JobSubmitRequest, JobSubmitResponse};
+    use rustyray_node::client::Client;
+    let browser = crate::node::chromium();
+    let dir = common::fresh_dir("node-state-token");
+    let token_file = dir.join("token");
+    let node = TestNode::start(
+        &dir.join("data"),
+        &["--token-file", token_file.to_str().expect("utf-8 path")],
+    );
+    let client = Client::new(&node.address, Some(&token_file)).expect("a client");
+    let bytes = std::fs::read(rustyray_tests::FIXTURES).expect("reading the fixtures");
+    client.deploy(&bytes, "fixtures").expect("deploying");
+    let submitted: JobSubmitResponse = client
+        .post(
+            "/api/jobs/",
+            &JobSubmitRequest {
+                entrypoint: "rustyray run fixtures -- state".into(),
+                submission_id: Some("token-job".into()),
+                ..Default::default()
+            },
+        )
+        .expect("submitting");
+    client
+        .follow(
+            &format!("/api/jobs/{}/logs/stream", submitted.submission_id),
+            |_| true,
+        )
+        .expect("following the job");
+    let token = std::fs::read_to_string(&token_file).expect("the token");
+    let dom = crate::node::dump_dom(
+        &browser,
+        &format!(
+            "{}/#token={}&job=token-job&tab=timeline",
+            node.address,
+            token.trim()
+        ),
+        "chromium-profile-token",
+    );
+    for needle in [
+        "id=\"node-rows\"><tr>",
+        "(this node)",
+        "class=\"ALIVE\">ALIVE",
+        "1 node: 1 alive, 0 dead",
+        "id=\"timeline-job\">token-job",
+        "download=\"timeline-token-job.json\"",
+        "href=\"blob:",
+        "<td>StateProbe.add</td><td>ACTOR_TASK</td>",
+    ] {
+        assert!(dom.contains(needle), "{needle} in the page: {dom}");
+    }
 }

@@ -105,9 +105,11 @@ fn main() -> Result<(), rustyray::RayError> {
             }
             println!("bytes={bytes} seconds={}", start.elapsed().as_secs_f64());
         }
+        // No mode: one task, then a line (the `job_first_output_ms` row of `rustyray bench`).
+        None => println!("bench job: {}", add_one::remote(41).get()?),
         other => {
             return Err(rustyray::RayError::application(format!(
-                "unknown mode {other:?}: tasks N, or transfer MIB K"
+                "unknown mode {other:?}: tasks N, transfer MIB K, or none"
             )));
         }
     }

@@ -68,7 +68,7 @@ async fn serve(
             _ = output.control().cancelled() => continue,
             args = wire_args(args, &what) => args,
         };
-        if !output.control().start_call() {
+        if !output.start() {
             continue;
         }
         let args = match args {
