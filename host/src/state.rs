@@ -583,6 +583,7 @@ impl StateTables {
                 state,
                 kind: record.work.kind().into(),
                 job_id: None,
+                node_id: None,
                 error_type,
                 error_message,
                 creation_time_ms: self.clock.to_ms(record.submitted_us),
@@ -609,6 +610,7 @@ impl StateTables {
                     name,
                     ray_namespace: namespace,
                     job_id: None,
+                    node_id: None,
                     num_restarts: record.restarts.load(Ordering::Relaxed),
                     is_detached: record.detached,
                     death_cause: record.death_cause.get().cloned(),
@@ -679,6 +681,7 @@ fn object_info(slot: &Arc<Slot>, task: Option<(&str, TaskState)>) -> ObjectInfo 
         task_id: task.map(|(id, _)| id.to_string()),
         task_status: task.map(|(_, state)| state),
         job_id: None,
+        node_id: None,
     }
 }
 
@@ -695,6 +698,9 @@ pub struct TaskInfo {
     pub state: TaskState,
     /// The job it belongs to (set by the node).
     pub job_id: Option<String>,
+    /// The node it ran on (set by the node).
+    #[serde(default)]
+    pub node_id: Option<String>,
     /// `NORMAL_TASK`, or `ACTOR_TASK` for an actor method call.
     #[serde(rename = "type")]
     pub kind: String,
@@ -727,6 +733,9 @@ pub struct ActorInfo {
     pub ray_namespace: String,
     /// The job it belongs to (set by the node).
     pub job_id: Option<String>,
+    /// The node it lives on (set by the node).
+    #[serde(default)]
+    pub node_id: Option<String>,
     /// Restarts so far.
     pub num_restarts: u32,
     /// Whether it outlives its program.
@@ -765,6 +774,9 @@ pub struct ObjectInfo {
     pub task_status: Option<TaskState>,
     /// The job it belongs to (set by the node).
     pub job_id: Option<String>,
+    /// The node it is on (set by the node).
+    #[serde(default)]
+    pub node_id: Option<String>,
 }
 
 /// Counts since the runtime started.

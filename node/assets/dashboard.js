@@ -43,10 +43,21 @@ async function items(resource) {
   return answer.data.result.result;
 }
 
+// Cells are [text, class, title]: the title (shown on hover) holds a long text whole.
 function row(cells, cls) {
   const tr = el("tr", null, cls);
-  for (const [text, cellClass] of cells) tr.append(el("td", text, cellClass));
+  for (const [text, cellClass, title] of cells) {
+    const td = el("td", text, cellClass);
+    if (title) td.title = title;
+    tr.append(td);
+  }
   return tr;
+}
+
+// A long text's first line, cut at 160 characters (errors carry whole backtraces).
+function short(text) {
+  const line = (text || "").split("\n")[0];
+  return line.length > 160 ? line.slice(0, 160) + "…" : line;
 }
 
 function counts(list) {
@@ -60,7 +71,7 @@ function renderActors(actors) {
   document.getElementById("actor-rows").replaceChildren(...actors.slice().reverse().map((a) => row([
     [a.actor_id], [a.class_name], [a.name || "-"], [a.state, a.state], [a.num_restarts],
     [a.snapshot_age_s == null ? "-" : a.snapshot_age_s.toFixed(1) + " s"], [a.job_id || "-"],
-    [a.death_cause || "", "err"]])));
+    [short(a.death_cause), "err", a.death_cause]])));
 }
 
 function renderTasks(tasks) {
@@ -70,7 +81,7 @@ function renderTasks(tasks) {
   document.getElementById("task-rows").replaceChildren(...shown.slice().reverse().map((t) => row([
     [t.task_id], [t.name], [t.type], [t.state, t.state], [t.job_id || "-"], [when(t.start_time_ms)],
     [t.start_time_ms && t.end_time_ms ? (t.end_time_ms - t.start_time_ms) + " ms" : ""],
-    [t.error_type || ""], [t.error_message || "", "err"]])));
+    [t.error_type || ""], [short(t.error_message), "err", t.error_message]])));
 }
 
 function renderObjects(objects) {

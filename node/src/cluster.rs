@@ -6,7 +6,9 @@
 //!   not answer a ping) is rewritten FAILED, naming the lost node;
 //! - every [`SYNC_INTERVAL`] it publishes the records of its own jobs that changed;
 //! - it serves `rustyray.node.<id>.<verb>` requests: `submit`, `details`, `stop`,
-//!   `delete`, `log_chunk`, `ping`, so that any node answers for a job another runs;
+//!   `delete`, `log_chunk`, `ping`, so that any node answers for a job another runs,
+//!   and `state_list`, `state_summary`, so that any node's state API answers for every
+//!   live node's tasks, actors and objects;
 //! - a deploy goes to the object store and the module index; a node fetches the modules
 //!   it lacks (by hash, checked) before it runs a job.
 
@@ -53,6 +55,21 @@ pub struct ClusterLink {
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Cluster tasks running on this node now (`cluster_tasks.rs` counts them).
     running_tasks: Arc<std::sync::atomic::AtomicUsize>,
+    /// This node's own state (its jobs' and its runtime's), for the state verbs; set
+    /// by the server ([`ClusterLink::serve_state`]).
+    local_state: std::sync::OnceLock<LocalState>,
+}
+
+/// What gives this node's own state, merged and tagged with its node id.
+pub type LocalState = Arc<
+    dyn Fn() -> futures::future::BoxFuture<'static, Option<crate::state::Merged>> + Send + Sync,
+>;
+
+/// A state request to another node: a resource, and the list query as given.
+#[derive(Serialize, Deserialize)]
+struct StateRequest {
+    resource: String,
+    query: Option<String>,
 }
 
 /// Where a job is, seen from this node.
@@ -115,6 +132,7 @@ impl ClusterLink {
             swept: Mutex::new(HashSet::new()),
             background: Mutex::new(Vec::new()),
             running_tasks: Arc::default(),
+            local_state: std::sync::OnceLock::new(),
         });
         link.cluster.heartbeat(&link.record()).await?;
         let requests = link.cluster.serve_requests(&link.node_id).await?;
@@ -380,6 +398,24 @@ impl ClusterLink {
                     .await?;
                 encode(LogChunk { data, ended })
             }
+            "state_list" => {
+                let request: StateRequest = decode(body)?;
+                let resource = crate::state::Resource::parse(&request.resource)?;
+                let query = crate::state::ListQuery::parse(request.query.as_deref())?;
+                let mut part = crate::state::list(&self.local().await?, resource, &query)?;
+                crate::state::fit(&mut part, crate::state::MAX_PART_BYTES);
+                encode(part)
+            }
+            "state_summary" => {
+                let request: StateRequest = decode(body)?;
+                let merged = self.local().await?;
+                match crate::state::Resource::parse(&request.resource)? {
+                    crate::state::Resource::Actors => {
+                        encode(crate::state::summarize_actors(&merged))
+                    }
+                    _ => encode(crate::state::summarize_tasks(&merged)),
+                }
+            }
             other => Err(NodeError::BadRequest(format!(
                 "unknown cluster request {other:?}"
             ))),
@@ -409,6 +445,100 @@ impl ClusterLink {
                 message: err.message,
             }),
         }
+    }
+
+    /// Gives the state verbs this node's own state.
+    pub fn serve_state(&self, source: LocalState) {
+        let _ = self.local_state.set(source);
+    }
+
+    async fn local(&self) -> Result<crate::state::Merged> {
+        let source = self
+            .local_state
+            .get()
+            .ok_or_else(|| NodeError::BadRequest("this node is still starting".into()))?;
+        source()
+            .await
+            .ok_or_else(|| NodeError::BadRequest("this node is stopping".into()))
+    }
+
+    /// Asks every other live node `verb` at once; each answer, or why there was none.
+    async fn ask_others<A: serde::de::DeserializeOwned>(
+        &self,
+        verb: &str,
+        request: &StateRequest,
+    ) -> (Vec<A>, Vec<String>) {
+        let nodes = match self.cluster.nodes().await {
+            Ok(nodes) => nodes,
+            Err(err) => return (Vec::new(), vec![format!("the other nodes: {err}")]),
+        };
+        let asked = nodes
+            .into_iter()
+            .filter(|view| view.alive && view.record.node_id != self.node_id)
+            .map(|view| async move {
+                let id = view.record.node_id;
+                let answer: Result<A> = self.ask(&id, verb, request).await;
+                answer.map_err(|err| format!("node {id} did not answer: {err}"))
+            });
+        let mut answers = Vec::new();
+        let mut failures = Vec::new();
+        for answer in futures::future::join_all(asked).await {
+            match answer {
+                Ok(answer) => answers.push(answer),
+                Err(failure) => failures.push(failure),
+            }
+        }
+        (answers, failures)
+    }
+
+    /// The cluster's list of `resource`: this node's `local` part and every other live
+    /// node's, each filtered and limited by `query` where it is, then limited again.
+    pub async fn gather_list(
+        &self,
+        resource: crate::state::Resource,
+        query: Option<&str>,
+        local: crate::state::ListResult,
+        limit: usize,
+    ) -> crate::state::ListResult {
+        let request = StateRequest {
+            resource: resource.as_str().into(),
+            query: query.map(String::from),
+        };
+        let (mut parts, failures) = self.ask_others("state_list", &request).await;
+        parts.insert(0, local);
+        crate::state::combine(parts, failures, limit)
+    }
+
+    /// The cluster's task summary: this node's and every other live node's, added.
+    pub async fn gather_task_summary(
+        &self,
+        mut summary: crate::state::Summary<crate::state::TaskSummaryLine>,
+    ) -> crate::state::Summary<crate::state::TaskSummaryLine> {
+        let request = StateRequest {
+            resource: "tasks".into(),
+            query: None,
+        };
+        let (parts, _) = self.ask_others("state_summary", &request).await;
+        for part in parts {
+            crate::state::add_task_summary(&mut summary, part);
+        }
+        summary
+    }
+
+    /// The cluster's actor summary: this node's and every other live node's, added.
+    pub async fn gather_actor_summary(
+        &self,
+        mut summary: crate::state::Summary<crate::state::ActorSummaryLine>,
+    ) -> crate::state::Summary<crate::state::ActorSummaryLine> {
+        let request = StateRequest {
+            resource: "actors".into(),
+            query: None,
+        };
+        let (parts, _) = self.ask_others("state_summary", &request).await;
+        for part in parts {
+            crate::state::add_actor_summary(&mut summary, part);
+        }
+        summary
     }
 
     /// Every node of the cluster.

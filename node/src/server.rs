@@ -326,6 +326,17 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
         started: Instant::now(),
         started_ms: api::now_ms(),
     });
+    if let Some(link) = &node.cluster {
+        // Other nodes ask this one for its own state (a weak reference: no cycle).
+        let weak = Arc::downgrade(&node);
+        link.serve_state(Arc::new(move || {
+            let weak = weak.clone();
+            Box::pin(async move {
+                let node = weak.upgrade()?;
+                Some(merged_state(&node).await)
+            })
+        }));
+    }
     Ok(BoundNode {
         listener,
         node,
@@ -595,11 +606,17 @@ async fn timeline(
 }
 
 /// Every job's state and the node's own runtime's (its detached actors, with no job
-/// id), merged (see `state.rs`).
+/// id), merged (see `state.rs`), each item naming this node.
 async fn merged_state(node: &Node) -> crate::state::Merged {
     let mut states = node.jobs.states().await;
     states.push((None, node.detached.host().runtime().state()));
-    crate::state::merge(states, api::now_ms())
+    let mut merged = crate::state::merge(states, api::now_ms());
+    let node_id = match &node.cluster {
+        Some(link) => link.node_id().to_string(),
+        None => node.jobs.node_id().to_string(),
+    };
+    crate::state::tag_node(&mut merged, &node_id);
+    merged
 }
 
 /// `GET /api/v0/{tasks,actors,objects}?filter=key=value&limit=N` (Ray's list API).
@@ -611,9 +628,18 @@ async fn list_state(
     let resource = crate::state::Resource::parse(&resource)?;
     let query = crate::state::ListQuery::parse(raw.as_deref())?;
     let merged = merged_state(&node).await;
-    Ok(axum::Json(crate::state::Envelope::new(crate::state::list(
-        &merged, resource, &query,
-    )?)))
+    let mut answer = crate::state::list(&merged, resource, &query)?;
+    // In a cluster, every live node's part too.
+    if let Some(link) = &node.cluster {
+        let limit = query
+            .limit
+            .unwrap_or(crate::state::DEFAULT_LIMIT)
+            .min(crate::state::MAX_LIMIT);
+        answer = link
+            .gather_list(resource, raw.as_deref(), answer, limit)
+            .await;
+    }
+    Ok(axum::Json(crate::state::Envelope::new(answer)))
 }
 
 /// `GET /api/v0/tasks/summarize`: tasks per function and state.
@@ -621,9 +647,11 @@ async fn summarize_tasks(
     State(node): State<Arc<Node>>,
 ) -> axum::Json<crate::state::Envelope<crate::state::Summary<crate::state::TaskSummaryLine>>> {
     let merged = merged_state(&node).await;
-    axum::Json(crate::state::Envelope::new(crate::state::summarize_tasks(
-        &merged,
-    )))
+    let mut summary = crate::state::summarize_tasks(&merged);
+    if let Some(link) = &node.cluster {
+        summary = link.gather_task_summary(summary).await;
+    }
+    axum::Json(crate::state::Envelope::new(summary))
 }
 
 /// `GET /api/v0/actors/summarize`: actors per class and state.
@@ -631,9 +659,11 @@ async fn summarize_actors(
     State(node): State<Arc<Node>>,
 ) -> axum::Json<crate::state::Envelope<crate::state::Summary<crate::state::ActorSummaryLine>>> {
     let merged = merged_state(&node).await;
-    axum::Json(crate::state::Envelope::new(crate::state::summarize_actors(
-        &merged,
-    )))
+    let mut summary = crate::state::summarize_actors(&merged);
+    if let Some(link) = &node.cluster {
+        summary = link.gather_actor_summary(summary).await;
+    }
+    axum::Json(crate::state::Envelope::new(summary))
 }
 
 async fn list_modules(State(node): State<Arc<Node>>) -> Answer<Vec<api::ModuleInfo>> {

@@ -65,6 +65,7 @@ pub fn valid_keys(resource: Resource) -> &'static [&'static str] {
             "func_or_class_name",
             "error_type",
             "attempt_number",
+            "node_id",
         ],
         Resource::Actors => &[
             "actor_id",
@@ -75,6 +76,7 @@ pub fn valid_keys(resource: Resource) -> &'static [&'static str] {
             "job_id",
             "num_restarts",
             "is_detached",
+            "node_id",
         ],
         Resource::Objects => &[
             "object_id",
@@ -85,6 +87,7 @@ pub fn valid_keys(resource: Resource) -> &'static [&'static str] {
             "task_id",
             "task_status",
             "job_id",
+            "node_id",
         ],
     }
 }
@@ -253,6 +256,126 @@ pub fn merge(snapshots: Vec<(Option<String>, StateSnapshot)>, now_ms: u64) -> Me
         merged.instances.actors += snapshot.instances.actors;
     }
     merged
+}
+
+/// Names `node_id` as the node of every item (the node that answers for them).
+pub fn tag_node(merged: &mut Merged, node_id: &str) {
+    for task in &mut merged.tasks {
+        task.node_id = Some(node_id.to_string());
+    }
+    for actor in &mut merged.actors {
+        actor.node_id = Some(node_id.to_string());
+    }
+    for object in &mut merged.objects {
+        object.node_id = Some(node_id.to_string());
+    }
+}
+
+/// The most bytes of JSON one node's part of a cluster-wide answer may take: NATS
+/// refuses messages past its `max_payload` (1 MiB by default).
+pub const MAX_PART_BYTES: usize = 768 << 10;
+
+/// Cuts `part`'s items until its JSON fits in `max_bytes`, saying so in its warnings.
+pub fn fit(part: &mut ListResult, max_bytes: usize) {
+    let size = |part: &ListResult| serde_json::to_vec(part).map_or(usize::MAX, |json| json.len());
+    let listed = part.result.len();
+    while !part.result.is_empty() && size(part) > max_bytes {
+        let keep = part.result.len() / 2;
+        part.result.truncate(keep);
+    }
+    if part.result.len() < listed {
+        part.num_after_truncation = part.result.len();
+        part.warnings.get_or_insert_with(Vec::new).push(format!(
+            "a node listed {} of its {listed} items: its answer is bounded to {} KiB (narrow it with --filter)",
+            part.result.len(),
+            max_bytes >> 10
+        ));
+    }
+}
+
+/// One list answer from the parts of every node (each filtered and limited already),
+/// limited to `limit` items; `failures` name the nodes that did not answer.
+pub fn combine(parts: Vec<ListResult>, failures: Vec<String>, limit: usize) -> ListResult {
+    let mut combined = ListResult::default();
+    let mut partial = Vec::new();
+    let mut warnings = Vec::new();
+    for part in parts {
+        combined.total += part.total;
+        combined.num_filtered += part.num_filtered;
+        combined.result.extend(part.result);
+        partial.extend(part.partial_failure_warning);
+        warnings.extend(
+            part.warnings
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|warning| !warning.contains(" match; ")),
+        );
+    }
+    combined.result.truncate(limit.min(MAX_LIMIT));
+    combined.num_after_truncation = combined.result.len();
+    if combined.result.len() < combined.num_filtered {
+        warnings.push(format!(
+            "{} match; {} listed (raise --limit, at most {MAX_LIMIT})",
+            combined.num_filtered,
+            combined.result.len()
+        ));
+    }
+    partial.extend(failures);
+    combined.partial_failure_warning = (!partial.is_empty()).then(|| partial.join("; "));
+    combined.warnings = (!warnings.is_empty()).then_some(warnings);
+    combined
+}
+
+/// Adds another node's task summary into `into`.
+pub fn add_task_summary(into: &mut Summary<TaskSummaryLine>, more: Summary<TaskSummaryLine>) {
+    let into = into
+        .node_id_to_summary
+        .entry("cluster".into())
+        .or_insert_with(|| SummaryBody {
+            summary: BTreeMap::new(),
+            total: 0,
+            summary_by: "func_name".into(),
+        });
+    for body in more.node_id_to_summary.into_values() {
+        into.total += body.total;
+        for (name, line) in body.summary {
+            let entry = into.summary.entry(name).or_insert_with(|| TaskSummaryLine {
+                func_or_class_name: line.func_or_class_name.clone(),
+                kind: line.kind.clone(),
+                state_counts: BTreeMap::new(),
+            });
+            for (state, count) in line.state_counts {
+                *entry.state_counts.entry(state).or_default() += count;
+            }
+        }
+    }
+}
+
+/// Adds another node's actor summary into `into`.
+pub fn add_actor_summary(into: &mut Summary<ActorSummaryLine>, more: Summary<ActorSummaryLine>) {
+    let into = into
+        .node_id_to_summary
+        .entry("cluster".into())
+        .or_insert_with(|| SummaryBody {
+            summary: BTreeMap::new(),
+            total: 0,
+            summary_by: "class".into(),
+        });
+    for body in more.node_id_to_summary.into_values() {
+        into.total += body.total;
+        for (name, line) in body.summary {
+            let entry = into
+                .summary
+                .entry(name)
+                .or_insert_with(|| ActorSummaryLine {
+                    class_name: line.class_name.clone(),
+                    state_counts: BTreeMap::new(),
+                });
+            for (state, count) in line.state_counts {
+                *entry.state_counts.entry(state).or_default() += count;
+            }
+        }
+    }
 }
 
 /// Ends what a job's last state file left unfinished, once the job has ended: its
@@ -510,5 +633,41 @@ mod tests {
         .unwrap();
         assert_eq!(query.limit, Some(5));
         assert!(query.filters[0].negate);
+    }
+
+    #[test]
+    fn nodes_parts_combine_into_one_bounded_answer() {
+        let part = |n: usize, warning: Option<&str>| ListResult {
+            total: n,
+            num_after_truncation: n,
+            num_filtered: n,
+            result: (0..n).map(|i| serde_json::json!({ "i": i })).collect(),
+            partial_failure_warning: warning.map(String::from),
+            warnings: None,
+        };
+        let combined = combine(
+            vec![
+                part(3, None),
+                part(4, Some("older task records were dropped")),
+            ],
+            vec!["node node_b did not answer".into()],
+            5,
+        );
+        assert_eq!(combined.total, 7);
+        assert_eq!(combined.num_filtered, 7);
+        assert_eq!(combined.result.len(), 5);
+        assert_eq!(combined.num_after_truncation, 5);
+        let partial = combined.partial_failure_warning.unwrap_or_default();
+        assert!(
+            partial.contains("dropped") && partial.contains("node_b"),
+            "{partial}"
+        );
+        assert!(combined.warnings.unwrap_or_default()[0].contains("7 match; 5 listed"));
+        // A part past the bound is cut, saying so.
+        let mut big = part(10_000, None);
+        fit(&mut big, 4 << 10);
+        assert!(serde_json::to_vec(&big).unwrap().len() <= 4 << 10);
+        assert!(big.result.len() < 10_000 && big.num_after_truncation == big.result.len());
+        assert!(big.warnings.unwrap_or_default()[0].contains("bounded"));
     }
 }

@@ -368,6 +368,31 @@ fn a_module_deployed_on_one_node_runs_as_a_job_submitted_to_another() {
             .filter(|job| job.status == JobStatus::Succeeded)
     });
     assert_eq!(listed.driver_exit_code, Some(0));
+    // The state API of any node answers for the cluster: the job's tasks ran on B, and
+    // A lists and counts them, naming B.
+    let tasks: rustyray_node::state::Envelope<rustyray_node::state::ListResult> = a
+        .client()
+        .get("/api/v0/tasks?filter=job_id%3Don-b")
+        .expect("A lists tasks");
+    let tasks = tasks.data.result.result;
+    assert!(
+        tasks
+            .iter()
+            .any(|task| task["name"] == "add" && task["node_id"] == b.node_id.as_str()),
+        "the job's add task, on B, listed by A: {tasks:#?}"
+    );
+    let out = Command::new(BIN)
+        .args(["summary", "tasks", "--json", "--address", &a.address])
+        .output()
+        .expect("rustyray summary tasks");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("a summary as JSON");
+    assert!(
+        summary["node_id_to_summary"]["cluster"]["summary"]["add"]["state_counts"]["FINISHED"]
+            .as_u64()
+            .is_some_and(|n| n >= 1),
+        "{summary:#}"
+    );
 
     // The id is taken cluster-wide; what no node has is refused.
     let err = a

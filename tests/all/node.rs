@@ -822,3 +822,33 @@ fn a_jobs_timeline_has_a_slice_per_task_on_its_worker_thread() {
         .expect("deleted");
     assert!(!node.data_dir.join("jobs/traced.trace.json").exists());
 }
+
+/// `rustyray bench` measures a node as a user meets it: a `rustyray start` of its own
+/// binary on a free loopback port, its idle memory, and a job's submission to its first
+/// output (any guest with a main: the fixtures here).
+#[test]
+fn the_bench_reports_a_nodes_idle_memory_and_a_jobs_first_output() {
+    for row in ["node_idle_rss_mib", "job_first_output_ms"] {
+        let out = crate::cli::rustyray_in(
+            None,
+            &[
+                "bench",
+                "--filter",
+                row,
+                "--reps",
+                "1",
+                "--json",
+                "--guest",
+                rustyray_tests::FIXTURES,
+            ],
+            std::time::Duration::from_secs(120),
+            &[],
+        );
+        assert!(out.status.success(), "{row}: {}", text(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|err| panic!("{row}: not JSON ({err}): {}", text(&out.stdout)));
+        assert!(report.get("failed").is_none(), "{row}: {report}");
+        let value = report[row].as_f64().unwrap_or_else(|| panic!("{report}"));
+        assert!(value > 0.0, "{row}: {report}");
+    }
+}
