@@ -127,7 +127,7 @@ pub fn summarize(resource: Resource, json: bool, client: Result<Client>) -> Resu
     let client = client?;
     let path = format!("/api/v0/{}/summarize", resource.as_str());
     // Each line: the function or class, its kind, then its counts per state.
-    let lines: Vec<(String, String, Vec<(String, u64)>)> = match resource {
+    let lines: Vec<SummaryRow> = match resource {
         Resource::Actors => {
             let answer: Envelope<Summary<ActorSummaryLine>> = client.get(&path)?;
             if json {
@@ -176,10 +176,13 @@ pub fn summarize(resource: Resource, json: bool, client: Result<Client>) -> Resu
     Ok(ExitCode::SUCCESS)
 }
 
+/// A summary's line: the function or class, its kind (tasks only), its counts per state.
+type SummaryRow = (String, String, Vec<(String, u64)>);
+
 fn lines_of<L>(
     summary: Summary<L>,
     line: impl Fn(L) -> (String, String, std::collections::BTreeMap<String, u64>),
-) -> Vec<(String, String, Vec<(String, u64)>)> {
+) -> Vec<SummaryRow> {
     summary
         .node_id_to_summary
         .into_values()
