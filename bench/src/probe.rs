@@ -30,10 +30,21 @@ pub(crate) fn peak_rss_kib() -> Result<u64> {
         .ok_or_else(|| RayError::Internal("no VmHWM in /proc/self/status".into()))
 }
 
+/// How the fan-out's tasks take the object.
+#[derive(Clone, Copy)]
+enum Fanout {
+    /// A parameter of type `ObjectRef<Vec<u8>>`: each task reads only its 2 MiB.
+    Read,
+    /// A parameter of type `Vec<u8>` (the way most Ray programs pass it): each task
+    /// receives the whole object, copied once into its instance.
+    ByValue,
+}
+
 /// Objects at size (issue 11's pattern): a 50 MiB buffer put once, 25 tasks that each
-/// read their own 2 MiB of it through the reference and hash it (sha2). Prints the
-/// milliseconds from the put to the last hash, and the process's peak RSS in MiB.
-async fn object_fanout(guest: &Path) -> Result<String> {
+/// hash their own 2 MiB of it (sha2), reading it through the reference or taking the
+/// whole object as a `Vec<u8>` argument. Prints the milliseconds from the put to the
+/// last hash, and the process's peak RSS in MiB.
+async fn object_fanout(guest: &Path, how: Fanout) -> Result<String> {
     const OBJECT: usize = 50 << 20;
     const TASKS: u64 = 25;
     const CHUNK: u64 = 2 << 20;
@@ -51,11 +62,13 @@ async fn object_fanout(guest: &Path) -> Result<String> {
     let object = runtime.put(&data)?;
     let hashes = (0..TASKS)
         .map(|i| {
-            TaskBuilder::new("hash_range")
-                .arg_object(&object)
-                .arg(i * CHUNK)
-                .arg(CHUNK)
-                .submit_now::<Vec<u8>>(&runtime)
+            match how {
+                Fanout::Read => TaskBuilder::new("hash_range").arg_object(&object),
+                Fanout::ByValue => TaskBuilder::new("hash_value").arg_ref(&object),
+            }
+            .arg(i * CHUNK)
+            .arg(CHUNK)
+            .submit_now::<Vec<u8>>(&runtime)
         })
         .collect::<Result<Vec<_>>>()?;
     for hash in &hashes {
@@ -150,7 +163,10 @@ pub async fn run_probe(kind: &str, guest: &Path) -> Result<String> {
         return actor_rss(count, guest).await.map(|kib| format!("{kib:.1}"));
     }
     if kind == "object-fanout" {
-        return object_fanout(guest).await;
+        return object_fanout(guest, Fanout::Read).await;
+    }
+    if kind == "object-fanout-by-value" {
+        return object_fanout(guest, Fanout::ByValue).await;
     }
     if kind == "object-spill" {
         return object_spill().await;

@@ -142,6 +142,18 @@ pub(crate) const ALL: &[Workload] = &[
         object_fanout_peak_rss
     ),
     workload!(
+        "object_fanout_value_ms",
+        "as object_fanout, each task taking the whole 50 MiB as a Vec<u8> argument",
+        "ms",
+        object_fanout_by_value
+    ),
+    workload!(
+        "object_fanout_value_peak_rss_mib",
+        "peak RSS of a process running object_fanout_value",
+        "MiB",
+        object_fanout_by_value_peak_rss
+    ),
+    workload!(
         "object_spill_gb_per_s",
         "512 MiB of objects through a 256 MiB store and back (spill + restore)",
         "GB/s",
@@ -494,7 +506,11 @@ async fn guest_roundtrip(ctx: Context) -> Result<f64> {
 
 /// Runs the fan-out in a process of its own (so its peak RSS is its own): `(ms, MiB)`.
 fn object_fanout_probe(ctx: &Context) -> Result<(f64, f64)> {
-    let output = probe::spawn_probe("object-fanout", &ctx.guest)?;
+    fanout_probe(ctx, "object-fanout")
+}
+
+fn fanout_probe(ctx: &Context, kind: &str) -> Result<(f64, f64)> {
+    let output = probe::spawn_probe(kind, &ctx.guest)?;
     let mut figures = output.split_whitespace().map(str::parse::<f64>);
     match (figures.next(), figures.next()) {
         (Some(Ok(ms)), Some(Ok(mib))) => Ok((ms, mib)),
@@ -510,6 +526,14 @@ async fn object_fanout(ctx: Context) -> Result<f64> {
 
 async fn object_fanout_peak_rss(ctx: Context) -> Result<f64> {
     object_fanout_probe(&ctx).map(|(_, mib)| mib)
+}
+
+async fn object_fanout_by_value(ctx: Context) -> Result<f64> {
+    fanout_probe(&ctx, "object-fanout-by-value").map(|(ms, _)| ms)
+}
+
+async fn object_fanout_by_value_peak_rss(ctx: Context) -> Result<f64> {
+    fanout_probe(&ctx, "object-fanout-by-value").map(|(_, mib)| mib)
 }
 
 /// Runs the spill workload in a process of its own: `(GB/s, MiB)`.

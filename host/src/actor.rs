@@ -1065,7 +1065,7 @@ impl Incarnation {
                 store.data_mut().refs.clear();
                 restored
             }
-            None => match guest_args(&mut store, ctor_args.to_vec()) {
+            None => match guest_args(&mut store, ctor_args) {
                 Ok(args) => exports.call_actor_new(&mut store, &class.name, &args).await,
                 Err(err) => Err(err),
             },
@@ -1113,7 +1113,7 @@ impl Incarnation {
         if self.store.data().runtime.sandbox.fuel {
             refuel(&mut self.store);
         }
-        let guest_args = guest_args(&mut self.store, args.to_vec())
+        let guest_args = guest_args(&mut self.store, args)
             .map_err(|err| CallFailure::Error(RayError::Internal(format!("{what}: {err:#}"))))?;
         let call = self.guest.rustyray_runtime_guest().call_actor_call(
             &mut self.store,

@@ -36,6 +36,10 @@ wasmtime::component::bindgen!({
         default: trappable,
     },
     exports: { default: async },
+    // Arguments the host passes into a guest borrow their bytes (`ValueParam<'a>`):
+    // an object shared by many tasks is copied once, into each instance, not first
+    // into a host `Vec` per task as well.
+    ownership: Borrowing { duplicate_if_necessary: true },
     with: {
         "rustyray:runtime/types.object-ref": GuestObjectRef,
         "rustyray:runtime/types.actor-handle": GuestActorHandle,
@@ -44,7 +48,7 @@ wasmtime::component::bindgen!({
 
 pub(crate) use self::rustyray::runtime::types::{
     ApplicationError as WitApplicationError, Encoding as WitEncoding, Id as WitId, LimitInfo,
-    ObjectSize, TaskError, TrapInfo, Value as WitValue,
+    ObjectSize, TaskError, TrapInfo, ValueParam as WitValueParam, ValueResult as WitValue,
 };
 
 impl From<Id> for WitId {
@@ -163,10 +167,25 @@ impl TaskCtx {
 
     /// A value the host hands the guest: the references inside it become receivable.
     pub(crate) fn value_to_guest(&mut self, value: &crate::codec::Value) -> WitValue {
+        self.receive_refs(value);
+        crate::component::to_guest(value)
+    }
+
+    /// A value the host passes into a guest export (an argument): as
+    /// [`value_to_guest`](Self::value_to_guest), but borrowing its bytes, which the
+    /// call copies straight into the instance.
+    pub(crate) fn value_param<'a>(&mut self, value: &'a crate::codec::Value) -> WitValueParam<'a> {
+        self.receive_refs(value);
+        WitValueParam {
+            encoding: crate::component::wit_encoding(value.encoding),
+            data: &value.data,
+        }
+    }
+
+    fn receive_refs(&mut self, value: &crate::codec::Value) {
         if !value.refs.is_empty() {
             self.refs.receive_all(value.refs.slots());
         }
-        crate::component::to_guest(value)
     }
 
     fn slot(&self, handle: &Resource<GuestObjectRef>) -> wasmtime::Result<Arc<Slot>> {

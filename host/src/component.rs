@@ -432,7 +432,7 @@ impl LoadedComponent {
             task: format!("task {}", run.id.0),
             arg_sizes: arg_sizes.clone(),
         };
-        let args = match guest_args(&mut store, args) {
+        let args = match guest_args(&mut store, &args) {
             Ok(args) => args,
             Err(err) => {
                 return Err(RayError::Internal(format!(
@@ -535,17 +535,20 @@ impl LoadedComponent {
 
 /// Arguments as the guest's `invoke` takes them: values, and references pushed into
 /// the instance's table (the guest owns them).
-pub(crate) fn guest_args(
+pub(crate) fn guest_args<'a>(
     store: &mut Store<TaskCtx>,
-    args: Vec<Resolved>,
-) -> wasmtime::Result<Vec<Argument>> {
-    args.into_iter()
+    args: &'a [Resolved],
+) -> wasmtime::Result<Vec<Argument<'a>>> {
+    args.iter()
         .map(|arg| {
             Ok(match arg {
-                Resolved::Value(value) => Argument::Value(store.data_mut().value_to_guest(&value)),
-                Resolved::Reference(slot) => {
-                    Argument::Reference(store.data_mut().table.push(GuestObjectRef { slot })?)
-                }
+                Resolved::Value(value) => Argument::Value(store.data_mut().value_param(value)),
+                Resolved::Reference(slot) => Argument::Reference(
+                    store
+                        .data_mut()
+                        .table
+                        .push(GuestObjectRef { slot: slot.clone() })?,
+                ),
             })
         })
         .collect()
@@ -554,11 +557,16 @@ pub(crate) fn guest_args(
 /// A value as the WIT carries it (one copy of its bytes).
 pub(crate) fn to_guest(value: &Value) -> WitValue {
     WitValue {
-        encoding: match value.encoding {
-            Encoding::Msgpack => WitEncoding::Msgpack,
-            Encoding::Raw => WitEncoding::Raw,
-        },
+        encoding: wit_encoding(value.encoding),
         data: value.data.to_vec(),
+    }
+}
+
+/// An encoding as the WIT names it.
+pub(crate) fn wit_encoding(encoding: Encoding) -> WitEncoding {
+    match encoding {
+        Encoding::Msgpack => WitEncoding::Msgpack,
+        Encoding::Raw => WitEncoding::Raw,
     }
 }
 

@@ -27,8 +27,9 @@ pub async fn fresh_instance_call(
         limits,
     );
     let args: Vec<crate::bindings::Argument> = raw_arg
+        .as_deref()
         .map(|data| {
-            crate::bindings::Argument::Value(crate::bindings::WitValue {
+            crate::bindings::Argument::Value(crate::bindings::WitValueParam {
                 encoding: crate::bindings::WitEncoding::Raw,
                 data,
             })

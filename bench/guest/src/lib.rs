@@ -40,6 +40,17 @@ fn hash_range(
     Ok(sha2::Sha256::digest(&chunk).to_vec())
 }
 
+/// SHA-256 of `len` bytes of `data` from `offset`, given the whole object as a value
+/// (the `object_fanout_value_ms` row).
+#[rustyray::remote]
+fn hash_value(data: Vec<u8>, offset: u64, len: u64) -> Result<Vec<u8>, String> {
+    use sha2::Digest;
+    let range = usize::try_from(offset).map_err(|err| err.to_string())?
+        ..usize::try_from(offset + len).map_err(|err| err.to_string())?;
+    let chunk = data.get(range).ok_or("range past the end of the object")?;
+    Ok(sha2::Sha256::digest(chunk).to_vec())
+}
+
 #[rustyray::remote]
 fn raise_error() -> Result<(), String> {
     Err("intentional benchmark error".to_string())

@@ -38,6 +38,15 @@ impl Waiter {
         Ok(slept)
     }
 
+    /// Spins in the actor itself (pure CPU, no wait) for about `iterations` turns.
+    pub fn spin(&mut self, iterations: u64) -> u64 {
+        let mut n: u64 = 0;
+        while n < iterations {
+            n = std::hint::black_box(n + 1);
+        }
+        n
+    }
+
     /// Submits `spin_for(iterations)` and blocks in `get` until it is done.
     pub fn wait_on_spinner(&mut self, iterations: u64) -> Result<u64, RayError> {
         let spun = spin_for::remote(iterations).get()?;
