@@ -43,11 +43,12 @@ fn actors_on(node: &Node) -> Vec<serde_json::Value> {
     serde_json::from_slice(&out.stdout).expect("the actors as JSON")
 }
 
-/// Whether node `node` hosts a live actor named `name`.
+/// Whether node `node` hosts a live actor named `name`. The state API answers for the
+/// whole cluster from any node; each actor carries the id of the node it lives on.
 fn hosts(node: &Node, name: &str) -> bool {
-    actors_on(node)
-        .iter()
-        .any(|actor| actor["name"] == name && actor["state"] == "ALIVE")
+    actors_on(node).iter().any(|actor| {
+        actor["name"] == name && actor["state"] == "ALIVE" && actor["node_id"] == node.node_id
+    })
 }
 
 fn deploy_detached(node: &Node) {
