@@ -426,7 +426,7 @@ fn flood(tally: TallyHandle, calls: u32) -> (u32, u32) {
     for call in &sent {
         match call.get() {
             Ok(_) => ran += 1,
-            Err(RayError::Runtime(message)) if message.contains("max_pending_calls") => {
+            Err(RayError::LimitExceeded { limit, .. }) if limit == "max_pending_calls" => {
                 refused += 1
             }
             Err(other) => panic!("unexpected: {other}"),
