@@ -53,6 +53,7 @@ use crate::api::ModuleInfo;
 use crate::error::{NodeError, Result};
 use crate::metrics::Metrics;
 use crate::modules::ModuleStore;
+use crate::private_socket::{create_private_dir, socket_path};
 
 /// How often the live heartbeats are read while tasks are out on other nodes.
 pub const WATCH_INTERVAL: Duration = Duration::from_millis(500);
@@ -60,8 +61,6 @@ pub const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 pub const DEAD_SHUNNED: Duration = Duration::from_secs(30);
 /// How long the registry's view (loads, liveness) is reused for placement.
 const VIEW_TTL: Duration = Duration::from_millis(250);
-/// The longest socket path a `sockaddr_un` takes, with room for its terminator.
-const MAX_SOCKET_PATH: usize = 100;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TaskLabel {
@@ -183,7 +182,7 @@ impl ClusterTasks {
     pub fn socket_for(data_dir: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
         let dir = data_dir.join("tasks");
         create_private_dir(&dir)?;
-        socket_path(&dir)
+        socket_path(&dir, "tasks")
     }
 
     /// The socket drivers send their tasks to.
@@ -529,26 +528,4 @@ impl Drop for OutGuard<'_> {
             }
         }
     }
-}
-
-/// `dir/node.sock`, or one in a new private temporary directory when that is too long.
-fn socket_path(dir: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
-    let socket = dir.join("node.sock");
-    if socket.as_os_str().len() <= MAX_SOCKET_PATH {
-        return Ok((socket, None));
-    }
-    let private = std::env::temp_dir().join(format!(
-        "rustyray-tasks-{}-{}",
-        std::process::id(),
-        crate::modules::hex(&crate::token::random_bytes(6))
-    ));
-    create_private_dir(&private)?;
-    Ok((private.join("node.sock"), Some(private)))
-}
-
-fn create_private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
-        .map_err(|err| NodeError::io(format!("creating {}", dir.display()), err))
 }

@@ -25,9 +25,7 @@ use rustyray::remote::{ActorHost, PersistedActor, SnapshotStore};
 use crate::api::ModuleInfo;
 use crate::error::{NodeError, Result};
 use crate::modules::ModuleStore;
-
-/// The longest socket path a `sockaddr_un` takes, with room for its terminator.
-const MAX_SOCKET_PATH: usize = 100;
+use crate::private_socket::{create_private_dir, socket_path};
 
 /// How long stopping the node waits for detached actors' `on_stop`.
 const STOP_DEADLINE: Duration = Duration::from_secs(10);
@@ -72,7 +70,7 @@ impl DetachedActors {
             load(&host, modules, module).await;
         }
         store.restore_all(&host).await;
-        let (socket, socket_dir) = socket_path(&dir)?;
+        let (socket, socket_dir) = socket_path(&dir, "actors")?;
         let _ = std::fs::remove_file(&socket);
         let listener = tokio::net::UnixListener::bind(&socket)
             .map_err(|err| NodeError::io(format!("binding {}", socket.display()), err))?;
@@ -134,28 +132,6 @@ async fn load(host: &ActorHost, modules: &ModuleStore, module: &ModuleInfo) {
             rustyray::terminal::escape_text(&err.to_string())
         );
     }
-}
-
-/// `dir/node.sock`, or one in a new private temporary directory when that is too long.
-fn socket_path(dir: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
-    let socket = dir.join("node.sock");
-    if socket.as_os_str().len() <= MAX_SOCKET_PATH {
-        return Ok((socket, None));
-    }
-    let private = std::env::temp_dir().join(format!(
-        "rustyray-actors-{}-{}",
-        std::process::id(),
-        crate::modules::hex(&crate::token::random_bytes(6))
-    ));
-    create_private_dir(&private)?;
-    Ok((private.join("node.sock"), Some(private)))
-}
-
-fn create_private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
-        .map_err(|err| NodeError::io(format!("creating {}", dir.display()), err))
 }
 
 /// Kept actors as files: `<id>.json` and `<id>.state` (in a cluster, the cluster's store

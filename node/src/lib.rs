@@ -37,6 +37,7 @@ pub mod jobs;
 pub mod local_cluster;
 pub mod metrics;
 pub mod modules;
+mod private_socket;
 pub mod server;
 pub mod state;
 pub mod token;
