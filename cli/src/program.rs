@@ -417,7 +417,11 @@ async fn run(cli: Cli) -> rustyray::Result<ExitCode> {
                 .transpose()?;
             let mut builder = Runtime::builder()
                 .default_timeout(task_timeout.map(std::time::Duration::from_millis))
-                .escape_driver_output(!raw_output);
+                .escape_driver_output(!raw_output)
+                // `--load`ed modules may define the program's names, or each other's:
+                // the program's own come first, and a name several loaded modules
+                // define is refused when used, naming them (`MODULE/NAME` picks one).
+                .shared_names(true);
             if let Some(workers) = workers {
                 builder = builder.worker_threads(workers);
             }
@@ -657,7 +661,9 @@ async fn call(
         ));
     };
     let wasm = resolve_program(&program)?;
-    let mut builder = Runtime::builder().on_output(print_live_stderr);
+    let mut builder = Runtime::builder()
+        .on_output(print_live_stderr)
+        .shared_names(true);
     if let Some(mib) = memory {
         builder = builder.memory_limit(mib.saturating_mul(1 << 20));
     }
@@ -666,8 +672,15 @@ async fn call(
     for extra in &load {
         runtime.load(&resolve_program(extra)?).await?;
     }
-    runtime.load(&wasm).await?;
-    let mut task = runtime.task(function.as_str());
+    let info = runtime.load(&wasm).await?;
+    // The program's own function first, as a guest's own names are.
+    let own = !function.contains('/') && info.functions.iter().any(|f| f.name == function);
+    let name = if own {
+        format!("{}/{function}", info.hash)
+    } else {
+        function.clone()
+    };
+    let mut task = runtime.task(name);
     for value in &values {
         task = task.arg_value(rustyray::codec::from_json(value)?);
     }

@@ -930,6 +930,11 @@ pub(crate) fn class_module(handle: &ActorHandle) -> (String, bool) {
     (class.component.source_name().to_string(), class.snapshot)
 }
 
+/// The SHA-256 of the component an actor's class came from.
+pub(crate) fn class_hash(handle: &ActorHandle) -> String {
+    handle.cell.class_info.component.hash().to_string()
+}
+
 /// The module an actor's class came from, if the class keeps snapshots.
 pub(crate) fn snapshot_module(handle: &ActorHandle) -> Option<String> {
     let class = &handle.cell.class_info;
@@ -959,7 +964,13 @@ pub(crate) async fn revive(
     state: Option<Vec<u8>>,
     args: Vec<TaskArg>,
 ) -> Result<ActorHandle> {
-    let class = runtime.registry.actor_class(&kept.class)?;
+    // The class of its own module (`kept.module` is the component's source name),
+    // whatever other module defines a class of that name.
+    let qualified = format!("{}/{}", kept.module, kept.class);
+    let class = runtime
+        .registry
+        .actor_class(&qualified)
+        .map_err(|_| RayError::ActorClassNotFound(format!("{} of module {}", kept.class, kept.module)))?;
     if class.component.source_name() != kept.module || (state.is_some() && !class.snapshot) {
         return Err(RayError::ActorClassNotFound(format!(
             "{} of module {} (the loaded class of that name is of another module)",
@@ -969,7 +980,7 @@ pub(crate) async fn revive(
     let revival = Revival { id: kept.id, state };
     let handle = spawn_with(
         runtime,
-        &kept.class,
+        &qualified,
         args,
         options,
         None,
@@ -1047,6 +1058,7 @@ impl Incarnation {
             .capabilities_for(options.capabilities.as_deref())
             .wasi(&capture, &limits)?;
         let mut store = new_store(runtime, sandbox, limits);
+        store.data_mut().origin = Some(class.component.hash().to_string());
         // What the actor submits belongs to the program the actor belongs to.
         store.data_mut().scope = scope.cloned();
         let guest = match class.component.pre().instantiate_async(&mut store).await {

@@ -117,6 +117,9 @@ pub(crate) struct TaskCtx {
     pub(crate) carried: std::collections::HashMap<ActorId, Arc<ActorCell>>,
     /// References the guest shared into values, and ones it was handed inside values.
     pub(crate) refs: crate::refs::InstanceRefs,
+    /// The SHA-256 of the component this instance is of: names it submits resolve to
+    /// its own functions and classes first (see `registry.rs`).
+    pub(crate) origin: Option<String>,
 }
 
 impl TaskCtx {
@@ -140,6 +143,7 @@ impl TaskCtx {
             scope: None,
             carried: std::collections::HashMap::new(),
             refs: crate::refs::InstanceRefs::default(),
+            origin: None,
         }
     }
 
@@ -451,6 +455,14 @@ impl TaskCtx {
             None => options,
         };
         let runtime = self.runtime.clone();
+        // The class this guest means: its own component's first (shared names).
+        let class = match runtime
+            .registry
+            .actor_class_from(&class, self.origin.as_deref())
+        {
+            Ok(found) => format!("{}/{}", found.component.hash(), found.name),
+            Err(err) => return Ok(Err(TaskError::from(&err))),
+        };
         let scope = self.scope.clone();
         let carried = self.take_carried();
         match crate::actor_impl::create(&runtime, &class, args, options, scope, carried).await {
@@ -716,7 +728,7 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
         if let Err(err) = crate::limits::check_name("function", &function).and_then(|()| {
             self.runtime
                 .registry
-                .lookup(&function)?
+                .lookup_from(&function, self.origin.as_deref())?
                 .check_arity(args.len())
         }) {
             return Ok(Err(TaskError::from(&err)));
@@ -743,6 +755,7 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
         let carried = self.take_carried();
         let slot = match self.runtime.submit_slot(
             &function,
+            self.origin.as_deref(),
             task_args,
             options,
             true,
@@ -861,6 +874,9 @@ impl From<&crate::error::RayError> for TaskError {
                 root => TaskError::from(root),
             },
             RayError::FunctionNotFound(name) => TaskError::FunctionNotFound(name.clone()),
+            // A name several other modules define: as unknown as no such name, with the
+            // modules named and the fix.
+            RayError::AmbiguousName { .. } => TaskError::FunctionNotFound(err.to_string()),
             // A guest names classes and functions the same way: an unknown class is
             // an unknown export, not a runtime failure.
             RayError::ActorClassNotFound(name) => {

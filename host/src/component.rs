@@ -422,6 +422,7 @@ impl LoadedComponent {
             .instances
             .enter(crate::budget::InstanceKind::Task, function)?;
         let mut store = new_store(runtime, sandbox, limits);
+        store.data_mut().origin = Some(self.hash().to_string());
         store.data_mut().permit = Some(permit);
         store.data_mut().limiter.reservation = reservation;
         store.data_mut().clock = run.clock.clone();
@@ -495,6 +496,7 @@ impl LoadedComponent {
             &runtime.sandbox.limits,
         )?;
         let mut store = new_store(runtime, sandbox, runtime.sandbox.limits);
+        store.data_mut().origin = Some(self.hash().to_string());
         // The program's scope: what it submits (and what that submits) is cancelled, and
         // the actors it created stop unless detached, when `main` ends however it ends.
         let scope = Arc::new(crate::signal::Signal::default());

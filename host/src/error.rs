@@ -134,6 +134,24 @@ pub enum RayError {
     #[error("function not found: {0:?}")]
     FunctionNotFound(String),
 
+    /// A function or actor class name that several loaded components define, none of
+    /// them the caller's own (a runtime built with
+    /// [`shared_names`](crate::RuntimeBuilder::shared_names), as a node's are): name
+    /// one of them as `MODULE/NAME`.
+    #[error(
+        "{name:?} is defined by {} loaded modules: {}; the calling module defines no {name:?} \
+         of its own, so name the one meant as MODULE/{name} (MODULE: a module's name or \
+         SHA-256 prefix)",
+        .modules.len(),
+        .modules.join(", ")
+    )]
+    AmbiguousName {
+        /// The function or class name.
+        name: String,
+        /// The modules that define it (source name and start of the SHA-256).
+        modules: Vec<String>,
+    },
+
     /// A function of that name is already registered.
     #[error("function {name:?} is already registered (by {existing})")]
     DuplicateFunction {
@@ -482,6 +500,9 @@ impl RayError {
                     message,
                 } => source_name.len() + message.len(),
                 RayError::ActorNameTaken { namespace, name } => namespace.len() + name.len(),
+                RayError::AmbiguousName { name, modules } => {
+                    name.len() + modules.iter().map(String::len).sum::<usize>()
+                }
                 RayError::Io { context, message } => context.len() + message.len(),
                 RayError::Spill { dir, message } => dir.as_os_str().len() + message.len(),
                 _ => 0,
@@ -505,6 +526,7 @@ impl RayError {
             RayError::DependencyFailed { .. } => "DependencyFailed",
             RayError::FunctionNotFound(_) => "FunctionNotFound",
             RayError::DuplicateFunction { .. } => "DuplicateFunction",
+            RayError::AmbiguousName { .. } => "AmbiguousName",
             RayError::BadArguments { .. } => "BadArguments",
             RayError::InvalidModule { .. } => "InvalidModule",
             RayError::ObjectStoreFull { .. } => "ObjectStoreFull",

@@ -4,7 +4,16 @@
 //! instance per task) or to a native Rust closure registered with
 //! [`task_function!`](crate::task_function) (trusted, run on the worker threads as
 //! is, so the seed's host-only programs keep working). One name, one function: a
-//! second registration of a name is refused rather than silently shadowing the first.
+//! second registration of a name is refused rather than silently shadowing the first —
+//! unless the runtime was built with
+//! [`shared_names`](crate::RuntimeBuilder::shared_names) (a node's runtimes, which load
+//! every deployed module): then several components may define one name, and a name
+//! resolves to the caller's own component's, else to the only one that has it, else to
+//! [`RayError::AmbiguousName`] naming them. Never silently to one of several.
+//!
+//! A name may also be qualified by its module: `MODULE/NAME`, where `MODULE` is the
+//! component's SHA-256 (or a prefix of at least 8 hex digits), its source name, or that
+//! name's file stem (`tasks` for `tasks.wasm`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -110,75 +119,205 @@ pub struct FunctionInfo {
     pub component: Option<String>,
 }
 
-/// All functions and actor classes the runtime knows.
+/// Something registered under a name, from a component or natively.
+trait Named {
+    /// Its component, if it has one.
+    fn component(&self) -> Option<&LoadedComponent>;
+}
+
+impl Named for Function {
+    fn component(&self) -> Option<&LoadedComponent> {
+        match &self.kind {
+            FunctionKind::Wasm(component) => Some(component),
+            FunctionKind::Native(_) => None,
+        }
+    }
+}
+
+impl Named for ActorClass {
+    fn component(&self) -> Option<&LoadedComponent> {
+        Some(&self.component)
+    }
+}
+
+/// Whether `qualifier` names `component`: its SHA-256 or a prefix of 8 or more hex
+/// digits of it, its source name, or that name's file stem.
+fn names_module(qualifier: &str, component: &LoadedComponent) -> bool {
+    let hash = component.hash();
+    let source = component.source_name();
+    let stem = std::path::Path::new(source)
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .unwrap_or(source);
+    qualifier == source
+        || qualifier == stem
+        || (qualifier.len() >= 8
+            && qualifier.chars().all(|c| c.is_ascii_hexdigit())
+            && hash.starts_with(&qualifier.to_ascii_lowercase()))
+}
+
+/// How a component is named in messages: its source name and the start of its hash.
+pub(crate) fn module_label(component: &LoadedComponent) -> String {
+    let hash = component.hash();
+    format!("{} ({})", component.source_name(), &hash[..12.min(hash.len())])
+}
+
+/// The one of `entries` (every registration of a name, oldest first) that `name`
+/// means when asked from `origin` (the caller's component hash); see the module docs.
+fn pick<T: Named>(
+    entries: Option<&Vec<Arc<T>>>,
+    name: &str,
+    qualifier: Option<&str>,
+    origin: Option<&str>,
+    not_found: impl Fn() -> RayError,
+) -> Result<Arc<T>> {
+    let entries: Vec<&Arc<T>> = match (entries, qualifier) {
+        (None, _) => Vec::new(),
+        (Some(entries), None) => entries.iter().collect(),
+        (Some(entries), Some(qualifier)) => entries
+            .iter()
+            .filter(|entry| entry.component().is_some_and(|c| names_module(qualifier, c)))
+            .collect(),
+    };
+    if let Some(origin) = origin
+        && let Some(own) = entries
+            .iter()
+            .find(|entry| entry.component().is_some_and(|c| c.hash() == origin))
+    {
+        return Ok((*own).clone());
+    }
+    match entries.as_slice() {
+        [] => Err(not_found()),
+        [one] => Ok((*one).clone()),
+        several => Err(RayError::AmbiguousName {
+            name: name.to_string(),
+            modules: several
+                .iter()
+                .map(|entry| entry.component().map_or_else(|| "native".into(), module_label))
+                .collect(),
+        }),
+    }
+}
+
+/// `MODULE/NAME` split at its last `/`; a plain name has no qualifier.
+fn split_qualified(name: &str) -> (Option<&str>, &str) {
+    match name.rsplit_once('/') {
+        Some((module, plain)) if !module.is_empty() => (Some(module), plain),
+        _ => (None, name),
+    }
+}
+
+/// All functions and actor classes the runtime knows: every registration of a name,
+/// oldest first (more than one only with `shared` names).
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
-    functions: RwLock<HashMap<String, Arc<Function>>>,
-    actor_classes: RwLock<HashMap<String, Arc<ActorClass>>>,
+    functions: RwLock<HashMap<String, Vec<Arc<Function>>>>,
+    actor_classes: RwLock<HashMap<String, Vec<Arc<ActorClass>>>>,
+    /// Several components may define one name (see the module docs).
+    shared: bool,
 }
 
 impl Registry {
-    pub(crate) fn actor_class(&self, name: &str) -> Result<Arc<ActorClass>> {
+    /// A registry; with `shared`, several components may define one name.
+    pub(crate) fn new(shared: bool) -> Self {
+        Registry {
+            shared,
+            ..Registry::default()
+        }
+    }
+
+    /// The actor class `name` (plain or `MODULE/NAME`) means to a caller of component
+    /// `origin`.
+    pub(crate) fn actor_class_from(
+        &self,
+        name: &str,
+        origin: Option<&str>,
+    ) -> Result<Arc<ActorClass>> {
         let classes = self
             .actor_classes
             .read()
             .map_err(|_| RayError::Internal("actor registry poisoned".into()))?;
-        classes
-            .get(name)
-            .cloned()
-            .ok_or_else(|| RayError::ActorClassNotFound(name.to_string()))
+        let (qualifier, plain) = split_qualified(name);
+        pick(classes.get(plain), plain, qualifier, origin, || {
+            RayError::ActorClassNotFound(name.to_string())
+        })
     }
 
-    /// Registers actor classes, refusing a name another component already uses.
+    /// The actor class `name` means to the host (no caller's component).
+    pub(crate) fn actor_class(&self, name: &str) -> Result<Arc<ActorClass>> {
+        self.actor_class_from(name, None)
+    }
+
+    /// Registers actor classes, refusing a name another component already uses
+    /// (unless names are shared).
     pub(crate) fn register_actor_classes(&self, classes: Vec<ActorClass>) -> Result<()> {
         let mut registered = self
             .actor_classes
             .write()
             .map_err(|_| RayError::Internal("actor registry poisoned".into()))?;
-        for class in &classes {
-            if let Some(existing) = registered.get(&class.name)
-                && existing.component.hash() != class.component.hash()
-            {
-                return Err(RayError::DuplicateFunction {
-                    name: class.name.clone(),
-                    existing: format!(
-                        "actor class of component {}",
-                        existing.component.source_name()
-                    ),
-                });
+        if !self.shared {
+            for class in &classes {
+                if let Some(existing) = registered.get(&class.name).and_then(|all| {
+                    all.iter()
+                        .find(|existing| existing.component.hash() != class.component.hash())
+                }) {
+                    return Err(RayError::DuplicateFunction {
+                        name: class.name.clone(),
+                        existing: format!(
+                            "actor class of component {}",
+                            existing.component.source_name()
+                        ),
+                    });
+                }
             }
         }
         for class in classes {
-            registered.insert(class.name.clone(), Arc::new(class));
+            let all = registered.entry(class.name.clone()).or_default();
+            if !all
+                .iter()
+                .any(|existing| existing.component.hash() == class.component.hash())
+            {
+                all.push(Arc::new(class));
+            }
         }
         Ok(())
     }
 
-    pub(crate) fn lookup(&self, name: &str) -> Result<Arc<Function>> {
+    /// The function `name` (plain or `MODULE/NAME`) means to a caller of component
+    /// `origin`.
+    pub(crate) fn lookup_from(&self, name: &str, origin: Option<&str>) -> Result<Arc<Function>> {
         let functions = self
             .functions
             .read()
             .map_err(|_| RayError::Internal("function registry poisoned".into()))?;
-        functions
-            .get(name)
-            .cloned()
-            .ok_or_else(|| RayError::FunctionNotFound(name.to_string()))
+        let (qualifier, plain) = split_qualified(name);
+        pick(functions.get(plain), plain, qualifier, origin, || {
+            RayError::FunctionNotFound(name.to_string())
+        })
     }
 
-    /// Registers all of `entries` or none of them.
+    /// The function `name` means to the host (no caller's component).
+    pub(crate) fn lookup(&self, name: &str) -> Result<Arc<Function>> {
+        self.lookup_from(name, None)
+    }
+
+    /// Registers all of `entries` or none of them. A native function never shares its
+    /// name; components share names only when names are shared.
     pub(crate) fn register_all(&self, entries: Vec<Function>) -> Result<()> {
         let mut functions = self
             .functions
             .write()
             .map_err(|_| RayError::Internal("function registry poisoned".into()))?;
         for entry in &entries {
-            if let Some(existing) = functions.get(&entry.name) {
+            for existing in functions.get(&entry.name).into_iter().flatten() {
                 // Reloading the same component is harmless; anything else is a clash.
-                let same = match (&existing.kind, &entry.kind) {
-                    (FunctionKind::Wasm(a), FunctionKind::Wasm(b)) => a.hash() == b.hash(),
+                let allowed = match (&existing.kind, &entry.kind) {
+                    (FunctionKind::Wasm(a), FunctionKind::Wasm(b)) => {
+                        a.hash() == b.hash() || self.shared
+                    }
                     _ => false,
                 };
-                if !same {
+                if !allowed {
                     return Err(RayError::DuplicateFunction {
                         name: entry.name.clone(),
                         existing: existing.origin(),
@@ -187,7 +326,14 @@ impl Registry {
             }
         }
         for entry in entries {
-            functions.insert(entry.name.clone(), Arc::new(entry));
+            let all = functions.entry(entry.name.clone()).or_default();
+            let known = all.iter().any(|existing| {
+                matches!((&existing.kind, &entry.kind),
+                    (FunctionKind::Wasm(a), FunctionKind::Wasm(b)) if a.hash() == b.hash())
+            });
+            if !known {
+                all.push(Arc::new(entry));
+            }
         }
         Ok(())
     }
@@ -198,6 +344,7 @@ impl Registry {
         };
         let mut list: Vec<FunctionInfo> = functions
             .values()
+            .flatten()
             .map(|function| match &function.kind {
                 FunctionKind::Wasm(component) => FunctionInfo {
                     name: function.name.clone(),
@@ -214,7 +361,7 @@ impl Registry {
                 },
             })
             .collect();
-        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list.sort_by(|a, b| (&a.name, &a.component).cmp(&(&b.name, &b.component)));
         list
     }
 }

@@ -72,6 +72,8 @@ pub(crate) struct RuntimeConfig {
     pub(crate) remote_tasks: Option<Arc<dyn crate::remote::TaskTransport>>,
     /// Where detached actors of snapshot classes are kept (a node's data dir).
     pub(crate) snapshots: Option<Arc<dyn crate::remote::SnapshotStore>>,
+    /// Several components may define one name (see [`RuntimeBuilder::shared_names`]).
+    pub(crate) shared_names: bool,
 }
 
 /// The builder's sandbox settings.
@@ -125,6 +127,7 @@ impl Default for RuntimeBuilder {
                 remote_actors: None,
                 remote_tasks: None,
                 snapshots: None,
+                shared_names: false,
             },
         }
     }
@@ -283,6 +286,20 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Lets several loaded components define the same function or actor class name
+    /// (default off: a second one is refused with [`RayError::DuplicateFunction`]). A
+    /// node's runtimes turn it on, as they load every deployed module. A name then
+    /// means the calling guest's own component's, else the only component's that
+    /// defines it; one that several other components define is refused when used, with
+    /// [`RayError::AmbiguousName`] naming them, and `MODULE/NAME` picks one (`MODULE`:
+    /// the component's SHA-256 or a prefix of 8+ hex digits, its source name, or that
+    /// name's file stem). The host API (no calling component) takes the only one, or
+    /// the qualified name.
+    pub fn shared_names(mut self, shared: bool) -> Self {
+        self.config.shared_names = shared;
+        self
+    }
+
     /// Creates detached actors through `transport` (in the runtime it reaches), and
     /// looks up there the named actors this runtime does not have: how a job's driver
     /// reaches its node's detached actors.
@@ -390,7 +407,7 @@ impl RuntimeBuilder {
                 config.max_actors as usize,
             ),
             permits: Arc::new(Semaphore::new(config.max_running)),
-            registry: Registry::default(),
+            registry: Registry::new(config.shared_names),
             components: Mutex::new(Vec::new()),
             actors: Arc::new(ActorDirectory::new(config.node)),
             namespace: config.namespace.clone(),
@@ -470,10 +487,12 @@ impl RuntimeInner {
     /// After `shutdown` starts, the host API submits nothing more, but work already in
     /// flight (`from_guest`) may still submit the tasks it needs to finish, until the
     /// shutdown deadline aborts everything. `scope` is the program the task belongs to:
-    /// when it ends, the task is cancelled.
+    /// when it ends, the task is cancelled. `origin` is the submitting guest's component
+    /// (its SHA-256), whose own function of that name is meant first.
     pub(crate) fn submit_slot(
         self: &Arc<Self>,
         function: &str,
+        origin: Option<&str>,
         args: Vec<TaskArg>,
         options: TaskOptions,
         from_guest: bool,
@@ -497,7 +516,7 @@ impl RuntimeInner {
             let _ = slot.complete(Err(RayError::ShutDown));
             return Ok(slot);
         }
-        let function = match self.registry.lookup(function) {
+        let function = match self.registry.lookup_from(function, origin) {
             Ok(function) => function,
             Err(err) => {
                 let _ = slot.complete(Err(err));
@@ -1355,6 +1374,7 @@ impl TaskBuilder {
             .check_arity(self.args.len())?;
         Ok(ObjectRef::from_slot(inner.submit_slot(
             &self.function,
+            None,
             self.args,
             self.options,
             false,

@@ -8,7 +8,8 @@
 //! - it serves `rustyray.node.<id>.<verb>` requests: `submit`, `details`, `stop`,
 //!   `delete`, `log_chunk`, `ping`, so that any node answers for a job another runs,
 //!   and `state_list`, `state_summary`, so that any node's state API answers for every
-//!   live node's tasks, actors and objects;
+//!   live node's tasks, actors and objects, and `timeline_chunk`, so that any node
+//!   gives the timeline of a job another ran;
 //! - a deploy goes to the object store and the module index; a node fetches the modules
 //!   it lacks (by hash, checked) before it runs a job.
 
@@ -32,6 +33,13 @@ use crate::modules::ModuleStore;
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(250);
 /// Largest piece of a log one `log_chunk` request carries.
 pub const LOG_CHUNK_BYTES: usize = 64 << 10;
+/// The most of a timeline file one `timeline_chunk` answer carries (well under NATS's
+/// 1 MiB payload, with JSON's escaping).
+pub const TIMELINE_CHUNK_BYTES: usize = 384 << 10;
+/// The most of a job's timeline gathered from another node (the size a driver's
+/// timeline file is bounded to by default); past it the timeline ends with an event
+/// saying it was cut.
+pub const MAX_TIMELINE_BYTES: u64 = rustyray::timeline::DEFAULT_MAX_BYTES;
 /// How long a `log_chunk` request waits for new output before answering empty.
 pub const LOG_WAIT: Duration = Duration::from_secs(5);
 /// Longest a heartbeat (or a sweep) may take before the next is tried.
@@ -93,6 +101,18 @@ struct LogChunkRequest {
     id: String,
     offset: u64,
     wait_ms: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TimelineChunkRequest {
+    id: String,
+    offset: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TimelineChunk {
+    data: String,
+    next: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -397,6 +417,14 @@ impl ClusterLink {
                     .log_chunk(&request.id, request.offset, LOG_CHUNK_BYTES, wait)
                     .await?;
                 encode(LogChunk { data, ended })
+            }
+            "timeline_chunk" => {
+                let request: TimelineChunkRequest = decode(body)?;
+                let (data, next) = self
+                    .jobs
+                    .timeline_chunk(&request.id, request.offset, TIMELINE_CHUNK_BYTES)
+                    .await?;
+                encode(TimelineChunk { data, next })
             }
             "state_list" => {
                 let request: StateRequest = decode(body)?;
@@ -774,6 +802,80 @@ impl ClusterLink {
                 address,
             }),
         }
+    }
+
+    /// The timeline of job `id` wherever it ran (every job's of the cluster, without
+    /// one): Chrome trace events, as [`JobManager::timeline`] gives them. A job's part
+    /// from another node is at most [`MAX_TIMELINE_BYTES`] of its file, fetched in
+    /// chunks; a lost node's jobs are left out of the whole-cluster timeline (and named
+    /// in an error for one job).
+    pub async fn timeline(&self, id: Option<&str>) -> Result<Vec<serde_json::Value>> {
+        let ids: Vec<String> = match id {
+            Some(id) => vec![id.to_string()],
+            None => self
+                .list()
+                .await?
+                .into_iter()
+                .filter_map(|job| job.submission_id)
+                .collect(),
+        };
+        let mut all = Vec::new();
+        for job in ids {
+            let events = match self.locate(&job).await {
+                Ok(Place::Here) => self.jobs.timeline(Some(&job)).await,
+                Ok(Place::There(node)) => self.timeline_from(&node, &job).await,
+                Ok(Place::Lost { node, address, .. }) => Err(NodeError::NodeLost {
+                    job: job.clone(),
+                    node,
+                    address,
+                }),
+                Err(err) => Err(err),
+            };
+            match events {
+                Ok(events) => all.extend(events),
+                Err(err) if id.is_some() => return Err(err),
+                Err(_) => {}
+            }
+        }
+        Ok(all)
+    }
+
+    /// Job `id`'s timeline from `node`, in chunks, at most [`MAX_TIMELINE_BYTES`].
+    async fn timeline_from(&self, node: &str, id: &str) -> Result<Vec<serde_json::Value>> {
+        let mut text = String::new();
+        let mut offset = 0u64;
+        let mut cut = false;
+        loop {
+            let chunk: TimelineChunk = self
+                .ask(
+                    node,
+                    "timeline_chunk",
+                    &TimelineChunkRequest {
+                        id: id.into(),
+                        offset,
+                    },
+                )
+                .await?;
+            text.push_str(&chunk.data);
+            match chunk.next {
+                Some(next) if next > offset => offset = next,
+                _ => break,
+            }
+            if text.len() as u64 >= MAX_TIMELINE_BYTES {
+                cut = true;
+                break;
+            }
+        }
+        let mut events = crate::jobs::timeline_events(&[(id.to_string(), text)]);
+        if cut {
+            events.push(serde_json::json!({
+                "ph": "i", "s": "g", "name": "timeline cut", "pid": 0, "tid": 0, "ts": 0,
+                "args": {"reason": format!(
+                    "job {id}'s timeline on node {node} is over {MAX_TIMELINE_BYTES} bytes; \
+                     the rest was left out")}
+            }));
+        }
+        Ok(events)
     }
 
     /// The job's log as it is written, wherever it runs, until it ends.

@@ -1009,6 +1009,7 @@ fn remote(entry: &ActorEntry) -> RemoteActor {
     RemoteActor {
         id: entry.actor.id,
         class: entry.actor.class.clone(),
+        module: Some(entry.actor.module.clone()),
         name: entry
             .actor
             .name

@@ -62,10 +62,11 @@ impl DetachedActors {
             .cache_dir(Some(cache_dir.to_path_buf()))
             .memory_limit((memory_mib as usize).saturating_mul(1 << 20))
             .snapshot_store(store.clone())
+            // Every deployed module is loaded, and two may define one class name: a
+            // creation names the module its class is from (`CreateRequest::module`).
+            .shared_names(true)
             .build()?;
         let host = ActorHost::new(runtime);
-        // The newest module of each name first: an older one whose names clash is
-        // skipped, as a job sees one module per name.
         for module in modules.list().iter().rev() {
             load(&host, modules, module).await;
         }

@@ -515,26 +515,47 @@ impl JobManager {
                 .filter_map(|details| details.submission_id)
                 .collect(),
         };
-        let mut events = Vec::new();
+        let mut traces = Vec::new();
         for id in ids {
-            let text = tokio::fs::read_to_string(trace_path(&self.config.dir, &id))
-                .await
-                .unwrap_or_default();
-            let mut pids = std::collections::BTreeSet::new();
-            for event in trace_events(&text) {
-                if let Some(pid) = event.get("pid").and_then(serde_json::Value::as_u64) {
-                    pids.insert(pid);
-                }
-                events.push(event);
-            }
-            for pid in pids {
-                events.push(serde_json::json!({
-                    "ph": "M", "name": "process_name", "pid": pid,
-                    "args": {"name": format!("job {id}")}
-                }));
-            }
+            let text = self.trace_text(&id).await;
+            traces.push((id, text));
         }
-        Ok(events)
+        Ok(timeline_events(&traces))
+    }
+
+    /// What the driver of job `id` has written of its timeline so far (empty if nothing).
+    async fn trace_text(&self, id: &str) -> String {
+        tokio::fs::read_to_string(trace_path(&self.config.dir, id))
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Part of job `id`'s timeline file for another node: whole lines from byte
+    /// `offset`, at most `max` bytes of them, and the offset to ask from next (`None`:
+    /// nothing more now). A line longer than `max` is skipped (it is no event a
+    /// driver writes).
+    pub async fn timeline_chunk(
+        &self,
+        id: &str,
+        offset: u64,
+        max: usize,
+    ) -> Result<(String, Option<u64>)> {
+        self.get(id)?;
+        let text = self.trace_text(id).await;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(text.len());
+        let rest = &text.as_bytes()[start..];
+        let window = &rest[..rest.len().min(max)];
+        let Some(end) = window.iter().rposition(|byte| *byte == b'\n') else {
+            // No whole line in reach: past an over-long line, or the end.
+            return Ok(match rest.iter().position(|byte| *byte == b'\n') {
+                Some(skip) if rest.len() > max => {
+                    (String::new(), Some((start + skip + 1) as u64))
+                }
+                _ => (String::new(), None),
+            });
+        };
+        let chunk = String::from_utf8_lossy(&window[..=end]).into_owned();
+        Ok((chunk, Some((start + end + 1) as u64)))
     }
 
     /// The state each job's driver last wrote (`rustyray run --state-file`), by job id;
@@ -756,6 +777,28 @@ pub(crate) fn state_path(dir: &std::path::Path, id: &str) -> PathBuf {
 /// Where a job's driver writes its timeline (`rustyray run --timeline`).
 fn trace_path(dir: &std::path::Path, id: &str) -> PathBuf {
     dir.join(format!("{id}.trace.json"))
+}
+
+/// The Chrome trace events of `traces` (job id, its timeline file's text), each job's
+/// processes named after it.
+pub(crate) fn timeline_events(traces: &[(String, String)]) -> Vec<serde_json::Value> {
+    let mut events = Vec::new();
+    for (id, text) in traces {
+        let mut pids = std::collections::BTreeSet::new();
+        for event in trace_events(text) {
+            if let Some(pid) = event.get("pid").and_then(serde_json::Value::as_u64) {
+                pids.insert(pid);
+            }
+            events.push(event);
+        }
+        for pid in pids {
+            events.push(serde_json::json!({
+                "ph": "M", "name": "process_name", "pid": pid,
+                "args": {"name": format!("job {id}")}
+            }));
+        }
+    }
+    events
 }
 
 /// The events of a timeline file, which holds one event per line (`[` first, `]` last

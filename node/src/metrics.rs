@@ -191,7 +191,10 @@ impl Collector for StateCollector {
             .map(|(bound, cumulative)| {
                 let own = cumulative.saturating_sub(below);
                 below = *cumulative;
-                (*bound, own)
+                // The encoder writes `le="+Inf"` (Prometheus' spelling) for f64::MAX
+                // only; an infinite bound would come out as `inf`.
+                let bound = if bound.is_infinite() { f64::MAX } else { *bound };
+                (bound, own)
             })
             .collect();
         let mut metric = metric;

@@ -111,11 +111,13 @@ impl ModuleStore {
         Err(NodeError::ModuleNotFound(key.to_string()))
     }
 
-    /// The modules a job running `program` loads beside it: the latest of each name,
-    /// skipping any whose function or class names clash with the program or with one
-    /// taken before (a job sees one module per name).
+    /// The modules a job running `program` loads beside it: the latest deployed under
+    /// each other name (a job sees one version of each module). Their names may clash
+    /// with the program's or with each other's: the driver's runtime shares names, so a
+    /// name means the calling module's own first, and one that several other modules
+    /// define is refused when used ([`rustyray::RayError::AmbiguousName`], naming them;
+    /// `MODULE/NAME` picks one).
     pub fn companions(&self, program: &ModuleInfo) -> Vec<ModuleInfo> {
-        let mut taken: Vec<String> = program.exports.clone();
         let mut names = vec![program.name.clone()];
         let mut chosen = Vec::new();
         for module in self.list().into_iter().rev() {
@@ -123,10 +125,6 @@ impl ModuleStore {
                 continue;
             }
             names.push(module.name.clone());
-            if module.exports.iter().any(|name| taken.contains(name)) {
-                continue;
-            }
-            taken.extend(module.exports.iter().cloned());
             chosen.push(module);
         }
         chosen

@@ -600,9 +600,11 @@ async fn timeline(
     State(node): State<Arc<Node>>,
     axum::extract::Query(query): axum::extract::Query<TimelineQuery>,
 ) -> Result<axum::Json<Vec<serde_json::Value>>, NodeError> {
-    Ok(axum::Json(
-        node.jobs.timeline(query.job_id.as_deref()).await?,
-    ))
+    let events = match &node.cluster {
+        Some(link) => link.timeline(query.job_id.as_deref()).await?,
+        None => node.jobs.timeline(query.job_id.as_deref()).await?,
+    };
+    Ok(axum::Json(events))
 }
 
 /// Every job's state and the node's own runtime's (its detached actors, with no job

@@ -457,6 +457,54 @@ fn call_prints_the_result_as_json() {
 }
 
 #[test]
+fn call_means_the_programs_own_function_and_refuses_an_ambiguous_one() {
+    // The fixtures and the tasks example both export `add` (i32 and u64): the program's
+    // own comes first, whatever `--load` brings.
+    let out = succeeds(&[
+        "call",
+        rustyray_tests::FIXTURES,
+        "add",
+        "[-2, 5]",
+        "--load",
+        rustyray_tests::TASKS,
+    ]);
+    assert_eq!(out.trim(), "3");
+    // A program defining no `add`, two loaded modules that do: one line naming both
+    // and the fix, exit 1; nothing was run with either.
+    let refused = rustyray(&[
+        "call",
+        rustyray_tests::ACTORS,
+        "add",
+        "[1, 2]",
+        "--load",
+        rustyray_tests::FIXTURES,
+        "--load",
+        rustyray_tests::TASKS,
+    ]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    let message = stderr(&refused);
+    assert_eq!(message.trim().lines().count(), 1, "{message}");
+    assert!(
+        message.contains("fixtures")
+            && message.contains("tasks")
+            && message.contains("MODULE/add"),
+        "{message}"
+    );
+    // Named by its module, each is itself: u64 arithmetic past i32 in the tasks one.
+    let out = succeeds(&[
+        "call",
+        rustyray_tests::ACTORS,
+        "tasks/add",
+        "[4294967296, 1]",
+        "--load",
+        rustyray_tests::FIXTURES,
+        "--load",
+        rustyray_tests::TASKS,
+    ]);
+    assert_eq!(out.trim(), "4294967297");
+}
+
+#[test]
 fn run_writes_a_timeline_of_tasks_and_actor_calls() {
     let file = common::fresh_dir("cli-timeline").join("trace.json");
     let path = file.to_str().expect("a UTF-8 path");

@@ -394,6 +394,44 @@ fn a_module_deployed_on_one_node_runs_as_a_job_submitted_to_another() {
         "{summary:#}"
     );
 
+    // So does the timeline: A writes the job's slices, which B's driver recorded (in
+    // chunks over NATS), as Chrome trace events; the whole-cluster one from C has them.
+    let trace = common::fresh_dir("cluster-jobs-timeline").join("trace.json");
+    let out = Command::new(BIN)
+        .args(["timeline", "--job", "on-b", "-o"])
+        .arg(&trace)
+        .args(["--address", &a.address])
+        .output()
+        .expect("rustyray timeline");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&trace).expect("the trace file"))
+            .expect("a JSON array of trace events");
+    assert!(
+        events.iter().any(|e| e["ph"] == "X" && e["name"] == "add"),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["name"] == "process_name" && e["args"]["name"] == "job on-b"),
+        "{events:?}"
+    );
+    let all: Vec<serde_json::Value> = c.client().get("/api/v0/timeline").expect("C's timeline");
+    assert!(
+        all.iter().any(|e| e["ph"] == "X" && e["name"] == "add"),
+        "{all:?}"
+    );
+    let err = c
+        .client()
+        .get::<Vec<serde_json::Value>>("/api/v0/timeline?job_id=no-such-job")
+        .expect_err("no such job");
+    assert!(err.to_string().contains("no-such-job"), "{err}");
+
     // The id is taken cluster-wide; what no node has is refused.
     let err = a
         .submit("rustyray run fixtures", "on-b", &[])

@@ -120,3 +120,32 @@ fn hostile_jobs_cannot_reach_other_namespaces_or_send_references() {
     assert!(refused.to_string().contains("anonymous-"), "{refused}");
     assert!(step(&node, Some("alpha"), "get vault").contains("count=2"));
 }
+
+#[test]
+fn two_modules_with_one_class_name_each_create_their_own() {
+    // The detached fixture's `Tally::new(start)` and the actors example's `Tally::new()`:
+    // the example deployed last, as it would be loaded first. A job's detached `Tally`
+    // is made from the class of the job's own module, told to the node with the request.
+    let data = common::fresh_dir("detached-two-tallies");
+    let mut node = TestNode::start(&data, &[]);
+    node.deploy(rustyray_tests::DETACHED);
+    node.deploy(rustyray_tests::ACTORS);
+    assert!(step(&node, Some("shop"), "create tally 3").contains("count=3"));
+    assert!(step(&node, Some("shop"), "incr tally").contains("count=4"));
+    // The canary: the actors example, whose own `Tally` (and every other class) is
+    // its own in its job, beside the fixture's.
+    let id = node
+        .submit("rustyray run actors", None)
+        .expect("submitting the actors example");
+    let job = node.wait(&id);
+    let logs = node.logs(&id);
+    assert_eq!(job.status, JobStatus::Succeeded, "{job:?}\n{logs}");
+
+    // After kill -9 the kept actor comes back from its own module's class.
+    node.child.kill().expect("killing the node");
+    node.child.wait().expect("reaping the node");
+    drop(node);
+    let node = TestNode::start(&data, &[]);
+    assert!(step(&node, Some("shop"), "get tally").contains("count=4"));
+    assert!(step(&node, Some("shop"), "incr tally").contains("count=5"));
+}

@@ -275,3 +275,87 @@ async fn a_name_clash_is_refused_whole() -> Result<()> {
     ));
     Ok(())
 }
+
+#[tokio::test]
+async fn with_shared_names_each_module_keeps_its_own_and_an_ambiguous_name_is_refused() -> Result<()>
+{
+    // A node's runtimes load every deployed module: the fixtures and the tasks example
+    // both export `add` (i32 and u64), the actors example and the detached fixture both
+    // define an actor class `Tally` (no constructor argument, and one).
+    let runtime = common::builder().shared_names(true).build()?;
+    runtime.load(rustyray_tests::FIXTURES).await?;
+    runtime.load(rustyray_tests::TASKS).await?;
+    runtime.load(rustyray_tests::ACTORS).await?;
+    runtime.load(rustyray_tests::DETACHED).await?;
+
+    // The host has no module of its own: `add` is two modules' name, refused at once
+    // with a typed error naming both (never one of them picked silently).
+    match runtime.task("add").arg(1).arg(2).submit_now::<i32>(&runtime) {
+        Err(RayError::AmbiguousName { name, modules }) => {
+            assert_eq!(name, "add");
+            assert_eq!(modules.len(), 2, "{modules:?}");
+            assert!(
+                modules.iter().any(|m| m.contains("fixtures"))
+                    && modules.iter().any(|m| m.contains("tasks")),
+                "{modules:?}"
+            );
+        }
+        other => panic!("expected AmbiguousName, got {other:?}"),
+    }
+    match runtime.actor("Tally").arg(3i64).create().await {
+        Err(err @ RayError::AmbiguousName { .. }) => {
+            let message = err.to_string();
+            assert!(
+                message.contains("actors") && message.contains("detached"),
+                "{message}"
+            );
+            assert!(message.contains("MODULE/Tally"), "{message}");
+        }
+        other => panic!("expected AmbiguousName, got {other:?}"),
+    }
+
+    // Named by its module (the file stem, or a SHA-256 prefix), each is itself.
+    let tasks_add = runtime
+        .task("tasks/add")
+        .arg(u64::MAX - 1)
+        .arg(1u64)
+        .submit_now::<u64>(&runtime)?;
+    assert_eq!(within(SHORT, "tasks/add", tasks_add.get()).await?, u64::MAX);
+    let fixtures = runtime.load(rustyray_tests::FIXTURES).await?;
+    let fixtures_add = runtime
+        .task(format!("{}/add", &fixtures.hash[..12]))
+        .arg(-2i32)
+        .arg(5i32)
+        .submit_now::<i32>(&runtime)?;
+    assert_eq!(within(SHORT, "fixtures/add", fixtures_add.get()).await?, 3);
+    let counter = runtime.actor("detached/Tally").arg(3i64).create().await?;
+    assert_eq!(counter.call::<i64>("increment", ()).get().await?, 4);
+    let other = runtime.actor("actors/Tally").create().await?;
+    assert_eq!(other.call::<u32>("count", ()).get().await?, 0);
+    // A module that does not define the name: not found, not the other one.
+    assert!(matches!(
+        runtime.task("actors/add").arg(1).arg(2).submit_now::<i32>(&runtime),
+        Err(RayError::FunctionNotFound(_))
+    ));
+
+    // A guest's own name is its module's: the fixtures' `nested_sum` submits `add`
+    // from inside, and gets the fixtures' (i32) one, ambiguous as the name is.
+    let nested = runtime
+        .task("nested_sum")
+        .arg(4u32)
+        .submit_now::<i64>(&runtime)?;
+    assert_eq!(within(SHORT, "nested_sum", nested.get()).await?, 10);
+    // A name one module defines is found plainly.
+    let square = runtime.task("square").arg(7u64).submit_now::<u64>(&runtime)?;
+    assert_eq!(within(SHORT, "square", square.get()).await?, 49);
+
+    // A native function still never shares a name with a component's.
+    assert!(matches!(
+        runtime.register_function(
+            "add",
+            task_function!(|a: i32, b: i32| async move { Ok::<i32, String>(a - b) }),
+        ),
+        Err(RayError::DuplicateFunction { .. })
+    ));
+    Ok(())
+}

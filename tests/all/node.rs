@@ -852,3 +852,55 @@ fn the_bench_reports_a_nodes_idle_memory_and_a_jobs_first_output() {
         assert!(value > 0.0, "{row}: {report}");
     }
 }
+
+/// The value of the series `series` (its name and labels, as written) in a Prometheus
+/// text exposition, if it is there.
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        line.strip_prefix(series)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .and_then(|value| value.trim().parse().ok())
+    })
+}
+
+/// Each node serves its own `/metrics` (a Prometheus scrape target per node): after the
+/// actors example ran as a job (one of its actors crashes on purpose and restarts), the
+/// node has every series the issue names, with the figures of that job.
+#[test]
+fn metrics_have_tasks_actors_restarts_objects_instances_and_jobs() {
+    let node = TestNode::start(&common::fresh_dir("node-metrics"), &[]);
+    node.deploy(rustyray_tests::ACTORS);
+    let id = node
+        .submit("rustyray run actors", Some("metrics-actors"))
+        .expect("submitted");
+    let job = node.wait(&id);
+    assert_eq!(job.status, JobStatus::Succeeded, "{}", node.logs(&id));
+    let metrics = ureq_text(&format!("{}/metrics", node.address));
+    let value = |series: &str| {
+        sample(&metrics, series).unwrap_or_else(|| panic!("no {series} in {metrics}"))
+    };
+    // Jobs by state.
+    assert_eq!(value("rustyray_jobs{state=\"SUCCEEDED\"}"), 1.0);
+    // Tasks by state (every state a series), and the run-time histogram.
+    assert!(value("rustyray_tasks{state=\"FINISHED\"}") >= 1.0);
+    for state in ["RUNNING", "FAILED", "PENDING_ARGS_AVAIL"] {
+        value(&format!("rustyray_tasks{{state=\"{state}\"}}"));
+    }
+    let runs = value("rustyray_task_run_seconds_count");
+    assert!(runs >= 1.0, "{metrics}");
+    assert_eq!(value("rustyray_task_run_seconds_bucket{le=\"+Inf\"}"), runs);
+    assert!(value("rustyray_task_run_seconds_sum") > 0.0);
+    // Actors by state (the job ended: its actors are dead) and their restarts.
+    assert!(value("rustyray_actors{state=\"DEAD\"}") >= 1.0);
+    value("rustyray_actors{state=\"ALIVE\"}");
+    assert!(value("rustyray_actor_restarts_total") >= 1.0, "{metrics}");
+    // The object store and what is spilled, and the instance pool's use.
+    value("rustyray_object_store_used_bytes");
+    value("rustyray_object_store_spilled_bytes");
+    value("rustyray_object_store_objects");
+    value("rustyray_instances{kind=\"task\"}");
+    value("rustyray_instances{kind=\"actor\"}");
+    // The node's own.
+    assert!(value("rustyray_node_resident_bytes") > 0.0);
+    assert_eq!(value("rustyray_modules"), 1.0);
+}

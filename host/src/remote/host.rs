@@ -256,9 +256,14 @@ impl ActorHost {
             .map(|arg| TaskArg::Value(arg.into_value()))
             .collect();
         let inner = self.runtime.inner();
+        // The class of the module the caller resolved it from (see `CreateRequest`).
+        let class = match &request.module {
+            Some(module) => format!("{module}/{}", request.class),
+            None => request.class.clone(),
+        };
         let handle = crate::actor_impl::create(
             inner,
-            &request.class,
+            &class,
             args,
             options.clone(),
             None,
@@ -338,6 +343,7 @@ fn remote(handle: &ActorHandle) -> RemoteActor {
     RemoteActor {
         id: handle.id(),
         class: handle.class().to_string(),
+        module: Some(crate::actor_impl::class_hash(handle)),
         name: handle
             .name()
             .map(|(namespace, name)| (namespace.to_string(), name.to_string())),

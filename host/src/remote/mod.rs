@@ -101,7 +101,8 @@ pub(crate) async fn wire_args(args: Vec<TaskArg>, what: &str) -> Result<Vec<Wire
 }
 
 /// Creates a detached actor on the runtime `transport` reaches and returns a handle to
-/// it here. The class must be loaded here too (for its methods' arity).
+/// it here. The class must be loaded here too (for its methods' arity); the request
+/// names its module (SHA-256), so the other side creates that module's class.
 pub(crate) async fn create(
     runtime: &Arc<RuntimeInner>,
     transport: &Arc<dyn ActorTransport>,
@@ -109,14 +110,18 @@ pub(crate) async fn create(
     args: Vec<TaskArg>,
     options: ActorOptions,
 ) -> Result<Arc<ActorCell>> {
+    // `class` may be qualified (`MODULE/Class`, as a guest's own class is): the
+    // hosting side is told the module it resolved to, and creates the class of that
+    // module, whatever other module defines a class of the same name.
     let info = runtime.registry.actor_class(class)?;
     info.constructor_arity
         .check(&format!("{}::new", info.name), args.len())?;
-    let what = format!("{class}::new");
+    let what = format!("{}::new", info.name);
     let args = wire_args(args, &what).await?;
     let remote = transport
         .create(CreateRequest {
-            class: class.to_string(),
+            class: info.name.clone(),
+            module: Some(info.component.hash().to_string()),
             args,
             name: options.name,
             namespace: options.namespace,

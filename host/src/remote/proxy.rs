@@ -21,12 +21,28 @@ pub(super) fn attach(
     if let Some(cell) = runtime.actors.get(remote.id) {
         return Ok(cell);
     }
-    let class = runtime.registry.actor_class(&remote.class).map_err(|_| {
-        RayError::ActorClassNotFound(format!(
-            "{} (the node hosts an actor of this class, but this job did not load its module)",
-            remote.class
-        ))
-    })?;
+    // The class of the actor's own module when this runtime has it loaded; else the
+    // one class of that name here (the calls are checked again where the actor lives).
+    let exact = remote.module.as_ref().and_then(|module| {
+        runtime
+            .registry
+            .actor_class(&format!("{module}/{}", remote.class))
+            .ok()
+    });
+    let class = match exact {
+        Some(class) => class,
+        None => runtime
+            .registry
+            .actor_class(&remote.class)
+            .map_err(|err| match err {
+                RayError::ActorClassNotFound(_) => RayError::ActorClassNotFound(format!(
+                    "{} (the node hosts an actor of this class, but this job did not load \
+                     its module)",
+                    remote.class
+                )),
+                other => other,
+            })?,
+    };
     let (cell, parts) = crate::actor_impl::proxy_cell(runtime, &remote, class)?;
     runtime.spawn_tracked(serve(runtime.clone(), transport.clone(), remote.id, parts));
     Ok(cell)

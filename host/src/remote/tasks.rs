@@ -204,7 +204,14 @@ pub(crate) async fn run_remote(
 /// its sender's, so it runs once here.
 pub async fn run_request(runtime: &Runtime, request: TaskRequest) -> Result<WireValue> {
     let inner = runtime.inner();
-    let function = inner.registry.lookup(&request.function)?;
+    // By its module: the function of that name in that module, whatever else is loaded.
+    let qualified = format!("{}/{}", request.module, request.function);
+    let function = inner.registry.lookup(&qualified).map_err(|_| {
+        RayError::FunctionNotFound(format!(
+            "{} (not exported by module {})",
+            request.function, request.module
+        ))
+    })?;
     match &function.kind {
         FunctionKind::Wasm(component) if component.hash() == request.module => {}
         _ => {
@@ -226,7 +233,7 @@ pub async fn run_request(runtime: &Runtime, request: TaskRequest) -> Result<Wire
         .into_iter()
         .map(|arg| TaskArg::Value(arg.into_value()))
         .collect();
-    let slot = inner.submit_slot(&request.function, args, options, false, None, Vec::new())?;
+    let slot = inner.submit_slot(&qualified, None, args, options, false, None, Vec::new())?;
     let value = slot.get_value().await?;
     WireValue::from_value(&value, &what)
 }

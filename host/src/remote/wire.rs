@@ -58,6 +58,13 @@ impl WireValue {
 pub struct CreateRequest {
     /// The actor class.
     pub class: String,
+    /// The module (component SHA-256, lowercase hex) the caller resolved the class
+    /// from: the hosting side creates that module's class, and refuses
+    /// ([`WireError::ActorClassNotFound`]) when it does not have that module, rather
+    /// than another module's class of the same name. `None` (an older caller): the
+    /// class by its name alone, refused when several modules define it.
+    #[serde(default)]
+    pub module: Option<String>,
     /// The constructor's arguments, resolved.
     pub args: Vec<WireValue>,
     /// Its name, if it has one.
@@ -101,6 +108,10 @@ pub struct RemoteActor {
     pub class: String,
     /// Its namespace and name, if it has one.
     pub name: Option<(String, String)>,
+    /// The module (component SHA-256) of its class, when known: a caller checks its
+    /// calls against that module's class.
+    #[serde(default)]
+    pub module: Option<String>,
 }
 
 /// One request to the hosting runtime.
@@ -205,6 +216,10 @@ pub enum WireError {
     Cancelled,
     ShutDown,
     Other(String),
+    AmbiguousName {
+        name: String,
+        modules: Vec<String>,
+    },
 }
 
 impl From<&RayError> for WireError {
@@ -258,6 +273,10 @@ impl From<&RayError> for WireError {
                 limit: *limit as u64,
             },
             RayError::FunctionNotFound(name) => WireError::FunctionNotFound(name.clone()),
+            RayError::AmbiguousName { name, modules } => WireError::AmbiguousName {
+                name: name.clone(),
+                modules: modules.clone(),
+            },
             RayError::BadArguments { function, message } => WireError::BadArguments {
                 function: function.clone(),
                 message: message.clone(),
@@ -336,6 +355,9 @@ impl From<WireError> for RayError {
                 limit: usize::try_from(limit).unwrap_or(usize::MAX),
             },
             WireError::FunctionNotFound(name) => RayError::FunctionNotFound(name),
+            WireError::AmbiguousName { name, modules } => {
+                RayError::AmbiguousName { name, modules }
+            }
             WireError::BadArguments { function, message } => {
                 RayError::BadArguments { function, message }
             }
