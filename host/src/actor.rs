@@ -967,10 +967,9 @@ pub(crate) async fn revive(
     // The class of its own module (`kept.module` is the component's source name),
     // whatever other module defines a class of that name.
     let qualified = format!("{}/{}", kept.module, kept.class);
-    let class = runtime
-        .registry
-        .actor_class(&qualified)
-        .map_err(|_| RayError::ActorClassNotFound(format!("{} of module {}", kept.class, kept.module)))?;
+    let class = runtime.registry.actor_class(&qualified).map_err(|_| {
+        RayError::ActorClassNotFound(format!("{} of module {}", kept.class, kept.module))
+    })?;
     if class.component.source_name() != kept.module || (state.is_some() && !class.snapshot) {
         return Err(RayError::ActorClassNotFound(format!(
             "{} of module {} (the loaded class of that name is of another module)",

@@ -725,14 +725,20 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
         // A name too long to hold, or an unknown function, fails the submission itself,
         // not a later `get`.
         // A wrong argument count too (Ray's `TypeError` at `.remote()`).
-        if let Err(err) = crate::limits::check_name("function", &function).and_then(|()| {
-            self.runtime
+        // The function this guest means: its own module's first (shared names), passed
+        // on qualified so the task runs that one.
+        let resolved = crate::limits::check_name("function", &function).and_then(|()| {
+            let found = self
+                .runtime
                 .registry
-                .lookup_from(&function, self.origin.as_deref())?
-                .check_arity(args.len())
-        }) {
-            return Ok(Err(TaskError::from(&err)));
-        }
+                .lookup_from(&function, self.origin.as_deref())?;
+            found.check_arity(args.len())?;
+            Ok(found.qualified_name())
+        });
+        let function = match resolved {
+            Ok(name) => name,
+            Err(err) => return Ok(Err(TaskError::from(&err))),
+        };
         let task_args = match self.task_args(args)? {
             Ok(args) => args,
             Err(err) => return Ok(Err(TaskError::from(&err))),
@@ -755,7 +761,6 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
         let carried = self.take_carried();
         let slot = match self.runtime.submit_slot(
             &function,
-            self.origin.as_deref(),
             task_args,
             options,
             true,

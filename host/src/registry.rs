@@ -99,6 +99,15 @@ impl Function {
         }
     }
 
+    /// Its name qualified by its component (`SHA-256/NAME`), which means this function
+    /// whatever else is loaded; a native function's plain name.
+    pub(crate) fn qualified_name(&self) -> String {
+        match &self.kind {
+            FunctionKind::Wasm(component) => format!("{}/{}", component.hash(), self.name),
+            FunctionKind::Native(_) => self.name.clone(),
+        }
+    }
+
     /// Where the function comes from, for messages.
     fn origin(&self) -> String {
         match &self.kind {
@@ -159,7 +168,11 @@ fn names_module(qualifier: &str, component: &LoadedComponent) -> bool {
 /// How a component is named in messages: its source name and the start of its hash.
 pub(crate) fn module_label(component: &LoadedComponent) -> String {
     let hash = component.hash();
-    format!("{} ({})", component.source_name(), &hash[..12.min(hash.len())])
+    format!(
+        "{} ({})",
+        component.source_name(),
+        &hash[..12.min(hash.len())]
+    )
 }
 
 /// The one of `entries` (every registration of a name, oldest first) that `name`
@@ -176,7 +189,11 @@ fn pick<T: Named>(
         (Some(entries), None) => entries.iter().collect(),
         (Some(entries), Some(qualifier)) => entries
             .iter()
-            .filter(|entry| entry.component().is_some_and(|c| names_module(qualifier, c)))
+            .filter(|entry| {
+                entry
+                    .component()
+                    .is_some_and(|c| names_module(qualifier, c))
+            })
             .collect(),
     };
     if let Some(origin) = origin
@@ -193,7 +210,11 @@ fn pick<T: Named>(
             name: name.to_string(),
             modules: several
                 .iter()
-                .map(|entry| entry.component().map_or_else(|| "native".into(), module_label))
+                .map(|entry| {
+                    entry
+                        .component()
+                        .map_or_else(|| "native".into(), module_label)
+                })
                 .collect(),
         }),
     }

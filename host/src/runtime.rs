@@ -487,12 +487,11 @@ impl RuntimeInner {
     /// After `shutdown` starts, the host API submits nothing more, but work already in
     /// flight (`from_guest`) may still submit the tasks it needs to finish, until the
     /// shutdown deadline aborts everything. `scope` is the program the task belongs to:
-    /// when it ends, the task is cancelled. `origin` is the submitting guest's component
-    /// (its SHA-256), whose own function of that name is meant first.
+    /// when it ends, the task is cancelled.
+    /// `function` may be qualified (`MODULE/NAME`, as a guest's resolved name is).
     pub(crate) fn submit_slot(
         self: &Arc<Self>,
         function: &str,
-        origin: Option<&str>,
         args: Vec<TaskArg>,
         options: TaskOptions,
         from_guest: bool,
@@ -516,7 +515,7 @@ impl RuntimeInner {
             let _ = slot.complete(Err(RayError::ShutDown));
             return Ok(slot);
         }
-        let function = match self.registry.lookup_from(function, origin) {
+        let function = match self.registry.lookup(function) {
             Ok(function) => function,
             Err(err) => {
                 let _ = slot.complete(Err(err));
@@ -1374,7 +1373,6 @@ impl TaskBuilder {
             .check_arity(self.args.len())?;
         Ok(ObjectRef::from_slot(inner.submit_slot(
             &self.function,
-            None,
             self.args,
             self.options,
             false,

@@ -359,7 +359,10 @@ async fn execute(
     // In a cluster, a task that can run anywhere goes to the driver's node, which places it.
     if let Some(request) = crate::remote::tasks::placeable(runtime, function, &args, options) {
         record.set(TaskState::Running);
+        let sent = std::time::Instant::now();
         if let Some(outcome) = crate::remote::tasks::run_remote(runtime, request).await {
+            // Its slice in this job's timeline: from sending it to its answer.
+            crate::timeline::remote_task(&function.name, &slot.id(), sent.elapsed());
             return outcome;
         }
     }

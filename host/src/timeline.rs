@@ -15,7 +15,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 use tracing::field::{Field, Visit};
@@ -35,6 +35,19 @@ pub(crate) fn task_span(function: &str, task: &dyn std::fmt::Display) -> tracing
     tracing::info_span!(target: "rustyray::timeline", "task", name = function, task = %task)
 }
 
+/// A task the cluster placed (`remote/tasks.rs`; on any node, this one included), just answered
+/// after `took`: one slice from its sending to its answer, on a lane of its own ("cluster
+/// tasks N": tasks out at once get separate lanes), as the driver saw it.
+pub(crate) fn remote_task(function: &str, task: &dyn std::fmt::Display, took: Duration) {
+    tracing::info!(
+        target: "rustyray::timeline",
+        name = function,
+        task = %task,
+        took_us = took.as_micros() as u64,
+        ran = "placed on the cluster",
+    );
+}
+
 /// An actor call's span: the slice is named `what` (e.g. "`Counter.add`"), on `actor`.
 pub(crate) fn actor_call_span(what: &str, actor: &dyn std::fmt::Display) -> tracing::Span {
     tracing::info_span!(target: "rustyray::timeline", "actor_call", name = what, actor = %actor)
@@ -49,7 +62,12 @@ pub struct Timeline {
     out: Mutex<Writer>,
     start: Instant,
     pid: u32,
+    /// When each lane of remote tasks is free again (µs since `start`).
+    lanes: Mutex<Vec<f64>>,
 }
+
+/// Chrome `tid`s of the lanes of remote tasks (far above worker threads' numbers).
+const REMOTE_LANES: u64 = 1 << 20;
 
 struct Writer {
     file: BufWriter<File>,
@@ -196,6 +214,7 @@ impl Timeline {
             }),
             start: Instant::now(),
             pid: std::process::id(),
+            lanes: Mutex::new(Vec::new()),
         });
         let subscriber = tracing_subscriber::registry().with(Shared(timeline.clone()));
         tracing::subscriber::set_global_default(subscriber)
@@ -214,6 +233,63 @@ impl Timeline {
 
     fn micros(&self, at: Instant) -> f64 {
         at.duration_since(self.start).as_nanos() as f64 / 1000.0
+    }
+
+    /// The lane (Chrome `tid`) of a remote task from `start` to `end` (µs): the first
+    /// free by `start`, else a new one, named when new.
+    fn lane(&self, start: f64, end: f64) -> u64 {
+        let Ok(mut lanes) = self.lanes.lock() else {
+            return REMOTE_LANES;
+        };
+        let index = match lanes.iter().position(|free| *free <= start) {
+            Some(index) => index,
+            None => {
+                lanes.push(0.0);
+                let index = lanes.len() - 1;
+                self.write(&json!({
+                    "ph": "M", "name": "thread_name", "pid": self.pid,
+                    "tid": REMOTE_LANES + index as u64,
+                    "args": {"name": format!("cluster tasks {}", index + 1)}
+                }));
+                index
+            }
+        };
+        lanes[index] = end;
+        REMOTE_LANES + index as u64
+    }
+}
+
+/// The fields of a remote task's event.
+#[derive(Default)]
+struct RemoteFields {
+    name: String,
+    args: Map<String, Value>,
+    took_us: u64,
+}
+
+impl Visit for RemoteFields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        FieldVisitor {
+            name: &mut self.name,
+            args: &mut self.args,
+        }
+        .record_debug(field, value);
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        FieldVisitor {
+            name: &mut self.name,
+            args: &mut self.args,
+        }
+        .record_str(field, value);
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.name() == "took_us" {
+            self.took_us = value;
+        } else {
+            self.record_debug(field, &value);
+        }
     }
 }
 
@@ -263,6 +339,24 @@ where
 {
     fn enabled(&self, metadata: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
         metadata.target() == TARGET
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        let mut fields = RemoteFields::default();
+        event.record(&mut fields);
+        let end = self.0.micros(Instant::now());
+        let start = (end - fields.took_us as f64).max(0.0);
+        let tid = self.0.lane(start, end);
+        self.0.write(&json!({
+            "ph": "X",
+            "name": fields.name,
+            "cat": "task",
+            "pid": self.0.pid,
+            "tid": tid,
+            "ts": start,
+            "dur": end - start,
+            "args": fields.args,
+        }));
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {

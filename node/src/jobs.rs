@@ -542,15 +542,15 @@ impl JobManager {
     ) -> Result<(String, Option<u64>)> {
         self.get(id)?;
         let text = self.trace_text(id).await;
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(text.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(text.len());
         let rest = &text.as_bytes()[start..];
         let window = &rest[..rest.len().min(max)];
         let Some(end) = window.iter().rposition(|byte| *byte == b'\n') else {
             // No whole line in reach: past an over-long line, or the end.
             return Ok(match rest.iter().position(|byte| *byte == b'\n') {
-                Some(skip) if rest.len() > max => {
-                    (String::new(), Some((start + skip + 1) as u64))
-                }
+                Some(skip) if rest.len() > max => (String::new(), Some((start + skip + 1) as u64)),
                 _ => (String::new(), None),
             });
         };

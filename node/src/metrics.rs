@@ -193,7 +193,11 @@ impl Collector for StateCollector {
                 below = *cumulative;
                 // The encoder writes `le="+Inf"` (Prometheus' spelling) for f64::MAX
                 // only; an infinite bound would come out as `inf`.
-                let bound = if bound.is_infinite() { f64::MAX } else { *bound };
+                let bound = if bound.is_infinite() {
+                    f64::MAX
+                } else {
+                    *bound
+                };
                 (bound, own)
             })
             .collect();

@@ -485,9 +485,7 @@ fn call_means_the_programs_own_function_and_refuses_an_ambiguous_one() {
     let message = stderr(&refused);
     assert_eq!(message.trim().lines().count(), 1, "{message}");
     assert!(
-        message.contains("fixtures")
-            && message.contains("tasks")
-            && message.contains("MODULE/add"),
+        message.contains("fixtures") && message.contains("tasks") && message.contains("MODULE/add"),
         "{message}"
     );
     // Named by its module, each is itself: u64 arithmetic past i32 in the tasks one.

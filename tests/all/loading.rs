@@ -290,7 +290,12 @@ async fn with_shared_names_each_module_keeps_its_own_and_an_ambiguous_name_is_re
 
     // The host has no module of its own: `add` is two modules' name, refused at once
     // with a typed error naming both (never one of them picked silently).
-    match runtime.task("add").arg(1).arg(2).submit_now::<i32>(&runtime) {
+    match runtime
+        .task("add")
+        .arg(1)
+        .arg(2)
+        .submit_now::<i32>(&runtime)
+    {
         Err(RayError::AmbiguousName { name, modules }) => {
             assert_eq!(name, "add");
             assert_eq!(modules.len(), 2, "{modules:?}");
@@ -334,7 +339,11 @@ async fn with_shared_names_each_module_keeps_its_own_and_an_ambiguous_name_is_re
     assert_eq!(other.call::<u32>("count", ()).get().await?, 0);
     // A module that does not define the name: not found, not the other one.
     assert!(matches!(
-        runtime.task("actors/add").arg(1).arg(2).submit_now::<i32>(&runtime),
+        runtime
+            .task("actors/add")
+            .arg(1)
+            .arg(2)
+            .submit_now::<i32>(&runtime),
         Err(RayError::FunctionNotFound(_))
     ));
 
@@ -346,7 +355,10 @@ async fn with_shared_names_each_module_keeps_its_own_and_an_ambiguous_name_is_re
         .submit_now::<i64>(&runtime)?;
     assert_eq!(within(SHORT, "nested_sum", nested.get()).await?, 10);
     // A name one module defines is found plainly.
-    let square = runtime.task("square").arg(7u64).submit_now::<u64>(&runtime)?;
+    let square = runtime
+        .task("square")
+        .arg(7u64)
+        .submit_now::<u64>(&runtime)?;
     assert_eq!(within(SHORT, "square", square.get()).await?, 49);
 
     // A native function still never shares a name with a component's.

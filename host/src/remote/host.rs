@@ -261,15 +261,9 @@ impl ActorHost {
             Some(module) => format!("{module}/{}", request.class),
             None => request.class.clone(),
         };
-        let handle = crate::actor_impl::create(
-            inner,
-            &class,
-            args,
-            options.clone(),
-            None,
-            Vec::new(),
-        )
-        .await?;
+        let handle =
+            crate::actor_impl::create(inner, &class, args, options.clone(), None, Vec::new())
+                .await?;
         if self.keep(&handle)
             && let Some(store) = &inner.snapshots
             && let Some(module) = crate::actor_impl::snapshot_module(&handle)

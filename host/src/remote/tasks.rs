@@ -233,7 +233,7 @@ pub async fn run_request(runtime: &Runtime, request: TaskRequest) -> Result<Wire
         .into_iter()
         .map(|arg| TaskArg::Value(arg.into_value()))
         .collect();
-    let slot = inner.submit_slot(&qualified, None, args, options, false, None, Vec::new())?;
+    let slot = inner.submit_slot(&qualified, args, options, false, None, Vec::new())?;
     let value = slot.get_value().await?;
     WireValue::from_value(&value, &what)
 }

@@ -355,9 +355,7 @@ impl From<WireError> for RayError {
                 limit: usize::try_from(limit).unwrap_or(usize::MAX),
             },
             WireError::FunctionNotFound(name) => RayError::FunctionNotFound(name),
-            WireError::AmbiguousName { name, modules } => {
-                RayError::AmbiguousName { name, modules }
-            }
+            WireError::AmbiguousName { name, modules } => RayError::AmbiguousName { name, modules },
             WireError::BadArguments { function, message } => {
                 RayError::BadArguments { function, message }
             }
