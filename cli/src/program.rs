@@ -232,7 +232,9 @@ pub enum Command {
         /// A .wasm component, a guest crate directory, or a Python or JavaScript program
         /// directory.
         program: PathBuf,
-        /// The function's name (as `rustyray inspect` lists it).
+        /// The function's name (as `rustyray inspect` lists it): the program's own if it
+        /// has one; `MODULE/NAME` names a loaded module's (MODULE: its file stem or a
+        /// SHA-256 prefix), needed when several loaded modules define the name.
         function: String,
         /// The arguments, a JSON array.
         #[arg(default_value = "[]")]
