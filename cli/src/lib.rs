@@ -378,9 +378,30 @@ enum SummaryWhat {
     Actors,
 }
 
+impl Top {
+    /// Whether it is a client of a node that prints what it was told and ends (not a
+    /// node, a cluster, or a program run here).
+    fn is_client(&self) -> bool {
+        !matches!(self, Top::Core(_) | Top::Start(_) | Top::Cluster { .. })
+    }
+}
+
+/// A client's output piped into `head` (or anything that stops reading) ends it quietly,
+/// as a Unix tool does, instead of a panic on the failed print: the default action of
+/// SIGPIPE, which Rust's runtime sets to ignored.
+fn quiet_on_a_closed_pipe() {
+    // SAFETY: signal(2) with the default action, before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Parses the process's arguments and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.command.is_client() {
+        quiet_on_a_closed_pipe();
+    }
     let result = match cli.command {
         Top::Core(command) => {
             return match tokio::runtime::Builder::new_current_thread()

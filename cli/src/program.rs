@@ -525,9 +525,24 @@ async fn run(cli: Cli) -> rustyray::Result<ExitCode> {
             let mut argv = vec![program.display().to_string()];
             argv.extend(args);
             let stdin = if stdin { Stdin::Inherit } else { Stdin::Closed };
-            let status = runtime
-                .run_main_with(&info.source_name, &argv, stdin)
-                .await?;
+            // SIGTERM (how a node stops a job, and how it stops itself) stops the
+            // program gracefully: its running tasks get a moment, its actors' `on_stop`
+            // run, and the timeline and state are written; then it exits failed.
+            let mut terminate =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .map_err(|err| rustyray::RayError::io("listening for SIGTERM", err))?;
+            let status = tokio::select! {
+                status = runtime.run_main_with(&info.source_name, &argv, stdin) => status?,
+                _ = terminate.recv() => {
+                    eprintln!(
+                        "rustyray: SIGTERM: stopping (running tasks are cancelled after {} ms; \
+                         actors' on_stop run)",
+                        TERM_GRACE.as_millis()
+                    );
+                    runtime.shutdown_with_deadline(TERM_GRACE).await?;
+                    1
+                }
+            };
             runtime.shutdown().await?;
             if let Some(timeline) = timeline {
                 timeline.finish()?;
@@ -641,6 +656,10 @@ async fn run(cli: Cli) -> rustyray::Result<ExitCode> {
         }
     }
 }
+
+/// How long a program stopped by SIGTERM lets its running tasks go on before they are
+/// cancelled (a node gives a stopped job's driver 3 s before SIGKILL).
+const TERM_GRACE: std::time::Duration = std::time::Duration::from_millis(1000);
 
 /// `rustyray call`: one task with JSON arguments, its result printed as JSON.
 async fn call(

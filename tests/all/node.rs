@@ -467,6 +467,11 @@ fn sigterm_stops_running_jobs_and_the_node() {
         .submit("rustyray run fixtures -- spin", Some("spinner"))
         .expect("submit");
     node.wait_for_output(&spinner, "spinning");
+    // A job with an actor, waiting on a task that never ends: its actor's on_stop runs.
+    let holder = node
+        .submit("rustyray run fixtures -- state hold", Some("holder"))
+        .expect("submit");
+    node.wait_for_output(&holder, "state-ready");
     // SAFETY: kill(2) on the child we started.
     unsafe {
         libc::kill(node.child.id() as i32, libc::SIGTERM);
@@ -476,6 +481,9 @@ fn sigterm_stops_running_jobs_and_the_node() {
     drop(node);
     let node = TestNode::start(&data, &[]);
     assert_eq!(node.job("spinner").status, JobStatus::Stopped);
+    assert_eq!(node.job("holder").status, JobStatus::Stopped);
+    let logs = node.logs("holder");
+    assert!(logs.contains("probe stopped at 5"), "{logs}");
 }
 
 /// Debian's chromium (`.ci/run` installs it), or `RUSTYRAY_CHROMIUM`.
@@ -903,4 +911,22 @@ fn metrics_have_tasks_actors_restarts_objects_instances_and_jobs() {
     // The node's own.
     assert!(value("rustyray_node_resident_bytes") > 0.0);
     assert_eq!(value("rustyray_modules"), 1.0);
+
+    // A listing piped into something that stops reading (`| head -1`) ends quietly, as
+    // a Unix tool does: no panic about a broken pipe.
+    let mut child = Command::new(BIN)
+        .args(["list", "tasks", "--json", "--limit", "10000"])
+        .env("RUSTYRAY_ADDRESS", &node.address)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running rustyray list");
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(&mut child.stdout.take().expect("stdout"), &mut first)
+        .expect("a first byte");
+    let out = child.wait_with_output().expect("it ends");
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(first[0], b'[');
 }
