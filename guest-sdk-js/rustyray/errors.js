@@ -60,6 +60,11 @@ export class InvalidModuleError extends RayError {}
 /// The actor is gone (trapped with no restarts left, killed, stopped): why.
 export class ActorDiedError extends RayError {}
 
+/// An option or argument out of range, refused before anything ran (Ray's `ValueError`):
+/// `wait` with duplicate references or `numReturns` out of range, an empty actor name,
+/// `getIfExists` without a name, `maxTaskRetries` without `maxRestarts`, ...
+export class InvalidArgumentError extends RayError {}
+
 /// The runtime refused the work (shutting down, object store full, ...).
 export class RaySystemError extends RayError {}
 

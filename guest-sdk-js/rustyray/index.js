@@ -31,6 +31,7 @@ export {
   BadArgumentsError,
   InvalidModuleError,
   ActorDiedError,
+  InvalidArgumentError,
   RaySystemError,
   LimitExceededError,
   PendingCallsLimitExceededError,
@@ -166,20 +167,41 @@ function describe(value) {
   return `a ${(value.constructor && value.constructor.name) || "object"}`;
 }
 
+function idKey(ref) {
+  return ref.id().join(":");
+}
+
 function waitOrThrow(refs, timeout) {
-  const [ready] = wait(refs, { numReturns: refs.length, timeout });
-  if (ready.length < refs.length) throw new errors.GetTimeoutError(`get timed out after ${timeout} s`);
+  // Every distinct object (a list given to `get` may name one twice, which `wait`
+  // refuses as Ray's does).
+  const unique = [...new Map(refs.map((ref) => [idKey(ref), ref])).values()];
+  if (!unique.length) return;
+  const ready = wit.wait(
+    unique.map((ref) => ref._handle),
+    unique.length,
+    seconds(timeout, "timeout"),
+  );
+  if (ready.length < unique.length) throw new errors.GetTimeoutError(`get timed out after ${timeout} s`);
 }
 
 /// Waits until `numReturns` (default 1) of `refs` are ready or `timeout` seconds pass;
-/// returns `[ready, notReady]`, each in the order given (as Ray's `wait`).
+/// returns `[ready, notReady]`, each in the order given (as Ray's `wait`). As Ray's: an
+/// empty array gives `[[], []]`; the same object twice, or `numReturns` below 1 or above
+/// `refs.length`, throws InvalidArgumentError.
 export function wait(refs, { numReturns = 1, timeout } = {}) {
+  if (refs instanceof ObjectRef) throw new TypeError("wait() takes an array of ObjectRefs, got a single ObjectRef: wait([ref])");
   refs = Array.from(refs);
   for (const ref of refs) {
     if (!(ref instanceof ObjectRef)) throw new TypeError(`wait() takes ObjectRefs, got ${describe(ref)}`);
   }
-  if (!Number.isInteger(numReturns) || numReturns < 0 || numReturns > refs.length) {
-    throw new RangeError(`numReturns must be between 0 and ${refs.length}, got ${numReturns}`);
+  if (!refs.length) return [[], []];
+  if (new Set(refs.map(idKey)).size !== refs.length) {
+    throw new errors.InvalidArgumentError("wait requires an array of unique object references: an object appears twice");
+  }
+  if (!Number.isInteger(numReturns) || numReturns < 1 || numReturns > refs.length) {
+    throw new errors.InvalidArgumentError(
+      `numReturns must be between 1 and the number of objects (${refs.length}), not ${String(numReturns)}`,
+    );
   }
   const indexes = new Set(
     wit.wait(
@@ -262,7 +284,25 @@ class Params {
 
 // --- remote functions -----------------------------------------------------------------
 
-const TASK_OPTIONS = ["timeout", "maxRetries", "retryExceptions"];
+const TASK_OPTIONS = ["timeout", "maxRetries", "retryExceptions", "numReturns"];
+
+/// Ray's `num_returns`: an integer >= 0 (Ray's generators, "dynamic"/"streaming", are
+/// not there).
+function numReturnsOf(value) {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new errors.InvalidArgumentError(
+      `numReturns must be an integer >= 0 (generators, "dynamic"/"streaming", are not supported), not ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/// What `.remote()` gives for `numReturns` objects, as Ray's: the ObjectRef for 1,
+/// undefined for 0, else an array of them.
+function returned(handles, numReturns) {
+  if (numReturns === 0) return undefined;
+  return handles.map((handle) => new ObjectRef(handle));
+}
 
 function checkOptions(given, allowed, what) {
   const unknown = Object.keys(given || {}).filter((key) => !allowed.includes(key));
@@ -293,8 +333,10 @@ function makeRemote(fn, name, options, params) {
 }
 
 /// A copy with task options: `timeout` (seconds; the task fails with TaskTimeoutError
-/// past it), `maxRetries` (runs after a crash; default 3), `retryExceptions` (retry
-/// thrown errors too; an array of error classes retries those only).
+/// past it), `maxRetries` (runs after a crash; default 3; -1: no bound),
+/// `retryExceptions` (retry thrown errors too; an array of error classes retries those
+/// only), `numReturns` (the result, an array of that many values, becomes that many
+/// objects: `.remote()` gives an array of ObjectRefs, or undefined for 0).
 RemoteFunction.prototype.options = function (options = {}) {
   checkOptions(options, TASK_OPTIONS, "task");
   return makeRemote(this._fn, this._name, { ...this._options, ...options }, this._params);
@@ -322,13 +364,14 @@ RemoteFunction.prototype.remote = function (...callArgs) {
   const why = this._params.check(callArgs.length);
   if (why) throw new errors.BadArgumentsError(why);
   const o = this._options;
-  const retries = o.maxRetries;
-  if (retries != null && !(Number.isInteger(retries) && retries >= 0)) {
-    throw new RangeError(`maxRetries must be an integer >= 0, got ${retries}`);
-  }
   const [retry, retryTypes] = retryExceptions(o.retryExceptions);
-  const handle = wit.submit(this._name, lower(callArgs), seconds(o.timeout, "timeout"), retries, retry, retryTypes);
-  return new ObjectRef(handle);
+  const numReturns = numReturnsOf(o.numReturns ?? 1);
+  const timeoutMs = seconds(o.timeout, "timeout");
+  if (numReturns === 1) {
+    return new ObjectRef(wit.submit(this._name, lower(callArgs), timeoutMs, o.maxRetries, retry, retryTypes));
+  }
+  const handles = wit.submitReturns(this._name, lower(callArgs), numReturns, timeoutMs, o.maxRetries, retry, retryTypes);
+  return returned(handles, numReturns);
 };
 
 RemoteFunction.prototype.toString = function () {
@@ -352,6 +395,7 @@ export function remote(first, second, third) {
   if (typeof fn !== "function") throw new TypeError(`rustyray.remote takes a function, got ${describe(fn)}`);
   if (/^class[\s{]/.test(Function.prototype.toString.call(fn))) return actor(fn, options);
   checkOptions(options, ["name", ...TASK_OPTIONS], "task");
+  if (options.numReturns !== undefined) numReturnsOf(options.numReturns);
   const { name = fn.name, ...taskOptions } = options;
   if (!name) {
     throw new TypeError(
@@ -393,6 +437,20 @@ const ACTOR_OPTIONS = [
   "maxPendingCalls",
   "lifetime",
 ];
+
+/// Ray's own checks of actor options, before anything reaches the host.
+function checkActorOptions(o) {
+  if (o.name != null && typeof o.name !== "string") throw new TypeError(`name must be a string, got ${describe(o.name)}`);
+  if (o.name === "") throw new errors.InvalidArgumentError("an actor name cannot be empty");
+  if (o.name == null && o.getIfExists) {
+    throw new errors.InvalidArgumentError("getIfExists needs a name: it returns the actor of that name");
+  }
+  if (![undefined, null, 0].includes(o.maxTaskRetries) && [undefined, null, 0].includes(o.maxRestarts)) {
+    throw new errors.InvalidArgumentError(
+      "maxTaskRetries cannot be set without maxRestarts: calls are retried on a restarted actor",
+    );
+  }
+}
 const NOT_METHODS = new Set(["constructor", "onStop", "getState", "setState"]);
 
 /// The remote methods of a class: its (and its bases') methods, but for `constructor`,
@@ -413,11 +471,13 @@ function methodsOf(cls) {
 /// (its own sandboxed instance) and returns an ActorHandle; `new Cls.cls(...)` is still a
 /// plain local object.
 export class ActorClass {
-  constructor(cls, name, snapshot, options, specs) {
+  constructor(cls, name, snapshot, options, specs, numReturns = {}) {
     this.cls = cls;
     this._name = name;
     this._snapshot = snapshot;
     this._options = options;
+    // method -> its numReturns (`rustyray.actor(cls, {numReturns: {pair: 2}})`).
+    this._numReturns = numReturns;
     // [constructor Params, Map(method -> Params)]; null for a class of another component.
     this._specs = specs !== undefined ? specs : cls ? [new Params(name, cls), methodsOf(cls)] : null;
   }
@@ -434,11 +494,20 @@ export class ActorClass {
     if (![undefined, null, "detached", "non_detached"].includes(options.lifetime)) {
       throw new RangeError('lifetime must be "detached", "non_detached" or null (as in Ray)');
     }
-    return new ActorClass(this.cls, this._name, this._snapshot, { ...this._options, ...options }, this._specs);
+    return new ActorClass(
+      this.cls,
+      this._name,
+      this._snapshot,
+      { ...this._options, ...options },
+      this._specs,
+      this._numReturns,
+    );
   }
 
-  /// Creates the actor (its constructor runs before this returns).
+  /// Creates the actor (its constructor runs before this returns). Options out of range
+  /// throw InvalidArgumentError.
   remote(...callArgs) {
+    checkActorOptions(this._options);
     if (this._specs) {
       const why = this._specs[0].check(callArgs.length);
       if (why) throw new errors.BadArgumentsError(why);
@@ -457,12 +526,16 @@ export class ActorClass {
 /// runs on a graceful stop. The snapshot is `getState()` (default: the object's own
 /// enumerable properties), MessagePack-encoded, restored through `setState(state)` when
 /// defined (else assigned to a new object of the class, without its constructor).
-export function actor(cls, { name, snapshot = false } = {}) {
+/// `numReturns: {method: k}` is Ray's `@ray.method(num_returns=k)`: that method's result,
+/// an array of k values, becomes k objects.
+export function actor(cls, { name, snapshot = false, numReturns = {} } = {}) {
   if (typeof cls !== "function") throw new TypeError(`rustyray.actor takes a class, got ${describe(cls)}`);
   const className = name || cls.name;
   if (!className) throw new TypeError("an actor class needs a name: rustyray.actor(cls, {name})");
   if (ACTORS.has(className)) throw new Error(`two actor classes are named ${JSON.stringify(className)}`);
-  const actorClass = new ActorClass(cls, className, Boolean(snapshot), {});
+  const counts = {};
+  for (const [method, k] of Object.entries(numReturns || {})) counts[method] = numReturnsOf(k);
+  const actorClass = new ActorClass(cls, className, Boolean(snapshot), {}, undefined, counts);
   ACTORS.set(className, actorClass);
   return actorClass;
 }
@@ -476,9 +549,23 @@ export function actorClass(name) {
 /// `handle.method`: `.remote(...args)` calls it (an ObjectRef), `.tell(...args)` sends it
 /// and forgets the result.
 export class ActorMethod {
-  constructor(actorHandle, method) {
+  constructor(actorHandle, method, numReturns = null) {
     this._actor = actorHandle;
     this._method = method;
+    this._numReturns = numReturns;
+  }
+
+  /// A copy with call options: `numReturns` (the result, an array of that many values,
+  /// becomes that many objects).
+  options(options = {}) {
+    checkOptions(options, ["numReturns"], "actor method");
+    return new ActorMethod(this._actor, this._method, numReturnsOf(options.numReturns ?? 1));
+  }
+
+  _count() {
+    if (this._numReturns !== null) return this._numReturns;
+    const cls = ACTORS.get(this._actor._class);
+    return (cls && cls._numReturns[this._method]) ?? 1;
   }
 
   _check(callArgs) {
@@ -490,7 +577,10 @@ export class ActorMethod {
   }
 
   remote(...callArgs) {
-    return new ObjectRef(wit.callMethod(this._actor._handle, this._method, this._check(callArgs)));
+    const lowered = this._check(callArgs);
+    const numReturns = this._count();
+    if (numReturns === 1) return new ObjectRef(wit.callMethod(this._actor._handle, this._method, lowered));
+    return returned(wit.callMethodReturns(this._actor._handle, this._method, lowered, numReturns), numReturns);
   }
 
   tell(...callArgs) {

@@ -140,6 +140,8 @@ export function toError(err) {
         return new errors.PendingCallsLimitExceededError(v.message, v.limit, v.value);
       }
       return new errors.LimitExceededError(v.message, v.limit, v.value);
+    case "invalid-argument":
+      return new errors.InvalidArgumentError(v);
     case "runtime":
       return new errors.RaySystemError(v);
     case "object-freed": {
@@ -183,14 +185,39 @@ export const read = (handle, offset, len) => bytes(call(objects.read, handle, Bi
 export const wait = (handles, numReady, timeoutMs) =>
   Array.from(objects.wait(handles, numReady, timeoutMs == null ? undefined : BigInt(timeoutMs)));
 
-export function submit(fn, args, timeoutMs, maxRetries, retryExceptions, retryExceptionTypes = []) {
-  const options = {
+/// Ray's -1 for `maxRetries`, `maxRestarts` and `maxTaskRetries`: no bound (the WIT's
+/// u32 maximum, a count never reached).
+export const UNLIMITED = 0xffffffff;
+
+/// A retry or restart count as the host takes it: `fallback` when unset, UNLIMITED for
+/// Ray's -1; anything but -1 or an integer >= 0 is refused, naming it.
+export function count(value, what, fallback) {
+  if (value === undefined || value === null) return fallback;
+  if (value === -1) return UNLIMITED;
+  if (!Number.isInteger(value) || value < 0 || value >= UNLIMITED) {
+    throw new errors.InvalidArgumentError(`${what} must be -1 (no bound) or an integer >= 0, not ${String(value)}`);
+  }
+  return value;
+}
+
+function taskOptions(timeoutMs, maxRetries, retryExceptions, retryExceptionTypes) {
+  return {
     timeoutMs: timeoutMs == null ? undefined : BigInt(timeoutMs),
-    maxRetries: maxRetries == null ? undefined : maxRetries,
+    maxRetries: count(maxRetries, "maxRetries", undefined),
     retryExceptions: Boolean(retryExceptions),
     retryExceptionTypes,
   };
-  return call(tasks.submit, fn, args, options);
+}
+
+export function submit(fn, args, timeoutMs, maxRetries, retryExceptions, retryExceptionTypes = []) {
+  return call(tasks.submit, fn, args, taskOptions(timeoutMs, maxRetries, retryExceptions, retryExceptionTypes));
+}
+
+/// `submit` for a function whose result is a tuple of `numReturns` values: one
+/// object-ref per element.
+export function submitReturns(fn, args, numReturns, timeoutMs, maxRetries, retryExceptions, retryExceptionTypes = []) {
+  const options = taskOptions(timeoutMs, maxRetries, retryExceptions, retryExceptionTypes);
+  return Array.from(call(tasks.submitReturns, fn, args, options, numReturns));
 }
 
 export const cancel = (handle) => tasks.cancel(handle);
@@ -200,7 +227,7 @@ export const cancel = (handle) => tasks.cancel(handle);
 function pendingBound(value) {
   if (value === undefined || value === null || value === -1) return undefined;
   if (!Number.isInteger(value) || value < 1 || value > 0xffffffff) {
-    throw new RangeError(
+    throw new errors.InvalidArgumentError(
       `maxPendingCalls must be -1 (no bound) or a positive integer, not ${String(value)}`,
     );
   }
@@ -211,8 +238,8 @@ export function createActor(className, args, o) {
   const options = {
     name: o.name ?? undefined,
     namespace: o.namespace ?? undefined,
-    maxRestarts: o.maxRestarts ?? 0,
-    maxTaskRetries: o.maxTaskRetries ?? 0,
+    maxRestarts: count(o.maxRestarts, "maxRestarts", 0),
+    maxTaskRetries: count(o.maxTaskRetries, "maxTaskRetries", 0),
     getIfExists: Boolean(o.getIfExists),
     maxPendingCalls: pendingBound(o.maxPendingCalls),
     detached: o.lifetime === "detached",
@@ -223,6 +250,8 @@ export function createActor(className, args, o) {
 export const getNamed = (name, namespace) => actors.getNamed(name, namespace ?? undefined) ?? null;
 export const kill = (handle) => actors.kill(handle);
 export const callMethod = (handle, method, args) => call(() => handle.call(method, args));
+export const callMethodReturns = (handle, method, args, numReturns) =>
+  Array.from(call(() => handle.callReturns(method, args, numReturns)));
 export const tellMethod = (handle, method, args) => call(() => handle.tell(method, args));
 export const reportPanic = (message) => diagnostics.reportPanic(message);
 

@@ -157,20 +157,41 @@ def _timeout_ms(timeout, what):
 
 
 def _wait_or_raise(refs, timeout):
-    ready, _ = wait(refs, num_returns=len(refs), timeout=timeout)
-    if len(ready) < len(refs):
+    # Every distinct object (a list given to ``get`` may name one twice, which ``wait``
+    # refuses as Ray's does).
+    unique = list({ref.id(): ref for ref in refs}.values())
+    if not unique:
+        return
+    indexes = _runtime().wait([ref._handle for ref in unique], len(unique), _timeout_ms(timeout, "timeout"))
+    if len(indexes) < len(unique):
         raise _errors.GetTimeoutError(f"get timed out after {timeout} s")
 
 
 def wait(refs, num_returns=1, timeout=None):
     """Waits until ``num_returns`` of ``refs`` are ready or ``timeout`` seconds pass;
-    returns ``(ready, not_ready)``, each in the order given (as Ray's ``wait``)."""
+    returns ``(ready, not_ready)``, each in the order given (as Ray's ``wait``).
+
+    As Ray's: an empty list gives ``([], [])``; the same object twice, or
+    ``num_returns`` below 1 or above ``len(refs)``, raises ``InvalidArgumentError`` (a
+    ``ValueError``)."""
+    if isinstance(refs, ObjectRef):
+        raise TypeError("wait() takes a list of ObjectRefs, got a single ObjectRef: wait([ref])")
     refs = list(refs)
     for ref in refs:
         if not isinstance(ref, ObjectRef):
             raise TypeError(f"wait() takes ObjectRefs, got a {type(ref).__name__}")
-    if not 0 <= num_returns <= len(refs):
-        raise ValueError(f"num_returns must be between 0 and {len(refs)}, got {num_returns}")
+    if not refs:
+        return [], []
+    if len({ref.id() for ref in refs}) != len(refs):
+        raise _errors.InvalidArgumentError(
+            "wait requires a list of unique object references: an object appears twice"
+        )
+    if isinstance(num_returns, bool) or not isinstance(num_returns, int):
+        raise TypeError(f"num_returns must be an int, got a {type(num_returns).__name__}")
+    if not 1 <= num_returns <= len(refs):
+        raise _errors.InvalidArgumentError(
+            f"num_returns must be between 1 and the number of objects ({len(refs)}), not {num_returns}"
+        )
     indexes = set(
         _runtime().wait([ref._handle for ref in refs], num_returns, _timeout_ms(timeout, "timeout"))
     )
@@ -194,7 +215,27 @@ def args():
 
 # --- remote functions ---------------------------------------------------------------
 
-_TASK_OPTIONS = ("timeout", "max_retries", "retry_exceptions", "name")
+_TASK_OPTIONS = ("timeout", "max_retries", "retry_exceptions", "num_returns", "name")
+
+
+def _num_returns(value):
+    """Ray's ``num_returns``: an int >= 0 (``"dynamic"`` and ``"streaming"``, Ray's
+    generators, are not there)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _errors.InvalidArgumentError(
+            f"num_returns must be an int >= 0 (generators, \"dynamic\"/\"streaming\", are "
+            f"not supported), not {value!r}"
+        )
+    return value
+
+
+def _returned(handles, num_returns):
+    """What ``.remote()`` gives for ``num_returns`` objects, as Ray's: the ``ObjectRef``
+    for 1, ``None`` for 0, else a list of them."""
+    refs = [ObjectRef(handle) for handle in handles]
+    if num_returns == 0:
+        return None
+    return refs
 
 
 def _check_options(given, allowed, what):
@@ -323,10 +364,12 @@ class RemoteFunction:
 
     def options(self, **options):
         """A copy with task options (Ray's): ``timeout`` (seconds; the task fails with
-        ``TaskTimeoutError`` past it), ``max_retries`` (runs after a crash; default 3),
-        ``retry_exceptions`` (retry raised exceptions too; a list of exception classes
-        retries those only)."""
-        _check_options(options, ("timeout", "max_retries", "retry_exceptions"), "task")
+        ``TaskTimeoutError`` past it), ``max_retries`` (runs after a crash; default 3;
+        -1: no bound), ``retry_exceptions`` (retry raised exceptions too; a list of
+        exception classes retries those only), ``num_returns`` (the result, a tuple of
+        that many values, becomes that many objects: ``.remote()`` gives a list of
+        ``ObjectRef``s, or ``None`` for 0)."""
+        _check_options(options, ("timeout", "max_retries", "retry_exceptions", "num_returns"), "task")
         merged = dict(self._options)
         merged.update(options)
         return RemoteFunction(self._fn, self._name, merged, self._params)
@@ -339,11 +382,15 @@ class RemoteFunction:
         o = self._options
         timeout_ms = _timeout_ms(o.get("timeout"), "timeout")
         retries = o.get("max_retries")
-        if retries is not None and (not isinstance(retries, int) or retries < 0):
-            raise ValueError(f"max_retries must be an int >= 0, got {retries!r}")
         retry, retry_types = _retry_exceptions(o.get("retry_exceptions", False))
-        handle = _runtime().submit(self._name, _lower(positional), timeout_ms, retries, retry, retry_types)
-        return ObjectRef(handle)
+        num_returns = _num_returns(o.get("num_returns", 1))
+        w = _runtime()
+        if num_returns == 1:
+            return ObjectRef(w.submit(self._name, _lower(positional), timeout_ms, retries, retry, retry_types))
+        handles = w.submit_returns(
+            self._name, _lower(positional), num_returns, timeout_ms, retries, retry, retry_types
+        )
+        return _returned(handles, num_returns)
 
     def __repr__(self):
         return f"<rustyray remote function {self._name}>"
@@ -352,12 +399,15 @@ class RemoteFunction:
 def remote(fn=None, **options):
     """Makes a function a task (``@rustyray.remote``) or, on a class, an actor class
     (as Ray's ``@ray.remote``). Options: ``name`` (the task's name; default the
-    function's), ``timeout`` (seconds), ``max_retries``, ``retry_exceptions``."""
+    function's), ``timeout`` (seconds), ``max_retries`` (-1: no bound),
+    ``retry_exceptions``, ``num_returns``."""
 
     def wrap(target):
         if inspect.isclass(target):
             return actor(target, **options)
         _check_options(options, _TASK_OPTIONS, "task")
+        if "num_returns" in options:
+            _num_returns(options["num_returns"])
         opts = dict(options)
         name = opts.pop("name", None) or target.__name__
         if name in FUNCTIONS:
@@ -409,6 +459,23 @@ def _methods(cls):
     }
 
 
+def _check_actor_options(options):
+    """Ray's own checks of actor options, before anything reaches the host."""
+    name = options.get("name")
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a str, got a {type(name).__name__}")
+    if name == "":
+        raise _errors.InvalidArgumentError("an actor name cannot be empty")
+    if name is None and options.get("get_if_exists"):
+        raise _errors.InvalidArgumentError("get_if_exists needs a name: it returns the actor of that name")
+    retries = options.get("max_task_retries")
+    if retries not in (None, 0) and options.get("max_restarts") in (None, 0):
+        raise _errors.InvalidArgumentError(
+            "max_task_retries cannot be set without max_restarts: calls are retried on a "
+            "restarted actor"
+        )
+
+
 class ActorClass:
     """A class made an actor by ``@rustyray.actor``: ``Cls.remote(*args)`` creates one
     (its own sandboxed instance) and returns an ``ActorHandle``; ``Cls(*args)`` is still a
@@ -427,6 +494,9 @@ class ActorClass:
             )
         # (constructor's Params, {method: Params}); None for a class of another component.
         self._specs = specs
+        # The methods themselves (for ``@rustyray.method`` options); none for a class of
+        # another component.
+        self._methods = _methods(cls) if cls is not None else {}
         if cls is not None:
             self.__doc__ = cls.__doc__
             self.__name__ = name
@@ -449,7 +519,9 @@ class ActorClass:
         return ActorClass(self._cls, self._name, self._snapshot, merged, self._specs)
 
     def remote(self, *args, **kwargs):
-        """Creates the actor (its constructor runs before this returns)."""
+        """Creates the actor (its constructor runs before this returns). Options out of
+        range raise ``InvalidArgumentError`` (a ``ValueError``, as Ray's)."""
+        _check_actor_options(self._options)
         if self._specs is None:
             if kwargs:
                 raise TypeError(f"{self._name}: a class of another component takes positional arguments only")
@@ -491,15 +563,44 @@ def actor_class(name):
     return ActorClass(None, name, False, {})
 
 
+def method(*, num_returns=1):
+    """Ray's ``@ray.method(num_returns=k)`` on an actor's method: its result, a tuple of
+    ``k`` values, becomes ``k`` objects (``.remote()`` gives a list of ``ObjectRef``s, or
+    ``None`` for 0). ``handle.m.options(num_returns=k)`` says it per call."""
+    _num_returns(num_returns)
+
+    def wrap(fn):
+        if not callable(fn):
+            raise TypeError("@rustyray.method goes on a method")
+        fn.__rustyray_num_returns__ = num_returns
+        return fn
+
+    return wrap
+
+
 class ActorMethod:
     """``handle.method``: ``.remote(*args)`` calls it (an ``ObjectRef``), ``.tell(*args)``
     sends it and forgets the result."""
 
-    __slots__ = ("_actor", "_method")
+    __slots__ = ("_actor", "_method", "_num_returns")
 
-    def __init__(self, actor_handle, method):
+    def __init__(self, actor_handle, method, num_returns=None):
         self._actor = actor_handle
         self._method = method
+        self._num_returns = num_returns
+
+    def options(self, **options):
+        """A copy with call options: ``num_returns`` (as ``@rustyray.method``)."""
+        _check_options(options, ("num_returns",), "actor method")
+        num_returns = _num_returns(options.get("num_returns", 1))
+        return ActorMethod(self._actor, self._method, num_returns)
+
+    def _count(self):
+        if self._num_returns is not None:
+            return self._num_returns
+        cls = ACTORS.get(self._actor._class)
+        fn = cls._methods.get(self._method) if cls is not None else None
+        return getattr(fn, "__rustyray_num_returns__", 1)
 
     def _args(self, args, kwargs):
         cls = ACTORS.get(self._actor._class)
@@ -511,8 +612,12 @@ class ActorMethod:
         return params.positional(args, kwargs, skip_self=True)
 
     def remote(self, *args, **kwargs):
-        handle = _runtime().call(self._actor._handle, self._method, _lower(self._args(args, kwargs)))
-        return ObjectRef(handle)
+        lowered = _lower(self._args(args, kwargs))
+        num_returns = self._count()
+        if num_returns == 1:
+            return ObjectRef(_runtime().call(self._actor._handle, self._method, lowered))
+        handles = _runtime().call_returns(self._actor._handle, self._method, lowered, num_returns)
+        return _returned(handles, num_returns)
 
     def tell(self, *args, **kwargs):
         _runtime().tell(self._actor._handle, self._method, _lower(self._args(args, kwargs)))

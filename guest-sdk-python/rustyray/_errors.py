@@ -80,6 +80,13 @@ class ActorDiedError(RayError):
     """The actor is gone (trapped with no restarts left, killed, stopped): why."""
 
 
+class InvalidArgumentError(RayError, ValueError):
+    """An option or argument out of range, refused before anything ran: Ray raises
+    ``ValueError`` for these (so ``except ValueError`` works here too): ``wait`` with
+    duplicate references or ``num_returns`` out of range, an empty actor name,
+    ``get_if_exists`` without a name, ``max_task_retries`` without ``max_restarts``, ..."""
+
+
 class RaySystemError(RayError):
     """The runtime refused the work (shutting down, object store full, ...)."""
 

@@ -158,6 +158,8 @@ def to_exception(err):
         if info.limit == "max_pending_calls":
             return _errors.PendingCallsLimitExceededError(info.message, info.limit, info.value)
         return _errors.LimitExceededError(info.message, info.limit, info.value)
+    if isinstance(err, t.TaskError_InvalidArgument):
+        return _errors.InvalidArgumentError(err.value)
     if isinstance(err, t.TaskError_Runtime):
         return _errors.RaySystemError(err.value)
     if isinstance(err, t.TaskError_ObjectFreed):
@@ -202,14 +204,45 @@ def wait(handles, num_ready, timeout_ms):
     return _objects.wait(handles, num_ready, timeout_ms)
 
 
-def submit(function, args, timeout_ms, max_retries, retry_exceptions, retry_exception_types=()):
-    options = _types.TaskOptions(
+# Ray's ``-1`` for ``max_retries``, ``max_restarts`` and ``max_task_retries``: no bound
+# (the WIT's u32 maximum, a count never reached).
+UNLIMITED = (1 << 32) - 1
+
+
+def count(value, what, default):
+    """A retry or restart count as the host takes it: ``default`` for ``None``,
+    ``UNLIMITED`` for Ray's ``-1``; anything but -1 or an integer >= 0 is refused,
+    naming it (``InvalidArgumentError``, a ``ValueError`` as Ray's)."""
+    if value is None:
+        return default
+    if value == -1 and not isinstance(value, bool):
+        return UNLIMITED
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < UNLIMITED:
+        raise _errors.InvalidArgumentError(
+            f"{what} must be -1 (no bound) or an integer >= 0, not {value!r}"
+        )
+    return value
+
+
+def _task_options(timeout_ms, max_retries, retry_exceptions, retry_exception_types):
+    return _types.TaskOptions(
         timeout_ms=timeout_ms,
-        max_retries=max_retries,
+        max_retries=count(max_retries, "max_retries", None),
         retry_exceptions=retry_exceptions,
         retry_exception_types=list(retry_exception_types),
     )
+
+
+def submit(function, args, timeout_ms, max_retries, retry_exceptions, retry_exception_types=()):
+    options = _task_options(timeout_ms, max_retries, retry_exceptions, retry_exception_types)
     return _call(_tasks.submit, function, args, options)
+
+
+def submit_returns(function, args, num_returns, timeout_ms, max_retries, retry_exceptions, retry_exception_types=()):
+    """``submit`` for a function whose result is a tuple of ``num_returns`` values: one
+    ``object-ref`` per element."""
+    options = _task_options(timeout_ms, max_retries, retry_exceptions, retry_exception_types)
+    return _call(_tasks.submit_returns, function, args, options, num_returns)
 
 
 def cancel(handle):
@@ -220,8 +253,8 @@ def create_actor(class_name, args, options):
     options = _types.ActorOptions(
         name=options.get("name"),
         namespace=options.get("namespace"),
-        max_restarts=int(options.get("max_restarts", 0)),
-        max_task_retries=int(options.get("max_task_retries", 0)),
+        max_restarts=count(options.get("max_restarts"), "max_restarts", 0),
+        max_task_retries=count(options.get("max_task_retries"), "max_task_retries", 0),
         get_if_exists=bool(options.get("get_if_exists", False)),
         # Ray's -1 (and None) mean no bound.
         max_pending_calls=_pending_bound(options.get("max_pending_calls")),
@@ -236,7 +269,9 @@ def _pending_bound(value):
     if value is None or value == -1:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value >= 1 << 32:
-        raise ValueError(f"max_pending_calls must be -1 (no bound) or a positive integer, not {value!r}")
+        raise _errors.InvalidArgumentError(
+            f"max_pending_calls must be -1 (no bound) or a positive integer, not {value!r}"
+        )
     return value
 
 
@@ -277,11 +312,16 @@ def kill(handle):
 
 
 def call(handle, method, args):
-    return handle.call(method, args)
+    return _call(handle.call, method, args)
+
+
+def call_returns(handle, method, args, num_returns):
+    """``call`` for a method whose result is a tuple of ``num_returns`` values."""
+    return _call(handle.call_returns, method, args, num_returns)
 
 
 def tell(handle, method, args):
-    handle.tell(method, args)
+    _call(handle.tell, method, args)
 
 
 def report_panic(message):

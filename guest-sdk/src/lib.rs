@@ -150,7 +150,7 @@ pub use error::{ApplicationError, RAY_ERROR_TYPE, RayError};
 pub use function::{Function, function};
 pub use id::Id;
 pub use object_ref::{AnyObjectRef, Arg, IntoArg, LoweredArg, ObjectRef, arg, arg_object, arg_ref};
-pub use options::{ActorOptions, TaskOptions};
+pub use options::{ActorOptions, TaskOptions, UNLIMITED};
 pub use runtime::{
     MAX_NUM_RETURNS, args, cancel, exit_actor, free, get, get_all, put, wait, wait_indexes,
 };
@@ -177,7 +177,7 @@ pub mod __private {
     pub use crate::error::RayError;
     pub use crate::executor::block_on;
     pub use crate::object_ref::{Arg, IntoArg, LoweredArg, ObjectRef, lower};
-    pub use crate::options::{ActorOptions, TaskOptions};
+    pub use crate::options::{ActorOptions, TaskOptions, UNLIMITED};
     pub use crate::registry::{
         EXIT_NO_MAIN, EXIT_SEVERAL_MAINS, MainFunction, RemoteFunction, describe, has_main, invoke,
         run_main,

@@ -6,6 +6,13 @@ use std::time::Duration;
 
 use crate::sys::SysActorOptions;
 
+/// Ray's `-1` for a count of retries or restarts: no bound.
+/// [`TaskOptions::max_retries`], [`ActorOptions::max_restarts`] and
+/// [`ActorOptions::max_task_retries`] take it (`.max_retries(rustyray::UNLIMITED)` is Ray's
+/// `max_retries=-1`). It is `u32::MAX`: the count at which a retry would stop is never
+/// reached in practice.
+pub const UNLIMITED: u32 = u32::MAX;
+
 /// Options for one task submission. Build with [`TaskOptions::new`] and chain setters.
 ///
 /// ```
@@ -39,8 +46,10 @@ impl TaskOptions {
 
     /// Runs the task again up to `retries` times after a system failure — a trap: a panic
     /// or a wasm fault, which loses the instance — and, with
-    /// [`retry_exceptions`](Self::retry_exceptions), after an `Err`. Default 3, as in Ray.
-    /// A cancelled or timed-out task is never retried. Each run is a fresh instance, so what
+    /// [`retry_exceptions`](Self::retry_exceptions), after an `Err`. Default 3, as in Ray;
+    /// [`UNLIMITED`](crate::UNLIMITED) is Ray's `-1`, retries with no bound (a task that
+    /// traps every time then runs until it is cancelled). A cancelled or timed-out task
+    /// is never retried. Each run is a fresh instance, so what
     /// a task does outside itself happens at least once, possibly more.
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.max_retries = Some(retries);
@@ -153,14 +162,16 @@ impl ActorOptions {
 
     /// How many times the actor is restarted after a trap (a panic) before it is dead for
     /// good. A restarted actor runs its constructor again with the same arguments, or, for a
-    /// `#[rustyray::actor(snapshot)]` class, comes back from its last snapshot. Default 0.
+    /// `#[rustyray::actor(snapshot)]` class, comes back from its last snapshot. Default 0;
+    /// [`UNLIMITED`](crate::UNLIMITED) is Ray's `-1`, restarts with no bound.
     pub fn max_restarts(mut self, restarts: u32) -> Self {
         self.max_restarts = restarts;
         self
     }
 
     /// How many times a call queued behind a crash is retried on the restarted actor.
-    /// Default 0: such calls fail.
+    /// Default 0: such calls fail; [`UNLIMITED`](crate::UNLIMITED) is Ray's `-1`, retries
+    /// with no bound (within `max_restarts`, which must then be set too).
     pub fn max_task_retries(mut self, retries: u32) -> Self {
         self.max_task_retries = retries;
         self

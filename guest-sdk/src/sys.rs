@@ -310,6 +310,7 @@ mod imp {
                 message: info.message,
             },
             E::ObjectFreed(id) => RayError::ObjectFreed(from_wit_id(id)),
+            E::InvalidArgument(message) => RayError::InvalidArgument(message),
         }
     }
 }

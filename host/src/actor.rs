@@ -1706,7 +1706,11 @@ impl Mailbox {
                                 output,
                                 &format!(
                                     "it trapped during this call (restarted, {restarts} of {} restarts used): {cause}",
-                                    self.options.max_restarts
+                                    if self.options.max_restarts == crate::task_impl::UNLIMITED {
+                                        "unlimited".to_string()
+                                    } else {
+                                        self.options.max_restarts.to_string()
+                                    }
                                 ),
                             );
                             break;

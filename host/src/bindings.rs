@@ -901,6 +901,11 @@ impl From<&crate::error::RayError> for TaskError {
                 TaskError::ActorDied(err.to_string())
             }
             RayError::ObjectFreed(id) => TaskError::ObjectFreed(id.0.into()),
+            // Ray's `ValueError`: an option or argument out of range, typed for every
+            // guest (Rust's `InvalidArgument`, Python's and JS's `InvalidArgumentError`).
+            RayError::InvalidOptions(message) | RayError::InvalidArgument(message) => {
+                TaskError::InvalidArgument(message.clone())
+            }
             RayError::ObjectStoreFull { capacity, .. } => TaskError::LimitExceeded(LimitInfo {
                 limit: "object store".to_string(),
                 value: *capacity as u64,

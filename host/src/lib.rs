@@ -79,7 +79,9 @@ mod wait;
 pub mod task {
     pub use crate::runtime::{AsRuntime, TaskBuilder};
     pub use crate::seed::TaskSystem;
-    pub use crate::task_impl::{DEFAULT_MAX_RETRIES, MAX_RETRY_EXCEPTION_TYPES, TaskOptions};
+    pub use crate::task_impl::{
+        DEFAULT_MAX_RETRIES, MAX_RETRY_EXCEPTION_TYPES, TaskOptions, UNLIMITED,
+    };
 }
 #[path = "task.rs"]
 mod task_impl;
@@ -107,7 +109,7 @@ pub use registry::{FunctionInfo, NativeFunction};
 pub use runtime::{ActorBuilder, AsRuntime, Runtime, RuntimeBuilder, RuntimeStats, TaskBuilder};
 pub use sandbox::{Capabilities, DirAccess, DirGrant, Stdin};
 pub use state::{StateFile, StateSnapshot};
-pub use task_impl::TaskOptions;
+pub use task_impl::{TaskOptions, UNLIMITED};
 pub use timeline::{Timeline, TimelineGuard};
 
 /// The bench's raw-wasmtime floor, which reaches inside the runtime (`rustyray-bench`).

@@ -1088,13 +1088,15 @@ impl ActorBuilder<'_> {
         self
     }
 
-    /// Restarts after a trap (default 0).
+    /// Restarts after a trap (default 0; [`UNLIMITED`](crate::UNLIMITED), Ray's `-1`: no
+    /// bound).
     pub fn max_restarts(mut self, restarts: u32) -> Self {
         self.options.max_restarts = restarts;
         self
     }
 
-    /// Retries of the call that trapped, on the restarted actor (default 0).
+    /// Retries of the call that trapped, on the restarted actor (default 0;
+    /// [`UNLIMITED`](crate::UNLIMITED), Ray's `-1`: no bound).
     pub fn max_task_retries(mut self, retries: u32) -> Self {
         self.options.max_task_retries = retries;
         self
@@ -1294,7 +1296,8 @@ impl TaskBuilder {
 
     /// Runs the task again up to `retries` times after a system failure (a trap), or also
     /// after an application error with [`retry_exceptions`](Self::retry_exceptions)
-    /// (Ray's `max_retries`; default [`DEFAULT_MAX_RETRIES`](crate::task::DEFAULT_MAX_RETRIES)).
+    /// (Ray's `max_retries`; default [`DEFAULT_MAX_RETRIES`](crate::task::DEFAULT_MAX_RETRIES);
+    /// [`UNLIMITED`](crate::UNLIMITED), Ray's `-1`: no bound).
     /// Cancelled and timed-out tasks are never retried.
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.options.max_retries = Some(retries);

@@ -66,6 +66,10 @@ pub const MAX_RETRY_EXCEPTION_TYPES: usize = 64;
 /// Retries after a system failure when a task does not say (Ray's default for tasks).
 pub const DEFAULT_MAX_RETRIES: u32 = 3;
 
+/// Ray's `-1` for `max_retries`, `max_restarts` and `max_task_retries`: no bound
+/// (`u32::MAX`, a count never reached in practice).
+pub const UNLIMITED: u32 = u32::MAX;
+
 impl TaskOptions {
     /// Whether a failed run with `error`, after `retried` retries, runs again.
     fn retries_after(&self, error: &RayError, retried: u32) -> bool {

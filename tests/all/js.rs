@@ -349,3 +349,70 @@ async fn test_actor_deletion_handles_in_flight_in_js() -> Result<()> {
     );
     Ok(())
 }
+
+/// Ray's `test_wait` checks, in JavaScript: `wait` refuses the same object twice and
+/// `numReturns` of 0, -1 or past the array with `InvalidArgumentError`; an empty array
+/// gives `[[], []]`; `get` of an array naming one object twice still answers.
+#[tokio::test]
+async fn test_wait_validation_in_js() -> Result<()> {
+    let refused = "InvalidArgumentError";
+    assert_eq!(
+        js_scenario::<serde_json::Value>("js_wait_validation").await?,
+        serde_json::json!([refused, refused, refused, refused, true, [3, 3], 2])
+    );
+    Ok(())
+}
+
+/// Ray's `test_multiple_return_values` family, in JavaScript: `numReturns: 3` gives
+/// three refs, 1 one ref holding the whole array, 0 `undefined` while the task still
+/// runs; a result of another length fails every ref; `rustyray.actor(cls, {numReturns:
+/// {pair: 2}})` and `handle.m.options({numReturns})` on actor methods; a bad
+/// `numReturns` is refused at the call.
+#[tokio::test]
+async fn test_num_returns_in_js() -> Result<()> {
+    let refused = "InvalidArgumentError";
+    let out = js_scenario::<serde_json::Value>("js_num_returns").await?;
+    assert_eq!(
+        out,
+        serde_json::json!([
+            1,
+            "two",
+            [3],
+            [1, "two", [3]],
+            true,
+            ["BadArgumentsError", "BadArgumentsError"],
+            [10, 11],
+            [10, 10, 10],
+            [10, 11],
+            refused,
+            refused
+        ]),
+        "{out}"
+    );
+    Ok(())
+}
+
+/// Actor options Ray refuses with `ValueError` (an empty name, `getIfExists` without a
+/// name, `maxTaskRetries` without `maxRestarts`, `maxPendingCalls: 0`, a count below -1)
+/// are `InvalidArgumentError` in JavaScript, not `RaySystemError`; a valid actor works.
+#[tokio::test]
+async fn invalid_actor_options_are_typed_in_js() -> Result<()> {
+    let refused = "InvalidArgumentError";
+    assert_eq!(
+        js_scenario::<serde_json::Value>("js_options_refused").await?,
+        serde_json::json!([refused, refused, refused, refused, refused, refused, 6])
+    );
+    Ok(())
+}
+
+/// Ray's `max_retries=-1` (no bound), in JavaScript: a task failing 5 times, retried on
+/// its errors, succeeds on its 6th run; with the default 3 retries it fails after 4
+/// runs (the canary); an actor takes `maxRestarts: -1, maxTaskRetries: -1`.
+#[tokio::test]
+async fn test_unlimited_retries_in_js() -> Result<()> {
+    assert_eq!(
+        js_scenario::<serde_json::Value>("js_unlimited_retries").await?,
+        serde_json::json!([6, "RayTaskError", 4, 2])
+    );
+    Ok(())
+}

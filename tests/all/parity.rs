@@ -914,3 +914,34 @@ async fn test_retry_application_level_error_of_listed_types() -> Result<()> {
 async fn test_num_returns_by_name() -> Result<()> {
     scenario("test_num_returns_by_name").await
 }
+
+/// Ray's `max_retries=-1` and `max_restarts=-1, max_task_retries=-1` (no bound), in a
+/// guest: `rustyray::UNLIMITED` retries a task and an actor call past every default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_unlimited_retries() -> Result<()> {
+    scenario("test_unlimited_retries").await
+}
+
+/// Ray's `test_cancel.py::test_cancel_multiple_dependents`, in a guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_cancel_multiple_dependents() -> Result<()> {
+    scenario("test_cancel_multiple_dependents").await
+}
+
+/// Ray's `test_failure.py::test_actor_worker_dying`, in a guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_actor_worker_dying() -> Result<()> {
+    scenario("test_actor_worker_dying").await
+}
+
+/// Ray's `test_basic.py::test_mutually_recursive_functions`, in a guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_mutually_recursive_functions() -> Result<()> {
+    scenario("test_mutually_recursive_functions").await
+}
+
+/// Ray's `test_basic.py::test_put_get`, in a guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_put_get() -> Result<()> {
+    scenario("test_put_get").await
+}

@@ -466,6 +466,79 @@ async fn test_async_actor_cancel_in_python() -> Result<()> {
     Ok(())
 }
 
+/// Ray's `test_wait` checks, in Python: `wait` refuses the same object twice and
+/// `num_returns` of 0, -1 or past the list with `InvalidArgumentError`, which is a
+/// `ValueError` as Ray's; an empty list gives `([], [])`; `get` of a list naming one
+/// object twice (with a timeout, which waits underneath) still answers.
+#[tokio::test]
+async fn test_wait_validation_in_python() -> Result<()> {
+    let refused = "InvalidArgumentError";
+    assert_eq!(
+        python_scenario::<serde_json::Value>("py_wait_validation").await?,
+        serde_json::json!([refused, refused, refused, refused, true, [3, 3], 2])
+    );
+    Ok(())
+}
+
+/// Ray's `test_multiple_return_values` family (test_basic.py), in Python:
+/// `@rustyray.remote(num_returns=3)` gives three refs, `.options(num_returns=1)` one ref
+/// holding the whole tuple, `num_returns=0` `None` while the task still runs; a result of
+/// another length fails every ref; `@rustyray.method(num_returns=2)` and
+/// `handle.m.options(num_returns=k)` on actor methods; `num_returns=-1` and `"dynamic"`
+/// are refused at the call.
+#[tokio::test]
+async fn test_num_returns_in_python() -> Result<()> {
+    let refused = "InvalidArgumentError";
+    let out = python_scenario::<serde_json::Value>("py_num_returns").await?;
+    assert_eq!(
+        out,
+        serde_json::json!([
+            1,
+            "two",
+            [3],
+            [1, "two", [3]],
+            true,
+            ["BadArgumentsError", "BadArgumentsError"],
+            [10, 11],
+            [10, 10, 10],
+            [10, 11],
+            refused,
+            refused
+        ]),
+        "{out}"
+    );
+    Ok(())
+}
+
+/// Actor options Ray refuses with `ValueError` (an empty name, `get_if_exists` without
+/// a name, `max_task_retries` without `max_restarts`, `max_pending_calls=0`, a count
+/// below -1) are `InvalidArgumentError` in Python, from the SDK's checks and from the
+/// host's own (reached past the SDK), not `RaySystemError`; a valid actor still works.
+#[tokio::test]
+async fn invalid_actor_options_are_typed_in_python() -> Result<()> {
+    let refused = "InvalidArgumentError";
+    assert_eq!(
+        python_scenario::<serde_json::Value>("py_options_refused").await?,
+        serde_json::json!([
+            refused, refused, refused, refused, refused, refused, refused, refused, 6
+        ])
+    );
+    Ok(())
+}
+
+/// Ray's `max_retries=-1` and `max_restarts=-1, max_task_retries=-1` (no bound), in
+/// Python: a task that traps 5 times succeeds on its 6th run, an actor call that traps
+/// 5 times answers after 5 restarts; the same task with the default 3 retries fails
+/// with `WorkerCrashedError` (the canary).
+#[tokio::test]
+async fn test_unlimited_retries_in_python() -> Result<()> {
+    assert_eq!(
+        python_scenario::<serde_json::Value>("py_unlimited_retries").await?,
+        serde_json::json!([6, 6, "WorkerCrashedError"])
+    );
+    Ok(())
+}
+
 /// `rustyray job submit DIR` builds a Python program directory as `rustyray run` does
 /// (not as a Rust crate), uploads it under the directory's name, runs it on the node and
 /// streams its output; `rustyray deploy DIR` keeps it under that name.

@@ -189,6 +189,115 @@ rustyray.remote(function js_actor_deletion_handles_in_flight() {
   return rustyray.get(back.incr.remote());
 });
 
+// --- validation, numReturns, -1 counts (Ray's ValueError, num_returns, max_retries=-1) --
+
+// The name of the error `fn` throws: "InvalidArgumentError", another class's name, or "ok".
+function refused(fn) {
+  try {
+    fn();
+  } catch (err) {
+    return err instanceof rustyray.InvalidArgumentError ? "InvalidArgumentError" : err.name;
+  }
+  return "ok";
+}
+
+// Ray's `test_wait` checks: the same object twice and numReturns of 0, -1 or past the
+// array are refused; an empty array gives [[], []]; `get` of an array naming one object
+// twice (with a timeout, which waits underneath) still answers (the canary).
+rustyray.remote(function js_wait_validation() {
+  const r = jsAdd.remote(1, 2);
+  return [
+    refused(() => rustyray.wait([r, r])),
+    refused(() => rustyray.wait([r], { numReturns: 0 })),
+    refused(() => rustyray.wait([r], { numReturns: 2 })),
+    refused(() => rustyray.wait([r], { numReturns: -1 })),
+    JSON.stringify(rustyray.wait([])) === "[[],[]]",
+    rustyray.get([r, r], { timeout: 30 }),
+    rustyray.wait([r, jsAdd.remote(2, 2)], { numReturns: 2, timeout: 30 })[0].length,
+  ];
+});
+
+const jsThree = rustyray.remote(function js_three() {
+  return [1, "two", [3]];
+}, { numReturns: 3 });
+
+const jsNoneReturned = rustyray.remote(function js_none_returned(counterId) {
+  rustyray.get(rustyray.ActorHandle.fromId(counterId).incr.remote());
+}, { numReturns: 0 });
+
+class JsPair {
+  constructor(v) {
+    this.v = v;
+  }
+  pair() {
+    return [this.v, this.v + 1];
+  }
+  triple() {
+    return [this.v, this.v, this.v];
+  }
+}
+const Pair = rustyray.actor(JsPair, { numReturns: { pair: 2 } });
+
+// Ray's `test_multiple_return_values` family: numReturns k gives k refs, 1 the whole
+// array in one, 0 undefined (the task still runs); a result of another length fails every
+// ref; per-method numReturns and `.options({numReturns})` on actor methods; a bad
+// numReturns is refused.
+rustyray.remote(function js_num_returns() {
+  const [a, b, c] = jsThree.remote();
+  const out = [rustyray.get(a), rustyray.get(b), rustyray.get(c)];
+  out.push(rustyray.get(jsThree.options({ numReturns: 1 }).remote()));
+  const counter = Counter.remote(0);
+  out.push(jsNoneReturned.remote(counter) === undefined);
+  while (rustyray.get(counter.get.remote()) === 0) {
+    // the task runs although it returned no reference
+  }
+  out.push(jsThree.options({ numReturns: 2 }).remote().map((ref) => refused(() => rustyray.get(ref))));
+  const pair = Pair.remote(10);
+  const [first, second] = pair.pair.remote();
+  out.push([rustyray.get(first), rustyray.get(second)]);
+  out.push(rustyray.get(pair.triple.options({ numReturns: 3 }).remote()));
+  out.push(rustyray.get(pair.pair.options({ numReturns: 1 }).remote()));
+  out.push(refused(() => jsThree.options({ numReturns: -1 }).remote()));
+  out.push(refused(() => pair.pair.options({ numReturns: "dynamic" }).remote()));
+  return out;
+});
+
+// Actor options Ray refuses with ValueError are InvalidArgumentError, not RaySystemError.
+rustyray.remote(function js_options_refused() {
+  const out = [
+    refused(() => Counter.options({ name: "" }).remote(0)),
+    refused(() => Counter.options({ getIfExists: true }).remote(0)),
+    refused(() => Counter.options({ maxTaskRetries: 1 }).remote(0)),
+    refused(() => Counter.options({ maxPendingCalls: 0 }).remote(0)),
+    refused(() => Counter.options({ maxRestarts: -2 }).remote(0)),
+    refused(() => jsAdd.options({ maxRetries: -2 }).remote(1, 2)),
+  ];
+  out.push(rustyray.get(Counter.options({ name: "js-valid" }).remote(5).incr.remote()));
+  return out;
+});
+
+// Fails (throws) on its first `times` runs, counted by the counter actor.
+const jsFailUntil = rustyray.remote(function js_fail_until(counterId, times) {
+  const counter = rustyray.ActorHandle.fromId(counterId);
+  const run = rustyray.get(counter.incr.remote());
+  if (run <= times) throw new RangeError(`run ${run}`);
+  return run;
+});
+
+// Ray's max_retries=-1: no bound. A task failing 5 times (past the default 3), retried on
+// its errors, succeeds on its 6th run; the same with the default retries fails (the
+// canary); an actor takes maxRestarts: -1 with maxTaskRetries: -1.
+rustyray.remote(function js_unlimited_retries() {
+  const runs = Counter.remote(0);
+  const out = [rustyray.get(jsFailUntil.options({ maxRetries: -1, retryExceptions: true }).remote(runs, 5))];
+  const bounded = Counter.remote(0);
+  out.push(refused(() => rustyray.get(jsFailUntil.options({ retryExceptions: true }).remote(bounded, 5))));
+  out.push(rustyray.get(bounded.get.remote()));
+  const kept = Counter.options({ maxRestarts: -1, maxTaskRetries: -1 }).remote(1);
+  out.push(rustyray.get(kept.incr.remote()));
+  return out;
+});
+
 rustyray.main((args) => {
   console.log(`js main ${args.join(" ")}`);
   return args.length;

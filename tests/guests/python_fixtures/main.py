@@ -265,6 +265,150 @@ def py_forge_ids():
     return refused // 1000
 
 
+def _refused(call):
+    """The name of the error ``call`` raised: ``InvalidArgumentError`` (which must also be
+    a ``ValueError``, as Ray's), another class's name, or ``"ok"``."""
+    try:
+        call()
+    except rustyray.InvalidArgumentError as err:
+        if not isinstance(err, ValueError):
+            return "not a ValueError"
+        return "InvalidArgumentError"
+    except Exception as err:  # noqa: BLE001  (any other class is a failure, named)
+        return type(err).__name__
+    return "ok"
+
+
+@rustyray.remote
+def py_wait_validation():
+    """Ray's ``test_wait`` checks: the same object twice and ``num_returns`` of 0 or past
+    the list are refused with ``ValueError`` (here ``InvalidArgumentError``); an empty list
+    gives ``([], [])``; ``get`` of a list naming one object twice still answers (the
+    canary)."""
+    r = py_add.remote(1, 2)
+    return [
+        _refused(lambda: rustyray.wait([r, r])),
+        _refused(lambda: rustyray.wait([r], num_returns=0)),
+        _refused(lambda: rustyray.wait([r], num_returns=2)),
+        _refused(lambda: rustyray.wait([r], num_returns=-1)),
+        list(rustyray.wait([])) == [[], []],
+        rustyray.get([r, r], timeout=30),
+        len(rustyray.wait([r, py_add.remote(2, 2)], num_returns=2, timeout=30)[0]),
+    ]
+
+
+@rustyray.remote(num_returns=3)
+def py_three():
+    return 1, "two", [3]
+
+
+@rustyray.remote(num_returns=0)
+def py_none_returned(counter: PyCounter):
+    counter.incr.remote().get()
+
+
+@rustyray.actor
+class PyPair:
+    def __init__(self, v):
+        self.v = v
+
+    @rustyray.method(num_returns=2)
+    def pair(self):
+        return self.v, self.v + 1
+
+    def triple(self):
+        return [self.v, self.v, self.v]
+
+
+@rustyray.remote
+def py_num_returns():
+    """Ray's ``test_multiple_return_values`` family: ``num_returns=k`` gives k refs, 1 the
+    whole tuple in one, 0 ``None`` (the task still runs); a result of another length fails
+    every ref; ``@rustyray.method(num_returns=2)`` and ``.options(num_returns=k)`` on actor
+    methods; a bad ``num_returns`` is refused."""
+    a, b, c = py_three.remote()
+    out = [rustyray.get(a), rustyray.get(b), rustyray.get(c)]
+    out.append(rustyray.get(py_three.options(num_returns=1).remote()))
+    counter = PyCounter.remote(0)
+    out.append(py_none_returned.remote(counter) is None)
+    while counter.get.remote().get() == 0:
+        pass
+    mismatch = py_three.options(num_returns=2).remote()
+    out.append([_refused(lambda ref=ref: rustyray.get(ref)) for ref in mismatch])
+    pair = PyPair.remote(10)
+    first, second = pair.pair.remote()
+    out.append([first.get(), second.get()])
+    out.append(rustyray.get(pair.triple.options(num_returns=3).remote()))
+    out.append(rustyray.get(pair.pair.options(num_returns=1).remote()))
+    out.append(_refused(lambda: py_three.options(num_returns=-1).remote()))
+    out.append(_refused(lambda: pair.pair.options(num_returns="dynamic").remote()))
+    return out
+
+
+@rustyray.remote
+def py_options_refused():
+    """Ray's ``ValueError`` for actor options out of range, as ``InvalidArgumentError``:
+    checked by the SDK first, and the host's own refusal (reached by going past the SDK's
+    checks) has the same type, not ``RaySystemError``. A valid creation still works."""
+    from rustyray import _api
+
+    out = [
+        _refused(lambda: PyCounter.options(name="").remote(0)),
+        _refused(lambda: PyCounter.options(get_if_exists=True).remote(0)),
+        _refused(lambda: PyCounter.options(max_task_retries=1).remote(0)),
+        _refused(lambda: PyCounter.options(max_pending_calls=0).remote(0)),
+        _refused(lambda: PyCounter.options(max_restarts=-2).remote(0)),
+        _refused(lambda: py_add.options(max_retries=-2).remote(1, 2)),
+        _refused(lambda: _api._runtime().create_actor("PyCounter", _api._lower([0]), {"name": ""})),
+        _refused(
+            lambda: _api._runtime().create_actor(
+                "PyCounter", _api._lower([0]), {"max_task_retries": 2}
+            )
+        ),
+    ]
+    out.append(PyCounter.options(name="py-valid").remote(5).incr.remote().get())
+    return out
+
+
+@rustyray.remote
+def py_trap_until(counter: PyCounter, times):
+    """Traps (aborts its instance) on its first ``times`` runs, counted by ``counter``."""
+    if counter.incr.remote().get() <= times:
+        os.abort()
+    return counter.get.remote().get()
+
+
+@rustyray.actor
+class PyCrashy:
+    """Aborts in ``work`` until ``counter`` has counted ``times`` calls: each abort
+    restarts the actor, and the call is retried on it."""
+
+    def __init__(self, counter: PyCounter, times):
+        self.counter = counter
+        self.times = times
+
+    def work(self):
+        if self.counter.incr.remote().get() <= self.times:
+            os.abort()
+        return self.counter.get.remote().get()
+
+
+@rustyray.remote
+def py_unlimited_retries():
+    """Ray's ``max_retries=-1`` and ``max_restarts=-1, max_task_retries=-1``: no bound.
+    A task trapping 5 times (past the default 3) succeeds on its 6th run; an actor call
+    trapping 5 times is retried on 5 restarts and answers; with the default retries the
+    same task fails (the canary)."""
+    runs = PyCounter.remote(0)
+    task = py_trap_until.options(max_retries=-1).remote(runs, 5)
+    calls = PyCounter.remote(0)
+    crashy = PyCrashy.options(max_restarts=-1, max_task_retries=-1).remote(calls, 5)
+    out = [rustyray.get(task), crashy.work.remote().get()]
+    bounded = PyCounter.remote(0)
+    out.append(_refused(lambda: rustyray.get(py_trap_until.remote(bounded, 5))))
+    return out
+
+
 @rustyray.main
 def main(args):
     """`--lifetimes`: a named actor that ends with this program, and a detached one

@@ -863,3 +863,238 @@ fn test_max_pending_calls_in_a_guest() -> Result<(), String> {
         other => Err(format!("an unknown class: {other:?}")),
     }
 }
+
+/// An actor whose method traps until `tally` has counted `fail_times` calls of it: each
+/// trap restarts the actor (its constructor runs again) and the call is retried on it.
+#[rustyray::actor]
+pub struct Crashy {
+    tally: TallyHandle,
+    fail_times: u32,
+}
+
+#[rustyray::actor]
+impl Crashy {
+    pub fn new(tally: TallyHandle, fail_times: u32) -> Self {
+        Crashy { tally, fail_times }
+    }
+
+    /// Traps on its first `fail_times` runs, then answers which run it is.
+    pub fn work(&mut self) -> Result<u32, RayError> {
+        let run = self.tally.bump().get()?;
+        if run <= self.fail_times {
+            panic!("method crash on run {run}");
+        }
+        Ok(run)
+    }
+}
+
+/// Ray's `max_retries=-1` (`test_failure.py::test_retry_system_level_error` past the
+/// default) and `max_restarts=-1, max_task_retries=-1`
+/// (`test_actor_failures.py::test_actor_restart`): [`rustyray::UNLIMITED`] is no bound.
+/// A task trapping 6 times (past the default 3) succeeds on its 7th run; an actor call
+/// trapping 6 times answers after 6 restarts; with the defaults both fail (the canaries).
+#[rustyray::remote]
+fn test_unlimited_retries() -> Result<(), String> {
+    use rustyray::{ActorOptions, TaskOptions, UNLIMITED};
+    let tally = Tally::remote();
+    let run = flaky_trap::remote_with(TaskOptions::new().max_retries(UNLIMITED), tally, 6u32)
+        .get()
+        .map_err(ray)?;
+    check(run == 7, || {
+        format!("the task succeeded on run {run}, expected 7")
+    })?;
+    match flaky_trap::remote(Tally::remote(), 6u32).get() {
+        Err(RayError::Trap { .. }) => {}
+        other => return Err(format!("default retries: expected a trap, got {other:?}")),
+    }
+    let unlimited = ActorOptions::new()
+        .max_restarts(UNLIMITED)
+        .max_task_retries(UNLIMITED);
+    let crashy = Crashy::remote_with(unlimited, Tally::remote(), 6u32);
+    let run = crashy.work().get().map_err(ray)?;
+    check(run == 7, || {
+        format!("the call answered on run {run}, expected 7")
+    })?;
+    let bounded = ActorOptions::new()
+        .max_restarts(UNLIMITED)
+        .max_task_retries(2);
+    let crashy = Crashy::remote_with(bounded, Tally::remote(), 6u32);
+    match crashy.work().get() {
+        Err(RayError::ActorDied(reason)) if reason.contains("run 3") => Ok(()),
+        other => Err(format!(
+            "max_task_retries(2): expected ActorDied, got {other:?}"
+        )),
+    }
+}
+
+/// Ray's `test_cancel.py::test_cancel_multiple_dependents`: cancelling a running task
+/// fails it and every task waiting on it with `Cancelled`; other work goes on (canary).
+#[rustyray::remote]
+fn test_cancel_multiple_dependents() -> Result<(), String> {
+    let head = spin_forever::remote();
+    let dependents: Vec<_> = (0..10).map(|_| one_more::remote(&head)).collect();
+    rustyray::cancel(&head);
+    for (i, dependent) in dependents.iter().enumerate() {
+        match dependent.get() {
+            Err(RayError::Cancelled) => {}
+            other => return Err(format!("dependent {i}: expected Cancelled, got {other:?}")),
+        }
+    }
+    match head.get() {
+        Err(RayError::Cancelled) => {}
+        other => return Err(format!("head: expected Cancelled, got {other:?}")),
+    }
+    let after = one_more::remote(41u64).get().map_err(ray)?;
+    check(after == 42, || {
+        format!("a task after the cancel gave {after}")
+    })
+}
+
+/// An actor whose method panics.
+#[rustyray::actor]
+#[derive(Default)]
+pub struct Worker {
+    calls: u32,
+}
+
+#[rustyray::actor]
+impl Worker {
+    pub fn new() -> Self {
+        Worker::default()
+    }
+
+    pub fn ok(&mut self) -> u32 {
+        self.calls += 1;
+        self.calls
+    }
+
+    pub fn die(&mut self) -> u32 {
+        panic!("the actor's worker dies")
+    }
+}
+
+/// Ray's `test_failure.py::test_actor_worker_dying`: with no restarts, the call that
+/// crashed its actor and every later call fail with `ActorDied` naming the cause; another
+/// actor is unaffected (canary).
+#[rustyray::remote]
+fn test_actor_worker_dying() -> Result<(), String> {
+    let worker = Worker::remote();
+    let other = Worker::remote();
+    check(worker.ok().get().map_err(ray)? == 1, || "first call".into())?;
+    match worker.die().get() {
+        Err(RayError::ActorDied(reason)) if reason.contains("the actor's worker dies") => {}
+        other => {
+            return Err(format!(
+                "the crashing call: expected ActorDied, got {other:?}"
+            ));
+        }
+    }
+    match worker.ok().get() {
+        Err(RayError::ActorDied(_)) => {}
+        other => return Err(format!("a later call: expected ActorDied, got {other:?}")),
+    }
+    check(other.ok().get().map_err(ray)? == 1, || {
+        "the other actor".into()
+    })
+}
+
+#[rustyray::remote]
+fn is_even(n: u32) -> Result<bool, RayError> {
+    if n == 0 {
+        Ok(true)
+    } else {
+        is_odd::remote(n - 1).get()
+    }
+}
+
+#[rustyray::remote]
+fn is_odd(n: u32) -> Result<bool, RayError> {
+    if n == 0 {
+        Ok(false)
+    } else {
+        is_even::remote(n - 1).get()
+    }
+}
+
+/// Ray's `test_basic.py::test_mutually_recursive_functions` (and
+/// `test_nested_functions`): tasks that submit each other, each waiting on the next.
+#[rustyray::remote]
+fn test_mutually_recursive_functions() -> Result<(), String> {
+    check(is_even::remote(8u32).get().map_err(ray)?, || {
+        "8 is even".into()
+    })?;
+    check(!is_odd::remote(8u32).get().map_err(ray)?, || {
+        "8 is not odd".into()
+    })?;
+    check(is_odd::remote(7u32).get().map_err(ray)?, || {
+        "7 is odd".into()
+    })
+}
+
+/// A value with many shapes inside, for `test_put_get`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Shapes {
+    int: i64,
+    text: String,
+    floats: Vec<Option<f64>>,
+    map: std::collections::HashMap<String, (i32, bool)>,
+    unit: (),
+}
+
+#[rustyray::remote]
+fn echo_shapes(value: Shapes) -> Shapes {
+    value
+}
+
+#[rustyray::remote]
+fn echo_bytes(value: Vec<u8>) -> Vec<u8> {
+    value
+}
+
+/// Ray's `test_basic.py::test_put_get`: values of many shapes come back equal, through
+/// `put`/`get` and through a task (extremes of integers, non-ASCII and NUL in strings,
+/// nested and empty collections, tuples, options, maps, raw bytes).
+#[rustyray::remote]
+fn test_put_get() -> Result<(), String> {
+    fn round<T>(value: &T) -> Result<T, String>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
+    {
+        rustyray::put(value).and_then(|r| r.get()).map_err(ray)
+    }
+    let ints = vec![i64::MIN, -1, 0, 1, i64::MAX];
+    check(round(&ints)? == ints, || "integers".into())?;
+    let text = String::from("h\u{e9}llo \u{1F600} \0 end");
+    check(round(&text)? == text, || "a string".into())?;
+    let nested: Vec<Vec<u32>> = vec![vec![], vec![1], vec![2, 3]];
+    check(round(&nested)? == nested, || "nested lists".into())?;
+    let tuple: (u8, String, Option<i32>) = (7, "x".into(), None);
+    check(round(&tuple)? == tuple, || "a tuple".into())?;
+    check(round(&1.5e300f64)? == 1.5e300, || "a float".into())?;
+    let mut map = std::collections::HashMap::new();
+    map.insert("k".to_string(), (1, true));
+    let shapes = Shapes {
+        int: -5,
+        text: "t".into(),
+        floats: vec![Some(0.5), None],
+        map,
+        unit: (),
+    };
+    check(round(&shapes)? == shapes, || "a struct by put".into())?;
+    check(
+        echo_shapes::remote(shapes.clone()).get().map_err(ray)? == shapes,
+        || "a struct through a task".into(),
+    )?;
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+    check(
+        echo_bytes::remote(&bytes).get().map_err(ray)? == bytes,
+        || "bytes through a task".into(),
+    )?;
+    check(
+        echo_bytes::remote(Vec::<u8>::new())
+            .get()
+            .map_err(ray)?
+            .is_empty(),
+        || "empty bytes".into(),
+    )
+}
