@@ -295,11 +295,15 @@ pub enum Command {
         #[arg(long, value_name = "WASM")]
         js_guest: Option<PathBuf>,
         /// Run the cross-node rows against the cluster of the node at URL instead
-        /// (tasks/s across its nodes, object transfer GB/s between them).
+        /// (tasks/s across its nodes, object transfer GB/s between them, the round trip
+        /// of an actor call to another node).
         #[arg(long, value_name = "URL")]
         address: Option<String>,
         /// With --address: the cluster's NATS URL, to time a lost node's detection (a
-        /// node is started, joined, killed with SIGKILL, and timed until listed DEAD).
+        /// node is started, joined, killed with SIGKILL, and timed until listed DEAD)
+        /// and an actor's restart on another node (two nodes are started, the one
+        /// hosting the actor killed, and timed until the actor runs on the other); what
+        /// it starts is stopped afterwards.
         #[arg(long, value_name = "NATS_URL", requires = "address")]
         cluster: Option<String>,
     },

@@ -7,19 +7,37 @@
 //! - `rustyray_actor_names` (KV): by a key made of namespace and name, the id of the
 //!   actor holding that name; created (compare-and-set) to claim a name cluster-wide.
 //! - `rustyray_actor_snapshots` (KV): by actor id, its last snapshot (bytes as the
-//!   class's `snapshot` encoded them), written before the call it follows is answered.
+//!   class's `snapshot` encoded them, after a tag byte), written before the call it
+//!   follows is answered. A snapshot too large for a KV value (NATS's `max_payload`, 1
+//!   MiB by default) goes to the object store `rustyray_actor_snapshot_bytes` under the
+//!   same id first, and the KV value is then only the tag saying so; up to
+//!   [`MAX_SNAPSHOT_BYTES`].
 //! - `rustyray.actors.<node id>` (request/reply): MessagePack requests to the actors a
 //!   node hosts (create, call, kill, locate), answered in MessagePack.
 
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::io::AsyncReadExt;
 
 use crate::connection::{Cluster, keys};
 use crate::error::{ClusterError, Result};
 use crate::{
-    ACTOR_NAMES_BUCKET, ACTOR_SNAPSHOTS_BUCKET, ACTORS_BUCKET, REQUEST_TIMEOUT, valid_key,
+    ACTOR_NAMES_BUCKET, ACTOR_SNAPSHOT_BYTES_STORE, ACTOR_SNAPSHOTS_BUCKET, ACTORS_BUCKET,
+    REQUEST_TIMEOUT, valid_key,
 };
+
+/// The largest actor snapshot the cluster keeps (the same bound as a frame between a
+/// driver and its node); a larger one is refused with
+/// [`ClusterError::SnapshotTooLarge`] and the previous one stays kept.
+pub const MAX_SNAPSHOT_BYTES: usize = 256 << 20;
+
+/// A snapshot KV value's first byte: the snapshot follows.
+const SNAPSHOT_INLINE: u8 = 0;
+/// A snapshot KV value's first byte: the snapshot is in the object store.
+const SNAPSHOT_STORED: u8 = 1;
+/// Room left in a message for NATS's headers and the KV's framing.
+const SNAPSHOT_HEADROOM: usize = 4096;
 
 /// The subject node `node_id` serves actor requests on.
 pub fn subject(node_id: &str) -> String {
@@ -133,7 +151,11 @@ impl Cluster {
             .map_err(|err| ClusterError::nats(format!("deleting {id} in {ACTORS_BUCKET}"), err))?;
         self.actor_snapshots.purge(id).await.map_err(|err| {
             ClusterError::nats(format!("deleting {id} in {ACTOR_SNAPSHOTS_BUCKET}"), err)
-        })
+        })?;
+        // A large last snapshot, if there was one (none is the common case).
+        self.forget_stored(id);
+        let _ = self.actor_snapshot_bytes.delete(id).await;
+        Ok(())
     }
 
     /// Claims the name `key` for actor `id`: `Ok(None)` if claimed, else the id holding it.
@@ -178,16 +200,59 @@ impl Cluster {
         Ok(())
     }
 
-    /// Keeps an actor's last snapshot (at most NATS's payload limit, 1 MiB by default).
+    /// Keeps an actor's last snapshot: in the KV value if it fits NATS's `max_payload`,
+    /// else in the object store (then the KV value says so). At most
+    /// [`MAX_SNAPSHOT_BYTES`].
     pub async fn save_snapshot(&self, id: &str, state: Vec<u8>) -> Result<()> {
         check(id)?;
+        if state.len() > MAX_SNAPSHOT_BYTES {
+            return Err(ClusterError::SnapshotTooLarge {
+                actor: id.to_string(),
+                size: state.len(),
+                limit: MAX_SNAPSHOT_BYTES,
+            });
+        }
+        let max = self.client.server_info().max_payload;
+        if state.len() + SNAPSHOT_HEADROOM <= max {
+            let mut value = Vec::with_capacity(state.len() + 1);
+            value.push(SNAPSHOT_INLINE);
+            value.extend_from_slice(&state);
+            self.put_snapshot_value(id, value).await?;
+            // A larger one stored before is stale now.
+            if self.forget_stored(id) {
+                let _ = self.actor_snapshot_bytes.delete(id).await;
+            }
+            return Ok(());
+        }
+        let mut reader = state.as_slice();
+        self.actor_snapshot_bytes
+            .put(id, &mut reader)
+            .await
+            .map_err(|err| {
+                ClusterError::nats(format!("storing {id} in {ACTOR_SNAPSHOT_BYTES_STORE}"), err)
+            })?;
+        if let Ok(mut stored) = self.stored_snapshots.lock() {
+            stored.insert(id.to_string());
+        }
+        self.put_snapshot_value(id, vec![SNAPSHOT_STORED]).await
+    }
+
+    async fn put_snapshot_value(&self, id: &str, value: Vec<u8>) -> Result<()> {
         self.actor_snapshots
-            .put(id, Bytes::from(state))
+            .put(id, Bytes::from(value))
             .await
             .map(|_| ())
             .map_err(|err| {
                 ClusterError::nats(format!("writing {id} in {ACTOR_SNAPSHOTS_BUCKET}"), err)
             })
+    }
+
+    /// Whether this connection had stored `id`'s last snapshot in the object store
+    /// (and forgets it).
+    fn forget_stored(&self, id: &str) -> bool {
+        self.stored_snapshots
+            .lock()
+            .is_ok_and(|mut stored| stored.remove(id))
     }
 
     /// An actor's last snapshot, if one was kept.
@@ -198,9 +263,58 @@ impl Cluster {
         let entry = self.actor_snapshots.entry(id).await.map_err(|err| {
             ClusterError::nats(format!("reading {id} in {ACTOR_SNAPSHOTS_BUCKET}"), err)
         })?;
-        Ok(entry
-            .filter(|entry| entry.operation == async_nats::jetstream::kv::Operation::Put)
-            .map(|entry| entry.value.to_vec()))
+        let Some(entry) =
+            entry.filter(|entry| entry.operation == async_nats::jetstream::kv::Operation::Put)
+        else {
+            return Ok(None);
+        };
+        let corrupt = |cause: &str| ClusterError::Corrupt {
+            bucket: ACTOR_SNAPSHOTS_BUCKET,
+            key: id.to_string(),
+            cause: cause.to_string(),
+        };
+        match entry.value.split_first() {
+            Some((&SNAPSHOT_INLINE, state)) => Ok(Some(state.to_vec())),
+            Some((&SNAPSHOT_STORED, [])) => {
+                let mut object = self.actor_snapshot_bytes.get(id).await.map_err(|err| {
+                    ClusterError::nats(
+                        format!("fetching {id} from {ACTOR_SNAPSHOT_BYTES_STORE}"),
+                        err,
+                    )
+                })?;
+                let size = object.info().size;
+                if size > MAX_SNAPSHOT_BYTES {
+                    return Err(ClusterError::SnapshotTooLarge {
+                        actor: id.to_string(),
+                        size,
+                        limit: MAX_SNAPSHOT_BYTES,
+                    });
+                }
+                let mut state = Vec::with_capacity(size);
+                (&mut object)
+                    .take(MAX_SNAPSHOT_BYTES as u64 + 1)
+                    .read_to_end(&mut state)
+                    .await
+                    .map_err(|err| {
+                        ClusterError::nats(
+                            format!("reading {id} from {ACTOR_SNAPSHOT_BYTES_STORE}"),
+                            err,
+                        )
+                    })?;
+                if state.len() != size {
+                    return Err(corrupt(&format!(
+                        "its stored snapshot is {} bytes, its record says {size}",
+                        state.len()
+                    )));
+                }
+                if let Ok(mut stored) = self.stored_snapshots.lock() {
+                    stored.insert(id.to_string());
+                }
+                Ok(Some(state))
+            }
+            Some((tag, _)) => Err(corrupt(&format!("unknown snapshot tag {tag}"))),
+            None => Err(corrupt("an empty snapshot value")),
+        }
     }
 
     /// The actor requests sent to node `node_id`: each message's body and where to answer.

@@ -8,9 +8,9 @@ use async_nats::jetstream::{self, kv, object_store};
 
 use crate::error::{ClusterError, Result};
 use crate::{
-    ACTOR_NAMES_BUCKET, ACTOR_SNAPSHOTS_BUCKET, ACTORS_BUCKET, DEAD_NODE_KEPT, HEARTBEAT_TTL,
-    HEARTBEATS_BUCKET, JOBS_BUCKET, MAX_RECONNECT_DELAY, MODULE_BYTES_STORE, MODULES_BUCKET,
-    NODES_BUCKET, REQUEST_TIMEOUT,
+    ACTOR_NAMES_BUCKET, ACTOR_SNAPSHOT_BYTES_STORE, ACTOR_SNAPSHOTS_BUCKET, ACTORS_BUCKET,
+    DEAD_NODE_KEPT, HEARTBEAT_TTL, HEARTBEATS_BUCKET, JOBS_BUCKET, MAX_RECONNECT_DELAY,
+    MODULE_BYTES_STORE, MODULES_BUCKET, NODES_BUCKET, REQUEST_TIMEOUT,
 };
 
 /// A connection to the cluster's NATS and its buckets. Cheap to clone.
@@ -25,6 +25,11 @@ pub struct Cluster {
     pub(crate) actors: kv::Store,
     pub(crate) actor_names: kv::Store,
     pub(crate) actor_snapshots: kv::Store,
+    pub(crate) actor_snapshot_bytes: object_store::ObjectStore,
+    /// Actors whose last snapshot this connection stored (or found) in
+    /// `actor_snapshot_bytes`: a smaller one written next removes it.
+    pub(crate) stored_snapshots:
+        std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     url: String,
 }
 
@@ -114,11 +119,25 @@ impl Cluster {
             "rustyray actor snapshots",
         )
         .await?;
+        let actor_snapshot_bytes = context
+            .create_object_store(object_store::Config {
+                bucket: ACTOR_SNAPSHOT_BYTES_STORE.into(),
+                description: Some("rustyray actor snapshots too large for a KV value".into()),
+                storage: jetstream::stream::StorageType::File,
+                max_bytes: -1,
+                ..Default::default()
+            })
+            .await
+            .map_err(|err| {
+                ClusterError::nats(format!("opening {ACTOR_SNAPSHOT_BYTES_STORE}"), err)
+            })?;
         Ok(Cluster {
             client,
             actors,
             actor_names,
             actor_snapshots,
+            actor_snapshot_bytes,
+            stored_snapshots: Default::default(),
             nodes,
             heartbeats,
             jobs,

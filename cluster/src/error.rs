@@ -75,6 +75,20 @@ pub enum ClusterError {
         /// The limit.
         limit: usize,
     },
+    /// An actor's snapshot over [`crate::actors::MAX_SNAPSHOT_BYTES`]: not kept (the
+    /// actor goes on; its previous snapshot stays the one kept).
+    #[error(
+        "a snapshot of actor {actor} of {size} bytes is larger than the cluster's snapshot \
+         limit of {limit} bytes (rustyray_cluster::actors::MAX_SNAPSHOT_BYTES); the previous one stays kept"
+    )]
+    SnapshotTooLarge {
+        /// The actor's key.
+        actor: String,
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// A task message that is not a valid envelope.
     #[error("a task message is not valid: {0}")]
     BadEnvelope(String),

@@ -26,7 +26,8 @@
 //! | `rustyray.node.<id>.<verb>` | request/reply | | JSON request, [`rpc::Reply`] |
 //! | `rustyray_actors` | KV, history 1 | actor id | actor record (JSON, see `actors.rs`) |
 //! | `rustyray_actor_names` | KV, history 1 | namespace + name key | actor id |
-//! | `rustyray_actor_snapshots` | KV, history 1 | actor id | last snapshot |
+//! | `rustyray_actor_snapshots` | KV, history 1 | actor id | last snapshot (inline), or a mark that it is in `rustyray_actor_snapshot_bytes` |
+//! | `rustyray_actor_snapshot_bytes` | object store | actor id | a last snapshot too large for a KV value (NATS's `max_payload`) |
 //! | `rustyray.actors.<id>` | request/reply | | MessagePack actor request and answer |
 //! | `rustyray.tasks.<id>` | request/reply | | a task and its answer (opaque bytes) |
 //! | `rustyray_transfers` | object store, max_age 1 h | random | a payload over `max_payload` |
@@ -76,6 +77,8 @@ pub const ACTORS_BUCKET: &str = "rustyray_actors";
 pub const ACTOR_NAMES_BUCKET: &str = "rustyray_actor_names";
 /// Bucket of actor snapshots.
 pub const ACTOR_SNAPSHOTS_BUCKET: &str = "rustyray_actor_snapshots";
+/// Object store of actor snapshots too large for a KV value.
+pub const ACTOR_SNAPSHOT_BYTES_STORE: &str = "rustyray_actor_snapshot_bytes";
 /// Object store of module bytes.
 pub const MODULE_BYTES_STORE: &str = "rustyray_module_bytes";
 

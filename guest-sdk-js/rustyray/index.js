@@ -436,6 +436,8 @@ const ACTOR_OPTIONS = [
   "getIfExists",
   "maxPendingCalls",
   "lifetime",
+  "resources",
+  "schedulingStrategy",
 ];
 
 /// Ray's own checks of actor options, before anything reaches the host.
@@ -451,6 +453,55 @@ function checkActorOptions(o) {
     );
   }
 }
+
+/// Ray's `NodeAffinitySchedulingStrategy`: `schedulingStrategy` of an actor that must run
+/// on node `nodeId` (`rustyray list nodes` shows the ids). Only hard affinity exists
+/// (`soft` false): the actor runs there, or its creation fails.
+export class NodeAffinitySchedulingStrategy {
+  constructor(nodeId, soft = false) {
+    if (typeof nodeId !== "string" || !nodeId) {
+      throw new TypeError(`nodeId must be a node id string, not ${describe(nodeId)}`);
+    }
+    if (soft) {
+      throw new RangeError(
+        "soft node affinity is not supported: an actor runs on the node asked for, or its creation fails (soft false)",
+      );
+    }
+    this.nodeId = nodeId;
+    this.soft = false;
+  }
+}
+
+/// Checks `resources` and `schedulingStrategy` and turns the strategy into the `nodeId`
+/// the host takes; refuses anything else, naming it.
+function placementOptions(options) {
+  const { schedulingStrategy, ...rest } = options;
+  const resources = rest.resources;
+  if (resources !== undefined && resources !== null) {
+    if (typeof resources !== "object" || Array.isArray(resources)) {
+      throw new TypeError(`resources must be an object of name -> amount, not ${describe(resources)}`);
+    }
+    for (const [name, amount] of Object.entries(resources)) {
+      if (!name) throw new TypeError("a resource name must be a non-empty string");
+      if (typeof amount !== "number") {
+        throw new TypeError(`resource ${JSON.stringify(name)}: the amount must be a number, not ${describe(amount)}`);
+      }
+      if (!(amount > 0 && Number.isFinite(amount))) {
+        throw new RangeError(`resource ${JSON.stringify(name)}: the amount must be positive and finite, not ${amount}`);
+      }
+    }
+  }
+  if (schedulingStrategy === undefined || schedulingStrategy === null || schedulingStrategy === "DEFAULT") {
+    return rest;
+  }
+  if (schedulingStrategy instanceof NodeAffinitySchedulingStrategy) {
+    return { ...rest, nodeId: schedulingStrategy.nodeId };
+  }
+  throw new RangeError(
+    `schedulingStrategy ${describe(schedulingStrategy)} is not supported: use new rustyray.NodeAffinitySchedulingStrategy(nodeId) or "DEFAULT"`,
+  );
+}
+
 const NOT_METHODS = new Set(["constructor", "onStop", "getState", "setState"]);
 
 /// The remote methods of a class: its (and its bases') methods, but for `constructor`,
@@ -488,7 +539,9 @@ export class ActorClass {
 
   /// A copy with actor options: `name`, `namespace`, `maxRestarts`, `maxTaskRetries`,
   /// `getIfExists`, `maxPendingCalls`, `lifetime` (as Ray's: "detached" lets the actor
-  /// outlive the program that created it).
+  /// outlive the program that created it), `resources` (Ray's custom resources,
+  /// `{gpu: 1}`: in a cluster it runs on a node started with them) and
+  /// `schedulingStrategy` (`new NodeAffinitySchedulingStrategy(nodeId)`: on that node).
   options(options = {}) {
     checkOptions(options, ACTOR_OPTIONS, "actor");
     if (![undefined, null, "detached", "non_detached"].includes(options.lifetime)) {
@@ -498,7 +551,7 @@ export class ActorClass {
       this.cls,
       this._name,
       this._snapshot,
-      { ...this._options, ...options },
+      { ...this._options, ...placementOptions(options) },
       this._specs,
       this._numReturns,
     );

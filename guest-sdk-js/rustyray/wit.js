@@ -244,6 +244,16 @@ export function createActor(className, args, o) {
     maxPendingCalls: pendingBound(o.maxPendingCalls),
     detached: o.lifetime === "detached",
   };
+  const resources = Object.entries(o.resources ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (resources.length || (o.nodeId !== undefined && o.nodeId !== null)) {
+    // Ray's `resources` and node affinity: the node places it (in a cluster, on a live
+    // node that has them, or on that node).
+    const placement = {
+      resources: resources.map(([name, amount]) => [name, Number(amount)]),
+      nodeId: o.nodeId ?? undefined,
+    };
+    return call(actors.createPlaced, className, args, options, placement);
+  }
   return call(actors.create, className, args, options);
 }
 

@@ -40,6 +40,7 @@ from ._errors import (
 from ._api import (
     ActorClass,
     ActorHandle,
+    NodeAffinitySchedulingStrategy,
     ObjectRef,
     RemoteFunction,
     actor,
@@ -69,6 +70,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidModuleError",
     "LimitExceededError",
+    "NodeAffinitySchedulingStrategy",
     "ObjectFreedError",
     "ObjectDecodeError",
     "ObjectEncodeError",

@@ -447,7 +447,55 @@ _ACTOR_OPTIONS = (
     "get_if_exists",
     "max_pending_calls",
     "lifetime",
+    "resources",
+    "scheduling_strategy",
 )
+
+
+class NodeAffinitySchedulingStrategy:
+    """Ray's ``NodeAffinitySchedulingStrategy``: ``scheduling_strategy=`` of an actor that
+    must run on node ``node_id`` (``rustyray list nodes`` shows the ids). Only hard
+    affinity (``soft=False``) exists: the actor runs there, or its creation fails."""
+
+    def __init__(self, node_id, soft=False):
+        if not isinstance(node_id, str) or not node_id:
+            raise TypeError(f"node_id must be a node id string, not {node_id!r}")
+        if soft:
+            raise ValueError(
+                "soft node affinity is not supported: an actor runs on the node asked for, "
+                "or its creation fails (soft=False)"
+            )
+        self.node_id = node_id
+        self.soft = False
+
+    def __repr__(self):
+        return f"NodeAffinitySchedulingStrategy(node_id={self.node_id!r}, soft=False)"
+
+
+def _placement_options(options):
+    """Checks ``resources`` and ``scheduling_strategy`` and turns the strategy into the
+    ``node_id`` the host takes; refuses anything else, naming it."""
+    resources = options.get("resources")
+    if resources is not None:
+        if not isinstance(resources, dict):
+            raise TypeError(f"resources must be a dict of name -> amount, not {type(resources).__name__}")
+        for name, amount in resources.items():
+            if not isinstance(name, str) or not name:
+                raise TypeError(f"a resource name must be a non-empty string, not {name!r}")
+            if isinstance(amount, bool) or not isinstance(amount, (int, float)):
+                raise TypeError(f"resource {name!r}: the amount must be a number, not {amount!r}")
+            if not (amount > 0 and amount != float("inf")):
+                raise ValueError(f"resource {name!r}: the amount must be positive and finite, not {amount!r}")
+    strategy = options.pop("scheduling_strategy", None)
+    if strategy is None or strategy == "DEFAULT":
+        return options
+    if isinstance(strategy, NodeAffinitySchedulingStrategy):
+        options["node_id"] = strategy.node_id
+        return options
+    raise ValueError(
+        f"scheduling_strategy {strategy!r} is not supported: use "
+        "rustyray.NodeAffinitySchedulingStrategy(node_id) or \"DEFAULT\""
+    )
 _NOT_METHODS = ("on_stop",)
 
 
@@ -510,12 +558,16 @@ class ActorClass:
     def options(self, **options):
         """A copy with actor options: ``name``, ``namespace``, ``max_restarts``,
         ``max_task_retries``, ``get_if_exists``, ``max_pending_calls``, ``lifetime`` (as Ray's:
-        ``"detached"`` lets the actor outlive the program that created it)."""
+        ``"detached"`` lets the actor outlive the program that created it), ``resources``
+        (Ray's custom resources, ``{"gpu": 1}``: in a cluster it runs on a node started with
+        them) and ``scheduling_strategy`` (``NodeAffinitySchedulingStrategy(node_id)``: on
+        that node). An actor that asks for resources or a node is placed by the node its
+        job runs on, as a detached one is."""
         _check_options(options, _ACTOR_OPTIONS, "actor")
         if options.get("lifetime") not in ("detached", "non_detached", None):
             raise ValueError('lifetime must be "detached", "non_detached" or None (as in Ray)')
         merged = dict(self._options)
-        merged.update(options)
+        merged.update(_placement_options(dict(options)))
         return ActorClass(self._cls, self._name, self._snapshot, merged, self._specs)
 
     def remote(self, *args, **kwargs):

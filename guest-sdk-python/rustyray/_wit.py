@@ -260,6 +260,16 @@ def create_actor(class_name, args, options):
         max_pending_calls=_pending_bound(options.get("max_pending_calls")),
         detached=options.get("lifetime") == "detached",
     )
+    resources = options.get("resources") or {}
+    node_id = options.get("node_id")
+    if resources or node_id is not None:
+        # Ray's `resources=` and node affinity: the node places it (in a cluster, on a
+        # live node that has them, or on that node).
+        placement = _actors.Placement(
+            resources=[(name, float(amount)) for name, amount in sorted(resources.items())],
+            node_id=node_id,
+        )
+        return _call(_actors.create_placed, class_name, args, options, placement)
     return _call(_actors.create, class_name, args, options)
 
 

@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -219,7 +219,7 @@ pub(crate) struct CallOutput {
     /// Host memory charged for the call while it is queued and running.
     _held: Option<crate::budget::Held>,
     /// The actors whose handles its arguments hold serialized: alive while it is.
-    _carried: Box<[Arc<ActorCell>]>,
+    carried: Box<[Arc<ActorCell>]>,
     /// Its record for the state API (Ray's `ACTOR_TASK`); `None` where the actor runs
     /// in another runtime, which records the call itself.
     record: Option<Arc<crate::state::TaskRecord>>,
@@ -231,6 +231,11 @@ impl CallOutput {
         if let (Some(slot), Some(printed)) = (&self.slot, printed) {
             slot.set_output(printed);
         }
+    }
+
+    /// The actors whose handles the call's arguments hold.
+    pub(crate) fn carried(&self) -> &[Arc<ActorCell>] {
+        &self.carried
     }
 
     /// Keeps `actors` (handles inside the result) alive with the result object.
@@ -336,6 +341,10 @@ pub(crate) struct ActorCell {
     /// Where its calls are recorded (`None` for a proxy: the hosting runtime records
     /// them).
     state: Option<Arc<crate::state::StateTables>>,
+    /// Whether another runtime can resolve its id (`remote::resolve`): a proxy's actor
+    /// lives where others find it, and a hosting runtime marks the actors it hosts.
+    /// A handle inside a value sent to another runtime must be of such an actor.
+    crossable: AtomicBool,
 }
 
 impl fmt::Debug for ActorCell {
@@ -396,7 +405,7 @@ impl ActorCell {
             control,
             pending: self.pending.clone(),
             _held: held,
-            _carried: carried.into_boxed_slice(),
+            carried: carried.into_boxed_slice(),
             record: self.state.as_ref().map(|state| {
                 state.actor_call(&self.class, method, slot.id(), want_result.then_some(&slot))
             }),
@@ -460,6 +469,27 @@ impl ActorCell {
 
     pub(crate) fn id(&self) -> ActorId {
         self.id
+    }
+
+    /// Marks the actor as reachable from other runtimes (a hosting runtime's actor).
+    pub(crate) fn mark_crossable(&self) {
+        self.crossable.store(true, Ordering::Release);
+    }
+}
+
+/// Refuses `carried` (handles inside a value `what` that is about to leave this
+/// runtime) if one of them is of an actor no other runtime can resolve.
+pub(crate) fn check_crossable(carried: &[Arc<ActorCell>], what: &str) -> Result<()> {
+    match carried
+        .iter()
+        .find(|cell| !cell.crossable.load(Ordering::Acquire))
+    {
+        Some(cell) => Err(RayError::ActorHandleCannotCross {
+            what: what.to_string(),
+            actor: cell.id,
+            class: cell.class.clone(),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -675,7 +705,8 @@ pub(crate) async fn create(
     if (options.detached || options.placed())
         && let Some(transport) = &runtime.remote_actors
     {
-        let cell = crate::remote::create(runtime, transport, class, args, options).await?;
+        let cell =
+            crate::remote::create(runtime, transport, class, args, options, &carried).await?;
         return Ok(ActorHandle::from_cell(cell));
     }
     let handle = spawn(runtime, class, args, options, scope, carried)?;
@@ -815,6 +846,7 @@ fn spawn_with(
         pending: Arc::new(AtomicUsize::new(0)),
         max_pending: options.max_pending_calls,
         state: Some(runtime.state.clone()),
+        crossable: AtomicBool::new(false),
     });
     if let Some(key) = &name {
         let mut by_name = directory
@@ -909,6 +941,7 @@ pub(crate) fn proxy_cell(
         pending: Arc::new(AtomicUsize::new(0)),
         max_pending: None,
         state: None,
+        crossable: AtomicBool::new(true),
     });
     if let Ok(mut by_id) = runtime.actors.by_id.lock() {
         by_id.insert(remote.id, Arc::downgrade(&cell));

@@ -33,6 +33,7 @@ wasmtime::component::bindgen!({
         "rustyray:runtime/actors.create": async | trappable,
         "rustyray:runtime/actors.create-placed": async | trappable,
         "rustyray:runtime/actors.get-named": async | trappable,
+        "rustyray:runtime/actors.from-id": async | trappable,
         default: trappable,
     },
     exports: { default: async },
@@ -524,16 +525,21 @@ impl rustyray::runtime::actors::Host for TaskCtx {
     /// Any id a guest makes up is looked up and, unless a live actor has exactly
     /// that id, answered with `actor-died` — never a trap or a panic. Ids are random
     /// 128-bit numbers, so only an id the guest was given finds anything.
-    fn from_id(
+    /// An id this runtime has no actor of is asked of the runtime's actor transport
+    /// (a job's driver: its node, which finds placed actors in the cluster's
+    /// directory; a node's actors: the directory itself).
+    async fn from_id(
         &mut self,
         id: WitId,
     ) -> wasmtime::Result<Result<Resource<GuestActorHandle>, TaskError>> {
         let id = ActorId(Id::from(id));
-        match self.runtime.actors.get(id) {
-            Some(cell) => Ok(Ok(self.push_actor(cell)?)),
-            None => Ok(Err(TaskError::from(
+        let runtime = self.runtime.clone();
+        match crate::remote::resolve_cell(&runtime, id).await {
+            Ok(Some(cell)) => Ok(Ok(self.push_actor(cell)?)),
+            Ok(None) => Ok(Err(TaskError::from(
                 &crate::error::RayError::ActorNotFound(id),
             ))),
+            Err(err) => Ok(Err(TaskError::from(&err))),
         }
     }
 

@@ -264,6 +264,24 @@ pub enum RayError {
         what: String,
     },
 
+    /// A value sent to (or answered by) an actor of another runtime carries a handle of
+    /// an actor that only this runtime knows (a job's own actor, not placed): the
+    /// other side could not resolve it. Handles of placed actors (detached, or created
+    /// with resources or a node id) cross; others do not.
+    #[error(
+        "{what} holds a handle of actor {actor} ({class}), which lives only in this \
+         runtime and cannot be reached from another node: only handles of placed actors \
+         cross (create it with ActorOptions::detached(true), .resource(..) or .node_id(..))"
+    )]
+    ActorHandleCannotCross {
+        /// The call or value refused.
+        what: String,
+        /// The actor whose handle it holds.
+        actor: crate::actor::ActorId,
+        /// Its class.
+        class: String,
+    },
+
     /// The node a task was running on died (its heartbeat expired) before it answered:
     /// a system failure, retried within the task's `max_retries` (Ray's `NodeDiedError`).
     #[error(
@@ -542,6 +560,7 @@ impl RayError {
             RayError::PythonBuild { .. } => "PythonBuild",
             RayError::JsBuild { .. } => "JsBuild",
             RayError::ReferencesCannotCross { .. } => "ReferencesCannotCross",
+            RayError::ActorHandleCannotCross { .. } => "ActorHandleCannotCross",
             RayError::Remote(_) => "Remote",
             RayError::NodeDied { .. } => "NodeDied",
             RayError::Internal(_) => "Internal",

@@ -461,6 +461,11 @@ impl Slot {
 
     /// Keeps `actors`, whose handles the value holds serialized, alive as long as this
     /// object (a handle inside a value keeps its actor, as a real one does). Set once.
+    /// The actors whose handles the value holds (see [`Slot::carry`]).
+    pub(crate) fn carried(&self) -> &[Arc<crate::actor_impl::ActorCell>] {
+        self.carried.get().map(|actors| &actors[..]).unwrap_or(&[])
+    }
+
     pub(crate) fn carry(&self, actors: Vec<Arc<crate::actor_impl::ActorCell>>) {
         if !actors.is_empty() {
             let _ = self.carried.set(actors.into_boxed_slice());

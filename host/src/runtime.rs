@@ -413,6 +413,7 @@ impl RuntimeBuilder {
             namespace: config.namespace.clone(),
             remote_actors: config.remote_actors.clone(),
             snapshots: config.snapshots.clone(),
+            resolver: std::sync::OnceLock::new(),
             abort: Signal::default(),
             closed: AtomicBool::new(false),
             in_flight: AtomicU64::new(0),
@@ -465,6 +466,8 @@ pub(crate) struct RuntimeInner {
     pub(crate) remote_actors: Option<Arc<dyn crate::remote::ActorTransport>>,
     /// See [`RuntimeBuilder::snapshot_store`].
     pub(crate) snapshots: Option<Arc<dyn crate::remote::SnapshotStore>>,
+    /// See [`Runtime::resolve_actors_through`].
+    pub(crate) resolver: std::sync::OnceLock<Arc<dyn crate::remote::ActorTransport>>,
     /// Live task and actor instances, counted apart (see `budget.rs`).
     pub(crate) instances: Arc<InstanceBudget>,
     components: Mutex<Vec<Arc<LoadedComponent>>>,
@@ -657,6 +660,15 @@ impl Runtime {
     /// Starts configuring a runtime.
     pub fn builder() -> RuntimeBuilder {
         RuntimeBuilder::default()
+    }
+
+    /// From now on, an actor id this runtime has no actor of (a handle that arrived
+    /// inside a value) is looked up through `transport`, and called through it — for
+    /// a runtime hosting actors for others (a node's), whose own actors are not
+    /// created through a transport (unlike [`RuntimeBuilder::remote_actors`]). Set
+    /// once; a later call is ignored.
+    pub fn resolve_actors_through(&self, transport: Arc<dyn crate::remote::ActorTransport>) {
+        let _ = self.inner.resolver.set(transport);
     }
 
     /// Loads a component from a `.wasm` file and registers its functions.

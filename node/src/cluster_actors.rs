@@ -172,6 +172,11 @@ impl ClusterActors {
             cluster: actors.cluster.clone(),
         }));
         actors.host().set_router(actors.clone());
+        // Handles inside values reaching the actors here are resolved in the directory.
+        actors
+            .host()
+            .runtime()
+            .resolve_actors_through(Arc::new(Directory(Arc::downgrade(&actors))));
         let tasks = vec![
             tokio::spawn(actors.clone().serve(requests)),
             tokio::spawn(actors.clone().sweeps()),
@@ -982,6 +987,60 @@ impl ActorTransport for ClusterActors {
     }
 }
 
+/// The cluster's actors as the node's own actors' runtime reaches them (handles that
+/// arrived inside values): the same routing, without keeping the node's part alive.
+#[derive(Debug)]
+struct Directory(std::sync::Weak<ClusterActors>);
+
+impl Directory {
+    fn actors(&self) -> rustyray::Result<Arc<ClusterActors>> {
+        self.0.upgrade().ok_or(rustyray::RayError::ShutDown)
+    }
+}
+
+impl ActorTransport for Directory {
+    fn create(&self, request: CreateRequest) -> Pending<'_, RemoteActor> {
+        Box::pin(async move {
+            let actors = self.actors()?;
+            ActorTransport::create(&*actors, request).await
+        })
+    }
+
+    fn lookup(&self, namespace: String, name: String) -> Pending<'_, Option<RemoteActor>> {
+        Box::pin(async move {
+            let actors = self.actors()?;
+            ActorTransport::lookup(&*actors, namespace, name).await
+        })
+    }
+
+    fn call(
+        &self,
+        actor: ActorId,
+        method: String,
+        args: Vec<WireValue>,
+        want_result: bool,
+    ) -> Pending<'_, WireValue> {
+        Box::pin(async move {
+            let actors = self.actors()?;
+            ActorTransport::call(&*actors, actor, method, args, want_result).await
+        })
+    }
+
+    fn kill(&self, actor: ActorId, no_restart: bool) -> Pending<'_, ()> {
+        Box::pin(async move {
+            let actors = self.actors()?;
+            ActorTransport::kill(&*actors, actor, no_restart).await
+        })
+    }
+
+    fn locate(&self, actor: ActorId) -> Pending<'_, Option<RemoteActor>> {
+        Box::pin(async move {
+            let actors = self.actors()?;
+            ActorTransport::locate(&*actors, actor).await
+        })
+    }
+}
+
 /// A failure as the transport returns it; anything else was not the answer expected.
 fn unexpected(response: Response) -> rustyray::RayError {
     match response {
@@ -1080,10 +1139,18 @@ impl SnapshotStore for ClusterSnapshots {
 
     fn save(&self, actor: ActorId, state: Vec<u8>) -> rustyray::remote::Pending<'_, ()> {
         Box::pin(async move {
+            // The actor goes on either way (its previous snapshot stays the one kept):
+            // say why on the node's stderr, the only place an operator sees it.
             self.cluster
                 .save_snapshot(&id_key(actor), state)
                 .await
-                .map_err(|err| rustyray::RayError::Remote(format!("keeping a snapshot: {err}")))
+                .map_err(|err| {
+                    eprintln!(
+                        "rustyray node: actor {actor}: its snapshot was not kept: {}",
+                        rustyray::terminal::escape_text(&err.to_string())
+                    );
+                    rustyray::RayError::Remote(format!("keeping a snapshot: {err}"))
+                })
         })
     }
 

@@ -177,7 +177,7 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    fn start(nats: &Nats, dir: &Path, extra: &[&str]) -> Node {
+    pub(crate) fn start(nats: &Nats, dir: &Path, extra: &[&str]) -> Node {
         let mut child = dies_with_us(&mut Command::new(BIN))
             .args([
                 "start",

@@ -238,3 +238,142 @@ fn a_snapshot_actor_of_a_killed_node_goes_on_elsewhere_from_its_snapshot_mid_job
     let log = step(&a, "canary-after", "driver", "incr canary");
     assert!(log.contains("count=2"), "{log}");
 }
+
+#[test]
+fn handles_cross_nodes_inside_values_and_a_5_mib_snapshot_outlives_its_node() {
+    let Some(nats) = Nats::start(&common::fresh_dir("cactors-handles-nats")) else {
+        return;
+    };
+    let [a, b, mut c] = three_nodes(
+        &nats,
+        "cactors-handles",
+        [
+            &["--resources", "driver=4"],
+            &["--resources", "gpu=1"],
+            &["--resources", "keep=1"],
+        ],
+    );
+    deploy_detached(&a);
+
+    // A job on A: a tally on B (gpu), and a keeper on C (keep) given the tally's handle
+    // (a constructor argument) and 5 MiB of state. The keeper calls the tally through
+    // the handle, returns the handle inside a value (called here), and a handle of the
+    // job's own actor sent to it is refused before it leaves — the keeper keeps its
+    // tally (`after` counts on from `back`).
+    let log = step(&a, "keep", "driver", "keep keeper gpu keep 5");
+    assert!(log.contains("bump=1"), "{log}");
+    assert!(log.contains("back=2"), "{log}");
+    assert!(
+        log.contains("refused=") && log.contains("only handles of placed actors cross"),
+        "{log}"
+    );
+    assert!(log.contains("after=3"), "{log}");
+    let state = log
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("state="))
+        .unwrap_or_else(|| panic!("no state in {log}"))
+        .to_string();
+    assert!(state.starts_with("2:5242880:"), "{state}");
+    assert!(hosts(&b, "keeper-tally"), "{:?}", actors_on(&b));
+    assert!(hosts(&c, "keeper"), "{:?}", actors_on(&c));
+
+    // A fourth node that can host it; then C is killed. The keeper comes back on D
+    // from its 5 MiB snapshot (over NATS's 1 MiB payload limit: kept in the object
+    // store), and the handle in its state reaches the tally on B from there.
+    let d = Node::start(
+        &nats,
+        &common::fresh_dir("cactors-handles-d"),
+        &["--resources", "keep=1"],
+    );
+    wait_until("four live nodes", || {
+        (a.nodes().iter().filter(|node| node.alive).count() == 4).then_some(())
+    });
+    c.kill();
+    wait_until("the keeper restarted on D", || {
+        hosts(&d, "keeper").then_some(())
+    });
+    let log = step(&a, "bump-after", "driver", "bump keeper");
+    // Its state is the snapshot's (a restart from its constructor would show 0 bumps).
+    assert!(log.contains(&format!("state={state}")), "{state} / {log}");
+    assert!(log.contains("bump=4"), "{log}");
+}
+
+/// Deploys the program in `dir` (a Python or JavaScript directory, built by the CLI) to
+/// `node`.
+fn deploy_program(node: &Node, dir: &str) {
+    let (status, out, err) = crate::programs::run_cli(
+        &["deploy", "--address", &node.address, dir],
+        crate::programs::BUILD,
+    );
+    assert_eq!(status, Some(0), "stdout:\n{out}\nstderr:\n{err}");
+}
+
+/// Runs one step of `program` (namespace `shop`) as job `id` on a node with `driver`.
+fn program_step(via: &Node, program: &str, id: &str, args: &str) -> String {
+    via.submit(
+        &format!("rustyray run {program} --namespace shop -- {args}"),
+        id,
+        &[("driver", 1.0)],
+    )
+    .expect("submitting a step");
+    let log = via.follow(id, None);
+    assert_eq!(via.job(id).status, JobStatus::Succeeded, "{id}: {log}");
+    log
+}
+
+/// The placement options of a guest SDK mean what Rust's do: `resources` places the
+/// actor on the node that has them, node affinity on the node named, a request no node
+/// meets fails its creation naming it, and bad options are refused with their reason.
+fn sdk_placement(dir: &str, program: &str, prefix: &str) {
+    let Some(nats) = Nats::start(&common::fresh_dir(&format!("{prefix}-nats"))) else {
+        return;
+    };
+    let [a, b, c] = three_nodes(
+        &nats,
+        prefix,
+        [&["--resources", "driver=4"], &["--resources", "gpu=1"], &[]],
+    );
+    deploy_program(&a, dir);
+    let gpu = format!("{prefix}-gpu");
+    let log = program_step(&a, program, "place", &format!("place {gpu} gpu"));
+    assert!(log.contains("count=1"), "{log}");
+    assert!(hosts(&b, &gpu), "{:?}", actors_on(&b));
+    assert!(!hosts(&a, &gpu) && !hosts(&c, &gpu));
+
+    let pinned = format!("{prefix}-pinned");
+    let log = program_step(
+        &a,
+        program,
+        "pinned",
+        &format!("place-on {pinned} {}", a.node_id),
+    );
+    assert!(log.contains("count=1"), "{log}");
+    assert!(hosts(&a, &pinned), "{:?}", actors_on(&a));
+
+    let log = program_step(&a, program, "refuse", "refuse tpu");
+    let refused: Vec<&str> = log
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("refused="))
+        .collect();
+    assert_eq!(refused.len(), 4, "{log}");
+    assert!(!refused.contains(&"no"), "{log}");
+    for reason in ["positive", "dict", "not supported", "soft"] {
+        assert!(
+            refused.iter().any(|line| line.contains(reason))
+                || (reason == "dict" && refused.iter().any(|line| line.contains("object"))),
+            "no refusal says {reason:?}: {log}"
+        );
+    }
+    assert!(log.contains("error=") && log.contains("tpu=1"), "{log}");
+    assert!(!log.contains("error=none"), "{log}");
+}
+
+#[test]
+fn python_actors_are_placed_by_resources_and_node_affinity() {
+    sdk_placement("tests/guests/py_placed", "py_placed", "cactors-py");
+}
+
+#[test]
+fn javascript_actors_are_placed_by_resources_and_node_affinity() {
+    sdk_placement("tests/guests/js_placed", "js_placed", "cactors-js");
+}

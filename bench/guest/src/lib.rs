@@ -93,6 +93,13 @@ fn arg(args: &[String], at: usize, default: u64) -> u64 {
 ///   `tasks=N seconds=S`.
 /// - `transfer MIB K`: K `make_blob` tasks of MIB MiB at once (the cluster places them on
 ///   its nodes), each waited for in the driver's object store; prints `bytes=B seconds=S`.
+/// - `actor-rtt N NODE...`: on each node named, a `Pinger` pinned there (node affinity),
+///   called once, then N times one call at a time; prints `node=ID us=MEAN` per node,
+///   then `seconds=S`. The actors end with the job.
+/// - `actor-place NAME RES`: a detached `Pinger` named NAME needing 1 of resource RES
+///   (one restart allowed), called once; prints `seconds=S`.
+/// - `actor-kill NAME`: kills the `Pinger` named NAME; prints `killed=1 seconds=S` (or
+///   `killed=0` if there is none).
 #[rustyray::main]
 fn main() -> Result<(), rustyray::RayError> {
     let args = rustyray::args();
@@ -116,11 +123,55 @@ fn main() -> Result<(), rustyray::RayError> {
             }
             println!("bytes={bytes} seconds={}", start.elapsed().as_secs_f64());
         }
+        Some("actor-rtt") => {
+            let n = arg(&args, 2, 200).max(1);
+            for node in args.iter().skip(3) {
+                let pinger = Pinger::remote_with(rustyray::ActorOptions::new().node_id(node));
+                pinger.ping().get()?;
+                let began = std::time::Instant::now();
+                for _ in 0..n {
+                    pinger.ping().get()?;
+                }
+                println!(
+                    "node={node} us={}",
+                    began.elapsed().as_secs_f64() * 1e6 / n as f64
+                );
+            }
+            println!("seconds={}", start.elapsed().as_secs_f64());
+        }
+        Some("actor-place") => {
+            let (Some(name), Some(resource)) = (args.get(2), args.get(3)) else {
+                return Err(rustyray::RayError::application("actor-place NAME RES"));
+            };
+            let pinger = Pinger::remote_with(
+                rustyray::ActorOptions::new()
+                    .name(name)
+                    .detached(true)
+                    .max_restarts(1)
+                    .resource(resource, 1.0),
+            );
+            pinger.ping().get()?;
+            println!("seconds={}", start.elapsed().as_secs_f64());
+        }
+        Some("actor-kill") => {
+            let name = args
+                .get(2)
+                .ok_or_else(|| rustyray::RayError::application("actor-kill NAME"))?;
+            let killed = match Pinger::get_named(name) {
+                Some(pinger) => {
+                    pinger.kill();
+                    1
+                }
+                None => 0,
+            };
+            println!("killed={killed} seconds={}", start.elapsed().as_secs_f64());
+        }
         // No mode: one task, then a line (the `job_first_output_ms` row of `rustyray bench`).
         None => println!("bench job: {}", add_one::remote(41).get()?),
         other => {
             return Err(rustyray::RayError::application(format!(
-                "unknown mode {other:?}: tasks N, transfer MIB K, or none"
+                "unknown mode {other:?}: tasks N, transfer MIB K, actor-rtt N NODE..., \
+                 actor-place NAME RES, actor-kill NAME, or none"
             )));
         }
     }

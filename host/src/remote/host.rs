@@ -165,6 +165,9 @@ impl ActorHost {
     }
 
     fn keep(&self, handle: &ActorHandle) -> bool {
+        // Hosted: callers elsewhere find it by id (`Request::Locate`), so its handles
+        // may cross inside values.
+        handle.cell().mark_crossable();
         self.hosted
             .lock()
             .map(|mut hosted| hosted.insert(handle.id(), handle.clone()).is_none())
@@ -209,10 +212,10 @@ impl ActorHost {
                     return Ok(Response::Done);
                 }
                 let what = format!("the result of {}.{method}", handle.class());
-                let value = cell
-                    .call_slot(&method, args, Vec::new())
-                    .get_value()
-                    .await?;
+                let slot = cell.call_slot(&method, args, Vec::new());
+                let value = slot.get_value().await?;
+                // Handles inside it cross as ids: only of actors others can resolve.
+                crate::actor_impl::check_crossable(slot.carried(), &what)?;
                 Ok(Response::Value(WireValue::from_value(&value, &what)?))
             }
             Request::Locate { actor } => Ok(Response::Actor(

@@ -11,10 +11,13 @@
 //! the node uses (a unix socket), `host.rs` the side that hosts the actors, and
 //! `wire.rs` what travels.
 //!
-//! What does not cross: `ObjectRef`s nested inside values (refused with
-//! [`RayError::ReferencesCannotCross`]; objects belong to one runtime), actor handles
-//! inside values, and the caller's capabilities: a remote actor runs with what its
-//! hosting runtime grants.
+//! Actor handles inside values cross as the actor's id, which the receiving runtime
+//! resolves ([`resolve`]: its own actor, else through its transport, which in a cluster
+//! asks the directory of placed actors); a handle of an actor only this runtime knows
+//! is refused before it leaves ([`RayError::ActorHandleCannotCross`]). What does not
+//! cross: `ObjectRef`s nested inside values (refused with
+//! [`RayError::ReferencesCannotCross`]; objects belong to one runtime), and the
+//! caller's capabilities: a remote actor runs with what its hosting runtime grants.
 
 mod host;
 mod proxy;
@@ -71,16 +74,29 @@ pub async fn resolve(
     runtime: &crate::Runtime,
     actor: ActorId,
 ) -> Result<Option<crate::ActorHandle>> {
-    let inner = runtime.inner();
+    Ok(resolve_cell(runtime.inner(), actor)
+        .await?
+        .map(crate::ActorHandle::from_cell))
+}
+
+/// [`resolve`], as the cell: this runtime's actor, else one its transport (or the
+/// resolver a hosting runtime was given) finds.
+pub(crate) async fn resolve_cell(
+    inner: &Arc<RuntimeInner>,
+    actor: ActorId,
+) -> Result<Option<Arc<ActorCell>>> {
     if let Some(cell) = inner.actors.get(actor) {
-        return Ok(Some(crate::ActorHandle::from_cell(cell)));
+        return Ok(Some(cell));
     }
-    let Some(transport) = inner.remote_actors.clone() else {
-        return Ok(None);
+    let transport = match &inner.remote_actors {
+        Some(transport) => transport.clone(),
+        None => match inner.resolver.get() {
+            Some(transport) => transport.clone(),
+            None => return Ok(None),
+        },
     };
     match transport.locate(actor).await? {
-        Some(remote) => proxy::attach(inner, &transport, remote)
-            .map(|cell| Some(crate::ActorHandle::from_cell(cell))),
+        Some(remote) => proxy::attach(inner, &transport, remote).map(Some),
         None => Ok(None),
     }
 }
@@ -109,6 +125,7 @@ pub(crate) async fn create(
     class: &str,
     args: Vec<TaskArg>,
     options: ActorOptions,
+    carried: &[Arc<ActorCell>],
 ) -> Result<Arc<ActorCell>> {
     // `class` may be qualified (`MODULE/Class`, as a guest's own class is): the
     // hosting side is told the module it resolved to, and creates the class of that
@@ -117,6 +134,7 @@ pub(crate) async fn create(
     info.constructor_arity
         .check(&format!("{}::new", info.name), args.len())?;
     let what = format!("{}::new", info.name);
+    crate::actor_impl::check_crossable(carried, &format!("the arguments of {what}"))?;
     let args = wire_args(args, &what).await?;
     let remote = transport
         .create(CreateRequest {

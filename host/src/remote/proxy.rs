@@ -87,6 +87,15 @@ async fn serve(
         if !output.start() {
             continue;
         }
+        // Handles inside the arguments cross as ids: only those of actors the other
+        // side can resolve.
+        let args = args.and_then(|args| {
+            crate::actor_impl::check_crossable(
+                output.carried(),
+                &format!("an argument of {what}"),
+            )?;
+            Ok(args)
+        });
         let args = match args {
             Ok(args) => args,
             Err(err) => {

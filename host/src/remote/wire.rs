@@ -203,6 +203,11 @@ pub enum WireError {
     },
     InvalidOptions(String),
     ReferencesCannotCross(String),
+    ActorHandleCannotCross {
+        what: String,
+        actor: ActorId,
+        class: String,
+    },
     NodeDied {
         node: String,
         function: String,
@@ -285,6 +290,13 @@ impl From<&RayError> for WireError {
             RayError::ReferencesCannotCross { what } => {
                 WireError::ReferencesCannotCross(what.clone())
             }
+            RayError::ActorHandleCannotCross { what, actor, class } => {
+                WireError::ActorHandleCannotCross {
+                    what: what.clone(),
+                    actor: *actor,
+                    class: class.clone(),
+                }
+            }
             RayError::NodeDied { node, function } => WireError::NodeDied {
                 node: node.clone(),
                 function: function.clone(),
@@ -361,6 +373,9 @@ impl From<WireError> for RayError {
             }
             WireError::InvalidOptions(message) => RayError::InvalidOptions(message),
             WireError::ReferencesCannotCross(what) => RayError::ReferencesCannotCross { what },
+            WireError::ActorHandleCannotCross { what, actor, class } => {
+                RayError::ActorHandleCannotCross { what, actor, class }
+            }
             WireError::NodeDied { node, function } => RayError::NodeDied { node, function },
             WireError::InvalidModule {
                 source_name,

@@ -29,6 +29,12 @@
 //!   end (C = L when no number was lost or counted twice, and its state went on from
 //!   where it was).
 //! - `open NAME`: opens the gate named NAME-gate.
+//! - `keep NAME RES_T RES_K MIB`: a detached `Tally` named NAME-tally needing RES_T, and
+//!   a detached `Keeper` named NAME needing RES_K, given the tally's handle and MIB MiB
+//!   of state; prints `bump=` (the keeper calls the tally), `back=` (the handle the
+//!   keeper returns, called here), `refused=` (a handle of this job's own actor sent to
+//!   the keeper), `after=` (the keeper still works) and `state=BUMPS:LEN:SUM`.
+//! - `bump NAME`: the keeper named NAME: `state=` before, then `bump=`.
 
 use rustyray::{ActorOptions, ObjectRef, RayError};
 use serde::{Deserialize, Serialize};
@@ -116,6 +122,59 @@ impl Gate {
 
     pub fn is_open(&self) -> bool {
         self.open
+    }
+}
+
+/// Holds a `Tally`'s handle in its state (so in its snapshots) and `ballast` bytes of
+/// state that each `bump` changes: a snapshot of several MiB, and a handle to resolve
+/// wherever it is restarted.
+#[derive(Serialize, Deserialize)]
+#[rustyray::actor(snapshot)]
+pub struct Keeper {
+    tally: TallyHandle,
+    bumps: u64,
+    ballast: Vec<u8>,
+}
+
+#[rustyray::actor]
+impl Keeper {
+    pub fn new(tally: TallyHandle, mib: u32) -> Self {
+        let len = (mib as usize) << 20;
+        Keeper {
+            tally,
+            bumps: 0,
+            ballast: (0..len).map(|at| (at % 127) as u8).collect(),
+        }
+    }
+
+    /// Increments the tally (wherever it runs) and changes one byte of the ballast.
+    pub fn bump(&mut self) -> Result<i64, RayError> {
+        let count = self.tally.increment().get()?;
+        self.bumps += 1;
+        if !self.ballast.is_empty() {
+            let at = (self.bumps as usize * 7919) % self.ballast.len();
+            self.ballast[at] = (self.bumps % 127) as u8;
+        }
+        Ok(count)
+    }
+
+    /// The tally's handle, returned inside a value.
+    pub fn tally(&self) -> TallyHandle {
+        self.tally.clone()
+    }
+
+    /// Takes another tally's handle.
+    pub fn swap(&mut self, tally: TallyHandle) {
+        self.tally = tally;
+    }
+
+    /// `BUMPS:LEN:SUM`, SUM an FNV-1a hash of the ballast.
+    pub fn state(&self) -> String {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in &self.ballast {
+            hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{}:{}:{hash:016x}", self.bumps, self.ballast.len())
     }
 }
 
@@ -285,6 +344,46 @@ fn main() -> Result<(), RayError> {
             }
             None => println!("missing"),
         },
+        "keep" => {
+            let name = arg(&args, 2)?;
+            let mib: u32 = arg(&args, 5)?
+                .parse()
+                .map_err(|_| RayError::application("MIB is a number"))?;
+            let tally = Tally::remote_with(
+                ActorOptions::new()
+                    .name(format!("{name}-tally"))
+                    .detached(true)
+                    .resource(arg(&args, 3)?, 1.0),
+                0,
+            );
+            tally.ready()?;
+            let keeper = Keeper::remote_with(
+                ActorOptions::new()
+                    .name(name)
+                    .detached(true)
+                    .max_restarts(1)
+                    .resource(arg(&args, 4)?, 1.0),
+                tally.clone(),
+                mib,
+            );
+            println!("bump={}", keeper.bump().get()?);
+            let back = keeper.tally().get()?;
+            println!("back={}", back.increment().get()?);
+            // This job's own actor: its handle cannot reach another node.
+            let local = Tally::remote(100);
+            match keeper.swap(local).get() {
+                Ok(()) => println!("refused=no"),
+                Err(err) => println!("refused={err}"),
+            }
+            println!("after={}", keeper.bump().get()?);
+            println!("state={}", keeper.state().get()?);
+        }
+        "bump" => {
+            let keeper = Keeper::get_named(arg(&args, 2)?)
+                .ok_or_else(|| RayError::application("missing keeper"))?;
+            println!("state={}", keeper.state().get()?);
+            println!("bump={}", keeper.bump().get()?);
+        }
         other => return Err(RayError::application(format!("unknown step {other}"))),
     }
     Ok(())
