@@ -254,8 +254,9 @@ impl BenchNode {
             .stdout
             .take()
             .ok_or_else(|| failed("no stdout"))?;
-        node.node_id = BufReader::new(stdout)
-            .lines()
+        let mut lines = BufReader::new(stdout).lines();
+        node.node_id = lines
+            .by_ref()
             .map_while(std::result::Result::ok)
             .find_map(|line| {
                 line.trim()
@@ -265,6 +266,8 @@ impl BenchNode {
                     .map(str::to_string)
             })
             .ok_or_else(|| failed("a node started for a loss row did not join"))?;
+        // Keep reading what it prints: a closed pipe would fail its next line.
+        std::thread::spawn(move || lines.map_while(std::result::Result::ok).for_each(drop));
         let start = Instant::now();
         while node_alive(client, &node.node_id)? != Some(true) {
             if start.elapsed() > LOSS_DEADLINE {

@@ -249,19 +249,19 @@ def cancel(handle):
     _tasks.cancel(handle)
 
 
-def create_actor(class_name, args, options):
+def create_actor(class_name, args, given):
     options = _types.ActorOptions(
-        name=options.get("name"),
-        namespace=options.get("namespace"),
-        max_restarts=count(options.get("max_restarts"), "max_restarts", 0),
-        max_task_retries=count(options.get("max_task_retries"), "max_task_retries", 0),
-        get_if_exists=bool(options.get("get_if_exists", False)),
+        name=given.get("name"),
+        namespace=given.get("namespace"),
+        max_restarts=count(given.get("max_restarts"), "max_restarts", 0),
+        max_task_retries=count(given.get("max_task_retries"), "max_task_retries", 0),
+        get_if_exists=bool(given.get("get_if_exists", False)),
         # Ray's -1 (and None) mean no bound.
-        max_pending_calls=_pending_bound(options.get("max_pending_calls")),
-        detached=options.get("lifetime") == "detached",
+        max_pending_calls=_pending_bound(given.get("max_pending_calls")),
+        detached=given.get("lifetime") == "detached",
     )
-    resources = options.get("resources") or {}
-    node_id = options.get("node_id")
+    resources = given.get("resources") or {}
+    node_id = given.get("node_id")
     if resources or node_id is not None:
         # Ray's `resources=` and node affinity: the node places it (in a cluster, on a
         # live node that has them, or on that node).

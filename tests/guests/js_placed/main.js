@@ -23,13 +23,13 @@ class JsSpot {
 const Spot = rustyray.actor(JsSpot, { name: "Spot" });
 
 rustyray.main((args) => {
-  const step = args[1];
+  const step = args[0];
   if (step === "place") {
-    const spot = Spot.options({ name: args[2], lifetime: "detached", resources: { [args[3]]: 1 } }).remote();
+    const spot = Spot.options({ name: args[1], lifetime: "detached", resources: { [args[2]]: 1 } }).remote();
     console.log(`count=${rustyray.get(spot.bump.remote())}`);
   } else if (step === "place-on") {
-    const schedulingStrategy = new rustyray.NodeAffinitySchedulingStrategy(args[3], false);
-    const spot = Spot.options({ name: args[2], lifetime: "detached", schedulingStrategy }).remote();
+    const schedulingStrategy = new rustyray.NodeAffinitySchedulingStrategy(args[2], false);
+    const spot = Spot.options({ name: args[1], lifetime: "detached", schedulingStrategy }).remote();
     console.log(`count=${rustyray.get(spot.bump.remote())}`);
   } else if (step === "refuse") {
     const bad = [
@@ -47,7 +47,7 @@ rustyray.main((args) => {
       }
     }
     try {
-      Spot.options({ resources: { [args[2]]: 1 } }).remote();
+      Spot.options({ resources: { [args[1]]: 1 } }).remote();
       console.log("error=none");
     } catch (err) {
       console.log(`error=${err.message}`);

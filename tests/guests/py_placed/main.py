@@ -25,13 +25,13 @@ class Spot:
 
 @rustyray.main
 def main(args):
-    step = args[1]
+    step = args[0]
     if step == "place":
-        spot = Spot.options(name=args[2], lifetime="detached", resources={args[3]: 1}).remote()
+        spot = Spot.options(name=args[1], lifetime="detached", resources={args[2]: 1}).remote()
         print(f"count={rustyray.get(spot.bump.remote())}")
     elif step == "place-on":
-        strategy = rustyray.NodeAffinitySchedulingStrategy(args[3], soft=False)
-        spot = Spot.options(name=args[2], lifetime="detached", scheduling_strategy=strategy).remote()
+        strategy = rustyray.NodeAffinitySchedulingStrategy(args[2], soft=False)
+        spot = Spot.options(name=args[1], lifetime="detached", scheduling_strategy=strategy).remote()
         print(f"count={rustyray.get(spot.bump.remote())}")
     elif step == "refuse":
         for bad in (
@@ -46,7 +46,7 @@ def main(args):
             except (TypeError, ValueError) as err:
                 print(f"refused={type(err).__name__}: {err}")
         try:
-            Spot.options(resources={args[2]: 1}).remote()
+            Spot.options(resources={args[1]: 1}).remote()
             print("error=none")
         except rustyray.RayError as err:
             print(f"error={err}")
