@@ -800,14 +800,19 @@ impl Slot {
         }
     }
 
-    /// [`Slot::ready`] for a caller on a thread of its own (the host API): spin for a
-    /// few microseconds first. A short task or actor call answers in about that long,
-    /// while parking and waking a thread costs as much again, twice per round trip.
-    /// Never used inside the runtime's workers, where spinning would delay the very
-    /// work being waited for.
+    /// [`Slot::ready`] for a caller on a thread of its own (the host API). A task no
+    /// worker has started yet is run right here (see `task::run_waited`); otherwise
+    /// spin for a few microseconds first. A short task or actor call answers in about
+    /// that long, while parking and waking a thread costs as much again, twice per
+    /// round trip. Never used inside the runtime's workers, where spinning would delay
+    /// the very work being waited for.
     pub(crate) async fn ready_soon(&self) -> &Filled {
         if let Some(outcome) = self.try_get() {
             return outcome;
+        }
+        // Its task not started yet: run it here rather than wait for a worker to.
+        if let Some(task) = self.producer().and_then(|control| control.take_queued()) {
+            crate::task_impl::run_waited(task).await;
         }
         let start = std::time::Instant::now();
         while start.elapsed() < HOST_SPIN {

@@ -544,7 +544,7 @@ impl RuntimeInner {
                 record,
             },
         };
-        self.handle.spawn(task::run(task));
+        task::spawn(&self.handle, task);
         Ok(slot)
     }
 

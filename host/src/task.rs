@@ -18,8 +18,11 @@
 //! happens — success, error, cancel, or the runtime being torn down — the output
 //! slot is filled exactly once, so no `get` ever hangs.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::codec::Value;
@@ -152,6 +155,25 @@ pub(crate) struct TaskControl {
     children: Mutex<Vec<Weak<TaskControl>>>,
     /// For an actor call: queued, running or cancelled (`CALL_*`); 0 for a task.
     call_state: AtomicU8,
+    /// For a task: where it waits until a worker starts it (see [`spawn`]).
+    queued: OnceLock<Weak<Queued>>,
+}
+
+/// A submitted task no worker has started yet. The worker it was spawned on starts it,
+/// unless a host caller waiting for its result took it first to run it on its own
+/// thread (see [`run_waited`]).
+struct Queued(Mutex<Option<Task>>);
+
+impl std::fmt::Debug for Queued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Queued")
+    }
+}
+
+impl Queued {
+    fn take(&self) -> Option<Task> {
+        self.0.lock().ok()?.take()
+    }
 }
 
 impl TaskControl {
@@ -173,6 +195,11 @@ impl TaskControl {
                 stack.extend(child.take_children());
             }
         }
+    }
+
+    /// The task, if no worker has started it yet: the caller runs it (see [`run_waited`]).
+    pub(crate) fn take_queued(&self) -> Option<Task> {
+        self.queued.get()?.upgrade()?.take()
     }
 
     /// Cancels this task only (Ray's `recursive=False`).
@@ -294,6 +321,72 @@ impl Drop for OutputGuard {
         let _ = self.slot.complete(Err(RayError::ShutDown));
         self.record.end(&self.slot);
         self.runtime.task_finished();
+    }
+}
+
+/// Starts `task` on one of the runtime's workers — or, if a host caller waits for its
+/// result before a worker got to it, on the caller's thread (see [`run_waited`]).
+pub(crate) fn spawn(handle: &tokio::runtime::Handle, task: Task) {
+    let control = task.control.clone();
+    let queued = Arc::new(Queued(Mutex::new(Some(task))));
+    let _ = control.queued.set(Arc::downgrade(&queued));
+    handle.spawn(async move {
+        let task = queued.take();
+        // Dropped unstarted (the runtime went away): `OutputGuard` answers `ShutDown`.
+        drop(queued);
+        if let Some(task) = task {
+            run(task).await;
+        }
+    });
+}
+
+/// Runs `task`, which a host caller took from the queue because it is about to wait
+/// for its result (Ray runs a task inline in a worker blocked in `get` likewise): no
+/// worker thread is woken to start it, and the caller is not woken when it ends — the
+/// two thread wake-ups that otherwise dominate a short task's round trip. It runs in
+/// the runtime's context (its timers and sockets), yields to the caller's executor at
+/// every epoch tick like any guest, and if the caller stops waiting half-way (a
+/// timeout on its `get`), the rest of the task goes on on a worker.
+pub(crate) async fn run_waited(task: Task) {
+    let handle = task.output.runtime.handle.clone();
+    RunHere {
+        handle,
+        future: Some(Box::pin(run(task))),
+    }
+    .await;
+}
+
+/// A task's future polled on the caller's thread inside the runtime's context (see
+/// [`run_waited`]).
+struct RunHere {
+    handle: tokio::runtime::Handle,
+    future: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl Future for RunHere {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let Some(future) = this.future.as_mut() else {
+            return Poll::Ready(());
+        };
+        let _context = this.handle.enter();
+        let poll = future.as_mut().poll(cx);
+        if poll.is_ready() {
+            this.future = None;
+        }
+        poll
+    }
+}
+
+impl Drop for RunHere {
+    fn drop(&mut self) {
+        // The caller stopped waiting: the task is not dropped with it but finishes on
+        // a worker.
+        if let Some(future) = self.future.take() {
+            self.handle.spawn(future);
+        }
     }
 }
 

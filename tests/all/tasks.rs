@@ -332,3 +332,40 @@ fn tasks_work_without_an_async_context_of_the_caller() {
     });
     assert_eq!(value.expect("triple"), 42);
 }
+
+/// A host `get` runs a task no worker has started yet on its own thread (Ray runs a task
+/// inline in a worker blocked in `get`). A caller that stops waiting half-way must not
+/// take the task down with it: the rest of it finishes on a worker, and the next `get`
+/// has its value.
+#[tokio::test]
+async fn a_get_that_stops_waiting_leaves_its_task_to_finish() -> Result<()> {
+    let runtime = common::runtime().await;
+    let iterations = 300_000_000u64;
+    let busy = runtime
+        .task("busy")
+        .arg(iterations)
+        .submit_now::<u64>(&runtime)?;
+    // Gives up long before 300 million turns are done (whoever runs them).
+    if let Ok(early) = tokio::time::timeout(Duration::from_millis(1), busy.get()).await {
+        assert_eq!(early?, iterations);
+    }
+    assert_eq!(within(LONG, "busy", busy.get()).await?, iterations);
+    Ok(())
+}
+
+/// A task run by the `get` waiting for it is still cancelled by `cancel` (here from the
+/// same thread, between two of its epoch-tick yields) and still ends `Cancelled`.
+#[tokio::test]
+async fn a_task_run_by_its_get_is_cancelled_like_any_other() -> Result<()> {
+    let runtime = common::runtime().await;
+    let spinning = runtime.task("spin").submit_now::<u64>(&runtime)?;
+    let (outcome, ()) = within(SHORT, "spin", async {
+        tokio::join!(spinning.get(), async { runtime.cancel(&spinning) })
+    })
+    .await;
+    assert!(matches!(outcome, Err(RayError::Cancelled)), "{outcome:?}");
+    // The runtime goes on.
+    let sum = runtime.task("add").arg(2).arg(3).submit_now::<i32>(&runtime)?;
+    assert_eq!(within(SHORT, "add", sum.get()).await?, 5);
+    Ok(())
+}
