@@ -365,7 +365,11 @@ async fn a_task_run_by_its_get_is_cancelled_like_any_other() -> Result<()> {
     .await;
     assert!(matches!(outcome, Err(RayError::Cancelled)), "{outcome:?}");
     // The runtime goes on.
-    let sum = runtime.task("add").arg(2).arg(3).submit_now::<i32>(&runtime)?;
+    let sum = runtime
+        .task("add")
+        .arg(2)
+        .arg(3)
+        .submit_now::<i32>(&runtime)?;
     assert_eq!(within(SHORT, "add", sum.get()).await?, 5);
     Ok(())
 }

@@ -187,8 +187,11 @@ class PySleeper:
         self.after = 0
 
     def f(self):
-        """Ray's ``f``: catches the cancel, works with the runtime again, returns True."""
-        self.started.incr.remote().get()
+        """Ray's ``f``: catches the cancel, works with the runtime again, returns True.
+        It says it started without waiting for the answer: a cancel sent the moment the
+        caller sees the count change would otherwise land in that wait, outside the
+        ``try``."""
+        self.started.incr.remote()
         try:
             rustyray.get(py_spin.remote())
         except rustyray.TaskCancelledError:
@@ -199,7 +202,7 @@ class PySleeper:
 
     def g(self):
         """Does not catch the cancel: it propagates."""
-        self.started.incr.remote().get()
+        self.started.incr.remote()
         return rustyray.get(py_spin.remote())
 
     def seen(self):
