@@ -210,6 +210,11 @@ struct StartArgs {
     /// Custom resources this node offers jobs, as Ray's `--resources` (CPU is counted).
     #[arg(long, value_name = "NAME=N,...", value_parser = rustyray_node::cluster::parse_resources)]
     resources: Option<std::collections::BTreeMap<String, f64>>,
+    /// In a cluster: task runtimes (one per module, job and namespace) this node keeps
+    /// at once for tasks other nodes send it; past it such a task fails with
+    /// `LimitExceeded` (task runtimes). A job's runtimes are given back when it ends.
+    #[arg(long, value_name = "N", default_value_t = rustyray_node::cluster_tasks::MAX_TASK_RUNTIMES)]
+    max_task_runtimes: usize,
 }
 
 fn parse_net(spec: &str) -> std::result::Result<rustyray::NetRule, String> {
@@ -498,6 +503,7 @@ fn start(args: StartArgs) -> Result<ExitCode> {
         max_log_mib: args.max_log_mib.max(1),
         cluster: args.cluster,
         resources: args.resources.unwrap_or_default(),
+        max_task_runtimes: args.max_task_runtimes.max(1),
     };
     let executor = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -499,15 +499,17 @@ async fn run(cli: Cli) -> rustyray::Result<ExitCode> {
             }
             if let Some(socket) = node_actors {
                 let mut transport = rustyray::remote::SocketTransport::new(socket);
-                if let Some(job) = job_id {
-                    transport = transport.with_owner(job);
+                if let Some(job) = &job_id {
+                    transport = transport.with_owner(job.clone());
                 }
                 builder = builder.remote_actors(std::sync::Arc::new(transport));
             }
             if let Some(socket) = node_tasks {
-                builder = builder.remote_tasks(std::sync::Arc::new(
-                    rustyray::remote::SocketTaskTransport::new(socket),
-                ));
+                let mut transport = rustyray::remote::SocketTaskTransport::new(socket);
+                if let Some(job) = &job_id {
+                    transport = transport.with_job(job.clone());
+                }
+                builder = builder.remote_tasks(std::sync::Arc::new(transport));
             }
             let runtime = builder.build()?;
             warn_cache_refused(&runtime);

@@ -1,8 +1,11 @@
-//! Tasks between nodes: a node sends a task to another on `rustyray.tasks.<node id>`
+//! Tasks between nodes: a node sends a task to another on `rustyray.tasks.<node id>.run`
 //! (NATS core request/reply, no JetStream per task) and waits for its answer with no
 //! timeout of its own (a task runs as long as it runs; the sender watches the other
 //! node's heartbeat instead). Request and answer are opaque bytes here (the node's
-//! MessagePack).
+//! MessagePack). A request carries the sender's key for it in the [`TASK_KEY`] header;
+//! `rustyray.tasks.<node id>.cancel` with that key as its payload (and [`CANCEL_ALONE`]
+//! in the [`CANCEL_HOW`] header for a cancel without the task's children) cancels it.
+//! Both subjects are one subscription, so a cancel never overtakes its request.
 //!
 //! A payload that does not fit the server's `max_payload` (1 MiB by default) goes
 //! through the object store [`TRANSFERS_STORE`] (JetStream chunks it): the message then
@@ -34,10 +37,23 @@ pub const INLINE: u8 = 0;
 pub const STORED: u8 = 1;
 /// Room left in a message for the envelope and NATS headers.
 const HEADROOM: usize = 4096;
+/// The header naming a task request (the sender's key for it).
+pub const TASK_KEY: &str = "Rustyray-Task";
+/// The header of a cancel saying how.
+pub const CANCEL_HOW: &str = "Rustyray-Cancel";
+/// [`CANCEL_HOW`]'s value for a cancel of the task alone (otherwise: with its children).
+pub const CANCEL_ALONE: &str = "alone";
+/// The longest task key taken.
+pub const MAX_TASK_KEY: usize = 128;
 
 /// The subject node `node_id` takes tasks on.
 pub fn subject(node_id: &str) -> String {
-    format!("rustyray.tasks.{node_id}")
+    format!("rustyray.tasks.{node_id}.run")
+}
+
+/// The subject node `node_id` takes cancels of its tasks on.
+pub fn cancel_subject(node_id: &str) -> String {
+    format!("rustyray.tasks.{node_id}.cancel")
 }
 
 /// The task side of a cluster connection: the connection and the transfer store.
@@ -59,6 +75,28 @@ impl std::fmt::Debug for TaskLink {
 pub struct IncomingTask {
     envelope: Bytes,
     reply: Option<async_nats::Subject>,
+    /// The sender's key for it, if it gave a valid one.
+    pub key: Option<String>,
+}
+
+/// What arrives on a node's task subjects.
+pub enum Incoming {
+    /// A task to run.
+    Task(IncomingTask),
+    /// The cancel of the task the sender keyed `key`; `recursive`: with its children.
+    Cancel {
+        /// The key of its request.
+        key: String,
+        /// With the tasks it submitted.
+        recursive: bool,
+    },
+}
+
+fn task_key(headers: Option<&async_nats::HeaderMap>) -> Option<String> {
+    headers
+        .and_then(|headers| headers.get(TASK_KEY))
+        .map(|value| value.as_str().to_string())
+        .filter(|key| !key.is_empty() && key.len() <= MAX_TASK_KEY)
 }
 
 /// Why a task request got no answer.
@@ -91,26 +129,64 @@ impl TaskLink {
         })
     }
 
-    /// The tasks sent to node `node_id`.
+    /// The tasks sent to node `node_id`, and their cancels, in the order sent.
     pub async fn serve(
         &self,
         node_id: &str,
-    ) -> Result<impl futures::Stream<Item = IncomingTask> + use<>> {
+    ) -> Result<impl futures::Stream<Item = Incoming> + use<>> {
         if !valid_key(node_id) {
             return Err(ClusterError::BadKey(node_id.to_string()));
         }
         let subscriber = self
             .cluster
             .client
-            .subscribe(subject(node_id))
+            .subscribe(format!("rustyray.tasks.{node_id}.*"))
             .await
             .map_err(|err| ClusterError::nats("subscribing to tasks", err))?;
-        Ok(futures::StreamExt::map(subscriber, |message| {
-            IncomingTask {
-                envelope: message.payload,
-                reply: message.reply,
-            }
+        let cancels = cancel_subject(node_id);
+        Ok(futures::StreamExt::filter_map(subscriber, move |message| {
+            let incoming = if message.subject.as_str() == cancels {
+                std::str::from_utf8(&message.payload)
+                    .ok()
+                    .filter(|key| !key.is_empty() && key.len() <= MAX_TASK_KEY)
+                    .map(|key| Incoming::Cancel {
+                        key: key.to_string(),
+                        recursive: message
+                            .headers
+                            .as_ref()
+                            .and_then(|headers| headers.get(CANCEL_HOW))
+                            .is_none_or(|how| how.as_str() != CANCEL_ALONE),
+                    })
+            } else {
+                Some(Incoming::Task(IncomingTask {
+                    key: task_key(message.headers.as_ref()),
+                    envelope: message.payload,
+                    reply: message.reply,
+                }))
+            };
+            std::future::ready(incoming)
         }))
+    }
+
+    /// Cancels the task sent to node `node_id` under `key` (with the tasks it submitted
+    /// if `recursive`).
+    pub async fn cancel(&self, node_id: &str, key: &str, recursive: bool) -> Result<()> {
+        if !valid_key(node_id) {
+            return Err(ClusterError::BadKey(node_id.to_string()));
+        }
+        let mut headers = async_nats::HeaderMap::new();
+        if !recursive {
+            headers.insert(CANCEL_HOW, CANCEL_ALONE);
+        }
+        self.cluster
+            .client
+            .publish_with_headers(
+                cancel_subject(node_id),
+                headers,
+                Bytes::copy_from_slice(key.as_bytes()),
+            )
+            .await
+            .map_err(|err| ClusterError::nats("cancelling a task", err))
     }
 
     /// Wraps `payload` for a message: inline, or stored first.
@@ -198,10 +274,12 @@ impl TaskLink {
             .map_err(|err| ClusterError::nats("answering a task", err))
     }
 
-    /// Sends `payload` to node `node_id` and waits (without a timeout) for its answer.
+    /// Sends `payload` to node `node_id` under `key` (what [`TaskLink::cancel`] names it
+    /// by) and waits (without a timeout) for its answer.
     pub async fn send(
         &self,
         node_id: &str,
+        key: &str,
         payload: &[u8],
     ) -> std::result::Result<Bytes, SendFailure> {
         if !valid_key(node_id) {
@@ -210,7 +288,12 @@ impl TaskLink {
             )));
         }
         let envelope = self.wrap(payload).await.map_err(SendFailure::Failed)?;
-        let request = async_nats::Request::new().payload(envelope).timeout(None);
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(TASK_KEY, key);
+        let request = async_nats::Request::new()
+            .payload(envelope)
+            .headers(headers)
+            .timeout(None);
         match self
             .cluster
             .client

@@ -365,6 +365,12 @@ impl Drop for ActorCell {
 }
 
 impl ActorCell {
+    /// Whether this is a handle to an actor another runtime hosts (served by a proxy
+    /// loop here).
+    pub(crate) fn is_proxy(&self) -> bool {
+        self.state.is_none()
+    }
+
     fn send(
         &self,
         method: &str,

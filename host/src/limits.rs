@@ -73,6 +73,9 @@ pub enum Limit {
     /// Type names a task's `retry_exceptions` may list
     /// ([`MAX_RETRY_EXCEPTION_TYPES`](crate::task::MAX_RETRY_EXCEPTION_TYPES)).
     RetryExceptionTypes,
+    /// Task runtimes (one per module, job and namespace) a cluster node keeps at once
+    /// for the tasks other nodes send it (`MAX_TASK_RUNTIMES` of the node).
+    TaskRuntimes,
 }
 
 impl Limit {
@@ -97,6 +100,7 @@ impl Limit {
             Limit::NameLength => "name length",
             Limit::Spilled => "spilled bytes",
             Limit::RetryExceptionTypes => "retry exception types",
+            Limit::TaskRuntimes => "task runtimes",
         }
     }
 

@@ -157,6 +157,9 @@ pub(crate) struct TaskControl {
     call_state: AtomicU8,
     /// For a task: where it waits until a worker starts it (see [`spawn`]).
     queued: OnceLock<Weak<Queued>>,
+    /// Cancelled alone (Ray's `recursive=False`): what a task sent to another node is
+    /// told when it is cancelled.
+    alone: std::sync::atomic::AtomicBool,
 }
 
 /// A submitted task no worker has started yet. The worker it was spawned on starts it,
@@ -204,7 +207,15 @@ impl TaskControl {
 
     /// Cancels this task only (Ray's `recursive=False`).
     pub(crate) fn cancel_alone(&self) {
+        if !self.cancel.is_raised() {
+            self.alone.store(true, Ordering::Release);
+        }
         self.cancel.raise();
+    }
+
+    /// Whether it was cancelled with the tasks it submitted (`false`: alone).
+    pub(crate) fn recursive(&self) -> bool {
+        !self.alone.load(Ordering::Acquire)
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
@@ -403,11 +414,6 @@ pub(crate) async fn run(task: Task) {
         output,
     } = task;
     let runtime = output.runtime.clone();
-    // A task carrying actor handles runs here: they name this runtime's actors.
-    let mut options = options;
-    if !_carried.is_empty() {
-        options.placed = true;
-    }
     // Outside the select, so what a task printed survives its timeout or cancel.
     let capture = OutputCapture::for_task(&runtime, &function, output.slot.id(), &options);
     let mut retried = 0;
@@ -417,7 +423,7 @@ pub(crate) async fn run(task: Task) {
             _ = control.cancel.raised() => Err(RayError::Cancelled),
             _ = runtime.abort.raised() => Err(RayError::Cancelled),
             _ = crate::signal::raised_or_never(scope.as_deref()) => Err(RayError::Cancelled),
-            outcome = execute(&runtime, &function, args.clone(), &options, &output.slot, &control, capture.as_ref(), scope.as_ref(), &output.record) => outcome,
+            outcome = execute(&runtime, &function, args.clone(), &options, &output.slot, &control, capture.as_ref(), scope.as_ref(), &output.record, &_carried) => outcome,
         };
         match &outcome {
             Err(error) if !control.is_cancelled() && options.retries_after(error, retried) => {
@@ -448,16 +454,19 @@ async fn execute(
     capture: Option<&OutputCapture>,
     scope: Option<&Arc<Signal>>,
     record: &crate::state::TaskRecord,
+    carried: &[Arc<crate::actor_impl::ActorCell>],
 ) -> Result<Value> {
     use crate::state::TaskState;
     record.set(TaskState::PendingArgsAvail);
     let args = resolve(args).await?;
     record.set(TaskState::PendingNodeAssignment);
     // In a cluster, a task that can run anywhere goes to the driver's node, which places it.
-    if let Some(request) = crate::remote::tasks::placeable(runtime, function, &args, options) {
+    if let Some(request) =
+        crate::remote::tasks::placeable(runtime, function, &args, options, carried)
+    {
         record.set(TaskState::Running);
         let sent = std::time::Instant::now();
-        if let Some(outcome) = crate::remote::tasks::run_remote(runtime, request).await {
+        if let Some(outcome) = crate::remote::tasks::run_remote(runtime, request, control).await {
             // Its slice in this job's timeline: from sending it to its answer.
             crate::timeline::remote_task(&function.name, &slot.id(), sent.elapsed());
             return outcome;

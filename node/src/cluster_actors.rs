@@ -301,6 +301,9 @@ impl ClusterActors {
         loop {
             match self.cluster.claim_name(&names, &key).await {
                 Ok(None) => return response,
+                // Two creations with `get_if_exists` at once: the runtime here answered
+                // the second with the first, which holds the name already.
+                Ok(Some(holder)) if holder == key => return response,
                 Ok(Some(holder)) => match self.live_entry(&holder).await {
                     Some(existing) => {
                         self.kill_here(remote.id).await;
@@ -448,6 +451,12 @@ impl ClusterActors {
             Err(message) => return failed(&rustyray::RayError::InvalidOptions(message)),
         };
         let owner = request.owner.clone();
+        // A task of a job running on another node creates for that job, whose node then
+        // ends the actor with it (the sweep); otherwise the job is this node's.
+        let owner_node = request
+            .owner_node
+            .clone()
+            .unwrap_or_else(|| self.node_id.clone());
         let detached = request.detached;
         // The owner node is this one: the job's driver sent it here.
         let response = if target == self.node_id {
@@ -465,10 +474,11 @@ impl ClusterActors {
             if let Ok(Some((mut entry, revision))) = self.cluster.actor::<ActorEntry>(&key).await
                 && entry.owner_node.is_empty()
             {
-                entry.owner_node = self.node_id.clone();
+                entry.owner_node = owner_node.clone();
                 let _ = self.cluster.update_actor(&key, &entry, revision).await;
             }
             if !detached
+                && owner_node == self.node_id
                 && let Some(job) = owner
                 && let Ok(mut owned) = self.owned.lock()
             {
@@ -720,6 +730,30 @@ impl ClusterActors {
         let mut answered: HashMap<String, bool> = HashMap::new();
         for (key, entry, revision) in &entries {
             if entry.dead.is_some() {
+                continue;
+            }
+            // Created for one of this node's jobs by its task on another node: it ends
+            // with the job.
+            if !entry.detached
+                && entry.owner_node == self.node_id
+                && let Some(job) = &entry.owner
+                && self
+                    .jobs
+                    .details(job)
+                    .map_or(true, |details| details.status.is_terminal())
+            {
+                let actor = entry.actor.id;
+                let _ = tokio::time::timeout(
+                    STEP_TIMEOUT,
+                    self.forward(
+                        actor,
+                        Request::Kill {
+                            actor,
+                            no_restart: true,
+                        },
+                    ),
+                )
+                .await;
                 continue;
             }
             let owner_lost = !entry.detached

@@ -2,8 +2,9 @@
 //!
 //! In a cluster a job's driver gets the node's task socket (hidden `rustyray run
 //! --node-tasks`) and sends there each task that can run anywhere (`rustyray::remote::
-//! tasks`: a module's function, its arguments resolved to plain values). The node places
-//! it and answers with its result:
+//! tasks`: a module's function, its arguments resolved to plain values, any actor
+//! handles it carries naming placed actors). The node places it and answers with its
+//! result:
 //!
 //! - **Placement** — the live node with the lowest load: for this node, the tasks it
 //!   runs now; for another, the larger of the tasks its record says it runs (written
@@ -11,16 +12,25 @@
 //!   round the nodes in turn. Locality is the driver's part: a task whose arguments are
 //!   larger than `MAX_REMOTE_ARGS_BYTES` is not sent at all, it runs where they are.
 //! - **Sending** — to another node, the task goes over NATS (`rustyray-cluster`'s
-//!   `tasks.rs`: request/reply on `rustyray.tasks.<node>`, a payload past NATS's
+//!   `tasks.rs`: request/reply on `rustyray.tasks.<node>.run`, a payload past NATS's
 //!   `max_payload` through the object store `rustyray_transfers`). The request has no
 //!   timeout; instead, while any task is out, every [`WATCH_INTERVAL`] the node reads the
 //!   live heartbeats, and the tasks out on a node whose heartbeat expired (or whose
 //!   subject has no subscriber) fail with `NodeDied`, which the driver retries within
 //!   the task's `max_retries` (the node is then no longer chosen).
+//! - **Cancelling** — a driver cancels a task it sent by a `TaskCancel` frame on the
+//!   task's connection (or by closing it: recursive); the node cancels it where it runs:
+//!   here, through its runtime (with the tasks it submitted, unless alone); on another
+//!   node, by a message on `rustyray.tasks.<node>.cancel` naming the request's key (the
+//!   same for a task a task submitted, when its parent ends unanswered).
 //! - **Running** — the node that runs a task keeps one runtime per module (by SHA-256;
-//!   the module fetched from the cluster and checked if the node lacks it), under the
-//!   node's `--job-memory`, with no capabilities. Tasks such a task submits are placed
-//!   the same way (nested tasks spread too). What it runs is counted in `/metrics`
+//!   the module fetched from the cluster and checked if the node lacks it), job and
+//!   namespace, under the node's `--job-memory`, with no capabilities: names the task
+//!   looks up or claims are in its job's namespace, and it reaches the cluster's placed
+//!   actors ([`ClusterActors`], in-process) as its job — actors it creates belong to the
+//!   job and end with it. A job's runtimes are shut down once its record says it ended
+//!   (at most `--max-task-runtimes` at once). Tasks such a task submits are placed the
+//!   same way (nested tasks spread too). What it runs is counted in `/metrics`
 //!   (`rustyray_cluster_tasks_total{function, outcome}`).
 //!
 //! Ownership is Ray's: the submitter owns the objects. A driver resolves a task's
@@ -41,15 +51,16 @@ use futures::StreamExt;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use rustyray::remote::Pending;
-use rustyray::remote::tasks::{TaskRequest, TaskResponse, TaskTransport};
+use rustyray::remote::tasks::{Cancellation, TaskCancel, TaskRequest, TaskResponse, TaskTransport};
 use rustyray::remote::wire::{self, WireValue};
-use rustyray::{RayError, Runtime};
+use rustyray::remote::{ActorTransport, CreateRequest, Pending, RemoteActor};
+use rustyray::{ActorId, RayError, Runtime};
 use rustyray_cluster::Cluster;
-use rustyray_cluster::tasks::{IncomingTask, SendFailure, TaskLink};
+use rustyray_cluster::tasks::{Incoming, SendFailure, TaskLink};
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::api::ModuleInfo;
+use crate::api::{JobDetails, ModuleInfo};
+use crate::cluster_actors::ClusterActors;
 use crate::error::{NodeError, Result};
 use crate::metrics::Metrics;
 use crate::modules::ModuleStore;
@@ -61,6 +72,19 @@ pub const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 pub const DEAD_SHUNNED: Duration = Duration::from_secs(30);
 /// How long the registry's view (loads, liveness) is reused for placement.
 const VIEW_TTL: Duration = Duration::from_millis(250);
+/// The most task runtimes (one per module, job and namespace) a node keeps at once by
+/// default (`rustyray start --max-task-runtimes`).
+pub const MAX_TASK_RUNTIMES: usize = 32;
+/// How often the task runtimes of ended jobs are looked for (and shut down).
+pub const RUNTIME_SWEEP: Duration = Duration::from_secs(2);
+
+/// What a task runtime is for: a module, the job whose tasks it runs, and its namespace.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct RuntimeKey {
+    module: String,
+    job: Option<String>,
+    namespace: String,
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TaskLabel {
@@ -87,8 +111,16 @@ pub struct ClusterTasks {
     memory_mib: u64,
     /// Tasks running here now (written to this node's record for the others).
     running: Arc<AtomicUsize>,
-    /// One runtime per module, by SHA-256.
-    runtimes: tokio::sync::Mutex<HashMap<String, Runtime>>,
+    /// The cluster's actors, which the tasks' runtimes reach.
+    actors: Option<Arc<ClusterActors>>,
+    /// The most runtimes kept at once.
+    max_runtimes: usize,
+    /// One runtime per module and job.
+    runtimes: tokio::sync::Mutex<HashMap<RuntimeKey, Runtime>>,
+    /// Tasks other nodes sent here and have not had answered, by the sender's key.
+    incoming: Mutex<HashMap<String, Cancellation>>,
+    /// Keys of the tasks this node sends to others.
+    next_key: std::sync::atomic::AtomicU64,
     view: Mutex<View>,
     /// Tasks sent to each node and not answered yet.
     out: Mutex<HashMap<String, usize>>,
@@ -105,18 +137,63 @@ pub struct ClusterTasks {
 }
 
 /// The in-process transport of the runtimes this node runs tasks in: their nested tasks
-/// are placed like a driver's.
+/// are placed like a driver's, as tasks of the same job.
 #[derive(Debug)]
-struct Nested(Weak<ClusterTasks>);
+struct Nested {
+    tasks: Weak<ClusterTasks>,
+    job: Option<String>,
+    job_node: Option<String>,
+}
 
 impl TaskTransport for Nested {
-    fn run(&self, request: TaskRequest) -> Pending<'_, WireValue> {
+    fn run(&self, mut request: TaskRequest, cancel: Cancellation) -> Pending<'_, WireValue> {
+        request.job.clone_from(&self.job);
+        request.job_node.clone_from(&self.job_node);
         Box::pin(async move {
-            match self.0.upgrade() {
-                Some(tasks) => tasks.dispatch(request).await,
+            match self.tasks.upgrade() {
+                Some(tasks) => tasks.dispatch(request, cancel).await,
                 None => Err(RayError::ShutDown),
             }
         })
+    }
+}
+
+/// The cluster's actors as a task runtime of a job reaches them: what it creates
+/// belongs to that job (and the job's node), as if its driver had created it.
+#[derive(Debug)]
+struct JobActors {
+    actors: Arc<ClusterActors>,
+    job: Option<String>,
+    job_node: Option<String>,
+}
+
+impl ActorTransport for JobActors {
+    fn create(&self, mut request: CreateRequest) -> Pending<'_, RemoteActor> {
+        request.owner.clone_from(&self.job);
+        request.owner_node.clone_from(&self.job_node);
+        self.actors.create(request)
+    }
+
+    fn lookup(&self, namespace: String, name: String) -> Pending<'_, Option<RemoteActor>> {
+        self.actors.lookup(namespace, name)
+    }
+
+    fn call(
+        &self,
+        actor: ActorId,
+        method: String,
+        args: Vec<WireValue>,
+        want_result: bool,
+    ) -> Pending<'_, WireValue> {
+        self.actors.call(actor, method, args, want_result)
+    }
+
+    fn kill(&self, actor: ActorId, no_restart: bool) -> Pending<'_, ()> {
+        self.actors.kill(actor, no_restart)
+    }
+
+    fn locate(&self, actor: ActorId) -> Pending<'_, Option<RemoteActor>> {
+        self.actors.locate(actor)
     }
 }
 
@@ -133,6 +210,8 @@ impl ClusterTasks {
         cache_dir: PathBuf,
         memory_mib: u64,
         metrics: &Metrics,
+        actors: Option<Arc<ClusterActors>>,
+        max_runtimes: usize,
     ) -> Result<Arc<ClusterTasks>> {
         let link = TaskLink::open(&cluster).await?;
         let incoming = link.serve(&node_id).await?;
@@ -154,7 +233,11 @@ impl ClusterTasks {
             cache_dir,
             memory_mib,
             running,
+            actors,
+            max_runtimes,
             runtimes: tokio::sync::Mutex::new(HashMap::new()),
+            incoming: Mutex::new(HashMap::new()),
+            next_key: std::sync::atomic::AtomicU64::new(0),
             view: Mutex::new(View::default()),
             out: Mutex::new(HashMap::new()),
             dead: Mutex::new(HashMap::new()),
@@ -169,6 +252,7 @@ impl ClusterTasks {
             tokio::spawn(tasks.clone().serve_nats(incoming)),
             tokio::spawn(tasks.clone().serve_socket(listener)),
             tokio::spawn(tasks.clone().watch()),
+            tokio::spawn(tasks.clone().sweep_runtimes()),
         ];
         if let Ok(mut handles) = tasks.background.lock() {
             *handles = background;
@@ -207,11 +291,16 @@ impl ClusterTasks {
         }
     }
 
-    /// Places `request` and runs it there; its result.
-    pub async fn dispatch(&self, request: TaskRequest) -> rustyray::Result<WireValue> {
+    /// Places `request` and runs it there; its result. Once `cancel` is raised the task
+    /// is cancelled where it runs (so is it if this future is dropped unfinished).
+    pub async fn dispatch(
+        &self,
+        request: TaskRequest,
+        cancel: Cancellation,
+    ) -> rustyray::Result<WireValue> {
         let node = self.choose().await;
         if node == self.node_id {
-            return self.run_here(request).await;
+            return self.run_here(request, cancel).await;
         }
         let function = request.function.clone();
         let mut payload = Vec::new();
@@ -227,8 +316,24 @@ impl ClusterTasks {
             function: function.clone(),
         };
         let mut changed = self.dead_changed.subscribe();
+        let key = format!(
+            "{}-{}",
+            self.node_id,
+            self.next_key.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut unanswered = CancelRemote {
+            link: Some(self.link.clone()),
+            node: node.clone(),
+            key: key.clone(),
+            cancel: cancel.clone(),
+        };
         let answer = tokio::select! {
-            answer = self.link.send(&node, &payload) => answer,
+            answer = self.link.send(&node, &key, &payload) => answer,
+            recursive = cancel.cancelled() => {
+                unanswered.link = None;
+                let _ = self.link.cancel(&node, &key, recursive).await;
+                return Err(RayError::Cancelled);
+            }
             () = async {
                 while !self.is_dead(&node) {
                     if changed.changed().await.is_err() {
@@ -237,6 +342,7 @@ impl ClusterTasks {
                 }
             } => return Err(died()),
         };
+        unanswered.link = None;
         match answer {
             Ok(bytes) => match wire::read_frame::<TaskResponse>(&mut &bytes[..]).await {
                 Ok(Some(response)) => response.into(),
@@ -319,13 +425,20 @@ impl ClusterTasks {
         tied[turn % tied.len()].clone()
     }
 
-    /// Runs `request` here, in its module's runtime.
-    async fn run_here(&self, request: TaskRequest) -> rustyray::Result<WireValue> {
+    /// Runs `request` here, in the runtime of its module and job.
+    async fn run_here(
+        &self,
+        request: TaskRequest,
+        cancel: Cancellation,
+    ) -> rustyray::Result<WireValue> {
         self.running.fetch_add(1, Ordering::Relaxed);
         let function = request.function.clone();
         let outcome = async {
-            let runtime = self.runtime_for(&request.module).await?;
-            rustyray::remote::tasks::run_request(&runtime, request).await
+            let runtime = tokio::select! {
+                runtime = self.runtime_for(&request) => runtime?,
+                _ = cancel.cancelled() => return Err(RayError::Cancelled),
+            };
+            rustyray::remote::tasks::run_request(&runtime, request, cancel).await
         }
         .await;
         self.running.fetch_sub(1, Ordering::Relaxed);
@@ -352,12 +465,55 @@ impl ClusterTasks {
         outcome
     }
 
-    /// The runtime of module `sha` (fetched from the cluster, checked, loaded on first
-    /// use).
-    async fn runtime_for(&self, sha: &str) -> rustyray::Result<Runtime> {
+    /// The runtime of `request`'s module and job (the module fetched from the cluster
+    /// and checked, and the runtime made, on first use): it has the job's namespace, and
+    /// reaches the cluster's actors as the job.
+    async fn runtime_for(&self, request: &TaskRequest) -> rustyray::Result<Runtime> {
+        let sha = request.module.as_str();
+        let key = RuntimeKey {
+            module: sha.to_string(),
+            job: request.job.clone(),
+            namespace: request.namespace.clone(),
+        };
         let mut runtimes = self.runtimes.lock().await;
-        if let Some(runtime) = runtimes.get(sha) {
+        if let Some(runtime) = runtimes.get(&key) {
             return Ok(runtime.clone());
+        }
+        if request.namespace.len() > rustyray::limits::NAME_LENGTH {
+            return Err(RayError::InvalidOptions(format!(
+                "the task's namespace is {} bytes, over the name limit of {} bytes",
+                request.namespace.len(),
+                rustyray::limits::NAME_LENGTH
+            )));
+        }
+        if runtimes.len() >= self.max_runtimes {
+            return Err(RayError::LimitExceeded {
+                function: request.function.clone(),
+                limit: rustyray::Limit::TaskRuntimes,
+                value: self.max_runtimes as u64,
+                detail: format!(
+                    "this node runs tasks of {} modules and jobs at once (`rustyray start \
+                     --max-task-runtimes`); a job's runtimes are given back when it ends",
+                    self.max_runtimes
+                ),
+            });
+        }
+        if let Some(job) = &request.job {
+            match self.cluster.job::<JobDetails>(job).await {
+                Ok(Some((entry, _))) if !entry.job.status.is_terminal() => {}
+                Ok(Some(_)) => return Err(RayError::Cancelled),
+                Ok(None) => {
+                    return Err(RayError::InvalidOptions(format!(
+                        "the task names job {:?}, which is not a job of this cluster",
+                        rustyray::terminal::escape_text(job)
+                    )));
+                }
+                Err(err) => {
+                    return Err(RayError::Remote(format!(
+                        "reading the record of job {job}: {err}"
+                    )));
+                }
+            }
         }
         let invalid = |message: String| RayError::InvalidModule {
             source_name: rustyray::terminal::escape_text(sha)
@@ -392,14 +548,26 @@ impl ClusterTasks {
                     .map_err(|err| invalid(err.to_string()))?
             }
         };
-        let runtime = Runtime::builder()
+        let mut builder = Runtime::builder()
             .cache_dir(Some(self.cache_dir.clone()))
             .memory_limit((self.memory_mib as usize).saturating_mul(1 << 20))
             .max_actors(64)
-            .remote_tasks(Arc::new(Nested(self.me.clone())))
-            .build()?;
+            .namespace(request.namespace.clone())
+            .remote_tasks(Arc::new(Nested {
+                tasks: self.me.clone(),
+                job: request.job.clone(),
+                job_node: request.job_node.clone(),
+            }));
+        if let Some(actors) = &self.actors {
+            builder = builder.remote_actors(Arc::new(JobActors {
+                actors: actors.clone(),
+                job: request.job.clone(),
+                job_node: request.job_node.clone(),
+            }));
+        }
+        let runtime = builder.build()?;
         runtime.load(self.modules.path(&module)).await?;
-        runtimes.insert(sha.to_string(), runtime.clone());
+        runtimes.insert(key, runtime.clone());
         Ok(runtime)
     }
 
@@ -407,15 +575,40 @@ impl ClusterTasks {
         self.modules.list().into_iter().find(|m| m.sha256 == sha)
     }
 
-    /// Answers the tasks other nodes send here.
-    async fn serve_nats(self: Arc<Self>, incoming: impl futures::Stream<Item = IncomingTask>) {
+    /// Answers the tasks other nodes send here, and takes their cancels.
+    async fn serve_nats(self: Arc<Self>, incoming: impl futures::Stream<Item = Incoming>) {
         let mut incoming = std::pin::pin!(incoming);
-        while let Some(task) = incoming.next().await {
+        while let Some(message) = incoming.next().await {
+            let task = match message {
+                Incoming::Task(task) => task,
+                Incoming::Cancel { key, recursive } => {
+                    let cancel = self
+                        .incoming
+                        .lock()
+                        .ok()
+                        .and_then(|incoming| incoming.get(&key).cloned());
+                    if let Some(cancel) = cancel {
+                        cancel.cancel(recursive);
+                    }
+                    continue;
+                }
+            };
+            // Registered before the next message is read: its cancel comes after it.
+            let cancel = Cancellation::new();
+            let registered = task.key.clone().filter(|key| {
+                self.incoming.lock().is_ok_and(|mut incoming| {
+                    incoming.insert(key.clone(), cancel.clone()).is_none()
+                })
+            });
             let tasks = self.clone();
             tokio::spawn(async move {
+                let _forget = Forget {
+                    tasks: &tasks,
+                    key: registered,
+                };
                 let response: TaskResponse = match tasks.link.request_payload(&task).await {
                     Ok(payload) => match wire::read_frame::<TaskRequest>(&mut &payload[..]).await {
-                        Ok(Some(request)) => tasks.run_here(request).await.into(),
+                        Ok(Some(request)) => tasks.run_here(request, cancel).await.into(),
                         Ok(None) | Err(_) => Err(RayError::Serialization(
                             "a task request that is not a framed MessagePack TaskRequest".into(),
                         ))
@@ -457,12 +650,72 @@ impl ClusterTasks {
         }
     }
 
-    async fn connection(self: Arc<Self>, mut stream: UnixStream) {
-        let Ok(Some(request)) = wire::read_frame::<TaskRequest>(&mut stream).await else {
+    /// One task of a driver: its request, then its answer; a [`TaskCancel`] frame, or
+    /// the connection closed, before the answer cancels it.
+    async fn connection(self: Arc<Self>, stream: UnixStream) {
+        let (mut read, mut write) = stream.into_split();
+        let Ok(Some(mut request)) = wire::read_frame::<TaskRequest>(&mut read).await else {
             return;
         };
-        let response: TaskResponse = self.dispatch(request).await.into();
-        let _ = wire::write_frame(&mut stream, &response).await;
+        // This node's driver sent it: its job runs here.
+        request.job_node = Some(self.node_id.clone());
+        let cancel = Cancellation::new();
+        let listen = {
+            let cancel = cancel.clone();
+            async move {
+                let recursive = match wire::read_frame::<TaskCancel>(&mut read).await {
+                    Ok(Some(frame)) => frame.recursive,
+                    Ok(None) | Err(_) => true,
+                };
+                cancel.cancel(recursive);
+                std::future::pending::<()>().await;
+            }
+        };
+        let response: TaskResponse = tokio::select! {
+            response = self.dispatch(request, cancel) => response.into(),
+            () = listen => return,
+        };
+        let _ = wire::write_frame(&mut write, &response).await;
+    }
+
+    /// Every [`RUNTIME_SWEEP`], shuts down the task runtimes of jobs that ended (their
+    /// tasks, and the actors those created here, end with them).
+    async fn sweep_runtimes(self: Arc<Self>) {
+        let mut ticks = tokio::time::interval(RUNTIME_SWEEP);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let jobs: std::collections::HashSet<String> = self
+                .runtimes
+                .lock()
+                .await
+                .keys()
+                .filter_map(|key| key.job.clone())
+                .collect();
+            let mut ended = Vec::new();
+            for job in jobs {
+                if let Ok(record) = self.cluster.job::<JobDetails>(&job).await
+                    && record.is_none_or(|(entry, _)| entry.job.status.is_terminal())
+                {
+                    ended.push(job);
+                }
+            }
+            if ended.is_empty() {
+                continue;
+            }
+            let gone: Vec<Runtime> = {
+                let mut runtimes = self.runtimes.lock().await;
+                let keys: Vec<RuntimeKey> = runtimes
+                    .keys()
+                    .filter(|key| key.job.as_ref().is_some_and(|job| ended.contains(job)))
+                    .cloned()
+                    .collect();
+                keys.iter().filter_map(|key| runtimes.remove(key)).collect()
+            };
+            for runtime in gone {
+                let _ = runtime.shutdown_with_deadline(Duration::from_secs(5)).await;
+            }
+        }
     }
 
     /// While tasks are out on other nodes, reads the live heartbeats every
@@ -495,6 +748,49 @@ impl ClusterTasks {
                     self.mark_dead(&node);
                 }
             }
+        }
+    }
+}
+
+/// Forgets a task another node sent once it is answered.
+struct Forget<'a> {
+    tasks: &'a ClusterTasks,
+    key: Option<String>,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = &self.key
+            && let Ok(mut incoming) = self.tasks.incoming.lock()
+        {
+            incoming.remove(key);
+        }
+    }
+}
+
+/// Cancels a task sent to another node if its sender stops waiting unanswered (this
+/// node's driver went away, or the task that submitted it ended).
+struct CancelRemote {
+    link: Option<TaskLink>,
+    node: String,
+    key: String,
+    cancel: Cancellation,
+}
+
+impl Drop for CancelRemote {
+    fn drop(&mut self) {
+        let Some(link) = self.link.take() else {
+            return;
+        };
+        let recursive = self.cancel.state().unwrap_or(true);
+        let (node, key) = (
+            std::mem::take(&mut self.node),
+            std::mem::take(&mut self.key),
+        );
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let _ = link.cancel(&node, &key, recursive).await;
+            });
         }
     }
 }

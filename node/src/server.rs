@@ -62,6 +62,8 @@ pub struct NodeConfig {
     pub cluster: Option<String>,
     /// Custom resources the node offers jobs (`--resources NAME=N,...`), beside `CPU`.
     pub resources: BTreeMap<String, f64>,
+    /// In a cluster: task runtimes kept at once (`--max-task-runtimes`).
+    pub max_task_runtimes: usize,
 }
 
 impl Default for NodeConfig {
@@ -80,6 +82,7 @@ impl Default for NodeConfig {
             max_log_mib: 64,
             cluster: None,
             resources: BTreeMap::new(),
+            max_task_runtimes: crate::cluster_tasks::MAX_TASK_RUNTIMES,
         }
     }
 }
@@ -305,6 +308,8 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
                 data_dir.join("cache"),
                 config.job_memory_mib,
                 &metrics,
+                cluster_actors.clone(),
+                config.max_task_runtimes,
             )
             .await?,
         ),

@@ -18,6 +18,12 @@ use crate::common;
 
 /// The cluster tasks `node` ran that ended `ok`, by function, from its `/metrics`.
 fn ran(node: &Node) -> BTreeMap<String, u64> {
+    ended(node, "ok")
+}
+
+/// The cluster tasks `node` ran that ended with `outcome` (`ok`, or an error's kind), by
+/// function, from its `/metrics`.
+fn ended(node: &Node, outcome: &str) -> BTreeMap<String, u64> {
     let text = crate::node::ureq_text(&format!("{}/metrics", node.address));
     let mut counts = BTreeMap::new();
     for line in text.lines() {
@@ -27,7 +33,7 @@ fn ran(node: &Node) -> BTreeMap<String, u64> {
         let Some((labels, value)) = rest.split_once("} ") else {
             continue;
         };
-        if !labels.contains(r#"outcome="ok""#) {
+        if !labels.contains(&format!("outcome=\"{outcome}\"")) {
             continue;
         }
         let function = labels
@@ -235,6 +241,10 @@ fn hostile_task_requests_from_nats_get_typed_errors_and_the_node_lives_on() {
         function: function.into(),
         args: vec![],
         timeout_ms: None,
+        namespace: "default".into(),
+        job: None,
+        job_node: None,
+        actors: vec![],
     };
     let missing = "0".repeat(64);
     let (k, m) = kind(ask(&url, &b.node_id, framed(&request(&missing, "step"))));
@@ -259,6 +269,41 @@ fn hostile_task_requests_from_nats_get_typed_errors_and_the_node_lives_on() {
         framed(&request(&module.sha256, "step")),
     ));
     assert_eq!(k, "BadArguments", "{m}");
+    // A job that is not the cluster's, a namespace past the name limit, an actor no
+    // node has: typed refusals, nothing runs.
+    let (k, m) = kind(ask(
+        &url,
+        &c.node_id,
+        framed(&TaskRequest {
+            job: Some("raysubmit_nosuchjob".into()),
+            ..request(&module.sha256, "step")
+        }),
+    ));
+    assert_eq!(k, "InvalidOptions", "{m}");
+    assert!(m.contains("raysubmit_nosuchjob"), "{m}");
+    let (k, m) = kind(ask(
+        &url,
+        &c.node_id,
+        framed(&TaskRequest {
+            namespace: "n".repeat(100_000),
+            ..request(&module.sha256, "step")
+        }),
+    ));
+    assert_eq!(k, "InvalidOptions", "{m}");
+    assert!(m.contains("namespace"), "{m}");
+    let (k, m) = kind(ask(
+        &url,
+        &c.node_id,
+        framed(&TaskRequest {
+            actors: vec![rustyray::ActorId(rustyray::Id {
+                node: 0,
+                hi: 1,
+                lo: 2,
+            })],
+            ..request(&module.sha256, "step")
+        }),
+    ));
+    assert_eq!(k, "ReferencesCannotCross", "{m}");
 
     // The canary: the nodes live on, and a job still spreads over all of them.
     a.submit("rustyray run cluster_tasks -- spread 60 0", "canary", &[])
@@ -269,4 +314,131 @@ fn hostile_task_requests_from_nats_get_typed_errors_and_the_node_lives_on() {
     wait_until("three live nodes", || {
         (a.nodes().iter().filter(|n| n.alive).count() == 3).then_some(())
     });
+}
+
+#[test]
+fn an_actor_created_from_node_a_is_called_from_tasks_on_node_c_by_handle_and_by_name() {
+    let Some(nats) = Nats::start(&common::fresh_dir("ctasks-actors-nats")) else {
+        return;
+    };
+    let [a, b, c] = three_nodes(
+        &nats,
+        "ctasks-actors",
+        [&["--resources", "driver=1"], &[], &[]],
+    );
+    deploy(&a);
+    // The driver on A places `hits` on B; tasks spread over A, B and C reach it by its
+    // handle (an argument) and by its name (the job's namespace), and claim another
+    // name with get_if_exists from wherever they run.
+    a.submit(
+        &format!(
+            "rustyray run cluster_tasks --namespace shop -- actors {} 30",
+            b.node_id
+        ),
+        "actors",
+        &[("driver", 1.0)],
+    )
+    .expect("submitting");
+    let log = a.follow("actors", None);
+    assert!(log.contains("actors hits=60 made=30 plain=30"), "{log}");
+    assert_eq!(a.job("actors").status, JobStatus::Succeeded, "{log}");
+    // C is neither the driver's node nor the actor's: tasks there called it.
+    let on_c = ran(&c);
+    for function in ["bump", "bump_named", "ensure"] {
+        assert!(
+            on_c.get(function).copied().unwrap_or(0) > 0,
+            "C ran no {function}: {on_c:?}"
+        );
+    }
+    // The plain actor's tasks stayed on the driver's node (its handle names an actor of
+    // the driver's runtime): the cluster ran only the 30 handle tasks of `hits`.
+    let bumps: u64 = [&a, &b, &c]
+        .iter()
+        .map(|node| ran(node).get("bump").copied().unwrap_or(0))
+        .sum();
+    assert_eq!(bumps, 30);
+    // The actor a task created for the job (on B, from whichever node) ended with it.
+    wait_until(
+        "the actor the job's tasks created to end with the job",
+        || {
+            let out = std::process::Command::new(crate::cluster::BIN)
+                .args(["list", "actors", "--json", "--limit", "1000", "--address"])
+                .arg(&c.address)
+                .output()
+                .expect("rustyray list actors");
+            let actors: Vec<serde_json::Value> =
+                serde_json::from_slice(&out.stdout).expect("the actors as JSON");
+            (!actors
+                .iter()
+                .any(|actor| actor["name"] == "made-in-tasks" && actor["state"] == "ALIVE"))
+            .then_some(())
+        },
+    );
+
+    // The canary: `hits` is detached, so it outlives the job. A task of a job in the
+    // same namespace finds it by name from any node; one of a job in another namespace
+    // does not.
+    a.submit(
+        "rustyray run cluster_tasks --namespace shop -- lookup hits",
+        "same-namespace",
+        &[("driver", 1.0)],
+    )
+    .expect("submitting");
+    let log = a.follow("same-namespace", None);
+    assert!(log.contains("lookup found=61"), "{log}");
+    a.submit(
+        "rustyray run cluster_tasks --namespace elsewhere -- lookup hits",
+        "elsewhere",
+        &[("driver", 1.0)],
+    )
+    .expect("submitting");
+    let log = a.follow("elsewhere", None);
+    assert!(log.contains("lookup missing"), "{log}");
+}
+
+#[test]
+fn cancelling_tasks_running_on_other_nodes_stops_them_there_with_their_children() {
+    let Some(nats) = Nats::start(&common::fresh_dir("ctasks-cancel-nats")) else {
+        return;
+    };
+    let [a, b, c] = three_nodes(
+        &nats,
+        "ctasks-cancel",
+        [&["--resources", "driver=1"], &[], &[]],
+    );
+    deploy(&a);
+    // Three parents, each with a child, spread over the nodes; all six sleep until
+    // cancelled. The driver cancels the parents (recursively, as `cancel` does).
+    a.submit(
+        &format!("rustyray run cluster_tasks -- cancel {} 3", a.node_id),
+        "cancel",
+        &[("driver", 1.0)],
+    )
+    .expect("submitting");
+    let log = a.follow("cancel", None);
+    assert!(log.contains("cancel parents=3 cancelled=3"), "{log}");
+    assert!(
+        log.contains("dependent=") && log.to_lowercase().contains("cancel"),
+        "{log}"
+    );
+    assert!(!log.contains("dependent=ran"), "{log}");
+    assert_eq!(a.job("cancel").status, JobStatus::Succeeded, "{log}");
+    // Where they ran, all six ended Cancelled (parents and children), some of them on
+    // a node other than the driver's.
+    let cancelled = |node: &Node| {
+        ended(node, "Cancelled")
+            .get("spin_tree")
+            .copied()
+            .unwrap_or(0)
+    };
+    wait_until("the six tasks to end Cancelled where they ran", || {
+        let total: u64 = [&a, &b, &c].iter().map(|node| cancelled(node)).sum();
+        (total == 6).then_some(())
+    });
+    assert!(cancelled(&b) + cancelled(&c) > 0);
+    // The canary: the nodes still run a job's tasks.
+    a.submit("rustyray run cluster_tasks -- spread 30 0", "after", &[])
+        .expect("submitting");
+    let log = b.follow("after", None);
+    assert!(log.contains(&spread_line(30)), "{log}");
 }

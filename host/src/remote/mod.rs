@@ -31,7 +31,9 @@ use std::sync::Arc;
 
 pub use host::{ActorHost, PersistedActor, RequestRouter, Routed, SnapshotStore};
 pub use socket::SocketTransport;
-pub use tasks::{SocketTaskTransport, TaskRequest, TaskResponse, TaskTransport};
+pub use tasks::{
+    Cancellation, SocketTaskTransport, TaskCancel, TaskRequest, TaskResponse, TaskTransport,
+};
 pub use wire::{CreateRequest, RemoteActor, Request, Response, WireError, WireValue};
 
 use crate::actor_impl::{ActorCell, ActorId, ActorOptions};
@@ -152,6 +154,7 @@ pub(crate) async fn create(
             node_id: options.node_id,
             detached: options.detached,
             owner: None,
+            owner_node: None,
         })
         .await?;
     proxy::attach(runtime, transport, remote)

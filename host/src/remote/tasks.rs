@@ -8,19 +8,25 @@
 //! its objects, Ray's ownership model), no larger together than
 //! [`MAX_REMOTE_ARGS_BYTES`] (past that the task runs where the value is, locality), with
 //! no capabilities and no limits of its own (a grant names this machine's directories
-//! and this job's network bound). Anything else runs here, as without a transport.
+//! and this job's network bound), and whose carried actor handles (handles serialized in
+//! its arguments) all name actors another runtime hosts (a cluster's placed actors, which
+//! any node finds by id). Anything else runs here, as without a transport.
 //!
 //! The task travels as a [`TaskRequest`] — the module's SHA-256, the function, the
-//! arguments in the wire form of `wire.rs` (encoding and bytes) — and comes back as a
-//! value or a [`WireError`] of the same kinds a remote actor's call answers with, so a
-//! trap is retried here within the task's `max_retries`, and a lost node
+//! arguments in the wire form of `wire.rs` (encoding and bytes), the ids of the actors
+//! it carries, and its job: namespace, job id and the job's node, so names a task looks
+//! up or claims are its job's wherever it runs — and comes back as a value or a
+//! [`WireError`] of the same kinds a remote actor's call answers with, so a trap is
+//! retried here within the task's `max_retries`, and a lost node
 //! ([`RayError::NodeDied`]) too, as Ray counts it a system failure. A result that holds
 //! `ObjectRef`s cannot come back (the objects are the other runtime's): the task is run
-//! again here instead. Cancelling a remote task answers `Cancelled` here at once; the
-//! other runtime finishes it and its answer is dropped.
+//! again here instead, and so is a task whose carried actors the other runtime cannot
+//! reach ([`RayError::ReferencesCannotCross`]). Cancelling a remote task reaches it
+//! where it runs ([`Cancellation`]): it is cancelled there, with the tasks it submitted
+//! unless cancelled alone.
 //!
 //! [`run_request`] is the other side: it runs a request in a runtime that has the module
-//! loaded (the node's per-module task runtime).
+//! loaded (the node's task runtime of that module and job).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,12 +35,14 @@ use serde::{Deserialize, Serialize};
 use tokio::net::UnixStream;
 use tokio::sync::Semaphore;
 
+use crate::actor_impl::{ActorCell, ActorId};
 use crate::codec::Value;
 use crate::error::{RayError, Result};
 use crate::registry::{Function, FunctionKind};
 use crate::remote::Pending;
 use crate::remote::wire::{self, WireError, WireValue};
 use crate::runtime::{Runtime, RuntimeInner};
+use crate::task_impl::TaskControl;
 use crate::task_impl::{Resolved, TaskArg, TaskOptions};
 
 /// Arguments larger than this (together) keep their task here, where the values are.
@@ -54,6 +62,65 @@ pub struct TaskRequest {
     pub args: Vec<WireValue>,
     /// Its deadline once it runs, in milliseconds.
     pub timeout_ms: Option<u64>,
+    /// The namespace of its job: names it looks up or claims without one are there.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// Its job's submission id (filled in by the driver's transport).
+    #[serde(default)]
+    pub job: Option<String>,
+    /// The node its job's driver runs on (filled in by that node).
+    #[serde(default)]
+    pub job_node: Option<String>,
+    /// The actors whose handles its arguments hold (each hosted by some node of the
+    /// cluster, found there by id).
+    #[serde(default)]
+    pub actors: Vec<ActorId>,
+}
+
+fn default_namespace() -> String {
+    crate::actor_impl::DEFAULT_NAMESPACE.to_string()
+}
+
+/// What a driver sends after its [`TaskRequest`] on the same connection when the task
+/// is cancelled (closing the connection without an answer cancels it too, with the
+/// tasks it submitted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskCancel {
+    /// With the tasks it submitted (Ray's `recursive=True`).
+    pub recursive: bool,
+}
+
+/// A task's cancel, as the side running it sees it: raised once, with or without the
+/// tasks it submitted. A transport's [`TaskTransport::run`] gets the task's own; a node
+/// makes one per task it runs or forwards for another.
+#[derive(Debug, Clone, Default)]
+pub struct Cancellation(Arc<TaskControl>);
+
+impl Cancellation {
+    /// A cancel not raised yet.
+    pub fn new() -> Self {
+        Cancellation::default()
+    }
+
+    /// Raises it; `recursive`: the tasks the task submitted too.
+    pub fn cancel(&self, recursive: bool) {
+        if recursive {
+            self.0.cancel();
+        } else {
+            self.0.cancel_alone();
+        }
+    }
+
+    /// `None` while not cancelled, else whether the cancel is recursive.
+    pub fn state(&self) -> Option<bool> {
+        self.0.is_cancelled().then(|| self.0.recursive())
+    }
+
+    /// Resolves once cancelled, with whether the cancel is recursive.
+    pub async fn cancelled(&self) -> bool {
+        self.0.cancelled().await;
+        self.0.recursive()
+    }
 }
 
 /// The answer to a [`TaskRequest`].
@@ -85,8 +152,10 @@ impl From<TaskResponse> for Result<WireValue> {
 
 /// How a runtime hands tasks to another one.
 pub trait TaskTransport: Send + Sync + std::fmt::Debug + 'static {
-    /// Runs the task there; its result or error.
-    fn run(&self, request: TaskRequest) -> Pending<'_, WireValue>;
+    /// Runs the task there; its result or error. If the future is dropped unfinished,
+    /// the task is cancelled there, as `cancel` says (recursive when it is not raised:
+    /// the sender went away).
+    fn run(&self, request: TaskRequest, cancel: Cancellation) -> Pending<'_, WireValue>;
 }
 
 /// The transport a node's drivers use: one connection to the node's task socket per
@@ -95,6 +164,7 @@ pub trait TaskTransport: Send + Sync + std::fmt::Debug + 'static {
 pub struct SocketTaskTransport {
     path: PathBuf,
     in_flight: Semaphore,
+    job: Option<String>,
 }
 
 impl SocketTaskTransport {
@@ -103,12 +173,47 @@ impl SocketTaskTransport {
         SocketTaskTransport {
             path: path.into(),
             in_flight: Semaphore::new(MAX_IN_FLIGHT),
+            job: None,
+        }
+    }
+
+    /// Names the job whose tasks these are (the node's job id of the driver).
+    pub fn with_job(mut self, job: impl Into<String>) -> Self {
+        self.job = Some(job.into());
+        self
+    }
+}
+
+/// Tells the node a task was cancelled if its `run` future is dropped unanswered.
+struct CancelUnanswered {
+    write: Option<tokio::net::unix::OwnedWriteHalf>,
+    cancel: Cancellation,
+}
+
+impl Drop for CancelUnanswered {
+    fn drop(&mut self) {
+        let Some(mut write) = self.write.take() else {
+            return;
+        };
+        let frame = TaskCancel {
+            recursive: self.cancel.state().unwrap_or(true),
+        };
+        // Closing the connection alone cancels recursively; a cancel alone says so.
+        if !frame.recursive
+            && let Ok(handle) = tokio::runtime::Handle::try_current()
+        {
+            handle.spawn(async move {
+                let _ = wire::write_frame(&mut write, &frame).await;
+            });
         }
     }
 }
 
 impl TaskTransport for SocketTaskTransport {
-    fn run(&self, request: TaskRequest) -> Pending<'_, WireValue> {
+    fn run(&self, mut request: TaskRequest, cancel: Cancellation) -> Pending<'_, WireValue> {
+        if request.job.is_none() {
+            request.job.clone_from(&self.job);
+        }
         Box::pin(async move {
             let unreachable = |err: std::io::Error| RayError::Io {
                 context: format!("reaching the node's task socket {}", self.path.display()),
@@ -119,14 +224,20 @@ impl TaskTransport for SocketTaskTransport {
                 .acquire()
                 .await
                 .map_err(|_| RayError::ShutDown)?;
-            let mut stream = UnixStream::connect(&self.path).await.map_err(unreachable)?;
-            wire::write_frame(&mut stream, &request)
+            let stream = UnixStream::connect(&self.path).await.map_err(unreachable)?;
+            let (mut read, mut write) = stream.into_split();
+            wire::write_frame(&mut write, &request)
                 .await
                 .map_err(unreachable)?;
-            match wire::read_frame::<TaskResponse>(&mut stream)
+            let mut unanswered = CancelUnanswered {
+                write: Some(write),
+                cancel,
+            };
+            let answer = wire::read_frame::<TaskResponse>(&mut read)
                 .await
-                .map_err(unreachable)?
-            {
+                .map_err(unreachable)?;
+            unanswered.write = None;
+            match answer {
                 Some(response) => response.into(),
                 None => Err(unreachable(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
@@ -144,9 +255,14 @@ pub(crate) fn placeable(
     function: &Function,
     args: &[Resolved],
     options: &TaskOptions,
+    carried: &[Arc<ActorCell>],
 ) -> Option<TaskRequest> {
     runtime.config.remote_tasks.as_ref()?;
     if options.placed {
+        return None;
+    }
+    // Handles to this runtime's own actors name nothing elsewhere: such a task stays.
+    if carried.iter().any(|cell| !cell.is_proxy()) {
         return None;
     }
     let FunctionKind::Wasm(component) = &function.kind else {
@@ -183,6 +299,10 @@ pub(crate) fn placeable(
             .timeout
             .or(runtime.config.default_timeout)
             .map(|timeout| u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)),
+        namespace: runtime.namespace.clone(),
+        job: None,
+        job_node: None,
+        actors: carried.iter().map(|cell| cell.id()).collect(),
     })
 }
 
@@ -191,9 +311,10 @@ pub(crate) fn placeable(
 pub(crate) async fn run_remote(
     runtime: &Arc<RuntimeInner>,
     request: TaskRequest,
+    control: &Arc<TaskControl>,
 ) -> Option<Result<Value>> {
     let transport = runtime.config.remote_tasks.as_ref()?;
-    match transport.run(request).await {
+    match transport.run(request, Cancellation(control.clone())).await {
         Ok(value) => Some(Ok(value.into_value())),
         Err(RayError::ReferencesCannotCross { .. }) => None,
         Err(err) => Some(Err(err)),
@@ -201,8 +322,16 @@ pub(crate) async fn run_remote(
 }
 
 /// Runs `request` in `runtime`, which has its module loaded: the task's own retries are
-/// its sender's, so it runs once here.
-pub async fn run_request(runtime: &Runtime, request: TaskRequest) -> Result<WireValue> {
+/// its sender's, so it runs once here. Its carried actors are found by id through the
+/// runtime's remote actors (a cluster's directory); one not found answers
+/// [`RayError::ReferencesCannotCross`], so the sender runs the task itself. Once `cancel`
+/// is raised the task is cancelled here (with the tasks it submitted if the cancel is
+/// recursive) and answers `Cancelled`.
+pub async fn run_request(
+    runtime: &Runtime,
+    request: TaskRequest,
+    cancel: Cancellation,
+) -> Result<WireValue> {
     let inner = runtime.inner();
     // By its module: the function of that name in that module, whatever else is loaded.
     let qualified = format!("{}/{}", request.module, request.function);
@@ -221,6 +350,20 @@ pub async fn run_request(runtime: &Runtime, request: TaskRequest) -> Result<Wire
             )));
         }
     }
+    let mut carried = Vec::with_capacity(request.actors.len());
+    for actor in &request.actors {
+        match crate::remote::resolve(runtime, *actor).await {
+            Ok(Some(handle)) => carried.push(handle.cell().clone()),
+            Ok(None) | Err(_) => {
+                return Err(RayError::ReferencesCannotCross {
+                    what: format!(
+                        "actor {actor} in the arguments of {} (not found from this node)",
+                        request.function
+                    ),
+                });
+            }
+        }
+    }
     let options = TaskOptions {
         timeout: request.timeout_ms.map(std::time::Duration::from_millis),
         max_retries: Some(0),
@@ -233,7 +376,31 @@ pub async fn run_request(runtime: &Runtime, request: TaskRequest) -> Result<Wire
         .into_iter()
         .map(|arg| TaskArg::Value(arg.into_value()))
         .collect();
-    let slot = inner.submit_slot(&qualified, args, options, false, None, Vec::new())?;
-    let value = slot.get_value().await?;
-    WireValue::from_value(&value, &what)
+    let slot = inner.submit_slot(&qualified, args, options, false, None, carried)?;
+    // Dropped unanswered (whoever waited went away): the task is cancelled too.
+    let guard = CancelSlot {
+        slot: slot.clone(),
+        cancel: cancel.clone(),
+    };
+    let value = tokio::select! {
+        value = slot.get_value() => value,
+        recursive = cancel.cancelled() => {
+            crate::task_impl::cancel_slot_with(&slot, recursive);
+            slot.get_value().await
+        }
+    };
+    drop(guard);
+    WireValue::from_value(&value?, &what)
+}
+
+/// Cancels a task run for another runtime if its answer is no longer awaited.
+struct CancelSlot {
+    slot: Arc<crate::object_store::Slot>,
+    cancel: Cancellation,
+}
+
+impl Drop for CancelSlot {
+    fn drop(&mut self) {
+        crate::task_impl::cancel_slot_with(&self.slot, self.cancel.state().unwrap_or(true));
+    }
 }

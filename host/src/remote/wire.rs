@@ -93,6 +93,10 @@ pub struct CreateRequest {
     /// The job that created it (its submission id), filled in by the transport.
     #[serde(default)]
     pub owner: Option<String>,
+    /// The node that job runs on, when the creation comes from another node (a task of
+    /// the job running there); `None`: the node routing the creation.
+    #[serde(default)]
+    pub owner_node: Option<String>,
 }
 
 fn yes() -> bool {

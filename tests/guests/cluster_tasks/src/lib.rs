@@ -8,8 +8,82 @@
 //! - `big MIB`: two tasks `make_big(MIB, seed)` at once (MIB MiB each, from seeds 1 and
 //!   2), then `checksum` of each, an `ObjectRef` argument; prints
 //!   `big seed=1 len=L fnv=H` per object.
+//! - `actors NODE N`: a detached `Hits` actor named `hits` placed on node NODE, then N tasks
+//!   `bump(handle, ms)` (its handle an argument) and N tasks `bump_named("hits", ms)`
+//!   (found by name in the job's namespace, wherever the task runs), N tasks
+//!   `ensure("made-in-tasks", NODE)` (created by the first, found by the others:
+//!   `get_if_exists`), and N tasks `bump(plain, 0)` of a plain actor of the driver's;
+//!   prints `actors hits=H made=M plain=P`.
+//! - `lookup NAME`: one task `bump_named(NAME, 0)`; prints `lookup found=C` or
+//!   `lookup missing`.
+//! - `cancel NODE K`: K tasks `spin_tree(started, 1)` (each submits one child
+//!   `spin_tree(started, 0)`, counts itself on `started`, a `Hits` placed on NODE, then
+//!   sleeps until cancelled), and a dependent of the first; once all 2K count, cancels
+//!   the K parents; prints `cancel parents=K cancelled=C dependent=<its error>`.
 
-use rustyray::RayError;
+use rustyray::{ActorOptions, RayError};
+
+/// A counter.
+#[rustyray::actor]
+pub struct Hits {
+    count: u64,
+}
+
+#[rustyray::actor]
+impl Hits {
+    pub fn new() -> Self {
+        Hits { count: 0 }
+    }
+
+    pub fn add(&mut self, by: u64) -> u64 {
+        self.count += by;
+        self.count
+    }
+}
+
+/// Adds one to `hits` (a handle in the arguments), after sleeping `ms` ms.
+#[rustyray::remote]
+fn bump(hits: HitsHandle, ms: u64) -> Result<u64, RayError> {
+    if ms > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+    hits.add(1).get()
+}
+
+/// Adds one to the actor named `name` in the job's namespace, after sleeping `ms` ms.
+#[rustyray::remote]
+fn bump_named(name: String, ms: u64) -> Result<u64, RayError> {
+    if ms > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+    let hits =
+        Hits::get_named(&name).ok_or_else(|| RayError::application(format!("missing {name}")))?;
+    hits.add(1).get()
+}
+
+/// The actor named `name`, created on node `node` by the first task that asks, found
+/// by the others; adds one to it.
+#[rustyray::remote]
+fn ensure(name: String, node: String) -> Result<u64, RayError> {
+    let hits = Hits::remote_with(
+        ActorOptions::new()
+            .name(name)
+            .get_if_exists(true)
+            .node_id(node),
+    );
+    hits.add(1).get()
+}
+
+/// Submits one child `spin_tree(started, depth - 1)` if `depth > 0`, counts itself on
+/// `started`, then sleeps until cancelled.
+#[rustyray::remote]
+fn spin_tree(started: HitsHandle, depth: u64) -> Result<u64, RayError> {
+    let _child = (depth > 0).then(|| spin_tree::remote(started.clone(), depth - 1));
+    started.add(1).get()?;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
 
 /// Sleeps `ms` milliseconds, then returns `i * i`.
 #[rustyray::remote]
@@ -80,9 +154,72 @@ fn main() -> Result<(), RayError> {
                 println!("big seed={seed} len={len} fnv={fnv:016x}");
             }
         }
+        Some("actors") => {
+            let node = args.get(2).cloned().unwrap_or_default();
+            let n = number(&args, 3, 30);
+            let hits = Hits::remote_with(
+                ActorOptions::new()
+                    .name("hits")
+                    .detached(true)
+                    .node_id(node.clone()),
+            );
+            hits.add(0).get()?;
+            let plain = Hits::remote();
+            let mut refs: Vec<_> = (0..n).map(|_| bump::remote(hits.clone(), 20)).collect();
+            refs.extend((0..n).map(|_| bump_named::remote("hits", 20)));
+            let made: Vec<_> = (0..n)
+                .map(|_| ensure::remote("made-in-tasks", node.clone()))
+                .collect();
+            let local: Vec<_> = (0..n).map(|_| bump::remote(plain.clone(), 0)).collect();
+            for r in refs.iter().chain(&made).chain(&local) {
+                r.get()?;
+            }
+            let made = Hits::get_named("made-in-tasks")
+                .ok_or_else(|| RayError::application("made-in-tasks is missing"))?;
+            println!(
+                "actors hits={} made={} plain={}",
+                hits.add(0).get()?,
+                made.add(0).get()?,
+                plain.add(0).get()?
+            );
+        }
+        Some("lookup") => {
+            let name = args.get(2).cloned().unwrap_or_default();
+            match bump_named::remote(name, 0).get() {
+                Ok(count) => println!("lookup found={count}"),
+                Err(err) if err.to_string().contains("missing") => println!("lookup missing"),
+                Err(err) => return Err(err),
+            }
+        }
+        Some("cancel") => {
+            let node = args.get(2).cloned().unwrap_or_default();
+            let k = number(&args, 3, 3);
+            let started = Hits::remote_with(ActorOptions::new().node_id(node));
+            started.add(0).get()?;
+            let parents: Vec<_> = (0..k)
+                .map(|_| spin_tree::remote(started.clone(), 1))
+                .collect();
+            let dependent = step::remote(&parents[0], 0);
+            while started.add(0).get()? < 2 * k {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            for parent in &parents {
+                rustyray::cancel(parent);
+            }
+            let cancelled = parents
+                .iter()
+                .filter(|p| matches!(p.get(), Err(RayError::Cancelled)))
+                .count();
+            let dependent = match dependent.get() {
+                Ok(value) => format!("ran:{value}"),
+                Err(err) => err.to_string().replace('\n', " "),
+            };
+            println!("cancel parents={k} cancelled={cancelled} dependent={dependent}");
+        }
         other => {
             return Err(RayError::application(format!(
-                "unknown mode {other:?}: spread N MS, or big MIB"
+                "unknown mode {other:?}: spread N MS, big MIB, actors NODE N, lookup NAME, \
+                 or cancel NODE K"
             )));
         }
     }
