@@ -433,6 +433,12 @@ impl ClusterTasks {
     ) -> rustyray::Result<WireValue> {
         self.running.fetch_add(1, Ordering::Relaxed);
         let function = request.function.clone();
+        // Dropped unfinished (the task here that submitted it was cancelled or ended, and
+        // `run_request` cancelled it): counted as cancelled.
+        let mut running = Running {
+            tasks: self,
+            function: Some(function.clone()),
+        };
         let outcome = async {
             let runtime = tokio::select! {
                 runtime = self.runtime_for(&request) => runtime?,
@@ -441,7 +447,8 @@ impl ClusterTasks {
             rustyray::remote::tasks::run_request(&runtime, request, cancel).await
         }
         .await;
-        self.running.fetch_sub(1, Ordering::Relaxed);
+        running.function = None;
+        drop(running);
         let outcome_label = match &outcome {
             Ok(_) => "ok".to_string(),
             Err(err) => err.kind().to_string(),
@@ -748,6 +755,27 @@ impl ClusterTasks {
                     self.mark_dead(&node);
                 }
             }
+        }
+    }
+}
+
+/// Counts a task running here while it is, and as cancelled if dropped unfinished.
+struct Running<'a> {
+    tasks: &'a ClusterTasks,
+    function: Option<String>,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.tasks.running.fetch_sub(1, Ordering::Relaxed);
+        if let Some(function) = self.function.take() {
+            self.tasks
+                .ran
+                .get_or_create(&TaskLabel {
+                    function,
+                    outcome: "Cancelled".to_string(),
+                })
+                .inc();
         }
     }
 }
