@@ -24,6 +24,7 @@
 use rustyray::{ActorOptions, RayError};
 
 /// A counter.
+#[derive(Default)]
 #[rustyray::actor]
 pub struct Hits {
     count: u64,
