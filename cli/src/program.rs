@@ -269,7 +269,7 @@ pub enum Command {
     /// Measure rustyray on Ray's benchmark workloads (median of several runs).
     ///
     /// Builds the bench guest (bench/guest) on first use. Compare with Ray in the
-    /// same run with bench/compare.sh.
+    /// same run with bench/compare.py.
     ///
     /// Example: rustyray bench --quick --filter tasks
     Bench {

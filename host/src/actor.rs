@@ -1470,7 +1470,7 @@ impl Mailbox {
                     state,
                     refs: crate::refs::Contained::default(),
                 };
-                let started = match self.restart(&[], Some(&state)).await {
+                let started = match Box::pin(self.restart(&[], Some(&state))).await {
                     Ok(Ok(actor)) => Ok((actor, Vec::new())),
                     Ok(Err(err)) => Err(err),
                     Err(interrupt) => Err(interrupt.into_error()),
@@ -1478,17 +1478,17 @@ impl Mailbox {
                 snapshot = Some(state);
                 started
             }
-            None => self.construct(ctor_args, &mut restarts).await,
+            None => Box::pin(self.construct(ctor_args, &mut restarts)).await,
         };
         let (mut actor, ctor_args) = match started {
             Ok((mut actor, ctor_args)) => {
                 // A kept actor is kept from its first state on, before anyone calls it.
                 if self.persist.is_some() && snapshot.is_none() {
-                    let taken = self
-                        .phase(self.deadline(), true, Box::pin(actor.snapshot()))
-                        .await;
+                    let taken =
+                        Box::pin(self.phase(self.deadline(), true, Box::pin(actor.snapshot())))
+                            .await;
                     if let Ok(Ok(Some(state))) = taken {
-                        self.save(&state).await;
+                        Box::pin(self.save(&state)).await;
                         self.record.snapshotted();
                         _snapshot_carried = actor.take_carried();
                         snapshot = Some(state);
@@ -1543,7 +1543,7 @@ impl Mailbox {
                 }
                 restarts += 1;
                 self.record.restarting();
-                match self.restart(&ctor_args, snapshot.as_ref()).await {
+                match Box::pin(self.restart(&ctor_args, snapshot.as_ref())).await {
                     Ok(Ok(restarted)) => actor = restarted,
                     Ok(Err(err)) => {
                         let reason = format!("it was killed and could not restart: {err}");
@@ -1649,9 +1649,15 @@ impl Mailbox {
                             calls_since_snapshot += 1;
                             if calls_since_snapshot >= self.options.snapshot_every.max(1) {
                                 calls_since_snapshot = 0;
-                                match self.phase(deadline, true, Box::pin(actor.snapshot())).await {
+                                let taken = Box::pin(self.phase(
+                                    deadline,
+                                    true,
+                                    Box::pin(actor.snapshot()),
+                                ))
+                                .await;
+                                match taken {
                                     Ok(Ok(Some(state))) => {
-                                        self.save(&state).await;
+                                        Box::pin(self.save(&state)).await;
                                         snapshot = Some(state);
                                         self.record.snapshotted();
                                         // Handles inside the state are restored from it:
@@ -1722,7 +1728,7 @@ impl Mailbox {
                         }
                         restarts += 1;
                         self.record.restarting();
-                        match self.restart(&ctor_args, snapshot.as_ref()).await {
+                        match Box::pin(self.restart(&ctor_args, snapshot.as_ref())).await {
                             Ok(Ok(restarted)) => actor = restarted,
                             Ok(Err(err)) => {
                                 let reason =
@@ -1765,7 +1771,7 @@ impl Mailbox {
                 } else {
                     restarts += 1;
                     self.record.restarting();
-                    match self.restart(&ctor_args, snapshot.as_ref()).await {
+                    match Box::pin(self.restart(&ctor_args, snapshot.as_ref())).await {
                         Ok(Ok(restarted)) => actor = restarted,
                         Ok(Err(err)) => {
                             dead = Some(format!("{cause}, and it could not restart: {err}"));
@@ -1791,7 +1797,7 @@ impl Mailbox {
                 if dead.is_none() {
                     // `on_stop` is bounded too, and still cut short by kill and abort.
                     let limit = crate::limits::shorter(deadline, Some(ON_STOP_TIMEOUT));
-                    let _ = self.phase(limit, false, Box::pin(actor.stop())).await;
+                    let _ = Box::pin(self.phase(limit, false, Box::pin(actor.stop()))).await;
                 }
                 reason
             }

@@ -192,13 +192,13 @@ impl CompileCache {
         };
         let name = artifact_name(engine, hash);
         let outcome = match ready.read_verified(&name) {
-            Lookup::Verified(payload) => {
+            Lookup::Verified(contents) => {
                 // SAFETY: `payload` carries a valid MAC under this user's private key
                 // over its name (content hash + engine compatibility hash) and bytes,
                 // so it is exactly what `Component::serialize` of this engine
                 // configuration wrote for this component; it is deserialized from
                 // the verified copy in memory, not re-read from disk.
-                match unsafe { Component::deserialize(engine, &payload) } {
+                match unsafe { Component::deserialize(engine, &contents[KEY_LEN..]) } {
                     Ok(component) => return Ok((component, CacheOutcome::Hit)),
                     Err(_) => CacheOutcome::Replaced,
                 }
@@ -230,6 +230,8 @@ fn artifact_name(engine: &Engine, hash: &str) -> String {
 }
 
 enum Lookup {
+    /// The whole file: its MAC, then the artifact (`[KEY_LEN..]`), kept in one
+    /// buffer rather than split into a second copy.
     Verified(Vec<u8>),
     Absent,
     /// Present but not ours: bad MAC, truncated, oversized, not a regular file.
@@ -321,15 +323,15 @@ impl Ready {
         if file.read_to_end(&mut contents).is_err() || contents.len() < KEY_LEN {
             return Lookup::Rejected;
         }
-        let payload = contents.split_off(KEY_LEN);
+        let (tag, payload) = contents.split_at(KEY_LEN);
         let mut mac = self.mac(name);
-        mac.update(&payload);
-        if mac.verify_slice(&contents).is_err() {
+        mac.update(payload);
+        if mac.verify_slice(tag).is_err() {
             return Lookup::Rejected;
         }
         // Recently used: the eviction order.
         let _ = file.set_modified(SystemTime::now());
-        Lookup::Verified(payload)
+        Lookup::Verified(contents)
     }
 
     fn store(&self, name: &str, component: &Component) -> Result<()> {

@@ -174,8 +174,27 @@ impl std::fmt::Debug for Queued {
 }
 
 impl Queued {
+    /// The task, for the worker it was spawned on.
     fn take(&self) -> Option<Task> {
-        self.0.lock().ok()?.take()
+        let task = self.0.lock().ok()?.take()?;
+        task.output.runtime.unstarted.fetch_sub(1, Ordering::AcqRel);
+        Some(task)
+    }
+
+    /// The task, for a host caller about to wait for it — unless the workers are
+    /// busy with a backlog of tasks not started yet (a batch submitted all at once,
+    /// then got one by one): the caller would then run one more task beside them on
+    /// cores they already keep busy, and the worker it was spawned on would still
+    /// wake for it and find it gone.
+    fn take_inline(&self) -> Option<Task> {
+        let mut queued = self.0.lock().ok()?;
+        let runtime = &queued.as_ref()?.output.runtime;
+        if runtime.unstarted.load(Ordering::Acquire) <= runtime.config.worker_threads {
+            let task = queued.take()?;
+            task.output.runtime.unstarted.fetch_sub(1, Ordering::AcqRel);
+            return Some(task);
+        }
+        None
     }
 }
 
@@ -202,7 +221,7 @@ impl TaskControl {
 
     /// The task, if no worker has started it yet: the caller runs it (see [`run_waited`]).
     pub(crate) fn take_queued(&self) -> Option<Task> {
-        self.queued.get()?.upgrade()?.take()
+        self.queued.get()?.upgrade()?.take_inline()
     }
 
     /// Cancels this task only (Ray's `recursive=False`).
@@ -338,6 +357,18 @@ impl Drop for OutputGuard {
 /// Starts `task` on one of the runtime's workers — or, if a host caller waits for its
 /// result before a worker got to it, on the caller's thread (see [`run_waited`]).
 pub(crate) fn spawn(handle: &tokio::runtime::Handle, task: Task) {
+    let runtime = &task.output.runtime;
+    let backlog = runtime.unstarted.fetch_add(1, Ordering::AcqRel);
+    if backlog >= runtime.config.worker_threads {
+        // The workers are behind (a batch submitted at once): no `get` runs this one
+        // inline (see `Queued::take_inline`), so it skips the bookkeeping that would
+        // let one — measured at 6% of submit-all-then-get throughput.
+        handle.spawn(async move {
+            task.output.runtime.unstarted.fetch_sub(1, Ordering::AcqRel);
+            run(task).await;
+        });
+        return;
+    }
     let control = task.control.clone();
     let queued = Arc::new(Queued(Mutex::new(Some(task))));
     let _ = control.queued.set(Arc::downgrade(&queued));

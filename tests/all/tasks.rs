@@ -373,3 +373,80 @@ async fn a_task_run_by_its_get_is_cancelled_like_any_other() -> Result<()> {
     assert_eq!(within(SHORT, "add", sum.get()).await?, 5);
     Ok(())
 }
+
+/// A host `get` runs a task no worker has started yet on its own thread (Ray's inline
+/// execution), but not while the workers have a backlog of tasks not started (a batch
+/// submitted all at once, then got one by one): then it waits for a worker, and the
+/// caller does not become one more thread on cores the workers keep busy. A native
+/// task says which thread ran it; one worker is held busy, so nothing else starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_runs_its_task_inline_unless_the_workers_have_a_backlog() -> Result<()> {
+    use std::sync::{Condvar, Mutex, OnceLock, mpsc};
+    static GATE: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
+    static STARTED: OnceLock<Mutex<mpsc::Sender<()>>> = OnceLock::new();
+    let (started, holding) = mpsc::channel();
+    let _ = STARTED.set(Mutex::new(started));
+    let runtime = common::builder().worker_threads(1).build()?;
+    // Blocks the runtime's only worker until the gate opens (at most SHORT).
+    runtime.register_function(
+        "hold",
+        task_function!(|x: u64| async move {
+            if let Some(started) = STARTED.get() {
+                let _ = started.lock().map(|sender| sender.send(()));
+            }
+            let (lock, opened) = &GATE;
+            let mut open = lock.lock().map_err(|_| "gate poisoned".to_string())?;
+            let deadline = std::time::Instant::now() + SHORT;
+            while !*open && std::time::Instant::now() < deadline {
+                open = opened
+                    .wait_timeout(open, SHORT)
+                    .map_err(|_| "gate poisoned".to_string())?
+                    .0;
+            }
+            Ok::<u64, String>(x)
+        }),
+    )?;
+    runtime.register_function(
+        "thread",
+        task_function!(|_x: u64| async move {
+            Ok::<String, String>(std::thread::current().name().unwrap_or("").to_string())
+        }),
+    )?;
+    let held = runtime.task("hold").arg(1u64).submit_now::<u64>(&runtime)?;
+    holding
+        .recv_timeout(SHORT)
+        .expect("the worker starts the holding task");
+
+    // One task waiting to start: its get runs it, here.
+    let alone = runtime
+        .task("thread")
+        .arg(1u64)
+        .submit_now::<String>(&runtime)?;
+    let ran_on = within(SHORT, "the task run by its get", alone.get()).await?;
+    assert_ne!(ran_on, "rustyray-worker", "a lone task is run by its get");
+
+    // A backlog of two: the get waits for the (held) worker instead.
+    let first = runtime
+        .task("thread")
+        .arg(2u64)
+        .submit_now::<String>(&runtime)?;
+    let second = runtime
+        .task("thread")
+        .arg(3u64)
+        .submit_now::<String>(&runtime)?;
+    let waited = second.get_timeout(Duration::from_millis(200)).await;
+    assert!(
+        matches!(waited, Err(RayError::GetTimeout(_))),
+        "a get behind a backlog runs nothing itself: {waited:?}"
+    );
+    {
+        let (lock, opened) = &GATE;
+        *lock.lock().expect("gate") = true;
+        opened.notify_all();
+    }
+    assert_eq!(within(SHORT, "hold", held.get()).await?, 1);
+    // Both run once the worker is free (which thread takes the last one is a race).
+    within(SHORT, "first", first.get()).await?;
+    within(SHORT, "second", second.get()).await?;
+    Ok(())
+}
