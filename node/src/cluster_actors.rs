@@ -698,19 +698,25 @@ impl ClusterActors {
         };
         for (_, actors) in ended {
             for actor in actors {
-                let _ = tokio::time::timeout(
-                    STEP_TIMEOUT,
-                    self.forward(
-                        actor,
-                        Request::Kill {
-                            actor,
-                            no_restart: true,
-                        },
-                    ),
-                )
-                .await;
+                self.end_actor(actor).await;
             }
         }
+    }
+
+    /// Kills `actor` for good wherever it runs, waiting at most `STEP_TIMEOUT` for the
+    /// answer, which neither caller (a job's end, the sweep) needs.
+    async fn end_actor(&self, actor: ActorId) {
+        let _ = tokio::time::timeout(
+            STEP_TIMEOUT,
+            self.forward(
+                actor,
+                Request::Kill {
+                    actor,
+                    no_restart: true,
+                },
+            ),
+        )
+        .await;
     }
 
     /// Restarts (or declares dead) the actors of lost nodes this node should take, and
@@ -743,17 +749,7 @@ impl ClusterActors {
                     .map_or(true, |details| details.status.is_terminal())
             {
                 let actor = entry.actor.id;
-                let _ = tokio::time::timeout(
-                    STEP_TIMEOUT,
-                    self.forward(
-                        actor,
-                        Request::Kill {
-                            actor,
-                            no_restart: true,
-                        },
-                    ),
-                )
-                .await;
+                self.end_actor(actor).await;
                 continue;
             }
             let owner_lost = !entry.detached
