@@ -827,8 +827,8 @@ fn list(what: ListWhat, json: bool, filters: &[String], conn: &Conn) -> Result<E
     match what {
         ListWhat::Nodes => {
             println!(
-                "{:<22} {:<6} {:<28} {:>4} {:>4} {:>9}  RESOURCES (available/total)",
-                "NODE ID", "STATE", "ADDRESS", "RUN", "WAIT", "HEARTBEAT"
+                "{:<22} {:<6} {:<28} {:>4} {:>4} {:>5} {:>9}  RESOURCES (available/total)",
+                "NODE ID", "STATE", "ADDRESS", "RUN", "WAIT", "TASKS", "HEARTBEAT"
             );
             let now = rustyray_node::api::now_ms();
             for row in rows {
@@ -844,12 +844,14 @@ fn list(what: ListWhat, json: bool, filters: &[String], conn: &Conn) -> Result<E
                     .collect();
                 let age = now.saturating_sub(node.last_heartbeat_ms) as f64 / 1000.0;
                 println!(
-                    "{:<22} {:<6} {:<28} {:>4} {:>4} {:>8.1}s  {}{}",
+                    "{:<22} {:<6} {:<28} {:>4} {:>4} {:>5} {:>8.1}s  {}{}",
                     node.node_id,
                     node.state,
                     node.address,
                     node.running_jobs,
                     node.pending_jobs,
+                    node.running_tasks
+                        .map_or_else(|| "-".to_string(), |tasks| tasks.to_string()),
                     age,
                     resources.join(", "),
                     if node.this_node { "  (this node)" } else { "" }

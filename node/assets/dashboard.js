@@ -162,7 +162,8 @@ function renderNodes(nodes) {
   document.getElementById("node-rows").replaceChildren(...nodes.map((n) => row([
     [n.node_id + (n.this_node ? " (this node)" : "")], [n.address], [n.state, n.state],
     [resourceText(n.resources)], [resourceText(n.available)], [n.running_jobs],
-    [n.pending_jobs], [when(n.started_ms)], [age(n.last_heartbeat_ms)]])));
+    [n.pending_jobs], [n.running_tasks === undefined ? "-" : n.running_tasks],
+    [when(n.started_ms)], [age(n.last_heartbeat_ms)]])));
 }
 
 function renderJobs(jobs) {

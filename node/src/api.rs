@@ -116,6 +116,11 @@ pub struct NodeEntry {
     pub running_jobs: usize,
     /// Jobs waiting for a slot on it.
     pub pending_jobs: usize,
+    /// Tasks the cluster placed on it that are running there now (its load for task
+    /// placement), as of its last heartbeat; absent on a node outside a cluster, which
+    /// places no tasks (a job's tasks run in its driver).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_tasks: Option<usize>,
     /// When it started (ms since the epoch).
     pub started_ms: u64,
     /// Its last heartbeat (its clock, ms since the epoch).

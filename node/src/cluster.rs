@@ -548,7 +548,7 @@ impl ClusterLink {
         };
         let (parts, _) = self.ask_others("state_summary", &request).await;
         for part in parts {
-            crate::state::add_task_summary(&mut summary, part);
+            crate::state::add_summary(&mut summary, part);
         }
         summary
     }
@@ -564,7 +564,7 @@ impl ClusterLink {
         };
         let (parts, _) = self.ask_others("state_summary", &request).await;
         for part in parts {
-            crate::state::add_actor_summary(&mut summary, part);
+            crate::state::add_summary(&mut summary, part);
         }
         summary
     }
@@ -586,6 +586,7 @@ impl ClusterLink {
                 available: view.record.available,
                 running_jobs: view.record.running_jobs,
                 pending_jobs: view.record.pending_jobs,
+                running_tasks: Some(view.record.running_tasks),
                 started_ms: view.record.started_ms,
                 last_heartbeat_ms: view.record.heartbeat_ms,
             })

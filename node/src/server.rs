@@ -521,6 +521,7 @@ async fn list_nodes(State(node): State<Arc<Node>>) -> Answer<Vec<NodeEntry>> {
         resources,
         running_jobs: counts.get("RUNNING").copied().unwrap_or(0),
         pending_jobs: counts.get("PENDING").copied().unwrap_or(0),
+        running_tasks: None,
         started_ms: node.started_ms,
         last_heartbeat_ms: api::now_ms(),
         this_node: true,

@@ -326,53 +326,62 @@ pub fn combine(parts: Vec<ListResult>, failures: Vec<String>, limit: usize) -> L
     combined
 }
 
-/// Adds another node's task summary into `into`.
-pub fn add_task_summary(into: &mut Summary<TaskSummaryLine>, more: Summary<TaskSummaryLine>) {
-    let into = into
-        .node_id_to_summary
-        .entry("cluster".into())
-        .or_insert_with(|| SummaryBody {
-            summary: BTreeMap::new(),
-            total: 0,
-            summary_by: "func_name".into(),
-        });
-    for body in more.node_id_to_summary.into_values() {
-        into.total += body.total;
-        for (name, line) in body.summary {
-            let entry = into.summary.entry(name).or_insert_with(|| TaskSummaryLine {
-                func_or_class_name: line.func_or_class_name.clone(),
-                kind: line.kind.clone(),
-                state_counts: BTreeMap::new(),
-            });
-            for (state, count) in line.state_counts {
-                *entry.state_counts.entry(state).or_default() += count;
-            }
+/// A line of a summary: a name's counts per state.
+pub trait SummaryLine {
+    /// What Ray's summary of these lines is `summary_by`.
+    const SUMMARY_BY: &'static str;
+    /// The same line with no counts.
+    fn without_counts(&self) -> Self;
+    /// Its counts per state.
+    fn state_counts(&mut self) -> &mut BTreeMap<String, u64>;
+}
+
+impl SummaryLine for TaskSummaryLine {
+    const SUMMARY_BY: &'static str = "func_name";
+    fn without_counts(&self) -> Self {
+        TaskSummaryLine {
+            func_or_class_name: self.func_or_class_name.clone(),
+            kind: self.kind.clone(),
+            state_counts: BTreeMap::new(),
         }
+    }
+    fn state_counts(&mut self) -> &mut BTreeMap<String, u64> {
+        &mut self.state_counts
     }
 }
 
-/// Adds another node's actor summary into `into`.
-pub fn add_actor_summary(into: &mut Summary<ActorSummaryLine>, more: Summary<ActorSummaryLine>) {
+impl SummaryLine for ActorSummaryLine {
+    const SUMMARY_BY: &'static str = "class";
+    fn without_counts(&self) -> Self {
+        ActorSummaryLine {
+            class_name: self.class_name.clone(),
+            state_counts: BTreeMap::new(),
+        }
+    }
+    fn state_counts(&mut self) -> &mut BTreeMap<String, u64> {
+        &mut self.state_counts
+    }
+}
+
+/// Adds another node's summary into `into`'s `cluster` body.
+pub fn add_summary<L: SummaryLine>(into: &mut Summary<L>, more: Summary<L>) {
     let into = into
         .node_id_to_summary
         .entry("cluster".into())
         .or_insert_with(|| SummaryBody {
             summary: BTreeMap::new(),
             total: 0,
-            summary_by: "class".into(),
+            summary_by: L::SUMMARY_BY.into(),
         });
     for body in more.node_id_to_summary.into_values() {
         into.total += body.total;
-        for (name, line) in body.summary {
+        for (name, mut line) in body.summary {
             let entry = into
                 .summary
                 .entry(name)
-                .or_insert_with(|| ActorSummaryLine {
-                    class_name: line.class_name.clone(),
-                    state_counts: BTreeMap::new(),
-                });
-            for (state, count) in line.state_counts {
-                *entry.state_counts.entry(state).or_default() += count;
+                .or_insert_with(|| line.without_counts());
+            for (state, count) in std::mem::take(line.state_counts()) {
+                *entry.state_counts().entry(state).or_default() += count;
             }
         }
     }

@@ -107,6 +107,12 @@ fn a_jobs_tasks_run_on_every_node_and_a_100_mib_object_made_on_one_is_read_on_an
 
     // Two 100 MiB objects made at once: placement puts them on two nodes, so at least
     // one is made on a node other than the driver's, which reads it (its checksum).
+    // Placement goes by the loads nodes report: wait until every node says the spread
+    // job's tasks are over there, or a stale load could send both to the driver's node.
+    wait_until("every node reporting no placed task running", || {
+        let nodes = a.nodes();
+        (nodes.len() == 3 && nodes.iter().all(|node| node.running_tasks == Some(0))).then_some(())
+    });
     a.submit("rustyray run cluster_tasks -- big 100", "big", &[])
         .expect("submitting");
     let log = b.follow("big", None);
