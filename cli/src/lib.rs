@@ -215,6 +215,16 @@ struct StartArgs {
     /// `LimitExceeded` (task runtimes). A job's runtimes are given back when it ends.
     #[arg(long, value_name = "N", default_value_t = rustyray_node::cluster_tasks::MAX_TASK_RUNTIMES)]
     max_task_runtimes: usize,
+    /// In a cluster: a task result larger than this many bytes (Ray's
+    /// `max_direct_call_object_size`) stays on the node that ran the task; its owner
+    /// fetches it from there when it is used, and a task lost with that node is run
+    /// again (lineage) or its reads fail with `ObjectLost`.
+    #[arg(long, value_name = "BYTES", default_value_t = rustyray_node::cluster_objects::MAX_DIRECT_CALL_OBJECT_SIZE)]
+    max_direct_call_object_size: usize,
+    /// In a cluster: the most MiB of such results this node keeps for their owners at
+    /// once; past it a result is sent back by value.
+    #[arg(long, value_name = "MIB", default_value_t = rustyray_node::cluster_objects::MAX_HELD_MIB)]
+    max_held_objects_mib: u64,
 }
 
 fn parse_net(spec: &str) -> std::result::Result<rustyray::NetRule, String> {
@@ -504,6 +514,8 @@ fn start(args: StartArgs) -> Result<ExitCode> {
         cluster: args.cluster,
         resources: args.resources.unwrap_or_default(),
         max_task_runtimes: args.max_task_runtimes.max(1),
+        max_direct_call_object_size: args.max_direct_call_object_size,
+        max_held_objects_mib: args.max_held_objects_mib,
     };
     let executor = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -11,6 +11,8 @@
 //! - `modules.rs`: the module index (KV, by SHA-256) and module bytes (object store).
 //! - `jobs.rs`: job records (KV, by submission id), written with compare-and-set.
 //! - `rpc.rs`: node-to-node requests (`rustyray.node.<id>.<verb>`, JSON, request/reply).
+//! - `objects.rs`: large task results kept by the node that made them, fetched by
+//!   range and released by their owner (`rustyray.objects.<id>.*`).
 //! - `tasks.rs`: tasks between nodes (`rustyray.tasks.<id>`, request/reply), large
 //!   payloads through the object store `rustyray_transfers`.
 //!
@@ -31,12 +33,15 @@
 //! | `rustyray.actors.<id>` | request/reply | | MessagePack actor request and answer |
 //! | `rustyray.tasks.<id>` | request/reply | | a task and its answer (opaque bytes) |
 //! | `rustyray_transfers` | object store, max_age 1 h | random | a payload over `max_payload` |
+//! | `rustyray.objects.<id>.fetch` | request/reply | | a range of an object the node keeps (`objects.rs`) |
+//! | `rustyray.objects.<id>.release` | publish | | the key of an object its owner let go |
 
 pub mod actors;
 mod connection;
 mod error;
 pub mod jobs;
 pub mod modules;
+pub mod objects;
 pub mod registry;
 pub mod rpc;
 pub mod tasks;

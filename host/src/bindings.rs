@@ -641,7 +641,8 @@ impl rustyray::runtime::objects::Host for TaskCtx {
             Ok(slot) => slot,
             Err(cancelled) => return Ok(Err(cancelled)),
         };
-        Ok(match slot.ready().await {
+        // Its size is known without fetching a value kept on another node.
+        Ok(match slot.ready_unfetched().await {
             Ok(stored) => Ok(ObjectSize {
                 encoding: match stored.encoding {
                     Encoding::Msgpack => WitEncoding::Msgpack,
@@ -663,9 +664,10 @@ impl rustyray::runtime::objects::Host for TaskCtx {
             Ok(slot) => slot,
             Err(cancelled) => return Ok(Err(cancelled)),
         };
-        Ok(match slot.ready().await {
+        // A value kept on another node: only the range is fetched.
+        Ok(match slot.ready_unfetched().await {
             Ok(stored) => match read_range(stored.len, offset, len) {
-                Ok(range) => match slot.read(range) {
+                Ok(range) => match slot.read_range(range).await {
                     Ok(data) => Ok(data),
                     Err(err) => Err(TaskError::from(&err)),
                 },

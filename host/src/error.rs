@@ -295,6 +295,19 @@ pub enum RayError {
         function: String,
     },
 
+    /// An object kept on another node could not be read there (that node died, or no
+    /// longer holds it) and could not be made again from its lineage (re-running the
+    /// task that made it, within that task's `max_retries`): Ray's `ObjectLostError`.
+    #[error("{object} was lost: it was held on node {node}, {reason}")]
+    ObjectLost {
+        /// The object.
+        object: String,
+        /// The node that held it.
+        node: String,
+        /// Why it could not be read or made again.
+        reason: String,
+    },
+
     /// An error of the runtime hosting a remote actor (the node, for a detached actor),
     /// of a kind that does not cross with its shape: its message.
     #[error("on the actor's runtime: {0}")]
@@ -513,6 +526,11 @@ impl RayError {
                 | RayError::Internal(text) => text.len(),
                 RayError::ActorDied { class, reason, .. } => class.len() + reason.len(),
                 RayError::NodeDied { node, function } => node.len() + function.len(),
+                RayError::ObjectLost {
+                    object,
+                    node,
+                    reason,
+                } => object.len() + node.len() + reason.len(),
                 RayError::InvalidModule {
                     source_name,
                     message,
@@ -563,6 +581,7 @@ impl RayError {
             RayError::ActorHandleCannotCross { .. } => "ActorHandleCannotCross",
             RayError::Remote(_) => "Remote",
             RayError::NodeDied { .. } => "NodeDied",
+            RayError::ObjectLost { .. } => "ObjectLost",
             RayError::Internal(_) => "Internal",
         }
     }

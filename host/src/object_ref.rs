@@ -239,6 +239,10 @@ impl<T: DeserializeOwned> ObjectRef<T> {
 
     /// The value if the object is ready, without waiting.
     pub fn try_get(&self) -> Option<Result<T>> {
+        // A value kept on another node is not here until a `get` fetches it.
+        if self.slot.needs_fetch() {
+            return None;
+        }
         Some(match self.slot.try_get()? {
             Ok(stored) => self
                 .slot

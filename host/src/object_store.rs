@@ -93,6 +93,8 @@ enum Payload {
     },
     /// Only on disk.
     Spilled(SpillFile),
+    /// Kept by the node that made it (`remote/objects.rs`): fetched on first use.
+    Remote(Arc<crate::remote::objects::RemoteObject>),
 }
 
 /// Counters shared by every slot of one runtime.
@@ -229,6 +231,8 @@ impl ObjectStore {
             carried: OnceLock::new(),
             contained: OnceLock::new(),
             freed: OnceLock::new(),
+            remote: Mutex::new(None),
+            lost: OnceLock::new(),
         })
     }
 
@@ -412,6 +416,8 @@ pub enum ObjectLocation {
     Memory,
     /// On disk only (spilled past the store's cap).
     Spilled,
+    /// Kept on the cluster node that made it, not fetched here yet.
+    Remote,
 }
 
 /// One object: filled once, read by any number of holders.
@@ -443,6 +449,12 @@ pub struct Slot {
     contained: OnceLock<Box<[Arc<Slot>]>>,
     /// Set by `free`: every read from then on answers [`RayError::ObjectFreed`].
     freed: OnceLock<Filled>,
+    /// A result another runtime keeps, set just before [`Slot::complete`] fills the slot
+    /// with it (see [`Slot::hold_remote`]).
+    remote: Mutex<Option<Arc<crate::remote::objects::RemoteObject>>>,
+    /// Set when a remote value could be neither fetched nor made again: every read
+    /// from then on answers it ([`RayError::ObjectLost`]).
+    lost: OnceLock<Filled>,
 }
 
 impl fmt::Debug for Slot {
@@ -514,8 +526,17 @@ impl Slot {
             return Ok(());
         }
         let mut refused = None;
-        match outcome {
-            Ok((bytes, encoding)) => {
+        let remote = self.remote.lock().ok().and_then(|mut remote| remote.take());
+        match (outcome, remote) {
+            // Kept elsewhere: nothing here to reserve until it is fetched.
+            (Ok((_, encoding)), Some(remote)) => {
+                let stored = Stored {
+                    encoding,
+                    len: remote.len(),
+                };
+                self.fill(Ok(stored), Payload::Remote(remote));
+            }
+            (Ok((bytes, encoding)), None) => {
                 let len = bytes.len();
                 match self.store.reserve(self.id, len) {
                     Ok(()) => {
@@ -536,7 +557,7 @@ impl Slot {
             }
             // An error's text is held as long as the object: charged like a value. One
             // that does not fit is replaced by the (small) refusal itself.
-            Err(err) => {
+            (Err(err), _) => {
                 let len = err.held_bytes();
                 match self
                     .store
@@ -601,6 +622,7 @@ impl Slot {
             }
             Payload::Spilled(file) => file.clone(),
             Payload::None => return Err(self.no_payload()),
+            Payload::Remote(_) => return Err(self.not_fetched()),
         };
         // Read under the lock: readers arriving meanwhile wait and find it restored.
         let data = Bytes::from(self.store.spill.read(&file, 0, stored.len)?);
@@ -640,6 +662,85 @@ impl Slot {
         }
     }
 
+    /// A remote value read before it was fetched (a bug: readers wait with `ready`).
+    fn not_fetched(&self) -> RayError {
+        RayError::Internal(format!("{} is kept on another node and was not fetched", self.id))
+    }
+
+    /// Records that the value about to fill this slot (its bytes empty) is kept by
+    /// another runtime; call right before [`Slot::complete`].
+    pub(crate) fn hold_remote(&self, remote: Arc<crate::remote::objects::RemoteObject>) {
+        if let Ok(mut slot) = self.remote.lock() {
+            *slot = Some(remote);
+        }
+    }
+
+    /// The value is kept by another runtime and not fetched here yet.
+    pub(crate) fn needs_fetch(&self) -> bool {
+        self.lost.get().is_none() && matches!(*self.payload(), Payload::Remote(_))
+    }
+
+    /// Fetches a remote value whole into this store (the holder's copy is then let
+    /// go); a value that cannot be had makes the slot [`RayError::ObjectLost`] (or
+    /// [`RayError::ObjectStoreFull`] if it does not fit here).
+    async fn fetch_remote(&self) {
+        let remote = match &*self.payload() {
+            Payload::Remote(remote) => remote.clone(),
+            _ => return,
+        };
+        let _turn = remote.fetching.lock().await;
+        if !matches!(*self.payload(), Payload::Remote(_)) || self.lost.get().is_some() {
+            return;
+        }
+        let len = remote.len();
+        let fetched = match remote.fetch(&self.id.to_string(), 0, len as u64).await {
+            Ok(bytes) => self.store.reserve(self.id, len).map(|()| bytes),
+            Err(err) => Err(err),
+        };
+        match fetched {
+            Ok(bytes) => {
+                let mut payload = self.payload();
+                if matches!(*payload, Payload::Remote(_)) {
+                    // Dropping the remote record lets the holder's copy go.
+                    *payload = Payload::Memory { bytes, file: None };
+                    drop(payload);
+                    if len >= SPILL_MIN {
+                        self.last_use.store(self.store.tick(), Ordering::Relaxed);
+                        self.store.register(self.me.clone());
+                    }
+                } else {
+                    drop(payload);
+                    self.store.unreserve(len);
+                }
+            }
+            Err(err) => {
+                let _ = self.lost.set(Err(err));
+                self.notify.notify_waiters();
+            }
+        }
+    }
+
+    /// Bytes `range` of a ready object's payload (the caller checked it is inside),
+    /// fetching only that range if the value is kept on another node.
+    pub(crate) async fn read_range(&self, range: std::ops::Range<usize>) -> Result<Vec<u8>> {
+        let remote = match &*self.payload() {
+            Payload::Remote(remote) => Some(remote.clone()),
+            _ => None,
+        };
+        // Read with the payload's lock let go (`read` takes it).
+        let Some(remote) = remote else {
+            return self.read(range);
+        };
+        let bytes = remote
+            .fetch(
+                &self.id.to_string(),
+                range.start as u64,
+                (range.end - range.start) as u64,
+            )
+            .await?;
+        Ok(bytes.to_vec())
+    }
+
     /// Bytes `range` of a ready object's payload (the caller checked it is inside),
     /// read from the file without restoring the rest if the object is on disk.
     pub(crate) fn read(&self, range: std::ops::Range<usize>) -> Result<Vec<u8>> {
@@ -654,6 +755,7 @@ impl Slot {
             }
             Payload::Spilled(file) => file.clone(),
             Payload::None => return Err(self.no_payload()),
+            Payload::Remote(_) => return Err(self.not_fetched()),
         };
         drop(payload);
         // The file lives as long as the slot (it is removed only when it is freed).
@@ -751,6 +853,8 @@ impl Slot {
                     self.store.spill.remove(&file);
                 }
             }
+            // Dropping it lets the holder's copy go.
+            Payload::Remote(remote) => drop(remote),
             Payload::Spilled(file) => {
                 if let Some(Ok(stored)) = self.outcome.get() {
                     self.store
@@ -776,15 +880,29 @@ impl Slot {
 
     /// The outcome if the slot is filled (or freed).
     pub(crate) fn try_get(&self) -> Option<&Filled> {
-        self.freed.get().or_else(|| self.outcome.get())
+        self.freed
+            .get()
+            .or_else(|| self.lost.get())
+            .or_else(|| self.outcome.get())
     }
 
     pub(crate) fn is_ready(&self) -> bool {
         self.try_get().is_some()
     }
 
-    /// Waits until the slot is filled.
+    /// Waits until the slot is filled, and a value kept on another node is fetched
+    /// here (or found lost).
     pub(crate) async fn ready(&self) -> &Filled {
+        let filled = self.ready_unfetched().await;
+        if filled.is_ok() && self.needs_fetch() {
+            self.fetch_remote().await;
+            return self.try_get().unwrap_or(filled);
+        }
+        filled
+    }
+
+    /// Waits until the slot is filled; a value kept on another node stays there.
+    pub(crate) async fn ready_unfetched(&self) -> &Filled {
         loop {
             if let Some(outcome) = self.try_get() {
                 return outcome;
@@ -807,6 +925,15 @@ impl Slot {
     /// round trip. Never used inside the runtime's workers, where spinning would delay
     /// the very work being waited for.
     pub(crate) async fn ready_soon(&self) -> &Filled {
+        let filled = self.ready_soon_unfetched().await;
+        if filled.is_ok() && self.needs_fetch() {
+            self.fetch_remote().await;
+            return self.try_get().unwrap_or(filled);
+        }
+        filled
+    }
+
+    async fn ready_soon_unfetched(&self) -> &Filled {
         if let Some(outcome) = self.try_get() {
             return outcome;
         }
@@ -823,7 +950,7 @@ impl Slot {
                 return outcome;
             }
         }
-        self.ready().await
+        self.ready_unfetched().await
     }
 
     /// Where the object is, for the state API: pending, failed, freed, in memory or
@@ -836,11 +963,10 @@ impl Slot {
             None => (ObjectLocation::Pending, None),
             Some(Err(_)) => (ObjectLocation::Error, None),
             Some(Ok(stored)) => {
-                let spilled = matches!(*self.payload(), Payload::Spilled(_));
-                let place = if spilled {
-                    ObjectLocation::Spilled
-                } else {
-                    ObjectLocation::Memory
+                let place = match *self.payload() {
+                    Payload::Spilled(_) => ObjectLocation::Spilled,
+                    Payload::Remote(_) => ObjectLocation::Remote,
+                    _ => ObjectLocation::Memory,
                 };
                 (place, Some(stored.len))
             }

@@ -156,6 +156,7 @@ pub fn error_type(error: &RayError) -> &'static str {
         RayError::Timeout(_) => "TASK_TIMEOUT",
         RayError::DependencyFailed { .. } => "DEPENDENCY_RESOLUTION_FAILED",
         RayError::ObjectFreed(_) => "OBJECT_FREED",
+        RayError::ObjectLost { .. } => "OBJECT_LOST",
         RayError::ActorDied { .. } => "ACTOR_DIED",
         RayError::ActorNotFound(_) => "ACTOR_NOT_FOUND",
         RayError::FunctionNotFound(_) => "FUNCTION_NOT_FOUND",

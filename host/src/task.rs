@@ -497,7 +497,10 @@ async fn execute(
     {
         record.set(TaskState::Running);
         let sent = std::time::Instant::now();
-        if let Some(outcome) = crate::remote::tasks::run_remote(runtime, request, control).await {
+        let retries = options.max_retries.unwrap_or(DEFAULT_MAX_RETRIES);
+        if let Some(outcome) =
+            crate::remote::tasks::run_remote(runtime, request, control, slot, retries).await
+        {
             // Its slice in this job's timeline: from sending it to its answer.
             crate::timeline::remote_task(&function.name, &slot.id(), sent.elapsed());
             return outcome;
@@ -624,7 +627,7 @@ pub(crate) fn split_returns(
         }
     }
     let fill = PartsGuard(parts.clone());
-    if whole.is_ready() {
+    if whole.is_ready() && !whole.needs_fetch() {
         fill.fill(&whole, count);
     } else if count > 0 {
         let split = async move {

@@ -27,7 +27,7 @@ pub(crate) async fn wait_slots(
         let mut pending: FuturesUnordered<_> = slots
             .iter()
             .filter(|slot| !slot.is_ready())
-            .map(|slot| slot.ready())
+            .map(|slot| slot.ready_unfetched())
             .collect();
         let until_enough = async {
             let mut done = 0;

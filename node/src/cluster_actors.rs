@@ -989,6 +989,7 @@ impl ActorTransport for ClusterActors {
                 Response::Done => Ok(WireValue {
                     raw: false,
                     data: rustyray::codec::UNIT.to_vec().into(),
+                    held: None,
                 }),
                 other => Err(unexpected(other)),
             }

@@ -34,12 +34,15 @@
 //!   (`rustyray_cluster_tasks_total{function, outcome}`).
 //!
 //! Ownership is Ray's: the submitter owns the objects. A driver resolves a task's
-//! `ObjectRef` arguments before sending it and keeps the result in its own store; the
-//! node that ran the task keeps nothing of it. So an object never lives only on another
-//! node, and the one place it can be lost is its owner: a driver lost with its node
-//! fails its job (`NODE_DIED`). Objects are not borrowed across nodes: a task whose
-//! arguments hold references, or are larger than the locality bound, runs on the
-//! driver's node; a result that holds references is recomputed there.
+//! `ObjectRef` arguments before sending it. A small result comes back to its store; a
+//! result over `--max-direct-call-object-size` of a task another node sent stays here
+//! (`cluster_objects.rs`) until its owner fetches or releases it, and the driver's
+//! object records where it is, with the request that made it (lineage). A driver's
+//! fetches and releases come on the task socket as a `TaskRequest` with an `object`
+//! op. A driver lost with its node fails its job (`NODE_DIED`). Objects are not
+//! borrowed across nodes: a task whose arguments hold references, or are larger than
+//! the locality bound, runs on the driver's node; a result that holds references is
+//! recomputed there.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -53,7 +56,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use rustyray::remote::tasks::{Cancellation, TaskCancel, TaskRequest, TaskResponse, TaskTransport};
 use rustyray::remote::wire::{self, WireValue};
-use rustyray::remote::{ActorTransport, CreateRequest, Pending, RemoteActor};
+use rustyray::remote::{ActorTransport, CreateRequest, Held, Pending, RemoteActor};
 use rustyray::{ActorId, RayError, Runtime};
 use rustyray_cluster::Cluster;
 use rustyray_cluster::tasks::{Incoming, SendFailure, TaskLink};
@@ -61,6 +64,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use crate::api::{JobDetails, ModuleInfo};
 use crate::cluster_actors::ClusterActors;
+use crate::cluster_objects::ClusterObjects;
 use crate::error::{NodeError, Result};
 use crate::metrics::Metrics;
 use crate::modules::ModuleStore;
@@ -134,6 +138,9 @@ pub struct ClusterTasks {
     socket_dir: Option<PathBuf>,
     ran: Family<TaskLabel, Counter>,
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Large results kept here for their owners, and fetching others' (set once, after
+    /// start: `cluster_objects.rs`).
+    objects: std::sync::OnceLock<Arc<ClusterObjects>>,
 }
 
 /// The in-process transport of the runtimes this node runs tasks in: their nested tasks
@@ -155,6 +162,24 @@ impl TaskTransport for Nested {
                 None => Err(RayError::ShutDown),
             }
         })
+    }
+
+    fn fetch(&self, held: &Held, offset: u64, len: u64) -> Pending<'_, bytes::Bytes> {
+        let held = held.clone();
+        Box::pin(async move {
+            match self.tasks.upgrade() {
+                Some(tasks) => tasks.objects()?.fetch(&held, offset, len).await,
+                None => Err(RayError::ShutDown),
+            }
+        })
+    }
+
+    fn release(&self, held: Held) {
+        if let Some(tasks) = self.tasks.upgrade()
+            && let Ok(objects) = tasks.objects()
+        {
+            objects.release(&held);
+        }
     }
 }
 
@@ -247,6 +272,7 @@ impl ClusterTasks {
             socket_dir,
             ran,
             background: Mutex::new(Vec::new()),
+            objects: std::sync::OnceLock::new(),
         });
         let background = vec![
             tokio::spawn(tasks.clone().serve_nats(incoming)),
@@ -258,6 +284,18 @@ impl ClusterTasks {
             *handles = background;
         }
         Ok(tasks)
+    }
+
+    /// Gives this node's kept objects (`cluster_objects.rs`): large results of tasks
+    /// other nodes send are kept here from then on.
+    pub fn set_objects(&self, objects: Arc<ClusterObjects>) {
+        let _ = self.objects.set(objects);
+    }
+
+    fn objects(&self) -> rustyray::Result<&Arc<ClusterObjects>> {
+        self.objects.get().ok_or_else(|| {
+            RayError::Remote("this node does not serve cluster objects (not started)".into())
+        })
     }
 
     /// Where the task socket of a node with data dir `data_dir` goes (known before the
@@ -284,6 +322,9 @@ impl ClusterTasks {
         let runtimes: Vec<Runtime> = self.runtimes.lock().await.drain().map(|(_, r)| r).collect();
         for runtime in runtimes {
             let _ = runtime.shutdown_with_deadline(Duration::from_secs(5)).await;
+        }
+        if let Some(objects) = self.objects.get() {
+            objects.shutdown();
         }
         let _ = std::fs::remove_file(&self.socket);
         if let Some(dir) = &self.socket_dir {
@@ -615,7 +656,17 @@ impl ClusterTasks {
                 };
                 let response: TaskResponse = match tasks.link.request_payload(&task).await {
                     Ok(payload) => match wire::read_frame::<TaskRequest>(&mut &payload[..]).await {
-                        Ok(Some(request)) => tasks.run_here(request, cancel).await.into(),
+                        Ok(Some(request)) => {
+                            let job = request.job.clone();
+                            let outcome = tasks.run_here(request, cancel).await;
+                            // A large result stays here; its owner fetches it on demand.
+                            match tasks.objects.get() {
+                                Some(objects) => outcome
+                                    .map(|value| objects.keep(value, job.as_deref()))
+                                    .into(),
+                                None => outcome.into(),
+                            }
+                        }
                         Ok(None) | Err(_) => Err(RayError::Serialization(
                             "a task request that is not a framed MessagePack TaskRequest".into(),
                         ))
@@ -664,6 +715,15 @@ impl ClusterTasks {
         let Ok(Some(mut request)) = wire::read_frame::<TaskRequest>(&mut read).await else {
             return;
         };
+        // Not a task: a fetch or release of an object a node keeps for this driver.
+        if let Some(op) = request.object.take() {
+            let response: TaskResponse = match self.objects() {
+                Ok(objects) => objects.op(op).await.into(),
+                Err(err) => Err(err).into(),
+            };
+            let _ = wire::write_frame(&mut write, &response).await;
+            return;
+        }
         // This node's driver sent it: its job runs here.
         request.job_node = Some(self.node_id.clone());
         let cancel = Cancellation::new();

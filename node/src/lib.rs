@@ -28,6 +28,7 @@ pub mod api;
 pub mod client;
 pub mod cluster;
 pub mod cluster_actors;
+pub mod cluster_objects;
 pub mod cluster_tasks;
 mod dashboard;
 pub mod detached;

@@ -64,6 +64,12 @@ pub struct NodeConfig {
     pub resources: BTreeMap<String, f64>,
     /// In a cluster: task runtimes kept at once (`--max-task-runtimes`).
     pub max_task_runtimes: usize,
+    /// In a cluster: task results larger than this many bytes stay on the node that
+    /// made them until their owner uses them (`--max-direct-call-object-size`).
+    pub max_direct_call_object_size: usize,
+    /// In a cluster: the most MiB of such results a node keeps at once
+    /// (`--max-held-objects-mib`); past it results are sent back by value.
+    pub max_held_objects_mib: u64,
 }
 
 impl Default for NodeConfig {
@@ -83,6 +89,8 @@ impl Default for NodeConfig {
             cluster: None,
             resources: BTreeMap::new(),
             max_task_runtimes: crate::cluster_tasks::MAX_TASK_RUNTIMES,
+            max_direct_call_object_size: crate::cluster_objects::MAX_DIRECT_CALL_OBJECT_SIZE,
+            max_held_objects_mib: crate::cluster_objects::MAX_HELD_MIB,
         }
     }
 }
@@ -315,6 +323,20 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
         ),
         _ => None,
     };
+    if let (Some(link), Some(tasks)) = (&cluster, &cluster_tasks) {
+        tasks.set_objects(
+            crate::cluster_objects::ClusterObjects::start(
+                link.cluster().clone(),
+                link.node_id().to_string(),
+                config.max_direct_call_object_size,
+                usize::try_from(config.max_held_objects_mib)
+                    .unwrap_or(usize::MAX)
+                    .saturating_mul(1 << 20),
+                &metrics,
+            )
+            .await?,
+        );
+    }
     let node = Arc::new(Node {
         cluster,
         cluster_actors,

@@ -251,6 +251,7 @@ fn hostile_task_requests_from_nats_get_typed_errors_and_the_node_lives_on() {
         job: None,
         job_node: None,
         actors: vec![],
+        object: None,
     };
     let missing = "0".repeat(64);
     let (k, m) = kind(ask(&url, &b.node_id, framed(&request(&missing, "step"))));

@@ -15,6 +15,7 @@ mod cli;
 mod cli_sandbox;
 mod cluster;
 mod cluster_actors;
+mod cluster_objects;
 mod cluster_tasks;
 mod detached;
 mod errors;

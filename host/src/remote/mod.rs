@@ -20,6 +20,7 @@
 //! caller's capabilities: a remote actor runs with what its hosting runtime grants.
 
 mod host;
+pub mod objects;
 mod proxy;
 mod socket;
 pub mod tasks;
@@ -32,9 +33,10 @@ use std::sync::Arc;
 pub use host::{ActorHost, PersistedActor, RequestRouter, Routed, SnapshotStore};
 pub use socket::SocketTransport;
 pub use tasks::{
-    Cancellation, SocketTaskTransport, TaskCancel, TaskRequest, TaskResponse, TaskTransport,
+    Cancellation, ObjectOp, SocketTaskTransport, TaskCancel, TaskRequest, TaskResponse,
+    TaskTransport,
 };
-pub use wire::{CreateRequest, RemoteActor, Request, Response, WireError, WireValue};
+pub use wire::{CreateRequest, Held, RemoteActor, Request, Response, WireError, WireValue};
 
 use crate::actor_impl::{ActorCell, ActorId, ActorOptions};
 use crate::error::{RayError, Result};

@@ -103,6 +103,7 @@ impl ActorTransport for SocketTransport {
                 Response::Done => Ok(WireValue {
                     raw: false,
                     data: bytes::Bytes::from_static(crate::codec::UNIT),
+                    held: None,
                 }),
                 other => Err(unexpected(other)),
             }

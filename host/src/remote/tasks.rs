@@ -25,10 +25,17 @@
 //! where it runs ([`Cancellation`]): it is cancelled there, with the tasks it submitted
 //! unless cancelled alone.
 //!
+//! A result the other side keeps where it was made comes back as a [`WireValue`] whose
+//! `held` says where ([`Held`]): the object is filled as kept there, fetched on first use
+//! through [`TaskTransport::fetch`] and made again from this request if lost
+//! (`objects.rs`).
+//!
 //! [`run_request`] is the other side: it runs a request in a runtime that has the module
 //! loaded (the node's task runtime of that module and job).
 
 use std::path::PathBuf;
+
+use bytes::Bytes;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -40,7 +47,7 @@ use crate::codec::Value;
 use crate::error::{RayError, Result};
 use crate::registry::{Function, FunctionKind};
 use crate::remote::Pending;
-use crate::remote::wire::{self, WireError, WireValue};
+use crate::remote::wire::{self, Held, WireError, WireValue};
 use crate::runtime::{Runtime, RuntimeInner};
 use crate::task_impl::TaskControl;
 use crate::task_impl::{Resolved, TaskArg, TaskOptions};
@@ -75,6 +82,46 @@ pub struct TaskRequest {
     /// cluster, found there by id).
     #[serde(default)]
     pub actors: Vec<ActorId>,
+    /// Not a task: an operation on an object a node keeps (a driver asks its node on
+    /// the same socket; `module` and `function` are then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<ObjectOp>,
+}
+
+/// What a runtime asks of the node that keeps one of its objects ([`Held`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ObjectOp {
+    /// Bytes `offset..offset + len` of it (answered as a raw [`WireValue`]).
+    Fetch {
+        /// The object.
+        held: Held,
+        /// Where the range starts.
+        offset: u64,
+        /// Its length (at most [`FETCH_PIECE`](crate::remote::objects::FETCH_PIECE)).
+        len: u64,
+    },
+    /// Let it go: its owner no longer needs the copy there.
+    Release {
+        /// The object.
+        held: Held,
+    },
+}
+
+impl TaskRequest {
+    /// The request carrying `op` (no task).
+    pub fn object_op(op: ObjectOp) -> Self {
+        TaskRequest {
+            module: String::new(),
+            function: String::new(),
+            args: Vec::new(),
+            timeout_ms: None,
+            namespace: default_namespace(),
+            job: None,
+            job_node: None,
+            actors: Vec::new(),
+            object: Some(op),
+        }
+    }
 }
 
 fn default_namespace() -> String {
@@ -156,6 +203,26 @@ pub trait TaskTransport: Send + Sync + std::fmt::Debug + 'static {
     /// the task is cancelled there, as `cancel` says (recursive when it is not raised:
     /// the sender went away).
     fn run(&self, request: TaskRequest, cancel: Cancellation) -> Pending<'_, WireValue>;
+
+    /// Bytes `offset..offset + len` of an object another runtime keeps (a result
+    /// [`run`](Self::run) answered as [`Held`]). A holder that cannot give it answers
+    /// [`RayError::ObjectLost`].
+    fn fetch(&self, held: &Held, offset: u64, len: u64) -> Pending<'_, Bytes> {
+        let _ = (offset, len);
+        let held = held.clone();
+        Box::pin(async move {
+            Err(RayError::ObjectLost {
+                object: held.key,
+                node: held.node,
+                reason: "this runtime's task transport cannot fetch objects".into(),
+            })
+        })
+    }
+
+    /// Tells the holder of `held` to let it go (fire and forget).
+    fn release(&self, held: Held) {
+        let _ = held;
+    }
 }
 
 /// The transport a node's drivers use: one connection to the node's task socket per
@@ -209,7 +276,59 @@ impl Drop for CancelUnanswered {
     }
 }
 
+impl SocketTaskTransport {
+    /// One request on a connection of its own, and its answer.
+    async fn exchange(&self, request: &TaskRequest) -> Result<TaskResponse> {
+        let unreachable = |err: std::io::Error| RayError::Io {
+            context: format!("reaching the node's task socket {}", self.path.display()),
+            message: err.to_string(),
+        };
+        let stream = UnixStream::connect(&self.path).await.map_err(unreachable)?;
+        let (mut read, mut write) = stream.into_split();
+        wire::write_frame(&mut write, request)
+            .await
+            .map_err(unreachable)?;
+        wire::read_frame::<TaskResponse>(&mut read)
+            .await
+            .map_err(unreachable)?
+            .ok_or_else(|| {
+                unreachable(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the node closed the connection without an answer",
+                ))
+            })
+    }
+}
+
 impl TaskTransport for SocketTaskTransport {
+    fn fetch(&self, held: &Held, offset: u64, len: u64) -> Pending<'_, Bytes> {
+        let request = TaskRequest::object_op(ObjectOp::Fetch {
+            held: held.clone(),
+            offset,
+            len,
+        });
+        Box::pin(async move {
+            let _permit = self
+                .in_flight
+                .acquire()
+                .await
+                .map_err(|_| RayError::ShutDown)?;
+            let value: Result<WireValue> = self.exchange(&request).await?.into();
+            Ok(value?.data)
+        })
+    }
+
+    fn release(&self, held: Held) {
+        let request = TaskRequest::object_op(ObjectOp::Release { held });
+        let path = self.path.clone();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let transport = SocketTaskTransport::new(path);
+                let _ = transport.exchange(&request).await;
+            });
+        }
+    }
+
     fn run(&self, mut request: TaskRequest, cancel: Cancellation) -> Pending<'_, WireValue> {
         if request.job.is_none() {
             request.job.clone_from(&self.job);
@@ -303,18 +422,49 @@ pub(crate) fn placeable(
         job: None,
         job_node: None,
         actors: carried.iter().map(|cell| cell.id()).collect(),
+        object: None,
     })
 }
 
 /// Sends `request` through the runtime's transport: `None` when the task must run here
-/// after all (its result held references).
+/// after all (its result held references). A result the other side keeps ([`Held`])
+/// is recorded in `slot` as remote (fetched on first use, made again from `request` at
+/// most `retries` times if lost), and the value returned is empty.
 pub(crate) async fn run_remote(
     runtime: &Arc<RuntimeInner>,
     request: TaskRequest,
     control: &Arc<TaskControl>,
+    slot: &crate::object_store::Slot,
+    retries: u32,
 ) -> Option<Result<Value>> {
     let transport = runtime.config.remote_tasks.as_ref()?;
-    match transport.run(request, Cancellation(control.clone())).await {
+    match transport
+        .run(request.clone(), Cancellation(control.clone()))
+        .await
+    {
+        Ok(WireValue {
+            raw,
+            held: Some(held),
+            ..
+        }) => {
+            let encoding = if raw {
+                crate::object_store::Encoding::Raw
+            } else {
+                crate::object_store::Encoding::Msgpack
+            };
+            slot.hold_remote(Arc::new(crate::remote::objects::RemoteObject::new(
+                held,
+                raw,
+                transport.clone(),
+                request,
+                retries,
+            )));
+            Some(Ok(Value::with_refs(
+                encoding,
+                Bytes::new(),
+                crate::refs::Contained::default(),
+            )))
+        }
         Ok(value) => Some(Ok(value.into_value())),
         Err(RayError::ReferencesCannotCross { .. }) => None,
         Err(err) => Some(Err(err)),

@@ -26,6 +26,23 @@ pub struct WireValue {
     pub raw: bool,
     /// The bytes.
     pub data: Bytes,
+    /// Set instead of `data` (which is then empty) for a task's result the node that
+    /// made it keeps (`remote/objects.rs`): where it is, fetched from there on demand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<Held>,
+}
+
+/// A task's result kept on the node that made it: that node, its key there and its
+/// length. Only a cluster node makes one (for results larger than its
+/// `--max-direct-call-object-size`); the owner fetches it by this.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Held {
+    /// The node holding it.
+    pub node: String,
+    /// Its key on that node.
+    pub key: String,
+    /// Its length in bytes.
+    pub len: u64,
 }
 
 impl WireValue {
@@ -39,6 +56,7 @@ impl WireValue {
         Ok(WireValue {
             raw: value.encoding == Encoding::Raw,
             data: value.data.clone(),
+            held: None,
         })
     }
 
@@ -229,6 +247,11 @@ pub enum WireError {
         name: String,
         modules: Vec<String>,
     },
+    ObjectLost {
+        object: String,
+        node: String,
+        reason: String,
+    },
 }
 
 impl From<&RayError> for WireError {
@@ -318,6 +341,15 @@ impl From<&RayError> for WireError {
             RayError::Serialization(message) => WireError::Serialization(message.clone()),
             RayError::Cancelled => WireError::Cancelled,
             RayError::ShutDown => WireError::ShutDown,
+            RayError::ObjectLost {
+                object,
+                node,
+                reason,
+            } => WireError::ObjectLost {
+                object: object.clone(),
+                node: node.clone(),
+                reason: reason.clone(),
+            },
             other => WireError::Other(other.to_string()),
         }
     }
@@ -392,6 +424,15 @@ impl From<WireError> for RayError {
             WireError::Serialization(message) => RayError::Serialization(message),
             WireError::Cancelled => RayError::Cancelled,
             WireError::ShutDown => RayError::ShutDown,
+            WireError::ObjectLost {
+                object,
+                node,
+                reason,
+            } => RayError::ObjectLost {
+                object,
+                node,
+                reason,
+            },
             WireError::Other(message) => RayError::Remote(message),
         }
     }
@@ -457,6 +498,7 @@ mod tests {
             args: vec![WireValue {
                 raw: true,
                 data: Bytes::from_static(b"\x00\x01"),
+                held: None,
             }],
             want_result: true,
         };

@@ -14,6 +14,17 @@
 //!   `ensure("made-in-tasks", NODE)` (created by the first, found by the others:
 //!   `get_if_exists`), and N tasks `bump(plain, 0)` of a plain actor of the driver's;
 //!   prints `actors hits=H made=M plain=P`.
+//! - `hold MIB N GATE_NODE`: N tasks `make_big(MIB, seed)` (seeds 1..=N) and one more
+//!   (seed 99) waited for but never read, then dropped; then reads bytes 0..16 of each
+//!   (`read`), gets it whole and passes the first to `checksum`; prints
+//!   `hold seed=S head=HEX len=L fnv=H` per object and `hold arg len=L fnv=H`, drops
+//!   them all, prints `hold released`, then waits until the detached `Hits` named
+//!   `gate` (placed on GATE_NODE) counts 1 and prints `hold done`.
+//! - `lost MIB N GATE_NODE`: N tasks `make_big(MIB, seed)` (seeds 1..=N, default
+//!   retries) and N more with `max_retries(0)` (seeds 101..=100+N), all waited for;
+//!   prints `lost held`, waits for `gate` as `hold` does, then gets each: prints
+//!   `lost seed=S len=L fnv=H`, or `lost seed=S error=<the error>`.
+//! - `open NAME`: adds one to the `Hits` named NAME in the job's namespace.
 //! - `lookup NAME`: one task `bump_named(NAME, 0)`; prints `lookup found=C` or
 //!   `lookup missing`.
 //! - `cancel NODE K`: K tasks `spin_tree(started, 1)` (each submits one child
@@ -126,6 +137,31 @@ fn checksum(data: Vec<u8>) -> (u64, u64) {
     (data.len() as u64, hash)
 }
 
+/// 64-bit FNV-1a of `data` (as `checksum`, here in the driver).
+fn fnv(data: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in data {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// The detached `Hits` named `gate` placed on `node`: waits until it counts 1.
+fn wait_for_gate(node: String) -> Result<(), RayError> {
+    let gate = Hits::remote_with(
+        ActorOptions::new()
+            .name("gate")
+            .detached(true)
+            .get_if_exists(true)
+            .node_id(node),
+    );
+    while gate.add(0).get()? < 1 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Ok(())
+}
+
 fn number(args: &[String], at: usize, default: u64) -> u64 {
     args.get(at).and_then(|a| a.parse().ok()).unwrap_or(default)
 }
@@ -184,6 +220,89 @@ fn main() -> Result<(), RayError> {
                 plain.add(0).get()?
             );
         }
+        Some("hold") => {
+            let mib = number(&args, 2, 4) as u32;
+            let n = number(&args, 3, 6) as u32;
+            let gate = args.get(4).cloned().unwrap_or_default();
+            // Placed first, so it is there before anything is held.
+            Hits::remote_with(
+                ActorOptions::new()
+                    .name("gate")
+                    .detached(true)
+                    .get_if_exists(true)
+                    .node_id(gate.clone()),
+            )
+            .add(0)
+            .get()?;
+            let objects: Vec<_> = (1..=n).map(|seed| make_big::remote(mib, seed)).collect();
+            let spare = make_big::remote(mib, 99);
+            rustyray::wait(&objects, objects.len(), None)?;
+            rustyray::wait(std::slice::from_ref(&spare), 1, None)?;
+            drop(spare);
+            for (seed, object) in (1..=n).zip(&objects) {
+                let head: String = object
+                    .read(0..16)?
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                let whole = object.get()?;
+                println!(
+                    "hold seed={seed} head={head} len={} fnv={:016x}",
+                    whole.len(),
+                    fnv(&whole)
+                );
+            }
+            let (len, hash) = checksum::remote(&objects[0]).get()?;
+            println!("hold arg len={len} fnv={hash:016x}");
+            drop(objects);
+            println!("hold released");
+            wait_for_gate(gate)?;
+            println!("hold done");
+        }
+        Some("lost") => {
+            let mib = number(&args, 2, 4) as u32;
+            let n = number(&args, 3, 8) as u32;
+            let gate = args.get(4).cloned().unwrap_or_default();
+            Hits::remote_with(
+                ActorOptions::new()
+                    .name("gate")
+                    .detached(true)
+                    .get_if_exists(true)
+                    .node_id(gate.clone()),
+            )
+            .add(0)
+            .get()?;
+            let mut objects: Vec<_> = (1..=n)
+                .map(|seed| (seed, make_big::remote(mib, seed)))
+                .collect();
+            objects.extend((101..=100 + n).map(|seed| {
+                (
+                    seed,
+                    make_big::remote_with(rustyray::TaskOptions::new().max_retries(0), mib, seed),
+                )
+            }));
+            let refs: Vec<_> = objects.iter().map(|(_, object)| object.clone()).collect();
+            rustyray::wait(&refs, refs.len(), None)?;
+            println!("lost held");
+            wait_for_gate(gate)?;
+            for (seed, object) in &objects {
+                match object.get() {
+                    Ok(data) => {
+                        println!("lost seed={seed} len={} fnv={:016x}", data.len(), fnv(&data))
+                    }
+                    Err(err) => println!(
+                        "lost seed={seed} error={}",
+                        err.to_string().replace('\n', " ")
+                    ),
+                }
+            }
+        }
+        Some("open") => {
+            let name = args.get(2).cloned().unwrap_or_default();
+            let gate = Hits::get_named(&name)
+                .ok_or_else(|| RayError::application(format!("missing {name}")))?;
+            println!("open count={}", gate.add(1).get()?);
+        }
         Some("lookup") => {
             let name = args.get(2).cloned().unwrap_or_default();
             match bump_named::remote(name, 0).get() {
@@ -219,8 +338,8 @@ fn main() -> Result<(), RayError> {
         }
         other => {
             return Err(RayError::application(format!(
-                "unknown mode {other:?}: spread N MS, big MIB, actors NODE N, lookup NAME, \
-                 or cancel NODE K"
+                "unknown mode {other:?}: spread N MS, big MIB, hold MIB N NODE, lost MIB N \
+                 NODE, open NAME, actors NODE N, lookup NAME, or cancel NODE K"
             )));
         }
     }

@@ -1,0 +1,198 @@
+//! Objects across nodes (`node/src/cluster_objects.rs`, `rustyray::remote::objects`):
+//! a task result larger than `--max-direct-call-object-size` stays on the node that
+//! made it, its owner (the job's driver) fetches it when used (a ranged `read` only
+//! its range), the copy there is let go once fetched or dropped, and a copy lost with
+//! its node is made again from its lineage within the task's retries, else reads fail
+//! `ObjectLost` naming the node. What each node keeps is read from the outside, its
+//! `/metrics` (`rustyray_cluster_held_object_bytes`, `rustyray_cluster_objects_kept_total`).
+//!
+//! Without `nats-server` on PATH the tests say so and pass without running.
+
+use rustyray_node::api::{JobStatus, ModuleInfo};
+
+use crate::cluster::{Nats, Node, three_nodes, wait_until};
+use crate::common;
+
+/// The value of the metric `name` (no labels) in `node`'s `/metrics`.
+fn metric(node: &Node, name: &str) -> u64 {
+    let text = crate::node::ureq_text(&format!("{}/metrics", node.address));
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .map_or(0, |value| value as u64)
+}
+
+fn held_bytes(node: &Node) -> u64 {
+    metric(node, "rustyray_cluster_held_object_bytes")
+}
+
+fn kept(node: &Node) -> u64 {
+    metric(node, "rustyray_cluster_objects_kept_total")
+}
+
+fn deploy(node: &Node) -> ModuleInfo {
+    let bytes = std::fs::read(rustyray_tests::CLUSTER_TASKS).expect("reading cluster_tasks");
+    node.client()
+        .deploy(&bytes, "cluster_tasks")
+        .expect("deploying cluster_tasks")
+}
+
+/// `make_big(mib, seed)`'s bytes, as the guest makes them.
+fn big(mib: usize, seed: usize) -> Vec<u8> {
+    (0..mib << 20)
+        .map(|k| (k.wrapping_mul(31) + seed * 7 + k / 4096) as u8)
+        .collect()
+}
+
+fn fnv(data: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in data {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+#[test]
+fn large_results_stay_where_they_were_made_until_used_and_are_let_go_after() {
+    let Some(nats) = Nats::start(&common::fresh_dir("cobjects-hold-nats")) else {
+        return;
+    };
+    // Results over 1 MiB stay where they are made (4 MiB each here).
+    let flags: &[&str] = &["--max-direct-call-object-size", "1048576"];
+    let [a, b, c] = three_nodes(
+        &nats,
+        "cobjects-hold",
+        [
+            &[
+                "--resources",
+                "driver=1,opener=1",
+                "--max-direct-call-object-size",
+                "1048576",
+            ],
+            flags,
+            flags,
+        ],
+    );
+    deploy(&a);
+    let entry = format!(
+        "rustyray run cluster_tasks --namespace objs -- hold 4 6 {}",
+        a.node_id
+    );
+    a.submit(&entry, "hold", &[("driver", 1.0)])
+        .expect("submitting");
+    let log = a.follow("hold", Some("hold released"));
+    for seed in 1..=6 {
+        let data = big(4, seed);
+        let head: String = data[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let line = format!(
+            "hold seed={seed} head={head} len={} fnv={:016x}",
+            data.len(),
+            fnv(&data)
+        );
+        assert!(log.contains(&line), "{line} not in {log}");
+    }
+    let first = big(4, 1);
+    assert!(
+        log.contains(&format!(
+            "hold arg len={} fnv={:016x}",
+            first.len(),
+            fnv(&first)
+        )),
+        "{log}"
+    );
+    // Some results were kept on the other nodes (the driver's own node sends none)...
+    assert!(kept(&b) + kept(&c) > 0, "no node kept a result");
+    assert_eq!(kept(&a), 0);
+    // ...and every copy is let go while the job still runs (fetched, or dropped
+    // unread: the spare), not only when it ends.
+    wait_until("the kept copies let go", || {
+        (held_bytes(&b) == 0 && held_bytes(&c) == 0).then_some(())
+    });
+    assert_eq!(
+        a.job("hold").status,
+        JobStatus::Running,
+        "the job must still be running"
+    );
+    a.submit(
+        "rustyray run cluster_tasks --namespace objs -- open gate",
+        "open",
+        &[("opener", 1.0)],
+    )
+    .expect("opening the gate");
+    let log = a.follow("hold", None);
+    assert!(log.contains("hold done"), "{log}");
+    assert_eq!(a.job("hold").status, JobStatus::Succeeded);
+}
+
+#[test]
+fn a_node_killed_with_the_results_it_kept_they_are_made_again_or_fail_object_lost() {
+    let Some(nats) = Nats::start(&common::fresh_dir("cobjects-lost-nats")) else {
+        return;
+    };
+    let [a, mut b, c] = three_nodes(
+        &nats,
+        "cobjects-lost",
+        [
+            &["--resources", "driver=1,opener=1"],
+            &[],
+            &["--resources", "canary=1"],
+        ],
+    );
+    deploy(&a);
+    let entry = format!(
+        "rustyray run cluster_tasks --namespace lost -- lost 2 8 {}",
+        a.node_id
+    );
+    a.submit(&entry, "lost", &[("driver", 1.0)])
+        .expect("submitting");
+    a.follow("lost", Some("lost held"));
+    assert!(kept(&b) > 0, "B kept none of the job's results");
+    let held_on_b = kept(&b);
+    // B dies with what it kept; a canary job on C goes on meanwhile.
+    b.kill();
+    c.submit(
+        "rustyray run cluster_tasks -- spread 100 5",
+        "canary",
+        &[("canary", 1.0)],
+    )
+    .expect("submitting the canary");
+    a.submit(
+        "rustyray run cluster_tasks --namespace lost -- open gate",
+        "open",
+        &[("opener", 1.0)],
+    )
+    .expect("opening the gate");
+    let log = a.follow("lost", None);
+    assert_eq!(a.job("lost").status, JobStatus::Succeeded, "{log}");
+    // With retries, every object is right: those B held were made again.
+    for seed in 1..=8 {
+        let data = big(2, seed);
+        let line = format!("lost seed={seed} len={} fnv={:016x}", data.len(), fnv(&data));
+        assert!(log.contains(&line), "{line} not in {log}");
+    }
+    // Without, each is right or lost, and the lost ones name B.
+    let mut lost = 0;
+    for seed in 101..=108 {
+        let data = big(2, seed);
+        let line = format!("lost seed={seed} len={} fnv={:016x}", data.len(), fnv(&data));
+        if log.contains(&line) {
+            continue;
+        }
+        let error = log
+            .lines()
+            .find(|l| l.starts_with(&format!("lost seed={seed} error=")))
+            .unwrap_or_else(|| panic!("seed {seed}: neither its value nor an error in {log}"));
+        assert!(error.contains("was lost"), "{error}");
+        assert!(error.contains(&b.node_id), "{error}");
+        lost += 1;
+    }
+    println!("without retries {lost} of 8 lost; B had kept {held_on_b} results");
+    assert!(
+        lost > 0 || held_on_b <= 8,
+        "B held {held_on_b} results, so some without retries must be lost: {log}"
+    );
+    let log = c.follow("canary", None);
+    assert!(log.contains("spread n=100"), "{log}");
+    assert_eq!(c.job("canary").status, JobStatus::Succeeded);
+}
