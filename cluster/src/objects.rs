@@ -177,7 +177,10 @@ impl ObjectLink {
         }
         self.cluster
             .client
-            .publish(release_subject(node_id), Bytes::copy_from_slice(key.as_bytes()))
+            .publish(
+                release_subject(node_id),
+                Bytes::copy_from_slice(key.as_bytes()),
+            )
             .await
             .map_err(|err| ClusterError::nats("releasing an object", err))
     }
@@ -222,11 +225,9 @@ impl ObjectLink {
                 async_nats::client::RequestErrorKind::NoResponders => Err(FetchFailure::NodeGone(
                     format!("nobody serves node {node_id}'s objects (it is gone)"),
                 )),
-                async_nats::client::RequestErrorKind::TimedOut => {
-                    Err(FetchFailure::NodeGone(format!(
-                        "node {node_id} did not answer a fetch within {PIECE_TIMEOUT:?}"
-                    )))
-                }
+                async_nats::client::RequestErrorKind::TimedOut => Err(FetchFailure::NodeGone(
+                    format!("node {node_id} did not answer a fetch within {PIECE_TIMEOUT:?}"),
+                )),
                 _ => Err(FetchFailure::Failed(ClusterError::nats(
                     format!("fetching an object from {node_id}"),
                     err,

@@ -664,7 +664,10 @@ impl Slot {
 
     /// A remote value read before it was fetched (a bug: readers wait with `ready`).
     fn not_fetched(&self) -> RayError {
-        RayError::Internal(format!("{} is kept on another node and was not fetched", self.id))
+        RayError::Internal(format!(
+            "{} is kept on another node and was not fetched",
+            self.id
+        ))
     }
 
     /// Records that the value about to fill this slot (its bytes empty) is kept by

@@ -156,7 +156,8 @@ impl ClusterObjects {
         let fits = self
             .held_bytes
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                used.checked_add(len).filter(|total| *total <= self.max_held)
+                used.checked_add(len)
+                    .filter(|total| *total <= self.max_held)
             })
             .is_ok();
         if !fits {

@@ -168,14 +168,22 @@ fn a_node_killed_with_the_results_it_kept_they_are_made_again_or_fail_object_los
     // With retries, every object is right: those B held were made again.
     for seed in 1..=8 {
         let data = big(2, seed);
-        let line = format!("lost seed={seed} len={} fnv={:016x}", data.len(), fnv(&data));
+        let line = format!(
+            "lost seed={seed} len={} fnv={:016x}",
+            data.len(),
+            fnv(&data)
+        );
         assert!(log.contains(&line), "{line} not in {log}");
     }
     // Without, each is right or lost, and the lost ones name B.
     let mut lost = 0;
     for seed in 101..=108 {
         let data = big(2, seed);
-        let line = format!("lost seed={seed} len={} fnv={:016x}", data.len(), fnv(&data));
+        let line = format!(
+            "lost seed={seed} len={} fnv={:016x}",
+            data.len(),
+            fnv(&data)
+        );
         if log.contains(&line) {
             continue;
         }

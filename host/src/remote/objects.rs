@@ -70,7 +70,11 @@ impl RemoteObject {
             held: Mutex::new(held),
             released: AtomicBool::new(false),
             here: Mutex::new(None),
-            encoding: if raw { Encoding::Raw } else { Encoding::Msgpack },
+            encoding: if raw {
+                Encoding::Raw
+            } else {
+                Encoding::Msgpack
+            },
             transport,
             lineage,
             retries,
