@@ -5,8 +5,9 @@
 //!
 //! - tasks across the cluster: N `add_one` tasks submitted at once and got, placed by the
 //!   job's node on every live node (those placed elsewhere go through NATS);
-//! - object transfer: K results of MIB MiB made at once (placed on the nodes) and waited
-//!   for in the driver's store: those made elsewhere travel through NATS's object store;
+//! - object transfer: K results of MIB MiB made at once (placed on the nodes) and read
+//!   whole by the driver: those made elsewhere stay there until read, then are fetched
+//!   node to node (NATS request/reply in pieces under `max_payload`);
 //! - actor call across nodes: a `Pinger` pinned on each live node (node affinity), called
 //!   one call at a time from a job; the mean round trip to the actors on nodes other
 //!   than the job's (the actors end with the job);
@@ -83,7 +84,7 @@ pub fn run(
     }
     rows.push(Row {
         what: format!(
-            "{blobs} results of {mib} MiB made at once on the nodes, into the driver's store"
+            "{blobs} results of {mib} MiB made at once on the nodes, read whole by the driver"
         ),
         unit: "GB/s",
         value: median(&mut rates),

@@ -92,7 +92,8 @@ fn arg(args: &[String], at: usize, default: u64) -> u64 {
 /// - `tasks N`: N `add_one` tasks submitted at once, then all got; prints
 ///   `tasks=N seconds=S`.
 /// - `transfer MIB K`: K `make_blob` tasks of MIB MiB at once (the cluster places them on
-///   its nodes), each waited for in the driver's object store; prints `bytes=B seconds=S`.
+///   its nodes), each read whole by the driver (a result kept on another node is fetched
+///   from there); prints `bytes=B seconds=S`.
 /// - `actor-rtt N NODE...`: on each node named, a `Pinger` pinned there (node affinity),
 ///   called once, then N times one call at a time; prints `node=ID us=MEAN` per node,
 ///   then `seconds=S`. The actors end with the job.
@@ -119,7 +120,8 @@ fn main() -> Result<(), rustyray::RayError> {
             let refs: Vec<_> = (0..k).map(|_| make_blob::remote(mib << 20)).collect();
             let mut bytes = 0;
             for r in &refs {
-                bytes += r.len()?;
+                // Read, not only sized: a result kept where it was made moves only then.
+                bytes += r.bytes()?.len() as u64;
             }
             println!("bytes={bytes} seconds={}", start.elapsed().as_secs_f64());
         }

@@ -24,6 +24,9 @@
 //!   retries) and N more with `max_retries(0)` (seeds 101..=100+N), all waited for;
 //!   prints `lost held`, waits for `gate` as `hold` does, then gets each: prints
 //!   `lost seed=S len=L fnv=H`, or `lost seed=S error=<the error>`.
+//! - `near MIB N`: N tasks `make_big(MIB, seed)` (seeds 1..=N), all waited for, then
+//!   `checksum` of each (the `ObjectRef` an argument, never read by the driver); prints
+//!   `near seed=S len=L fnv=H` per object.
 //! - `open NAME`: adds one to the `Hits` named NAME in the job's namespace.
 //! - `lookup NAME`: one task `bump_named(NAME, 0)`; prints `lookup found=C` or
 //!   `lookup missing`.
@@ -288,13 +291,28 @@ fn main() -> Result<(), RayError> {
             for (seed, object) in &objects {
                 match object.get() {
                     Ok(data) => {
-                        println!("lost seed={seed} len={} fnv={:016x}", data.len(), fnv(&data))
+                        println!(
+                            "lost seed={seed} len={} fnv={:016x}",
+                            data.len(),
+                            fnv(&data)
+                        )
                     }
                     Err(err) => println!(
                         "lost seed={seed} error={}",
                         err.to_string().replace('\n', " ")
                     ),
                 }
+            }
+        }
+        Some("near") => {
+            let mib = number(&args, 2, 4) as u32;
+            let n = number(&args, 3, 6) as u32;
+            let objects: Vec<_> = (1..=n).map(|seed| make_big::remote(mib, seed)).collect();
+            rustyray::wait(&objects, objects.len(), None)?;
+            let sums: Vec<_> = objects.iter().map(checksum::remote).collect();
+            for (seed, sum) in (1..=n).zip(&sums) {
+                let (len, fnv) = sum.get()?;
+                println!("near seed={seed} len={len} fnv={fnv:016x}");
             }
         }
         Some("open") => {
