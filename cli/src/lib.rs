@@ -225,6 +225,11 @@ struct StartArgs {
     /// once; past it a result is sent back by value.
     #[arg(long, value_name = "MIB", default_value_t = rustyray_node::cluster_objects::MAX_HELD_MIB)]
     max_held_objects_mib: u64,
+    /// In a cluster: the largest actor snapshot this node keeps in JetStream (and reads
+    /// back to restart an actor elsewhere), in MiB. A larger snapshot is not kept: the
+    /// actor goes on, its previous snapshot stays, and the node's stderr names this flag.
+    #[arg(long, value_name = "MIB", default_value_t = rustyray_node::cluster_actors::MAX_SNAPSHOT_MIB)]
+    max_snapshot_mib: u64,
 }
 
 fn parse_net(spec: &str) -> std::result::Result<rustyray::NetRule, String> {
@@ -516,6 +521,7 @@ fn start(args: StartArgs) -> Result<ExitCode> {
         max_task_runtimes: args.max_task_runtimes.max(1),
         max_direct_call_object_size: args.max_direct_call_object_size,
         max_held_objects_mib: args.max_held_objects_mib,
+        max_snapshot_mib: args.max_snapshot_mib.max(1),
     };
     let executor = tokio::runtime::Builder::new_current_thread()
         .enable_all()

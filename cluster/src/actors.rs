@@ -11,9 +11,13 @@
 //!   follows is answered. A snapshot too large for a KV value (NATS's `max_payload`, 1
 //!   MiB by default) goes to the object store `rustyray_actor_snapshot_bytes` under the
 //!   same id first, and the KV value is then only the tag saying so; up to
-//!   [`MAX_SNAPSHOT_BYTES`].
+//!   [`Cluster::max_snapshot_bytes`] (default [`MAX_SNAPSHOT_BYTES`], `rustyray start
+//!   --max-snapshot-mib`).
 //! - `rustyray.actors.<node id>` (request/reply): MessagePack requests to the actors a
-//!   node hosts (create, call, kill, locate), answered in MessagePack.
+//!   node hosts (create, call, kill, locate), answered in MessagePack. A request or an
+//!   answer too large for one message (NATS's `max_payload`: a call's arguments or
+//!   result over about 1 MiB) goes through the transfer store of `tasks.rs` first; the
+//!   message is then empty, with the object's name in its [`TRANSFER_HEADER`] header.
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -27,9 +31,9 @@ use crate::{
     REQUEST_TIMEOUT, valid_key,
 };
 
-/// The largest actor snapshot the cluster keeps (the same bound as a frame between a
-/// driver and its node); a larger one is refused with
-/// [`ClusterError::SnapshotTooLarge`] and the previous one stays kept.
+/// The largest actor snapshot a node keeps by default (`rustyray start
+/// --max-snapshot-mib`, [`Cluster::with_max_snapshot_bytes`]); a larger one is refused
+/// with [`ClusterError::SnapshotTooLarge`] and the previous one stays kept.
 pub const MAX_SNAPSHOT_BYTES: usize = 256 << 20;
 
 /// A snapshot KV value's first byte: the snapshot follows.
@@ -38,6 +42,10 @@ const SNAPSHOT_INLINE: u8 = 0;
 const SNAPSHOT_STORED: u8 = 1;
 /// Room left in a message for NATS's headers and the KV's framing.
 const SNAPSHOT_HEADROOM: usize = 4096;
+
+/// The header of an actor request or answer whose body is in the transfer store: the
+/// object's name (the reader deletes it).
+pub const TRANSFER_HEADER: &str = "Rustyray-Transfer";
 
 /// The subject node `node_id` serves actor requests on.
 pub fn subject(node_id: &str) -> String {
@@ -202,14 +210,14 @@ impl Cluster {
 
     /// Keeps an actor's last snapshot: in the KV value if it fits NATS's `max_payload`,
     /// else in the object store (then the KV value says so). At most
-    /// [`MAX_SNAPSHOT_BYTES`].
+    /// [`Cluster::max_snapshot_bytes`].
     pub async fn save_snapshot(&self, id: &str, state: Vec<u8>) -> Result<()> {
         check(id)?;
-        if state.len() > MAX_SNAPSHOT_BYTES {
+        if state.len() > self.max_snapshot_bytes {
             return Err(ClusterError::SnapshotTooLarge {
                 actor: id.to_string(),
                 size: state.len(),
-                limit: MAX_SNAPSHOT_BYTES,
+                limit: self.max_snapshot_bytes,
             });
         }
         let max = self.client.server_info().max_payload;
@@ -283,16 +291,16 @@ impl Cluster {
                     )
                 })?;
                 let size = object.info().size;
-                if size > MAX_SNAPSHOT_BYTES {
+                if size > self.max_snapshot_bytes {
                     return Err(ClusterError::SnapshotTooLarge {
                         actor: id.to_string(),
                         size,
-                        limit: MAX_SNAPSHOT_BYTES,
+                        limit: self.max_snapshot_bytes,
                     });
                 }
                 let mut state = Vec::with_capacity(size);
                 (&mut object)
-                    .take(MAX_SNAPSHOT_BYTES as u64 + 1)
+                    .take(self.max_snapshot_bytes as u64 + 1)
                     .read_to_end(&mut state)
                     .await
                     .map_err(|err| {
@@ -331,10 +339,38 @@ impl Cluster {
 
     /// Answers an actor request.
     pub async fn answer_actor_request(&self, to: async_nats::Subject, body: Vec<u8>) -> Result<()> {
-        self.client
-            .publish(to, Bytes::from(body))
-            .await
-            .map_err(|err| ClusterError::nats("answering an actor request", err))
+        let (headers, payload) = self.outgoing(body).await?;
+        let sent = match headers {
+            Some(headers) => self.client.publish_with_headers(to, headers, payload).await,
+            None => self.client.publish(to, payload).await,
+        };
+        sent.map_err(|err| ClusterError::nats("answering an actor request", err))
+    }
+
+    /// The body of an actor request or answer as it arrived (one sent through the
+    /// transfer store is read from it, then deleted there).
+    pub async fn actor_body(&self, message: &async_nats::Message) -> Result<Bytes> {
+        match message
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get(TRANSFER_HEADER))
+        {
+            Some(name) => crate::tasks::take_transfer(&self.transfers, name.as_str()).await,
+            None => Ok(message.payload.clone()),
+        }
+    }
+
+    /// A body as it is sent: itself when it fits one message, else stored first and
+    /// named by a header.
+    async fn outgoing(&self, body: Vec<u8>) -> Result<(Option<async_nats::HeaderMap>, Bytes)> {
+        let max = self.client.server_info().max_payload;
+        if body.len() + SNAPSHOT_HEADROOM <= max {
+            return Ok((None, Bytes::from(body)));
+        }
+        let name = crate::tasks::store_transfer(self, &self.transfers, &body).await?;
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(TRANSFER_HEADER, name.as_str());
+        Ok((Some(headers), Bytes::new()))
     }
 
     /// Sends an actor request to node `node_id` and waits for its answer, at most
@@ -349,11 +385,19 @@ impl Cluster {
         if !valid_key(node_id) {
             return Err(Unanswered::Failed(format!("{node_id:?} is not a node id")));
         }
-        let request = async_nats::Request::new()
-            .payload(Bytes::from(body))
-            .timeout(timeout);
+        let (headers, payload) = self
+            .outgoing(body)
+            .await
+            .map_err(|err| Unanswered::Failed(err.to_string()))?;
+        let mut request = async_nats::Request::new().payload(payload).timeout(timeout);
+        if let Some(headers) = headers {
+            request = request.headers(headers);
+        }
         match self.client.send_request(subject(node_id), request).await {
-            Ok(message) => Ok(message.payload),
+            Ok(message) => self
+                .actor_body(&message)
+                .await
+                .map_err(|err| Unanswered::Failed(format!("reading its answer: {err}"))),
             Err(err) => Err(match err.kind() {
                 async_nats::RequestErrorKind::NoResponders => Unanswered::NoResponders,
                 async_nats::RequestErrorKind::TimedOut => Unanswered::TimedOut,

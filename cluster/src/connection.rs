@@ -26,10 +26,15 @@ pub struct Cluster {
     pub(crate) actor_names: kv::Store,
     pub(crate) actor_snapshots: kv::Store,
     pub(crate) actor_snapshot_bytes: object_store::ObjectStore,
+    /// Payloads too large for one message (`tasks.rs`'s transfers).
+    pub(crate) transfers: object_store::ObjectStore,
     /// Actors whose last snapshot this connection stored (or found) in
     /// `actor_snapshot_bytes`: a smaller one written next removes it.
     pub(crate) stored_snapshots:
         std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// The largest actor snapshot this connection keeps or reads
+    /// ([`Cluster::with_max_snapshot_bytes`]).
+    pub(crate) max_snapshot_bytes: usize,
     url: String,
 }
 
@@ -40,6 +45,19 @@ impl std::fmt::Debug for Cluster {
 }
 
 impl Cluster {
+    /// Keeps and reads actor snapshots of at most `bytes` (default
+    /// [`crate::actors::MAX_SNAPSHOT_BYTES`]; `rustyray start --max-snapshot-mib`).
+    #[must_use]
+    pub fn with_max_snapshot_bytes(mut self, bytes: usize) -> Self {
+        self.max_snapshot_bytes = bytes;
+        self
+    }
+
+    /// The largest actor snapshot this connection keeps or reads.
+    pub fn max_snapshot_bytes(&self) -> usize {
+        self.max_snapshot_bytes
+    }
+
     /// Connects to NATS at `url` (`nats://HOST:PORT`) as `name`, and opens (or creates) the
     /// cluster's buckets. The first connection must succeed; after it, the client
     /// reconnects forever, every [`MAX_RECONNECT_DELAY`] at most.
@@ -131,13 +149,21 @@ impl Cluster {
             .map_err(|err| {
                 ClusterError::nats(format!("opening {ACTOR_SNAPSHOT_BYTES_STORE}"), err)
             })?;
+        let transfers = context
+            .create_object_store(crate::tasks::transfers_config())
+            .await
+            .map_err(|err| {
+                ClusterError::nats(format!("opening {}", crate::tasks::TRANSFERS_STORE), err)
+            })?;
         Ok(Cluster {
             client,
+            transfers,
             actors,
             actor_names,
             actor_snapshots,
             actor_snapshot_bytes,
             stored_snapshots: Default::default(),
+            max_snapshot_bytes: crate::actors::MAX_SNAPSHOT_BYTES,
             nodes,
             heartbeats,
             jobs,

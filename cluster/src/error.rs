@@ -75,11 +75,13 @@ pub enum ClusterError {
         /// The limit.
         limit: usize,
     },
-    /// An actor's snapshot over [`crate::actors::MAX_SNAPSHOT_BYTES`]: not kept (the
+    /// An actor's snapshot over the node's limit ([`crate::Cluster::max_snapshot_bytes`],
+    /// `rustyray start --max-snapshot-mib`): not kept (the
     /// actor goes on; its previous snapshot stays the one kept).
     #[error(
-        "a snapshot of actor {actor} of {size} bytes is larger than the cluster's snapshot \
-         limit of {limit} bytes (rustyray_cluster::actors::MAX_SNAPSHOT_BYTES); the previous one stays kept"
+        "a snapshot of actor {actor} of {size} bytes is larger than the node's snapshot \
+         limit of {limit} bytes (set by `rustyray start --max-snapshot-mib`); the previous one \
+         stays kept"
     )]
     SnapshotTooLarge {
         /// The actor's key.

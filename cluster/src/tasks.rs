@@ -46,6 +46,71 @@ pub const CANCEL_ALONE: &str = "alone";
 /// The longest task key taken.
 pub const MAX_TASK_KEY: usize = 128;
 
+/// The transfer store's configuration (every connection opens it alike).
+pub(crate) fn transfers_config() -> object_store::Config {
+    object_store::Config {
+        bucket: TRANSFERS_STORE.into(),
+        description: Some("rustyray payloads too large for one message".into()),
+        storage: jetstream::stream::StorageType::File,
+        max_age: TRANSFER_KEPT,
+        max_bytes: -1,
+        ..Default::default()
+    }
+}
+
+/// Stores `payload` in the transfer store under a new name, which it returns.
+pub(crate) async fn store_transfer(
+    cluster: &Cluster,
+    transfers: &object_store::ObjectStore,
+    payload: &[u8],
+) -> Result<String> {
+    if payload.len() > MAX_TASK_PAYLOAD {
+        return Err(ClusterError::PayloadTooLarge {
+            size: payload.len(),
+            limit: MAX_TASK_PAYLOAD,
+        });
+    }
+    let name = cluster.client.new_inbox().replace(['_', '.'], "-");
+    let mut reader = payload;
+    transfers
+        .put(name.as_str(), &mut reader)
+        .await
+        .map_err(|err| ClusterError::nats(format!("storing {name} in {TRANSFERS_STORE}"), err))?;
+    Ok(name)
+}
+
+/// Reads (then deletes) the transfer named `name`.
+pub(crate) async fn take_transfer(
+    transfers: &object_store::ObjectStore,
+    name: &str,
+) -> Result<Bytes> {
+    if !valid_key(name) {
+        return Err(ClusterError::BadEnvelope(
+            "a transfer's name is not valid".into(),
+        ));
+    }
+    let mut object = transfers.get(name).await.map_err(|err| {
+        ClusterError::nats(format!("fetching {name} from {TRANSFERS_STORE}"), err)
+    })?;
+    let size = object.info().size;
+    if size > MAX_TASK_PAYLOAD {
+        return Err(ClusterError::PayloadTooLarge {
+            size,
+            limit: MAX_TASK_PAYLOAD,
+        });
+    }
+    let mut bytes = Vec::with_capacity(size);
+    (&mut object)
+        .take(MAX_TASK_PAYLOAD as u64 + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|err| {
+            ClusterError::nats(format!("reading {name} from {TRANSFERS_STORE}"), err)
+        })?;
+    let _ = transfers.delete(name).await;
+    Ok(Bytes::from(bytes))
+}
+
 /// The subject node `node_id` takes tasks on.
 pub fn subject(node_id: &str) -> String {
     format!("rustyray.tasks.{node_id}.run")
@@ -109,23 +174,11 @@ pub enum SendFailure {
 }
 
 impl TaskLink {
-    /// Opens (or creates) the transfer store.
+    /// The task side of `cluster`'s connection.
     pub async fn open(cluster: &Cluster) -> Result<TaskLink> {
-        let context = jetstream::new(cluster.client.clone());
-        let transfers = context
-            .create_object_store(object_store::Config {
-                bucket: TRANSFERS_STORE.into(),
-                description: Some("rustyray task payloads too large for one message".into()),
-                storage: jetstream::stream::StorageType::File,
-                max_age: TRANSFER_KEPT,
-                max_bytes: -1,
-                ..Default::default()
-            })
-            .await
-            .map_err(|err| ClusterError::nats(format!("opening {TRANSFERS_STORE}"), err))?;
         Ok(TaskLink {
             cluster: cluster.clone(),
-            transfers,
+            transfers: cluster.transfers.clone(),
         })
     }
 
@@ -204,14 +257,7 @@ impl TaskLink {
             envelope.extend_from_slice(payload);
             return Ok(Bytes::from(envelope));
         }
-        let name = self.cluster.client.new_inbox().replace(['_', '.'], "-");
-        let mut reader = payload;
-        self.transfers
-            .put(name.as_str(), &mut reader)
-            .await
-            .map_err(|err| {
-                ClusterError::nats(format!("storing {name} in {TRANSFERS_STORE}"), err)
-            })?;
+        let name = store_transfer(&self.cluster, &self.transfers, payload).await?;
         let mut envelope = vec![STORED];
         envelope.extend_from_slice(name.as_bytes());
         Ok(Bytes::from(envelope))
@@ -222,32 +268,10 @@ impl TaskLink {
         match envelope.split_first() {
             Some((&INLINE, payload)) => Ok(Bytes::copy_from_slice(payload)),
             Some((&STORED, name)) => {
-                let name = std::str::from_utf8(name)
-                    .ok()
-                    .filter(|name| valid_key(name))
-                    .ok_or_else(|| {
-                        ClusterError::BadEnvelope("a transfer's name is not valid".into())
-                    })?;
-                let mut object = self.transfers.get(name).await.map_err(|err| {
-                    ClusterError::nats(format!("fetching {name} from {TRANSFERS_STORE}"), err)
+                let name = std::str::from_utf8(name).map_err(|_| {
+                    ClusterError::BadEnvelope("a transfer's name is not valid".into())
                 })?;
-                let size = object.info().size;
-                if size > MAX_TASK_PAYLOAD {
-                    return Err(ClusterError::PayloadTooLarge {
-                        size,
-                        limit: MAX_TASK_PAYLOAD,
-                    });
-                }
-                let mut bytes = Vec::with_capacity(size);
-                (&mut object)
-                    .take(MAX_TASK_PAYLOAD as u64 + 1)
-                    .read_to_end(&mut bytes)
-                    .await
-                    .map_err(|err| {
-                        ClusterError::nats(format!("reading {name} from {TRANSFERS_STORE}"), err)
-                    })?;
-                let _ = self.transfers.delete(name).await;
-                Ok(Bytes::from(bytes))
+                take_transfer(&self.transfers, name).await
             }
             Some((tag, _)) => Err(ClusterError::BadEnvelope(format!(
                 "unknown envelope tag {tag}"

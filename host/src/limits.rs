@@ -76,6 +76,9 @@ pub enum Limit {
     /// Task runtimes (one per module, job and namespace) a cluster node keeps at once
     /// for the tasks other nodes send it (`MAX_TASK_RUNTIMES` of the node).
     TaskRuntimes,
+    /// Bytes of an actor snapshot a cluster node keeps in JetStream (`rustyray start
+    /// --max-snapshot-mib`).
+    SnapshotSize,
 }
 
 impl Limit {
@@ -101,8 +104,39 @@ impl Limit {
             Limit::Spilled => "spilled bytes",
             Limit::RetryExceptionTypes => "retry exception types",
             Limit::TaskRuntimes => "task runtimes",
+            Limit::SnapshotSize => "snapshot size",
         }
     }
+
+    /// The limit named `name` (as [`Limit::name`] spells it), for errors that crossed
+    /// from another runtime.
+    pub fn from_name(name: &str) -> Option<Limit> {
+        Limit::ALL.into_iter().find(|limit| limit.name() == name)
+    }
+
+    /// Every limit.
+    pub const ALL: [Limit; 20] = [
+        Limit::Memory,
+        Limit::Fuel,
+        Limit::TableElements,
+        Limit::Instances,
+        Limit::Tables,
+        Limit::ResultSize,
+        Limit::Output,
+        Limit::LiveInstances,
+        Limit::Connections,
+        Limit::BytesSent,
+        Limit::BytesReceived,
+        Limit::ConnectTimeout,
+        Limit::ReadTimeout,
+        Limit::HostMemory,
+        Limit::LiveActors,
+        Limit::NameLength,
+        Limit::Spilled,
+        Limit::RetryExceptionTypes,
+        Limit::TaskRuntimes,
+        Limit::SnapshotSize,
+    ];
 
     /// Whether the value counts bytes.
     pub fn is_bytes(self) -> bool {
@@ -116,6 +150,7 @@ impl Limit {
                 | Limit::HostMemory
                 | Limit::NameLength
                 | Limit::Spilled
+                | Limit::SnapshotSize
         )
     }
 

@@ -486,6 +486,19 @@ pub(crate) struct RuntimeInner {
 }
 
 impl RuntimeInner {
+    /// The SHA-256s of the components loaded here, in load order.
+    pub(crate) fn component_hashes(&self) -> Vec<String> {
+        self.components
+            .lock()
+            .map(|components| {
+                components
+                    .iter()
+                    .map(|component| component.hash().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Submits a task; the returned slot is filled when it ends. Fails only when the
     /// submission itself cannot be held: a name over [`NAME_LENGTH`](crate::limits::NAME_LENGTH),
     /// or its by-value arguments (and bookkeeping) over the host memory budget. A task

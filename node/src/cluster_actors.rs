@@ -152,8 +152,11 @@ impl ClusterActors {
         detached: Arc<DetachedActors>,
         modules: Arc<ModuleStore>,
         jobs: Arc<JobManager>,
+        max_snapshot_bytes: usize,
     ) -> crate::error::Result<Arc<ClusterActors>> {
-        let cluster = Cluster::connect(url, &format!("rustyray {node_id} actors")).await?;
+        let cluster = Cluster::connect(url, &format!("rustyray {node_id} actors"))
+            .await?
+            .with_max_snapshot_bytes(max_snapshot_bytes);
         let actors = Arc::new(ClusterActors {
             cluster,
             node_id: node_id.to_string(),
@@ -210,19 +213,34 @@ impl ClusterActors {
         while let Some(message) = requests.next().await {
             let actors = self.clone();
             tokio::spawn(async move {
-                let response = match rmp_serde::from_slice::<Request>(&message.payload) {
-                    Ok(request) => actors.hosted(request).await,
+                let response = match actors.cluster.actor_body(&message).await {
+                    Ok(body) => match rmp_serde::from_slice::<Request>(&body) {
+                        Ok(request) => actors.hosted(request).await,
+                        Err(err) => other(format!(
+                            "an actor request to node {} did not decode ({} bytes): {err}",
+                            actors.node_id,
+                            body.len()
+                        )),
+                    },
                     Err(err) => other(format!(
-                        "an actor request to node {} did not decode ({} bytes): {err}",
-                        actors.node_id,
-                        message.payload.len()
+                        "an actor request to node {}: its body: {err}",
+                        actors.node_id
                     )),
                 };
                 if let Some(reply) = message.reply {
-                    let _ = actors
+                    // An answer that cannot be sent (over the transfer limit, NATS
+                    // gone) still answers, with why: the caller would wait forever.
+                    if let Err(err) = actors
                         .cluster
-                        .answer_actor_request(reply, encode(&response))
-                        .await;
+                        .answer_actor_request(reply.clone(), encode(&response))
+                        .await
+                    {
+                        let failed = other(format!("answering from node {}: {err}", actors.node_id));
+                        let _ = actors
+                            .cluster
+                            .answer_actor_request(reply, encode(&failed))
+                            .await;
+                    }
                 }
             });
         }
@@ -1162,6 +1180,10 @@ pub struct ClusterSnapshots {
     cluster: Cluster,
 }
 
+/// The largest actor snapshot a node keeps by default, in MiB (`rustyray start
+/// --max-snapshot-mib`).
+pub const MAX_SNAPSHOT_MIB: u64 = (rustyray_cluster::actors::MAX_SNAPSHOT_BYTES >> 20) as u64;
+
 impl SnapshotStore for ClusterSnapshots {
     fn record(&self, _actor: &PersistedActor) -> rustyray::Result<()> {
         // The directory entry is written by `ClusterActors::create_here`.
@@ -1176,11 +1198,25 @@ impl SnapshotStore for ClusterSnapshots {
                 .save_snapshot(&id_key(actor), state)
                 .await
                 .map_err(|err| {
+                    let err = match err {
+                        rustyray_cluster::ClusterError::SnapshotTooLarge { size, limit, .. } => {
+                            rustyray::RayError::LimitExceeded {
+                                function: format!("the snapshot of actor {actor}"),
+                                limit: rustyray::Limit::SnapshotSize,
+                                value: limit as u64,
+                                detail: format!(
+                                    "it is {size} bytes; `rustyray start --max-snapshot-mib` \
+                                     sets the limit; the previous snapshot stays kept"
+                                ),
+                            }
+                        }
+                        other => rustyray::RayError::Remote(format!("keeping a snapshot: {other}")),
+                    };
                     eprintln!(
                         "rustyray node: actor {actor}: its snapshot was not kept: {}",
                         rustyray::terminal::escape_text(&err.to_string())
                     );
-                    rustyray::RayError::Remote(format!("keeping a snapshot: {err}"))
+                    err
                 })
         })
     }

@@ -54,7 +54,9 @@ use futures::StreamExt;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use rustyray::remote::tasks::{Cancellation, TaskCancel, TaskRequest, TaskResponse, TaskTransport};
+use rustyray::remote::tasks::{
+    Cancellation, MAX_TASK_MODULES, TaskCancel, TaskRequest, TaskResponse, TaskTransport,
+};
 use rustyray::remote::wire::{self, WireValue};
 use rustyray::remote::{ActorTransport, CreateRequest, Held, Pending, RemoteActor};
 use rustyray::{ActorId, RayError, Runtime};
@@ -82,10 +84,12 @@ pub const MAX_TASK_RUNTIMES: usize = 32;
 /// How often the task runtimes of ended jobs are looked for (and shut down).
 pub const RUNTIME_SWEEP: Duration = Duration::from_secs(2);
 
-/// What a task runtime is for: a module, the job whose tasks it runs, and its namespace.
+/// What a task runtime is for: the job whose tasks it runs, its namespace, and the
+/// modules its driver has loaded (sorted SHA-256s: the task's own and the others a task
+/// may submit by name).
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 struct RuntimeKey {
-    module: String,
+    modules: Vec<String>,
     job: Option<String>,
     namespace: String,
 }
@@ -513,13 +517,46 @@ impl ClusterTasks {
         outcome
     }
 
-    /// The runtime of `request`'s module and job (the module fetched from the cluster
-    /// and checked, and the runtime made, on first use): it has the job's namespace, and
-    /// reaches the cluster's actors as the job.
+    /// The runtime of `request`'s job and modules (the modules fetched from the cluster
+    /// and checked, and the runtime made, on first use): it has every module the job's
+    /// driver loaded — so a task here submits another module's function by name as it
+    /// would on the driver's node — and the job's namespace, and reaches the cluster's
+    /// actors as the job.
     async fn runtime_for(&self, request: &TaskRequest) -> rustyray::Result<Runtime> {
         let sha = request.module.as_str();
+        let invalid = |sha: &str, message: String| RayError::InvalidModule {
+            source_name: rustyray::terminal::escape_text(sha)
+                .chars()
+                .take(80)
+                .collect(),
+            message,
+        };
+        let is_hash = |sha: &str| sha.len() == 64 && sha.chars().all(|c| c.is_ascii_hexdigit());
+        if !is_hash(sha) {
+            return Err(invalid(
+                sha,
+                "a task's module must be named by its SHA-256 (64 hex digits)".into(),
+            ));
+        }
+        if request.modules.len() > MAX_TASK_MODULES {
+            return Err(RayError::InvalidOptions(format!(
+                "the task names {} modules of its job, over the limit of {MAX_TASK_MODULES} \
+                 (rustyray::remote::tasks::MAX_TASK_MODULES)",
+                request.modules.len()
+            )));
+        }
+        let mut modules: Vec<String> = request.modules.clone();
+        modules.push(sha.to_string());
+        if let Some(bad) = modules.iter().find(|m| !is_hash(m)) {
+            return Err(invalid(
+                bad,
+                "a job's module must be named by its SHA-256 (64 hex digits)".into(),
+            ));
+        }
+        modules.sort();
+        modules.dedup();
         let key = RuntimeKey {
-            module: sha.to_string(),
+            modules,
             job: request.job.clone(),
             namespace: request.namespace.clone(),
         };
@@ -540,7 +577,7 @@ impl ClusterTasks {
                 limit: rustyray::Limit::TaskRuntimes,
                 value: self.max_runtimes as u64,
                 detail: format!(
-                    "this node runs tasks of {} modules and jobs at once (`rustyray start \
+                    "this node runs tasks of {} jobs and module sets at once (`rustyray start \
                      --max-task-runtimes`); a job's runtimes are given back when it ends",
                     self.max_runtimes
                 ),
@@ -563,44 +600,47 @@ impl ClusterTasks {
                 }
             }
         }
-        let invalid = |message: String| RayError::InvalidModule {
-            source_name: rustyray::terminal::escape_text(sha)
-                .chars()
-                .take(80)
-                .collect(),
-            message,
-        };
-        if !(sha.len() == 64 && sha.chars().all(|c| c.is_ascii_hexdigit())) {
-            return Err(invalid(
-                "a task's module must be named by its SHA-256 (64 hex digits)".into(),
-            ));
+        let mut paths = Vec::with_capacity(key.modules.len());
+        let mut index: Option<Vec<ModuleInfo>> = None;
+        for sha in &key.modules {
+            let module = match self.local_module(sha) {
+                Some(module) => module,
+                None => {
+                    let bytes = self.cluster.module_bytes(sha).await.map_err(|err| {
+                        invalid(
+                            sha,
+                            format!("this node does not hold it and could not fetch it: {err}"),
+                        )
+                    })?;
+                    if index.is_none() {
+                        index = Some(
+                            self.cluster
+                                .modules::<ModuleInfo>()
+                                .await
+                                .unwrap_or_default(),
+                        );
+                    }
+                    let name = index
+                        .iter()
+                        .flatten()
+                        .find(|m| m.sha256 == *sha)
+                        .map_or_else(|| format!("module-{}", &sha[..12]), |m| m.name.clone());
+                    self.modules
+                        .deploy(&bytes, &name)
+                        .await
+                        .map_err(|err| invalid(sha, err.to_string()))?
+                }
+            };
+            paths.push(self.modules.path(&module));
         }
-        let module = match self.local_module(sha) {
-            Some(module) => module,
-            None => {
-                let bytes = self.cluster.module_bytes(sha).await.map_err(|err| {
-                    invalid(format!(
-                        "this node does not hold it and could not fetch it: {err}"
-                    ))
-                })?;
-                let name = self
-                    .cluster
-                    .modules::<ModuleInfo>()
-                    .await
-                    .ok()
-                    .and_then(|index| index.into_iter().find(|m| m.sha256 == sha))
-                    .map_or_else(|| format!("module-{}", &sha[..12]), |m| m.name);
-                self.modules
-                    .deploy(&bytes, &name)
-                    .await
-                    .map_err(|err| invalid(err.to_string()))?
-            }
-        };
         let mut builder = Runtime::builder()
             .cache_dir(Some(self.cache_dir.clone()))
             .memory_limit((self.memory_mib as usize).saturating_mul(1 << 20))
             .max_actors(64)
             .namespace(request.namespace.clone())
+            // The job's modules may define the same names: a task's own module's come
+            // first, as on its driver's node.
+            .shared_names(true)
             .remote_tasks(Arc::new(Nested {
                 tasks: self.me.clone(),
                 job: request.job.clone(),
@@ -614,7 +654,9 @@ impl ClusterTasks {
             }));
         }
         let runtime = builder.build()?;
-        runtime.load(self.modules.path(&module)).await?;
+        for path in paths {
+            runtime.load(path).await?;
+        }
         runtimes.insert(key, runtime.clone());
         Ok(runtime)
     }

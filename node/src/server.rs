@@ -70,6 +70,9 @@ pub struct NodeConfig {
     /// In a cluster: the most MiB of such results a node keeps at once
     /// (`--max-held-objects-mib`); past it results are sent back by value.
     pub max_held_objects_mib: u64,
+    /// In a cluster: the largest actor snapshot kept in JetStream, in MiB
+    /// (`--max-snapshot-mib`).
+    pub max_snapshot_mib: u64,
 }
 
 impl Default for NodeConfig {
@@ -91,6 +94,7 @@ impl Default for NodeConfig {
             max_task_runtimes: crate::cluster_tasks::MAX_TASK_RUNTIMES,
             max_direct_call_object_size: crate::cluster_objects::MAX_DIRECT_CALL_OBJECT_SIZE,
             max_held_objects_mib: crate::cluster_objects::MAX_HELD_MIB,
+            max_snapshot_mib: crate::cluster_actors::MAX_SNAPSHOT_MIB,
         }
     }
 }
@@ -300,6 +304,8 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
                 detached.clone(),
                 modules.clone(),
                 jobs.clone(),
+                usize::try_from(config.max_snapshot_mib.saturating_mul(1 << 20))
+                    .unwrap_or(usize::MAX),
             )
             .await?,
         ),

@@ -252,6 +252,7 @@ fn hostile_task_requests_from_nats_get_typed_errors_and_the_node_lives_on() {
         job_node: None,
         actors: vec![],
         object: None,
+        modules: vec![],
     };
     let missing = "0".repeat(64);
     let (k, m) = kind(ask(&url, &b.node_id, framed(&request(&missing, "step"))));
@@ -311,6 +312,36 @@ fn hostile_task_requests_from_nats_get_typed_errors_and_the_node_lives_on() {
         }),
     ));
     assert_eq!(k, "ReferencesCannotCross", "{m}");
+    // The job's other modules: one that is no hash, one no node has, too many.
+    let (k, m) = kind(ask(
+        &url,
+        &c.node_id,
+        framed(&TaskRequest {
+            modules: vec!["../../etc/passwd".into()],
+            ..request(&module.sha256, "step")
+        }),
+    ));
+    assert_eq!(k, "InvalidModule", "{m}");
+    let (k, m) = kind(ask(
+        &url,
+        &c.node_id,
+        framed(&TaskRequest {
+            modules: vec!["1".repeat(64)],
+            ..request(&module.sha256, "step")
+        }),
+    ));
+    assert_eq!(k, "InvalidModule", "{m}");
+    assert!(m.contains(&"1".repeat(64)), "{m}");
+    let (k, m) = kind(ask(
+        &url,
+        &c.node_id,
+        framed(&TaskRequest {
+            modules: vec![module.sha256.clone(); rustyray::remote::tasks::MAX_TASK_MODULES + 1],
+            ..request(&module.sha256, "step")
+        }),
+    ));
+    assert_eq!(k, "InvalidOptions", "{m}");
+    assert!(m.contains("MAX_TASK_MODULES"), "{m}");
 
     // The canary: the nodes live on, and a job still spreads over all of them.
     a.submit("rustyray run cluster_tasks -- spread 60 0", "canary", &[])
@@ -448,4 +479,54 @@ fn cancelling_tasks_running_on_other_nodes_stops_them_there_with_their_children(
         .expect("submitting");
     let log = b.follow("after", None);
     assert!(log.contains(&spread_line(30)), "{log}");
+}
+
+#[test]
+fn a_task_on_any_node_submits_another_modules_function_and_its_limit_errors_keep_their_kind() {
+    let Some(nats) = Nats::start(&common::fresh_dir("ctasks-modules-nats")) else {
+        return;
+    };
+    let memory: &[&str] = &["--job-memory", "64"];
+    let [a, b, c] = three_nodes(&nats, "ctasks-modules", [memory, memory, memory]);
+    // Two modules: the job's program, and examples/tasks, whose `add` the program's
+    // tasks submit by name (`rustyray::function("add")`) wherever they run.
+    deploy(&c);
+    let tasks = std::fs::read(rustyray_tests::TASKS).expect("reading examples/tasks");
+    c.client()
+        .deploy(&tasks, "tasks")
+        .expect("deploying examples/tasks");
+    c.submit("rustyray run cluster_tasks -- other 90", "other", &[])
+        .expect("submitting");
+    let log = c.follow("other", None);
+    let sum: u64 = (0..90).map(|i| i + 1000).sum();
+    assert!(log.contains(&format!("other n=90 sum={sum}")), "{log}");
+    assert_eq!(c.job("other").status, JobStatus::Succeeded, "{log}");
+    // Tasks ran on the other nodes, and each found `add` there.
+    for node in [&a, &b] {
+        let counts = ran(node);
+        assert!(
+            counts.get("call_other").copied().unwrap_or(0) > 0,
+            "node {} ran no call_other: {counts:?}",
+            node.node_id
+        );
+        let failed = ended(node, "FunctionNotFound");
+        assert!(failed.is_empty(), "{failed:?}");
+    }
+
+    // A task over the nodes' 64 MiB --job-memory: wherever it ran, its driver sees
+    // LimitExceeded (memory), not an error of another kind.
+    c.submit("rustyray run cluster_tasks -- hog 30 128", "hog", &[])
+        .expect("submitting");
+    let log = c.follow("hog", None);
+    assert!(log.contains("hog n=30 LimitExceeded:memory=30"), "{log}");
+    let elsewhere: u64 = [&a, &b]
+        .iter()
+        .map(|node| {
+            ended(node, "LimitExceeded")
+                .get("hog")
+                .copied()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert!(elsewhere > 0, "no hog ran on another node");
 }

@@ -86,6 +86,11 @@ pub struct TaskRequest {
     /// the same socket; `module` and `function` are then empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<ObjectOp>,
+    /// The SHA-256s of the other modules its sender's runtime has loaded (the job's
+    /// modules): the runtime that runs it loads them too, so a task submits any of the
+    /// job's functions by name wherever it runs. At most [`MAX_TASK_MODULES`].
+    #[serde(default)]
+    pub modules: Vec<String>,
 }
 
 /// What a runtime asks of the node that keeps one of its objects ([`Held`]).
@@ -120,9 +125,14 @@ impl TaskRequest {
             job_node: None,
             actors: Vec::new(),
             object: Some(op),
+            modules: Vec::new(),
         }
     }
 }
+
+/// The most modules a [`TaskRequest`] names (past that the task runs where it was
+/// submitted, and a node refuses such a request).
+pub const MAX_TASK_MODULES: usize = 256;
 
 fn default_namespace() -> String {
     crate::actor_impl::DEFAULT_NAMESPACE.to_string()
@@ -395,6 +405,15 @@ pub(crate) fn placeable(
     {
         return None;
     }
+    let own = component.hash();
+    let modules: Vec<String> = runtime
+        .component_hashes()
+        .into_iter()
+        .filter(|hash| hash != own)
+        .collect();
+    if modules.len() > MAX_TASK_MODULES {
+        return None;
+    }
     let mut total = 0usize;
     let mut values = Vec::with_capacity(args.len());
     for arg in args {
@@ -423,6 +442,7 @@ pub(crate) fn placeable(
         job_node: None,
         actors: carried.iter().map(|cell| cell.id()).collect(),
         object: None,
+        modules,
     })
 }
 

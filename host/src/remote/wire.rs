@@ -12,8 +12,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::actor_impl::ActorId;
 use crate::codec::Value;
-use crate::error::{RayError, Result, TrapContext};
-use crate::object_store::Encoding;
+use crate::error::{Cause, RayError, Result, TrapContext};
+use crate::limits::Limit;
+use crate::object_store::{Encoding, ObjectId};
 
 /// The largest frame either side reads (a value of an actor call, with its framing);
 /// a larger one is refused before it is read.
@@ -186,8 +187,12 @@ pub enum Response {
     Failed(WireError),
 }
 
-/// A [`RayError`] as it crosses: the kinds a remote actor's caller acts on keep their
-/// shape; any other is carried as its message ([`RayError::Remote`]).
+/// A [`RayError`] as it crosses: every kind keeps its shape, so an error raised on
+/// another node (a limit, a timeout, a full object store) reaches the caller as the same
+/// [`RayError`] kind. A failed dependency crosses as its object and its root cause (the
+/// chain between is this side's to rebuild, and may be as long as a guest likes); a
+/// trap's local context (the task's object id and argument sizes) stays where it was.
+/// New kinds go at the end (older peers decode the ones they know).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub enum WireError {
@@ -252,6 +257,60 @@ pub enum WireError {
         node: String,
         reason: String,
     },
+    LimitExceeded {
+        function: String,
+        /// The limit's name ([`Limit::name`]).
+        limit: String,
+        value: u64,
+        detail: String,
+    },
+    GetTimeoutMs(u64),
+    ObjectFreed(ObjectId),
+    InvalidArgument(String),
+    DependencyFailed {
+        object: ObjectId,
+        /// The root cause of the chain.
+        root: Box<WireError>,
+    },
+    DuplicateFunction {
+        name: String,
+        existing: String,
+    },
+    ObjectStoreFull {
+        requested: u64,
+        used: u64,
+        capacity: u64,
+    },
+    Spill {
+        dir: String,
+        message: String,
+    },
+    GrantCoversCache {
+        grant: String,
+        cache: String,
+    },
+    Remote(String),
+    Io {
+        context: String,
+        message: String,
+    },
+    PythonBuild {
+        program: String,
+        message: String,
+    },
+    JsBuild {
+        program: String,
+        message: String,
+    },
+    Internal(String),
+}
+
+fn to_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 impl From<&RayError> for WireError {
@@ -350,7 +409,69 @@ impl From<&RayError> for WireError {
                 node: node.clone(),
                 reason: reason.clone(),
             },
-            other => WireError::Other(other.to_string()),
+            RayError::LimitExceeded {
+                function,
+                limit,
+                value,
+                detail,
+            } => WireError::LimitExceeded {
+                function: function.clone(),
+                limit: limit.name().to_string(),
+                value: *value,
+                detail: detail.clone(),
+            },
+            RayError::GetTimeout(after) => WireError::GetTimeoutMs(
+                u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+            ),
+            RayError::ObjectFreed(object) => WireError::ObjectFreed(*object),
+            RayError::InvalidArgument(message) => WireError::InvalidArgument(message.clone()),
+            RayError::DependencyFailed { object, cause } => {
+                let root = cause.root_cause();
+                WireError::DependencyFailed {
+                    object: *object,
+                    // The root is no `DependencyFailed`: this recurses once.
+                    root: Box::new(if matches!(root, RayError::DependencyFailed { .. }) {
+                        WireError::Other(root.to_string())
+                    } else {
+                        root.into()
+                    }),
+                }
+            }
+            RayError::DuplicateFunction { name, existing } => WireError::DuplicateFunction {
+                name: name.clone(),
+                existing: existing.clone(),
+            },
+            RayError::ObjectStoreFull {
+                requested,
+                used,
+                capacity,
+            } => WireError::ObjectStoreFull {
+                requested: to_u64(*requested),
+                used: to_u64(*used),
+                capacity: to_u64(*capacity),
+            },
+            RayError::Spill { dir, message } => WireError::Spill {
+                dir: dir.display().to_string(),
+                message: message.clone(),
+            },
+            RayError::GrantCoversCache { grant, cache } => WireError::GrantCoversCache {
+                grant: grant.display().to_string(),
+                cache: cache.display().to_string(),
+            },
+            RayError::Remote(message) => WireError::Remote(message.clone()),
+            RayError::Io { context, message } => WireError::Io {
+                context: context.clone(),
+                message: message.clone(),
+            },
+            RayError::PythonBuild { program, message } => WireError::PythonBuild {
+                program: program.clone(),
+                message: message.clone(),
+            },
+            RayError::JsBuild { program, message } => WireError::JsBuild {
+                program: program.clone(),
+                message: message.clone(),
+            },
+            RayError::Internal(message) => WireError::Internal(message.clone()),
         }
     }
 }
@@ -433,7 +554,64 @@ impl From<WireError> for RayError {
                 node,
                 reason,
             },
-            WireError::Other(message) => RayError::Remote(message),
+            WireError::Other(message) | WireError::Remote(message) => RayError::Remote(message),
+            WireError::LimitExceeded {
+                function,
+                limit,
+                value,
+                detail,
+            } => match Limit::from_name(&limit) {
+                Some(limit) => RayError::LimitExceeded {
+                    function,
+                    limit,
+                    value,
+                    detail,
+                },
+                // A limit this side does not know (a newer peer's): its message.
+                None => RayError::Remote(format!(
+                    "task {function} exceeded its {limit} limit of {value}{}",
+                    if detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({detail})")
+                    }
+                )),
+            },
+            WireError::GetTimeoutMs(ms) => {
+                RayError::GetTimeout(std::time::Duration::from_millis(ms))
+            }
+            WireError::ObjectFreed(object) => RayError::ObjectFreed(object),
+            WireError::InvalidArgument(message) => RayError::InvalidArgument(message),
+            WireError::DependencyFailed { object, root } => RayError::DependencyFailed {
+                object,
+                cause: Cause::new((*root).into()),
+            },
+            WireError::DuplicateFunction { name, existing } => {
+                RayError::DuplicateFunction { name, existing }
+            }
+            WireError::ObjectStoreFull {
+                requested,
+                used,
+                capacity,
+            } => RayError::ObjectStoreFull {
+                requested: to_usize(requested),
+                used: to_usize(used),
+                capacity: to_usize(capacity),
+            },
+            WireError::Spill { dir, message } => RayError::Spill {
+                dir: dir.into(),
+                message,
+            },
+            WireError::GrantCoversCache { grant, cache } => RayError::GrantCoversCache {
+                grant: grant.into(),
+                cache: cache.into(),
+            },
+            WireError::Io { context, message } => RayError::Io { context, message },
+            WireError::PythonBuild { program, message } => {
+                RayError::PythonBuild { program, message }
+            }
+            WireError::JsBuild { program, message } => RayError::JsBuild { program, message },
+            WireError::Internal(message) => RayError::Internal(message),
         }
     }
 }
@@ -526,7 +704,115 @@ mod tests {
         };
         let back: RayError = WireError::from(&died).into();
         assert_eq!(back.to_string(), died.to_string());
-        let other: RayError = WireError::from(&RayError::Internal("x".into())).into();
-        assert!(matches!(other, RayError::Remote(message) if message.contains("x")));
+        // Every kind comes back as itself, with the same message (a trap's local
+        // context stays behind; a dependency's chain becomes its root).
+        let object = crate::object_store::ObjectId(crate::id::Id::random(0));
+        let every = [
+            RayError::LimitExceeded {
+                function: "hog".into(),
+                limit: Limit::Memory,
+                value: 64 << 20,
+                detail: "the node's --job-memory".into(),
+            },
+            RayError::InvalidOptions("o".into()),
+            RayError::GrantCoversCache {
+                grant: "/a".into(),
+                cache: "/a/c".into(),
+            },
+            RayError::Cancelled,
+            RayError::Timeout(std::time::Duration::from_millis(1500)),
+            RayError::GetTimeout(std::time::Duration::from_millis(250)),
+            RayError::ObjectFreed(object),
+            RayError::InvalidArgument("a".into()),
+            RayError::DependencyFailed {
+                object,
+                cause: Cause::new(RayError::DependencyFailed {
+                    object,
+                    cause: Cause::new(RayError::Timeout(std::time::Duration::from_secs(1))),
+                }),
+            },
+            RayError::FunctionNotFound("f".into()),
+            RayError::AmbiguousName {
+                name: "n".into(),
+                modules: vec!["a".into(), "b".into()],
+            },
+            RayError::DuplicateFunction {
+                name: "n".into(),
+                existing: "m".into(),
+            },
+            RayError::BadArguments {
+                function: "f".into(),
+                message: "m".into(),
+            },
+            RayError::InvalidModule {
+                source_name: "s".into(),
+                message: "m".into(),
+            },
+            RayError::ObjectStoreFull {
+                requested: 3,
+                used: 2,
+                capacity: 4,
+            },
+            RayError::Spill {
+                dir: "/s".into(),
+                message: "m".into(),
+            },
+            RayError::ActorClassNotFound("C".into()),
+            RayError::ActorNameTaken {
+                namespace: "ns".into(),
+                name: "n".into(),
+            },
+            RayError::ActorNotFound(ActorId(crate::id::Id::random(0))),
+            RayError::ReferencesCannotCross { what: "w".into() },
+            RayError::NodeDied {
+                node: "n".into(),
+                function: "f".into(),
+            },
+            RayError::Remote("r".into()),
+            RayError::Serialization("s".into()),
+            RayError::ShutDown,
+            RayError::Io {
+                context: "c".into(),
+                message: "m".into(),
+            },
+            RayError::PythonBuild {
+                program: "p".into(),
+                message: "m".into(),
+            },
+            RayError::JsBuild {
+                program: "p".into(),
+                message: "m".into(),
+            },
+            RayError::Internal("i".into()),
+            RayError::ObjectLost {
+                object: "o".into(),
+                node: "n".into(),
+                reason: "r".into(),
+            },
+        ];
+        for err in every {
+            let wire = WireError::from(&err);
+            let bytes = rmp_serde::to_vec_named(&wire).expect("encoding");
+            let decoded: WireError = rmp_serde::from_slice(&bytes).expect("decoding");
+            let back: RayError = decoded.into();
+            assert_eq!(back.kind(), err.kind(), "{err}");
+            if let RayError::DependencyFailed { .. } = &err {
+                assert_eq!(back.root_cause().kind(), "Timeout");
+            } else {
+                assert_eq!(back.to_string(), err.to_string());
+            }
+        }
+        // A limit this side does not know keeps its words.
+        let newer: RayError = WireError::LimitExceeded {
+            function: "f".into(),
+            limit: "warp drives".into(),
+            value: 3,
+            detail: String::new(),
+        }
+        .into();
+        assert!(newer.to_string().contains("warp drives limit of 3"), "{newer}");
+        for limit in Limit::ALL {
+            assert_eq!(Limit::from_name(limit.name()), Some(limit));
+        }
     }
 }

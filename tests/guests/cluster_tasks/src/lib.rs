@@ -34,6 +34,11 @@
 //!   `spin_tree(started, 0)`, counts itself on `started`, a `Hits` placed on NODE, then
 //!   sleeps until cancelled), and a dependent of the first; once all 2K count, cancels
 //!   the K parents; prints `cancel parents=K cancelled=C dependent=<its error>`.
+//! - `other N`: N tasks `call_other(i)`, each submitting `add(i, 1000)` by name — a
+//!   function of another module the job loaded (`examples/tasks`), wherever the task
+//!   runs; prints `other n=N sum=S`.
+//! - `hog N MIB`: N tasks `hog(MIB)`, each growing its memory by MIB MiB; prints
+//!   `hog n=N` and, per error, its kind and limit (`LimitExceeded:memory=K`), sorted.
 
 use rustyray::{ActorOptions, RayError};
 
@@ -163,6 +168,19 @@ fn wait_for_gate(node: String) -> Result<(), RayError> {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     Ok(())
+/// `add(i, 1000)` of another module, by name.
+#[rustyray::remote]
+fn call_other(i: u64) -> Result<u64, RayError> {
+    rustyray::function("add")
+        .remote::<u64>(vec![rustyray::arg(i), rustyray::arg(1000u64)])
+        .get()
+}
+
+/// Grows this task's memory by `mib` MiB (and touches it); its length.
+#[rustyray::remote]
+fn hog(mib: u64) -> u64 {
+    let bytes = vec![1u8; (mib as usize) << 20];
+    bytes.iter().map(|b| u64::from(*b)).sum()
 }
 
 fn number(args: &[String], at: usize, default: u64) -> u64 {
@@ -354,10 +372,38 @@ fn main() -> Result<(), RayError> {
             };
             println!("cancel parents={k} cancelled={cancelled} dependent={dependent}");
         }
+        Some("other") => {
+            let n = number(&args, 2, 30);
+            let refs: Vec<_> = (0..n).map(call_other::remote).collect();
+            let mut sum = 0;
+            for r in &refs {
+                sum += r.get()?;
+            }
+            println!("other n={n} sum={sum}");
+        }
+        Some("hog") => {
+            let n = number(&args, 2, 10);
+            let mib = number(&args, 3, 128);
+            let refs: Vec<_> = (0..n).map(|_| hog::remote(mib)).collect();
+            let mut kinds = std::collections::BTreeMap::<String, u64>::new();
+            for r in &refs {
+                let kind = match r.get() {
+                    Ok(_) => "ok".to_string(),
+                    Err(RayError::LimitExceeded { limit, .. }) => {
+                        format!("LimitExceeded:{limit}")
+                    }
+                    Err(err) => format!("other:{}", err.to_string().replace('\n', " ")),
+                };
+                *kinds.entry(kind).or_default() += 1;
+            }
+            let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{k}={n}")).collect();
+            println!("hog n={n} {}", kinds.join(" "));
+        }
         other => {
             return Err(RayError::application(format!(
                 "unknown mode {other:?}: spread N MS, big MIB, hold MIB N NODE, lost MIB N \
-                 NODE, open NAME, actors NODE N, lookup NAME, or cancel NODE K"
+                 NODE, open NAME, actors NODE N, lookup NAME, cancel NODE K, other N, or hog \
+                 N MIB"
             )));
         }
     }
