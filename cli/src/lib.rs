@@ -210,7 +210,7 @@ struct StartArgs {
     /// Custom resources this node offers jobs, as Ray's `--resources` (CPU is counted).
     #[arg(long, value_name = "NAME=N,...", value_parser = rustyray_node::cluster::parse_resources)]
     resources: Option<std::collections::BTreeMap<String, f64>>,
-    /// In a cluster: task runtimes (one per module, job and namespace) this node keeps
+    /// In a cluster: task runtimes (one per job, namespace and module set) this node keeps
     /// at once for tasks other nodes send it; past it such a task fails with
     /// `LimitExceeded` (task runtimes). A job's runtimes are given back when it ends.
     #[arg(long, value_name = "N", default_value_t = rustyray_node::cluster_tasks::MAX_TASK_RUNTIMES)]

@@ -104,9 +104,7 @@ pub(crate) async fn take_transfer(
         .take(MAX_TASK_PAYLOAD as u64 + 1)
         .read_to_end(&mut bytes)
         .await
-        .map_err(|err| {
-            ClusterError::nats(format!("reading {name} from {TRANSFERS_STORE}"), err)
-        })?;
+        .map_err(|err| ClusterError::nats(format!("reading {name} from {TRANSFERS_STORE}"), err))?;
     let _ = transfers.delete(name).await;
     Ok(Bytes::from(bytes))
 }

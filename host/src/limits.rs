@@ -73,7 +73,7 @@ pub enum Limit {
     /// Type names a task's `retry_exceptions` may list
     /// ([`MAX_RETRY_EXCEPTION_TYPES`](crate::task::MAX_RETRY_EXCEPTION_TYPES)).
     RetryExceptionTypes,
-    /// Task runtimes (one per module, job and namespace) a cluster node keeps at once
+    /// Task runtimes (one per job, namespace and module set) a cluster node keeps at once
     /// for the tasks other nodes send it (`MAX_TASK_RUNTIMES` of the node).
     TaskRuntimes,
     /// Bytes of an actor snapshot a cluster node keeps in JetStream (`rustyray start

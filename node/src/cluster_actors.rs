@@ -235,7 +235,8 @@ impl ClusterActors {
                         .answer_actor_request(reply.clone(), encode(&response))
                         .await
                     {
-                        let failed = other(format!("answering from node {}: {err}", actors.node_id));
+                        let failed =
+                            other(format!("answering from node {}: {err}", actors.node_id));
                         let _ = actors
                             .cluster
                             .answer_actor_request(reply, encode(&failed))
@@ -1199,17 +1200,17 @@ impl SnapshotStore for ClusterSnapshots {
                 .await
                 .map_err(|err| {
                     let err = match err {
-                        rustyray_cluster::ClusterError::SnapshotTooLarge { size, limit, .. } => {
-                            rustyray::RayError::LimitExceeded {
-                                function: format!("the snapshot of actor {actor}"),
-                                limit: rustyray::Limit::SnapshotSize,
-                                value: limit as u64,
-                                detail: format!(
-                                    "it is {size} bytes; `rustyray start --max-snapshot-mib` \
+                        rustyray_cluster::ClusterError::SnapshotTooLarge {
+                            size, limit, ..
+                        } => rustyray::RayError::LimitExceeded {
+                            function: format!("snapshot of actor {actor}"),
+                            limit: rustyray::Limit::SnapshotSize,
+                            value: limit as u64,
+                            detail: format!(
+                                "it is {size} bytes; `rustyray start --max-snapshot-mib` \
                                      sets the limit; the previous snapshot stays kept"
-                                ),
-                            }
-                        }
+                            ),
+                        },
                         other => rustyray::RayError::Remote(format!("keeping a snapshot: {other}")),
                     };
                     eprintln!(

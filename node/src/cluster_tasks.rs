@@ -18,14 +18,19 @@
 //!   live heartbeats, and the tasks out on a node whose heartbeat expired (or whose
 //!   subject has no subscriber) fail with `NodeDied`, which the driver retries within
 //!   the task's `max_retries` (the node is then no longer chosen).
-//! - **Cancelling** — a driver cancels a task it sent by a `TaskCancel` frame on the
-//!   task's connection (or by closing it: recursive); the node cancels it where it runs:
+//! - **Driver connection** — a driver keeps one connection to the task socket: tasks
+//!   and cancels go in batches of [`TaskFrame`]s, answers come back in batches of
+//!   [`TaskAnswer`]s as the tasks end (each batch what was queued while the last was
+//!   written), matched by the driver's number for each task.
+//! - **Cancelling** — a driver cancels a task it sent by a cancel frame naming it (or by
+//!   closing the connection: all it has out, recursive); the node cancels it where it runs:
 //!   here, through its runtime (with the tasks it submitted, unless alone); on another
 //!   node, by a message on `rustyray.tasks.<node>.cancel` naming the request's key (the
 //!   same for a task a task submitted, when its parent ends unanswered).
-//! - **Running** — the node that runs a task keeps one runtime per module (by SHA-256;
-//!   the module fetched from the cluster and checked if the node lacks it), job and
-//!   namespace, under the node's `--job-memory`, with no capabilities: names the task
+//! - **Running** — the node that runs a task keeps one runtime per job, namespace and
+//!   module set (the task's module and the other modules its driver loaded, by SHA-256;
+//!   fetched from the cluster and checked if the node lacks them: a task submits any of
+//!   the job's functions by name, as on its driver's node), under the node's `--job-memory`, with no capabilities: names the task
 //!   looks up or claims are in its job's namespace, and it reaches the cluster's placed
 //!   actors ([`ClusterActors`], in-process) as its job — actors it creates belong to the
 //!   job and end with it. A job's runtimes are shut down once its record says it ended
@@ -55,7 +60,8 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use rustyray::remote::tasks::{
-    Cancellation, MAX_TASK_MODULES, TaskCancel, TaskRequest, TaskResponse, TaskTransport,
+    Cancellation, MAX_TASK_MODULES, TaskAnswer, TaskFrame, TaskRequest, TaskResponse,
+    TaskTransport, answer_bytes, write_batches,
 };
 use rustyray::remote::wire::{self, WireValue};
 use rustyray::remote::{ActorTransport, CreateRequest, Held, Pending, RemoteActor};
@@ -78,7 +84,7 @@ pub const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 pub const DEAD_SHUNNED: Duration = Duration::from_secs(30);
 /// How long the registry's view (loads, liveness) is reused for placement.
 const VIEW_TTL: Duration = Duration::from_millis(250);
-/// The most task runtimes (one per module, job and namespace) a node keeps at once by
+/// The most task runtimes (one per job, namespace and module set) a node keeps at once by
 /// default (`rustyray start --max-task-runtimes`).
 pub const MAX_TASK_RUNTIMES: usize = 32;
 /// How often the task runtimes of ended jobs are looked for (and shut down).
@@ -738,7 +744,7 @@ impl ClusterTasks {
         }
     }
 
-    /// Answers this node's drivers: one task per connection.
+    /// Answers this node's drivers: a connection per driver.
     async fn serve_socket(self: Arc<Self>, listener: UnixListener) {
         loop {
             match listener.accept().await {
@@ -750,41 +756,70 @@ impl ClusterTasks {
         }
     }
 
-    /// One task of a driver: its request, then its answer; a [`TaskCancel`] frame, or
-    /// the connection closed, before the answer cancels it.
+    /// One driver's connection: batches of [`TaskFrame`]s in, batches of answers out
+    /// (each task dispatched as it arrives, answered as it ends). A cancel frame cancels
+    /// its task; the connection closed cancels every task it has not had answered,
+    /// with the tasks they submitted.
     async fn connection(self: Arc<Self>, stream: UnixStream) {
-        let (mut read, mut write) = stream.into_split();
-        let Ok(Some(mut request)) = wire::read_frame::<TaskRequest>(&mut read).await else {
-            return;
-        };
-        // Not a task: a fetch or release of an object a node keeps for this driver.
-        if let Some(op) = request.object.take() {
-            let response: TaskResponse = match self.objects() {
-                Ok(objects) => objects.op(op).await.into(),
-                Err(err) => Err(err).into(),
-            };
-            let _ = wire::write_frame(&mut write, &response).await;
-            return;
-        }
-        // This node's driver sent it: its job runs here.
-        request.job_node = Some(self.node_id.clone());
-        let cancel = Cancellation::new();
-        let listen = {
-            let cancel = cancel.clone();
-            async move {
-                let recursive = match wire::read_frame::<TaskCancel>(&mut read).await {
-                    Ok(Some(frame)) => frame.recursive,
-                    Ok(None) | Err(_) => true,
-                };
-                cancel.cancel(recursive);
-                std::future::pending::<()>().await;
+        let (mut read, write) = stream.into_split();
+        let (answers, queue) = tokio::sync::mpsc::unbounded_channel::<TaskAnswer>();
+        let writer = tokio::spawn(write_batches(write, queue, answer_bytes));
+        let running: Arc<Mutex<HashMap<u64, Cancellation>>> = Arc::default();
+        while let Ok(Some(frames)) = wire::read_frame::<Vec<TaskFrame>>(&mut read).await {
+            for frame in frames {
+                match frame {
+                    TaskFrame::Run { id, mut request } => {
+                        // Not a task: a fetch or release of an object a node keeps for
+                        // this driver.
+                        if let Some(op) = request.object.take() {
+                            let (tasks, answers) = (self.clone(), answers.clone());
+                            tokio::spawn(async move {
+                                let response: TaskResponse = match tasks.objects() {
+                                    Ok(objects) => objects.op(op).await.into(),
+                                    Err(err) => Err(err).into(),
+                                };
+                                let _ = answers.send(fit_frame(TaskAnswer { id, response }));
+                            });
+                            continue;
+                        }
+                        // This node's driver sent it: its job runs here.
+                        request.job_node = Some(self.node_id.clone());
+                        let cancel = Cancellation::new();
+                        if let Ok(mut running) = running.lock() {
+                            running.insert(id, cancel.clone());
+                        }
+                        let (tasks, running, answers) =
+                            (self.clone(), running.clone(), answers.clone());
+                        tokio::spawn(async move {
+                            let response: TaskResponse =
+                                tasks.dispatch(request, cancel).await.into();
+                            let still = running
+                                .lock()
+                                .is_ok_and(|mut running| running.remove(&id).is_some());
+                            if still {
+                                let _ = answers.send(fit_frame(TaskAnswer { id, response }));
+                            }
+                        });
+                    }
+                    TaskFrame::Cancel { id, cancel } => {
+                        let found = running.lock().ok().and_then(|mut running| running.remove(&id));
+                        if let Some(task) = found {
+                            task.cancel(cancel.recursive);
+                        }
+                    }
+                }
             }
-        };
-        let response: TaskResponse = tokio::select! {
-            response = self.dispatch(request, cancel) => response.into(),
-            () = listen => return,
-        };
-        let _ = wire::write_frame(&mut write, &response).await;
+        }
+        // The driver went away: what it has not had answered is cancelled.
+        let left: Vec<Cancellation> = running
+            .lock()
+            .map(|mut running| running.drain().map(|(_, cancel)| cancel).collect())
+            .unwrap_or_default();
+        for cancel in left {
+            cancel.cancel(true);
+        }
+        drop(answers);
+        writer.abort();
     }
 
     /// Every [`RUNTIME_SWEEP`], shuts down the task runtimes of jobs that ended (their
@@ -858,6 +893,24 @@ impl ClusterTasks {
                 }
             }
         }
+    }
+}
+
+/// `answer`, or — when its result does not fit a frame — the error saying so.
+fn fit_frame(answer: TaskAnswer) -> TaskAnswer {
+    if answer_bytes(&answer) + 4096 <= wire::MAX_FRAME {
+        return answer;
+    }
+    TaskAnswer {
+        id: answer.id,
+        response: Err(RayError::Io {
+            context: "answering a task".into(),
+            message: format!(
+                "its result is over the frame limit of {} bytes",
+                wire::MAX_FRAME
+            ),
+        })
+        .into(),
     }
 }
 

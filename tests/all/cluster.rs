@@ -178,6 +178,16 @@ pub(crate) struct Node {
 
 impl Node {
     pub(crate) fn start(nats: &Nats, dir: &Path, extra: &[&str]) -> Node {
+        Node::start_with_stderr(nats, dir, extra, Stdio::inherit())
+    }
+
+    /// [`Node::start`] with the node's stderr going to `stderr` (a file the test reads).
+    pub(crate) fn start_with_stderr(
+        nats: &Nats,
+        dir: &Path,
+        extra: &[&str],
+        stderr: Stdio,
+    ) -> Node {
         let mut child = dies_with_us(&mut Command::new(BIN))
             .args([
                 "start",
@@ -191,7 +201,7 @@ impl Node {
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("starting a node");
         watch(child.id());

@@ -377,3 +377,56 @@ fn python_actors_are_placed_by_resources_and_node_affinity() {
 fn javascript_actors_are_placed_by_resources_and_node_affinity() {
     sdk_placement("tests/guests/js_placed", "js_placed", "cactors-js");
 }
+
+#[test]
+fn calls_over_the_message_limit_cross_nodes_and_a_snapshot_over_the_nodes_cap_is_refused_by_name() {
+    let Some(nats) = Nats::start(&common::fresh_dir("cactors-big-nats")) else {
+        return;
+    };
+    let root = common::fresh_dir("cactors-big");
+    let stderr_path = root.join("b.stderr");
+    let a = Node::start(&nats, &root.join("a"), &["--resources", "driver=4"]);
+    let b = Node::start_with_stderr(
+        &nats,
+        &root.join("b"),
+        &["--resources", "keep=1", "--max-snapshot-mib", "1"],
+        std::fs::File::create(&stderr_path)
+            .expect("the node's stderr file")
+            .into(),
+    );
+    let c = Node::start(&nats, &root.join("c"), &["--resources", "gpu=1"]);
+    wait_until("three live nodes", || {
+        (a.nodes().iter().filter(|node| node.alive).count() == 3).then_some(())
+    });
+    deploy_detached(&a);
+
+    // A keeper on B with 2 MiB of state: over B's --max-snapshot-mib 1, so its snapshot
+    // is not kept; the actor goes on, and B's stderr says why, naming the limit's flag.
+    let log = step(&a, "keep", "driver", "keep keeper gpu keep 2");
+    assert!(log.contains("bump=1"), "{log}");
+    assert!(log.contains("after=3"), "{log}");
+    assert!(hosts(&b, "keeper"), "{:?}", actors_on(&b));
+    let refusal = wait_until("the snapshot's refusal on B's stderr", || {
+        let text = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        text.lines()
+            .find(|line| line.contains("its snapshot was not kept"))
+            .map(str::to_string)
+    });
+    assert!(
+        refusal.contains("snapshot size limit of 1 MiB"),
+        "{refusal}"
+    );
+    assert!(refusal.contains("--max-snapshot-mib"), "{refusal}");
+
+    // 3 MiB to the keeper on B and back, from a driver on A: over NATS's 1 MiB message
+    // limit both ways (through the transfer store), whole both ways.
+    let log = step(&a, "echo", "driver", "echo keeper 3");
+    assert!(
+        log.contains(&format!("echo len={} hash_ok=true back_ok=true", 3 << 20)),
+        "{log}"
+    );
+    // The canary: a small call still works, and C is untouched.
+    let log = step(&a, "bump-after", "driver", "bump keeper");
+    assert!(log.contains("bump=4"), "{log}");
+    assert!(c.nodes().iter().all(|node| node.alive));
+}

@@ -138,13 +138,105 @@ fn default_namespace() -> String {
     crate::actor_impl::DEFAULT_NAMESPACE.to_string()
 }
 
-/// What a driver sends after its [`TaskRequest`] on the same connection when the task
-/// is cancelled (closing the connection without an answer cancels it too, with the
-/// tasks it submitted).
+/// A task's cancel as a driver sends it ([`TaskFrame::Cancel`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskCancel {
     /// With the tasks it submitted (Ray's `recursive=True`).
     pub recursive: bool,
+}
+
+/// What a driver sends on its one connection to its node's task socket: frames of
+/// [`TaskFrame`]s (a batch: every task and cancel queued while the last batch was
+/// written). The node answers with frames of [`TaskAnswer`]s, in the order the tasks
+/// end. Closing the connection cancels every task it has not had answered, with the
+/// tasks they submitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskFrame {
+    /// Run `request`; its answer comes back under `id` (the driver's number for it).
+    Run {
+        /// The driver's number for the task.
+        id: u64,
+        /// The task.
+        request: TaskRequest,
+    },
+    /// Cancel task `id` as `cancel` says.
+    Cancel {
+        /// The task's number.
+        id: u64,
+        /// How.
+        cancel: TaskCancel,
+    },
+}
+
+/// A node's answer to [`TaskFrame::Run`] `id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskAnswer {
+    /// The task's number.
+    pub id: u64,
+    /// Its result or error.
+    pub response: TaskResponse,
+}
+
+/// Bytes of arguments or results one batch frame carries at most (a larger value goes
+/// in a frame of its own).
+pub const BATCH_BYTES: usize = 4 << 20;
+/// Tasks (or answers) one batch frame carries at most.
+pub const BATCH_TASKS: usize = 1024;
+
+/// The bytes of values `frame` carries (what [`BATCH_BYTES`] counts).
+fn frame_bytes(frame: &TaskFrame) -> usize {
+    match frame {
+        TaskFrame::Run { request, .. } => request.args.iter().map(|arg| arg.data.len()).sum(),
+        TaskFrame::Cancel { .. } => 0,
+    }
+}
+
+/// The bytes of values `answer` carries.
+pub fn answer_bytes(answer: &TaskAnswer) -> usize {
+    match &answer.response {
+        TaskResponse::Value(value) => value.data.len(),
+        TaskResponse::Failed(_) => 0,
+    }
+}
+
+/// Writes what `queue` holds as batch frames (each as many items as were queued while
+/// the one before was written, up to [`BATCH_TASKS`] and about [`BATCH_BYTES`]) until
+/// the queue closes or a write fails. `size` is an item's bytes of values.
+pub async fn write_batches<T: Serialize>(
+    mut write: impl tokio::io::AsyncWrite + Unpin,
+    mut queue: tokio::sync::mpsc::UnboundedReceiver<T>,
+    size: impl Fn(&T) -> usize,
+) -> std::io::Result<()> {
+    let mut batch: Vec<T> = Vec::new();
+    // An item that would have made the last batch too large: the next one's first.
+    let mut carried: Option<T> = None;
+    loop {
+        let first = match carried.take() {
+            Some(item) => item,
+            None => match queue.recv().await {
+                Some(item) => item,
+                None => return Ok(()),
+            },
+        };
+        let mut bytes = size(&first);
+        batch.push(first);
+        while batch.len() < BATCH_TASKS && bytes < BATCH_BYTES {
+            match queue.try_recv() {
+                Ok(next) => {
+                    let more = size(&next);
+                    if bytes + more > BATCH_BYTES {
+                        carried = Some(next);
+                        break;
+                    }
+                    bytes += more;
+                    batch.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        wire::write_frame(&mut write, &batch).await?;
+        batch.clear();
+    }
 }
 
 /// A task's cancel, as the side running it sees it: raised once, with or without the
@@ -235,13 +327,49 @@ pub trait TaskTransport: Send + Sync + std::fmt::Debug + 'static {
     }
 }
 
-/// The transport a node's drivers use: one connection to the node's task socket per
-/// task (the node answers once the task ran wherever it placed it).
+/// The transport a node's drivers use: one connection to the node's task socket, every
+/// task and cancel on it in batches ([`TaskFrame`]), answers matched by number (made on
+/// first use, and again if the node closed it).
 #[derive(Debug)]
 pub struct SocketTaskTransport {
     path: PathBuf,
     in_flight: Semaphore,
     job: Option<String>,
+    connection: tokio::sync::Mutex<Option<Arc<Connection>>>,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+/// One connection to a node's task socket.
+#[derive(Debug)]
+struct Connection {
+    frames: tokio::sync::mpsc::UnboundedSender<TaskFrame>,
+    /// Tasks sent and not answered, by number; cleared (their senders dropped) when the
+    /// connection ends.
+    waiting: std::sync::Mutex<
+        Option<std::collections::HashMap<u64, tokio::sync::oneshot::Sender<TaskResponse>>>,
+    >,
+    reader: tokio::task::JoinHandle<()>,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+impl Connection {
+    fn is_open(&self) -> bool {
+        self.waiting.lock().is_ok_and(|waiting| waiting.is_some())
+    }
+
+    /// Ends it: tasks still waiting get no answer.
+    fn close(&self) {
+        if let Ok(mut waiting) = self.waiting.lock() {
+            *waiting = None;
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.reader.abort();
+        self.writer.abort();
+    }
 }
 
 impl SocketTaskTransport {
@@ -251,6 +379,8 @@ impl SocketTaskTransport {
             path: path.into(),
             in_flight: Semaphore::new(MAX_IN_FLIGHT),
             job: None,
+            connection: tokio::sync::Mutex::new(None),
+            next_id: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -259,54 +389,139 @@ impl SocketTaskTransport {
         self.job = Some(job.into());
         self
     }
+
+    fn unreachable(&self, err: &std::io::Error) -> RayError {
+        RayError::Io {
+            context: format!("reaching the node's task socket {}", self.path.display()),
+            message: err.to_string(),
+        }
+    }
+
+    /// The open connection, made if there is none.
+    async fn connection(&self) -> Result<Arc<Connection>> {
+        let mut current = self.connection.lock().await;
+        if let Some(connection) = current.as_ref()
+            && connection.is_open()
+        {
+            return Ok(connection.clone());
+        }
+        let stream = UnixStream::connect(&self.path)
+            .await
+            .map_err(|err| self.unreachable(&err))?;
+        let (mut read, write) = stream.into_split();
+        let (frames, queue) = tokio::sync::mpsc::unbounded_channel();
+        let waiting = std::sync::Mutex::new(Some(std::collections::HashMap::new()));
+        let connection = Arc::new_cyclic(|me: &std::sync::Weak<Connection>| {
+            let reader = {
+                let me = me.clone();
+                tokio::spawn(async move {
+                    while let Ok(Some(answers)) =
+                        wire::read_frame::<Vec<TaskAnswer>>(&mut read).await
+                    {
+                        let Some(connection) = me.upgrade() else {
+                            return;
+                        };
+                        let Ok(mut waiting) = connection.waiting.lock() else {
+                            return;
+                        };
+                        let Some(waiting) = waiting.as_mut() else {
+                            return;
+                        };
+                        for answer in answers {
+                            if let Some(sender) = waiting.remove(&answer.id) {
+                                let _ = sender.send(answer.response);
+                            }
+                        }
+                    }
+                    if let Some(connection) = me.upgrade() {
+                        connection.close();
+                    }
+                })
+            };
+            let writer = {
+                let me = me.clone();
+                tokio::spawn(async move {
+                    let _ = write_batches(write, queue, frame_bytes).await;
+                    if let Some(connection) = me.upgrade() {
+                        connection.close();
+                    }
+                })
+            };
+            Connection {
+                frames,
+                waiting,
+                reader,
+                writer,
+            }
+        });
+        *current = Some(connection.clone());
+        Ok(connection)
+    }
 }
 
 /// Tells the node a task was cancelled if its `run` future is dropped unanswered.
 struct CancelUnanswered {
-    write: Option<tokio::net::unix::OwnedWriteHalf>,
+    connection: Option<Arc<Connection>>,
+    id: u64,
     cancel: Cancellation,
 }
 
 impl Drop for CancelUnanswered {
     fn drop(&mut self) {
-        let Some(mut write) = self.write.take() else {
+        let Some(connection) = self.connection.take() else {
             return;
         };
-        let frame = TaskCancel {
-            recursive: self.cancel.state().unwrap_or(true),
-        };
-        // Closing the connection alone cancels recursively; a cancel alone says so.
-        if !frame.recursive
-            && let Ok(handle) = tokio::runtime::Handle::try_current()
+        if let Ok(mut waiting) = connection.waiting.lock()
+            && let Some(waiting) = waiting.as_mut()
         {
-            handle.spawn(async move {
-                let _ = wire::write_frame(&mut write, &frame).await;
-            });
+            waiting.remove(&self.id);
         }
+        let _ = connection.frames.send(TaskFrame::Cancel {
+            id: self.id,
+            cancel: TaskCancel {
+                recursive: self.cancel.state().unwrap_or(true),
+            },
+        });
     }
 }
 
 impl SocketTaskTransport {
-    /// One request on a connection of its own, and its answer.
+    /// One request that is no task (an object's fetch or release) on the connection,
+    /// and its answer.
     async fn exchange(&self, request: &TaskRequest) -> Result<TaskResponse> {
-        let unreachable = |err: std::io::Error| RayError::Io {
-            context: format!("reaching the node's task socket {}", self.path.display()),
-            message: err.to_string(),
+        let connection = self.connection().await?;
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let registered = connection.waiting.lock().is_ok_and(|mut waiting| {
+            waiting
+                .as_mut()
+                .map(|waiting| waiting.insert(id, answer))
+                .is_some()
+        });
+        let closed = || {
+            self.unreachable(&std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the node closed the connection without an answer",
+            ))
         };
-        let stream = UnixStream::connect(&self.path).await.map_err(unreachable)?;
-        let (mut read, mut write) = stream.into_split();
-        wire::write_frame(&mut write, request)
-            .await
-            .map_err(unreachable)?;
-        wire::read_frame::<TaskResponse>(&mut read)
-            .await
-            .map_err(unreachable)?
-            .ok_or_else(|| {
-                unreachable(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "the node closed the connection without an answer",
-                ))
-            })
+        let sent = registered
+            && connection
+                .frames
+                .send(TaskFrame::Run {
+                    id,
+                    request: request.clone(),
+                })
+                .is_ok();
+        let answer = if sent { answered.await.ok() } else { None };
+        if answer.is_none()
+            && let Ok(mut waiting) = connection.waiting.lock()
+            && let Some(waiting) = waiting.as_mut()
+        {
+            waiting.remove(&id);
+        }
+        answer.ok_or_else(closed)
     }
 }
 
@@ -344,34 +559,41 @@ impl TaskTransport for SocketTaskTransport {
             request.job.clone_from(&self.job);
         }
         Box::pin(async move {
-            let unreachable = |err: std::io::Error| RayError::Io {
-                context: format!("reaching the node's task socket {}", self.path.display()),
-                message: err.to_string(),
-            };
             let _permit = self
                 .in_flight
                 .acquire()
                 .await
                 .map_err(|_| RayError::ShutDown)?;
-            let stream = UnixStream::connect(&self.path).await.map_err(unreachable)?;
-            let (mut read, mut write) = stream.into_split();
-            wire::write_frame(&mut write, &request)
-                .await
-                .map_err(unreachable)?;
-            let mut unanswered = CancelUnanswered {
-                write: Some(write),
-                cancel,
-            };
-            let answer = wire::read_frame::<TaskResponse>(&mut read)
-                .await
-                .map_err(unreachable)?;
-            unanswered.write = None;
-            match answer {
-                Some(response) => response.into(),
-                None => Err(unreachable(std::io::Error::new(
+            let connection = self.connection().await?;
+            let id = self
+                .next_id
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let (answer, answered) = tokio::sync::oneshot::channel();
+            let registered = connection.waiting.lock().is_ok_and(|mut waiting| {
+                waiting
+                    .as_mut()
+                    .map(|waiting| waiting.insert(id, answer))
+                    .is_some()
+            });
+            let closed = || {
+                self.unreachable(&std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
                     "the node closed the connection without an answer",
-                ))),
+                ))
+            };
+            if !registered || connection.frames.send(TaskFrame::Run { id, request }).is_err() {
+                return Err(closed());
+            }
+            let mut unanswered = CancelUnanswered {
+                connection: Some(connection),
+                id,
+                cancel,
+            };
+            let response = answered.await;
+            unanswered.connection = None;
+            match response {
+                Ok(response) => response.into(),
+                Err(_) => Err(closed()),
             }
         })
     }

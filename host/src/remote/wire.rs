@@ -420,9 +420,9 @@ impl From<&RayError> for WireError {
                 value: *value,
                 detail: detail.clone(),
             },
-            RayError::GetTimeout(after) => WireError::GetTimeoutMs(
-                u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
-            ),
+            RayError::GetTimeout(after) => {
+                WireError::GetTimeoutMs(u64::try_from(after.as_millis()).unwrap_or(u64::MAX))
+            }
             RayError::ObjectFreed(object) => WireError::ObjectFreed(*object),
             RayError::InvalidArgument(message) => WireError::InvalidArgument(message.clone()),
             RayError::DependencyFailed { object, cause } => {
@@ -810,7 +810,10 @@ mod tests {
             detail: String::new(),
         }
         .into();
-        assert!(newer.to_string().contains("warp drives limit of 3"), "{newer}");
+        assert!(
+            newer.to_string().contains("warp drives limit of 3"),
+            "{newer}"
+        );
         for limit in Limit::ALL {
             assert_eq!(Limit::from_name(limit.name()), Some(limit));
         }

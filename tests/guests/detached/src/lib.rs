@@ -35,6 +35,9 @@
 //!   keeper returns, called here), `refused=` (a handle of this job's own actor sent to
 //!   the keeper), `after=` (the keeper still works) and `state=BUMPS:LEN:SUM`.
 //! - `bump NAME`: the keeper named NAME: `state=` before, then `bump=`.
+//! - `echo NAME MIB`: MIB MiB sent to the keeper named NAME and back (`Keeper::echo`);
+//!   prints `echo len=L hash_ok=B back_ok=B` (the keeper saw the bytes sent; the bytes
+//!   came back whole).
 
 use rustyray::{ActorOptions, ObjectRef, RayError};
 use serde::{Deserialize, Serialize};
@@ -158,6 +161,12 @@ impl Keeper {
         Ok(count)
     }
 
+    /// `data` back, with its length and FNV-1a (an argument and a result over NATS's
+    /// 1 MiB message limit when large).
+    pub fn echo(&self, data: Vec<u8>) -> (u64, String, Vec<u8>) {
+        (data.len() as u64, fnv(&data), data)
+    }
+
     /// The tally's handle, returned inside a value.
     pub fn tally(&self) -> TallyHandle {
         self.tally.clone()
@@ -170,12 +179,17 @@ impl Keeper {
 
     /// `BUMPS:LEN:SUM`, SUM an FNV-1a hash of the ballast.
     pub fn state(&self) -> String {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in &self.ballast {
-            hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-        format!("{}:{}:{hash:016x}", self.bumps, self.ballast.len())
+        format!("{}:{}:{}", self.bumps, self.ballast.len(), fnv(&self.ballast))
     }
+}
+
+/// The FNV-1a hash of `bytes`, in hex.
+fn fnv(bytes: &[u8]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in bytes {
+        hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
 }
 
 fn arg(args: &[String], index: usize) -> Result<&str, RayError> {
@@ -377,6 +391,20 @@ fn main() -> Result<(), RayError> {
             }
             println!("after={}", keeper.bump().get()?);
             println!("state={}", keeper.state().get()?);
+        }
+        "echo" => {
+            let keeper = Keeper::get_named(arg(&args, 2)?)
+                .ok_or_else(|| RayError::application("missing keeper"))?;
+            let mib: usize = arg(&args, 3)?
+                .parse()
+                .map_err(|_| RayError::application("MIB is a number"))?;
+            let data: Vec<u8> = (0..mib << 20).map(|at| (at % 251) as u8).collect();
+            let (len, hash, back) = keeper.echo(data.clone()).get()?;
+            println!(
+                "echo len={len} hash_ok={} back_ok={}",
+                hash == fnv(&data),
+                back == data
+            );
         }
         "bump" => {
             let keeper = Keeper::get_named(arg(&args, 2)?)
