@@ -14,6 +14,18 @@
 //!
 //! The envelope is one byte, then the rest: [`INLINE`] + the payload, or [`STORED`] +
 //! the object's name.
+//!
+//! **Batches.** Once a node serves its subjects ([`TaskLink::serve`]), what it sends to
+//! another node goes in batches: every task (and cancel, in order behind it) queued for
+//! that node while the last batch was published goes in one message on
+//! `rustyray.tasks.<node id>.batch` (its [`FROM_HEADER`] naming the sender), up to
+//! NATS's `max_payload`; the receiver answers each task as it ends, its answers queued
+//! the same way into messages on `rustyray.tasks.<sender id>.answers`, matched by the
+//! sender's key. A batch is items one after another: a tag byte ([`ITEM_RUN`],
+//! [`ITEM_CANCEL`], [`ITEM_ANSWER`]), the key's length (one byte) and the key, the
+//! body's length (4 bytes, big-endian) and the body (a run's or an answer's envelope; a
+//! cancel's one byte, 1 for recursive). A batch that does not decode is dropped from
+//! where it stops decoding. `.run` still takes one task per request.
 
 use std::time::Duration;
 
@@ -109,6 +121,143 @@ pub(crate) async fn take_transfer(
     Ok(Bytes::from(bytes))
 }
 
+/// The header of a batch naming the node that sent it (where answers go).
+pub const FROM_HEADER: &str = "Rustyray-From";
+/// Batch item: a task (its key, its envelope).
+pub const ITEM_RUN: u8 = 0;
+/// Batch item: the cancel of the task sent under its key (body: 1 recursive, 0 alone).
+pub const ITEM_CANCEL: u8 = 1;
+/// Batch item: the answer to the task sent under its key (its envelope).
+pub const ITEM_ANSWER: u8 = 2;
+/// Room left in a batch message for NATS's headers.
+const BATCH_HEADROOM: usize = 1024;
+/// Items one batch carries at most.
+pub const BATCH_ITEMS: usize = 1024;
+
+/// The subject node `node_id` takes batches of tasks on.
+pub fn batch_subject(node_id: &str) -> String {
+    format!("rustyray.tasks.{node_id}.batch")
+}
+
+/// The subject node `node_id` takes batches of answers on.
+pub fn answers_subject(node_id: &str) -> String {
+    format!("rustyray.tasks.{node_id}.answers")
+}
+
+/// One batch item, encoded.
+fn item(tag: u8, key: &str, body: &[u8]) -> Vec<u8> {
+    let mut item = Vec::with_capacity(key.len() + body.len() + 6);
+    item.push(tag);
+    item.push(u8::try_from(key.len()).unwrap_or(u8::MAX));
+    item.extend_from_slice(key.as_bytes());
+    item.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_be_bytes());
+    item.extend_from_slice(body);
+    item
+}
+
+/// The items of a batch: (tag, key, body); stops where it stops decoding.
+pub fn batch_items(batch: &Bytes) -> Vec<(u8, String, Bytes)> {
+    let mut items = Vec::new();
+    let mut at = 0usize;
+    while at < batch.len() {
+        let Some(&[tag, key_len]) = batch.get(at..at + 2) else {
+            break;
+        };
+        let key_end = at + 2 + usize::from(key_len);
+        let Some(key) = batch
+            .get(at + 2..key_end)
+            .and_then(|key| std::str::from_utf8(key).ok())
+        else {
+            break;
+        };
+        let Some(len) = batch
+            .get(key_end..key_end + 4)
+            .and_then(|len| <[u8; 4]>::try_from(len).ok())
+        else {
+            break;
+        };
+        let body_start = key_end + 4;
+        let body_end = body_start.saturating_add(u32::from_be_bytes(len) as usize);
+        if body_end > batch.len() {
+            break;
+        }
+        items.push((tag, key.to_string(), batch.slice(body_start..body_end)));
+        at = body_end;
+    }
+    items
+}
+
+/// What a node sends in batches: a queue per subject (another node's tasks or answers
+/// subject), each emptied by a task of its own; and the tasks sent and not answered.
+#[derive(Default)]
+struct Batching {
+    /// This node's id, once it serves (batches are sent from then on).
+    me: std::sync::OnceLock<String>,
+    queues: std::sync::Mutex<
+        std::collections::HashMap<String, tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
+    >,
+    waiting: std::sync::Mutex<
+        std::collections::HashMap<String, tokio::sync::oneshot::Sender<Bytes>>,
+    >,
+}
+
+/// Publishes what `queue` holds on `subject` in batches (what was queued while the last
+/// one was published, up to `max` bytes and [`BATCH_ITEMS`] items).
+async fn publish_batches(
+    client: async_nats::Client,
+    subject: String,
+    from: String,
+    mut queue: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    max: usize,
+) {
+    let mut carried: Option<Vec<u8>> = None;
+    loop {
+        let mut batch = match carried.take() {
+            Some(item) => item,
+            None => match queue.recv().await {
+                Some(item) => item,
+                None => return,
+            },
+        };
+        let mut count = 1;
+        while count < BATCH_ITEMS {
+            match queue.try_recv() {
+                Ok(next) => {
+                    if batch.len() + next.len() > max {
+                        carried = Some(next);
+                        break;
+                    }
+                    batch.extend_from_slice(&next);
+                    count += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(FROM_HEADER, from.as_str());
+        if let Err(err) = client
+            .publish_with_headers(subject.clone(), headers, Bytes::from(batch))
+            .await
+        {
+            eprintln!("rustyray node: publishing a batch on {subject}: {err}");
+        }
+    }
+}
+
+/// Forgets a task sent in a batch once its sender stops waiting.
+struct Unanswered<'a> {
+    batching: &'a Batching,
+    key: &'a str,
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut waiting) = self.batching.waiting.lock() {
+            waiting.remove(self.key);
+        }
+    }
+}
+
 /// The subject node `node_id` takes tasks on.
 pub fn subject(node_id: &str) -> String {
     format!("rustyray.tasks.{node_id}.run")
@@ -124,6 +273,7 @@ pub fn cancel_subject(node_id: &str) -> String {
 pub struct TaskLink {
     cluster: Cluster,
     transfers: object_store::ObjectStore,
+    batching: std::sync::Arc<Batching>,
 }
 
 impl std::fmt::Debug for TaskLink {
@@ -134,10 +284,18 @@ impl std::fmt::Debug for TaskLink {
     }
 }
 
+/// Where a received task's answer goes.
+enum Reply {
+    /// The request's inbox (`.run`); none for a request that wants no answer.
+    Inbox(Option<async_nats::Subject>),
+    /// The sending node's answers, batched (`.batch`).
+    Batched(String),
+}
+
 /// A task request a node received.
 pub struct IncomingTask {
     envelope: Bytes,
-    reply: Option<async_nats::Subject>,
+    reply: Reply,
     /// The sender's key for it, if it gave a valid one.
     pub key: Option<String>,
 }
@@ -177,6 +335,7 @@ impl TaskLink {
         Ok(TaskLink {
             cluster: cluster.clone(),
             transfers: cluster.transfers.clone(),
+            batching: std::sync::Arc::default(),
         })
     }
 
@@ -194,9 +353,14 @@ impl TaskLink {
             .subscribe(format!("rustyray.tasks.{node_id}.*"))
             .await
             .map_err(|err| ClusterError::nats("subscribing to tasks", err))?;
+        let _ = self.batching.me.set(node_id.to_string());
         let cancels = cancel_subject(node_id);
-        Ok(futures::StreamExt::filter_map(subscriber, move |message| {
-            let incoming = if message.subject.as_str() == cancels {
+        let batches = batch_subject(node_id);
+        let answers = answers_subject(node_id);
+        let batching = self.batching.clone();
+        let incoming = futures::StreamExt::flat_map(subscriber, move |message| {
+            let subject = message.subject.as_str();
+            let incoming: Vec<Incoming> = if subject == cancels {
                 std::str::from_utf8(&message.payload)
                     .ok()
                     .filter(|key| !key.is_empty() && key.len() <= MAX_TASK_KEY)
@@ -208,15 +372,89 @@ impl TaskLink {
                             .and_then(|headers| headers.get(CANCEL_HOW))
                             .is_none_or(|how| how.as_str() != CANCEL_ALONE),
                     })
+                    .into_iter()
+                    .collect()
+            } else if subject == answers {
+                if let Ok(mut waiting) = batching.waiting.lock() {
+                    for (tag, key, body) in batch_items(&message.payload) {
+                        if tag == ITEM_ANSWER
+                            && let Some(sender) = waiting.remove(&key)
+                        {
+                            let _ = sender.send(body);
+                        }
+                    }
+                }
+                Vec::new()
+            } else if subject == batches {
+                let from = message
+                    .headers
+                    .as_ref()
+                    .and_then(|headers| headers.get(FROM_HEADER))
+                    .map(|from| from.as_str().to_string())
+                    .filter(|from| valid_key(from));
+                match from {
+                    Some(from) => batch_items(&message.payload)
+                        .into_iter()
+                        .filter(|(_, key, _)| !key.is_empty() && key.len() <= MAX_TASK_KEY)
+                        .filter_map(|(tag, key, body)| match tag {
+                            ITEM_RUN => Some(Incoming::Task(IncomingTask {
+                                envelope: body,
+                                reply: Reply::Batched(from.clone()),
+                                key: Some(key),
+                            })),
+                            ITEM_CANCEL => Some(Incoming::Cancel {
+                                key,
+                                recursive: body.first() != Some(&0),
+                            }),
+                            _ => None,
+                        })
+                        .collect(),
+                    None => Vec::new(),
+                }
             } else {
-                Some(Incoming::Task(IncomingTask {
+                vec![Incoming::Task(IncomingTask {
                     key: task_key(message.headers.as_ref()),
                     envelope: message.payload,
-                    reply: message.reply,
-                }))
+                    reply: Reply::Inbox(message.reply),
+                })]
             };
-            std::future::ready(incoming)
-        }))
+            futures::stream::iter(incoming)
+        });
+        Ok(incoming)
+    }
+
+    /// Queues `item` for `subject` (its publishing task started on first use).
+    fn enqueue(&self, subject: String, item: Vec<u8>) -> Result<()> {
+        let Some(me) = self.batching.me.get() else {
+            return Err(ClusterError::BadEnvelope(
+                "batches are sent only once the node serves its own".into(),
+            ));
+        };
+        let mut queues = self
+            .batching
+            .queues
+            .lock()
+            .map_err(|_| ClusterError::BadEnvelope("the batch queues are poisoned".into()))?;
+        let queue = queues.entry(subject.clone()).or_insert_with(|| {
+            let (queue, items) = tokio::sync::mpsc::unbounded_channel();
+            let max = self
+                .cluster
+                .client
+                .server_info()
+                .max_payload
+                .saturating_sub(BATCH_HEADROOM);
+            tokio::spawn(publish_batches(
+                self.cluster.client.clone(),
+                subject,
+                me.clone(),
+                items,
+                max,
+            ));
+            queue
+        });
+        queue
+            .send(item)
+            .map_err(|_| ClusterError::BadEnvelope("a batch queue closed".into()))
     }
 
     /// Cancels the task sent to node `node_id` under `key` (with the tasks it submitted
@@ -224,6 +462,13 @@ impl TaskLink {
     pub async fn cancel(&self, node_id: &str, key: &str, recursive: bool) -> Result<()> {
         if !valid_key(node_id) {
             return Err(ClusterError::BadKey(node_id.to_string()));
+        }
+        // Behind its task in the same queue, so it never overtakes it.
+        if self.batching.me.get().is_some() {
+            return self.enqueue(
+                batch_subject(node_id),
+                item(ITEM_CANCEL, key, &[u8::from(recursive)]),
+            );
         }
         let mut headers = async_nats::HeaderMap::new();
         if !recursive {
@@ -285,8 +530,16 @@ impl TaskLink {
 
     /// Answers `incoming` with `payload`.
     pub async fn answer(&self, incoming: &IncomingTask, payload: &[u8]) -> Result<()> {
-        let Some(to) = incoming.reply.clone() else {
-            return Ok(());
+        let to = match &incoming.reply {
+            Reply::Inbox(Some(to)) => to.clone(),
+            Reply::Inbox(None) => return Ok(()),
+            Reply::Batched(node) => {
+                let Some(key) = &incoming.key else {
+                    return Ok(());
+                };
+                let envelope = self.wrap(payload).await?;
+                return self.enqueue(answers_subject(node), item(ITEM_ANSWER, key, &envelope));
+            }
         };
         let envelope = self.wrap(payload).await?;
         self.cluster
@@ -310,6 +563,25 @@ impl TaskLink {
             )));
         }
         let envelope = self.wrap(payload).await.map_err(SendFailure::Failed)?;
+        if self.batching.me.get().is_some() && key.len() <= MAX_TASK_KEY {
+            let (answer, answered) = tokio::sync::oneshot::channel();
+            if let Ok(mut waiting) = self.batching.waiting.lock() {
+                waiting.insert(key.to_string(), answer);
+            }
+            let _forget = Unanswered {
+                batching: &self.batching,
+                key,
+            };
+            self.enqueue(batch_subject(node_id), item(ITEM_RUN, key, &envelope))
+                .map_err(SendFailure::Failed)?;
+            // No answer without a sender: the node's liveness watch ends the wait.
+            let envelope = answered.await.map_err(|_| {
+                SendFailure::Failed(ClusterError::BadEnvelope(
+                    "the batch link dropped the task".into(),
+                ))
+            })?;
+            return self.unwrap(&envelope).await.map_err(SendFailure::Failed);
+        }
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(TASK_KEY, key);
         let request = async_nats::Request::new()
