@@ -196,9 +196,8 @@ struct Batching {
     queues: std::sync::Mutex<
         std::collections::HashMap<String, tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
     >,
-    waiting: std::sync::Mutex<
-        std::collections::HashMap<String, tokio::sync::oneshot::Sender<Bytes>>,
-    >,
+    waiting:
+        std::sync::Mutex<std::collections::HashMap<String, tokio::sync::oneshot::Sender<Bytes>>>,
 }
 
 /// Publishes what `queue` holds on `subject` in batches (what was queued while the last
@@ -608,6 +607,30 @@ impl TaskLink {
         }
     }
 
+    /// Publishes raw `bytes` as a batch to node `node_id`, its sender header `from` (for
+    /// tests and probes: nothing is checked or added).
+    pub async fn publish_raw_batch(
+        &self,
+        node_id: &str,
+        from: Option<&str>,
+        bytes: Bytes,
+    ) -> Result<()> {
+        let mut headers = async_nats::HeaderMap::new();
+        if let Some(from) = from {
+            headers.insert(FROM_HEADER, from);
+        }
+        self.cluster
+            .client
+            .publish_with_headers(batch_subject(node_id), headers, bytes)
+            .await
+            .map_err(|err| ClusterError::nats("publishing a batch", err))?;
+        self.cluster
+            .client
+            .flush()
+            .await
+            .map_err(|err| ClusterError::nats("flushing a batch", err))
+    }
+
     /// Publishes raw `bytes` on node `node_id`'s task subject and waits up to `timeout`
     /// for the answer's payload (for tests and probes: no envelope is added).
     pub async fn send_raw(&self, node_id: &str, bytes: Bytes, timeout: Duration) -> Result<Bytes> {
@@ -621,5 +644,37 @@ impl TaskLink {
             .await
             .map_err(|err| ClusterError::nats(format!("sending to {node_id}"), err))?;
         self.unwrap(&message.payload).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_items_decode_and_a_cut_batch_stops_where_it_breaks() {
+        let mut batch = item(ITEM_RUN, "n1-0", b"\x00abc");
+        batch.extend(item(ITEM_CANCEL, "n1-1", &[0]));
+        batch.extend(item(ITEM_ANSWER, "n1-2", b""));
+        let items = batch_items(&Bytes::from(batch.clone()));
+        assert_eq!(
+            items,
+            vec![
+                (ITEM_RUN, "n1-0".to_string(), Bytes::from_static(b"\x00abc")),
+                (ITEM_CANCEL, "n1-1".to_string(), Bytes::from_static(&[0])),
+                (ITEM_ANSWER, "n1-2".to_string(), Bytes::new()),
+            ]
+        );
+        // Cut anywhere inside the last item: the whole items before it, no more.
+        for cut in 1..item(ITEM_ANSWER, "n1-2", b"").len() {
+            let cut_batch = Bytes::from(batch[..batch.len() - cut].to_vec());
+            assert_eq!(batch_items(&cut_batch).len(), 2, "cut {cut}");
+        }
+        // A length past the end, a key that is not UTF-8, nothing at all.
+        let mut long = item(ITEM_RUN, "k", b"x");
+        long[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(batch_items(&Bytes::from(long)).is_empty());
+        assert!(batch_items(&Bytes::from(vec![ITEM_RUN, 2, 0xff, 0xfe, 0, 0, 0, 0])).is_empty());
+        assert!(batch_items(&Bytes::new()).is_empty());
     }
 }

@@ -12,9 +12,10 @@
 //!   round the nodes in turn. Locality is the driver's part: a task whose arguments are
 //!   larger than `MAX_REMOTE_ARGS_BYTES` is not sent at all, it runs where they are.
 //! - **Sending** — to another node, the task goes over NATS (`rustyray-cluster`'s
-//!   `tasks.rs`: request/reply on `rustyray.tasks.<node>.run`, a payload past NATS's
-//!   `max_payload` through the object store `rustyray_transfers`). The request has no
-//!   timeout; instead, while any task is out, every [`WATCH_INTERVAL`] the node reads the
+//!   `tasks.rs`: in a batch with the other tasks queued for that node, on
+//!   `rustyray.tasks.<node>.batch`, answered in batches on this node's `.answers`; a
+//!   payload past NATS's `max_payload` through the object store `rustyray_transfers`).
+//!   It has no timeout; instead, while any task is out, every [`WATCH_INTERVAL`] the node reads the
 //!   live heartbeats, and the tasks out on a node whose heartbeat expired (or whose
 //!   subject has no subscriber) fail with `NodeDied`, which the driver retries within
 //!   the task's `max_retries` (the node is then no longer chosen).
@@ -802,7 +803,10 @@ impl ClusterTasks {
                         });
                     }
                     TaskFrame::Cancel { id, cancel } => {
-                        let found = running.lock().ok().and_then(|mut running| running.remove(&id));
+                        let found = running
+                            .lock()
+                            .ok()
+                            .and_then(|mut running| running.remove(&id));
                         if let Some(task) = found {
                             task.cancel(cancel.recursive);
                         }

@@ -518,6 +518,17 @@ fn a_killed_node_shows_dead_and_its_running_job_fails_naming_it() {
         "{message}"
     );
     assert_eq!(failed.error_type.as_deref(), Some("NODE_DIED"));
+    // Every survivor says so, in its job list too (Ray: the job is FAILED).
+    for survivor in [&a, &c] {
+        let listed: Vec<rustyray_node::api::JobDetails> =
+            survivor.client().get("/api/jobs/").expect("the job list");
+        let doomed = listed
+            .iter()
+            .find(|job| job.submission_id.as_deref() == Some("doomed"))
+            .expect("the doomed job listed");
+        assert_eq!(doomed.status, JobStatus::Failed, "{doomed:?}");
+        assert_eq!(doomed.error_type.as_deref(), Some("NODE_DIED"));
+    }
     // Its logs went with it: the error says so.
     let err = a
         .client()

@@ -343,6 +343,38 @@ fn hostile_task_requests_from_nats_get_typed_errors_and_the_node_lives_on() {
     assert_eq!(k, "InvalidOptions", "{m}");
     assert!(m.contains("MAX_TASK_MODULES"), "{m}");
 
+    // Batches that do not decode, name no sender, or carry unknown items and garbage
+    // tasks (answered, with errors, to a sender that does not exist): dropped or
+    // answered, and nothing runs.
+    let publish = |from: Option<&str>, bytes: Vec<u8>| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        runtime.block_on(async {
+            let cluster = rustyray_cluster::Cluster::connect(&url, "hostile batches")
+                .await
+                .expect("connecting");
+            let link = rustyray_cluster::tasks::TaskLink::open(&cluster)
+                .await
+                .expect("the task link");
+            link.publish_raw_batch(&b.node_id, from, bytes.into())
+                .await
+                .expect("publishing");
+        });
+    };
+    publish(Some("node_nobody"), vec![0, 200, 1, 2, 3]);
+    publish(None, vec![0, 1, b'k', 0, 0, 0, 1, 0]);
+    publish(Some("not a node id!"), vec![0, 1, b'k', 0, 0, 0, 1, 0]);
+    publish(
+        Some("node_nobody"),
+        vec![
+            9, 1, b'k', 0, 0, 0, 0, // an unknown tag
+            0, 1, b'k', 0, 0, 0, 2, 0xff, 0xff, // a task whose envelope is garbage
+            0, 0, 0, 0, 0, 0, // a task with an empty key
+        ],
+    );
+
     // The canary: the nodes live on, and a job still spreads over all of them.
     a.submit("rustyray run cluster_tasks -- spread 60 0", "canary", &[])
         .expect("submitting");

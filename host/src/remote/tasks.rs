@@ -581,7 +581,12 @@ impl TaskTransport for SocketTaskTransport {
                     "the node closed the connection without an answer",
                 ))
             };
-            if !registered || connection.frames.send(TaskFrame::Run { id, request }).is_err() {
+            if !registered
+                || connection
+                    .frames
+                    .send(TaskFrame::Run { id, request })
+                    .is_err()
+            {
                 return Err(closed());
             }
             let mut unanswered = CancelUnanswered {
