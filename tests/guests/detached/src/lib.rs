@@ -179,7 +179,12 @@ impl Keeper {
 
     /// `BUMPS:LEN:SUM`, SUM an FNV-1a hash of the ballast.
     pub fn state(&self) -> String {
-        format!("{}:{}:{}", self.bumps, self.ballast.len(), fnv(&self.ballast))
+        format!(
+            "{}:{}:{}",
+            self.bumps,
+            self.ballast.len(),
+            fnv(&self.ballast)
+        )
     }
 }
 
