@@ -168,6 +168,8 @@ fn wait_for_gate(node: String) -> Result<(), RayError> {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     Ok(())
+}
+
 /// `add(i, 1000)` of another module, by name.
 #[rustyray::remote]
 fn call_other(i: u64) -> Result<u64, RayError> {
