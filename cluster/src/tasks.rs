@@ -133,6 +133,9 @@ pub const ITEM_ANSWER: u8 = 2;
 const BATCH_HEADROOM: usize = 1024;
 /// Items one batch carries at most.
 pub const BATCH_ITEMS: usize = 1024;
+/// Batch queues (one per peer node's tasks or answers subject) a node keeps at most: a
+/// batch naming yet another sender is not answered.
+pub const MAX_BATCH_QUEUES: usize = 1024;
 
 /// The subject node `node_id` takes batches of tasks on.
 pub fn batch_subject(node_id: &str) -> String {
@@ -434,6 +437,12 @@ impl TaskLink {
             .queues
             .lock()
             .map_err(|_| ClusterError::BadEnvelope("the batch queues are poisoned".into()))?;
+        if !queues.contains_key(&subject) && queues.len() >= MAX_BATCH_QUEUES {
+            return Err(ClusterError::BadEnvelope(format!(
+                "this node already sends batches to {MAX_BATCH_QUEUES} subjects \
+                 (MAX_BATCH_QUEUES); {subject} is not one of them"
+            )));
+        }
         let queue = queues.entry(subject.clone()).or_insert_with(|| {
             let (queue, items) = tokio::sync::mpsc::unbounded_channel();
             let max = self
