@@ -9,7 +9,11 @@
 //! `Send` bound. Nothing here is wasm-specific, so dispatch is unit-tested natively, where
 //! each test thread has a slot of its own, like an instance.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -32,6 +36,18 @@ pub trait ActorObject: 'static {
     /// [`InvokeError::BadArguments`] for arguments that do not decode,
     /// [`InvokeError::Application`] when the method returns `Err`.
     fn call(&mut self, method: &str, args: &mut [InArg]) -> Result<Encoded, InvokeError>;
+
+    /// Starts `method` as a call that may interleave with others (an `async fn` taking
+    /// `&self`): its arguments decoded now, the method's future to await. `None` for a
+    /// method that runs alone (any other method; [`call`](Self::call) runs it).
+    fn call_concurrent<'a>(
+        &'a self,
+        method: &str,
+        args: &mut [InArg],
+    ) -> Option<Result<ConcurrentCall<'a>, InvokeError>> {
+        let _ = (method, args);
+        None
+    }
 
     /// The encoded state, for a class that opted in to snapshots; `None` otherwise.
     fn snapshot(&self) -> Option<Result<Vec<u8>, String>>;
@@ -63,6 +79,9 @@ pub trait ActorState: Sized {
     fn restore(class: &str, state: &[u8]) -> Result<Self, InvokeError>;
 }
 
+/// A running call of an `async fn` method taking `&self`, borrowing the actor.
+pub type ConcurrentCall<'a> = Pin<Box<dyn Future<Output = Result<Encoded, InvokeError>> + 'a>>;
+
 /// A class's constructor shim: arguments in, a live actor out.
 pub type ConstructFn = fn(&mut [InArg]) -> Result<Box<dyn ActorObject>, InvokeError>;
 
@@ -83,6 +102,9 @@ pub struct ActorClass {
     pub method_args: &'static [u32],
     /// Whether the state can be snapshotted and restored.
     pub snapshot: bool,
+    /// The methods that may interleave with other calls (`async fn` taking `&self`)
+    /// when the actor is created with `max_concurrency` > 1.
+    pub concurrent_methods: &'static [&'static str],
     /// Decodes the constructor's arguments and runs it.
     pub construct: ConstructFn,
     /// Rebuilds the actor from a snapshot, without the constructor.
@@ -91,15 +113,101 @@ pub struct ActorClass {
 
 inventory::collect!(ActorClass);
 
-/// The actor this instance holds, and its class.
+/// The actor this instance holds, and its class. The object is shared (`Rc`) so a call
+/// that interleaves can hold it across its awaits: such calls borrow it shared, the others
+/// exclusively (the host runs those alone).
 struct Live {
     class: &'static ActorClass,
-    object: Box<dyn ActorObject>,
+    object: Rc<RefCell<Box<dyn ActorObject>>>,
 }
 
 thread_local! {
     /// At most one actor per instance.
     static ACTOR: RefCell<Option<Live>> = const { RefCell::new(None) };
+    /// The host's id of the interleaving call being polled now (`None` outside one): what
+    /// its waits (`ObjectRef::get_async`) name to the host.
+    static CURRENT_CALL: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// The interleaving call being polled now, if any.
+#[cfg_attr(not(feature = "concurrent"), allow(dead_code))]
+pub fn current_call() -> Option<u64> {
+    CURRENT_CALL.with(Cell::get)
+}
+
+/// Every class's methods that may interleave, as (class, methods).
+#[cfg_attr(not(feature = "concurrent"), allow(dead_code))]
+pub fn describe_concurrent() -> Vec<(&'static str, &'static [&'static str])> {
+    describe_actors()
+        .into_iter()
+        .map(|class| (class.name, class.concurrent_methods))
+        .collect()
+}
+
+/// A call's future, polled with [`current_call`] naming it.
+#[cfg_attr(not(feature = "concurrent"), allow(dead_code))]
+struct InCall<'a> {
+    call: u64,
+    future: ConcurrentCall<'a>,
+}
+
+impl Future for InCall<'_> {
+    type Output = Result<Encoded, InvokeError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let outer = CURRENT_CALL.with(|current| current.replace(Some(self.call)));
+        let polled = self.future.as_mut().poll(cx);
+        CURRENT_CALL.with(|current| current.set(outer));
+        polled
+    }
+}
+
+/// The actor's object, shared, or `FunctionNotFound` for an instance without one.
+#[cfg_attr(not(feature = "concurrent"), allow(dead_code))]
+fn live_object(method: &str) -> Result<Rc<RefCell<Box<dyn ActorObject>>>, InvokeError> {
+    ACTOR.with(|slot| {
+        slot.try_borrow()
+            .ok()
+            .and_then(|slot| slot.as_ref().map(|live| live.object.clone()))
+            .ok_or_else(|| {
+                InvokeError::FunctionNotFound(format!("{method} (this instance holds no actor)"))
+            })
+    })
+}
+
+fn busy(method: &str) -> InvokeError {
+    InvokeError::Application(ApplicationError::from(format!(
+        "`{method}` was called while the actor was already running a method"
+    )))
+}
+
+/// Calls `method` of this instance's actor as call `call` of an actor whose calls may
+/// interleave: an `async fn` taking `&self` runs as a future that shares the actor with
+/// the other calls in flight; any other method runs at once, alone (the host sends it
+/// only when no other call is in flight).
+///
+/// # Errors
+///
+/// As [`call_actor`].
+#[cfg_attr(not(feature = "concurrent"), allow(dead_code))]
+pub async fn call_actor_concurrent(
+    call: u64,
+    method: String,
+    mut args: Vec<InArg>,
+) -> Result<Encoded, InvokeError> {
+    let object = live_object(&method)?;
+    {
+        let shared = object.try_borrow().map_err(|_| busy(&method))?;
+        if let Some(started) = shared.call_concurrent(&method, &mut args) {
+            return InCall {
+                call,
+                future: started?,
+            }
+            .await;
+        }
+    }
+    let mut exclusive = object.try_borrow_mut().map_err(|_| busy(&method))?;
+    exclusive.call(&method, &mut args)
 }
 
 /// Every actor class, sorted by name.
@@ -152,21 +260,11 @@ pub fn restore_actor(class: &str, state: &[u8]) -> Result<(), InvokeError> {
 /// [`InvokeError::FunctionNotFound`] when there is no actor or no such method, and what the
 /// method's dispatch reports (see [`ActorObject::call`]).
 pub fn call_actor(method: &str, args: &mut [InArg]) -> Result<Encoded, InvokeError> {
-    ACTOR.with(|slot| {
-        // The guest is single-threaded and wasm forbids re-entering an instance, so the
-        // slot is never borrowed here already; if it were, refuse rather than panic.
-        let mut slot = slot.try_borrow_mut().map_err(|_| {
-            InvokeError::Application(ApplicationError::from(format!(
-                "`{method}` was called while the actor was already running a method"
-            )))
-        })?;
-        match slot.as_mut() {
-            Some(live) => live.object.call(method, args),
-            None => Err(InvokeError::FunctionNotFound(format!(
-                "{method} (this instance holds no actor)"
-            ))),
-        }
-    })
+    let object = live_object(method)?;
+    // The guest is single-threaded and wasm forbids re-entering an instance, so the
+    // object is never borrowed here already; if it were, refuse rather than panic.
+    let mut object = object.try_borrow_mut().map_err(|_| busy(method))?;
+    object.call(method, args)
 }
 
 /// The actor's encoded state, for a snapshot class; `None` for other classes, for an
@@ -177,7 +275,7 @@ pub fn snapshot_actor() -> Option<Vec<u8>> {
         let slot = slot.try_borrow().ok()?;
         let live = slot.as_ref()?;
         if live.class.snapshot {
-            live.object.snapshot()?.ok()
+            live.object.try_borrow().ok()?.snapshot()?.ok()
         } else {
             None
         }
@@ -189,8 +287,10 @@ pub fn snapshot_actor() -> Option<Vec<u8>> {
 pub fn stop_actor() {
     // Out of the slot first, so nothing holds the slot while `on_stop` runs.
     let live = ACTOR.with(|slot| slot.try_borrow_mut().ok()?.take());
-    if let Some(mut live) = live {
-        live.object.stop();
+    if let Some(live) = live
+        && let Ok(mut object) = live.object.try_borrow_mut()
+    {
+        object.stop();
     }
 }
 
@@ -218,7 +318,10 @@ fn install(class: &'static ActorClass, object: Box<dyn ActorObject>) -> Result<(
                 class.name
             )))
         })?;
-        *slot = Some(Live { class, object });
+        *slot = Some(Live {
+            class,
+            object: Rc::new(RefCell::new(object)),
+        });
         Ok(())
     })
 }

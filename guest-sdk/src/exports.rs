@@ -14,6 +14,8 @@
 use std::sync::Once;
 
 use crate::actor_registry;
+#[cfg(feature = "concurrent")]
+use crate::bindings::exports::rustyray::runtime::concurrent_actor;
 use crate::bindings::exports::rustyray::runtime::{driver, guest};
 use crate::bindings::rustyray::runtime::types;
 use crate::codec::InArg;
@@ -146,6 +148,36 @@ fn to_wit(error: InvokeError) -> guest::InvokeError {
         }
         InvokeError::BadArguments(message) => guest::InvokeError::BadArguments(message),
         InvokeError::FunctionNotFound(name) => guest::InvokeError::FunctionNotFound(name),
+    }
+}
+
+#[cfg(feature = "concurrent")]
+impl concurrent_actor::Guest for Component {
+    fn concurrent_methods() -> Vec<(String, Vec<String>)> {
+        init();
+        actor_registry::describe_concurrent()
+            .into_iter()
+            .map(|(class, methods)| {
+                (
+                    class.to_owned(),
+                    methods.iter().map(|&method| method.to_owned()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    async fn actor_call(
+        call: u64,
+        method: String,
+        args: Vec<guest::Argument>,
+    ) -> Result<types::Value, guest::InvokeError> {
+        init();
+        let result = actor_registry::call_actor_concurrent(call, method, in_args(args))
+            .await
+            .map(sys::to_value)
+            .map_err(to_wit);
+        sys::flush_carried();
+        result
     }
 }
 

@@ -164,7 +164,8 @@ pub mod __private {
         create as create_actor, tell as tell_actor,
     };
     pub use crate::actor_registry::{
-        ActorClass, ActorObject, ActorState, assert_actor_impl, call_actor as dispatch_actor_call,
+        ActorClass, ActorObject, ActorState, ConcurrentCall, assert_actor_impl,
+        call_actor as dispatch_actor_call,
         current_class, describe_actors, new_actor, no_snapshots, restore_actor, restore_state,
         snapshot_actor, snapshot_state, stop_actor,
     };

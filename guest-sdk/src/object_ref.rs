@@ -100,6 +100,25 @@ impl<T> ObjectRef<T> {
         }
     }
 
+    /// [`get`](Self::get) to `.await` in an `async fn` method taking `&self` of an actor
+    /// created with [`max_concurrency`](crate::ActorOptions::max_concurrency) > 1 (Ray's
+    /// `await ref` in an async actor): while it waits, the actor's other calls run. Anywhere
+    /// else it is `get`, blocking as `get` does.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get); [`RayError::Cancelled`] when this call was cancelled while
+    /// it waited (once, as `get` answers a cancelled actor call).
+    pub async fn get_async(&self) -> Result<T, RayError>
+    where
+        T: DeserializeOwned,
+    {
+        match &self.state {
+            State::Live(handle) => codec::decode_object(sys::get_async(handle).await?),
+            State::Failed(error) => Err(error.clone()),
+        }
+    }
+
     fn handle(&self) -> Result<&Handle, RayError> {
         match &self.state {
             State::Live(handle) => Ok(handle),

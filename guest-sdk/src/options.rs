@@ -133,6 +133,7 @@ pub struct ActorOptions {
     max_task_retries: u32,
     get_if_exists: bool,
     max_pending_calls: Option<u32>,
+    max_concurrency: Option<u32>,
     detached: bool,
     resources: Vec<(String, f64)>,
     node_id: Option<String>,
@@ -186,7 +187,7 @@ impl ActorOptions {
 
     /// Ray's own checks, before anything reaches the host: a name is not empty,
     /// `get_if_exists` comes with a name, `max_task_retries` comes with `max_restarts`,
-    /// `max_pending_calls` is not 0.
+    /// `max_pending_calls` and `max_concurrency` are not 0.
     pub(crate) fn check(&self) -> Result<(), crate::RayError> {
         match &self.name {
             Some(name) if name.is_empty() => Err(crate::RayError::InvalidArgument(
@@ -197,6 +198,10 @@ impl ActorOptions {
             )),
             _ if self.max_pending_calls == Some(0) => Err(crate::RayError::InvalidArgument(
                 "max_pending_calls must be at least 1 (leave it unset for no bound)".into(),
+            )),
+            _ if self.max_concurrency == Some(0) => Err(crate::RayError::InvalidArgument(
+                "max_concurrency must be at least 1 (1, the default, runs one call at a time)"
+                    .into(),
             )),
             _ if self.max_task_retries > 0 && self.max_restarts == 0 => {
                 Err(crate::RayError::InvalidArgument(
@@ -216,6 +221,20 @@ impl ActorOptions {
     /// is refused at creation with [`RayError::InvalidArgument`](crate::RayError::InvalidArgument).
     pub fn max_pending_calls(mut self, calls: u32) -> Self {
         self.max_pending_calls = Some(calls);
+        self
+    }
+
+    /// Up to `calls` calls of the actor run at once (Ray's `max_concurrency` of an async
+    /// actor), interleaving in its one instance: a method that is an `async fn` taking
+    /// `&self` runs as a future, and while it awaits
+    /// [`ObjectRef::get_async`](crate::ObjectRef::get_async) the actor's other calls run.
+    /// Its other methods run alone, between the interleaving ones. State the calls share
+    /// lives behind `Cell`/`RefCell`; borrow it only between awaits. Default 1 (one call
+    /// at a time, in order). Refused with `RayError::InvalidArgument` at creation: 0, more
+    /// than the host's bound (1000), a `snapshot` class, a class with no `async fn`
+    /// method taking `&self`, and a detached or placed actor in a job on a node.
+    pub fn max_concurrency(mut self, calls: u32) -> Self {
+        self.max_concurrency = Some(calls);
         self
     }
 
@@ -259,6 +278,7 @@ impl ActorOptions {
             max_task_retries: self.max_task_retries,
             get_if_exists: self.get_if_exists,
             max_pending_calls: self.max_pending_calls,
+            max_concurrency: self.max_concurrency,
             detached: self.detached,
             resources: &self.resources,
             node_id: self.node_id.as_deref(),

@@ -39,6 +39,7 @@ pub(crate) struct SysActorOptions<'a> {
     pub max_task_retries: u32,
     pub get_if_exists: bool,
     pub max_pending_calls: Option<u32>,
+    pub max_concurrency: Option<u32>,
     pub detached: bool,
     pub resources: &'a [(String, f64)],
     pub node_id: Option<&'a str>,
@@ -81,6 +82,26 @@ mod imp {
 
     pub(crate) fn get(handle: &Handle) -> Result<Encoded, RayError> {
         objects::get(handle).map(from_value).map_err(from_wit)
+    }
+
+    /// `get` that, inside a call that may interleave, waits with `concurrent-objects.get`
+    /// so the actor's other calls run meanwhile; elsewhere the blocking `get`.
+    #[cfg(feature = "concurrent")]
+    pub(crate) async fn get_async(handle: &Handle) -> Result<Encoded, RayError> {
+        match crate::actor_registry::current_call() {
+            Some(call) => crate::bindings::rustyray::runtime::concurrent_objects::get(call, handle)
+                .await
+                .map(from_value)
+                .map_err(from_wit),
+            None => get(handle),
+        }
+    }
+
+    /// Without the `concurrent` feature no call interleaves: the blocking `get`.
+    #[cfg(not(feature = "concurrent"))]
+    #[allow(clippy::unused_async, reason = "the `concurrent` twin awaits the host")]
+    pub(crate) async fn get_async(handle: &Handle) -> Result<Encoded, RayError> {
+        get(handle)
     }
 
     pub(crate) fn size(handle: &Handle) -> Result<(Encoding, u64), RayError> {
@@ -201,6 +222,9 @@ mod imp {
             detached: options.detached,
         };
         flush_carried();
+        if let Some(calls) = placement.max_concurrency.filter(|&calls| calls != 1) {
+            crate::bindings::rustyray::runtime::concurrent_actors::next_max_concurrency(calls);
+        }
         if placement.resources.is_empty() && placement.node_id.is_none() {
             return actors::create(class, &to_wit(args), &options).map_err(from_wit);
         }
@@ -349,6 +373,11 @@ mod imp {
     }
 
     pub(crate) fn get(_handle: &Handle) -> Result<Encoded, RayError> {
+        Err(unavailable())
+    }
+
+    #[allow(clippy::unused_async, reason = "the wasm twin awaits the host")]
+    pub(crate) async fn get_async(_handle: &Handle) -> Result<Encoded, RayError> {
         Err(unavailable())
     }
 

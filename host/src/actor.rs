@@ -48,6 +48,9 @@ use crate::sandbox::Capabilities;
 use crate::signal::Signal;
 use crate::task_impl::{Resolved, TaskArg, resolve};
 
+#[path = "actor_concurrent.rs"]
+pub(crate) mod concurrent;
+
 /// The id of an actor: node-qualified and random (see [`Id`]). It is what a handle
 /// serializes as inside a value, and it cannot be guessed from another id.
 #[derive(
@@ -89,6 +92,13 @@ pub struct ActorOptions {
     /// [`RayError::PendingCallsLimitExceeded`] (Ray's `max_pending_calls`); `None`:
     /// unbounded (the default).
     pub max_pending_calls: Option<usize>,
+    /// Calls that run at once, interleaving in the actor's one instance (Ray's
+    /// `max_concurrency`): its methods that can interleave (Rust guests: `async fn`
+    /// taking `&self`) run together, up to this many, each suspended at its
+    /// `get_async` while the others go on; its other methods run alone. Default 1: one
+    /// call at a time, in order. Refused with [`RayError::InvalidOptions`]: 0, more than
+    /// [`MAX_CONCURRENCY`], a snapshot class, a class with no method that can interleave.
+    pub max_concurrency: u32,
     /// Custom resources it needs (Ray's `resources={"gpu": 1}`): in a cluster, it is
     /// placed on a live node that has them (`rustyray start --resources`). Only a job's
     /// driver on a node can place actors; elsewhere a request is refused.
@@ -116,6 +126,7 @@ impl Default for ActorOptions {
             limits: Limits::default(),
             capabilities: None,
             max_pending_calls: None,
+            max_concurrency: 1,
             resources: std::collections::BTreeMap::new(),
             node_id: None,
             detached: false,
@@ -161,6 +172,10 @@ impl ActorOptions {
 /// The namespace of actors created without one.
 pub const DEFAULT_NAMESPACE: &str = "default";
 
+/// The largest `max_concurrency` (Ray's default for async actors): each call in flight
+/// holds its arguments and a guest task.
+pub const MAX_CONCURRENCY: u32 = 1000;
+
 /// How long `on_stop` may run, at most (less when the actor's call deadline is shorter).
 const ON_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -174,6 +189,8 @@ pub(crate) struct ActorClass {
     pub(crate) constructor_arity: crate::component::Arity,
     /// Each remote method and how many arguments it takes.
     pub(crate) methods: Vec<(String, crate::component::Arity)>,
+    /// The methods that may interleave when `max_concurrency` > 1.
+    pub(crate) concurrent_methods: Vec<String>,
 }
 
 impl ActorClass {
@@ -685,6 +702,19 @@ impl ActorDirectory {
     }
 }
 
+/// Refuses a `max_concurrency` out of range (the class is checked once found).
+fn check_concurrency_option(options: &ActorOptions) -> Result<()> {
+    match options.max_concurrency {
+        0 => Err(RayError::InvalidOptions(
+            "max_concurrency must be at least 1 (1, the default, runs one call at a time)".into(),
+        )),
+        calls if calls > MAX_CONCURRENCY => Err(RayError::InvalidOptions(format!(
+            "max_concurrency {calls} is above the bound of {MAX_CONCURRENCY} calls in flight"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Creates an actor of `class` and waits for its constructor. If this future is
 /// dropped before the constructor has answered (the creating task timed out or was
 /// cancelled), the actor is killed: a constructor never outlives its creator's wait.
@@ -706,11 +736,19 @@ pub(crate) async fn create(
         }
     }
     options.check_placement(runtime.remote_actors.is_some())?;
+    check_concurrency_option(&options)?;
     // A detached actor of a job's driver lives in the node's runtime (`remote/`), and
     // so does one that asks where to run (the node places it, in a cluster on any node).
     if (options.detached || options.placed())
         && let Some(transport) = &runtime.remote_actors
     {
+        if options.max_concurrency > 1 {
+            return Err(RayError::InvalidOptions(
+                "max_concurrency > 1 is not carried to a detached or placed actor of a job on \
+                 a node yet: its calls would run one at a time"
+                    .into(),
+            ));
+        }
         let cell =
             crate::remote::create(runtime, transport, class, args, options, &carried).await?;
         return Ok(ActorHandle::from_cell(cell));
@@ -794,6 +832,7 @@ fn spawn_with(
             "max_pending_calls must be at least 1 (leave it unset for no bound)".into(),
         ));
     }
+    check_concurrency_option(&options)?;
     // Ray's: `max_task_retries` needs restarts to retry on.
     if options.max_task_retries > 0 && options.max_restarts == 0 {
         return Err(RayError::InvalidOptions(
@@ -803,6 +842,7 @@ fn spawn_with(
         ));
     }
     let class = runtime.registry.actor_class(class)?;
+    concurrent::check_class(&class, options.max_concurrency)?;
     // A wrong argument count fails the creation itself, before any instance (a
     // revived actor runs no constructor).
     if revival
@@ -1038,6 +1078,8 @@ pub(crate) async fn revive(
 struct Incarnation {
     store: Store<TaskCtx>,
     guest: TaskModule,
+    /// The instance itself, for its `concurrent-actor` export.
+    instance: wasmtime::component::Instance,
     /// The instance's stdout and stderr, taken after each call.
     capture: OutputCapture,
     id: ActorId,
@@ -1095,11 +1137,21 @@ impl Incarnation {
         let sandbox = defaults
             .capabilities_for(options.capabilities.as_deref())
             .wasi(&capture, &limits)?;
-        let mut store = new_store(runtime, sandbox, limits);
+        let mut store = new_store(runtime, class.component.engine(), sandbox, limits);
         store.data_mut().origin = Some(class.component.hash().to_string());
         // What the actor submits belongs to the program the actor belongs to.
         store.data_mut().scope = scope.cloned();
-        let guest = match class.component.pre().instantiate_async(&mut store).await {
+        let instance = match class
+            .component
+            .pre()
+            .instance_pre()
+            .instantiate_async(&mut store)
+            .await
+        {
+            Ok(instance) => instance,
+            Err(err) => return Err(instantiate_error(&what, err, &mut store)),
+        };
+        let guest = match TaskModule::new(&mut store, &instance) {
             Ok(guest) => guest,
             Err(err) => return Err(instantiate_error(&what, err, &mut store)),
         };
@@ -1131,6 +1183,7 @@ impl Incarnation {
             Ok(Ok(())) => Ok(Incarnation {
                 store,
                 guest,
+                instance,
                 capture,
                 id,
             }),
@@ -1523,6 +1576,12 @@ impl Mailbox {
         let deadline = self.deadline();
 
         let end = 'mailbox: loop {
+            if self.options.max_concurrency > 1 && dead.is_none() {
+                // Calls interleave: served by their own loop (`actor_concurrent.rs`).
+                break self
+                    .serve_concurrent(&mut actor, &ctor_args, &mut restarts, &mut dead)
+                    .await;
+            }
             let message = tokio::select! {
                 biased;
                 _ = kill.raised() => break End::Abrupt(Interrupt::Killed.reason()),

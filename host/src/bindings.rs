@@ -108,6 +108,11 @@ pub(crate) struct TaskCtx {
     pub(crate) control: Option<Arc<crate::task_impl::TaskControl>>,
     /// For a running actor call: its cancel, told to the guest at its next wait.
     pub(crate) call_cancel: Option<crate::call_cancel::CallCancel>,
+    /// For an actor whose calls interleave: the cancel of each call in flight, by the id
+    /// its `concurrent-objects` waits name.
+    pub(crate) calls: std::collections::HashMap<u64, crate::call_cancel::CallCancel>,
+    /// `concurrent-actors.next-max-concurrency`: for the next actor this guest creates.
+    pub(crate) next_max_concurrency: Option<u32>,
     /// Network grants, limits and accounting, and the `wasi:http` context.
     pub(crate) net: NetCtx,
     /// The program this instance works for (`None`: the host's own work, or a
@@ -140,6 +145,8 @@ impl TaskCtx {
             clock: None,
             control: None,
             call_cancel: None,
+            calls: std::collections::HashMap::new(),
+            next_max_concurrency: None,
             net,
             scope: None,
             carried: std::collections::HashMap::new(),
@@ -289,6 +296,13 @@ impl wasmtime_wasi_http::WasiHttpView for TaskCtx {
 
 impl rustyray::runtime::types::Host for TaskCtx {}
 
+impl rustyray::runtime::concurrent_actors::Host for TaskCtx {
+    fn next_max_concurrency(&mut self, calls: u32) -> wasmtime::Result<()> {
+        self.next_max_concurrency = Some(calls);
+        Ok(())
+    }
+}
+
 impl rustyray::runtime::types::HostObjectRef for TaskCtx {
     fn id(&mut self, handle: Resource<GuestObjectRef>) -> wasmtime::Result<WitId> {
         Ok(self.table.get(&handle)?.slot.id().0.into())
@@ -428,6 +442,7 @@ impl TaskCtx {
         options: rustyray::runtime::types::ActorOptions,
         placement: Option<rustyray::runtime::actors::Placement>,
     ) -> wasmtime::Result<Result<Resource<GuestActorHandle>, TaskError>> {
+        let max_concurrency = self.next_max_concurrency.take().unwrap_or(1);
         let args = match self.task_args(args)? {
             Ok(args) => args,
             Err(err) => return Ok(Err(TaskError::from(&err))),
@@ -444,6 +459,7 @@ impl TaskCtx {
             max_pending_calls: options
                 .max_pending_calls
                 .and_then(|calls| usize::try_from(calls).ok()),
+            max_concurrency,
             detached,
             ..ActorOptions::default()
         };

@@ -52,6 +52,8 @@ const DESCRIBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10)
 
 /// The interface every rustyray guest exports.
 pub(crate) const GUEST_INTERFACE: &str = "rustyray:runtime/guest@0.1.0";
+/// The interface a guest whose actors' calls may interleave exports (`max_concurrency`).
+pub(crate) const CONCURRENT_INTERFACE: &str = "rustyray:runtime/concurrent-actor@0.1.0";
 /// The interface a runnable guest (one with `#[rustyray::main]`) exports.
 pub(crate) const DRIVER_INTERFACE: &str = "rustyray:runtime/driver@0.1.0";
 
@@ -130,6 +132,9 @@ pub struct ActorClassInfo {
     pub methods: Vec<ExportedFunction>,
     /// Whether its state can be snapshotted (`#[rustyray::actor(snapshot)]`).
     pub snapshot: bool,
+    /// The methods that may interleave when an actor is created with `max_concurrency`
+    /// > 1 (Rust guests: `async fn` taking `&self`); empty for a class that cannot.
+    pub concurrent_methods: Vec<String>,
 }
 
 /// What `describe` learned about a component.
@@ -156,6 +161,17 @@ pub(crate) struct LoadedComponent {
     info: ComponentInfo,
     pre: TaskModulePre<TaskCtx>,
     run_export: Option<ComponentExportIndex>,
+    /// `concurrent-actor`'s functions, for a component that exports it.
+    concurrent: Option<ConcurrentExports>,
+}
+
+/// Where a component's `concurrent-actor` functions are.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConcurrentExports {
+    /// `concurrent-methods`.
+    pub(crate) methods: ComponentExportIndex,
+    /// `actor-call`, lifted async.
+    pub(crate) call: ComponentExportIndex,
 }
 
 impl fmt::Debug for LoadedComponent {
@@ -218,6 +234,21 @@ fn refuse_duplicates(info: &ComponentInfo) -> Result<()> {
     Ok(())
 }
 
+/// Whether the component is one of the `concurrent-module` world (it names the
+/// `concurrent-actor` interface it exports): it runs on the engine with the component
+/// model's async ABI. A component that only mentions the name elsewhere lands there too,
+/// which costs it speed, not safety; one that uses the async ABI without it is refused by
+/// the plain engine's validation.
+fn uses_concurrency(bytes: &[u8]) -> bool {
+    let name = CONCURRENT_INTERFACE.as_bytes();
+    bytes.windows(name.len()).any(|window| window == name)
+}
+
+/// Whether `methods` has one named `name`.
+fn class_has(methods: &[crate::bindings::GuestFunctionInfo], name: &str) -> bool {
+    methods.iter().any(|method| method.name == name)
+}
+
 /// Refuses bytes that are not a component, naming what they are instead.
 fn check_header(bytes: &[u8], source_name: &str) -> Result<()> {
     const MAGIC: &[u8] = b"\0asm";
@@ -246,10 +277,14 @@ impl LoadedComponent {
     ) -> Result<Self> {
         check_header(bytes, source_name)?;
         let hash = content_hash(bytes);
-        let (component, cache) = runtime
-            .cache
-            .load(&runtime.engine, bytes, &hash, source_name)?;
-        let pre = runtime.linker.instantiate_pre(&component).map_err(|err| {
+        let (engine, linker) = if uses_concurrency(bytes) {
+            let concurrent = runtime.concurrent_engine()?;
+            (&concurrent.engine, &concurrent.linker)
+        } else {
+            (&runtime.engine, &runtime.linker)
+        };
+        let (component, cache) = runtime.cache.load(engine, bytes, &hash, source_name)?;
+        let pre = linker.instantiate_pre(&component).map_err(|err| {
             RayError::invalid_module(
                 source_name,
                 format!(
@@ -276,6 +311,14 @@ impl LoadedComponent {
         let run_export = component
             .get_export_index(None, DRIVER_INTERFACE)
             .and_then(|driver| component.get_export_index(Some(&driver), "run"));
+        let concurrent = component
+            .get_export_index(None, CONCURRENT_INTERFACE)
+            .and_then(|exported| {
+                Some(ConcurrentExports {
+                    methods: component.get_export_index(Some(&exported), "concurrent-methods")?,
+                    call: component.get_export_index(Some(&exported), "actor-call")?,
+                })
+            });
         let mut loaded = LoadedComponent {
             info: ComponentInfo {
                 source_name: source_name.to_string(),
@@ -288,8 +331,9 @@ impl LoadedComponent {
             },
             pre,
             run_export,
+            concurrent,
         };
-        let described = loaded.describe(runtime).await?;
+        let (described, mut concurrent_methods) = loaded.describe(runtime).await?;
         let function = |f: crate::bindings::GuestFunctionInfo| ExportedFunction {
             name: f.name,
             signature: f.signature,
@@ -299,12 +343,22 @@ impl LoadedComponent {
         loaded.info.actors = described
             .actors
             .into_iter()
-            .map(|class| ActorClassInfo {
-                name: class.name,
-                constructor: class.constructor,
-                constructor_arity: class.constructor_arity.into(),
-                methods: class.methods.into_iter().map(function).collect(),
-                snapshot: class.snapshot,
+            .map(|class| {
+                // Only methods the class has (a guest cannot make up others).
+                let concurrent = concurrent_methods
+                    .remove(&class.name)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|method| class_has(&class.methods, method))
+                    .collect();
+                ActorClassInfo {
+                    name: class.name,
+                    constructor: class.constructor,
+                    constructor_arity: class.constructor_arity.into(),
+                    methods: class.methods.into_iter().map(function).collect(),
+                    snapshot: class.snapshot,
+                    concurrent_methods: concurrent,
+                }
             })
             .collect();
         loaded.info.has_main = described.has_main && loaded.run_export.is_some();
@@ -316,7 +370,7 @@ impl LoadedComponent {
         ) {
             runtime
                 .cache
-                .store(&runtime.engine, &loaded.info.hash, &component);
+                .store(engine, &loaded.info.hash, &component);
         }
         Ok(loaded)
     }
@@ -327,15 +381,23 @@ impl LoadedComponent {
     async fn describe(
         &self,
         runtime: &Arc<RuntimeInner>,
-    ) -> Result<crate::bindings::GuestComponentInfo> {
+    ) -> Result<(
+        crate::bindings::GuestComponentInfo,
+        std::collections::HashMap<String, Vec<String>>,
+    )> {
         let limits = ResolvedLimits {
             fuel: None,
             ..runtime.sandbox.limits
         };
-        let mut store = new_store(runtime, InstanceSandbox::bare(&limits), limits);
+        let mut store = new_store(
+            runtime,
+            self.engine(),
+            InstanceSandbox::bare(&limits),
+            limits,
+        );
         let name = &self.info.source_name;
         let described = async {
-            let instance = match self.pre.instantiate_async(&mut store).await {
+            let instance = match self.pre.instance_pre().instantiate_async(&mut store).await {
                 Ok(instance) => instance,
                 Err(err) => {
                     let why = match limit_hit(&err, &mut store) {
@@ -348,13 +410,32 @@ impl LoadedComponent {
                     ));
                 }
             };
-            instance
+            let guest = crate::bindings::TaskModule::new(&mut store, &instance).map_err(|err| {
+                RayError::invalid_module(name, format!("its exports have the wrong shape: {err:#}"))
+            })?;
+            let described = guest
                 .rustyray_runtime_guest()
                 .call_describe(&mut store)
                 .await
                 .map_err(|err| {
                     RayError::invalid_module(name, format!("`describe` failed: {err:#}"))
-                })
+                })?;
+            let mut concurrent_methods = std::collections::HashMap::new();
+            if let Some(exports) = self.concurrent {
+                let func = instance
+                    .get_typed_func::<(), (Vec<(String, Vec<String>)>,)>(&mut store, exports.methods)
+                    .map_err(|err| {
+                        RayError::invalid_module(
+                            name,
+                            format!("its `concurrent-methods` export has the wrong type: {err:#}"),
+                        )
+                    })?;
+                let (classes,) = func.call_async(&mut store, ()).await.map_err(|err| {
+                    RayError::invalid_module(name, format!("`concurrent-methods` failed: {err:#}"))
+                })?;
+                concurrent_methods.extend(classes);
+            }
+            Ok((described, concurrent_methods))
         };
         // Bounded, and cut short by the runtime's abort like every other guest phase.
         let bounded = tokio::time::timeout(DESCRIBE_TIMEOUT, described);
@@ -369,6 +450,16 @@ impl LoadedComponent {
                 )),
             },
         }
+    }
+
+    /// The engine it was compiled for, which its stores must use.
+    pub(crate) fn engine(&self) -> &wasmtime::Engine {
+        self.pre.instance_pre().component().engine()
+    }
+
+    /// `concurrent-actor`'s functions, if the component exports them.
+    pub(crate) fn concurrent(&self) -> Option<ConcurrentExports> {
+        self.concurrent
     }
 
     /// The pre-instantiated component, for actors (which keep their instance).
@@ -421,7 +512,7 @@ impl LoadedComponent {
         let _counted = runtime
             .instances
             .enter(crate::budget::InstanceKind::Task, function)?;
-        let mut store = new_store(runtime, sandbox, limits);
+        let mut store = new_store(runtime, self.engine(), sandbox, limits);
         store.data_mut().origin = Some(self.hash().to_string());
         store.data_mut().permit = Some(permit);
         store.data_mut().limiter.reservation = reservation;
@@ -495,7 +586,7 @@ impl LoadedComponent {
             runtime.sandbox.escape_driver_output,
             &runtime.sandbox.limits,
         )?;
-        let mut store = new_store(runtime, sandbox, runtime.sandbox.limits);
+        let mut store = new_store(runtime, self.engine(), sandbox, runtime.sandbox.limits);
         store.data_mut().origin = Some(self.hash().to_string());
         // The program's scope: what it submits (and what that submits) is cancelled, and
         // the actors it created stop unless detached, when `main` ends however it ends.
@@ -616,11 +707,12 @@ pub(crate) fn from_guest(value: WitValue) -> Value {
 /// call's future, get their turn).
 pub(crate) fn new_store(
     runtime: &Arc<RuntimeInner>,
+    engine: &wasmtime::Engine,
     sandbox: InstanceSandbox,
     limits: ResolvedLimits,
 ) -> Store<TaskCtx> {
     let mut store = Store::new(
-        &runtime.engine,
+        engine,
         TaskCtx::new(
             runtime.clone(),
             sandbox.wasi,

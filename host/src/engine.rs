@@ -3,7 +3,9 @@
 //! microseconds), fiber-based async (a guest waiting on an object suspends, not a
 //! thread), epoch interruption for deadlines and cancellation (about 1% overhead,
 //! against several times that for fuel), and component-model async turned off,
-//! because we do not use it and it triples the cost of every call.
+//! because it triples the cost of every call. A second engine, made on first use, has
+//! it on, for the components that use it (actors whose calls interleave,
+//! `max_concurrency`): only their calls pay for it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +30,7 @@ const KEEP_RESIDENT_SMALL: usize = 64 << 10;
 pub(crate) const MAX_WASM_STACK: usize = 512 << 10;
 
 /// Sizes of the instance pool.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct PoolSizes {
     /// Component instances alive at once (running tasks, waiting guests, drivers).
     pub(crate) instances: u32,
@@ -38,16 +40,30 @@ pub(crate) struct PoolSizes {
     pub(crate) fuel: bool,
 }
 
-pub(crate) fn build_engine(pool: &PoolSizes) -> Result<Engine> {
+/// The engine; with `concurrent`, the one with the component model's async ABI on (the
+/// calls of an actor with `max_concurrency` > 1 interleave in its one instance at their
+/// `concurrent-objects` waits), whose instances are allocated on demand rather than from
+/// a second pool.
+pub(crate) fn build_engine(pool: &PoolSizes, concurrent: bool) -> Result<Engine> {
     let mut config = Config::new();
     config.epoch_interruption(true);
-    config.concurrency_support(false);
+    config.concurrency_support(concurrent);
+    if concurrent {
+        config.wasm_component_model_async(true);
+    }
     // Fibers of 1 MiB with the guest's stack limit well below, so a guest stack
     // overflow traps instead of overrunning the fiber.
     config.async_stack_size(1 << 20);
     config.max_wasm_stack(MAX_WASM_STACK);
     // Metering fuel costs on every loop and call, so only when asked for.
     config.consume_fuel(pool.fuel);
+    if concurrent {
+        config.memory_reservation(pool.max_memory as u64);
+        config.memory_guard_size(32 << 20);
+        config.memory_reservation_for_growth(0);
+        return Engine::new(&config)
+            .map_err(|err| RayError::Internal(format!("wasmtime engine: {err}")));
+    }
 
     let mut pooling = PoolingAllocationConfig::default();
     // Decommit at once, not in batches: with the in-place reset below, only an

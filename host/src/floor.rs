@@ -23,6 +23,7 @@ pub async fn fresh_instance_call(
     let limits = inner.sandbox.limits_for(&Limits::default())?;
     let mut store = new_store(
         inner,
+        component.engine(),
         crate::sandbox::InstanceSandbox::bare(&limits),
         limits,
     );

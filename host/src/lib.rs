@@ -88,7 +88,9 @@ mod task_impl;
 
 /// Actors: handles, options, and the seed's `ActorSystem`.
 pub mod actor {
-    pub use crate::actor_impl::{ActorHandle, ActorId, ActorOptions, DEFAULT_NAMESPACE};
+    pub use crate::actor_impl::{
+        ActorHandle, ActorId, ActorOptions, DEFAULT_NAMESPACE, MAX_CONCURRENCY,
+    };
     pub use crate::seed::ActorSystem;
 }
 #[path = "actor.rs"]

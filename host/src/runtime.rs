@@ -364,21 +364,13 @@ impl RuntimeBuilder {
             pool_instances: pool_instances(&config),
             escape_driver_output: config.sandbox.escape_driver_output,
         };
-        let engine = build_engine(&PoolSizes {
+        let pool = PoolSizes {
             instances: pool_instances(&config),
             max_memory: config.memory_limit,
             fuel,
-        })?;
-        let mut linker = Linker::<TaskCtx>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|err| RayError::Internal(format!("linking WASI: {err}")))?;
-        crate::symlinks::guard_symlinks(&mut linker)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(|err| RayError::Internal(format!("linking wasi:http: {err}")))?;
-        crate::net::sockets::add_to_linker(&mut linker)
-            .map_err(|err| RayError::Internal(format!("linking the network hooks: {err}")))?;
-        TaskModule::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |ctx| ctx)
-            .map_err(|err| RayError::Internal(format!("linking rustyray imports: {err}")))?;
+        };
+        let engine = build_engine(&pool, false)?;
+        let linker = build_linker(&engine, false)?;
         let executor = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.worker_threads)
             .thread_name("rustyray-worker")
@@ -422,6 +414,8 @@ impl RuntimeBuilder {
             idle: Notify::new(),
             engine,
             linker,
+            pool,
+            concurrent: std::sync::OnceLock::new(),
             state: crate::state::StateTables::new(config.max_task_records),
             sandbox,
             config,
@@ -446,12 +440,64 @@ fn pool_instances(config: &RuntimeConfig) -> u32 {
         .saturating_add(4)
 }
 
+/// The linker of `engine`: WASI, `wasi:http`, the network hooks, rustyray's imports,
+/// and with `concurrent` its `concurrent-objects`.
+fn build_linker(engine: &Engine, concurrent: bool) -> Result<Linker<TaskCtx>> {
+    let mut linker = Linker::<TaskCtx>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+        .map_err(|err| RayError::Internal(format!("linking WASI: {err}")))?;
+    crate::symlinks::guard_symlinks(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+        .map_err(|err| RayError::Internal(format!("linking wasi:http: {err}")))?;
+    crate::net::sockets::add_to_linker(&mut linker)
+        .map_err(|err| RayError::Internal(format!("linking the network hooks: {err}")))?;
+    TaskModule::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |ctx| ctx)
+        .map_err(|err| RayError::Internal(format!("linking rustyray imports: {err}")))?;
+    if concurrent {
+        crate::actor_impl::concurrent::add_to_linker(&mut linker).map_err(|err| {
+            RayError::Internal(format!("linking rustyray's concurrent imports: {err}"))
+        })?;
+    }
+    Ok(linker)
+}
+
+/// The engine with the component model's async ABI, its linker and its epoch ticker.
+pub(crate) struct ConcurrentEngine {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<TaskCtx>,
+    _ticker: EpochTicker,
+}
+
+impl RuntimeInner {
+    /// The engine for components that use the component model's async ABI, made on
+    /// first use (a runtime that never loads one never pays for it).
+    pub(crate) fn concurrent_engine(&self) -> Result<&ConcurrentEngine> {
+        self.concurrent
+            .get_or_init(|| {
+                let engine = build_engine(&self.pool, true)?;
+                let linker = build_linker(&engine, true)?;
+                let ticker = EpochTicker::start(engine.clone())?;
+                Ok(ConcurrentEngine {
+                    engine,
+                    linker,
+                    _ticker: ticker,
+                })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
 /// The shared state behind a [`Runtime`], reachable from tasks and instances.
 pub(crate) struct RuntimeInner {
     /// Records of tasks and actors for the state API (`state.rs`).
     pub(crate) state: Arc<crate::state::StateTables>,
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<TaskCtx>,
+    /// Sizes the engines are built with.
+    pool: PoolSizes,
+    /// See [`RuntimeInner::concurrent_engine`].
+    concurrent: std::sync::OnceLock<Result<ConcurrentEngine>>,
     pub(crate) cache: CompileCache,
     pub(crate) objects: ObjectStore,
     pub(crate) permits: Arc<Semaphore>,
@@ -741,6 +787,7 @@ impl Runtime {
                     .iter()
                     .map(|method| (method.name.clone(), method.arity))
                     .collect(),
+                concurrent_methods: class.concurrent_methods.clone(),
             })
             .collect();
         self.inner.registry.register_actor_classes(classes)?;
@@ -1143,6 +1190,14 @@ impl ActorBuilder<'_> {
     /// unbounded).
     pub fn max_pending_calls(mut self, calls: usize) -> Self {
         self.options.max_pending_calls = Some(calls);
+        self
+    }
+
+    /// Calls that run at once, interleaving in the actor's instance (Ray's
+    /// `max_concurrency`; default 1, one at a time). See
+    /// [`ActorOptions::max_concurrency`](crate::ActorOptions::max_concurrency).
+    pub fn max_concurrency(mut self, calls: u32) -> Self {
+        self.options.max_concurrency = calls;
         self
     }
 

@@ -17,6 +17,7 @@ mod cluster;
 mod cluster_actors;
 mod cluster_objects;
 mod cluster_tasks;
+mod concurrency;
 mod detached;
 mod errors;
 mod hostile;

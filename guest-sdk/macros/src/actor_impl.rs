@@ -613,6 +613,16 @@ fn call_expr(sig: &Signature, call: TokenStream) -> TokenStream {
     }
 }
 
+/// Whether `method` may interleave with other calls of an actor created with
+/// `max_concurrency` > 1: an `async fn` taking `&self`.
+fn interleaves(method: &Method<'_>) -> bool {
+    let sig = method.function.sig;
+    sig.asyncness.is_some()
+        && sig
+            .receiver()
+            .is_some_and(|receiver| receiver.reference.is_some() && receiver.mutability.is_none())
+}
+
 /// `impl ActorObject for Class`: method dispatch, snapshot, `on_stop`.
 fn dispatch(
     self_ty: &Type,
@@ -649,6 +659,43 @@ fn dispatch(
             }
         }
     });
+    let concurrent_arms = methods.iter().filter(|method| interleaves(method)).map(|method| {
+        let sig = method.function.sig;
+        let ident = &sig.ident;
+        let name = ident.to_string();
+        let what = method.qualified.as_str();
+        let (decodes, locals) = decode_params(what, &method.function.params);
+        let ret_ty = match &sig.output {
+            ReturnType::Default => quote!(()),
+            ReturnType::Type(_, ty) => quote!(#ty),
+        };
+        let span = match &sig.output {
+            ReturnType::Default => ident.span(),
+            ReturnType::Type(_, ty) => ty.span(),
+        };
+        let encode = if method.fallible {
+            let error = signature::application_error(Some(&ret_ty));
+            quote_spanned!(span=> ::rustyray::__private::encode_fallible::<#ret_ty>(#what, __out, #error))
+        } else {
+            quote_spanned!(span=> ::rustyray::__private::encode_output::<#ret_ty>(#what, __out))
+        };
+        quote! {
+            #name => {
+                let __decoded = (|| -> ::core::result::Result<_, ::rustyray::__private::InvokeError> {
+                    #decodes
+                    ::core::result::Result::Ok((#(#locals,)*))
+                })();
+                ::core::option::Option::Some(__decoded.map(|(#(#locals,)*)| {
+                    let __future: ::rustyray::__private::ConcurrentCall<'_> =
+                        ::std::boxed::Box::pin(async move {
+                            let __out = <#self_ty>::#ident(self, #(#locals),*).await;
+                            #encode
+                        });
+                    __future
+                }))
+            }
+        }
+    });
     let stop = match on_stop {
         Some(func) => {
             let ident = &func.sig.ident;
@@ -675,6 +722,24 @@ fn dispatch(
                             __method
                         )),
                     ),
+                }
+            }
+
+            fn call_concurrent<'__a>(
+                &'__a self,
+                __method: &str,
+                __args: &mut [::rustyray::__private::InArg],
+            ) -> ::core::option::Option<
+                ::core::result::Result<
+                    ::rustyray::__private::ConcurrentCall<'__a>,
+                    ::rustyray::__private::InvokeError,
+                >,
+            > {
+                #[allow(unused_variables)]
+                let __args = __args;
+                match __method {
+                    #(#concurrent_arms)*
+                    _ => ::core::option::Option::None,
                 }
             }
 
@@ -726,6 +791,11 @@ fn registration(
         .iter()
         .map(|method| u32::try_from(method.function.params.len()).unwrap_or(u32::MAX))
         .collect();
+    let concurrent_methods: Vec<_> = methods
+        .iter()
+        .filter(|method| interleaves(method))
+        .map(|method| method.function.sig.ident.to_string())
+        .collect();
     let method_signatures: Vec<_> = methods
         .iter()
         .map(|method| signature::render_signature(method.function.sig, &method.function.params))
@@ -763,6 +833,7 @@ fn registration(
                     methods: &[#((#method_names, #method_signatures)),*],
                     method_args: &[#(#method_args),*],
                     snapshot: <#self_ty as ::rustyray::__private::ActorState>::SNAPSHOT,
+                    concurrent_methods: &[#(#concurrent_methods),*],
                     construct: __rustyray_construct,
                     restore: __rustyray_restore,
                 }
