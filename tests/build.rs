@@ -21,14 +21,20 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let target_dir = out_dir.join("guests");
 
-    for watched in ["wit", "guest-sdk", "examples", "tests/guests"] {
+    for watched in [
+        "wit",
+        "guest-sdk",
+        "examples",
+        "tests/guests",
+        "tests/concurrent_guests",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
     ensure_target();
 
     let mut constants = String::new();
-    for workspace in ["examples", "tests/guests"] {
+    for workspace in ["examples", "tests/guests", "tests/concurrent_guests"] {
         let dir = root.join(workspace);
         for (name, path) in build_workspace(&dir, &target_dir) {
             let constant = name.to_uppercase().replace('-', "_");

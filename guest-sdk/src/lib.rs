@@ -165,9 +165,8 @@ pub mod __private {
     };
     pub use crate::actor_registry::{
         ActorClass, ActorObject, ActorState, ConcurrentCall, assert_actor_impl,
-        call_actor as dispatch_actor_call,
-        current_class, describe_actors, new_actor, no_snapshots, restore_actor, restore_state,
-        snapshot_actor, snapshot_state, stop_actor,
+        call_actor as dispatch_actor_call, current_class, describe_actors, new_actor, no_snapshots,
+        restore_actor, restore_state, snapshot_actor, snapshot_state, stop_actor,
     };
     pub use crate::codec::{
         Encoded, Encoding, Fallible, FromArg, InArg, MainOutput, application_error, check_arity,

@@ -230,9 +230,12 @@ impl ActorOptions {
     /// [`ObjectRef::get_async`](crate::ObjectRef::get_async) the actor's other calls run.
     /// Its other methods run alone, between the interleaving ones. State the calls share
     /// lives behind `Cell`/`RefCell`; borrow it only between awaits. Default 1 (one call
-    /// at a time, in order). Refused with `RayError::InvalidArgument` at creation: 0, more
-    /// than the host's bound (1000), a `snapshot` class, a class with no `async fn`
-    /// method taking `&self`, and a detached or placed actor in a job on a node.
+    /// at a time, in order). Both the creating guest and the class's guest are built with
+    /// this crate's `concurrent` feature. Refused with `RayError::InvalidArgument` at
+    /// creation: 0, more than the host's bound (1000), a creating guest without the
+    /// feature, a `snapshot` class, a class with no `async fn` method taking `&self` (or
+    /// from a guest without the feature), and a detached or placed actor in a job on a
+    /// node.
     pub fn max_concurrency(mut self, calls: u32) -> Self {
         self.max_concurrency = Some(calls);
         self

@@ -97,6 +97,26 @@ mod imp {
         }
     }
 
+    /// The `max_concurrency` of the next actor this guest creates.
+    #[cfg(feature = "concurrent")]
+    #[allow(
+        clippy::unnecessary_wraps,
+        reason = "the twin without the feature refuses"
+    )]
+    fn set_max_concurrency(calls: u32) -> Result<(), RayError> {
+        crate::bindings::rustyray::runtime::concurrent_actors::next_max_concurrency(calls);
+        Ok(())
+    }
+
+    /// Without the `concurrent` feature this guest cannot ask for interleaving calls.
+    #[cfg(not(feature = "concurrent"))]
+    fn set_max_concurrency(calls: u32) -> Result<(), RayError> {
+        Err(RayError::InvalidArgument(format!(
+            "max_concurrency {calls}: a guest creating an actor whose calls interleave is \
+             built with rustyray-sdk's `concurrent` feature"
+        )))
+    }
+
     /// Without the `concurrent` feature no call interleaves: the blocking `get`.
     #[cfg(not(feature = "concurrent"))]
     #[allow(clippy::unused_async, reason = "the `concurrent` twin awaits the host")]
@@ -223,7 +243,7 @@ mod imp {
         };
         flush_carried();
         if let Some(calls) = placement.max_concurrency.filter(|&calls| calls != 1) {
-            crate::bindings::rustyray::runtime::concurrent_actors::next_max_concurrency(calls);
+            set_max_concurrency(calls)?;
         }
         if placement.resources.is_empty() && placement.node_id.is_none() {
             return actors::create(class, &to_wit(args), &options).map_err(from_wit);

@@ -24,8 +24,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, StreamExt};
-use wasmtime::AsContextMut;
 use wasmtime::component::{Accessor, ComponentType, Linker, Lower, Resource, TypedFunc};
+use wasmtime::{AsContextMut, StoreContextMut};
 
 use super::{ActorCell, ActorClass, CallOutput, End, Incarnation, Interrupt, Mailbox, Message};
 use crate::bindings::{GuestObjectRef, InvokeError, TaskCtx, TaskError, WitValue};
@@ -47,10 +47,8 @@ enum CallArgument {
 }
 
 /// `concurrent-actor.actor-call`.
-type CallFunc = TypedFunc<
-    (u64, String, Vec<CallArgument>),
-    (std::result::Result<WitValue, InvokeError>,),
->;
+type CallFunc =
+    TypedFunc<(u64, String, Vec<CallArgument>), (std::result::Result<WitValue, InvokeError>,)>;
 
 /// Refuses `max_concurrency` > 1 for a class that cannot have it.
 pub(crate) fn check_class(class: &ActorClass, max_concurrency: u32) -> Result<()> {
@@ -75,13 +73,22 @@ pub(crate) fn check_class(class: &ActorClass, max_concurrency: u32) -> Result<()
     Ok(())
 }
 
-/// Defines `concurrent-objects` (in the concurrent engine's linker).
+/// Defines `concurrent-objects` and `concurrent-actors` (in the concurrent engine's
+/// linker: only a `concurrent-module` imports them).
 pub(crate) fn add_to_linker(linker: &mut Linker<TaskCtx>) -> wasmtime::Result<()> {
     let mut objects = linker.instance("rustyray:runtime/concurrent-objects@0.1.0")?;
     objects.func_wrap_concurrent(
         "get",
         |accessor: &Accessor<TaskCtx>, (call, handle): (u64, Resource<GuestObjectRef>)| {
             Box::pin(concurrent_get(accessor, call, handle))
+        },
+    )?;
+    let mut actors = linker.instance("rustyray:runtime/concurrent-actors@0.1.0")?;
+    actors.func_wrap(
+        "next-max-concurrency",
+        |mut store: StoreContextMut<'_, TaskCtx>, (calls,): (u32,)| {
+            store.data_mut().next_max_concurrency = Some(calls);
+            Ok(())
         },
     )?;
     Ok(())
@@ -161,7 +168,10 @@ enum Served {
     End(End),
     /// The instance is lost: why; `killed` for a kill to be restarted (with no restart
     /// left, the actor ends as after a kill).
-    Lost { cause: String, killed: bool },
+    Lost {
+        cause: String,
+        killed: bool,
+    },
     /// The actor is dead for good: why.
     Dead(String),
 }
@@ -527,9 +537,9 @@ impl Mailbox {
                 };
                 let trap = crate::component::call_error(&what, err, store, context);
                 let cause = format!("it trapped: {trap}");
-                let trapping = call.and_then(|call| outputs.remove(&call)).map(|output| {
-                    (output, format!("it trapped during this call: {trap}"))
-                });
+                let trapping = call
+                    .and_then(|call| outputs.remove(&call))
+                    .map(|output| (output, format!("it trapped during this call: {trap}")));
                 let others = format!("it trapped during another call in flight: {trap}");
                 (
                     Served::Lost {

@@ -296,13 +296,6 @@ impl wasmtime_wasi_http::WasiHttpView for TaskCtx {
 
 impl rustyray::runtime::types::Host for TaskCtx {}
 
-impl rustyray::runtime::concurrent_actors::Host for TaskCtx {
-    fn next_max_concurrency(&mut self, calls: u32) -> wasmtime::Result<()> {
-        self.next_max_concurrency = Some(calls);
-        Ok(())
-    }
-}
-
 impl rustyray::runtime::types::HostObjectRef for TaskCtx {
     fn id(&mut self, handle: Resource<GuestObjectRef>) -> wasmtime::Result<WitId> {
         Ok(self.table.get(&handle)?.slot.id().0.into())

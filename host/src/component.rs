@@ -234,14 +234,35 @@ fn refuse_duplicates(info: &ComponentInfo) -> Result<()> {
     Ok(())
 }
 
-/// Whether the component is one of the `concurrent-module` world (it names the
-/// `concurrent-actor` interface it exports): it runs on the engine with the component
-/// model's async ABI. A component that only mentions the name elsewhere lands there too,
-/// which costs it speed, not safety; one that uses the async ABI without it is refused by
-/// the plain engine's validation.
+/// Whether the component is one of the `concurrent-module` world (it exports the
+/// `concurrent-actor` interface, at its top level): it runs on the engine with the
+/// component model's async ABI. Bytes that do not parse are left to the plain engine,
+/// whose error names what is wrong; a component that uses the async ABI without that
+/// export is refused by the plain engine's validation.
 fn uses_concurrency(bytes: &[u8]) -> bool {
-    let name = CONCURRENT_INTERFACE.as_bytes();
-    bytes.windows(name.len()).any(|window| window == name)
+    use wasmparser::Payload;
+    let interface = CONCURRENT_INTERFACE
+        .split('@')
+        .next()
+        .unwrap_or(CONCURRENT_INTERFACE);
+    // Nested modules and components have exports of their own: only depth 0 counts.
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload {
+            Ok(Payload::ModuleSection { .. } | Payload::ComponentSection { .. }) => depth += 1,
+            Ok(Payload::End(_)) => depth = depth.saturating_sub(1),
+            Ok(Payload::ComponentExportSection(exports)) if depth == 0 => {
+                for export in exports.into_iter().flatten() {
+                    if export.name.name.starts_with(interface) {
+                        return true;
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 /// Whether `methods` has one named `name`.
@@ -368,9 +389,7 @@ impl LoadedComponent {
             loaded.info.cache,
             CacheOutcome::Miss | CacheOutcome::Replaced
         ) {
-            runtime
-                .cache
-                .store(engine, &loaded.info.hash, &component);
+            runtime.cache.store(engine, &loaded.info.hash, &component);
         }
         Ok(loaded)
     }
@@ -423,7 +442,10 @@ impl LoadedComponent {
             let mut concurrent_methods = std::collections::HashMap::new();
             if let Some(exports) = self.concurrent {
                 let func = instance
-                    .get_typed_func::<(), (Vec<(String, Vec<String>)>,)>(&mut store, exports.methods)
+                    .get_typed_func::<(), (Vec<(String, Vec<String>)>,)>(
+                        &mut store,
+                        exports.methods,
+                    )
                     .map_err(|err| {
                         RayError::invalid_module(
                             name,

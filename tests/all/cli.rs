@@ -413,18 +413,19 @@ fn new_scaffolds_a_crate_that_builds_and_runs() {
 }
 
 /// The SDK carries its own copy of the WIT contract (so a guest crate builds from a git or
-/// path dependency anywhere); it must stay identical to the host's `wit/runtime.wit`.
+/// path dependency anywhere); it must stay identical to the host's `wit/` files.
 #[test]
 fn the_sdk_wit_is_the_host_wit() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let host = std::fs::read_to_string(format!("{root}/wit/runtime.wit")).expect("host wit");
-    let sdk =
-        std::fs::read_to_string(format!("{root}/guest-sdk/wit/runtime.wit")).expect("sdk wit");
-    assert!(
-        host == sdk,
-        "guest-sdk/wit/runtime.wit differs from wit/runtime.wit: copy wit/runtime.wit over it \
-         (`cp wit/runtime.wit guest-sdk/wit/`)"
-    );
+    for file in ["runtime.wit", "concurrent.wit"] {
+        let host = std::fs::read_to_string(format!("{root}/wit/{file}")).expect("host wit");
+        let sdk = std::fs::read_to_string(format!("{root}/guest-sdk/wit/{file}")).expect("sdk wit");
+        assert!(
+            host == sdk,
+            "guest-sdk/wit/{file} differs from wit/{file}: copy wit/{file} over it \
+             (`cp wit/{file} guest-sdk/wit/`)"
+        );
+    }
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! `max_concurrency` (issue 10.11): calls to one actor interleave, as Ray's async actors'
-//! do (python/ray/tests/test_asyncio.py). `AsyncActor` (tests/guests/concurrent_actors) has
+//! do (python/ray/tests/test_asyncio.py). `AsyncActor` (tests/concurrent_guests) has
 //! `async fn` methods taking `&self` that await `get_async`; a native task `gate` stands
 //! for an event the test fires, and each waiting method submits the native task `entered`
 //! as it starts, so the tests know how many calls are in flight without sleeping.
@@ -31,7 +31,9 @@ async fn runtime() -> (Runtime, mpsc::UnboundedReceiver<()>) {
             "entered",
             NativeFunction::new("fn()", move |_| {
                 let _ = sender.send(());
-                Box::pin(async { encode(&0u64).map_err(|err| InvokeFailure::Application(err.to_string())) })
+                Box::pin(async {
+                    encode(&0u64).map_err(|err| InvokeFailure::Application(err.to_string()))
+                })
             }),
         )
         .expect("entered registers");
@@ -116,7 +118,12 @@ async fn test_async_actor_max_concurrency_from_guest() {
         .arg(3u32)
         .submit_now::<i32>(&runtime)
         .unwrap();
-    assert_eq!(within(SHORT, "the guest's actor", answer.get()).await.unwrap(), 71);
+    assert_eq!(
+        within(SHORT, "the guest's actor", answer.get())
+            .await
+            .unwrap(),
+        71
+    );
     let refused = runtime
         .task("ask_self_from_guest")
         .arg("zero")
@@ -169,7 +176,10 @@ async fn test_async_actor_task_cancel_leaves_the_others() {
         other => panic!("expected Cancelled, got {other:?}"),
     }
     open.send(true).unwrap();
-    assert_eq!(within(SHORT, "the other call", second.get()).await.unwrap(), 7);
+    assert_eq!(
+        within(SHORT, "the other call", second.get()).await.unwrap(),
+        7
+    );
     let total: ObjectRef<u32> = actor.call("total", ());
     assert_eq!(within(SHORT, "total", total.get()).await.unwrap(), 2);
 }
@@ -193,17 +203,32 @@ async fn test_async_actor_trap_fails_every_call_in_flight() {
     let crashing: ObjectRef<u64> = actor.call("crash_after", Args::new().reference(&crash_gate));
     entered(&mut started, 2).await;
     crash.send(true).unwrap();
-    for (what, call) in [("the crashing call", &crashing), ("the waiting call", &waiting)] {
+    for (what, call) in [
+        ("the crashing call", &crashing),
+        ("the waiting call", &waiting),
+    ] {
         match within(SHORT, what, call.get()).await {
-            Err(RayError::ActorDied { reason, .. }) => assert!(reason.contains("trapped"), "{reason}"),
+            Err(RayError::ActorDied { reason, .. }) => {
+                assert!(reason.contains("trapped"), "{reason}")
+            }
             other => panic!("{what}: expected ActorDied, got {other:?}"),
         }
     }
     // Restarted from its constructor: it answers, with fresh state.
     let given: ObjectRef<i32> = actor.call("give", (3,));
-    assert_eq!(within(SHORT, "give after the restart", given.get()).await.unwrap(), 30);
+    assert_eq!(
+        within(SHORT, "give after the restart", given.get())
+            .await
+            .unwrap(),
+        30
+    );
     let total: ObjectRef<u32> = actor.call("total", ());
-    assert_eq!(within(SHORT, "total after the restart", total.get()).await.unwrap(), 0);
+    assert_eq!(
+        within(SHORT, "total after the restart", total.get())
+            .await
+            .unwrap(),
+        0
+    );
     // The second trap finds no restart left: the actor is dead.
     let crashing: ObjectRef<u64> = actor.call("crash_after", Args::new().reference(&crash_gate));
     match within(SHORT, "the second crash", crashing.get()).await {
@@ -226,7 +251,13 @@ async fn test_max_concurrency_refusals() {
     let refused = |class: &'static str, calls: u32| {
         let runtime = &runtime;
         async move {
-            match runtime.actor(class).arg(0).max_concurrency(calls).create().await {
+            match runtime
+                .actor(class)
+                .arg(0)
+                .max_concurrency(calls)
+                .create()
+                .await
+            {
                 Err(RayError::InvalidOptions(message)) => message,
                 other => panic!("{class} with max_concurrency {calls}: {other:?}"),
             }
@@ -237,7 +268,12 @@ async fn test_max_concurrency_refusals() {
     // Built without the SDK's `concurrent` feature, and with it but no `async fn`.
     let serial = refused("Counter", 2).await;
     assert!(serial.contains("no method that can interleave"), "{serial}");
-    let serial = match runtime.actor("SerialActor").max_concurrency(2).create().await {
+    let serial = match runtime
+        .actor("SerialActor")
+        .max_concurrency(2)
+        .create()
+        .await
+    {
         Err(RayError::InvalidOptions(message)) => message,
         other => panic!("SerialActor with max_concurrency 2: {other:?}"),
     };
@@ -248,17 +284,29 @@ async fn test_max_concurrency_refusals() {
         .create()
         .await
         .unwrap_err();
-    assert!(matches!(&zero, RayError::InvalidOptions(m) if m.contains("at least 1")), "{zero:?}");
+    assert!(
+        matches!(&zero, RayError::InvalidOptions(m) if m.contains("at least 1")),
+        "{zero:?}"
+    );
     let above = runtime
         .actor("AsyncActor")
         .max_concurrency(rustyray::actor::MAX_CONCURRENCY + 1)
         .create()
         .await
         .unwrap_err();
-    assert!(matches!(&above, RayError::InvalidOptions(m) if m.contains("bound")), "{above:?}");
+    assert!(
+        matches!(&above, RayError::InvalidOptions(m) if m.contains("bound")),
+        "{above:?}"
+    );
     // Canary: the same classes with one call at a time, and AsyncActor at the bound.
     runtime.actor("SafeCounter").arg(0).create().await.unwrap();
-    runtime.actor("Counter").arg(0).max_concurrency(1).create().await.unwrap();
+    runtime
+        .actor("Counter")
+        .arg(0)
+        .max_concurrency(1)
+        .create()
+        .await
+        .unwrap();
     let serial = runtime.actor("SerialActor").create().await.unwrap();
     let pinged: ObjectRef<u32> = serial.call("ping", ());
     assert_eq!(within(SHORT, "ping", pinged.get()).await.unwrap(), 1);
