@@ -190,6 +190,11 @@ fn busy(method: &str) -> InvokeError {
 ///
 /// As [`call_actor`].
 #[cfg_attr(not(feature = "concurrent"), allow(dead_code))]
+#[allow(
+    clippy::await_holding_refcell_ref,
+    reason = "an interleaving call holds the actor shared across its awaits: the others borrow \
+              it shared too, and the host runs the methods that borrow it exclusively alone"
+)]
 pub async fn call_actor_concurrent(
     call: u64,
     method: String,

@@ -483,7 +483,7 @@ impl Mailbox {
                             None | Some(Message::Stop) => ending = Some(End::Graceful("it stopped")),
                             Some(Message::Call { method, args, output }) => {
                                 let interleaves =
-                                    class.concurrent_methods.iter().any(|name| *name == method);
+                                    class.concurrent_methods.contains(&method);
                                 if !interleaves && !running.is_empty() {
                                     held = Some((method, args, output));
                                     continue;

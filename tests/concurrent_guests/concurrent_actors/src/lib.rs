@@ -13,6 +13,7 @@ use std::cell::Cell;
 use rustyray::{ActorOptions, ObjectRef, RayError};
 
 #[rustyray::actor]
+#[derive(Default)]
 pub struct AsyncActor {
     in_flight: Cell<u32>,
     most: Cell<u32>,
@@ -92,6 +93,7 @@ fn ask_self_from_guest(name: String, max_concurrency: u32) -> Result<i32, RayErr
 
 /// A class with no method that can interleave: `max_concurrency` > 1 is refused.
 #[rustyray::actor]
+#[derive(Default)]
 pub struct SerialActor {
     calls: u32,
 }
