@@ -21,13 +21,15 @@ pub const UNLIMITED: u32 = u32::MAX;
 /// let options = rustyray::TaskOptions::new().timeout(Duration::from_millis(50));
 /// assert_eq!(options.timeout_ms(), Some(50));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 #[must_use]
 pub struct TaskOptions {
     timeout: Option<Duration>,
     max_retries: Option<u32>,
     retry_exceptions: bool,
     retry_exception_types: Vec<String>,
+    resources: Vec<(String, f64)>,
+    node_id: Option<String>,
 }
 
 impl TaskOptions {
@@ -110,6 +112,45 @@ impl TaskOptions {
     /// under a millisecond rounds up to 1 ms rather than to "no time at all".
     pub fn timeout_ms(&self) -> Option<u64> {
         self.timeout.map(whole_millis)
+    }
+
+    /// Needs `amount` of the custom resource `name` (Ray's
+    /// `.options(resources={"gpu": 1})`): in a cluster, the job's node runs the task on a
+    /// live node started with `rustyray start --resources gpu=N` where `N >= amount`
+    /// (the least loaded of them). The resources pick the nodes; they are not held
+    /// while the task runs. No live node with them fails the task with
+    /// [`RayError::InvalidArgument`](crate::RayError::InvalidArgument); so does the
+    /// submission outside a job on a cluster's node. Chain it for several resources
+    /// (the same name again replaces its amount).
+    ///
+    /// ```
+    /// # extern crate rustyray_sdk as rustyray;
+    /// let options = rustyray::TaskOptions::new().resource("gpu", 1.0);
+    /// assert_eq!(options.resources(), &[("gpu".to_string(), 1.0)]);
+    /// ```
+    pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Self {
+        let name = name.into();
+        self.resources.retain(|(held, _)| *held != name);
+        self.resources.push((name, amount));
+        self
+    }
+
+    /// Runs the task on the node `node` (a node id of `rustyray list nodes`; Ray's
+    /// `NodeAffinitySchedulingStrategy(node_id, soft=False)`). A node that is not alive
+    /// fails the task with [`RayError::InvalidArgument`](crate::RayError::InvalidArgument).
+    pub fn node_id(mut self, node: impl Into<String>) -> Self {
+        self.node_id = Some(node.into());
+        self
+    }
+
+    /// The custom resources asked for.
+    pub fn resources(&self) -> &[(String, f64)] {
+        &self.resources
+    }
+
+    /// The node asked for, if any.
+    pub fn node_id_value(&self) -> Option<&str> {
+        self.node_id.as_deref()
     }
 }
 

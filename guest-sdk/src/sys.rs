@@ -193,12 +193,23 @@ mod imp {
         options: &crate::options::TaskOptions,
         num_returns: u32,
     ) -> Result<Vec<Handle>, RayError> {
+        let placed = options;
         let options = types::TaskOptions {
             timeout_ms: options.timeout_ms(),
             max_retries: options.max_retries_value(),
             retry_exceptions: options.retries_exceptions(),
             retry_exception_types: options.retry_exception_types().to_vec(),
         };
+        if let Some(placement) = task_placement(placed) {
+            return tasks::submit_placed(
+                function,
+                &to_wit(args),
+                &options,
+                &placement,
+                Some(num_returns),
+            )
+            .map_err(from_wit);
+        }
         tasks::submit_returns(function, &to_wit(args), &options, num_returns).map_err(from_wit)
     }
 
@@ -216,6 +227,7 @@ mod imp {
         args: Vec<SysArg<'_>>,
         options: &crate::options::TaskOptions,
     ) -> Result<Handle, RayError> {
+        let placed = options;
         let options = types::TaskOptions {
             timeout_ms: options.timeout_ms(),
             max_retries: options.max_retries_value(),
@@ -223,7 +235,25 @@ mod imp {
             retry_exception_types: options.retry_exception_types().to_vec(),
         };
         flush_carried();
+        if let Some(placement) = task_placement(placed) {
+            let handles = tasks::submit_placed(function, &to_wit(args), &options, &placement, None)
+                .map_err(from_wit)?;
+            return handles.into_iter().next().ok_or_else(|| {
+                RayError::Runtime("submit-placed answered no object for one task".into())
+            });
+        }
         tasks::submit(function, &to_wit(args), &options).map_err(from_wit)
+    }
+
+    /// The WIT placement of a task that asks where to run, if it does.
+    fn task_placement(options: &crate::options::TaskOptions) -> Option<tasks::TaskPlacement> {
+        if options.resources().is_empty() && options.node_id_value().is_none() {
+            return None;
+        }
+        Some(tasks::TaskPlacement {
+            resources: options.resources().to_vec(),
+            node_id: options.node_id_value().map(str::to_owned),
+        })
     }
 
     pub(crate) fn actor_create(

@@ -144,29 +144,48 @@ impl ActorOptions {
     /// Refuses placement options that cannot be met: bad amounts, or no node to place
     /// the actor (a runtime without remote actors).
     pub(crate) fn check_placement(&self, remote: bool) -> Result<()> {
-        for (name, amount) in &self.resources {
-            crate::limits::check_name("resource name", name)?;
-            if !amount.is_finite() || *amount < 0.0 {
-                return Err(RayError::InvalidOptions(format!(
-                    "resource {name:?}: the amount must be a number, 0 or more (got {amount})"
-                )));
-            }
-        }
-        if let Some(node) = &self.node_id {
-            crate::limits::check_name("node id", node)?;
-        }
-        if self.placed() && !remote {
+        check_placement("actor", &self.resources, self.node_id.as_deref(), remote)
+    }
+}
+
+/// Refuses placement options (of an actor or a task, `what`) that cannot be met: bad
+/// amounts or names, or no node to place it (`remote`: the runtime has one).
+pub(crate) fn check_placement(
+    what: &str,
+    resources: &std::collections::BTreeMap<String, f64>,
+    node_id: Option<&str>,
+    remote: bool,
+) -> Result<()> {
+    for (name, amount) in resources {
+        crate::limits::check_name("resource name", name)?;
+        if !amount.is_finite() || *amount < 0.0 {
             return Err(RayError::InvalidOptions(format!(
-                "this actor asks for {} but this runtime is not a job on a node: resources                  and node affinity are met by a node's placement (`rustyray job submit` to a                  node started with `--resources`)",
-                if self.resources.is_empty() {
-                    "a node".to_string()
-                } else {
-                    format!("resources {:?}", self.resources)
-                }
+                "resource {name:?}: the amount must be a number, 0 or more (got {amount})"
             )));
         }
-        Ok(())
     }
+    if let Some(node) = node_id {
+        crate::limits::check_name("node id", node)?;
+    }
+    if (!resources.is_empty() || node_id.is_some()) && !remote {
+        return Err(RayError::InvalidOptions(format!(
+            "this {what} asks for {} but this runtime is not a job on a node{}: resources \
+             and node affinity are met by a node's placement (`rustyray job submit` to a \
+             node started with `--resources`{})",
+            if resources.is_empty() {
+                "a node".to_string()
+            } else {
+                format!("resources {resources:?}")
+            },
+            if what == "task" { " of a cluster" } else { "" },
+            if what == "task" {
+                " and `--cluster`"
+            } else {
+                ""
+            },
+        )));
+    }
+    Ok(())
 }
 
 /// The namespace of actors created without one.

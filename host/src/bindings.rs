@@ -732,12 +732,14 @@ fn check_retry_exception_types(types: &[String]) -> crate::error::Result<()> {
         .try_for_each(|name| crate::limits::check_name("retry exception type", name))
 }
 
-impl rustyray::runtime::tasks::Host for TaskCtx {
-    fn submit(
+impl TaskCtx {
+    /// `tasks.submit` and `submit-placed`: one object.
+    fn submit_task(
         &mut self,
         function: String,
         args: Vec<rustyray::runtime::types::TaskArg>,
         options: rustyray::runtime::types::TaskOptions,
+        placement: Option<rustyray::runtime::tasks::TaskPlacement>,
     ) -> wasmtime::Result<Result<Resource<GuestObjectRef>, TaskError>> {
         // A name too long to hold, or an unknown function, fails the submission itself,
         // not a later `get`.
@@ -768,11 +770,17 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
         if let Err(err) = check_retry_exception_types(&options.retry_exception_types) {
             return Ok(Err(TaskError::from(&err)));
         }
+        let (resources, node_id) = match placement {
+            Some(placement) => (placement.resources.into_iter().collect(), placement.node_id),
+            None => Default::default(),
+        };
         let options = TaskOptions {
             timeout,
             max_retries: options.max_retries,
             retry_exceptions: options.retry_exceptions,
             retry_exception_types: options.retry_exception_types,
+            resources,
+            node_id,
             ..TaskOptions::default()
         };
         let carried = self.take_carried();
@@ -793,17 +801,20 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
         Ok(Ok(self.push(slot)?))
     }
 
-    fn submit_returns(
+    /// `tasks.submit-returns` and `submit-placed` with `num-returns`: one object per
+    /// element of the tuple the task returns.
+    fn submit_split(
         &mut self,
         function: String,
         args: Vec<rustyray::runtime::types::TaskArg>,
         options: rustyray::runtime::types::TaskOptions,
+        placement: Option<rustyray::runtime::tasks::TaskPlacement>,
         num_returns: u32,
     ) -> wasmtime::Result<Result<Vec<Resource<GuestObjectRef>>, TaskError>> {
         if let Err(err) = crate::refs::check_num_returns(num_returns as usize) {
             return Ok(Err(TaskError::BadArguments(err.to_string())));
         }
-        let handle = match rustyray::runtime::tasks::Host::submit(self, function, args, options)? {
+        let handle = match self.submit_task(function, args, options, placement)? {
             Ok(handle) => handle,
             Err(err) => return Ok(Err(err)),
         };
@@ -819,6 +830,44 @@ impl rustyray::runtime::tasks::Host for TaskCtx {
             .into_iter()
             .map(|slot| self.push(slot))
             .collect::<wasmtime::Result<_>>()?))
+    }
+}
+
+impl rustyray::runtime::tasks::Host for TaskCtx {
+    fn submit(
+        &mut self,
+        function: String,
+        args: Vec<rustyray::runtime::types::TaskArg>,
+        options: rustyray::runtime::types::TaskOptions,
+    ) -> wasmtime::Result<Result<Resource<GuestObjectRef>, TaskError>> {
+        self.submit_task(function, args, options, None)
+    }
+
+    fn submit_placed(
+        &mut self,
+        function: String,
+        args: Vec<rustyray::runtime::types::TaskArg>,
+        options: rustyray::runtime::types::TaskOptions,
+        placement: rustyray::runtime::tasks::TaskPlacement,
+        num_returns: Option<u32>,
+    ) -> wasmtime::Result<Result<Vec<Resource<GuestObjectRef>>, TaskError>> {
+        match num_returns {
+            None => Ok(self
+                .submit_task(function, args, options, Some(placement))?
+                .map(|handle| vec![handle])),
+            Some(num_returns) => {
+                self.submit_split(function, args, options, Some(placement), num_returns)
+            }
+        }
+    }
+    fn submit_returns(
+        &mut self,
+        function: String,
+        args: Vec<rustyray::runtime::types::TaskArg>,
+        options: rustyray::runtime::types::TaskOptions,
+        num_returns: u32,
+    ) -> wasmtime::Result<Result<Vec<Resource<GuestObjectRef>>, TaskError>> {
+        self.submit_split(function, args, options, None, num_returns)
     }
 
     fn cancel(&mut self, handle: Resource<GuestObjectRef>) -> wasmtime::Result<()> {

@@ -565,6 +565,7 @@ impl RuntimeInner {
         carried: Vec<Arc<crate::actor_impl::ActorCell>>,
     ) -> Result<Arc<Slot>> {
         crate::limits::check_name("function", function)?;
+        options.check_placement(self.config.remote_tasks.is_some())?;
         let held = task::hold_queued(
             self.objects.host_memory(),
             function.len(),
@@ -1376,6 +1377,19 @@ impl TaskBuilder {
     /// Sets a deadline counted from when the task starts running.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.options.timeout = Some(timeout);
+        self
+    }
+
+    /// Needs `amount` of the custom resource `name` (Ray's `resources={"gpu": 1}`): a
+    /// job's driver on a node of a cluster has it run on a live node that has it.
+    pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Self {
+        self.options.resources.insert(name.into(), amount);
+        self
+    }
+
+    /// Runs on that node (a node id of `rustyray list nodes`; Ray's hard node affinity).
+    pub fn node_id(mut self, node: impl Into<String>) -> Self {
+        self.options.node_id = Some(node.into());
         self
     }
 

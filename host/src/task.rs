@@ -36,7 +36,7 @@ use crate::sandbox::Capabilities;
 use crate::signal::Signal;
 
 /// Options of one task.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TaskOptions {
     /// Deadline counted from when the task starts running; `None` takes the
     /// runtime's default.
@@ -61,6 +61,16 @@ pub struct TaskOptions {
     /// ([`RayError::Application`]'s `type_name`) are retried (Ray's
     /// `retry_exceptions=[MyError]`); empty: every application error.
     pub retry_exception_types: Vec<String>,
+    /// Custom resources it needs (Ray's `resources={"gpu": 1}`): in a cluster, the
+    /// driver's node runs it on a live node started with them (`rustyray start
+    /// --resources`). They choose the nodes that may run it; they are not held while it
+    /// runs. Only a job's driver on a node of a cluster can place tasks; elsewhere the
+    /// submission is refused with [`RayError::InvalidOptions`].
+    pub resources: std::collections::BTreeMap<String, f64>,
+    /// Run it on this node (Ray's `NodeAffinitySchedulingStrategy`, hard): a node id of
+    /// `rustyray list nodes`. A node that is not alive fails the task with
+    /// [`RayError::InvalidOptions`].
+    pub node_id: Option<String>,
 }
 
 /// The most type names [`TaskOptions::retry_exception_types`] may list.
@@ -74,6 +84,18 @@ pub const DEFAULT_MAX_RETRIES: u32 = 3;
 pub const UNLIMITED: u32 = u32::MAX;
 
 impl TaskOptions {
+    /// Whether it asks where to run (resources or a node): such a task is placed by the
+    /// driver's node, never run by this runtime on its own.
+    pub fn asks_placement(&self) -> bool {
+        !self.resources.is_empty() || self.node_id.is_some()
+    }
+
+    /// Refuses placement options that cannot be met: bad amounts or names, or no node
+    /// to place the task (a runtime without remote tasks).
+    pub(crate) fn check_placement(&self, remote: bool) -> Result<()> {
+        crate::actor_impl::check_placement("task", &self.resources, self.node_id.as_deref(), remote)
+    }
+
     /// Whether a failed run with `error`, after `retried` retries, runs again.
     fn retries_after(&self, error: &RayError, retried: u32) -> bool {
         if retried >= self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES) {
@@ -505,6 +527,21 @@ async fn execute(
             crate::timeline::remote_task(&function.name, &slot.id(), sent.elapsed());
             return outcome;
         }
+    } else if options.asks_placement() && !options.placed {
+        // Never run here on its own: only the node knows where it fits.
+        return Err(RayError::InvalidOptions(format!(
+            "task {} asks for {} but cannot be sent to a node: a placed task's arguments \
+             must be plain values (no object references inside them) of at most {} bytes \
+             in all, it must not set its own limits or capabilities, nor carry handles to \
+             this program's own actors",
+            function.name,
+            if options.resources.is_empty() {
+                format!("node {:?}", options.node_id.as_deref().unwrap_or_default())
+            } else {
+                format!("resources {:?}", options.resources)
+            },
+            crate::remote::tasks::MAX_REMOTE_ARGS_BYTES,
+        )));
     }
     let permit = runtime
         .permits

@@ -50,7 +50,7 @@
 //! the locality bound, runs on the driver's node; a result that holds references is
 //! recomputed there.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -111,8 +111,8 @@ struct TaskLabel {
 #[derive(Default)]
 struct View {
     read: Option<Instant>,
-    /// Live nodes and the tasks each said it runs.
-    nodes: Vec<(String, usize)>,
+    /// Live nodes, the tasks each said it runs, and the resources it was started with.
+    nodes: Vec<(String, usize, BTreeMap<String, f64>)>,
 }
 
 /// This node's part in running a cluster's tasks.
@@ -350,7 +350,7 @@ impl ClusterTasks {
         request: TaskRequest,
         cancel: Cancellation,
     ) -> rustyray::Result<WireValue> {
-        let node = self.choose().await;
+        let node = self.choose(&request).await?;
         if node == self.node_id {
             return self.run_here(request, cancel).await;
         }
@@ -430,18 +430,32 @@ impl ClusterTasks {
         }
     }
 
-    /// The node to run the next task on.
-    async fn choose(&self) -> String {
+    /// The node to run `request` on: the node it names (hard affinity: failing
+    /// [`RayError::InvalidOptions`] unless it is alive), else the least loaded live node
+    /// (this one included) that has the resources it asks for — every node when it asks
+    /// for none; ties take turns. No live node with them fails it the same way.
+    async fn choose(&self, request: &TaskRequest) -> rustyray::Result<String> {
         let stale = self
             .view
             .lock()
             .map(|view| view.read.is_none_or(|read| read.elapsed() > VIEW_TTL))
             .unwrap_or(true);
+        // A placed task is never sent on a view older than its options (a node just
+        // started with the resource, or the node named, may not be in it yet).
+        let stale = stale
+            || (request.asks_placement()
+                && !self.view_has(request.node_id.as_deref(), &request.resources.0));
         if stale && let Ok(nodes) = self.cluster.nodes().await {
             let nodes = nodes
                 .into_iter()
                 .filter(|view| view.alive)
-                .map(|view| (view.record.node_id.clone(), view.record.running_tasks))
+                .map(|view| {
+                    (
+                        view.record.node_id.clone(),
+                        view.record.running_tasks,
+                        view.record.resources.clone(),
+                    )
+                })
                 .collect();
             if let Ok(mut view) = self.view.lock() {
                 *view = View {
@@ -450,22 +464,61 @@ impl ClusterTasks {
                 };
             }
         }
+        let view = self
+            .view
+            .lock()
+            .map(|v| v.nodes.clone())
+            .unwrap_or_default();
+        if let Some(node) = &request.node_id {
+            let alive = *node == self.node_id
+                || view
+                    .iter()
+                    .any(|(id, _, _)| id == node && !self.is_dead(id));
+            return if alive {
+                Ok(node.clone())
+            } else {
+                Err(RayError::InvalidOptions(format!(
+                    "task {}: node affinity: node {node:?} is not a live node of the cluster \
+                     (see `rustyray list nodes`)",
+                    request.function
+                )))
+            };
+        }
+        let has = |resources: &BTreeMap<String, f64>| {
+            request
+                .resources
+                .0
+                .iter()
+                .all(|(name, amount)| resources.get(name).copied().unwrap_or(0.0) >= *amount)
+        };
+        let mine = view
+            .iter()
+            .find(|(id, _, _)| *id == self.node_id)
+            .map(|(_, _, resources)| resources.clone())
+            .unwrap_or_default();
         let mut candidates: Vec<(String, usize)> = {
-            let view = self
-                .view
-                .lock()
-                .map(|v| v.nodes.clone())
-                .unwrap_or_default();
             let out = self.out.lock().map(|o| o.clone()).unwrap_or_default();
             view.into_iter()
-                .filter(|(id, _)| *id != self.node_id && !self.is_dead(id))
-                .map(|(id, reported)| {
+                .filter(|(id, _, resources)| {
+                    *id != self.node_id && !self.is_dead(id) && has(resources)
+                })
+                .map(|(id, reported, _)| {
                     let sent = out.get(&id).copied().unwrap_or(0);
                     (id, reported.max(sent))
                 })
                 .collect()
         };
-        candidates.push((self.node_id.clone(), self.running.load(Ordering::Relaxed)));
+        if has(&mine) {
+            candidates.push((self.node_id.clone(), self.running.load(Ordering::Relaxed)));
+        }
+        if candidates.is_empty() {
+            return Err(RayError::InvalidOptions(format!(
+                "task {}: no live node of the cluster has the resources it asks for ({}): \
+                 start a node with `rustyray start --resources NAME=N` (see `rustyray list nodes`)",
+                request.function,
+                crate::cluster::describe(&request.resources.0)
+            )));
+        }
         candidates.sort();
         let lowest = candidates.iter().map(|(_, load)| *load).min().unwrap_or(0);
         let tied: Vec<&String> = candidates
@@ -474,7 +527,20 @@ impl ClusterTasks {
             .map(|(id, _)| id)
             .collect();
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
-        tied[turn % tied.len()].clone()
+        Ok(tied[turn % tied.len()].clone())
+    }
+
+    /// Whether the current view holds `node` (alive) or, without one, a node with
+    /// `resources`: if not, a placed task rereads the cluster's nodes first.
+    fn view_has(&self, node: Option<&str>, resources: &BTreeMap<String, f64>) -> bool {
+        self.view.lock().is_ok_and(|view| {
+            view.nodes.iter().any(|(id, _, has)| match node {
+                Some(node) => id == node,
+                None => resources
+                    .iter()
+                    .all(|(name, amount)| has.get(name).copied().unwrap_or(0.0) >= *amount),
+            })
+        })
     }
 
     /// Runs `request` here, in the runtime of its module and job.

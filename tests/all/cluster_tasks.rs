@@ -253,6 +253,8 @@ fn hostile_task_requests_from_nats_get_typed_errors_and_the_node_lives_on() {
         actors: vec![],
         object: None,
         modules: vec![],
+        resources: Default::default(),
+        node_id: None,
     };
     let missing = "0".repeat(64);
     let (k, m) = kind(ask(&url, &b.node_id, framed(&request(&missing, "step"))));
@@ -561,4 +563,67 @@ fn a_task_on_any_node_submits_another_modules_function_and_its_limit_errors_keep
         })
         .sum();
     assert!(elsewhere > 0, "no hog ran on another node");
+fn tasks_asking_for_a_resource_or_a_node_run_only_there_and_unmet_ones_fail_typed() {
+    // Outside a cluster a placed task is refused at once, typed, naming the cause.
+    let out = std::process::Command::new(crate::cluster::BIN)
+        .args(["run", rustyray_tests::CLUSTER_TASKS, "--", "placed", "gpu", "x", "2"])
+        .output()
+        .expect("rustyray run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("InvalidArgument") || stderr.contains("invalid argument"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("not a job on a node of a cluster"), "{stderr}");
+
+    let Some(nats) = Nats::start(&common::fresh_dir("ctasks-placed-nats")) else {
+        return;
+    };
+    let [a, b, c] = three_nodes(
+        &nats,
+        "ctasks-placed",
+        [&[], &["--resources", "gpu=2"], &[]],
+    );
+    deploy(&a);
+    // Driver on A: 10 tasks needing a gpu (only B has one), 10 with affinity to C, three
+    // that no node can meet, and a plain canary.
+    a.submit(
+        &format!("rustyray run cluster_tasks -- placed gpu {} 10", c.node_id),
+        "placed",
+        &[],
+    )
+    .expect("submitting");
+    let log = a.follow("placed", None);
+    let squares: u64 = (0..10u64).map(|i| i * i).sum();
+    assert!(
+        log.contains(&format!("placed resource={squares} node={squares} ")),
+        "{log}"
+    );
+    assert!(log.contains("canary=49"), "{log}");
+    let failure = |label: &str| {
+        log.split(&format!("{label}="))
+            .nth(1)
+            .and_then(|rest| rest.split(" gone=").next())
+            .and_then(|rest| rest.split(" too_much=").next())
+            .and_then(|rest| rest.split(" canary=").next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let missing = failure("missing");
+    assert!(missing.starts_with("InvalidArgument("), "{log}");
+    assert!(missing.contains("no live node") && missing.contains("nosuch"), "{log}");
+    let gone = failure("gone");
+    assert!(gone.starts_with("InvalidArgument("), "{log}");
+    assert!(gone.contains("node affinity") && gone.contains("no-such-node"), "{log}");
+    let too_much = failure("too_much");
+    assert!(too_much.starts_with("InvalidArgument("), "{log}");
+    assert!(too_much.contains("no live node") && too_much.contains("gpu"), "{log}");
+    assert_eq!(a.job("placed").status, JobStatus::Succeeded, "{log}");
+    // Where they ran: the gpu tasks on B, the pinned ones on C; only the canary may
+    // have run anywhere else.
+    let steps = |node: &Node| ran(node).get("step").copied().unwrap_or(0);
+    let (on_a, on_b, on_c) = (steps(&a), steps(&b), steps(&c));
+    assert_eq!(on_a + on_b + on_c, 21, "a={on_a} b={on_b} c={on_c}");
+    assert!(on_b >= 10 && on_c >= 10 && on_a <= 1, "a={on_a} b={on_b} c={on_c}");
 }

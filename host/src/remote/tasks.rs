@@ -91,6 +91,12 @@ pub struct TaskRequest {
     /// job's functions by name wherever it runs. At most [`MAX_TASK_MODULES`].
     #[serde(default)]
     pub modules: Vec<String>,
+    /// The custom resources it needs: its node runs it on a live node that has them.
+    #[serde(default)]
+    pub resources: Amounts,
+    /// The node it must run on (hard node affinity).
+    #[serde(default)]
+    pub node_id: Option<String>,
 }
 
 /// What a runtime asks of the node that keeps one of its objects ([`Held`]).
@@ -126,13 +132,39 @@ impl TaskRequest {
             actors: Vec::new(),
             object: Some(op),
             modules: Vec::new(),
+            resources: Amounts::default(),
+            node_id: None,
         }
+    }
+
+    /// Whether it asks where to run (resources or a node).
+    pub fn asks_placement(&self) -> bool {
+        !self.resources.0.is_empty() || self.node_id.is_some()
     }
 }
 
 /// The most modules a [`TaskRequest`] names (past that the task runs where it was
 /// submitted, and a node refuses such a request).
 pub const MAX_TASK_MODULES: usize = 256;
+
+/// Amounts of custom resources by name. Equal when every amount has the same bits, so a
+/// request stays `Eq` (amounts are finite and 0 or more: NaN is refused at submission).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Amounts(pub std::collections::BTreeMap<String, f64>);
+
+impl PartialEq for Amounts {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .zip(&other.0)
+                .all(|((a, x), (b, y))| a == b && x.to_bits() == y.to_bits())
+    }
+}
+
+impl Eq for Amounts {}
 
 fn default_namespace() -> String {
     crate::actor_impl::DEFAULT_NAMESPACE.to_string()
@@ -674,11 +706,14 @@ pub(crate) fn placeable(
         actors: carried.iter().map(|cell| cell.id()).collect(),
         object: None,
         modules,
+        resources: Amounts(options.resources.clone()),
+        node_id: options.node_id.clone(),
     })
 }
 
 /// Sends `request` through the runtime's transport: `None` when the task must run here
-/// after all (its result held references). A result the other side keeps ([`Held`])
+/// after all (its result held references) — never for a task that asks where to run,
+/// which then fails with that error. A result the other side keeps ([`Held`])
 /// is recorded in `slot` as remote (fetched on first use, made again from `request` at
 /// most `retries` times if lost), and the value returned is empty.
 pub(crate) async fn run_remote(
@@ -689,6 +724,7 @@ pub(crate) async fn run_remote(
     retries: u32,
 ) -> Option<Result<Value>> {
     let transport = runtime.config.remote_tasks.as_ref()?;
+    let placed = request.asks_placement();
     match transport
         .run(request.clone(), Cancellation(control.clone()))
         .await
@@ -717,7 +753,7 @@ pub(crate) async fn run_remote(
             )))
         }
         Ok(value) => Some(Ok(value.into_value())),
-        Err(RayError::ReferencesCannotCross { .. }) => None,
+        Err(RayError::ReferencesCannotCross { .. }) if !placed => None,
         Err(err) => Some(Err(err)),
     }
 }

@@ -39,8 +39,12 @@
 //!   runs; prints `other n=N sum=S`.
 //! - `hog N MIB`: N tasks `hog(MIB)`, each growing its memory by MIB MiB; prints
 //!   `hog n=N` and, per error, its kind and limit (`LimitExceeded:memory=K`), sorted.
+//! - `placed RESOURCE NODE N`: N tasks `step(i, 5)` asking for 1 of RESOURCE, N asking
+//!   for node NODE, one each asking for a resource no node has, for a node that does not
+//!   exist and for 1e9 of RESOURCE, and a plain canary `step(7, 0)`; prints
+//!   `placed resource=S node=S missing=<error> gone=<error> too_much=<error> canary=49`.
 
-use rustyray::{ActorOptions, RayError};
+use rustyray::{ActorOptions, RayError, TaskOptions};
 
 /// A counter.
 #[derive(Default)]
@@ -400,12 +404,44 @@ fn main() -> Result<(), RayError> {
             }
             let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{k}={n}")).collect();
             println!("hog n={n} {}", kinds.join(" "));
+        Some("placed") => {
+            let resource = args.get(2).cloned().unwrap_or_default();
+            let node = args.get(3).cloned().unwrap_or_default();
+            let n = number(&args, 4, 10);
+            let on = |options: TaskOptions| -> Vec<_> {
+                (0..n).map(|i| step::remote_with(options.clone(), i, 5)).collect()
+            };
+            let by_resource = on(TaskOptions::new().resource(resource.clone(), 1.0));
+            let by_node = on(TaskOptions::new().node_id(node));
+            let missing = step::remote_with(TaskOptions::new().resource("nosuch", 1.0), 1, 0);
+            let gone = step::remote_with(TaskOptions::new().node_id("no-such-node"), 1, 0);
+            let too_much = step::remote_with(TaskOptions::new().resource(resource, 1e9), 1, 0);
+            let canary = step::remote(7, 0);
+            let sum = |refs: &[rustyray::ObjectRef<u64>]| -> Result<u64, RayError> {
+                refs.iter().map(|r| r.get()).sum()
+            };
+            let error = |r: rustyray::ObjectRef<u64>| match r.get() {
+                Ok(value) => format!("ran:{value}"),
+                Err(RayError::InvalidArgument(message)) => {
+                    format!("InvalidArgument({})", message.replace('\n', " "))
+                }
+                Err(err) => format!("other:{err}"),
+            };
+            println!(
+                "placed resource={} node={} missing={} gone={} too_much={} canary={}",
+                sum(&by_resource)?,
+                sum(&by_node)?,
+                error(missing),
+                error(gone),
+                error(too_much),
+                canary.get()?
+            );
         }
         other => {
             return Err(RayError::application(format!(
                 "unknown mode {other:?}: spread N MS, big MIB, hold MIB N NODE, lost MIB N \
-                 NODE, open NAME, actors NODE N, lookup NAME, cancel NODE K, other N, or hog \
-                 N MIB"
+                 NODE, open NAME, actors NODE N, lookup NAME, cancel NODE K, other N, hog \
+                 N MIB, or placed RESOURCE NODE N"
             )));
         }
     }
