@@ -566,7 +566,15 @@ fn a_task_on_any_node_submits_another_modules_function_and_its_limit_errors_keep
 fn tasks_asking_for_a_resource_or_a_node_run_only_there_and_unmet_ones_fail_typed() {
     // Outside a cluster a placed task is refused at once, typed, naming the cause.
     let out = std::process::Command::new(crate::cluster::BIN)
-        .args(["run", rustyray_tests::CLUSTER_TASKS, "--", "placed", "gpu", "x", "2"])
+        .args([
+            "run",
+            rustyray_tests::CLUSTER_TASKS,
+            "--",
+            "placed",
+            "gpu",
+            "x",
+            "2",
+        ])
         .output()
         .expect("rustyray run");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -575,7 +583,10 @@ fn tasks_asking_for_a_resource_or_a_node_run_only_there_and_unmet_ones_fail_type
         stderr.contains("InvalidArgument") || stderr.contains("invalid argument"),
         "{stderr}"
     );
-    assert!(stderr.contains("not a job on a node of a cluster"), "{stderr}");
+    assert!(
+        stderr.contains("not a job on a node of a cluster"),
+        "{stderr}"
+    );
 
     let Some(nats) = Nats::start(&common::fresh_dir("ctasks-placed-nats")) else {
         return;
@@ -612,18 +623,30 @@ fn tasks_asking_for_a_resource_or_a_node_run_only_there_and_unmet_ones_fail_type
     };
     let missing = failure("missing");
     assert!(missing.starts_with("InvalidArgument("), "{log}");
-    assert!(missing.contains("no live node") && missing.contains("nosuch"), "{log}");
+    assert!(
+        missing.contains("no live node") && missing.contains("nosuch"),
+        "{log}"
+    );
     let gone = failure("gone");
     assert!(gone.starts_with("InvalidArgument("), "{log}");
-    assert!(gone.contains("node affinity") && gone.contains("no-such-node"), "{log}");
+    assert!(
+        gone.contains("node affinity") && gone.contains("no-such-node"),
+        "{log}"
+    );
     let too_much = failure("too_much");
     assert!(too_much.starts_with("InvalidArgument("), "{log}");
-    assert!(too_much.contains("no live node") && too_much.contains("gpu"), "{log}");
+    assert!(
+        too_much.contains("no live node") && too_much.contains("gpu"),
+        "{log}"
+    );
     assert_eq!(a.job("placed").status, JobStatus::Succeeded, "{log}");
     // Where they ran: the gpu tasks on B, the pinned ones on C; only the canary may
     // have run anywhere else.
     let steps = |node: &Node| ran(node).get("step").copied().unwrap_or(0);
     let (on_a, on_b, on_c) = (steps(&a), steps(&b), steps(&c));
     assert_eq!(on_a + on_b + on_c, 21, "a={on_a} b={on_b} c={on_c}");
-    assert!(on_b >= 10 && on_c >= 10 && on_a <= 1, "a={on_a} b={on_b} c={on_c}");
+    assert!(
+        on_b >= 10 && on_c >= 10 && on_a <= 1,
+        "a={on_a} b={on_b} c={on_c}"
+    );
 }

@@ -409,7 +409,9 @@ fn main() -> Result<(), RayError> {
             let node = args.get(3).cloned().unwrap_or_default();
             let n = number(&args, 4, 10);
             let on = |options: TaskOptions| -> Vec<_> {
-                (0..n).map(|i| step::remote_with(options.clone(), i, 5)).collect()
+                (0..n)
+                    .map(|i| step::remote_with(options.clone(), i, 5))
+                    .collect()
             };
             let by_resource = on(TaskOptions::new().resource(resource.clone(), 1.0));
             let by_node = on(TaskOptions::new().node_id(node));
