@@ -563,6 +563,9 @@ fn a_task_on_any_node_submits_another_modules_function_and_its_limit_errors_keep
         })
         .sum();
     assert!(elsewhere > 0, "no hog ran on another node");
+}
+
+#[test]
 fn tasks_asking_for_a_resource_or_a_node_run_only_there_and_unmet_ones_fail_typed() {
     // Outside a cluster a placed task is refused at once, typed, naming the cause.
     let out = std::process::Command::new(crate::cluster::BIN)
