@@ -404,6 +404,7 @@ fn main() -> Result<(), RayError> {
             }
             let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{k}={n}")).collect();
             println!("hog n={n} {}", kinds.join(" "));
+        }
         Some("placed") => {
             let resource = args.get(2).cloned().unwrap_or_default();
             let node = args.get(3).cloned().unwrap_or_default();
