@@ -196,6 +196,10 @@ pub fn batch_items(batch: &Bytes) -> Vec<(u8, String, Bytes)> {
 struct Batching {
     /// This node's id, once it serves (batches are sent from then on).
     me: std::sync::OnceLock<String>,
+    /// The runtime of the node's own serving, where every queue's publisher runs: a
+    /// queue first used from a runtime that later ends (a job's task runtime) would
+    /// otherwise close with it, and every later send to that node fail.
+    publishers: std::sync::OnceLock<tokio::runtime::Handle>,
     queues: std::sync::Mutex<
         std::collections::HashMap<String, tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
     >,
@@ -356,6 +360,10 @@ impl TaskLink {
             .await
             .map_err(|err| ClusterError::nats("subscribing to tasks", err))?;
         let _ = self.batching.me.set(node_id.to_string());
+        let _ = self
+            .batching
+            .publishers
+            .set(tokio::runtime::Handle::current());
         let cancels = cancel_subject(node_id);
         let batches = batch_subject(node_id);
         let answers = answers_subject(node_id);
@@ -437,6 +445,10 @@ impl TaskLink {
             .queues
             .lock()
             .map_err(|_| ClusterError::BadEnvelope("the batch queues are poisoned".into()))?;
+        // A publisher that ended (its runtime shut down) gets a new one.
+        if queues.get(&subject).is_some_and(|queue| queue.is_closed()) {
+            queues.remove(&subject);
+        }
         if !queues.contains_key(&subject) && queues.len() >= MAX_BATCH_QUEUES {
             return Err(ClusterError::BadEnvelope(format!(
                 "this node already sends batches to {MAX_BATCH_QUEUES} subjects \
@@ -451,13 +463,17 @@ impl TaskLink {
                 .server_info()
                 .max_payload
                 .saturating_sub(BATCH_HEADROOM);
-            tokio::spawn(publish_batches(
+            let publisher = publish_batches(
                 self.cluster.client.clone(),
                 subject,
                 me.clone(),
                 items,
                 max,
-            ));
+            );
+            match self.batching.publishers.get() {
+                Some(runtime) => drop(runtime.spawn(publisher)),
+                None => drop(tokio::spawn(publisher)),
+            }
             queue
         });
         queue
