@@ -260,7 +260,8 @@ impl ObjectLink {
         let mut pieces = futures::stream::iter(ranges)
             .map(|(start, len)| self.piece(node_id, key, start, len))
             .buffered(PIECES_IN_FLIGHT);
-        let mut out = BytesMut::with_capacity(usize::try_from(len).unwrap_or(0));
+        // Grown as pieces arrive: `len` is the asker's word until they do.
+        let mut out = BytesMut::with_capacity(usize::try_from(len.min(piece * 8)).unwrap_or(0));
         while let Some(piece) = pieces.next().await {
             out.extend_from_slice(&piece?);
         }

@@ -463,13 +463,8 @@ impl TaskLink {
                 .server_info()
                 .max_payload
                 .saturating_sub(BATCH_HEADROOM);
-            let publisher = publish_batches(
-                self.cluster.client.clone(),
-                subject,
-                me.clone(),
-                items,
-                max,
-            );
+            let publisher =
+                publish_batches(self.cluster.client.clone(), subject, me.clone(), items, max);
             match self.batching.publishers.get() {
                 Some(runtime) => drop(runtime.spawn(publisher)),
                 None => drop(tokio::spawn(publisher)),

@@ -678,6 +678,17 @@ impl Slot {
         }
     }
 
+    /// Where a value kept by another runtime is, while it is not fetched here.
+    pub(crate) fn remote_held(&self) -> Option<crate::remote::wire::Held> {
+        if self.lost.get().is_some() {
+            return None;
+        }
+        match &*self.payload() {
+            Payload::Remote(remote) => Some(remote.held()),
+            _ => None,
+        }
+    }
+
     /// The value is kept by another runtime and not fetched here yet.
     pub(crate) fn needs_fetch(&self) -> bool {
         self.lost.get().is_none() && matches!(*self.payload(), Payload::Remote(_))

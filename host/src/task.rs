@@ -511,6 +511,22 @@ async fn execute(
 ) -> Result<Value> {
     use crate::state::TaskState;
     record.set(TaskState::PendingArgsAvail);
+    // In a cluster, an argument kept on another node is not fetched here: the task goes
+    // to it by reference (locality).
+    let retries = options.max_retries.unwrap_or(DEFAULT_MAX_RETRIES);
+    if runtime.config.remote_tasks.is_some()
+        && args.iter().any(|arg| matches!(arg, TaskArg::Object(_)))
+    {
+        let sent = std::time::Instant::now();
+        if let Some(outcome) = crate::remote::tasks::run_by_reference(
+            runtime, function, &args, options, carried, control, slot, retries,
+        )
+        .await
+        {
+            crate::timeline::remote_task(&function.name, &slot.id(), sent.elapsed());
+            return outcome;
+        }
+    }
     let args = resolve(args).await?;
     record.set(TaskState::PendingNodeAssignment);
     // In a cluster, a task that can run anywhere goes to the driver's node, which places it.
@@ -519,7 +535,6 @@ async fn execute(
     {
         record.set(TaskState::Running);
         let sent = std::time::Instant::now();
-        let retries = options.max_retries.unwrap_or(DEFAULT_MAX_RETRIES);
         if let Some(outcome) =
             crate::remote::tasks::run_remote(runtime, request, control, slot, retries).await
         {

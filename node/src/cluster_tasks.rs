@@ -350,7 +350,23 @@ impl ClusterTasks {
         request: TaskRequest,
         cancel: Cancellation,
     ) -> rustyray::Result<WireValue> {
-        let node = self.choose(&request).await?;
+        // Locality: where its largest argument kept on a node is, unless the task asks
+        // for resources or a node (then those decide) or that node is known dead (then
+        // the argument is lost: the task fails `ObjectLost` there and its driver runs it
+        // itself, making the argument again).
+        let near = request
+            .args
+            .iter()
+            .filter_map(|arg| arg.held.as_ref())
+            .max_by_key(|held| held.len)
+            .map(|held| held.node.clone())
+            .filter(|node| {
+                request.resources.0.is_empty() && request.node_id.is_none() && !self.is_dead(node)
+            });
+        let node = match near {
+            Some(node) => node,
+            None => self.choose(&request).await?,
+        };
         if node == self.node_id {
             return self.run_here(request, cancel).await;
         }
@@ -546,9 +562,23 @@ impl ClusterTasks {
     /// Runs `request` here, in the runtime of its module and job.
     async fn run_here(
         &self,
-        request: TaskRequest,
+        mut request: TaskRequest,
         cancel: Cancellation,
     ) -> rustyray::Result<WireValue> {
+        // Arguments kept on a node are read where they are: here without a copy.
+        for arg in &mut request.args {
+            if let Some(held) = arg.held.take() {
+                let limit = rustyray_cluster::tasks::MAX_TASK_PAYLOAD as u64;
+                if held.len > limit {
+                    return Err(RayError::InvalidArgument(format!(
+                        "an argument kept on node {} is {} bytes, over the task payload \
+                         limit of {limit}",
+                        held.node, held.len
+                    )));
+                }
+                arg.data = self.objects()?.fetch(&held, 0, held.len).await?;
+            }
+        }
         self.running.fetch_add(1, Ordering::Relaxed);
         let function = request.function.clone();
         // Dropped unfinished (the task here that submitted it was cancelled or ended, and

@@ -30,6 +30,17 @@ fn kept(node: &Node) -> u64 {
     metric(node, "rustyray_cluster_objects_kept_total")
 }
 
+/// The cluster tasks of `function` that `node` ran and that ended `ok`.
+fn ran(node: &Node, function: &str) -> u64 {
+    let text = crate::node::ureq_text(&format!("{}/metrics", node.address));
+    let labels = format!("function=\"{function}\"");
+    text.lines()
+        .filter(|line| line.starts_with("rustyray_cluster_tasks_total{"))
+        .filter(|line| line.contains(&labels) && line.contains("outcome=\"ok\""))
+        .filter_map(|line| line.rsplit(' ').next()?.trim().parse::<u64>().ok())
+        .sum()
+}
+
 fn deploy(node: &Node) -> ModuleInfo {
     let bytes = std::fs::read(rustyray_tests::CLUSTER_TASKS).expect("reading cluster_tasks");
     node.client()
@@ -203,4 +214,44 @@ fn a_node_killed_with_the_results_it_kept_they_are_made_again_or_fail_object_los
     let log = c.follow("canary", None);
     assert!(log.contains("spread n=100"), "{log}");
     assert_eq!(c.job("canary").status, JobStatus::Succeeded);
+}
+
+#[test]
+fn a_task_given_a_result_kept_on_another_node_runs_there_and_the_bytes_do_not_move() {
+    let Some(nats) = Nats::start(&common::fresh_dir("cobjects-near-nats")) else {
+        return;
+    };
+    let [a, b, c] = three_nodes(
+        &nats,
+        "cobjects-near",
+        [&["--resources", "driver=1"], &[], &[]],
+    );
+    deploy(&a);
+    a.submit(
+        "rustyray run cluster_tasks -- near 4 6",
+        "near",
+        &[("driver", 1.0)],
+    )
+    .expect("submitting");
+    let log = a.follow("near", None);
+    assert_eq!(a.job("near").status, JobStatus::Succeeded, "{log}");
+    for seed in 1..=6 {
+        let data = big(4, seed);
+        let line = format!(
+            "near seed={seed} len={} fnv={:016x}",
+            data.len(),
+            fnv(&data)
+        );
+        assert!(log.contains(&line), "{line} not in {log}");
+    }
+    // Results were kept on B and C, and the checksums of those ran there: no node sent
+    // another a piece of a kept object (nor did the driver fetch one).
+    assert!(kept(&b) + kept(&c) > 0, "no node kept a result");
+    assert!(ran(&b, "checksum") + ran(&c, "checksum") > 0);
+    let served = |node: &Node| metric(node, "rustyray_cluster_object_pieces_served_total");
+    assert_eq!((served(&a), served(&b), served(&c)), (0, 0, 0));
+    // Once the job ended, every copy is let go (released, or swept with the job).
+    wait_until("the ended job's copies let go", || {
+        (held_bytes(&b) == 0 && held_bytes(&c) == 0).then_some(())
+    });
 }

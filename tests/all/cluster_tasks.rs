@@ -106,7 +106,8 @@ fn a_jobs_tasks_run_on_every_node_and_a_100_mib_object_made_on_one_is_read_on_an
     assert_eq!(nested, 1, "{counts:?}");
 
     // Two 100 MiB objects made at once: placement puts them on two nodes, so at least
-    // one is made on a node other than the driver's, which reads it (its checksum).
+    // one is made on a node other than the driver's, which reads it (its checksum runs
+    // where it is; then the driver gets it, fetched from there).
     // Placement goes by the loads nodes report: wait until every node says the spread
     // job's tasks are over there, or a stale load could send both to the driver's node.
     wait_until("every node reporting no placed task running", || {
@@ -118,6 +119,8 @@ fn a_jobs_tasks_run_on_every_node_and_a_100_mib_object_made_on_one_is_read_on_an
     let log = b.follow("big", None);
     for seed in [1, 2] {
         assert!(log.contains(&big_line(100, seed)), "{log}");
+        let read = big_line(100, seed).replace("big seed", "big read seed");
+        assert!(log.contains(&read), "{log}");
     }
     let job = b.job("big");
     assert_eq!(job.status, JobStatus::Succeeded, "{job:?}");

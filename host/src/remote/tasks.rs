@@ -758,6 +758,70 @@ pub(crate) async fn run_remote(
     }
 }
 
+/// Sends a task one of whose object arguments is kept on another node ([`Held`]) as
+/// a reference to it, so the node placing it sends it where the argument is (locality)
+/// and the bytes need not come here: `None` when no argument is kept elsewhere, or the
+/// task must run here after all (the argument fetched first, or made again, by the
+/// caller's `resolve`). Arguments that are ready here go by value as in [`placeable`].
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one task's parts, as execute has them"
+)]
+pub(crate) async fn run_by_reference(
+    runtime: &Arc<RuntimeInner>,
+    function: &Function,
+    args: &[TaskArg],
+    options: &TaskOptions,
+    carried: &[Arc<ActorCell>],
+    control: &Arc<TaskControl>,
+    slot: &crate::object_store::Slot,
+    retries: u32,
+) -> Option<Result<Value>> {
+    runtime.config.remote_tasks.as_ref()?;
+    let mut any = false;
+    let mut resolved = Vec::with_capacity(args.len());
+    let mut held = Vec::with_capacity(args.len());
+    for arg in args {
+        match arg {
+            TaskArg::Value(value) => {
+                resolved.push(Resolved::Value(value.clone()));
+                held.push(None);
+            }
+            TaskArg::Object(object) => {
+                let Ok(stored) = object.ready_unfetched().await else {
+                    return None;
+                };
+                if let Some(at) = object.remote_held() {
+                    any = true;
+                    resolved.push(Resolved::Value(Value::with_refs(
+                        stored.encoding,
+                        Bytes::new(),
+                        crate::refs::Contained::default(),
+                    )));
+                    held.push(Some(at));
+                } else {
+                    resolved.push(Resolved::Value(object.value(stored).ok()?));
+                    held.push(None);
+                }
+            }
+            TaskArg::Reference(_) => return None,
+        }
+    }
+    if !any {
+        return None;
+    }
+    let mut request = placeable(runtime, function, &resolved, options, carried)?;
+    for (arg, at) in request.args.iter_mut().zip(held) {
+        arg.held = at;
+    }
+    match run_remote(runtime, request, control, slot, retries).await {
+        // An argument lost where it was kept: run here, which fetches it (or makes it
+        // again from its lineage) first.
+        Some(Err(RayError::ObjectLost { .. })) => None,
+        other => other,
+    }
+}
+
 /// Runs `request` in `runtime`, which has its module loaded: the task's own retries are
 /// its sender's, so it runs once here. Its carried actors are found by id through the
 /// runtime's remote actors (a cluster's directory); one not found answers

@@ -6,8 +6,9 @@
 //!   `nested(20)` (a task that submits 20 tasks itself); prints
 //!   `spread n=N sum=S nested=X`.
 //! - `big MIB`: two tasks `make_big(MIB, seed)` at once (MIB MiB each, from seeds 1 and
-//!   2), then `checksum` of each, an `ObjectRef` argument; prints
-//!   `big seed=1 len=L fnv=H` per object.
+//!   2), then `checksum` of each, an `ObjectRef` argument (run where the object is),
+//!   then reads each in the driver; prints `big seed=S len=L fnv=H` and
+//!   `big read seed=S len=L fnv=H` per object.
 //! - `actors NODE N`: a detached `Hits` actor named `hits` placed on node NODE, then N tasks
 //!   `bump(handle, ms)` (its handle an argument) and N tasks `bump_named("hits", ms)`
 //!   (found by name in the job's namespace, wherever the task runs), N tasks
@@ -216,6 +217,13 @@ fn main() -> Result<(), RayError> {
             for (seed, object) in &objects {
                 let (len, fnv) = checksum::remote(object).get()?;
                 println!("big seed={seed} len={len} fnv={fnv:016x}");
+                // And read here, wherever it was made (fetched from there if elsewhere).
+                let data = object.get()?;
+                println!(
+                    "big read seed={seed} len={} fnv={:016x}",
+                    data.len(),
+                    self::fnv(&data)
+                );
             }
         }
         Some("actors") => {
