@@ -389,6 +389,15 @@ struct Connection {
 }
 
 impl Connection {
+    /// Stops waiting for the answer numbered `id`.
+    fn forget(&self, id: u64) {
+        if let Ok(mut waiting) = self.waiting.lock()
+            && let Some(waiting) = waiting.as_mut()
+        {
+            waiting.remove(&id);
+        }
+    }
+
     fn is_open(&self) -> bool {
         self.waiting.lock().is_ok_and(|waiting| waiting.is_some())
     }
@@ -507,11 +516,7 @@ impl Drop for CancelUnanswered {
         let Some(connection) = self.connection.take() else {
             return;
         };
-        if let Ok(mut waiting) = connection.waiting.lock()
-            && let Some(waiting) = waiting.as_mut()
-        {
-            waiting.remove(&self.id);
-        }
+        connection.forget(self.id);
         let _ = connection.frames.send(TaskFrame::Cancel {
             id: self.id,
             cancel: TaskCancel {
@@ -522,9 +527,16 @@ impl Drop for CancelUnanswered {
 }
 
 impl SocketTaskTransport {
-    /// One request that is no task (an object's fetch or release) on the connection,
-    /// and its answer.
-    async fn exchange(&self, request: &TaskRequest) -> Result<TaskResponse> {
+    /// Sends `request` on the connection under a new number: the connection, the
+    /// number, and where its answer will come.
+    async fn send(
+        &self,
+        request: TaskRequest,
+    ) -> Result<(
+        Arc<Connection>,
+        u64,
+        tokio::sync::oneshot::Receiver<TaskResponse>,
+    )> {
         let connection = self.connection().await?;
         let id = self
             .next_id
@@ -536,28 +548,34 @@ impl SocketTaskTransport {
                 .map(|waiting| waiting.insert(id, answer))
                 .is_some()
         });
-        let closed = || {
-            self.unreachable(&std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "the node closed the connection without an answer",
-            ))
-        };
-        let sent = registered
-            && connection
+        if !registered
+            || connection
                 .frames
-                .send(TaskFrame::Run {
-                    id,
-                    request: request.clone(),
-                })
-                .is_ok();
-        let answer = if sent { answered.await.ok() } else { None };
-        if answer.is_none()
-            && let Ok(mut waiting) = connection.waiting.lock()
-            && let Some(waiting) = waiting.as_mut()
+                .send(TaskFrame::Run { id, request })
+                .is_err()
         {
-            waiting.remove(&id);
+            connection.forget(id);
+            return Err(self.closed());
         }
-        answer.ok_or_else(closed)
+        Ok((connection, id, answered))
+    }
+
+    /// The error of a connection the node closed before it answered.
+    fn closed(&self) -> RayError {
+        self.unreachable(&std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the node closed the connection without an answer",
+        ))
+    }
+
+    /// One request that is no task (an object's fetch or release) on the connection,
+    /// and its answer.
+    async fn exchange(&self, request: &TaskRequest) -> Result<TaskResponse> {
+        let (connection, id, answered) = self.send(request.clone()).await?;
+        answered.await.map_err(|_| {
+            connection.forget(id);
+            self.closed()
+        })
     }
 }
 
@@ -600,31 +618,7 @@ impl TaskTransport for SocketTaskTransport {
                 .acquire()
                 .await
                 .map_err(|_| RayError::ShutDown)?;
-            let connection = self.connection().await?;
-            let id = self
-                .next_id
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let (answer, answered) = tokio::sync::oneshot::channel();
-            let registered = connection.waiting.lock().is_ok_and(|mut waiting| {
-                waiting
-                    .as_mut()
-                    .map(|waiting| waiting.insert(id, answer))
-                    .is_some()
-            });
-            let closed = || {
-                self.unreachable(&std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "the node closed the connection without an answer",
-                ))
-            };
-            if !registered
-                || connection
-                    .frames
-                    .send(TaskFrame::Run { id, request })
-                    .is_err()
-            {
-                return Err(closed());
-            }
+            let (connection, id, answered) = self.send(request).await?;
             let mut unanswered = CancelUnanswered {
                 connection: Some(connection),
                 id,
@@ -634,7 +628,7 @@ impl TaskTransport for SocketTaskTransport {
             unanswered.connection = None;
             match response {
                 Ok(response) => response.into(),
-                Err(_) => Err(closed()),
+                Err(_) => Err(self.closed()),
             }
         })
     }
