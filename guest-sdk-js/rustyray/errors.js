@@ -90,6 +90,19 @@ export class ObjectFreedError extends RayError {
   }
 }
 
+/// An object kept on another node of a cluster could not be read there (the node died,
+/// or no longer holds it) nor made again from its lineage within its task's `maxRetries`
+/// (Ray's `ObjectLostError`): `objectId` is the object as the host renders it, `node` the
+/// node that held it, `reason` why.
+export class ObjectLostError extends RayError {
+  constructor(message, objectId = null, node = null, reason = null) {
+    super(message);
+    this.objectId = objectId;
+    this.node = node;
+    this.reason = reason;
+  }
+}
+
 /// A value could not be encoded as MessagePack.
 export class ObjectEncodeError extends RayError {}
 

@@ -36,6 +36,7 @@ export {
   LimitExceededError,
   PendingCallsLimitExceededError,
   ObjectFreedError,
+  ObjectLostError,
   ObjectEncodeError,
   ObjectDecodeError,
 } from "./errors.js";
@@ -284,7 +285,7 @@ class Params {
 
 // --- remote functions -----------------------------------------------------------------
 
-const TASK_OPTIONS = ["timeout", "maxRetries", "retryExceptions", "numReturns"];
+const TASK_OPTIONS = ["timeout", "maxRetries", "retryExceptions", "numReturns", "resources", "schedulingStrategy"];
 
 /// Ray's `num_returns`: an integer >= 0 (Ray's generators, "dynamic"/"streaming", are
 /// not there).
@@ -336,10 +337,16 @@ function makeRemote(fn, name, options, params) {
 /// past it), `maxRetries` (runs after a crash; default 3; -1: no bound),
 /// `retryExceptions` (retry thrown errors too; an array of error classes retries those
 /// only), `numReturns` (the result, an array of that many values, becomes that many
-/// objects: `.remote()` gives an array of ObjectRefs, or undefined for 0).
+/// objects: `.remote()` gives an array of ObjectRefs, or undefined for 0), `resources`
+/// (Ray's custom resources, `{gpu: 1}`: in a cluster it runs on a live node started with
+/// them, the least loaded) and `schedulingStrategy` (`new
+/// NodeAffinitySchedulingStrategy(nodeId)`: on that node). A task that asks where to run
+/// is placed by the node its job's driver runs on; outside a cluster, or from inside a
+/// task, the submission throws InvalidArgumentError, and when no live node fits, `get`
+/// throws it naming what was missing.
 RemoteFunction.prototype.options = function (options = {}) {
   checkOptions(options, TASK_OPTIONS, "task");
-  return makeRemote(this._fn, this._name, { ...this._options, ...options }, this._params);
+  return makeRemote(this._fn, this._name, { ...this._options, ...placementOptions(options) }, this._params);
 };
 
 /// Ray's `retryExceptions`: a boolean, or an array of error classes (or their names, for
@@ -367,6 +374,20 @@ RemoteFunction.prototype.remote = function (...callArgs) {
   const [retry, retryTypes] = retryExceptions(o.retryExceptions);
   const numReturns = numReturnsOf(o.numReturns ?? 1);
   const timeoutMs = seconds(o.timeout, "timeout");
+  if (Object.keys(o.resources ?? {}).length || (o.nodeId !== undefined && o.nodeId !== null)) {
+    const handles = wit.submitPlaced(
+      this._name,
+      lower(callArgs),
+      numReturns,
+      o.resources ?? {},
+      o.nodeId,
+      timeoutMs,
+      o.maxRetries,
+      retry,
+      retryTypes,
+    );
+    return numReturns === 1 ? new ObjectRef(handles[0]) : returned(handles, numReturns);
+  }
   if (numReturns === 1) {
     return new ObjectRef(wit.submit(this._name, lower(callArgs), timeoutMs, o.maxRetries, retry, retryTypes));
   }
@@ -396,7 +417,7 @@ export function remote(first, second, third) {
   if (/^class[\s{]/.test(Function.prototype.toString.call(fn))) return actor(fn, options);
   checkOptions(options, ["name", ...TASK_OPTIONS], "task");
   if (options.numReturns !== undefined) numReturnsOf(options.numReturns);
-  const { name = fn.name, ...taskOptions } = options;
+  const { name = fn.name, ...taskOptions } = placementOptions(options);
   if (!name) {
     throw new TypeError(
       "a remote function needs a name: rustyray.remote(function add(a, b) {...}), " +
@@ -454,9 +475,9 @@ function checkActorOptions(o) {
   }
 }
 
-/// Ray's `NodeAffinitySchedulingStrategy`: `schedulingStrategy` of an actor that must run
-/// on node `nodeId` (`rustyray list nodes` shows the ids). Only hard affinity exists
-/// (`soft` false): the actor runs there, or its creation fails.
+/// Ray's `NodeAffinitySchedulingStrategy`: `schedulingStrategy` of an actor or a task that
+/// must run on node `nodeId` (`rustyray list nodes` shows the ids). Only hard affinity
+/// exists (`soft` false): it runs there, or it fails.
 export class NodeAffinitySchedulingStrategy {
   constructor(nodeId, soft = false) {
     if (typeof nodeId !== "string" || !nodeId) {
@@ -464,7 +485,7 @@ export class NodeAffinitySchedulingStrategy {
     }
     if (soft) {
       throw new RangeError(
-        "soft node affinity is not supported: an actor runs on the node asked for, or its creation fails (soft false)",
+        "soft node affinity is not supported: an actor or a task runs on the node asked for, or it fails (soft false)",
       );
     }
     this.nodeId = nodeId;

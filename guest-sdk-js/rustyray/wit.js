@@ -151,6 +151,13 @@ export function toError(err) {
         [v.node, v.hi, v.lo],
       );
     }
+    case "object-lost":
+      return new errors.ObjectLostError(
+        `${v.object} was lost: it was held on node ${v.node}, ${v.reason}`,
+        v.object,
+        v.node,
+        v.reason,
+      );
     default:
       return new errors.RayError(`${err.tag}: ${v}`);
   }
@@ -218,6 +225,19 @@ export function submit(fn, args, timeoutMs, maxRetries, retryExceptions, retryEx
 export function submitReturns(fn, args, numReturns, timeoutMs, maxRetries, retryExceptions, retryExceptionTypes = []) {
   const options = taskOptions(timeoutMs, maxRetries, retryExceptions, retryExceptionTypes);
   return Array.from(call(tasks.submitReturns, fn, args, options, numReturns));
+}
+
+/// `submit` or `submitReturns` for a task that asks where to run (Ray's `resources` and
+/// node affinity): an array of object-refs (one for `numReturns` 1).
+export function submitPlaced(fn, args, numReturns, resources, nodeId, timeoutMs, maxRetries, retryExceptions, retryExceptionTypes = []) {
+  const options = taskOptions(timeoutMs, maxRetries, retryExceptions, retryExceptionTypes);
+  const sorted = Object.entries(resources).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const placement = {
+    resources: sorted.map(([name, amount]) => [name, Number(amount)]),
+    nodeId: nodeId ?? undefined,
+  };
+  const returns = numReturns === 1 ? undefined : numReturns;
+  return Array.from(call(tasks.submitPlaced, fn, args, options, placement, returns));
 }
 
 export const cancel = (handle) => tasks.cancel(handle);

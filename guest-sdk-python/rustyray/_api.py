@@ -215,7 +215,15 @@ def args():
 
 # --- remote functions ---------------------------------------------------------------
 
-_TASK_OPTIONS = ("timeout", "max_retries", "retry_exceptions", "num_returns", "name")
+_TASK_OPTIONS = (
+    "timeout",
+    "max_retries",
+    "retry_exceptions",
+    "num_returns",
+    "name",
+    "resources",
+    "scheduling_strategy",
+)
 
 
 def _num_returns(value):
@@ -368,10 +376,16 @@ class RemoteFunction:
         -1: no bound), ``retry_exceptions`` (retry raised exceptions too; a list of
         exception classes retries those only), ``num_returns`` (the result, a tuple of
         that many values, becomes that many objects: ``.remote()`` gives a list of
-        ``ObjectRef``s, or ``None`` for 0)."""
-        _check_options(options, ("timeout", "max_retries", "retry_exceptions", "num_returns"), "task")
+        ``ObjectRef``s, or ``None`` for 0), ``resources`` (Ray's custom resources,
+        ``{"gpu": 1}``: in a cluster it runs on a live node started with them, the least
+        loaded) and ``scheduling_strategy``
+        (``NodeAffinitySchedulingStrategy(node_id)``: on that node). A task that asks
+        where to run is placed by the node its job's driver runs on; outside a cluster, or
+        from inside a task, the submission fails with ``InvalidArgumentError``, and when no
+        live node fits, ``get`` raises it naming what was missing."""
+        _check_options(options, [o for o in _TASK_OPTIONS if o != "name"], "task")
         merged = dict(self._options)
-        merged.update(options)
+        merged.update(_placement_options(dict(options)))
         return RemoteFunction(self._fn, self._name, merged, self._params)
 
     def remote(self, *args, **kwargs):
@@ -385,6 +399,21 @@ class RemoteFunction:
         retry, retry_types = _retry_exceptions(o.get("retry_exceptions", False))
         num_returns = _num_returns(o.get("num_returns", 1))
         w = _runtime()
+        if o.get("resources") or o.get("node_id") is not None:
+            handles = w.submit_placed(
+                self._name,
+                _lower(positional),
+                num_returns,
+                o.get("resources") or {},
+                o.get("node_id"),
+                timeout_ms,
+                retries,
+                retry,
+                retry_types,
+            )
+            if num_returns == 1:
+                return ObjectRef(handles[0])
+            return _returned(handles, num_returns)
         if num_returns == 1:
             return ObjectRef(w.submit(self._name, _lower(positional), timeout_ms, retries, retry, retry_types))
         handles = w.submit_returns(
@@ -400,7 +429,8 @@ def remote(fn=None, **options):
     """Makes a function a task (``@rustyray.remote``) or, on a class, an actor class
     (as Ray's ``@ray.remote``). Options: ``name`` (the task's name; default the
     function's), ``timeout`` (seconds), ``max_retries`` (-1: no bound),
-    ``retry_exceptions``, ``num_returns``."""
+    ``retry_exceptions``, ``num_returns``, ``resources``, ``scheduling_strategy`` (see
+    ``RemoteFunction.options``)."""
 
     def wrap(target):
         if inspect.isclass(target):
@@ -408,7 +438,7 @@ def remote(fn=None, **options):
         _check_options(options, _TASK_OPTIONS, "task")
         if "num_returns" in options:
             _num_returns(options["num_returns"])
-        opts = dict(options)
+        opts = _placement_options(dict(options))
         name = opts.pop("name", None) or target.__name__
         if name in FUNCTIONS:
             raise ValueError(f"two remote functions are named {name!r}")
@@ -453,17 +483,17 @@ _ACTOR_OPTIONS = (
 
 
 class NodeAffinitySchedulingStrategy:
-    """Ray's ``NodeAffinitySchedulingStrategy``: ``scheduling_strategy=`` of an actor that
-    must run on node ``node_id`` (``rustyray list nodes`` shows the ids). Only hard
-    affinity (``soft=False``) exists: the actor runs there, or its creation fails."""
+    """Ray's ``NodeAffinitySchedulingStrategy``: ``scheduling_strategy=`` of an actor or a
+    task that must run on node ``node_id`` (``rustyray list nodes`` shows the ids). Only
+    hard affinity (``soft=False``) exists: it runs there, or it fails."""
 
     def __init__(self, node_id, soft=False):
         if not isinstance(node_id, str) or not node_id:
             raise TypeError(f"node_id must be a node id string, not {node_id!r}")
         if soft:
             raise ValueError(
-                "soft node affinity is not supported: an actor runs on the node asked for, "
-                "or its creation fails (soft=False)"
+                "soft node affinity is not supported: an actor or a task runs on the node "
+                "asked for, or it fails (soft=False)"
             )
         self.node_id = node_id
         self.soft = False

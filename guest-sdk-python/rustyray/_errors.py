@@ -114,6 +114,19 @@ class ObjectFreedError(RayError):
         self.object_id = object_id
 
 
+class ObjectLostError(RayError):
+    """An object kept on another node of a cluster could not be read there (the node
+    died, or no longer holds it) nor made again from its lineage within its task's
+    ``max_retries`` (Ray's ``ObjectLostError``): ``object_id`` is the object as the host
+    renders it, ``node`` the node that held it, ``reason`` why."""
+
+    def __init__(self, message, object_id=None, node=None, reason=None):
+        super().__init__(message)
+        self.object_id = object_id
+        self.node = node
+        self.reason = reason
+
+
 class ObjectEncodeError(RayError, TypeError):
     """A value could not be encoded as MessagePack."""
 

@@ -165,6 +165,11 @@ def to_exception(err):
     if isinstance(err, t.TaskError_ObjectFreed):
         i = err.value
         return _errors.ObjectFreedError(f"object {i.node:x}:{i.hi:016x}{i.lo:016x} was freed", (i.node, i.hi, i.lo))
+    if isinstance(err, t.TaskError_ObjectLost):
+        i = err.value
+        return _errors.ObjectLostError(
+            f"{i.object} was lost: it was held on node {i.node}, {i.reason}", i.object, i.node, i.reason
+        )
     return _errors.RayError(repr(err))
 
 
@@ -243,6 +248,21 @@ def submit_returns(function, args, num_returns, timeout_ms, max_retries, retry_e
     ``object-ref`` per element."""
     options = _task_options(timeout_ms, max_retries, retry_exceptions, retry_exception_types)
     return _call(_tasks.submit_returns, function, args, options, num_returns)
+
+
+def submit_placed(
+    function, args, num_returns, resources, node_id, timeout_ms, max_retries, retry_exceptions, retry_exception_types=()
+):
+    """``submit`` or ``submit_returns`` for a task that asks where to run (Ray's
+    ``resources=`` and node affinity): a list of ``object-ref`` (one for
+    ``num_returns`` 1)."""
+    options = _task_options(timeout_ms, max_retries, retry_exceptions, retry_exception_types)
+    placement = _tasks.TaskPlacement(
+        resources=[(name, float(amount)) for name, amount in sorted(resources.items())],
+        node_id=node_id,
+    )
+    returns = None if num_returns == 1 else num_returns
+    return _call(_tasks.submit_placed, function, args, options, placement, returns)
 
 
 def cancel(handle):

@@ -95,6 +95,18 @@ pub enum RayError {
     /// A value did not encode (MessagePack) (a `Serialize` impl failed).
     #[error("value did not encode: {0}")]
     Encode(String),
+    /// An object kept on another node of a cluster could not be read there (that node
+    /// died, or no longer holds it) nor made again from its lineage within its task's
+    /// `max_retries` (Ray's `ObjectLostError`).
+    #[error("{object} was lost: it was held on node {node}, {reason}")]
+    ObjectLost {
+        /// The object, rendered as the host renders ids.
+        object: String,
+        /// The node that held it.
+        node: String,
+        /// Why it could not be read or made again.
+        reason: String,
+    },
 }
 
 /// The type name a returned [`RayError`] travels under (see [`RayError::Application`]):

@@ -385,6 +385,11 @@ mod imp {
             },
             E::ObjectFreed(id) => RayError::ObjectFreed(from_wit_id(id)),
             E::InvalidArgument(message) => RayError::InvalidArgument(message),
+            E::ObjectLost(info) => RayError::ObjectLost {
+                object: info.object,
+                node: info.node,
+                reason: info.reason,
+            },
         }
     }
 }

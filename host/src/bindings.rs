@@ -49,7 +49,8 @@ wasmtime::component::bindgen!({
 
 pub(crate) use self::rustyray::runtime::types::{
     ApplicationError as WitApplicationError, Encoding as WitEncoding, Id as WitId, LimitInfo,
-    ObjectSize, TaskError, TrapInfo, ValueParam as WitValueParam, ValueResult as WitValue,
+    ObjectLostInfo, ObjectSize, TaskError, TrapInfo, ValueParam as WitValueParam,
+    ValueResult as WitValue,
 };
 
 impl From<Id> for WitId {
@@ -972,6 +973,17 @@ impl From<&crate::error::RayError> for TaskError {
             RayError::InvalidOptions(message) | RayError::InvalidArgument(message) => {
                 TaskError::InvalidArgument(message.clone())
             }
+            // Ray's `ObjectLostError`, typed for every guest (Rust's `ObjectLost`, Python's
+            // and JS's `ObjectLostError`) with the object and the node that held it.
+            RayError::ObjectLost {
+                object,
+                node,
+                reason,
+            } => TaskError::ObjectLost(ObjectLostInfo {
+                object: object.clone(),
+                node: node.clone(),
+                reason: reason.clone(),
+            }),
             RayError::ObjectStoreFull { capacity, .. } => TaskError::LimitExceeded(LimitInfo {
                 limit: "object store".to_string(),
                 value: *capacity as u64,

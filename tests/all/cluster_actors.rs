@@ -321,9 +321,10 @@ fn program_step(via: &Node, program: &str, id: &str, args: &str) -> String {
     log
 }
 
-/// The placement options of a guest SDK mean what Rust's do: `resources` places the
-/// actor on the node that has them, node affinity on the node named, a request no node
-/// meets fails its creation naming it, and bad options are refused with their reason.
+/// The placement options of a guest SDK mean what Rust's do, for actors and tasks:
+/// `resources` places the actor (the task) on the node that has them, node affinity on
+/// the node named, a request no node meets fails its creation (its task, typed
+/// `InvalidArgumentError`) naming it, and bad options are refused with their reason.
 fn sdk_placement(dir: &str, program: &str, prefix: &str) {
     let Some(nats) = Nats::start(&common::fresh_dir(&format!("{prefix}-nats"))) else {
         return;
@@ -366,15 +367,43 @@ fn sdk_placement(dir: &str, program: &str, prefix: &str) {
     }
     assert!(log.contains("error=") && log.contains("tpu=1"), "{log}");
     assert!(!log.contains("error=none"), "{log}");
+
+    // Tasks: 6 asking for a gpu (only B has one), 6 pinned to C (two results each),
+    // one asking for what no node has.
+    let log = program_step(&a, program, "tasks", &format!("tasks gpu {} 6", c.node_id));
+    let squares: u64 = (0..6u64).map(|i| i * i).sum();
+    assert!(
+        log.contains(&format!(
+            "tasks resource={squares} node={squares} pair=15 missing=InvalidArgumentError: "
+        )),
+        "{log}"
+    );
+    let missing = log.split("missing=").nth(1).unwrap_or_default();
+    assert!(
+        missing.contains("no live node") && missing.contains("nosuch"),
+        "{log}"
+    );
+    let refused: Vec<&str> = log
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("task-refused="))
+        .collect();
+    assert_eq!(refused.len(), 3, "{log}");
+    assert!(!refused.contains(&"no"), "{log}");
+    // Where they ran, from each node's own count: the gpu ones on B, the pinned on C.
+    let ran = crate::cluster_objects::ran;
+    assert_eq!(ran(&b, "square"), 6, "{log}");
+    assert_eq!(ran(&c, "square_pair"), 6, "{log}");
+    assert_eq!(ran(&a, "square") + ran(&a, "square_pair"), 0, "{log}");
+    assert_eq!(ran(&b, "square_pair") + ran(&c, "square"), 0, "{log}");
 }
 
 #[test]
-fn python_actors_are_placed_by_resources_and_node_affinity() {
+fn python_actors_and_tasks_are_placed_by_resources_and_node_affinity() {
     sdk_placement("tests/guests/py_placed", "py_placed", "cactors-py");
 }
 
 #[test]
-fn javascript_actors_are_placed_by_resources_and_node_affinity() {
+fn javascript_actors_and_tasks_are_placed_by_resources_and_node_affinity() {
     sdk_placement("tests/guests/js_placed", "js_placed", "cactors-js");
 }
 

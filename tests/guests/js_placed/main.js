@@ -1,4 +1,4 @@
-// Placement options of JavaScript actors in a cluster (tests/all/cluster_actors.rs).
+// Placement options of JavaScript actors and tasks in a cluster (tests/all/cluster_actors.rs).
 //
 // One step per run, named by the first argument; each prints what it saw:
 //
@@ -8,6 +8,11 @@
 //   NodeAffinitySchedulingStrategy(NODE)`, called once.
 // - `refuse RES`: bad options refused with their reason (`refused=...`), and a `Spot`
 //   asking for RES, which no node has (`error=...`).
+// - `tasks RES NODE N`: N tasks `square(i)` asking `resources: {RES: 1}`, N with
+//   `schedulingStrategy: new NodeAffinitySchedulingStrategy(NODE)` (two results each,
+//   `numReturns: 2`), one asking for a resource no node has, and bad task options;
+//   prints `tasks resource=S node=S pair=P missing=<class>: <message>` and one
+//   `task-refused=...` per bad option.
 
 import * as rustyray from "rustyray";
 
@@ -21,6 +26,12 @@ class JsSpot {
   }
 }
 const Spot = rustyray.actor(JsSpot, { name: "Spot" });
+const square = rustyray.remote(function square(i) {
+  return i * i;
+});
+const squarePair = rustyray.remote(function square_pair(i) {
+  return [i * i, i];
+}, { numReturns: 2 });
 
 rustyray.main((args) => {
   const step = args[0];
@@ -51,6 +62,38 @@ rustyray.main((args) => {
       console.log("error=none");
     } catch (err) {
       console.log(`error=${err.message}`);
+    }
+  } else if (step === "tasks") {
+    const [resource, node, n] = [args[1], args[2], Number(args[3])];
+    const byResource = [];
+    const pairs = [];
+    const pinned = squarePair.options({ schedulingStrategy: new rustyray.NodeAffinitySchedulingStrategy(node) });
+    for (let i = 0; i < n; i++) {
+      byResource.push(square.options({ resources: { [resource]: 1 } }).remote(i));
+      pairs.push(pinned.remote(i));
+    }
+    let missing = "ran";
+    try {
+      rustyray.get(square.options({ resources: { nosuch: 1 } }).remote(1));
+    } catch (err) {
+      missing = `${err.name}: ${err.message}`;
+    }
+    const sum = (refs) => refs.reduce((total, r) => total + rustyray.get(r), 0);
+    console.log(
+      `tasks resource=${sum(byResource)} node=${sum(pairs.map(([s]) => s))} pair=${sum(pairs.map(([, i]) => i))} missing=${missing}`,
+    );
+    const bad = [
+      () => square.options({ resources: { gpu: -1 } }),
+      () => square.options({ resources: ["gpu"] }),
+      () => square.options({ schedulingStrategy: "SPREAD" }),
+    ];
+    for (const attempt of bad) {
+      try {
+        attempt();
+        console.log("task-refused=no");
+      } catch (err) {
+        console.log(`task-refused=${err.name}: ${err.message}`);
+      }
     }
   } else {
     throw new RangeError(`unknown step ${step}`);

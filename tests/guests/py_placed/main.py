@@ -1,4 +1,4 @@
-"""Placement options of Python actors in a cluster (tests/all/cluster_actors.rs).
+"""Placement options of Python actors and tasks in a cluster (tests/all/cluster_actors.rs).
 
 One step per run, named by the first argument; each prints what it saw:
 
@@ -8,6 +8,11 @@ One step per run, named by the first argument; each prints what it saw:
   ``scheduling_strategy=NodeAffinitySchedulingStrategy(NODE)``, called once.
 - ``refuse RES``: bad options refused with their reason (``refused=...``), and a
   ``Spot`` asking for RES, which no node has (``error=...``).
+- ``tasks RES NODE N``: N tasks ``square(i)`` asking ``resources={RES: 1}``, N with
+  ``scheduling_strategy=NodeAffinitySchedulingStrategy(NODE)`` (two results each,
+  ``num_returns=2``), one asking for a resource no node has, and bad task options;
+  prints ``tasks resource=S node=S pair=P missing=<class>: <message>`` and one
+  ``task-refused=...`` per bad option.
 """
 
 import rustyray
@@ -21,6 +26,16 @@ class Spot:
     def bump(self):
         self.count += 1
         return self.count
+
+
+@rustyray.remote
+def square(i):
+    return i * i
+
+
+@rustyray.remote(num_returns=2)
+def square_pair(i):
+    return i * i, i
 
 
 @rustyray.main
@@ -50,5 +65,31 @@ def main(args):
             print("error=none")
         except rustyray.RayError as err:
             print(f"error={err}")
+    elif step == "tasks":
+        resource, node, n = args[1], args[2], int(args[3])
+        by_resource = [square.options(resources={resource: 1}).remote(i) for i in range(n)]
+        strategy = rustyray.NodeAffinitySchedulingStrategy(node)
+        pinned = square_pair.options(scheduling_strategy=strategy)
+        pairs = [pinned.remote(i) for i in range(n)]
+        missing = square.options(resources={"nosuch": 1}).remote(1)
+        try:
+            rustyray.get(missing)
+            missing = "ran"
+        except rustyray.InvalidArgumentError as err:
+            missing = f"{type(err).__name__}: {err}"
+        squares = sum(rustyray.get(r) for r in by_resource)
+        pinned_squares = sum(rustyray.get(s) for s, _ in pairs)
+        pinned_is = sum(rustyray.get(i) for _, i in pairs)
+        print(f"tasks resource={squares} node={pinned_squares} pair={pinned_is} missing={missing}")
+        for bad in (
+            lambda: square.options(resources={"gpu": -1}),
+            lambda: square.options(resources=["gpu"]),
+            lambda: square.options(scheduling_strategy="SPREAD"),
+        ):
+            try:
+                bad()
+                print("task-refused=no")
+            except (TypeError, ValueError) as err:
+                print(f"task-refused={type(err).__name__}: {err}")
     else:
         raise ValueError(f"unknown step {step}")

@@ -24,7 +24,8 @@
 //! - `lost MIB N GATE_NODE`: N tasks `make_big(MIB, seed)` (seeds 1..=N, default
 //!   retries) and N more with `max_retries(0)` (seeds 101..=100+N), all waited for;
 //!   prints `lost held`, waits for `gate` as `hold` does, then gets each: prints
-//!   `lost seed=S len=L fnv=H`, or `lost seed=S error=<the error>`.
+//!   `lost seed=S len=L fnv=H`, `lost seed=S kind=ObjectLost node=NODE object=ID` (the
+//!   typed `RayError::ObjectLost`), or `lost seed=S kind=other error=<the error>`.
 //! - `near MIB N`: N tasks `make_big(MIB, seed)` (seeds 1..=N), all waited for, then
 //!   `checksum` of each (the `ObjectRef` an argument, never read by the driver); prints
 //!   `near seed=S len=L fnv=H` per object.
@@ -329,8 +330,12 @@ fn main() -> Result<(), RayError> {
                             fnv(&data)
                         )
                     }
+                    // The kind the guest sees: a lost object is typed, naming its node.
+                    Err(RayError::ObjectLost { node, object, .. }) => {
+                        println!("lost seed={seed} kind=ObjectLost node={node} object={object}")
+                    }
                     Err(err) => println!(
-                        "lost seed={seed} error={}",
+                        "lost seed={seed} kind=other error={}",
                         err.to_string().replace('\n', " ")
                     ),
                 }
