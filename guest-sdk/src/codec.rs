@@ -139,6 +139,15 @@ pub fn decode_arg<T: FromArg>(
 
 /// Encodes what a function returned.
 pub fn encode_output<T: Serialize>(function: &str, value: T) -> Result<Encoded, InvokeError> {
+    let value = match into_bytes(value) {
+        Ok(data) => {
+            return Ok(Encoded {
+                encoding: Encoding::Raw,
+                data,
+            });
+        }
+        Err(value) => value,
+    };
     encode(&value).map_err(|error| {
         InvokeError::Application(ApplicationError::from(format!(
             "the result of `{function}` did not encode: {error}"
@@ -364,6 +373,27 @@ fn decode_raw<T: DeserializeOwned>(data: Vec<u8>) -> Result<T, String> {
             .take()
             .unwrap_or_else(|| format!("{error} (the value is raw bytes)"))
     })
+}
+
+/// An owned byte buffer's bytes, moved out without a copy (`Vec<u8>`, `Box<[u8]>`,
+/// `serde_bytes::ByteBuf`): a function returning one hands its own allocation to the
+/// host. Any other type comes back as it was, to be encoded.
+fn into_bytes<T>(value: T) -> Result<Vec<u8>, T> {
+    let id = typeid::of::<T>();
+    let value = ManuallyDrop::new(value);
+    // SAFETY (each arm): the type ids are equal, so `value` is that type; it is read out
+    // of the `ManuallyDrop` exactly once, which then owns nothing.
+    unsafe {
+        if id == typeid::of::<Vec<u8>>() {
+            Ok(std::mem::transmute_copy::<T, Vec<u8>>(&value))
+        } else if id == typeid::of::<serde_bytes::ByteBuf>() {
+            Ok(std::mem::transmute_copy::<T, serde_bytes::ByteBuf>(&value).into_vec())
+        } else if id == typeid::of::<Box<[u8]>>() {
+            Ok(std::mem::transmute_copy::<T, Box<[u8]>>(&value).into_vec())
+        } else {
+            Err(ManuallyDrop::into_inner(value))
+        }
+    }
 }
 
 /// The bytes of a value whose type is a byte buffer, copied once, without serializing.
@@ -637,6 +667,45 @@ mod tests {
         assert!(decode_encoded::<String>(not_utf8).is_err());
         // A Vec of something else is MessagePack.
         assert_eq!(msgpack(&vec![1u16]).encoding, Encoding::Msgpack);
+    }
+
+    #[test]
+    fn a_returned_byte_buffer_is_moved_not_copied() {
+        let vec = vec![5u8; 4096];
+        let at = vec.as_ptr();
+        let out = encode_output("f", vec).unwrap();
+        assert_eq!((out.encoding, out.data.as_ptr()), (Encoding::Raw, at));
+        let buf = serde_bytes::ByteBuf::from(vec![6u8; 4096]);
+        let at = buf.as_ptr();
+        let out = encode_output("f", buf).unwrap();
+        assert_eq!((out.encoding, out.data.as_ptr()), (Encoding::Raw, at));
+        assert_eq!(out.data, vec![6u8; 4096]);
+        let boxed: Box<[u8]> = vec![7u8; 4096].into_boxed_slice();
+        let at = boxed.as_ptr();
+        let out = encode_output("f", boxed).unwrap();
+        assert_eq!((out.encoding, out.data.as_ptr()), (Encoding::Raw, at));
+        // Anything else is encoded as before, and dropped exactly once.
+        struct Counted<'a>(&'a std::cell::Cell<u32>);
+        impl Serialize for Counted<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_u32(7)
+            }
+        }
+        impl Drop for Counted<'_> {
+            fn drop(&mut self) {
+                self.0.set(self.0.get() + 1);
+            }
+        }
+        let drops = std::cell::Cell::new(0);
+        let out = encode_output("f", Counted(&drops)).unwrap();
+        assert_eq!(
+            (out.encoding, out.data, drops.get()),
+            (Encoding::Msgpack, vec![7], 1)
+        );
+        assert_eq!(
+            encode_output("f", "text").unwrap().encoding,
+            Encoding::Msgpack
+        );
     }
 
     #[test]
