@@ -391,6 +391,10 @@ impl Mailbox {
         let inside = store
             .run_concurrent(async |accessor| -> Inside {
                 let mut running = FuturesUnordered::new();
+                // A taken call's future: it runs until it answers (or the instance is lost).
+                let start = |call, method, args, output: &CallOutput| {
+                    run_call(accessor, func, plan(&class, call, method, args, output, deadline, fuel))
+                };
                 // The call that runs alone, while it does.
                 let mut alone: Option<u64> = None;
                 let mut ending: Option<End> = None;
@@ -401,11 +405,7 @@ impl Mailbox {
                         next_call += 1;
                         if output.start() {
                             alone = Some(next_call);
-                            running.push(run_call(
-                                accessor,
-                                func,
-                                plan(&class, next_call, method, args, &output, deadline, fuel),
-                            ));
+                            running.push(start(next_call, method, args, &output));
                             outputs.insert(next_call, output);
                         }
                     }
@@ -496,11 +496,7 @@ impl Mailbox {
                                 if !interleaves {
                                     alone = Some(next_call);
                                 }
-                                running.push(run_call(
-                                    accessor,
-                                    func,
-                                    plan(&class, next_call, method, args, &output, deadline, fuel),
-                                ));
+                                running.push(start(next_call, method, args, &output));
                                 outputs.insert(next_call, output);
                             }
                         },

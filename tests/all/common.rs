@@ -21,14 +21,54 @@ pub fn cache_dir() -> PathBuf {
 }
 
 /// A new, empty directory under the target's tmp dir, unique to this call.
+/// The first call of a test process removes the ones earlier test processes left
+/// behind (named `NAME-PID-N` with a PID no longer alive): a test's directories
+/// outlive it so that a failure can be looked at, but not the next run.
 pub fn fresh_dir(name: &str) -> PathBuf {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(sweep_dead_dirs);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("creating a fresh dir");
     dir
+}
+
+/// Removes `fresh_dir`s of test processes that have ended.
+fn sweep_dead_dirs() {
+    let Ok(entries) = std::fs::read_dir(env!("CARGO_TARGET_TMPDIR")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(fresh_dir_pid) else {
+            continue;
+        };
+        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// The PID in a `fresh_dir` name (`NAME-PID-N`), if it is one.
+fn fresh_dir_pid(name: &str) -> Option<u32> {
+    let mut parts = name.rsplitn(3, '-');
+    let n = parts.next()?;
+    let pid = parts.next()?;
+    parts.next()?;
+    n.parse::<u32>().ok()?;
+    pid.parse().ok()
+}
+
+#[test]
+fn fresh_dir_names_give_their_pid_and_others_do_not() {
+    assert_eq!(fresh_dir_pid("cache-beside-14600-53"), Some(14600));
+    assert_eq!(fresh_dir_pid("cache-9463-1"), Some(9463));
+    assert_eq!(fresh_dir_pid("rustyray-cache"), None);
+    assert_eq!(fresh_dir_pid("actors-cache"), None);
+    assert_eq!(fresh_dir_pid("12-3"), None);
 }
 
 /// A runtime builder using the shared test cache.
