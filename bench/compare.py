@@ -7,8 +7,9 @@ Usage:  python3 bench/compare.py [--quick] [--ray-bench PATH] [--venv DIR] [--ru
 
 Ray runs from a virtualenv with ray[default]==2.60.0, numpy and psutil (created on first
 use in --venv, default ~/.cache/rustyray/rayenv, from PyPI). Both suites run on this
-machine in this run, one after the other, never at the same time. --ray-json reuses a
-Ray result from the same session instead of running Ray again.
+machine in this run, one after the other, never at the same time. Rows the anchor bench
+lacks (large objects) come from bench/ray_extra.py, run in the same venv after it.
+--ray-json reuses a Ray result from the same session instead of running Ray again.
 """
 
 import argparse
@@ -54,6 +55,11 @@ ROWS = [
      "start to ready (rustyray: to first result)"),
     ("runtime_idle_rss_mib", "ray_rss_settled_mib", lambda v, c: v, "MiB", False,
      "memory of a started runtime"),
+    # Large objects (issue 11), Ray's side from bench/ray_extra.py.
+    ("object_fanout_ms", "object_fanout_ms", lambda v, c: v, "ms", False,
+     "50 MiB put once, 25 tasks each hash 2 MiB of it"),
+    ("guest_roundtrip_gb_per_s", "guest_roundtrip_gb_per_s", lambda v, c: v, "GB/s", True,
+     "64 MiB into a task and back"),
     # Python guests (each task a fresh sandboxed instance) beside Ray's Python tasks.
     ("python_tasks_async_per_s", "tasks_async_per_s", lambda v, c: v, "tasks/s", True,
      "Python: trivial tasks, submit all then get all"),
@@ -76,6 +82,8 @@ ROWS = [
 OWN_ROWS = [
     ("node_idle_rss_mib", "MiB", "node (`rustyray start`) idle RSS"),
     ("job_first_output_ms", "ms", "node: job submit to its first output"),
+    ("object_fanout_peak_rss_mib", "MiB", "peak RSS of the object fan-out"),
+    ("object_spill_gb_per_s", "GB/s", "512 MiB through a 256 MiB store (spill + restore)"),
 ]
 
 
@@ -113,7 +121,18 @@ def run_ray(args):
     print("# running Ray:", " ".join(cmd), file=sys.stderr)
     subprocess.run(cmd, check=True, stdout=sys.stderr)
     with open(out) as f:
-        return json.load(f)
+        figures = json.load(f)
+    # The rows the anchor bench lacks (large objects), in the same venv.
+    cmd = [py, os.path.join(HERE, "ray_extra.py"), "--json", out] + (
+        ["--quick"] if args.quick else [])
+    print("# running Ray:", " ".join(cmd), file=sys.stderr)
+    subprocess.run(cmd, check=True, stdout=sys.stderr)
+    with open(out) as f:
+        extra = json.load(f)
+    os.unlink(out)
+    extra.pop("meta", None)
+    figures.update(extra)
+    return figures
 
 
 def run_rustyray(args):
@@ -154,7 +173,8 @@ def main():
             ratio = "n/a"
         else:
             x = ours / theirs if higher else theirs / ours
-            ratio = f"{x:,.0f}x" if x >= 10 else f"{x:.1f}x"
+            ratio = (f"{x:,.0f}x" if x >= 10 else f"{x:.1f}x" if x >= 1
+                     else f"{x:.2f}x (Ray better)")
         rows.append((what, unit, fmt(theirs), fmt(ours), ratio))
 
     own = [(what, unit, fmt(rr[key])) for key, unit, what in OWN_ROWS if key in rr]
