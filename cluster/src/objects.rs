@@ -6,7 +6,10 @@
 //! not hold it (any more). A range is at most [`piece_limit`] bytes (one message under
 //! the server's `max_payload`); [`ObjectLink::fetch`] asks for a larger range in pieces,
 //! [`PIECES_IN_FLIGHT`] at once. `rustyray.objects.<node id>.release` with the key as
-//! payload lets a kept object go.
+//! payload lets one count of a kept object go, the one of the node its [`OBJECT_FROM`]
+//! header names; `rustyray.objects.<node id>.borrow` (request/reply, key and node in
+//! headers) counts one more for that node — a reference to it is going there — and is
+//! answered empty, or with [`OBJECT_MISSING`] when the node no longer holds it.
 
 use std::time::Duration;
 
@@ -23,6 +26,8 @@ pub const OBJECT_KEY: &str = "Rustyray-Object";
 pub const OBJECT_RANGE: &str = "Rustyray-Range";
 /// The header of an answer saying the node does not hold the object.
 pub const OBJECT_MISSING: &str = "Rustyray-Missing";
+/// The header naming the node a release or a borrow counts for.
+pub const OBJECT_FROM: &str = "Rustyray-From";
 /// Pieces of one fetch asked for at once.
 pub const PIECES_IN_FLIGHT: usize = 8;
 /// How long one piece may take before the holder counts as lost.
@@ -38,6 +43,11 @@ pub fn fetch_subject(node_id: &str) -> String {
 /// The subject node `node_id` takes releases of its objects on.
 pub fn release_subject(node_id: &str) -> String {
     format!("rustyray.objects.{node_id}.release")
+}
+
+/// The subject node `node_id` counts borrowers of its objects on.
+pub fn borrow_subject(node_id: &str) -> String {
+    format!("rustyray.objects.{node_id}.borrow")
 }
 
 /// The largest range one answer carries on this connection.
@@ -65,8 +75,25 @@ pub enum FetchFailure {
 pub enum ObjectMessage {
     /// A fetch: answer it with [`ObjectLink::answer`].
     Fetch(FetchRequest),
-    /// The owner lets this object go.
-    Release(String),
+    /// A holder lets this object go: one count of node `from` (any, if not named).
+    Release {
+        /// The object's key.
+        key: String,
+        /// The node whose count it was.
+        from: Option<String>,
+    },
+    /// A reference to this object is going to node `from`: count one more for it and
+    /// answer with [`ObjectLink::answer_borrow`].
+    Borrow(BorrowRequest),
+}
+
+/// A borrow a node received.
+pub struct BorrowRequest {
+    /// The object's key.
+    pub key: String,
+    /// The node to count.
+    pub from: String,
+    reply: Option<async_nats::Subject>,
 }
 
 /// A fetch a node received.
@@ -115,20 +142,35 @@ impl ObjectLink {
             .await
             .map_err(|err| ClusterError::nats("subscribing to objects", err))?;
         let releases = release_subject(node_id);
+        let borrows = borrow_subject(node_id);
         Ok(subscriber.filter_map(move |message| {
+            let header = |name: &str| {
+                message
+                    .headers
+                    .as_ref()
+                    .and_then(|headers| headers.get(name))
+                    .map(|value| value.as_str().to_string())
+            };
             let incoming = if message.subject.as_str() == releases {
                 std::str::from_utf8(&message.payload)
                     .ok()
                     .filter(|key| valid_key(key))
-                    .map(|key| ObjectMessage::Release(key.to_string()))
+                    .map(|key| ObjectMessage::Release {
+                        key: key.to_string(),
+                        from: header(OBJECT_FROM).filter(|from| valid_key(from)),
+                    })
+            } else if message.subject.as_str() == borrows {
+                // Malformed: answered as missing (nothing counted).
+                Some(ObjectMessage::Borrow(BorrowRequest {
+                    key: header(OBJECT_KEY)
+                        .filter(|key| valid_key(key))
+                        .unwrap_or_default(),
+                    from: header(OBJECT_FROM)
+                        .filter(|from| valid_key(from))
+                        .unwrap_or_default(),
+                    reply: message.reply.clone(),
+                }))
             } else {
-                let header = |name: &str| {
-                    message
-                        .headers
-                        .as_ref()
-                        .and_then(|headers| headers.get(name))
-                        .map(|value| value.as_str().to_string())
-                };
                 let key = header(OBJECT_KEY).filter(|key| valid_key(key));
                 let range = header(OBJECT_RANGE).and_then(|range| parse_range(&range));
                 Some(ObjectMessage::Fetch(match (key, range) {
@@ -170,19 +212,92 @@ impl ObjectLink {
         sent.map_err(|err| ClusterError::nats("answering an object fetch", err))
     }
 
-    /// Lets node `node_id` drop the object `key` (fire and forget).
-    pub async fn release(&self, node_id: &str, key: &str) -> Result<()> {
+    /// Lets node `node_id` drop node `from`'s count of the object `key` (fire and
+    /// forget).
+    pub async fn release(&self, node_id: &str, key: &str, from: &str) -> Result<()> {
         if !valid_key(node_id) || !valid_key(key) {
             return Err(ClusterError::BadKey(format!("{node_id}/{key}")));
         }
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(OBJECT_FROM, from);
         self.cluster
             .client
-            .publish(
+            .publish_with_headers(
                 release_subject(node_id),
+                headers,
                 Bytes::copy_from_slice(key.as_bytes()),
             )
             .await
             .map_err(|err| ClusterError::nats("releasing an object", err))
+    }
+
+    /// Has node `node_id` count one more reference to its object `key` for node
+    /// `from`; answered once counted.
+    pub async fn borrow(
+        &self,
+        node_id: &str,
+        key: &str,
+        from: &str,
+    ) -> std::result::Result<(), FetchFailure> {
+        if !valid_key(node_id) || !valid_key(key) || !valid_key(from) {
+            return Err(FetchFailure::Failed(ClusterError::BadKey(format!(
+                "{node_id}/{key}/{from}"
+            ))));
+        }
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(OBJECT_KEY, key);
+        headers.insert(OBJECT_FROM, from);
+        let request = async_nats::Request::new()
+            .headers(headers)
+            .timeout(Some(PIECE_TIMEOUT));
+        match self
+            .cluster
+            .client
+            .send_request(borrow_subject(node_id), request)
+            .await
+        {
+            Ok(message) => {
+                let missing = message
+                    .headers
+                    .as_ref()
+                    .is_some_and(|headers| headers.get(OBJECT_MISSING).is_some());
+                if missing {
+                    Err(FetchFailure::Missing)
+                } else {
+                    Ok(())
+                }
+            }
+            Err(err) => match err.kind() {
+                async_nats::client::RequestErrorKind::NoResponders => Err(FetchFailure::NodeGone(
+                    format!("nobody serves node {node_id}'s objects (it is gone)"),
+                )),
+                async_nats::client::RequestErrorKind::TimedOut => Err(FetchFailure::NodeGone(
+                    format!("node {node_id} did not answer a borrow within {PIECE_TIMEOUT:?}"),
+                )),
+                _ => Err(FetchFailure::Failed(ClusterError::nats(
+                    format!("counting a reference on {node_id}"),
+                    err,
+                ))),
+            },
+        }
+    }
+
+    /// Answers `request`: counted (`true`) or not held there.
+    pub async fn answer_borrow(&self, request: &BorrowRequest, counted: bool) -> Result<()> {
+        let Some(to) = request.reply.clone() else {
+            return Ok(());
+        };
+        let sent = if counted {
+            self.cluster.client.publish(to, Bytes::new()).await
+        } else {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(OBJECT_MISSING, "1");
+            self.cluster
+                .client
+                .publish_with_headers(to, headers, Bytes::new())
+                .await
+        };
+        sent.map_err(|err| ClusterError::nats("answering a borrow", err))
     }
 
     /// One piece: bytes `offset..offset + len` of `key` on `node_id`.

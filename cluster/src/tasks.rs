@@ -306,6 +306,16 @@ pub struct IncomingTask {
     pub key: Option<String>,
 }
 
+impl IncomingTask {
+    /// The node that sent it, when it came in a batch (which names its sender).
+    pub fn sender(&self) -> Option<&str> {
+        match &self.reply {
+            Reply::Batched(sender) => Some(sender),
+            Reply::Inbox(_) => None,
+        }
+    }
+}
+
 /// What arrives on a node's task subjects.
 pub enum Incoming {
     /// A task to run.

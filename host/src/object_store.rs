@@ -215,7 +215,13 @@ impl ObjectStore {
 
     /// A new empty slot, to be filled by a task.
     pub(crate) fn new_slot(&self) -> Arc<Slot> {
-        let id = ObjectId(Id::random(self.shared.node));
+        self.slot_with_id(ObjectId(Id::random(self.shared.node)))
+    }
+
+    /// A new empty slot of id `id`: this runtime's copy of another runtime's object
+    /// (a reference received from another node, `remote/borrow.rs`), so the value
+    /// holding the reference keeps its bytes.
+    pub(crate) fn slot_with_id(&self, id: ObjectId) -> Arc<Slot> {
         self.shared.live_objects.fetch_add(1, Ordering::Relaxed);
         Arc::new_cyclic(|me| Slot {
             id,
@@ -233,6 +239,7 @@ impl ObjectStore {
             freed: OnceLock::new(),
             remote: Mutex::new(None),
             lost: OnceLock::new(),
+            exported: OnceLock::new(),
         })
     }
 
@@ -455,6 +462,9 @@ pub struct Slot {
     /// Set when a remote value could be neither fetched nor made again: every read
     /// from then on answers it ([`RayError::ObjectLost`]).
     lost: OnceLock<Filled>,
+    /// Where other nodes find it, once a reference to it crossed to one
+    /// (`remote/borrow.rs`): counted there for this runtime while this slot lives.
+    exported: OnceLock<crate::remote::borrow::Exported>,
 }
 
 impl fmt::Debug for Slot {
@@ -668,6 +678,19 @@ impl Slot {
             "{} is kept on another node and was not fetched",
             self.id
         ))
+    }
+
+    /// Where other nodes find this object, if a reference to it crossed to one.
+    pub(crate) fn exported(&self) -> Option<&crate::remote::borrow::Exported> {
+        self.exported.get()
+    }
+
+    /// Records where other nodes find it (once; a second is handed back).
+    pub(crate) fn set_exported(
+        &self,
+        exported: crate::remote::borrow::Exported,
+    ) -> std::result::Result<(), crate::remote::borrow::Exported> {
+        self.exported.set(exported)
     }
 
     /// Records that the value about to fill this slot (its bytes empty) is kept by

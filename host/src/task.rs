@@ -530,24 +530,33 @@ async fn execute(
     let args = resolve(args).await?;
     record.set(TaskState::PendingNodeAssignment);
     // In a cluster, a task that can run anywhere goes to the driver's node, which places it.
-    if let Some(request) =
+    if let Some(mut request) =
         crate::remote::tasks::placeable(runtime, function, &args, options, carried)
     {
-        record.set(TaskState::Running);
-        let sent = std::time::Instant::now();
-        if let Some(outcome) =
-            crate::remote::tasks::run_remote(runtime, request, control, slot, retries).await
-        {
-            // Its slice in this job's timeline: from sending it to its answer.
-            crate::timeline::remote_task(&function.name, &slot.id(), sent.elapsed());
-            return outcome;
+        // References nested in its arguments go as where their objects are; one that
+        // cannot keeps the task here (a placed task fails with why).
+        match crate::remote::tasks::export_args(runtime, &mut request, &args).await {
+            Err(err) if request.asks_placement() => return Err(err),
+            Err(_) => {}
+            Ok(()) => {
+                record.set(TaskState::Running);
+                let sent = std::time::Instant::now();
+                if let Some(outcome) =
+                    crate::remote::tasks::run_remote(runtime, request, control, slot, retries)
+                        .await
+                {
+                    // Its slice in this job's timeline: from sending it to its answer.
+                    crate::timeline::remote_task(&function.name, &slot.id(), sent.elapsed());
+                    return outcome;
+                }
+            }
         }
     } else if options.asks_placement() && !options.placed {
         // Never run here on its own: only the node knows where it fits.
         return Err(RayError::InvalidOptions(format!(
             "task {} asks for {} but cannot be sent to a node: a placed task's arguments \
-             must be plain values (no object references inside them) of at most {} bytes \
-             in all, it must not set its own limits or capabilities, nor carry handles to \
+             must be values of at most {} bytes in all (object references inside them \
+             to objects that are ready and hold no references themselves), it must not set its own limits or capabilities, nor carry handles to \
              this program's own actors",
             function.name,
             if options.resources.is_empty() {

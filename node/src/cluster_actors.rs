@@ -1009,6 +1009,7 @@ impl ActorTransport for ClusterActors {
                     raw: false,
                     data: rustyray::codec::UNIT.to_vec().into(),
                     held: None,
+                    refs: Vec::new(),
                 }),
                 other => Err(unexpected(other)),
             }

@@ -12,6 +12,15 @@
 //! ever). At most `--max-held-objects-mib` (default [`MAX_HELD_MIB`]) are kept at
 //! once; a result that does not fit is sent back by value as before.
 //!
+//! Objects whose references cross nodes nested in values (`rustyray::remote::borrow`)
+//! are kept here too: an object of a runtime of this node that a reference to is sent
+//! elsewhere (copied here once), and results kept here whose references travel on.
+//! Each kept object counts its references per node (the runtimes of that node that
+//! hold one: the owner's, and every borrower's) and is let go when no node counts it:
+//! a node lets its count go when its last reference there is dropped (or the object
+//! is fetched whole there), and a node declared dead (its heartbeat expired) is dropped
+//! from every count at the next sweep, so a borrower that died does not keep it.
+//!
 //! A driver's requests reach this from its node's task socket (a [`TaskRequest`]
 //! carrying an [`ObjectOp`]); a task runtime's through its in-process transport. A
 //! holder that is gone, or no longer holds the object, is answered as
@@ -52,6 +61,8 @@ pub const HELD_SWEEP: Duration = Duration::from_secs(2);
 struct Kept {
     bytes: Bytes,
     job: Option<String>,
+    /// References held to it, by node (`""`: a holder that named no node).
+    holders: HashMap<String, u32>,
 }
 
 /// This node's kept objects and its side of fetching others'.
@@ -146,13 +157,50 @@ impl ClusterObjects {
         self.held.lock().map_or(0, |held| held.len())
     }
 
-    /// The answer to a task of job `job` another node sent: `value` itself, or, when
-    /// it is larger than the direct-call size and fits, where this node keeps it.
-    pub fn keep(&self, value: WireValue, job: Option<&str>) -> WireValue {
+    /// The answer to a task of job `job` node `owner` sent: `value` itself, or, when
+    /// it is larger than the direct-call size and fits, where this node keeps it
+    /// (counted for `owner`). A value holding references is sent as it is.
+    pub fn keep(&self, value: WireValue, job: Option<&str>, owner: Option<&str>) -> WireValue {
         let len = value.data.len();
-        if len <= self.direct_max || value.held.is_some() {
+        if len <= self.direct_max || value.held.is_some() || !value.refs.is_empty() {
             return value;
         }
+        match self.insert(&value.data, job, owner.unwrap_or_default()) {
+            Some(held) => WireValue {
+                raw: value.raw,
+                data: Bytes::new(),
+                held: Some(held),
+                refs: Vec::new(),
+            },
+            None => value,
+        }
+    }
+
+    /// Keeps `value`, an object of a runtime of this node a reference to which is
+    /// going to another node, counted for this node; where it is kept. Refused when
+    /// it does not fit (`--max-held-objects-mib`) or holds references itself.
+    pub fn keep_shared(&self, value: WireValue, job: Option<&str>) -> rustyray::Result<Held> {
+        if !value.refs.is_empty() || value.held.is_some() {
+            return Err(RayError::ReferencesCannotCross {
+                what: "an object reference to an object that holds references itself".into(),
+            });
+        }
+        self.insert(&value.data, job, &self.node_id)
+            .ok_or_else(|| RayError::ReferencesCannotCross {
+                what: format!(
+                    "an object reference: node {} keeps at most {} MiB for other nodes \
+                     (--max-held-objects-mib) and this object of {} bytes does not fit",
+                    self.node_id,
+                    self.max_held >> 20,
+                    value.data.len()
+                ),
+            })
+    }
+
+    /// Keeps `bytes` for job `job`, counted once for `holder`: where, or `None` if
+    /// they do not fit.
+    fn insert(&self, bytes: &Bytes, job: Option<&str>, holder: &str) -> Option<Held> {
+        let len = bytes.len();
         let fits = self
             .held_bytes
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
@@ -161,7 +209,7 @@ impl ClusterObjects {
             })
             .is_ok();
         if !fits {
-            return value;
+            return None;
         }
         let key = random_key();
         self.kept_total.inc();
@@ -170,19 +218,81 @@ impl ClusterObjects {
             held.insert(
                 key.clone(),
                 Kept {
-                    bytes: value.data,
+                    bytes: bytes.clone(),
                     job: job.map(str::to_string),
+                    holders: HashMap::from([(holder.to_string(), 1)]),
                 },
             );
         }
-        WireValue {
-            raw: value.raw,
-            data: Bytes::new(),
-            held: Some(Held {
-                node: self.node_id.clone(),
-                key,
-                len: len as u64,
-            }),
+        Some(Held {
+            node: self.node_id.clone(),
+            key,
+            len: len as u64,
+        })
+    }
+
+    /// Counts one more reference to the object `key` kept here for `node`; `false`
+    /// if it is not kept here (any more).
+    fn add_holder(&self, key: &str, node: &str) -> bool {
+        self.held.lock().is_ok_and(|mut held| match held.get_mut(key) {
+            Some(kept) => {
+                *kept.holders.entry(node.to_string()).or_default() += 1;
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// Lets one of `from`'s references to `key` go (one of any node's if `from` holds
+    /// none or is not named); the object itself once no node holds one.
+    fn unhold(&self, key: &str, from: Option<&str>) {
+        let empty = self.held.lock().is_ok_and(|mut held| {
+            let Some(kept) = held.get_mut(key) else {
+                return false;
+            };
+            let who = from
+                .filter(|from| kept.holders.contains_key(*from))
+                .map(str::to_string)
+                .or_else(|| kept.holders.keys().next().cloned());
+            if let Some(who) = who
+                && let Some(count) = kept.holders.get_mut(&who)
+            {
+                *count -= 1;
+                if *count == 0 {
+                    kept.holders.remove(&who);
+                }
+            }
+            kept.holders.is_empty()
+        });
+        if empty {
+            self.drop_kept(key);
+        }
+    }
+
+    /// Counts one more reference to `held` for node `node` where it is kept (a
+    /// reference to it is going there); [`RayError::ObjectLost`] if it is not kept
+    /// there any more.
+    pub async fn borrow_for(&self, held: &Held, node: &str) -> rustyray::Result<()> {
+        let lost = |reason: String| RayError::ObjectLost {
+            object: held.key.clone(),
+            node: held.node.clone(),
+            reason,
+        };
+        if held.node == self.node_id {
+            return if self.add_holder(&held.key, node) {
+                Ok(())
+            } else {
+                Err(lost("that node no longer holds it".into()))
+            };
+        }
+        match self.link.borrow(&held.node, &held.key, node).await {
+            Ok(()) => Ok(()),
+            Err(FetchFailure::Missing) => Err(lost("that node no longer holds it".into())),
+            Err(FetchFailure::NodeGone(why)) => Err(lost(why)),
+            Err(FetchFailure::Failed(err)) => Err(RayError::Remote(format!(
+                "counting a reference on node {}: {err}",
+                held.node
+            ))),
         }
     }
 
@@ -206,8 +316,9 @@ impl ClusterObjects {
         (end <= bytes.len()).then(|| bytes.slice(start..end))
     }
 
-    /// Does what a runtime asks of an object (a fetch answers its bytes as a raw value).
-    pub async fn op(&self, op: ObjectOp) -> rustyray::Result<WireValue> {
+    /// Does what a runtime of job `job` asks of an object (a fetch answers its bytes
+    /// as a raw value, a keep where it is kept).
+    pub async fn op(&self, op: ObjectOp, job: Option<&str>) -> rustyray::Result<WireValue> {
         match op {
             ObjectOp::Fetch { held, offset, len } => {
                 if len > FETCH_PIECE {
@@ -220,15 +331,27 @@ impl ClusterObjects {
                     raw: true,
                     data,
                     held: None,
+                    refs: Vec::new(),
                 })
             }
             ObjectOp::Release { held } => {
                 self.release(&held);
+                Ok(unit())
+            }
+            ObjectOp::Keep { value } => {
+                let raw = value.raw;
+                let held = self.keep_shared(value, job)?;
                 Ok(WireValue {
-                    raw: false,
-                    data: Bytes::from_static(rustyray::codec::UNIT),
-                    held: None,
+                    raw,
+                    data: Bytes::new(),
+                    held: Some(held),
+                    refs: Vec::new(),
                 })
+            }
+            ObjectOp::Borrow { held, node } => {
+                let node = node.unwrap_or_else(|| self.node_id.clone());
+                self.borrow_for(&held, &node).await?;
+                Ok(unit())
             }
         }
     }
@@ -262,15 +385,20 @@ impl ClusterObjects {
         }
     }
 
-    /// Lets `held` go where it is kept.
+    /// Lets this node's count of `held` go where it is kept.
     pub fn release(&self, held: &Held) {
         if held.node == self.node_id {
-            self.drop_kept(&held.key);
+            self.unhold(&held.key, Some(&self.node_id));
             return;
         }
-        let (link, node, key) = (self.link.clone(), held.node.clone(), held.key.clone());
+        let (link, node, key, from) = (
+            self.link.clone(),
+            held.node.clone(),
+            held.key.clone(),
+            self.node_id.clone(),
+        );
         tokio::spawn(async move {
-            let _ = link.release(&node, &key).await;
+            let _ = link.release(&node, &key, &from).await;
         });
     }
 
@@ -279,7 +407,14 @@ impl ClusterObjects {
         let mut incoming = std::pin::pin!(incoming);
         while let Some(message) = incoming.next().await {
             match message {
-                ObjectMessage::Release(key) => self.drop_kept(&key),
+                ObjectMessage::Release { key, from } => self.unhold(&key, from.as_deref()),
+                ObjectMessage::Borrow(request) => {
+                    let counted =
+                        !request.from.is_empty() && self.add_holder(&request.key, &request.from);
+                    if let Err(err) = self.link.answer_borrow(&request, counted).await {
+                        eprintln!("rustyray node: answering an object borrow: {err}");
+                    }
+                }
                 ObjectMessage::Fetch(request) => {
                     let bytes = self.local(&request.key, request.offset, request.len);
                     if bytes.is_some() {
@@ -299,6 +434,7 @@ impl ClusterObjects {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
+            self.forget_dead_holders().await;
             let jobs: std::collections::HashSet<String> = self
                 .held
                 .lock()
@@ -327,6 +463,54 @@ impl ClusterObjects {
                 }
             }
         }
+    }
+}
+
+impl ClusterObjects {
+    /// Drops the counts of nodes no longer alive (their heartbeat expired): a
+    /// borrower that died holds nothing. Objects no node holds then are let go.
+    async fn forget_dead_holders(&self) {
+        let others = self.held.lock().is_ok_and(|held| {
+            held.values().any(|kept| {
+                kept.holders
+                    .keys()
+                    .any(|node| !node.is_empty() && *node != self.node_id)
+            })
+        });
+        if !others {
+            return;
+        }
+        let Ok(live) = self.cluster.live_node_ids().await else {
+            return;
+        };
+        let emptied: Vec<String> = self
+            .held
+            .lock()
+            .map(|mut held| {
+                held.iter_mut()
+                    .filter_map(|(key, kept)| {
+                        let before = kept.holders.len();
+                        kept.holders.retain(|node, _| {
+                            node.is_empty() || *node == self.node_id || live.contains(node)
+                        });
+                        (before > 0 && kept.holders.is_empty()).then(|| key.clone())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        for key in emptied {
+            self.drop_kept(&key);
+        }
+    }
+}
+
+/// A reply with no value.
+fn unit() -> WireValue {
+    WireValue {
+        raw: false,
+        data: Bytes::from_static(rustyray::codec::UNIT),
+        held: None,
+        refs: Vec::new(),
     }
 }
 

@@ -192,6 +192,28 @@ impl TaskTransport for Nested {
             objects.release(&held);
         }
     }
+
+    fn keep(&self, value: WireValue) -> Pending<'_, Held> {
+        Box::pin(async move {
+            match self.tasks.upgrade() {
+                Some(tasks) => tasks.objects()?.keep_shared(value, self.job.as_deref()),
+                None => Err(RayError::ShutDown),
+            }
+        })
+    }
+
+    fn borrow(&self, held: &Held, node: Option<String>) -> Pending<'_, ()> {
+        let held = held.clone();
+        Box::pin(async move {
+            match self.tasks.upgrade() {
+                Some(tasks) => {
+                    let node = node.unwrap_or_else(|| tasks.node_id.clone());
+                    tasks.objects()?.borrow_for(&held, &node).await
+                }
+                None => Err(RayError::ShutDown),
+            }
+        })
+    }
 }
 
 /// The cluster's actors as a task runtime of a job reaches them: what it creates
@@ -367,8 +389,13 @@ impl ClusterTasks {
             Some(node) => node,
             None => self.choose(&request).await?,
         };
+        // Object references nested in its arguments: counted for the node that runs it
+        // (which lets them go as it drops them), while their sender still holds them.
+        for address in request.args.iter().flat_map(|arg| &arg.refs) {
+            self.objects()?.borrow_for(&address.held, &node).await?;
+        }
         if node == self.node_id {
-            return self.run_here(request, cancel).await;
+            return self.run_here(request, cancel, None).await;
         }
         let function = request.function.clone();
         let mut payload = Vec::new();
@@ -559,11 +586,13 @@ impl ClusterTasks {
         })
     }
 
-    /// Runs `request` here, in the runtime of its module and job.
+    /// Runs `request` here, in the runtime of its module and job; references its result
+    /// holds are counted for `answer_node` (this node if `None`), where it goes.
     async fn run_here(
         &self,
         mut request: TaskRequest,
         cancel: Cancellation,
+        answer_node: Option<String>,
     ) -> rustyray::Result<WireValue> {
         // Arguments kept on a node are read where they are: here without a copy.
         for arg in &mut request.args {
@@ -589,10 +618,22 @@ impl ClusterTasks {
         };
         let outcome = async {
             let runtime = tokio::select! {
-                runtime = self.runtime_for(&request) => runtime?,
-                _ = cancel.cancelled() => return Err(RayError::Cancelled),
+                runtime = self.runtime_for(&request) => runtime,
+                _ = cancel.cancelled() => Err(RayError::Cancelled),
             };
-            rustyray::remote::tasks::run_request(&runtime, request, cancel).await
+            let runtime = match runtime {
+                Ok(runtime) => runtime,
+                Err(err) => {
+                    // Never run: the references it was sent are not held here.
+                    if let Ok(objects) = self.objects() {
+                        for address in request.args.iter().flat_map(|arg| &arg.refs) {
+                            objects.release(&address.held);
+                        }
+                    }
+                    return Err(err);
+                }
+            };
+            rustyray::remote::tasks::run_request(&runtime, request, cancel, answer_node).await
         }
         .await;
         running.function = None;
@@ -803,11 +844,19 @@ impl ClusterTasks {
                     Ok(payload) => match wire::read_frame::<TaskRequest>(&mut &payload[..]).await {
                         Ok(Some(request)) => {
                             let job = request.job.clone();
-                            let outcome = tasks.run_here(request, cancel).await;
+                            // Where the answer goes: the sending node (a batch names it),
+                            // else the job's node.
+                            let owner = task
+                                .sender()
+                                .map(str::to_string)
+                                .or_else(|| request.job_node.clone());
+                            let outcome = tasks.run_here(request, cancel, owner.clone()).await;
                             // A large result stays here; its owner fetches it on demand.
                             match tasks.objects.get() {
                                 Some(objects) => outcome
-                                    .map(|value| objects.keep(value, job.as_deref()))
+                                    .map(|value| {
+                                        objects.keep(value, job.as_deref(), owner.as_deref())
+                                    })
                                     .into(),
                                 None => outcome.into(),
                             }
@@ -870,9 +919,10 @@ impl ClusterTasks {
                         // this driver.
                         if let Some(op) = request.object.take() {
                             let (tasks, answers) = (self.clone(), answers.clone());
+                            let job = request.job.take();
                             tokio::spawn(async move {
                                 let response: TaskResponse = match tasks.objects() {
-                                    Ok(objects) => objects.op(op).await.into(),
+                                    Ok(objects) => objects.op(op, job.as_deref()).await.into(),
                                     Err(err) => Err(err).into(),
                                 };
                                 let _ = answers.send(fit_frame(TaskAnswer { id, response }));

@@ -261,3 +261,63 @@ fn a_task_given_a_result_kept_on_another_node_runs_there_and_the_bytes_do_not_mo
         (held_bytes(&b) == 0 && held_bytes(&c) == 0).then_some(())
     });
 }
+
+#[test]
+fn object_refs_inside_values_cross_nodes_both_ways_and_are_let_go_after_the_last_one() {
+    let Some(nats) = Nats::start(&common::fresh_dir("cobjects-borrow-nats")) else {
+        return;
+    };
+    let [a, b, c] = three_nodes(
+        &nats,
+        "cobjects-borrow",
+        [&["--resources", "driver=1,opener=1"], &[], &[]],
+    );
+    deploy(&a);
+    let entry = format!(
+        "rustyray run cluster_tasks --namespace borrow -- borrow 2 3 {} {}",
+        a.node_id, b.node_id
+    );
+    a.submit(&entry, "borrow", &[("driver", 1.0)])
+        .expect("submitting");
+    let log = a.follow("borrow", Some("borrow released"));
+    // A list of references (the driver's own objects, and results kept where they were
+    // made) read by a task on B and by one placed anywhere: every byte right.
+    for label in ["pinned", "anywhere"] {
+        for seed in (1..=3).chain(101..=103) {
+            let data = big(2, seed);
+            let line = format!(
+                "borrow {label} seed={seed} len={} fnv={:016x}",
+                data.len(),
+                fnv(&data)
+            );
+            assert!(log.contains(&line), "{line} not in {log}");
+        }
+    }
+    // A reference to an object a task put on B, returned to the driver on A.
+    let data = big(2, 77);
+    let line = format!("borrow returned len={} fnv={:016x}", data.len(), fnv(&data));
+    assert!(log.contains(&line), "{line} not in {log}");
+    assert!(ran(&b, "read_refs") >= 1, "the pinned read_refs did not run on B");
+    assert_eq!(ran(&b, "put_here"), 1);
+    // The driver's own objects were kept on its node for the others to read.
+    assert!(kept(&a) > 0, "A kept none of the driver's objects");
+    // Every reference is dropped (the driver's, B's, and the anywhere task's): each
+    // node lets its copies go while the job still runs, not only when it ends.
+    wait_until("every copy let go after the last reference", || {
+        (held_bytes(&a) == 0 && held_bytes(&b) == 0 && held_bytes(&c) == 0).then_some(())
+    });
+    assert_eq!(
+        a.job("borrow").status,
+        JobStatus::Running,
+        "the job must still be running"
+    );
+    a.submit(
+        "rustyray run cluster_tasks --namespace borrow -- open gate",
+        "open",
+        &[("opener", 1.0)],
+    )
+    .expect("opening the gate");
+    let log = a.follow("borrow", None);
+    assert!(log.contains("borrow done"), "{log}");
+    assert_eq!(a.job("borrow").status, JobStatus::Succeeded);
+}

@@ -317,6 +317,36 @@ fn hostile_task_requests_from_nats_get_typed_errors_and_the_node_lives_on() {
         }),
     ));
     assert_eq!(k, "ReferencesCannotCross", "{m}");
+    // Object references the bytes do not hold, or held in raw bytes: refused before
+    // anything is counted or run.
+    let address = rustyray::remote::borrow::RefAddress {
+        held: rustyray::remote::Held {
+            node: "node_nobody".into(),
+            key: "k".into(),
+            len: 1,
+        },
+        raw: false,
+    };
+    for raw in [false, true] {
+        let (k, m) = kind(ask(
+            &url,
+            &c.node_id,
+            framed(&TaskRequest {
+                args: vec![WireValue {
+                    raw,
+                    data: vec![0x01u8].into(),
+                    held: None,
+                    refs: vec![address.clone()],
+                }],
+                ..request(&module.sha256, "step")
+            }),
+        ));
+        assert_eq!(k, "Serialization", "{m}");
+        assert!(
+            m.contains("names 1 addresses") || m.contains("raw bytes cannot hold"),
+            "{m}"
+        );
+    }
     // The job's other modules: one that is no hash, one no node has, too many.
     let (k, m) = kind(ask(
         &url,

@@ -15,10 +15,12 @@
 //! resolves ([`resolve`]: its own actor, else through its transport, which in a cluster
 //! asks the directory of placed actors); a handle of an actor only this runtime knows
 //! is refused before it leaves ([`RayError::ActorHandleCannotCross`]). What does not
-//! cross: `ObjectRef`s nested inside values (refused with
-//! [`RayError::ReferencesCannotCross`]; objects belong to one runtime), and the
-//! caller's capabilities: a remote actor runs with what its hosting runtime grants.
+//! cross to actors: `ObjectRef`s nested inside values (refused with
+//! [`RayError::ReferencesCannotCross`]; tasks carry them across nodes, `borrow.rs`),
+//! and the caller's capabilities: a remote actor runs with what its hosting runtime
+//! grants.
 
+pub mod borrow;
 mod host;
 pub mod objects;
 mod proxy;

@@ -40,8 +40,9 @@ pub(crate) struct RemoteObject {
     here: Mutex<Option<Bytes>>,
     encoding: Encoding,
     transport: Arc<dyn TaskTransport>,
-    /// The task that made it, with its arguments (Ray's lineage).
-    lineage: TaskRequest,
+    /// The task that made it, with its arguments (Ray's lineage); `None` for a
+    /// reference received from another node (`borrow.rs`): its owner makes it again.
+    lineage: Option<TaskRequest>,
     /// How many times it may be made again.
     retries: u32,
     /// One fetch at a time: readers arriving meanwhile find it fetched.
@@ -76,8 +77,27 @@ impl RemoteObject {
                 Encoding::Msgpack
             },
             transport,
-            lineage,
+            lineage: Some(lineage),
             retries,
+            fetching: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// An object a reference received from another node names (`borrow.rs`): kept
+    /// where `held` says, counted there for this node; never made again here.
+    pub(crate) fn borrowed(held: Held, raw: bool, transport: Arc<dyn TaskTransport>) -> Self {
+        RemoteObject {
+            held: Mutex::new(held),
+            released: AtomicBool::new(false),
+            here: Mutex::new(None),
+            encoding: if raw {
+                Encoding::Raw
+            } else {
+                Encoding::Msgpack
+            },
+            transport,
+            lineage: None,
+            retries: 0,
             fetching: tokio::sync::Mutex::new(()),
         }
     }
@@ -156,7 +176,9 @@ impl RemoteObject {
                     return Err(RayError::ObjectLost {
                         object: object.to_string(),
                         node: held.node,
-                        reason: if remade == 0 {
+                        reason: if self.lineage.is_none() {
+                            format!("{lost}; it was received from another node as a reference")
+                        } else if remade == 0 {
                             format!("{lost}; its task has no retries to make it again")
                         } else {
                             format!(
@@ -206,10 +228,15 @@ impl RemoteObject {
 
     /// Runs the task that made it again (a lost node answers [`RayError::NodeDied`]).
     async fn remake(&self, object: &str, lost: &Held) -> Result<Remade> {
-        let value = match self
-            .transport
-            .run(self.lineage.clone(), Cancellation::new())
-            .await
+        let Some(lineage) = self.lineage.clone() else {
+            return Err(RayError::ObjectLost {
+                object: object.to_string(),
+                node: lost.node.clone(),
+                reason: "it was received from another node as a reference".into(),
+            });
+        };
+        let function = lineage.function.clone();
+        let value = match self.transport.run(lineage, Cancellation::new()).await
         {
             Ok(value) => value,
             Err(err @ RayError::NodeDied { .. }) => return Err(err),
@@ -218,8 +245,7 @@ impl RemoteObject {
                     object: object.to_string(),
                     node: lost.node.clone(),
                     reason: format!(
-                        "that node no longer has it and running {} again failed: {err}",
-                        self.lineage.function
+                        "that node no longer has it and running {function} again failed: {err}"
                     ),
                 });
             }

@@ -104,6 +104,7 @@ impl ActorTransport for SocketTransport {
                     raw: false,
                     data: bytes::Bytes::from_static(crate::codec::UNIT),
                     held: None,
+                    refs: Vec::new(),
                 }),
                 other => Err(unexpected(other)),
             }

@@ -4,8 +4,9 @@
 //! With a [`TaskTransport`] ([`RuntimeBuilder::remote_tasks`](crate::RuntimeBuilder::remote_tasks)),
 //! a task whose dependencies are ready is sent through it instead of run here when it can
 //! run anywhere ([`placeable`]): a function of a loaded component, whose arguments are
-//! plain values (top-level `ObjectRef` arguments are resolved here first: the driver owns
-//! its objects, Ray's ownership model), no larger together than
+//! values (top-level `ObjectRef` arguments are resolved here first: the driver owns
+//! its objects, Ray's ownership model; references nested in them go as where their
+//! objects are, `borrow.rs`), no larger together than
 //! [`MAX_REMOTE_ARGS_BYTES`] (past that the task runs where the value is, locality), with
 //! no capabilities and no limits of its own (a grant names this machine's directories
 //! and this job's network bound), and whose carried actor handles (handles serialized in
@@ -19,9 +20,9 @@
 //! [`WireError`] of the same kinds a remote actor's call answers with, so a trap is
 //! retried here within the task's `max_retries`, and a lost node
 //! ([`RayError::NodeDied`]) too, as Ray counts it a system failure. A result that holds
-//! `ObjectRef`s cannot come back (the objects are the other runtime's): the task is run
-//! again here instead, and so is a task whose carried actors the other runtime cannot
-//! reach ([`RayError::ReferencesCannotCross`]). Cancelling a remote task reaches it
+//! `ObjectRef`s comes back with their objects' addresses (`borrow.rs`); one whose
+//! references cannot cross is run again here instead, and so is a task whose carried
+//! actors the other runtime cannot reach ([`RayError::ReferencesCannotCross`]). Cancelling a remote task reaches it
 //! where it runs ([`Cancellation`]): it is cancelled there, with the tasks it submitted
 //! unless cancelled alone.
 //!
@@ -115,6 +116,21 @@ pub enum ObjectOp {
     Release {
         /// The object.
         held: Held,
+    },
+    /// Keep this value (an object a reference to which goes to another node,
+    /// `borrow.rs`), counted for the asker's node; answered with where it is kept.
+    Keep {
+        /// The object's bytes.
+        value: WireValue,
+    },
+    /// Count one more reference to `held` for `node` (the asker's, if `None`): a
+    /// reference to it is going there (`borrow.rs`). Answered once counted; an object
+    /// its holder no longer has answers [`RayError::ObjectLost`].
+    Borrow {
+        /// The object.
+        held: Held,
+        /// The node whose runtime will hold the reference.
+        node: Option<String>,
     },
 }
 
@@ -360,6 +376,29 @@ pub trait TaskTransport: Send + Sync + std::fmt::Debug + 'static {
     /// Tells the holder of `held` to let it go (fire and forget).
     fn release(&self, held: Held) {
         let _ = held;
+    }
+
+    /// Has this runtime's node keep `value` for other nodes (a reference to it is
+    /// crossing, `borrow.rs`), counted for this runtime; where it is kept.
+    fn keep(&self, value: WireValue) -> Pending<'_, Held> {
+        let _ = value;
+        Box::pin(async {
+            Err(RayError::ReferencesCannotCross {
+                what: "an object reference: this runtime's task transport cannot share objects"
+                    .into(),
+            })
+        })
+    }
+
+    /// Counts one more reference to `held` for `node` (this runtime's node if `None`).
+    fn borrow(&self, held: &Held, node: Option<String>) -> Pending<'_, ()> {
+        let _ = (held, node);
+        Box::pin(async {
+            Err(RayError::ReferencesCannotCross {
+                what: "an object reference: this runtime's task transport cannot share objects"
+                    .into(),
+            })
+        })
     }
 }
 
@@ -608,6 +647,28 @@ impl TaskTransport for SocketTaskTransport {
         }
     }
 
+    fn keep(&self, value: WireValue) -> Pending<'_, Held> {
+        let mut request = TaskRequest::object_op(ObjectOp::Keep { value });
+        request.job.clone_from(&self.job);
+        Box::pin(async move {
+            let value: Result<WireValue> = self.exchange(&request).await?.into();
+            value?.held.ok_or_else(|| {
+                RayError::Remote("the node answered a keep without saying where".into())
+            })
+        })
+    }
+
+    fn borrow(&self, held: &Held, node: Option<String>) -> Pending<'_, ()> {
+        let request = TaskRequest::object_op(ObjectOp::Borrow {
+            held: held.clone(),
+            node,
+        });
+        Box::pin(async move {
+            let value: Result<WireValue> = self.exchange(&request).await?.into();
+            value.map(|_| ())
+        })
+    }
+
     fn run(&self, mut request: TaskRequest, cancel: Cancellation) -> Pending<'_, WireValue> {
         if request.job.is_none() {
             request.job.clone_from(&self.job);
@@ -677,14 +738,17 @@ pub(crate) fn placeable(
         let Resolved::Value(value) = arg else {
             return None;
         };
-        if !value.refs.is_empty() {
-            return None;
-        }
         total = total.saturating_add(value.len());
         if total > MAX_REMOTE_ARGS_BYTES {
             return None;
         }
-        values.push(WireValue::from_value(value, &function.name).ok()?);
+        // References nested in it get their addresses in `export_args`.
+        values.push(WireValue {
+            raw: value.encoding == crate::object_store::Encoding::Raw,
+            data: value.data.clone(),
+            held: None,
+            refs: Vec::new(),
+        });
     }
     Some(TaskRequest {
         module: component.hash().to_string(),
@@ -703,6 +767,24 @@ pub(crate) fn placeable(
         resources: Amounts(options.resources.clone()),
         node_id: options.node_id.clone(),
     })
+}
+
+/// Fills in the addresses of the object references nested in `request`'s arguments
+/// (`args`, as [`placeable`] took them), so the node that runs it reads them where
+/// they are (`borrow.rs`). [`RayError::ReferencesCannotCross`] when one cannot cross
+/// (then the task runs here, unless it asks where to run).
+pub(crate) async fn export_args(
+    runtime: &RuntimeInner,
+    request: &mut TaskRequest,
+    args: &[Resolved],
+) -> Result<()> {
+    let what = format!("an argument of {}", request.function);
+    for (wire, arg) in request.args.iter_mut().zip(args) {
+        if let Resolved::Value(value) = arg {
+            wire.refs = crate::remote::borrow::export(runtime, value, &what).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Sends `request` through the runtime's transport: `None` when the task must run here
@@ -746,7 +828,8 @@ pub(crate) async fn run_remote(
                 crate::refs::Contained::default(),
             )))
         }
-        Ok(value) => Some(Ok(value.into_value())),
+        // References it holds are this runtime's objects kept where they are.
+        Ok(value) => Some(crate::remote::borrow::import(runtime, value)),
         Err(RayError::ReferencesCannotCross { .. }) if !placed => None,
         Err(err) => Some(Err(err)),
     }
@@ -805,6 +888,7 @@ pub(crate) async fn run_by_reference(
         return None;
     }
     let mut request = placeable(runtime, function, &resolved, options, carried)?;
+    export_args(runtime, &mut request, &resolved).await.ok()?;
     for (arg, at) in request.args.iter_mut().zip(held) {
         arg.held = at;
     }
@@ -817,17 +901,27 @@ pub(crate) async fn run_by_reference(
 }
 
 /// Runs `request` in `runtime`, which has its module loaded: the task's own retries are
-/// its sender's, so it runs once here. Its carried actors are found by id through the
+/// its sender's, so it runs once here. Object references nested in its arguments are
+/// read from where they are kept; those nested in its result are made addressable and
+/// counted for `answer_node` (this runtime's node if `None`), where the answer goes
+/// (`borrow.rs`). Its carried actors are found by id through the
 /// runtime's remote actors (a cluster's directory); one not found answers
 /// [`RayError::ReferencesCannotCross`], so the sender runs the task itself. Once `cancel`
 /// is raised the task is cancelled here (with the tasks it submitted if the cancel is
 /// recursive) and answers `Cancelled`.
 pub async fn run_request(
     runtime: &Runtime,
-    request: TaskRequest,
+    mut request: TaskRequest,
     cancel: Cancellation,
+    answer_node: Option<String>,
 ) -> Result<WireValue> {
     let inner = runtime.inner();
+    // First: the references it was sent are counted for this node, and let go (dropped
+    // here) whatever happens next.
+    let mut args = Vec::with_capacity(request.args.len());
+    for arg in std::mem::take(&mut request.args) {
+        args.push(TaskArg::Value(crate::remote::borrow::import(inner, arg)?));
+    }
     // By its module: the function of that name in that module, whatever else is loaded.
     let qualified = format!("{}/{}", request.module, request.function);
     let function = inner.registry.lookup(&qualified).map_err(|_| {
@@ -866,11 +960,6 @@ pub async fn run_request(
         ..TaskOptions::default()
     };
     let what = format!("the result of {}", request.function);
-    let args = request
-        .args
-        .into_iter()
-        .map(|arg| TaskArg::Value(arg.into_value()))
-        .collect();
     let slot = inner.submit_slot(&qualified, args, options, false, None, carried)?;
     // Dropped unanswered (whoever waited went away): the task is cancelled too.
     let guard = CancelSlot {
@@ -885,7 +974,18 @@ pub async fn run_request(
         }
     };
     drop(guard);
-    WireValue::from_value(&value?, &what)
+    let value = value?;
+    let wire = crate::remote::borrow::to_wire(inner, &value, &what).await?;
+    // Counted for where the answer goes while `value` still holds them here.
+    if let Some(transport) = inner.config.remote_tasks.as_ref() {
+        for address in &wire.refs {
+            transport
+                .borrow(&address.held, answer_node.clone())
+                .await?;
+        }
+    }
+    drop(value);
+    Ok(wire)
 }
 
 /// Cancels a task run for another runtime if its answer is no longer awaited.

@@ -31,6 +31,10 @@ pub struct WireValue {
     /// made it keeps (`remote/objects.rs`): where it is, fetched from there on demand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held: Option<Held>,
+    /// Where the objects are that the `ObjectRef`s nested in `data` name, one per
+    /// reference in the order they appear (`borrow.rs`); empty for a value holding none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refs: Vec<crate::remote::borrow::RefAddress>,
 }
 
 /// A task's result kept on the node that made it: that node, its key there and its
@@ -58,6 +62,7 @@ impl WireValue {
             raw: value.encoding == Encoding::Raw,
             data: value.data.clone(),
             held: None,
+            refs: Vec::new(),
         })
     }
 
@@ -677,6 +682,7 @@ mod tests {
                 raw: true,
                 data: Bytes::from_static(b"\x00\x01"),
                 held: None,
+                refs: Vec::new(),
             }],
             want_result: true,
         };

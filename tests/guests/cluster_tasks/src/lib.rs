@@ -29,6 +29,14 @@
 //! - `near MIB N`: N tasks `make_big(MIB, seed)` (seeds 1..=N), all waited for, then
 //!   `checksum` of each (the `ObjectRef` an argument, never read by the driver); prints
 //!   `near seed=S len=L fnv=H` per object.
+//! - `borrow MIB N GATE_NODE OTHER`: N objects `put` by the driver (seeds 1..=N) and N
+//!   results `make_big(MIB, seed)` (seeds 101..=100+N), all waited for; a list of the 2N
+//!   references goes to a task `read_refs` placed on node OTHER and to one placed
+//!   anywhere, which read them where they are kept: prints `borrow pinned seed=S len=L
+//!   fnv=H` and `borrow anywhere seed=S ...` per object; then a task `put_here(MIB, 77)`
+//!   on OTHER returns a reference to an object it put there, which the driver reads:
+//!   `borrow returned len=L fnv=H`. Drops every reference, prints `borrow released`,
+//!   waits for `gate` as `hold` does and prints `borrow done`.
 //! - `open NAME`: adds one to the `Hits` named NAME in the job's namespace.
 //! - `lookup NAME`: one task `bump_named(NAME, 0)`; prints `lookup found=C` or
 //!   `lookup missing`.
@@ -134,10 +142,29 @@ fn nested(n: u64) -> Result<u64, RayError> {
 /// `mib` MiB of bytes from `seed`: byte k is the low byte of `k * 31 + seed * 7 + k / 4096`.
 #[rustyray::remote]
 fn make_big(mib: u32, seed: u32) -> Vec<u8> {
+    bytes_of(mib, seed)
+}
+
+/// `make_big`'s bytes, made here.
+fn bytes_of(mib: u32, seed: u32) -> Vec<u8> {
     let len = (mib as usize) << 20;
     (0..len)
         .map(|k| (k.wrapping_mul(31) + (seed as usize) * 7 + k / 4096) as u8)
         .collect()
+}
+
+/// The length and FNV-1a of each object `refs` names, read here (wherever they are kept).
+#[rustyray::remote]
+fn read_refs(refs: Vec<rustyray::ObjectRef<Vec<u8>>>) -> Result<Vec<(u64, u64)>, RayError> {
+    refs.iter()
+        .map(|r| r.get().map(|data| (data.len() as u64, fnv(&data))))
+        .collect()
+}
+
+/// Puts `make_big(mib, seed)`'s bytes here and returns a reference to them.
+#[rustyray::remote]
+fn put_here(mib: u32, seed: u32) -> Result<rustyray::ObjectRef<Vec<u8>>, RayError> {
+    rustyray::put(&bytes_of(mib, seed))
 }
 
 /// 64-bit FNV-1a of `data`.
@@ -341,6 +368,46 @@ fn main() -> Result<(), RayError> {
                 }
             }
         }
+        Some("borrow") => {
+            let mib = number(&args, 2, 2) as u32;
+            let n = number(&args, 3, 3) as u32;
+            let gate = args.get(4).cloned().unwrap_or_default();
+            let other = args.get(5).cloned().unwrap_or_default();
+            Hits::remote_with(
+                ActorOptions::new()
+                    .name("gate")
+                    .detached(true)
+                    .get_if_exists(true)
+                    .node_id(gate.clone()),
+            )
+            .add(0)
+            .get()?;
+            let mut refs = Vec::new();
+            for seed in 1..=n {
+                refs.push((seed, rustyray::put(&bytes_of(mib, seed))?));
+            }
+            refs.extend((101..=100 + n).map(|seed| (seed, make_big::remote(mib, seed))));
+            let list: Vec<_> = refs.iter().map(|(_, r)| r.clone()).collect();
+            rustyray::wait(&list, list.len(), None)?;
+            let pinned = read_refs::remote_with(
+                TaskOptions::new().node_id(other.clone()),
+                list.clone(),
+            );
+            let anywhere = read_refs::remote(list.clone());
+            for (label, sums) in [("pinned", pinned), ("anywhere", anywhere)] {
+                for ((seed, _), (len, hash)) in refs.iter().zip(sums.get()?) {
+                    println!("borrow {label} seed={seed} len={len} fnv={hash:016x}");
+                }
+            }
+            let returned = put_here::remote_with(TaskOptions::new().node_id(other), mib, 77);
+            let inner = returned.get()?;
+            let data = inner.get()?;
+            println!("borrow returned len={} fnv={:016x}", data.len(), fnv(&data));
+            drop((refs, list, returned, inner, data));
+            println!("borrow released");
+            wait_for_gate(gate)?;
+            println!("borrow done");
+        }
         Some("near") => {
             let mib = number(&args, 2, 4) as u32;
             let n = number(&args, 3, 6) as u32;
@@ -456,7 +523,7 @@ fn main() -> Result<(), RayError> {
         other => {
             return Err(RayError::application(format!(
                 "unknown mode {other:?}: spread N MS, big MIB, hold MIB N NODE, lost MIB N \
-                 NODE, open NAME, actors NODE N, lookup NAME, cancel NODE K, other N, hog \
+                 NODE, borrow MIB N NODE OTHER, open NAME, actors NODE N, lookup NAME, cancel NODE K, other N, hog \
                  N MIB, or placed RESOURCE NODE N"
             )));
         }
