@@ -542,8 +542,7 @@ async fn execute(
                 record.set(TaskState::Running);
                 let sent = std::time::Instant::now();
                 if let Some(outcome) =
-                    crate::remote::tasks::run_remote(runtime, request, control, slot, retries)
-                        .await
+                    crate::remote::tasks::run_remote(runtime, request, control, slot, retries).await
                 {
                     // Its slice in this job's timeline: from sending it to its answer.
                     crate::timeline::remote_task(&function.name, &slot.id(), sent.elapsed());

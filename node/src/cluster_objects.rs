@@ -185,8 +185,8 @@ impl ClusterObjects {
                 what: "an object reference to an object that holds references itself".into(),
             });
         }
-        self.insert(&value.data, job, &self.node_id)
-            .ok_or_else(|| RayError::ReferencesCannotCross {
+        self.insert(&value.data, job, &self.node_id).ok_or_else(|| {
+            RayError::ReferencesCannotCross {
                 what: format!(
                     "an object reference: node {} keeps at most {} MiB for other nodes \
                      (--max-held-objects-mib) and this object of {} bytes does not fit",
@@ -194,7 +194,8 @@ impl ClusterObjects {
                     self.max_held >> 20,
                     value.data.len()
                 ),
-            })
+            }
+        })
     }
 
     /// Keeps `bytes` for job `job`, counted once for `holder`: where, or `None` if
@@ -234,13 +235,15 @@ impl ClusterObjects {
     /// Counts one more reference to the object `key` kept here for `node`; `false`
     /// if it is not kept here (any more).
     fn add_holder(&self, key: &str, node: &str) -> bool {
-        self.held.lock().is_ok_and(|mut held| match held.get_mut(key) {
-            Some(kept) => {
-                *kept.holders.entry(node.to_string()).or_default() += 1;
-                true
-            }
-            None => false,
-        })
+        self.held
+            .lock()
+            .is_ok_and(|mut held| match held.get_mut(key) {
+                Some(kept) => {
+                    *kept.holders.entry(node.to_string()).or_default() += 1;
+                    true
+                }
+                None => false,
+            })
     }
 
     /// Lets one of `from`'s references to `key` go (one of any node's if `from` holds

@@ -297,7 +297,10 @@ fn object_refs_inside_values_cross_nodes_both_ways_and_are_let_go_after_the_last
     let data = big(2, 77);
     let line = format!("borrow returned len={} fnv={:016x}", data.len(), fnv(&data));
     assert!(log.contains(&line), "{line} not in {log}");
-    assert!(ran(&b, "read_refs") >= 1, "the pinned read_refs did not run on B");
+    assert!(
+        ran(&b, "read_refs") >= 1,
+        "the pinned read_refs did not run on B"
+    );
     assert_eq!(ran(&b, "put_here"), 1);
     // The driver's own objects were kept on its node for the others to read.
     assert!(kept(&a) > 0, "A kept none of the driver's objects");

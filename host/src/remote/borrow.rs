@@ -78,7 +78,11 @@ fn cannot_cross(what: &str, why: impl std::fmt::Display) -> RayError {
 
 /// The address of `slot` for another node: where its bytes are kept, counted for this
 /// runtime's node as long as the object lives here. Waits until it is ready.
-async fn address(transport: &Arc<dyn TaskTransport>, slot: &Arc<Slot>, what: &str) -> Result<RefAddress> {
+async fn address(
+    transport: &Arc<dyn TaskTransport>,
+    slot: &Arc<Slot>,
+    what: &str,
+) -> Result<RefAddress> {
     let stored = match slot.ready_unfetched().await {
         Ok(stored) => *stored,
         Err(err) => return Err(cannot_cross(what, format!("{} failed: {err}", slot.id()))),
@@ -96,14 +100,25 @@ async fn address(transport: &Arc<dyn TaskTransport>, slot: &Arc<Slot>, what: &st
             format!("{} itself holds object references", slot.id()),
         ));
     }
-    let held = match slot.remote_held() {
-        // Kept elsewhere already: one more count there, this runtime's.
-        Some(held) => {
-            transport.borrow(&held, None).await?;
-            held
-        }
-        // Here: copied once to this runtime's node, which keeps it for the others.
+    // Kept elsewhere already: one more count there, this runtime's.
+    let elsewhere = match slot.remote_held() {
+        Some(held) => match transport.borrow(&held, None).await {
+            Ok(()) => Some(held),
+            // Fetched here meanwhile (the copy there let go), or lost there: from here.
+            Err(RayError::ObjectLost { .. }) => None,
+            Err(err) => return Err(err),
+        },
+        None => None,
+    };
+    let held = match elsewhere {
+        Some(held) => held,
+        // Here (fetched first, or made again, if it was kept elsewhere): copied once to
+        // this runtime's node, which keeps it for the others.
         None => {
+            let stored = match slot.ready().await {
+                Ok(stored) => *stored,
+                Err(err) => return Err(cannot_cross(what, format!("{} failed: {err}", slot.id()))),
+            };
             let value = slot.value(&stored).map_err(|err| cannot_cross(what, err))?;
             transport
                 .keep(WireValue {
@@ -132,7 +147,11 @@ async fn address(transport: &Arc<dyn TaskTransport>, slot: &Arc<Slot>, what: &st
 
 /// The addresses of the references `value` holds, in order (none: nothing to do).
 /// `what` names the value in errors.
-pub(crate) async fn export(runtime: &RuntimeInner, value: &Value, what: &str) -> Result<Vec<RefAddress>> {
+pub(crate) async fn export(
+    runtime: &RuntimeInner,
+    value: &Value,
+    what: &str,
+) -> Result<Vec<RefAddress>> {
     if value.refs.is_empty() {
         return Ok(Vec::new());
     }
@@ -147,7 +166,11 @@ pub(crate) async fn export(runtime: &RuntimeInner, value: &Value, what: &str) ->
 }
 
 /// `value` as it crosses: its bytes and the addresses of the references it holds.
-pub(crate) async fn to_wire(runtime: &RuntimeInner, value: &Value, what: &str) -> Result<WireValue> {
+pub(crate) async fn to_wire(
+    runtime: &RuntimeInner,
+    value: &Value,
+    what: &str,
+) -> Result<WireValue> {
     let refs = export(runtime, value, what).await?;
     Ok(WireValue {
         raw: value.encoding == Encoding::Raw,
@@ -165,9 +188,12 @@ pub(crate) fn import(runtime: &RuntimeInner, wire: WireValue) -> Result<Value> {
     if wire.refs.is_empty() {
         return Ok(wire.into_value());
     }
-    let refused = |why: String| RayError::Serialization(format!("a value from another node: {why}"));
+    let refused =
+        |why: String| RayError::Serialization(format!("a value from another node: {why}"));
     let Some(transport) = runtime.config.remote_tasks.as_ref() else {
-        return Err(refused("it holds object references and this runtime is not on a cluster node".into()));
+        return Err(refused(
+            "it holds object references and this runtime is not on a cluster node".into(),
+        ));
     };
     if wire.raw {
         return Err(refused("raw bytes cannot hold object references".into()));

@@ -236,8 +236,7 @@ impl RemoteObject {
             });
         };
         let function = lineage.function.clone();
-        let value = match self.transport.run(lineage, Cancellation::new()).await
-        {
+        let value = match self.transport.run(lineage, Cancellation::new()).await {
             Ok(value) => value,
             Err(err @ RayError::NodeDied { .. }) => return Err(err),
             Err(err) => {

@@ -979,9 +979,7 @@ pub async fn run_request(
     // Counted for where the answer goes while `value` still holds them here.
     if let Some(transport) = inner.config.remote_tasks.as_ref() {
         for address in &wire.refs {
-            transport
-                .borrow(&address.held, answer_node.clone())
-                .await?;
+            transport.borrow(&address.held, answer_node.clone()).await?;
         }
     }
     drop(value);

@@ -389,10 +389,8 @@ fn main() -> Result<(), RayError> {
             refs.extend((101..=100 + n).map(|seed| (seed, make_big::remote(mib, seed))));
             let list: Vec<_> = refs.iter().map(|(_, r)| r.clone()).collect();
             rustyray::wait(&list, list.len(), None)?;
-            let pinned = read_refs::remote_with(
-                TaskOptions::new().node_id(other.clone()),
-                list.clone(),
-            );
+            let pinned =
+                read_refs::remote_with(TaskOptions::new().node_id(other.clone()), list.clone());
             let anywhere = read_refs::remote(list.clone());
             for (label, sums) in [("pinned", pinned), ("anywhere", anywhere)] {
                 for ((seed, _), (len, hash)) in refs.iter().zip(sums.get()?) {
