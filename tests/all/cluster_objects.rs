@@ -324,3 +324,49 @@ fn object_refs_inside_values_cross_nodes_both_ways_and_are_let_go_after_the_last
     assert!(log.contains("borrow done"), "{log}");
     assert_eq!(a.job("borrow").status, JobStatus::Succeeded);
 }
+
+#[test]
+fn a_borrower_node_that_dies_is_dropped_from_the_count_and_the_copy_let_go() {
+    let Some(nats) = Nats::start(&common::fresh_dir("cobjects-borrower-nats")) else {
+        return;
+    };
+    let [a, b, mut c] = three_nodes(
+        &nats,
+        "cobjects-borrower",
+        [&["--resources", "driver=1,opener=1"], &[], &[]],
+    );
+    deploy(&a);
+    let entry = format!(
+        "rustyray run cluster_tasks --namespace borrower -- borrower 2 {} {}",
+        b.node_id, c.node_id
+    );
+    a.submit(&entry, "borrower", &[("driver", 1.0)])
+        .expect("submitting");
+    a.follow("borrower", Some("borrower dropped"));
+    // The driver let its reference go; the task on C still holds its borrowed one, so
+    // A keeps the copy (a count of C's)...
+    assert!(kept(&a) > 0, "A kept none of the driver's objects");
+    let held = held_bytes(&a);
+    assert_eq!(held, 2 << 20, "A must keep the 2 MiB copy C borrows");
+    // ...until C dies: its count goes once its heartbeat expires.
+    c.kill();
+    wait_until("the dead borrower's count dropped", || {
+        (held_bytes(&a) == 0).then_some(())
+    });
+    let log = a.follow("borrower", Some("borrower task="));
+    assert!(log.contains("borrower task=NodeDied"), "{log}");
+    assert_eq!(
+        a.job("borrower").status,
+        JobStatus::Running,
+        "the job must still be running"
+    );
+    a.submit(
+        "rustyray run cluster_tasks --namespace borrower -- open gate",
+        "open",
+        &[("opener", 1.0)],
+    )
+    .expect("opening the gate");
+    let log = a.follow("borrower", None);
+    assert!(log.contains("borrower done"), "{log}");
+    assert_eq!(a.job("borrower").status, JobStatus::Succeeded);
+}

@@ -37,6 +37,10 @@
 //!   on OTHER returns a reference to an object it put there, which the driver reads:
 //!   `borrow returned len=L fnv=H`. Drops every reference, prints `borrow released`,
 //!   waits for `gate` as `hold` does and prints `borrow done`.
+//! - `borrower MIB GATE_NODE OTHER`: one object `put` by the driver, whose reference a
+//!   task `hold_refs` on node OTHER (no retries) holds until the gate opens; once it
+//!   runs, the driver drops its own reference and prints `borrower dropped`, then waits
+//!   for that task: `borrower task=<its result or error kind>`, and for `gate`.
 //! - `open NAME`: adds one to the `Hits` named NAME in the job's namespace.
 //! - `lookup NAME`: one task `bump_named(NAME, 0)`; prints `lookup found=C` or
 //!   `lookup missing`.
@@ -159,6 +163,18 @@ fn read_refs(refs: Vec<rustyray::ObjectRef<Vec<u8>>>) -> Result<Vec<(u64, u64)>,
     refs.iter()
         .map(|r| r.get().map(|data| (data.len() as u64, fnv(&data))))
         .collect()
+}
+
+/// Holds `refs` (counts itself on `started`) until the `Hits` named `gate` counts 1.
+#[rustyray::remote]
+fn hold_refs(
+    refs: Vec<rustyray::ObjectRef<Vec<u8>>>,
+    started: HitsHandle,
+    gate: String,
+) -> Result<usize, RayError> {
+    started.add(1).get()?;
+    wait_for_gate(gate)?;
+    Ok(refs.len())
 }
 
 /// Puts `make_big(mib, seed)`'s bytes here and returns a reference to them.
@@ -405,6 +421,42 @@ fn main() -> Result<(), RayError> {
             println!("borrow released");
             wait_for_gate(gate)?;
             println!("borrow done");
+        }
+        Some("borrower") => {
+            let mib = number(&args, 2, 2) as u32;
+            let gate = args.get(3).cloned().unwrap_or_default();
+            let other = args.get(4).cloned().unwrap_or_default();
+            Hits::remote_with(
+                ActorOptions::new()
+                    .name("gate")
+                    .detached(true)
+                    .get_if_exists(true)
+                    .node_id(gate.clone()),
+            )
+            .add(0)
+            .get()?;
+            let started = Hits::remote_with(ActorOptions::new().node_id(gate.clone()));
+            started.add(0).get()?;
+            let object = rustyray::put(&bytes_of(mib, 5))?;
+            let held = hold_refs::remote_with(
+                TaskOptions::new().node_id(other).max_retries(0),
+                vec![object.clone()],
+                started.clone(),
+                gate.clone(),
+            );
+            while started.add(0).get()? < 1 {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            drop(object);
+            println!("borrower dropped");
+            let outcome = match held.get() {
+                Ok(n) => format!("held:{n}"),
+                Err(RayError::NodeDied { .. }) => "NodeDied".to_string(),
+                Err(err) => format!("other:{}", err.to_string().replace('\n', " ")),
+            };
+            println!("borrower task={outcome}");
+            wait_for_gate(gate)?;
+            println!("borrower done");
         }
         Some("near") => {
             let mib = number(&args, 2, 4) as u32;
