@@ -395,6 +395,9 @@ fn sdk_placement(dir: &str, program: &str, prefix: &str) {
     assert_eq!(ran(&c, "square_pair"), 6, "{log}");
     assert_eq!(ran(&a, "square") + ran(&a, "square_pair"), 0, "{log}");
     assert_eq!(ran(&b, "square_pair") + ran(&c, "square"), 0, "{log}");
+    // A list of references to objects the driver put, read by a task on C.
+    assert!(log.contains("tasks refs=150"), "{log}");
+    assert_eq!(ran(&c, "sum_refs"), 1, "{log}");
 }
 
 #[test]

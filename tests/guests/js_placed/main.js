@@ -10,7 +10,9 @@
 //   asking for RES, which no node has (`error=...`).
 // - `tasks RES NODE N`: N tasks `square(i)` asking `resources: {RES: 1}`, N with
 //   `schedulingStrategy: new NodeAffinitySchedulingStrategy(NODE)` (two results each,
-//   `numReturns: 2`), one asking for a resource no node has, and bad task options;
+//   `numReturns: 2`), one asking for a resource no node has, a list of N references to
+//   objects it put read by a task `sum_refs` on NODE (`tasks refs=S`), and bad task
+//   options;
 //   prints `tasks resource=S node=S pair=P missing=<class>: <message>` and one
 //   `task-refused=...` per bad option.
 
@@ -32,6 +34,10 @@ const square = rustyray.remote(function square(i) {
 const squarePair = rustyray.remote(function square_pair(i) {
   return [i * i, i];
 }, { numReturns: 2 });
+// A list of references (nested: not resolved before the call), read here.
+const sumRefs = rustyray.remote(function sum_refs(refs) {
+  return refs.reduce((total, r) => total + rustyray.get(r), 0);
+});
 
 rustyray.main((args) => {
   const step = args[0];
@@ -82,6 +88,11 @@ rustyray.main((args) => {
     console.log(
       `tasks resource=${sum(byResource)} node=${sum(pairs.map(([s]) => s))} pair=${sum(pairs.map(([, i]) => i))} missing=${missing}`,
     );
+    // References inside a value to a task on NODE: read there, from the driver's node.
+    const refs = [];
+    for (let i = 0; i < n; i++) refs.push(rustyray.put(i * 10));
+    const pinnedSum = sumRefs.options({ schedulingStrategy: new rustyray.NodeAffinitySchedulingStrategy(node) });
+    console.log(`tasks refs=${rustyray.get(pinnedSum.remote(refs))}`);
     const bad = [
       () => square.options({ resources: { gpu: -1 } }),
       () => square.options({ resources: ["gpu"] }),

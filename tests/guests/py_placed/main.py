@@ -10,7 +10,9 @@ One step per run, named by the first argument; each prints what it saw:
   ``Spot`` asking for RES, which no node has (``error=...``).
 - ``tasks RES NODE N``: N tasks ``square(i)`` asking ``resources={RES: 1}``, N with
   ``scheduling_strategy=NodeAffinitySchedulingStrategy(NODE)`` (two results each,
-  ``num_returns=2``), one asking for a resource no node has, and bad task options;
+  ``num_returns=2``), one asking for a resource no node has, a list of N references
+  to objects it put read by a task ``sum_refs`` on NODE (``tasks refs=S``), and bad
+  task options;
   prints ``tasks resource=S node=S pair=P missing=<class>: <message>`` and one
   ``task-refused=...`` per bad option.
 """
@@ -36,6 +38,12 @@ def square(i):
 @rustyray.remote(num_returns=2)
 def square_pair(i):
     return i * i, i
+
+
+@rustyray.remote
+def sum_refs(refs):
+    # A list of references (nested: not resolved before the call), read here.
+    return sum(rustyray.get(r) for r in refs)
 
 
 @rustyray.main
@@ -81,6 +89,9 @@ def main(args):
         pinned_squares = sum(rustyray.get(s) for s, _ in pairs)
         pinned_is = sum(rustyray.get(i) for _, i in pairs)
         print(f"tasks resource={squares} node={pinned_squares} pair={pinned_is} missing={missing}")
+        # References inside a value to a task on NODE: read there, from the driver's node.
+        refs = [rustyray.put(i * 10) for i in range(n)]
+        print(f"tasks refs={rustyray.get(sum_refs.options(scheduling_strategy=strategy).remote(refs))}")
         for bad in (
             lambda: square.options(resources={"gpu": -1}),
             lambda: square.options(resources=["gpu"]),
