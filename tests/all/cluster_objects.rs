@@ -354,7 +354,14 @@ fn a_borrower_node_that_dies_is_dropped_from_the_count_and_the_copy_let_go() {
         (held_bytes(&a) == 0).then_some(())
     });
     let log = a.follow("borrower", Some("borrower task="));
-    assert!(log.contains("borrower task=NodeDied"), "{log}");
+    let task = log
+        .lines()
+        .find(|line| line.starts_with("borrower task="))
+        .unwrap_or_default();
+    assert!(
+        task.starts_with("borrower task=error:") && task.contains(&c.node_id),
+        "{log}"
+    );
     assert_eq!(
         a.job("borrower").status,
         JobStatus::Running,

@@ -40,7 +40,8 @@
 //! - `borrower MIB GATE_NODE OTHER`: one object `put` by the driver, whose reference a
 //!   task `hold_refs` on node OTHER (no retries) holds until the gate opens; once it
 //!   runs, the driver drops its own reference and prints `borrower dropped`, then waits
-//!   for that task: `borrower task=<its result or error kind>`, and for `gate`.
+//!   for that task: `borrower task=held:N` or `borrower task=error:<the error>`, and for
+//!   `gate`.
 //! - `open NAME`: adds one to the `Hits` named NAME in the job's namespace.
 //! - `lookup NAME`: one task `bump_named(NAME, 0)`; prints `lookup found=C` or
 //!   `lookup missing`.
@@ -451,8 +452,7 @@ fn main() -> Result<(), RayError> {
             println!("borrower dropped");
             let outcome = match held.get() {
                 Ok(n) => format!("held:{n}"),
-                Err(RayError::NodeDied { .. }) => "NodeDied".to_string(),
-                Err(err) => format!("other:{}", err.to_string().replace('\n', " ")),
+                Err(err) => format!("error:{}", err.to_string().replace('\n', " ")),
             };
             println!("borrower task={outcome}");
             wait_for_gate(gate)?;
