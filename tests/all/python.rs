@@ -168,6 +168,26 @@ async fn every_python_task_starts_from_the_snapshot() -> Result<()> {
     crate::programs::assert_fresh_instances(&runtime, "py_fresh").await
 }
 
+/// Each task dirties 128 pages far apart in the snapshot's data (more disjoint regions
+/// than one scan of wasmtime's in-place reset reports) and counts those it did not find
+/// as the snapshot has them: any page a reset missed would show in the next task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_tasks_see_every_scattered_page_reset() -> Result<()> {
+    let runtime = runtime().await;
+    for round in 0..6 {
+        let task = TaskBuilder::new("py_scattered_pages").submit_now::<u32>(&runtime)?;
+        let changed = within(LONG, "py_scattered_pages", task.get()).await?;
+        assert_eq!(changed, 0, "round {round}: pages left from an earlier task");
+    }
+    let together = (0..16)
+        .map(|_| TaskBuilder::new("py_scattered_pages").submit_now::<u32>(&runtime))
+        .collect::<Result<Vec<_>>>()?;
+    for task in &together {
+        assert_eq!(within(LONG, "py_scattered_pages", task.get()).await?, 0);
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn python_tasks_are_sandboxed() -> Result<()> {
     let runtime = runtime_with(common::builder().capabilities(Capabilities::new())).await;

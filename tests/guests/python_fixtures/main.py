@@ -24,6 +24,24 @@ def py_fresh():
     return CALLS[0]
 
 
+# 1 MiB of ones in the interpreter's snapshot. py_scattered_pages checks and dirties one
+# byte on every other page of it: 128 disjoint dirty regions, more than one PAGEMAP_SCAN
+# of wasmtime's in-place reset holds (32), so the next instance in the same pool slot
+# sees whether every one of them was reset (vendor/README.md).
+SCATTERED = bytearray(b"\x01" * (1 << 20))
+
+
+@rustyray.remote
+def py_scattered_pages():
+    """How many of the pages touched were not as in the snapshot: 0 in every task."""
+    changed = 0
+    for offset in range(0, len(SCATTERED), 8192):
+        if SCATTERED[offset] != 1:
+            changed += 1
+        SCATTERED[offset] = 2
+    return changed
+
+
 @rustyray.remote
 def py_read_hostname():
     with open("/etc/hostname", "rb") as f:

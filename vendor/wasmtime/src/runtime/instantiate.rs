@@ -11,7 +11,7 @@ use alloc::sync::Arc;
 use core::ops::Range;
 use core::str;
 use wasmtime_environ::{
-    CompiledFunctionsTable, CompiledModuleInfo, DefinedFuncIndex, FilePos, FuncIndex, FuncKey,
+    CompiledFunctionsTable, CompiledModuleInfo, DefinedFuncIndex, EntityRef, FilePos, FuncIndex, FuncKey,
     FunctionLoc, FunctionName, Metadata, Module, ModuleInternedTypeIndex, StaticModuleIndex,
 };
 
@@ -25,6 +25,14 @@ pub struct CompiledModule {
     index: Arc<CompiledFunctionsTable>,
     /// Sorted list, by function index, of names we have for this module.
     func_names: Vec<FunctionName>,
+    /// rustyray patch (vendor/README.md): the text locations of each defined
+    /// function and of its array-to-wasm trampoline (length 0: none), by
+    /// `DefinedFuncIndex`, looked up once here. Every `VMFuncRef` an instance
+    /// builds needs both, and `CompiledFunctionsTable::func_loc` is a binary
+    /// search of the trampolines' sparse keys: a component that initialises
+    /// thousands of funcref table entries at each instantiation (a dynamically
+    /// linked interpreter) spent ~44% of its instantiation there.
+    defined_func_locs: Vec<[FunctionLoc; 2]>,
 }
 
 impl CompiledModule {
@@ -51,13 +59,31 @@ impl CompiledModule {
         index: Arc<CompiledFunctionsTable>,
         profiler: &dyn ProfilingAgent,
     ) -> Result<Self> {
+        let module: Arc<Module> = try_new::<Arc<_>>(info.module)?;
+        let module_index = module.module_index;
+        let defined_func_locs = module
+            .defined_func_indices()
+            .map(|i| {
+                let none = FunctionLoc {
+                    start: 0,
+                    length: 0,
+                };
+                let wasm = FuncKey::DefinedWasmFunction(module_index, i);
+                let array = FuncKey::ArrayToWasmTrampoline(module_index, i);
+                [
+                    index.func_loc(wasm).copied().unwrap_or(none),
+                    index.func_loc(array).copied().unwrap_or(none),
+                ]
+            })
+            .collect();
         let mut ret = Self {
             unique_id: CompiledModuleId::new(),
             engine_code,
-            module: try_new::<Arc<_>>(info.module)?,
+            module,
             meta: info.meta,
             index,
             func_names: info.func_names,
+            defined_func_locs,
         };
         ret.register_profiling(profiler)?;
 
@@ -167,6 +193,21 @@ impl CompiledModule {
 
     /// Gets the function location information for a given function index.
     pub fn func_loc(&self, key: FuncKey) -> &FunctionLoc {
+        // rustyray patch: a defined function or its array-to-wasm trampoline
+        // from the table built at load (an empty entry falls through to the
+        // lookup, which panics as before).
+        let cached = match key {
+            FuncKey::DefinedWasmFunction(module, i) if module == self.module_index() => {
+                self.defined_func_locs.get(i.index()).map(|locs| &locs[0])
+            }
+            FuncKey::ArrayToWasmTrampoline(module, i) if module == self.module_index() => {
+                self.defined_func_locs.get(i.index()).map(|locs| &locs[1])
+            }
+            _ => None,
+        };
+        if let Some(loc) = cached.filter(|loc| loc.length != 0) {
+            return loc;
+        }
         self.index
             .func_loc(key)
             .expect("defined function should be present")

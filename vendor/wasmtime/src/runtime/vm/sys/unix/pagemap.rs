@@ -211,10 +211,9 @@ impl PageMap {
 ///   a region of memory to store a list of `page_region` structures. Below this
 ///   is always `MAX_REGIONS`. If there are more than this number of disjoint
 ///   regions of memory that need to be reported then the ioctl will also return
-///   early without reaching the end of memory. Note that this means that all
-///   further memory will be `decommit`'d with reported regions still going to
-///   `reset_manually`. This is arguably something we should detect and improve
-///   in Wasmtime, but for now `MAX_REGIONS` is hardcoded.
+///   early without reaching the end of memory. (rustyray patch: the scan is
+///   then issued again from where it stopped, with the pages left of the
+///   `keep_resident` budget, so only the budget or the end of memory ends it.)
 ///
 /// In the end this ends up being a "more clever" version of this function than
 /// the one in the `pagemap_disabled` module. By using `PAGEMAP_SCAN` we can
@@ -276,14 +275,27 @@ pub unsafe fn reset_with_pagemap(
         },
     };
 
-    // For now use a fixed set of regions on the stack, but in the future this
-    // may want to use a dynamically allocated vector for more regions for
-    // example.
+    // rustyray patch (vendor/README.md): the scan is repeated from where it
+    // stopped whenever it stopped only because `storage` was full, so the
+    // budget is `keep_resident` pages of dirty memory however many disjoint
+    // regions they form. Upstream 48.0.8 made one scan of at most 32 regions and
+    // decommitted everything after the 32nd region, so a guest that dirtied
+    // pages scattered over its memory image (an interpreter's heap: ~190 pages
+    // in ~150 regions) took a copy-on-write fault on most of them again in the
+    // next instance, whatever `keep_resident` was.
     const MAX_REGIONS: usize = 32;
     let mut storage = [MaybeUninit::uninit(); MAX_REGIONS];
+    let end = ptr.cast_const().wrapping_add(len.byte_count());
+    let mut scan_start = ptr.cast_const();
+    let mut pages_left = keep_resident.byte_count() / host_page_size;
+    let mut bytes_resident = 0;
 
-    let scan_arg = PageMapScanBuilder::new(ptr::slice_from_raw_parts(ptr, len.byte_count()))
-        .max_pages(keep_resident.byte_count() / host_page_size)
+    loop {
+        let scan_arg = PageMapScanBuilder::new(ptr::slice_from_raw_parts(
+            scan_start,
+            end.addr() - scan_start.addr(),
+        ))
+        .max_pages(pages_left)
         // We specifically want pages that are NOT backed by the zero page or
         // backed by files. Such pages mean that they haven't changed from their
         // original contents, so they're inverted.
@@ -301,50 +313,65 @@ pub unsafe fn reset_with_pagemap(
         .return_mask(Categories::empty())
         .build(&mut storage);
 
-    // SAFETY: this should be a safe ioctl as we control the fd we're operating
-    // on plus all of `scan_arg`, but this relies on `Ioctl` below being the
-    // correct implementation and such.
-    let result = match unsafe { ioctl(&pagemap.0, scan_arg) } {
-        Ok(result) => result,
+        // SAFETY: this should be a safe ioctl as we control the fd we're operating
+        // on plus all of `scan_arg`, but this relies on `Ioctl` below being the
+        // correct implementation and such.
+        let result = match unsafe { ioctl(&pagemap.0, scan_arg) } {
+            Ok(result) => result,
 
-        // If the ioctl fails for whatever reason, we at least tried, so fall
-        // back to the default behavior.
-        //
-        // SAFETY: the safety requirement of
-        // `pagemap_disabled::reset_with_pagemap` is the same as this function.
-        Err(err) => unsafe {
-            log::warn!("failed pagemap scan {err}");
-            return crate::runtime::vm::pagemap_disabled::reset_with_pagemap(
-                None,
-                ptr,
-                len,
-                keep_resident,
-                reset_manually,
-                decommit,
-            );
-        },
-    };
+            // If the first ioctl fails for whatever reason, we at least tried,
+            // so fall back to the default behavior.
+            //
+            // SAFETY: the safety requirement of
+            // `pagemap_disabled::reset_with_pagemap` is the same as this function.
+            Err(err) if scan_start == ptr.cast_const() => unsafe {
+                log::warn!("failed pagemap scan {err}");
+                return crate::runtime::vm::pagemap_disabled::reset_with_pagemap(
+                    None,
+                    ptr,
+                    len,
+                    keep_resident,
+                    reset_manually,
+                    decommit,
+                );
+            },
 
-    // For all regions that were written in the scan reset them manually, then
-    // afterwards decommit everything else.
-    let mut bytes_resident = 0;
-    for region in result.regions() {
-        // SAFETY: we're relying on Linux to pass in valid region ranges within
-        // the `ptr/len` we specified to the original syscall.
-        unsafe {
-            reset_manually(&mut *region.region().cast_mut());
+            // A later one: everything before `scan_start` is reset already,
+            // everything from it on is decommitted.
+            Err(err) => {
+                log::warn!("failed pagemap scan {err}");
+                decommit(scan_start.cast_mut(), end.addr() - scan_start.addr());
+                return bytes_resident;
+            }
+        };
+
+        // For all regions that were written in the scan reset them manually.
+        let mut pages_reset = 0;
+        for region in result.regions() {
+            // SAFETY: we're relying on Linux to pass in valid region ranges within
+            // the `ptr/len` we specified to the original syscall.
+            unsafe {
+                reset_manually(&mut *region.region().cast_mut());
+            }
+            bytes_resident += region.len();
+            pages_reset += region.len() / host_page_size;
         }
-        bytes_resident += region.len();
+        pages_left = pages_left.saturating_sub(pages_reset);
+
+        // The scan stopped at `walk_end`: at the end of memory, at the page
+        // budget, or because `storage` is full. Only in the last case, with
+        // budget left, is the rest scanned again; otherwise everything after
+        // `walk_end` to the end of memory is decommitted (a noop when
+        // `walk_end` is the end).
+        let walk_end = result.walk_end();
+        let storage_full = result.regions().len() == MAX_REGIONS;
+        if storage_full && pages_left > 0 && walk_end > scan_start && walk_end < end {
+            scan_start = walk_end;
+            continue;
+        }
+        decommit(walk_end.cast_mut(), end.addr() - walk_end.addr());
+        return bytes_resident;
     }
-
-    // Report everything after `walk_end` to the end of memory as memory that
-    // must be decommitted as the scan didn't reach it. Note that if `walk_end`
-    // is already at the end of memory then the byte size of the decommitted
-    // memory here will be 0 meaning that this is a noop.
-    let scan_size = result.walk_end().addr() - ptr.addr();
-    decommit(result.walk_end().cast_mut(), len.byte_count() - scan_size);
-
-    bytes_resident
 }
 
 mod ioctl {
