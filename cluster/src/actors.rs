@@ -47,6 +47,20 @@ const SNAPSHOT_HEADROOM: usize = 4096;
 /// object's name (the reader deletes it).
 pub const TRANSFER_HEADER: &str = "Rustyray-Transfer";
 
+/// The header naming an actor request by its sender's key for it: a request sent again
+/// (its answer was lost while NATS restarted) under the same key is not run twice.
+pub const CALL_KEY_HEADER: &str = "Rustyray-Call";
+
+/// The sender's key of an actor request, if it gave a valid one.
+pub fn call_key(message: &ActorMessage) -> Option<String> {
+    message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get(CALL_KEY_HEADER))
+        .map(|key| key.as_str().to_string())
+        .filter(|key| !key.is_empty() && key.len() <= crate::tasks::MAX_TASK_KEY)
+}
+
 /// The subject node `node_id` serves actor requests on.
 pub fn subject(node_id: &str) -> String {
     format!("rustyray.actors.{node_id}")
@@ -54,6 +68,8 @@ pub fn subject(node_id: &str) -> String {
 
 /// An actor request as it arrives: its body (`payload`) and where to answer (`reply`).
 pub use async_nats::Message as ActorMessage;
+/// Where an actor request is answered.
+pub use async_nats::Subject as ReplySubject;
 
 fn check(key: &str) -> Result<()> {
     if valid_key(key) {
@@ -90,10 +106,14 @@ impl Cluster {
         check(id)?;
         let json = serde_json::to_vec(entry)
             .map_err(|err| ClusterError::nats("encoding an actor record", err))?;
-        self.actors
-            .put(id, Bytes::from(json))
-            .await
-            .map_err(|err| ClusterError::nats(format!("writing {id} in {ACTORS_BUCKET}"), err))
+        let json = Bytes::from(json);
+        self.outlasting(|| async {
+            self.actors
+                .put(id, json.clone())
+                .await
+                .map_err(|err| ClusterError::nats(format!("writing {id} in {ACTORS_BUCKET}"), err))
+        })
+        .await
     }
 
     /// Rewrites an actor's entry if it is still at `revision`.
@@ -120,10 +140,13 @@ impl Cluster {
         if !valid_key(id) {
             return Ok(None);
         }
-        let entry =
-            self.actors.entry(id).await.map_err(|err| {
-                ClusterError::nats(format!("reading {id} in {ACTORS_BUCKET}"), err)
-            })?;
+        let entry = self
+            .outlasting(|| async {
+                self.actors.entry(id).await.map_err(|err| {
+                    ClusterError::nats(format!("reading {id} in {ACTORS_BUCKET}"), err)
+                })
+            })
+            .await?;
         let Some(entry) = entry else {
             return Ok(None);
         };
@@ -140,7 +163,9 @@ impl Cluster {
 
     /// Every actor entry with its id and revision (undecodable ones are skipped).
     pub async fn actors<T: DeserializeOwned>(&self) -> Result<Vec<(String, T, u64)>> {
-        let ids = keys(&self.actors, ACTORS_BUCKET).await?;
+        let ids = self
+            .outlasting(|| keys(&self.actors, ACTORS_BUCKET))
+            .await?;
         let mut actors = Vec::new();
         for id in ids {
             if let Ok(Some((entry, revision))) = self.actor(&id).await {
@@ -190,9 +215,13 @@ impl Cluster {
         if !valid_key(key) {
             return Ok(None);
         }
-        let value = self.actor_names.get(key).await.map_err(|err| {
-            ClusterError::nats(format!("reading {key} in {ACTOR_NAMES_BUCKET}"), err)
-        })?;
+        let value = self
+            .outlasting(|| async {
+                self.actor_names.get(key).await.map_err(|err| {
+                    ClusterError::nats(format!("reading {key} in {ACTOR_NAMES_BUCKET}"), err)
+                })
+            })
+            .await?;
         Ok(value
             .filter(|value| !value.is_empty())
             .map(|value| String::from_utf8_lossy(&value).into_owned()))
@@ -246,13 +275,17 @@ impl Cluster {
     }
 
     async fn put_snapshot_value(&self, id: &str, value: Vec<u8>) -> Result<()> {
-        self.actor_snapshots
-            .put(id, Bytes::from(value))
-            .await
-            .map(|_| ())
-            .map_err(|err| {
-                ClusterError::nats(format!("writing {id} in {ACTOR_SNAPSHOTS_BUCKET}"), err)
-            })
+        let value = Bytes::from(value);
+        self.outlasting(|| async {
+            self.actor_snapshots
+                .put(id, value.clone())
+                .await
+                .map(|_| ())
+                .map_err(|err| {
+                    ClusterError::nats(format!("writing {id} in {ACTOR_SNAPSHOTS_BUCKET}"), err)
+                })
+        })
+        .await
     }
 
     /// Whether this connection had stored `id`'s last snapshot in the object store
@@ -382,6 +415,19 @@ impl Cluster {
         body: Vec<u8>,
         timeout: Option<std::time::Duration>,
     ) -> std::result::Result<Bytes, Unanswered> {
+        self.actor_request_keyed(node_id, body, timeout, None).await
+    }
+
+    /// [`Cluster::actor_request`] naming the request by `key` ([`CALL_KEY_HEADER`]): the
+    /// serving node runs a request once per key, and answers one sent again from what
+    /// it answered (or, while it still runs, to the newest sending).
+    pub async fn actor_request_keyed(
+        &self,
+        node_id: &str,
+        body: Vec<u8>,
+        timeout: Option<std::time::Duration>,
+        key: Option<&str>,
+    ) -> std::result::Result<Bytes, Unanswered> {
         if !valid_key(node_id) {
             return Err(Unanswered::Failed(format!("{node_id:?} is not a node id")));
         }
@@ -389,10 +435,14 @@ impl Cluster {
             .outgoing(body)
             .await
             .map_err(|err| Unanswered::Failed(err.to_string()))?;
-        let mut request = async_nats::Request::new().payload(payload).timeout(timeout);
-        if let Some(headers) = headers {
-            request = request.headers(headers);
+        let mut headers = headers.unwrap_or_default();
+        if let Some(key) = key {
+            headers.insert(CALL_KEY_HEADER, key);
         }
+        let request = async_nats::Request::new()
+            .payload(payload)
+            .timeout(timeout)
+            .headers(headers);
         match self.client.send_request(subject(node_id), request).await {
             Ok(message) => self
                 .actor_body(&message)

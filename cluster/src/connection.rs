@@ -10,7 +10,8 @@ use crate::error::{ClusterError, Result};
 use crate::{
     ACTOR_NAMES_BUCKET, ACTOR_SNAPSHOT_BYTES_STORE, ACTOR_SNAPSHOTS_BUCKET, ACTORS_BUCKET,
     DEAD_NODE_KEPT, HEARTBEAT_TTL, HEARTBEATS_BUCKET, JOBS_BUCKET, MAX_RECONNECT_DELAY,
-    MODULE_BYTES_STORE, MODULES_BUCKET, NODES_BUCKET, REQUEST_TIMEOUT,
+    MODULE_BYTES_STORE, MODULES_BUCKET, NODES_BUCKET, OUTAGE_RETRY, OUTAGE_WAIT, REQUEST_TIMEOUT,
+    SETTLE_AFTER_RECONNECT,
 };
 
 /// A connection to the cluster's NATS and its buckets. Cheap to clone.
@@ -35,7 +36,42 @@ pub struct Cluster {
     /// The largest actor snapshot this connection keeps or reads
     /// ([`Cluster::with_max_snapshot_bytes`]).
     pub(crate) max_snapshot_bytes: usize,
+    /// The client's (re)connections, counted by its event callback.
+    connects: std::sync::Arc<Connects>,
     url: String,
+}
+
+/// What the client's event callback saw of its connection: how many times it connected,
+/// and when it last connected again after losing the server.
+#[derive(Debug)]
+pub(crate) struct Connects {
+    count: tokio::sync::watch::Sender<u64>,
+    reconnected: std::sync::Mutex<Option<std::time::Instant>>,
+    /// When the connection was last lost or made again.
+    troubled: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Connects {
+    fn event(&self, event: &async_nats::Event) {
+        if let async_nats::Event::Disconnected = event
+            && let Ok(mut troubled) = self.troubled.lock()
+        {
+            *troubled = Some(std::time::Instant::now());
+        }
+        if let async_nats::Event::Connected = event {
+            let mut again = false;
+            self.count.send_modify(|count| {
+                *count += 1;
+                again = *count > 1;
+            });
+            if again && let Ok(mut reconnected) = self.reconnected.lock() {
+                *reconnected = Some(std::time::Instant::now());
+                if let Ok(mut troubled) = self.troubled.lock() {
+                    *troubled = Some(std::time::Instant::now());
+                }
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Cluster {
@@ -62,7 +98,17 @@ impl Cluster {
     /// cluster's buckets. The first connection must succeed; after it, the client
     /// reconnects forever, every [`MAX_RECONNECT_DELAY`] at most.
     pub async fn connect(url: &str, name: &str) -> Result<Cluster> {
+        let connects = std::sync::Arc::new(Connects {
+            count: tokio::sync::watch::channel(0).0,
+            reconnected: std::sync::Mutex::new(None),
+            troubled: std::sync::Mutex::new(None),
+        });
+        let seen = connects.clone();
         let client = async_nats::ConnectOptions::new()
+            .event_callback(move |event| {
+                seen.event(&event);
+                async {}
+            })
             .name(name)
             .connection_timeout(Duration::from_secs(5))
             .request_timeout(Some(REQUEST_TIMEOUT))
@@ -169,6 +215,7 @@ impl Cluster {
             jobs,
             modules,
             module_bytes,
+            connects,
             url: url.to_string(),
         })
     }
@@ -181,6 +228,63 @@ impl Cluster {
     /// Whether the client is connected now (it reconnects by itself when not).
     pub fn connected(&self) -> bool {
         self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// How many times the client has connected so far; changes at each reconnection
+    /// (NATS restarted, or the connection was lost and made again).
+    pub fn connections(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.connects.count.subscribe()
+    }
+
+    /// How many times the client has connected so far.
+    pub fn connection_count(&self) -> u64 {
+        *self.connects.count.borrow()
+    }
+
+    /// When the client last connected again after losing the server, if it has.
+    pub fn reconnected_at(&self) -> Option<std::time::Instant> {
+        self.connects.reconnected.lock().ok().and_then(|at| *at)
+    }
+
+    /// Whether what this connection reads of the cluster's liveness can be trusted: it is
+    /// connected, and it has been for [`SETTLE_AFTER_RECONNECT`] since it last connected
+    /// again (after a NATS restart every node needs that long to reconnect and write a
+    /// heartbeat; until then a live node can look dead).
+    pub fn settled(&self) -> bool {
+        self.connected()
+            && self
+                .troubled_at()
+                .is_none_or(|at| at.elapsed() >= SETTLE_AFTER_RECONNECT)
+    }
+
+    /// When the connection was last lost or made again.
+    fn troubled_at(&self) -> Option<std::time::Instant> {
+        self.connects.troubled.lock().ok().and_then(|at| *at)
+    }
+
+    /// Runs `op` (a step on the cluster's state) and, while NATS is restarting — this
+    /// client not connected, or not yet [`Cluster::settled`] since it connected again
+    /// (JetStream may still be starting) — runs it again on a NATS error, every
+    /// [`OUTAGE_RETRY`], for at most [`OUTAGE_WAIT`]; then its error is returned.
+    pub async fn outlasting<T, Fut>(&self, mut op: impl FnMut() -> Fut) -> Result<T>
+    where
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let start = std::time::Instant::now();
+        loop {
+            let tried = std::time::Instant::now();
+            match op().await {
+                // Failed while the connection was not settled, or lost meanwhile.
+                Err(err @ ClusterError::Nats { .. })
+                    if (!self.settled() || self.troubled_at().is_some_and(|at| at >= tried))
+                        && start.elapsed() < OUTAGE_WAIT =>
+                {
+                    drop(err);
+                    tokio::time::sleep(OUTAGE_RETRY).await;
+                }
+                outcome => return outcome,
+            }
+        }
     }
 
     /// The NATS client, for subscriptions of the node's own.

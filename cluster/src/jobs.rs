@@ -54,10 +54,14 @@ impl Cluster {
     /// Writes a job's record (by the node running it).
     pub async fn put_job<T: Serialize>(&self, id: &str, entry: &JobEntry<T>) -> Result<u64> {
         check(id)?;
-        self.jobs
-            .put(id, encode(entry)?)
-            .await
-            .map_err(|err| ClusterError::nats(format!("writing {id} in {JOBS_BUCKET}"), err))
+        let bytes = encode(entry)?;
+        self.outlasting(|| async {
+            self.jobs
+                .put(id, bytes.clone())
+                .await
+                .map_err(|err| ClusterError::nats(format!("writing {id} in {JOBS_BUCKET}"), err))
+        })
+        .await
     }
 
     /// Rewrites a job's record if it is still at `revision`.
@@ -83,10 +87,12 @@ impl Cluster {
             return Ok(None);
         }
         let entry = self
-            .jobs
-            .entry(id)
-            .await
-            .map_err(|err| ClusterError::nats(format!("reading {id} in {JOBS_BUCKET}"), err))?;
+            .outlasting(|| async {
+                self.jobs.entry(id).await.map_err(|err| {
+                    ClusterError::nats(format!("reading {id} in {JOBS_BUCKET}"), err)
+                })
+            })
+            .await?;
         let Some(entry) = entry else {
             return Ok(None);
         };
@@ -103,7 +109,7 @@ impl Cluster {
 
     /// Every job record with its id and revision (undecodable ones are skipped).
     pub async fn jobs<T: DeserializeOwned>(&self) -> Result<Vec<(String, JobEntry<T>, u64)>> {
-        let ids = keys(&self.jobs, JOBS_BUCKET).await?;
+        let ids = self.outlasting(|| keys(&self.jobs, JOBS_BUCKET)).await?;
         let mut jobs = Vec::new();
         for id in ids {
             if let Ok(Some((entry, revision))) = self.job(&id).await {

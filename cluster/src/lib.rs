@@ -68,6 +68,20 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for a reconnection attempt (NATS restarting is retried forever).
 pub const MAX_RECONNECT_DELAY: Duration = Duration::from_millis(500);
 
+/// How long after reconnecting to NATS a node does not take a missing heartbeat for a
+/// lost node: the other nodes reconnect too, and write their heartbeat within
+/// [`HEARTBEAT_INTERVAL`] of it (the NATS restart may have been longer than
+/// [`HEARTBEAT_TTL`]).
+pub const SETTLE_AFTER_RECONNECT: Duration = Duration::from_millis(
+    HEARTBEAT_TTL.as_millis() as u64 + 2 * HEARTBEAT_INTERVAL.as_millis() as u64,
+);
+
+/// How long a step on the cluster's state (a KV read or write) keeps being tried while
+/// NATS restarts ([`Cluster::outlasting`]) before it fails.
+pub const OUTAGE_WAIT: Duration = Duration::from_secs(30);
+/// How often such a step is tried again meanwhile.
+pub const OUTAGE_RETRY: Duration = Duration::from_millis(200);
+
 /// Bucket of node records.
 pub const NODES_BUCKET: &str = "rustyray_nodes";
 /// Bucket of heartbeats (expiring).

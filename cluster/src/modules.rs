@@ -102,7 +102,9 @@ impl Cluster {
 
     /// Every module record in the index (undecodable ones are skipped).
     pub async fn modules<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
-        let ids = keys(&self.modules, MODULES_BUCKET).await?;
+        let ids = self
+            .outlasting(|| keys(&self.modules, MODULES_BUCKET))
+            .await?;
         let mut records = Vec::new();
         for id in ids {
             if let Some(bytes) = self

@@ -26,6 +26,16 @@
 //! body's length (4 bytes, big-endian) and the body (a run's or an answer's envelope; a
 //! cancel's one byte, 1 for recursive). A batch that does not decode is dropped from
 //! where it stops decoding. `.run` still takes one task per request.
+//!
+//! **NATS restarting.** Core NATS delivers at most once: a batch or an answer published
+//! while its receiver was disconnected (NATS restarting) is lost. So the sender keeps
+//! every task it sent until answered, and once its client has connected again it
+//! re-sends each task it sent before that (or in [`RESEND_GRACE`] after it, when the
+//! receiver may not have subscribed again yet) every [`RESEND_INTERVAL`] until the
+//! receiver confirms it. The receiver knows each task by its sender and key: a task it
+//! runs now is confirmed ([`ITEM_HAVE`]) and not run twice; a task it answered in the
+//! last [`ANSWER_KEPT`] (at most [`ANSWERS_KEPT_BYTES`] of answers) is answered again
+//! from what it kept; any other runs (as a retry would).
 
 use std::time::Duration;
 
@@ -129,6 +139,19 @@ pub const ITEM_RUN: u8 = 0;
 pub const ITEM_CANCEL: u8 = 1;
 /// Batch item: the answer to the task sent under its key (its envelope).
 pub const ITEM_ANSWER: u8 = 2;
+/// Batch item (on an answers subject): the task sent under its key, sent again, is
+/// running here; no need to send it again (empty body).
+pub const ITEM_HAVE: u8 = 3;
+/// How often tasks not yet confirmed are sent again after a reconnection.
+pub const RESEND_INTERVAL: Duration = Duration::from_millis(1000);
+/// How long after the client reconnected the tasks sent since are sent again too (until
+/// confirmed): the receiver may not have subscribed again yet when they were sent.
+pub const RESEND_GRACE: Duration = Duration::from_secs(15);
+/// How long a node keeps the answer to a task another node sent, to answer it again if
+/// the task comes again (its answer was lost while NATS restarted).
+pub const ANSWER_KEPT: Duration = Duration::from_secs(60);
+/// The most bytes of answers kept for [`ANSWER_KEPT`] (the oldest go first).
+pub const ANSWERS_KEPT_BYTES: usize = 64 << 20;
 /// Room left in a batch message for NATS's headers.
 const BATCH_HEADROOM: usize = 1024;
 /// Items one batch carries at most.
@@ -191,7 +214,8 @@ pub fn batch_items(batch: &Bytes) -> Vec<(u8, String, Bytes)> {
 }
 
 /// What a node sends in batches: a queue per subject (another node's tasks or answers
-/// subject), each emptied by a task of its own; and the tasks sent and not answered.
+/// subject), each emptied by a task of its own; the tasks sent and not answered; and, of
+/// the tasks other nodes sent, those running here and the answers kept.
 #[derive(Default)]
 struct Batching {
     /// This node's id, once it serves (batches are sent from then on).
@@ -201,10 +225,63 @@ struct Batching {
     /// otherwise close with it, and every later send to that node fail.
     publishers: std::sync::OnceLock<tokio::runtime::Handle>,
     queues: std::sync::Mutex<
-        std::collections::HashMap<String, tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
+        std::collections::HashMap<String, tokio::sync::mpsc::UnboundedSender<Bytes>>,
     >,
-    waiting:
-        std::sync::Mutex<std::collections::HashMap<String, tokio::sync::oneshot::Sender<Bytes>>>,
+    waiting: std::sync::Mutex<std::collections::HashMap<String, Waiter>>,
+    received: std::sync::Mutex<Received>,
+}
+
+/// A task sent and not answered: where its answer goes, and what to send again.
+struct Waiter {
+    answer: tokio::sync::oneshot::Sender<Bytes>,
+    node: String,
+    item: Bytes,
+    /// The client's connection count when it was sent.
+    connection: u64,
+    /// Last sent then.
+    sent: std::time::Instant,
+    /// The receiver said it has it (since the last reconnection).
+    confirmed: bool,
+}
+
+/// The tasks other nodes sent (by sender and key): running here, or answered lately.
+#[derive(Default)]
+struct Received {
+    running: std::collections::HashSet<String>,
+    answered: std::collections::HashMap<String, Bytes>,
+    /// The answers kept, oldest first, and when.
+    order: std::collections::VecDeque<(std::time::Instant, String)>,
+    bytes: usize,
+}
+
+impl Received {
+    /// Forgets answers past [`ANSWER_KEPT`] or over [`ANSWERS_KEPT_BYTES`].
+    fn trim(&mut self) {
+        while let Some((at, id)) = self.order.front() {
+            if at.elapsed() < ANSWER_KEPT && self.bytes <= ANSWERS_KEPT_BYTES {
+                break;
+            }
+            if let Some(answer) = self.answered.remove(id) {
+                self.bytes = self.bytes.saturating_sub(answer.len());
+            }
+            self.order.pop_front();
+        }
+    }
+}
+
+/// What a node does with a task another node sent.
+enum Arrival {
+    /// New: run it.
+    New,
+    /// Running here: confirm it.
+    Running,
+    /// Answered lately: answer it again.
+    Answered(Bytes),
+}
+
+/// The id a receiver knows a task by: its sender and the sender's key.
+fn received_id(from: &str, key: &str) -> String {
+    format!("{from} {key}")
 }
 
 /// Publishes what `queue` holds on `subject` in batches (what was queued while the last
@@ -213,15 +290,15 @@ async fn publish_batches(
     client: async_nats::Client,
     subject: String,
     from: String,
-    mut queue: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    mut queue: tokio::sync::mpsc::UnboundedReceiver<Bytes>,
     max: usize,
 ) {
-    let mut carried: Option<Vec<u8>> = None;
+    let mut carried: Option<Bytes> = None;
     loop {
         let mut batch = match carried.take() {
-            Some(item) => item,
+            Some(item) => item.to_vec(),
             None => match queue.recv().await {
-                Some(item) => item,
+                Some(item) => item.to_vec(),
                 None => return,
             },
         };
@@ -377,7 +454,12 @@ impl TaskLink {
         let cancels = cancel_subject(node_id);
         let batches = batch_subject(node_id);
         let answers = answers_subject(node_id);
-        let batching = self.batching.clone();
+        let link = self.clone();
+        let resend = self.clone().resend_unconfirmed();
+        match self.batching.publishers.get() {
+            Some(runtime) => drop(runtime.spawn(resend)),
+            None => drop(tokio::spawn(resend)),
+        }
         let incoming = futures::StreamExt::flat_map(subscriber, move |message| {
             let subject = message.subject.as_str();
             let incoming: Vec<Incoming> = if subject == cancels {
@@ -395,12 +477,20 @@ impl TaskLink {
                     .into_iter()
                     .collect()
             } else if subject == answers {
-                if let Ok(mut waiting) = batching.waiting.lock() {
+                if let Ok(mut waiting) = link.batching.waiting.lock() {
                     for (tag, key, body) in batch_items(&message.payload) {
-                        if tag == ITEM_ANSWER
-                            && let Some(sender) = waiting.remove(&key)
-                        {
-                            let _ = sender.send(body);
+                        match tag {
+                            ITEM_ANSWER => {
+                                if let Some(waiter) = waiting.remove(&key) {
+                                    let _ = waiter.answer.send(body);
+                                }
+                            }
+                            ITEM_HAVE => {
+                                if let Some(waiter) = waiting.get_mut(&key) {
+                                    waiter.confirmed = true;
+                                }
+                            }
+                            _ => {}
                         }
                     }
                 }
@@ -417,11 +507,24 @@ impl TaskLink {
                         .into_iter()
                         .filter(|(_, key, _)| !key.is_empty() && key.len() <= MAX_TASK_KEY)
                         .filter_map(|(tag, key, body)| match tag {
-                            ITEM_RUN => Some(Incoming::Task(IncomingTask {
-                                envelope: body,
-                                reply: Reply::Batched(from.clone()),
-                                key: Some(key),
-                            })),
+                            ITEM_RUN => match link.arrival(&from, &key) {
+                                Arrival::New => Some(Incoming::Task(IncomingTask {
+                                    envelope: body,
+                                    reply: Reply::Batched(from.clone()),
+                                    key: Some(key),
+                                })),
+                                Arrival::Running => {
+                                    let _ = link.enqueue(
+                                        answers_subject(&from),
+                                        item(ITEM_HAVE, &key, &[]),
+                                    );
+                                    None
+                                }
+                                Arrival::Answered(answer) => {
+                                    let _ = link.enqueue(answers_subject(&from), answer);
+                                    None
+                                }
+                            },
                             ITEM_CANCEL => Some(Incoming::Cancel {
                                 key,
                                 recursive: body.first() != Some(&0),
@@ -443,8 +546,89 @@ impl TaskLink {
         Ok(incoming)
     }
 
+    /// What to do with the task `from` sent under `key`: new ones are recorded as running.
+    fn arrival(&self, from: &str, key: &str) -> Arrival {
+        let id = received_id(from, key);
+        let Ok(mut received) = self.batching.received.lock() else {
+            return Arrival::New;
+        };
+        received.trim();
+        if received.running.contains(&id) {
+            return Arrival::Running;
+        }
+        if let Some(answer) = received.answered.get(&id) {
+            return Arrival::Answered(answer.clone());
+        }
+        received.running.insert(id);
+        Arrival::New
+    }
+
+    /// Keeps the answer `item` to the task `from` sent under `key` (it no longer runs).
+    fn answered(&self, from: &str, key: &str, item: &Bytes) {
+        let id = received_id(from, key);
+        if let Ok(mut received) = self.batching.received.lock() {
+            received.running.remove(&id);
+            if item.len() <= ANSWERS_KEPT_BYTES {
+                received.bytes += item.len();
+                if let Some(old) = received.answered.insert(id.clone(), item.clone()) {
+                    received.bytes = received.bytes.saturating_sub(old.len());
+                }
+                received.order.push_back((std::time::Instant::now(), id));
+            }
+            received.trim();
+        }
+    }
+
+    /// Once the client connected again, sends again (every [`RESEND_INTERVAL`]) each
+    /// task not answered nor confirmed that was sent before, or up to [`RESEND_GRACE`]
+    /// after, the reconnection.
+    async fn resend_unconfirmed(self) {
+        let mut connections = self.cluster.connections();
+        let mut ticks = tokio::time::interval(RESEND_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                changed = connections.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    // A new connection: what the receivers confirmed before may be lost.
+                    if let Ok(mut waiting) = self.batching.waiting.lock() {
+                        for waiter in waiting.values_mut() {
+                            waiter.confirmed = false;
+                        }
+                    }
+                }
+                _ = ticks.tick() => {}
+            }
+            let Some(reconnected) = self.cluster.reconnected_at() else {
+                continue;
+            };
+            let now = *connections.borrow();
+            let again: Vec<(String, Bytes)> = match self.batching.waiting.lock() {
+                Ok(mut waiting) => waiting
+                    .values_mut()
+                    .filter(|waiter| {
+                        !waiter.confirmed
+                            && waiter.sent.elapsed() >= RESEND_INTERVAL
+                            && (waiter.connection < now || reconnected.elapsed() < RESEND_GRACE)
+                    })
+                    .map(|waiter| {
+                        waiter.sent = std::time::Instant::now();
+                        (waiter.node.clone(), waiter.item.clone())
+                    })
+                    .collect(),
+                Err(_) => continue,
+            };
+            for (node, item) in again {
+                let _ = self.enqueue(batch_subject(&node), item);
+            }
+        }
+    }
+
     /// Queues `item` for `subject` (its publishing task started on first use).
-    fn enqueue(&self, subject: String, item: Vec<u8>) -> Result<()> {
+    fn enqueue(&self, subject: String, item: impl Into<Bytes>) -> Result<()> {
+        let item = item.into();
         let Some(me) = self.batching.me.get() else {
             return Err(ClusterError::BadEnvelope(
                 "batches are sent only once the node serves its own".into(),
@@ -567,7 +751,9 @@ impl TaskLink {
                     return Ok(());
                 };
                 let envelope = self.wrap(payload).await?;
-                return self.enqueue(answers_subject(node), item(ITEM_ANSWER, key, &envelope));
+                let answer = Bytes::from(item(ITEM_ANSWER, key, &envelope));
+                self.answered(node, key, &answer);
+                return self.enqueue(answers_subject(node), answer);
             }
         };
         let envelope = self.wrap(payload).await?;
@@ -594,14 +780,25 @@ impl TaskLink {
         let envelope = self.wrap(payload).await.map_err(SendFailure::Failed)?;
         if self.batching.me.get().is_some() && key.len() <= MAX_TASK_KEY {
             let (answer, answered) = tokio::sync::oneshot::channel();
+            let item = Bytes::from(item(ITEM_RUN, key, &envelope));
             if let Ok(mut waiting) = self.batching.waiting.lock() {
-                waiting.insert(key.to_string(), answer);
+                waiting.insert(
+                    key.to_string(),
+                    Waiter {
+                        answer,
+                        node: node_id.to_string(),
+                        item: item.clone(),
+                        connection: self.cluster.connection_count(),
+                        sent: std::time::Instant::now(),
+                        confirmed: false,
+                    },
+                );
             }
             let _forget = Unanswered {
                 batching: &self.batching,
                 key,
             };
-            self.enqueue(batch_subject(node_id), item(ITEM_RUN, key, &envelope))
+            self.enqueue(batch_subject(node_id), item)
                 .map_err(SendFailure::Failed)?;
             // No answer without a sender: the node's liveness watch ends the wait.
             let envelope = answered.await.map_err(|_| {

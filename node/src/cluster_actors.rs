@@ -22,6 +22,15 @@
 //!   not yet delivered wait for the restart.
 //! - **Lifetime.** A non-detached actor belongs to its job: when the job ends (or its
 //!   node is lost), it is killed.
+//! - **NATS restarting.** A request or its answer sent while NATS restarts is lost (core
+//!   NATS delivers at most once). Each request carries its sender's key for it
+//!   (`Rustyray-Call`); once the sender's client connected again it sends an unanswered
+//!   request again, every [`RESEND_INTERVAL`] for [`RESEND_GRACE`] (the hosting node may
+//!   subscribe again later). The hosting node runs a key once: a request sent again
+//!   while it runs is answered once it ends, and one it answered in the last
+//!   [`ANSWER_KEPT`] (at most [`ANSWERS_KEPT_BYTES`]) is answered again from what it
+//!   kept. Until [`rustyray_cluster::SETTLE_AFTER_RECONNECT`] after its reconnection a
+//!   node takes no unanswered liveness check or missing responder for a lost node.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -35,6 +44,7 @@ use rustyray::remote::{
     RequestRouter, Response, Routed, SnapshotStore, WireValue,
 };
 use rustyray_cluster::actors::Unanswered;
+use rustyray_cluster::tasks::{ANSWER_KEPT, ANSWERS_KEPT_BYTES, RESEND_GRACE, RESEND_INTERVAL};
 use rustyray_cluster::{Cluster, NodeView};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -133,6 +143,34 @@ pub struct ClusterActors {
     /// Modules announced to the actors' runtime, by SHA-256.
     loaded: Mutex<HashSet<String>>,
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Keys of the requests this node sends to others.
+    next_call: std::sync::atomic::AtomicU64,
+    /// Keyed requests other nodes sent here: running, or answered lately.
+    calls: Mutex<HostedCalls>,
+}
+
+/// Keyed requests other nodes sent here (by key): running (with where to answer now),
+/// or answered lately (the answer kept).
+#[derive(Default)]
+struct HostedCalls {
+    running: HashMap<String, rustyray_cluster::actors::ReplySubject>,
+    answered: HashMap<String, Vec<u8>>,
+    order: std::collections::VecDeque<(std::time::Instant, String)>,
+    bytes: usize,
+}
+
+impl HostedCalls {
+    fn trim(&mut self) {
+        while let Some((at, key)) = self.order.front() {
+            if at.elapsed() < ANSWER_KEPT && self.bytes <= ANSWERS_KEPT_BYTES {
+                break;
+            }
+            if let Some(answer) = self.answered.remove(key) {
+                self.bytes = self.bytes.saturating_sub(answer.len());
+            }
+            self.order.pop_front();
+        }
+    }
 }
 
 impl std::fmt::Debug for ClusterActors {
@@ -166,6 +204,8 @@ impl ClusterActors {
             owned: Mutex::new(HashMap::new()),
             loaded: Mutex::new(HashSet::new()),
             background: Mutex::new(Vec::new()),
+            next_call: std::sync::atomic::AtomicU64::new(0),
+            calls: Mutex::new(HostedCalls::default()),
         });
         if let Ok(mut loaded) = actors.loaded.lock() {
             loaded.extend(actors.modules.list().into_iter().map(|m| m.sha256));
@@ -211,6 +251,30 @@ impl ClusterActors {
     ) {
         let mut requests = std::pin::pin!(requests);
         while let Some(message) = requests.next().await {
+            // A keyed request sent again: answered from what was kept, or (running)
+            // answered at its newest reply subject once it ends.
+            let key = rustyray_cluster::actors::call_key(&message)
+                .filter(|_| message.reply.is_some())
+                .map(|key| format!("{}/{key}", message.subject));
+            if let (Some(key), Some(reply)) = (&key, &message.reply)
+                && let Ok(mut calls) = self.calls.lock()
+            {
+                calls.trim();
+                if let Some(answer) = calls.answered.get(key).cloned() {
+                    drop(calls);
+                    let cluster = self.cluster.clone();
+                    let reply = reply.clone();
+                    tokio::spawn(async move {
+                        let _ = cluster.answer_actor_request(reply, answer).await;
+                    });
+                    continue;
+                }
+                if let Some(to) = calls.running.get_mut(key) {
+                    *to = reply.clone();
+                    continue;
+                }
+                calls.running.insert(key.clone(), reply.clone());
+            }
             let actors = self.clone();
             tokio::spawn(async move {
                 let response = match actors.cluster.actor_body(&message).await {
@@ -227,7 +291,23 @@ impl ClusterActors {
                         actors.node_id
                     )),
                 };
-                if let Some(reply) = message.reply {
+                let mut reply = message.reply;
+                if let Some(key) = &key
+                    && let Ok(mut calls) = actors.calls.lock()
+                {
+                    // The newest sending of it is where it is answered; kept for more.
+                    if let Some(to) = calls.running.remove(key) {
+                        reply = Some(to);
+                    }
+                    let answer = encode(&response);
+                    calls.bytes += answer.len();
+                    calls.answered.insert(key.clone(), answer);
+                    calls
+                        .order
+                        .push_back((std::time::Instant::now(), key.clone()));
+                    calls.trim();
+                }
+                if let Some(reply) = reply {
                     // An answer that cannot be sent (over the transfer limit, NATS
                     // gone) still answers, with why: the caller would wait forever.
                     if let Err(err) = actors
@@ -380,8 +460,13 @@ impl ClusterActors {
         if entry.dead.is_some() {
             return None;
         }
-        let live = self.cluster.live_node_ids().await.ok()?;
-        live.contains(&entry.node_id).then(|| remote(&entry))
+        let live = self
+            .cluster
+            .outlasting(|| self.cluster.live_node_ids())
+            .await
+            .ok()?;
+        // Just after NATS restarted its node may not have written its heartbeat yet.
+        (live.contains(&entry.node_id) || !self.cluster.settled()).then(|| remote(&entry))
     }
 
     /// Fetches the cluster's modules this node lacks and loads every module into the
@@ -655,9 +740,34 @@ impl ClusterActors {
         request: &Request,
     ) -> std::result::Result<Response, Unanswered> {
         let body = encode(request);
-        let answer = tokio::select! {
-            answer = self.cluster.actor_request(node, body, None) => answer?,
-            lost = self.lost(node) => return Err(lost),
+        let key = format!(
+            "{}-{}",
+            self.node_id,
+            self.next_call
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let mut connections = self.cluster.connections();
+        let lost = self.lost(node);
+        let mut lost = std::pin::pin!(lost);
+        let answer = loop {
+            let sent = self
+                .cluster
+                .actor_request_keyed(node, body.clone(), None, Some(&key));
+            let answer = tokio::select! {
+                answer = sent => answer,
+                lost = &mut lost => return Err(lost),
+                () = resend_due(&self.cluster, &mut connections) => continue,
+            };
+            match answer {
+                // Just after NATS restarted the node may not have subscribed again.
+                Err(Unanswered::NoResponders) if !self.cluster.settled() => {
+                    tokio::select! {
+                        () = tokio::time::sleep(RESEND_INTERVAL) => continue,
+                        lost = &mut lost => return Err(lost),
+                    }
+                }
+                answer => break answer?,
+            }
         };
         rmp_serde::from_slice(&answer)
             .map_err(|err| Unanswered::Failed(format!("its answer did not decode: {err}")))
@@ -678,6 +788,7 @@ impl ClusterActors {
                 .cluster
                 .actor_request(node, probe.clone(), Some(STEP_TIMEOUT))
                 .await
+                && self.cluster.settled()
             {
                 return Unanswered::TimedOut;
             }
@@ -1252,5 +1363,21 @@ mod tests {
         assert!(rustyray_cluster::valid_key(&key), "{key}");
         assert_ne!(key, name_key("sho", "pa name with spaces/and.dots\u{0}"));
         assert_eq!(module_sha("/data/modules/abc123.wasm"), "abc123");
+    }
+}
+
+/// Returns when an unanswered request should be sent again: every [`RESEND_INTERVAL`]
+/// for [`RESEND_GRACE`] after the client connected again (the other node may subscribe
+/// again after it did), else at the next reconnection.
+async fn resend_due(cluster: &Cluster, connections: &mut tokio::sync::watch::Receiver<u64>) {
+    if cluster
+        .reconnected_at()
+        .is_some_and(|at| at.elapsed() < RESEND_GRACE)
+    {
+        tokio::time::sleep(RESEND_INTERVAL).await;
+        return;
+    }
+    if connections.changed().await.is_err() {
+        std::future::pending::<()>().await;
     }
 }

@@ -1029,7 +1029,8 @@ impl ClusterTasks {
                         .collect()
                 })
                 .unwrap_or_default();
-            if waiting.is_empty() {
+            // Just after NATS restarted, a live node's heartbeat may not be written yet.
+            if waiting.is_empty() || !self.cluster.settled() {
                 continue;
             }
             let Ok(Ok(live)) =

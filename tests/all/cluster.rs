@@ -156,7 +156,7 @@ impl Nats {
     }
 
     /// Kills it (SIGKILL) and starts it again on the same port and store.
-    fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         end(&mut self.child);
         let again = Nats::start_on(self.port, &self.store);
         *self = again;

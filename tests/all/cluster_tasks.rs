@@ -686,3 +686,93 @@ fn tasks_asking_for_a_resource_or_a_node_run_only_there_and_unmet_ones_fail_type
         "a={on_a} b={on_b} c={on_c}"
     );
 }
+
+#[test]
+fn tasks_and_actor_calls_in_flight_while_nats_restarts_complete_with_nothing_lost() {
+    let Some(mut nats) = Nats::start(&common::fresh_dir("ctasks-natsdown-nats")) else {
+        return;
+    };
+    let [a, b, c] = three_nodes(
+        &nats,
+        "ctasks-natsdown",
+        [&["--resources", "driver=1"], &[], &[]],
+    );
+    deploy(&a);
+    // Both drivers on A: 600 tasks of 50 ms spread over A, B and C (and a task that
+    // submits 20), and tasks that call a detached actor placed on B from every node.
+    a.submit(
+        "rustyray run cluster_tasks -- spread 600 50",
+        "spread",
+        &[("driver", 1.0)],
+    )
+    .expect("submitting");
+    a.submit(
+        &format!(
+            "rustyray run cluster_tasks --namespace shop -- actors {} 150",
+            b.node_id
+        ),
+        "actors",
+        &[("driver", 1.0)],
+    )
+    .expect("submitting");
+    // NATS is killed (SIGKILL) and started again on its port and store once tasks of
+    // both jobs have run on other nodes, while many more are out there.
+    wait_until("both jobs' tasks running on B and C", || {
+        let (on_b, on_c) = (ran(&b), ran(&c));
+        let count = |counts: &BTreeMap<String, u64>, f: &str| counts.get(f).copied().unwrap_or(0);
+        (count(&on_b, "step") + count(&on_c, "step") >= 20
+            && count(&on_b, "bump")
+                + count(&on_c, "bump")
+                + count(&on_b, "bump_named")
+                + count(&on_c, "bump_named")
+                >= 5)
+            .then_some(())
+    });
+    let spread_before = a.job("spread").status;
+    let actors_before = a.job("actors").status;
+    nats.restart();
+    let restarted = rustyray_node::api::now_ms();
+    // Both jobs end right: every task answered once, every call counted once.
+    let log = a.follow("spread", None);
+    assert!(log.contains(&spread_line(600)), "{log}");
+    assert_eq!(a.job("spread").status, JobStatus::Succeeded, "{log}");
+    let log = a.follow("actors", None);
+    assert!(log.contains("actors hits=300 made=150 plain=150"), "{log}");
+    assert_eq!(a.job("actors").status, JobStatus::Succeeded, "{log}");
+    // The restart came while they ran (neither had ended).
+    assert_eq!(spread_before, JobStatus::Running);
+    assert_eq!(actors_before, JobStatus::Running);
+    // No task ran twice: the nodes ran the 620 steps, no more.
+    let steps: u64 = [&a, &b, &c]
+        .iter()
+        .map(|node| ran(node).get("step").copied().unwrap_or(0))
+        .sum();
+    assert_eq!(steps, 620);
+    // Every node heartbeats again and is listed alive, by every node.
+    for node in [&a, &b, &c] {
+        wait_until("three fresh heartbeats", || {
+            let nodes = node.nodes();
+            (nodes
+                .iter()
+                .filter(|node| node.alive && node.last_heartbeat_ms > restarted)
+                .count()
+                == 3)
+                .then_some(())
+        });
+    }
+    // The canary: a job after it spreads over the nodes, and the actor directory still
+    // finds `hits` by name.
+    b.submit(
+        "rustyray run cluster_tasks --namespace shop -- lookup hits",
+        "canary-lookup",
+        &[],
+    )
+    .expect("submitting");
+    let log = b.follow("canary-lookup", None);
+    assert!(log.contains("lookup found=301"), "{log}");
+    c.submit("rustyray run cluster_tasks -- spread 60 0", "canary", &[])
+        .expect("submitting the canary");
+    let log = c.follow("canary", None);
+    assert!(log.contains(&spread_line(60)), "{log}");
+    assert_eq!(c.job("canary").status, JobStatus::Succeeded);
+}
