@@ -1353,19 +1353,6 @@ impl SnapshotStore for ClusterSnapshots {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn name_keys_are_valid_keys_whatever_the_name() {
-        let key = name_key("shop", "a name with spaces/and.dots\u{0}");
-        assert!(rustyray_cluster::valid_key(&key), "{key}");
-        assert_ne!(key, name_key("sho", "pa name with spaces/and.dots\u{0}"));
-        assert_eq!(module_sha("/data/modules/abc123.wasm"), "abc123");
-    }
-}
-
 /// Returns when an unanswered request should be sent again: every [`RESEND_INTERVAL`]
 /// for [`RESEND_GRACE`] after the client connected again (the other node may subscribe
 /// again after it did), else at the next reconnection.
@@ -1379,5 +1366,18 @@ async fn resend_due(cluster: &Cluster, connections: &mut tokio::sync::watch::Rec
     }
     if connections.changed().await.is_err() {
         std::future::pending::<()>().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_keys_are_valid_keys_whatever_the_name() {
+        let key = name_key("shop", "a name with spaces/and.dots\u{0}");
+        assert!(rustyray_cluster::valid_key(&key), "{key}");
+        assert_ne!(key, name_key("sho", "pa name with spaces/and.dots\u{0}"));
+        assert_eq!(module_sha("/data/modules/abc123.wasm"), "abc123");
     }
 }
