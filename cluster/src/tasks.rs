@@ -25,7 +25,9 @@
 //! [`ITEM_CANCEL`], [`ITEM_ANSWER`]), the key's length (one byte) and the key, the
 //! body's length (4 bytes, big-endian) and the body (a run's or an answer's envelope; a
 //! cancel's one byte, 1 for recursive). A batch that does not decode is dropped from
-//! where it stops decoding. `.run` still takes one task per request.
+//! where it stops decoding. `.run` still takes one task per request. An empty message
+//! with a reply subject on `.batch` is a probe ([`TaskLink::probe`]), answered empty:
+//! NATS answers "no responders" for a node whose process is gone.
 //!
 //! **NATS restarting.** Core NATS delivers at most once: a batch or an answer published
 //! while its receiver was disconnected (NATS restarting) is lost. So the sender keeps
@@ -157,7 +159,8 @@ const BATCH_HEADROOM: usize = 1024;
 /// Items one batch carries at most.
 pub const BATCH_ITEMS: usize = 1024;
 /// Batch queues (one per peer node's tasks or answers subject) a node keeps at most: a
-/// batch naming yet another sender is not answered.
+/// batch naming yet another sender is not answered. A lost node's queues are dropped
+/// ([`TaskLink::forget_node`]).
 pub const MAX_BATCH_QUEUES: usize = 1024;
 
 /// The subject node `node_id` takes batches of tasks on.
@@ -495,6 +498,16 @@ impl TaskLink {
                     }
                 }
                 Vec::new()
+            } else if subject == batches && message.payload.is_empty() {
+                // A probe ([`TaskLink::probe`]): answered empty, so its sender knows
+                // this node takes batches.
+                if let Some(reply) = message.reply.clone() {
+                    let client = link.cluster.client.clone();
+                    tokio::spawn(async move {
+                        let _ = client.publish(reply, Bytes::new()).await;
+                    });
+                }
+                Vec::new()
             } else if subject == batches {
                 let from = message
                     .headers
@@ -624,6 +637,56 @@ impl TaskLink {
                 let _ = self.enqueue(batch_subject(&node), item);
             }
         }
+    }
+
+    /// Whether node `node_id` still takes batches: `Some(false)` when NATS answers that
+    /// nothing subscribes to its batch subject (its process is gone), `Some(true)` when
+    /// it answers the probe, `None` when neither comes within `timeout`.
+    pub async fn probe(&self, node_id: &str, timeout: Duration) -> Option<bool> {
+        if !valid_key(node_id) {
+            return Some(false);
+        }
+        let request = async_nats::Request::new()
+            .payload(Bytes::new())
+            .timeout(Some(timeout));
+        match self
+            .cluster
+            .client
+            .send_request(batch_subject(node_id), request)
+            .await
+        {
+            Ok(_) => Some(true),
+            Err(err) if err.kind() == async_nats::client::RequestErrorKind::NoResponders => {
+                Some(false)
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Drops the batch queues to node `node_id` (its tasks and its answers subjects):
+    /// it was found lost or left. What they still held is not sent.
+    pub fn forget_node(&self, node_id: &str) {
+        if let Ok(mut queues) = self.batching.queues.lock() {
+            queues.remove(&batch_subject(node_id));
+            queues.remove(&answers_subject(node_id));
+        }
+    }
+
+    /// The nodes this node keeps batch queues to, and how many each (at most two: its
+    /// tasks and its answers subjects).
+    pub fn queued_nodes(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut nodes = std::collections::BTreeMap::new();
+        if let Ok(queues) = self.batching.queues.lock() {
+            for subject in queues.keys() {
+                if let Some(node) = subject
+                    .strip_prefix("rustyray.tasks.")
+                    .and_then(|rest| rest.split('.').next())
+                {
+                    *nodes.entry(node.to_string()).or_default() += 1;
+                }
+            }
+        }
+        nodes
     }
 
     /// Queues `item` for `subject` (its publishing task started on first use).

@@ -81,6 +81,10 @@ use crate::private_socket::{create_private_dir, socket_path};
 
 /// How often the live heartbeats are read while tasks are out on other nodes.
 pub const WATCH_INTERVAL: Duration = Duration::from_millis(500);
+/// How long a probe of a node with tasks out waits for its answer (none: not judged).
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often the batch queues of nodes no longer live are dropped.
+pub const QUEUE_SWEEP: Duration = Duration::from_secs(5);
 /// How long a node found dead is not chosen again.
 pub const DEAD_SHUNNED: Duration = Duration::from_secs(30);
 /// How long the registry's view (loads, liveness) is reused for placement.
@@ -99,6 +103,16 @@ struct RuntimeKey {
     modules: Vec<String>,
     job: Option<String>,
     namespace: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodeLabel {
+    node: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LostLabel {
+    how: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -148,6 +162,10 @@ pub struct ClusterTasks {
     socket: PathBuf,
     socket_dir: Option<PathBuf>,
     ran: Family<TaskLabel, Counter>,
+    /// Batch queues kept to each other node (`rustyray_cluster_batch_queues`).
+    queues: Family<NodeLabel, prometheus_client::metrics::gauge::Gauge>,
+    /// Nodes found lost with tasks out there, by how (`rustyray_cluster_nodes_lost`).
+    lost: Family<LostLabel, Counter>,
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Large results kept here for their owners, and fetching others' (set once, after
     /// start: `cluster_objects.rs`).
@@ -276,6 +294,19 @@ impl ClusterTasks {
         let _ = std::fs::remove_file(&socket);
         let listener = UnixListener::bind(&socket)
             .map_err(|err| NodeError::io(format!("binding {}", socket.display()), err))?;
+        let queues = Family::<NodeLabel, prometheus_client::metrics::gauge::Gauge>::default();
+        metrics.register(
+            "cluster_batch_queues",
+            "Batch queues this node keeps to each other node (its tasks and its answers)",
+            queues.clone(),
+        );
+        let lost = Family::<LostLabel, Counter>::default();
+        metrics.register(
+            "cluster_nodes_lost",
+            "Nodes this node found lost while it had tasks out there, by how \
+             (no_responders: NATS said nothing takes its batches; heartbeat: it expired)",
+            lost.clone(),
+        );
         let ran = Family::<TaskLabel, Counter>::default();
         metrics.register(
             "cluster_tasks",
@@ -304,6 +335,8 @@ impl ClusterTasks {
             socket,
             socket_dir,
             ran,
+            queues,
+            lost,
             background: Mutex::new(Vec::new()),
             objects: std::sync::OnceLock::new(),
         });
@@ -446,7 +479,7 @@ impl ClusterTasks {
                 ))),
             },
             Err(SendFailure::NoResponders) => {
-                self.mark_dead(&node);
+                self.mark_dead(&node, "no_responders");
                 Err(died())
             }
             Err(SendFailure::Failed(err)) => Err(RayError::Remote(format!(
@@ -462,13 +495,22 @@ impl ClusterTasks {
         })
     }
 
-    fn mark_dead(&self, node: &str) {
+    /// Node `node` is lost (found `how`): its tasks from here fail `NodeDied` (their
+    /// drivers re-run them within their retries), it is not chosen for
+    /// [`DEAD_SHUNNED`], and its batch queues are dropped.
+    fn mark_dead(&self, node: &str, how: &str) {
         let new = self.dead.lock().is_ok_and(|mut dead| {
             dead.retain(|_, since| since.elapsed() < DEAD_SHUNNED);
             dead.insert(node.to_string(), Instant::now()).is_none()
         });
+        self.link.forget_node(node);
         if new {
-            eprintln!("rustyray node: node {node} is lost; its tasks from here are re-run");
+            eprintln!("rustyray node: node {node} is lost ({how}); its tasks from here are re-run");
+            self.lost
+                .get_or_create(&LostLabel {
+                    how: how.to_string(),
+                })
+                .inc();
             self.dead_changed.send_modify(|generation| *generation += 1);
         }
     }
@@ -1012,13 +1054,23 @@ impl ClusterTasks {
         }
     }
 
-    /// While tasks are out on other nodes, reads the live heartbeats every
-    /// [`WATCH_INTERVAL`]; a node with tasks out and no heartbeat is dead.
+    /// While tasks are out on other nodes, every [`WATCH_INTERVAL`] probes those nodes
+    /// (NATS answering "no responders" for one: its process is gone) and reads the live
+    /// heartbeats (a node with tasks out and none is lost); every [`QUEUE_SWEEP`] drops
+    /// the batch queues of nodes no longer live. Nothing is judged until the NATS
+    /// connection has settled after a reconnection.
     async fn watch(self: Arc<Self>) {
         let mut ticks = tokio::time::interval(WATCH_INTERVAL);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut swept = Instant::now();
         loop {
             ticks.tick().await;
+            self.queues.clear();
+            for (node, count) in self.link.queued_nodes() {
+                self.queues
+                    .get_or_create(&NodeLabel { node })
+                    .set(count as i64);
+            }
             let waiting: Vec<String> = self
                 .out
                 .lock()
@@ -1029,18 +1081,39 @@ impl ClusterTasks {
                         .collect()
                 })
                 .unwrap_or_default();
+            let sweep = swept.elapsed() >= QUEUE_SWEEP && !self.link.queued_nodes().is_empty();
             // Just after NATS restarted, a live node's heartbeat may not be written yet.
-            if waiting.is_empty() || !self.cluster.settled() {
+            if (waiting.is_empty() && !sweep) || !self.cluster.settled() {
                 continue;
+            }
+            let link = &self.link;
+            let probes = waiting
+                .iter()
+                .map(|node| async move { (node, link.probe(node, PROBE_TIMEOUT).await) });
+            for (node, answer) in futures::future::join_all(probes).await {
+                if answer == Some(false) && self.cluster.settled() {
+                    self.mark_dead(node, "no_responders");
+                }
             }
             let Ok(Ok(live)) =
                 tokio::time::timeout(Duration::from_secs(3), self.cluster.live_node_ids()).await
             else {
                 continue;
             };
-            for node in waiting {
-                if !live.contains(&node) {
-                    self.mark_dead(&node);
+            if !self.cluster.settled() {
+                continue;
+            }
+            for node in &waiting {
+                if !live.contains(node) {
+                    self.mark_dead(node, "heartbeat");
+                }
+            }
+            if sweep {
+                swept = Instant::now();
+                for node in self.link.queued_nodes().into_keys() {
+                    if !live.contains(&node) {
+                        self.link.forget_node(&node);
+                    }
                 }
             }
         }

@@ -46,6 +46,17 @@ fn ended(node: &Node, outcome: &str) -> BTreeMap<String, u64> {
     counts
 }
 
+/// The value of `node`'s metric `name` whose label's value is `label` (0 if absent).
+fn metric(node: &Node, name: &str, label: &str) -> u64 {
+    let text = crate::node::ureq_text(&format!("{}/metrics", node.address));
+    text.lines()
+        .filter_map(|line| line.strip_prefix(name)?.strip_prefix('{'))
+        .filter_map(|rest| rest.split_once("} "))
+        .filter(|(labels, _)| labels.contains(&format!("=\"{label}\"")))
+        .map(|(_, value)| value.trim().parse::<f64>().unwrap_or(0.0) as u64)
+        .sum()
+}
+
 fn deploy(node: &Node) -> ModuleInfo {
     let bytes = std::fs::read(rustyray_tests::CLUSTER_TASKS).expect("reading cluster_tasks");
     node.client()
@@ -168,7 +179,21 @@ fn a_node_killed_in_the_middle_of_a_job_of_1000_tasks_still_gives_the_right_resu
     wait_until("B running the jobs' tasks", || {
         (ran(&b).get("step").copied().unwrap_or(0) >= 10).then_some(())
     });
+    // B's process is gone at once: NATS answers "no responders" to the probes of the
+    // nodes that have tasks out there, sooner than its heartbeat expires; they re-run
+    // its tasks and drop their batch queues to it.
     b.kill();
+    wait_until("A and C to drop their batch queues to B", || {
+        [&a, &c]
+            .iter()
+            .all(|node| metric(node, "rustyray_cluster_batch_queues", &b.node_id) == 0)
+            .then_some(())
+    });
+    let no_responders: u64 = [&a, &c]
+        .iter()
+        .map(|node| metric(node, "rustyray_cluster_nodes_lost_total", "no_responders"))
+        .sum();
+    assert!(no_responders >= 1, "B was found lost only by its heartbeat");
     let log = a.follow("thousand", None);
     assert!(log.contains(&spread_line(1000)), "{log}");
     let job = a.job("thousand");
