@@ -80,6 +80,8 @@ ROWS = [
 # Rows of rustyray's alone (Ray's anchor bench has no counterpart), printed below the
 # table: (rustyray key, unit, what).
 OWN_ROWS = [
+    ("runtime_idle_private_mib", "MiB",
+     "started runtime, its own memory (RssAnon + RssShmem: its RSS less the executable's shared code)"),
     ("node_idle_rss_mib", "MiB", "node (`rustyray start`) idle RSS"),
     ("job_first_output_ms", "ms", "node: job submit to its first output"),
     ("object_fanout_peak_rss_mib", "MiB", "peak RSS of the object fan-out"),

@@ -19,6 +19,23 @@ pub(crate) fn rss_kib() -> Result<u64> {
         .ok_or_else(|| RayError::Internal("no VmRSS in /proc/self/status".into()))
 }
 
+/// The part of this process's resident set that is its own, in KiB: `RssAnon` plus
+/// `RssShmem` — without `RssFile`, the executable's and libraries' pages mapped from
+/// the page cache (shared with every process that maps them, and as large as the
+/// kernel's fault-around and the cache's folios make them, not as the runtime does).
+pub(crate) fn private_rss_kib() -> Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .map_err(|err| RayError::io("reading /proc/self/status", err))?;
+    let field = |name: &str| -> Result<u64> {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .ok_or_else(|| RayError::Internal(format!("no {name} in /proc/self/status")))
+    };
+    Ok(field("RssAnon:")? + field("RssShmem:")?)
+}
+
 /// Peak resident set size of this process, in KiB (`VmHWM`).
 pub(crate) fn peak_rss_kib() -> Result<u64> {
     let status = std::fs::read_to_string("/proc/self/status")
@@ -154,7 +171,8 @@ async fn actor_rss(count: usize, guest: &Path) -> Result<f64> {
 }
 
 /// The probe side: `cold-start` runs one task and exits; `idle-rss` prints the RSS
-/// (KiB) of a runtime with the guest loaded after one task.
+/// (KiB) of a runtime with the guest loaded after one task, then its private part
+/// ([`private_rss_kib`]).
 pub async fn run_probe(kind: &str, guest: &Path) -> Result<String> {
     if let Some(count) = kind.strip_prefix("actor-rss:") {
         let count = count
@@ -182,7 +200,7 @@ pub async fn run_probe(kind: &str, guest: &Path) -> Result<String> {
         "cold-start" => Ok(value.to_string()),
         "idle-rss" => {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            Ok(rss_kib()?.to_string())
+            Ok(format!("{} {}", rss_kib()?, private_rss_kib()?))
         }
         other => Err(RayError::Internal(format!("unknown probe {other}"))),
     }

@@ -250,6 +250,12 @@ pub(crate) const ALL: &[Workload] = &[
         runtime_idle_rss
     ),
     workload!(
+        "runtime_idle_private_mib",
+        "of which its own (RssAnon + RssShmem; the rest is the executable's code, shared)",
+        "MiB",
+        runtime_idle_private
+    ),
+    workload!(
         "node_idle_rss_mib",
         "RSS of a started node (`rustyray start`), idle",
         "MiB",
@@ -804,12 +810,22 @@ async fn js_cold_start(ctx: Context) -> Result<f64> {
 }
 
 async fn runtime_idle_rss(ctx: Context) -> Result<f64> {
+    idle_rss(&ctx, 0)
+}
+
+async fn runtime_idle_private(ctx: Context) -> Result<f64> {
+    idle_rss(&ctx, 1)
+}
+
+/// Field `which` (0: the whole RSS, 1: its private part) of the `idle-rss` probe, in MiB.
+fn idle_rss(ctx: &Context, which: usize) -> Result<f64> {
     let output = probe::spawn_probe("idle-rss", &ctx.guest)?;
     output
-        .trim()
-        .parse::<f64>()
+        .split_whitespace()
+        .nth(which)
+        .and_then(|field| field.parse::<f64>().ok())
         .map(|kib| kib / 1024.0)
-        .map_err(|err| RayError::Internal(format!("idle-rss probe said {output:?}: {err}")))
+        .ok_or_else(|| RayError::Internal(format!("idle-rss probe said {output:?}")))
 }
 
 async fn node_idle_rss(_ctx: Context) -> Result<f64> {

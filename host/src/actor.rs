@@ -27,7 +27,6 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 use wasmtime::Store;
 
 use crate::args::IntoArgs;
@@ -364,7 +363,7 @@ pub(crate) struct ActorCell {
     name: Option<(String, String)>,
     /// Filled once the constructor has run (empty) or failed (its error).
     ready: Arc<Slot>,
-    mailbox: mpsc::UnboundedSender<Message>,
+    mailbox: crate::mailbox::Sender<Message>,
     kill: Arc<Signal>,
     /// A kill that asks for a restart (Ray's `kill(no_restart=False)`): one pending
     /// request at most.
@@ -893,7 +892,7 @@ fn spawn_with(
         }
         None => ActorId(Id::random(directory.node)),
     };
-    let (sender, receiver) = mpsc::unbounded_channel();
+    let (sender, receiver) = crate::mailbox::channel();
     let kill = Arc::new(Signal::default());
     let restart = Arc::new(tokio::sync::Notify::new());
     let ready = runtime.objects.new_slot();
@@ -971,7 +970,7 @@ struct Snapshot {
 
 /// The receiving end of a remote actor's cell, for its proxy loop (`remote/proxy.rs`).
 pub(crate) struct ProxyParts {
-    pub(crate) receiver: mpsc::UnboundedReceiver<Message>,
+    pub(crate) receiver: crate::mailbox::Receiver<Message>,
     pub(crate) kill: Arc<Signal>,
     pub(crate) restart: Arc<tokio::sync::Notify>,
 }
@@ -987,7 +986,7 @@ pub(crate) fn proxy_cell(
     if runtime.is_closed() {
         return Err(RayError::ShutDown);
     }
-    let (sender, receiver) = mpsc::unbounded_channel();
+    let (sender, receiver) = crate::mailbox::channel();
     let kill = Arc::new(Signal::default());
     let restart = Arc::new(tokio::sync::Notify::new());
     let ready = runtime.objects.new_slot();
@@ -1357,7 +1356,7 @@ struct Mailbox {
     restart: Arc<tokio::sync::Notify>,
     /// The program the actor belongs to (`None`: detached, or created by the host).
     scope: Option<Arc<Signal>>,
-    receiver: mpsc::UnboundedReceiver<Message>,
+    receiver: crate::mailbox::Receiver<Message>,
     /// Its record for the state API (state, restarts, snapshot age).
     record: Arc<crate::state::ActorRecord>,
     /// Where its snapshots are kept beyond this process (a node's detached actor).

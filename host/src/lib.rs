@@ -57,6 +57,7 @@ mod engine;
 pub mod error;
 pub mod id;
 pub mod limits;
+mod mailbox;
 pub mod net;
 mod object_ref;
 pub mod object_store;
