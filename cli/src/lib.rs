@@ -555,6 +555,7 @@ fn local_cluster(command: ClusterCommand) -> Result<ExitCode> {
             base_port,
             dir,
         } => {
+            let given = dir.is_some();
             let dir = dir.unwrap_or_else(rustyray_node::local_cluster::default_dir);
             let cluster =
                 rustyray_node::local_cluster::up(&rustyray_node::local_cluster::UpConfig {
@@ -575,16 +576,32 @@ fn local_cluster(command: ClusterCommand) -> Result<ExitCode> {
                 println!("        rustyray list nodes");
             }
             println!("  logs: {}", dir.display());
-            println!("  stop: rustyray cluster down");
+            if given {
+                println!("  stop: rustyray cluster down --dir {}", dir.display());
+            } else {
+                println!("  stop: rustyray cluster down");
+            }
             Ok(ExitCode::SUCCESS)
         }
         ClusterCommand::Down { dir } => {
             let dir = dir.unwrap_or_else(rustyray_node::local_cluster::default_dir);
-            let cluster = rustyray_node::local_cluster::down(&dir)?;
+            let down = rustyray_node::local_cluster::down(&dir)?;
+            let gone = down.cluster.nodes.len() - down.nodes_stopped;
             println!(
-                "stopped {} nodes and NATS ({})",
-                cluster.nodes.len(),
-                cluster.nats.address
+                "stopped {} of {} nodes{} and {} ({})",
+                down.nodes_stopped,
+                down.cluster.nodes.len(),
+                if gone > 0 {
+                    format!(" ({gone} had ended already)")
+                } else {
+                    String::new()
+                },
+                if down.nats_stopped {
+                    "NATS"
+                } else {
+                    "not NATS (it had ended already)"
+                },
+                down.cluster.nats.address
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -65,7 +65,7 @@ def main(args):
     print("after tell:", rustyray.get(counter.get.remote()))
 
     alice = Account.options(name="alice").remote("alice", 100)
-    bob = Account.remote("bob", 20)
+    bob = Account.options(max_restarts=1).remote("bob", 20)
     print("bob after transfer:", rustyray.get(transfer.remote(alice, bob, 30)))
     try:
         rustyray.get(bob.withdraw.remote(1_000))
@@ -74,6 +74,8 @@ def main(args):
     same = rustyray.get_actor("alice")
     print("alice:", rustyray.get(same.statement.remote()))
     print("bob:", rustyray.get(bob.statement.remote()))
+    rustyray.kill(bob, no_restart=False)  # Ray's: the instance dies, the actor restarts
+    print("bob after a restart:", rustyray.get(bob.statement.remote())["balance"])
     rustyray.kill(same)
     try:
         rustyray.get(alice.statement.remote())

@@ -723,7 +723,9 @@ export function getActor(name, namespace = null) {
 }
 
 /// Stops the actor now: pending calls fail with ActorDiedError, no restart.
-export function kill(actorHandle) {
+export function kill(actorHandle, { noRestart = true } = {}) {
   if (!(actorHandle instanceof ActorHandle)) throw new TypeError(`kill() takes an ActorHandle, got ${describe(actorHandle)}`);
-  wit.kill(actorHandle._handle);
+  if (typeof noRestart !== "boolean") throw new TypeError(`kill()'s noRestart is a boolean, got ${describe(noRestart)}`);
+  if (noRestart) wit.kill(actorHandle._handle);
+  else wit.killWith(actorHandle._handle, false);
 }

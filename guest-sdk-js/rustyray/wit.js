@@ -279,6 +279,7 @@ export function createActor(className, args, o) {
 
 export const getNamed = (name, namespace) => actors.getNamed(name, namespace ?? undefined) ?? null;
 export const kill = (handle) => actors.kill(handle);
+export const killWith = (handle, noRestart) => actors.killWith(handle, noRestart);
 export const callMethod = (handle, method, args) => call(() => handle.call(method, args));
 export const callMethodReturns = (handle, method, args, numReturns) =>
   Array.from(call(() => handle.callReturns(method, args, numReturns)));

@@ -739,11 +739,18 @@ def get_actor(name, namespace=None):
     return ActorHandle(handle)
 
 
-def kill(actor_handle):
-    """Stops the actor now: pending calls fail with ``ActorDiedError``, no restart."""
+def kill(actor_handle, *, no_restart=True):
+    """Ray's ``ray.kill``: stops the actor now, pending calls fail with ``ActorDiedError``.
+    With ``no_restart=False`` the running instance is killed and the actor restarts (from
+    its constructor, or its last snapshot) if it has restarts left, using one."""
     if not isinstance(actor_handle, ActorHandle):
         raise TypeError(f"kill() takes an ActorHandle, got a {type(actor_handle).__name__}")
-    _runtime().kill(actor_handle._handle)
+    if not isinstance(no_restart, bool):
+        raise TypeError(f"kill()'s no_restart is a bool, got a {type(no_restart).__name__}")
+    if no_restart:
+        _runtime().kill(actor_handle._handle)
+    else:
+        _runtime().kill_with(actor_handle._handle, False)
 
 
 def handle_from_id(actor_id, class_name=None):

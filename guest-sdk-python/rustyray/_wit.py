@@ -341,6 +341,10 @@ def kill(handle):
     _actors.kill(handle)
 
 
+def kill_with(handle, no_restart):
+    _actors.kill_with(handle, no_restart)
+
+
 def call(handle, method, args):
     return _call(handle.call, method, args)
 

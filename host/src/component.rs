@@ -309,8 +309,10 @@ impl LoadedComponent {
             RayError::invalid_module(
                 source_name,
                 format!(
-                    "it needs imports rustyray does not provide (a component of another \
-                     world?): {err:#}"
+                    "it needs imports this rustyray does not provide: built with the SDK \
+                     of another rustyray (its WIT differs: rebuild the guest with the SDK \
+                     that comes with this rustyray), or a component of another world: \
+                     {err:#}"
                 ),
             )
         })?;

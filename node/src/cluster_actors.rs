@@ -239,6 +239,28 @@ impl ClusterActors {
         }
     }
 
+    /// The directory's word on the live actors placed on this node, by actor id, for
+    /// the state API (empty if the directory cannot be read now).
+    pub async fn placed_here(&self) -> HashMap<String, crate::state::PlacedActor> {
+        let Ok(entries) = self.cluster.actors::<ActorEntry>().await else {
+            return HashMap::new();
+        };
+        entries
+            .into_iter()
+            .filter(|(_, entry, _)| entry.node_id == self.node_id && entry.dead.is_none())
+            .map(|(_, entry, _)| {
+                (
+                    entry.actor.id.0.to_string(),
+                    crate::state::PlacedActor {
+                        detached: entry.detached,
+                        owner: entry.owner,
+                        restarts: entry.restarts,
+                    },
+                )
+            })
+            .collect()
+    }
+
     fn host(&self) -> &Arc<ActorHost> {
         self.detached.host()
     }

@@ -98,11 +98,15 @@ pub fn up(config: &UpConfig) -> Result<LocalCluster> {
     std::fs::create_dir_all(&config.dir)
         .map_err(|err| NodeError::io(format!("creating {}", config.dir.display()), err))?;
     let log = config.dir.join("nats.log");
+    // A free port chosen here rather than nats-server's `-p -1`: the port is then in
+    // the log and in cluster.json, so NATS restarted by hand with the same arguments
+    // comes back where the nodes reconnect to.
     let port = if config.nats_port == 0 {
-        "-1".to_string()
+        free_port()?
     } else {
-        config.nats_port.to_string()
-    };
+        config.nats_port
+    }
+    .to_string();
     let mut nats_command = Command::new(&nats_bin);
     nats_command
         .args(["-js", "-a", "127.0.0.1", "-p", &port, "-sd"])
@@ -175,8 +179,20 @@ pub fn up(config: &UpConfig) -> Result<LocalCluster> {
     Ok(state)
 }
 
-/// Stops the cluster recorded in `dir`: nodes first, then nats-server. What it stopped.
-pub fn down(dir: &Path) -> Result<LocalCluster> {
+/// What `down` found: the cluster recorded, and how many of its processes were still
+/// running and were stopped (the others had ended already).
+#[derive(Debug, Clone)]
+pub struct Down {
+    /// The cluster `cluster.json` recorded.
+    pub cluster: LocalCluster,
+    /// Nodes that were running and were stopped.
+    pub nodes_stopped: usize,
+    /// Whether nats-server was running and was stopped.
+    pub nats_stopped: bool,
+}
+
+/// Stops the cluster recorded in `dir`: nodes first, then nats-server.
+pub fn down(dir: &Path) -> Result<Down> {
     let path = state_path(dir);
     let text = std::fs::read_to_string(&path).map_err(|_| {
         NodeError::BadRequest(format!(
@@ -186,12 +202,26 @@ pub fn down(dir: &Path) -> Result<LocalCluster> {
     })?;
     let state: LocalCluster = serde_json::from_str(&text)
         .map_err(|err| NodeError::io(format!("reading {}", path.display()), err))?;
-    for node in &state.nodes {
-        stop(node.pid, "rustyray");
-    }
-    stop(state.nats.pid, "nats-server");
+    let nodes_stopped = state
+        .nodes
+        .iter()
+        .filter(|node| stop(node.pid, "rustyray"))
+        .count();
+    let nats_stopped = stop(state.nats.pid, "nats-server");
     let _ = std::fs::remove_file(&path);
-    Ok(state)
+    Ok(Down {
+        cluster: state,
+        nodes_stopped,
+        nats_stopped,
+    })
+}
+
+/// A free TCP port on 127.0.0.1, from the kernel.
+fn free_port() -> Result<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .map_err(|err| NodeError::io("finding a free port for nats-server", err))
 }
 
 /// Starts `command` in a session of its own, output to `log`; its pid.
@@ -251,13 +281,14 @@ fn running(pid: u32, name: &str) -> bool {
             .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains(name))
 }
 
-/// SIGTERM, then SIGKILL after [`STOP_TIMEOUT`].
-fn stop(pid: u32, name: &str) {
+/// SIGTERM, then SIGKILL after [`STOP_TIMEOUT`]; whether `pid` was running `name`
+/// (a pid that ended, or was reused by another program, is left alone).
+fn stop(pid: u32, name: &str) -> bool {
     let Ok(raw) = i32::try_from(pid) else {
-        return;
+        return false;
     };
     if raw <= 0 || !running(pid, name) {
-        return;
+        return false;
     }
     // SAFETY: kill(2) on a pid checked to run `name`, with valid signal numbers.
     unsafe {
@@ -273,4 +304,5 @@ fn stop(pid: u32, name: &str) {
             libc::kill(raw, libc::SIGKILL);
         }
     }
+    true
 }

@@ -647,6 +647,9 @@ async fn merged_state(node: &Node) -> crate::state::Merged {
     let mut states = node.jobs.states().await;
     states.push((None, node.detached.host().runtime().state()));
     let mut merged = crate::state::merge(states, api::now_ms());
+    if let Some(actors) = &node.cluster_actors {
+        crate::state::apply_placed(&mut merged, &actors.placed_here().await);
+    }
     let node_id = match &node.cluster {
         Some(link) => link.node_id().to_string(),
         None => node.jobs.node_id().to_string(),

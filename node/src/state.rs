@@ -8,7 +8,7 @@
 //! tags each item with its job's id ([`merge`]), then filters
 //! (`key=value`, `key!=value`, on the keys [`valid_keys`] names) and limits.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rustyray::StateSnapshot;
 use rustyray::state::{ActorInfo, LatencyHistogram, ObjectInfo, StoreSummary, TaskInfo};
@@ -256,6 +256,36 @@ pub fn merge(snapshots: Vec<(Option<String>, StateSnapshot)>, now_ms: u64) -> Me
         merged.instances.actors += snapshot.instances.actors;
     }
     merged
+}
+
+/// What the cluster's actor directory knows of an actor this node hosts that the
+/// hosting runtime does not: it runs every placed actor as the node's own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacedActor {
+    /// Whether it outlives its job.
+    pub detached: bool,
+    /// The job that created it.
+    pub owner: Option<String>,
+    /// Restarts after the loss of a node that hosted it.
+    pub restarts: u32,
+}
+
+/// Gives the node's own actors that the cluster placed here their job, their
+/// detachedness and the restarts they had on other nodes (keyed by actor id).
+pub fn apply_placed(merged: &mut Merged, placed: &HashMap<String, PlacedActor>) {
+    for actor in merged
+        .actors
+        .iter_mut()
+        .filter(|actor| actor.job_id.is_none())
+    {
+        if let Some(facts) = placed.get(&actor.actor_id) {
+            actor.is_detached = facts.detached;
+            if !facts.detached {
+                actor.job_id = facts.owner.clone();
+            }
+            actor.num_restarts = actor.num_restarts.saturating_add(facts.restarts);
+        }
+    }
 }
 
 /// Names `node_id` as the node of every item (the node that answers for them).
@@ -678,5 +708,71 @@ mod tests {
         assert!(serde_json::to_vec(&big).unwrap().len() <= 4 << 10);
         assert!(big.result.len() < 10_000 && big.num_after_truncation == big.result.len());
         assert!(big.warnings.unwrap_or_default()[0].contains("bounded"));
+    }
+
+    #[test]
+    fn placed_actors_get_their_job_detachedness_and_restarts_from_the_directory() {
+        let actor = |id: &str| ActorInfo {
+            actor_id: id.into(),
+            class_name: "Tally".into(),
+            state: rustyray::state::ActorState::Alive,
+            name: String::new(),
+            ray_namespace: String::new(),
+            job_id: None,
+            node_id: None,
+            num_restarts: 1,
+            is_detached: true,
+            death_cause: None,
+            start_time_ms: None,
+            end_time_ms: None,
+            snapshot_time_ms: None,
+            snapshot_age_s: None,
+        };
+        let mut merged = Merged {
+            actors: vec![actor("placed"), actor("detached"), actor("own")],
+            ..Merged::default()
+        };
+        let placed = HashMap::from([
+            (
+                "placed".to_string(),
+                PlacedActor {
+                    detached: false,
+                    owner: Some("job-1".into()),
+                    restarts: 2,
+                },
+            ),
+            (
+                "detached".to_string(),
+                PlacedActor {
+                    detached: true,
+                    owner: Some("job-1".into()),
+                    restarts: 0,
+                },
+            ),
+        ]);
+        apply_placed(&mut merged, &placed);
+        let [placed, detached, own] = &merged.actors[..] else {
+            panic!("three actors");
+        };
+        assert_eq!(
+            (
+                placed.is_detached,
+                placed.job_id.as_deref(),
+                placed.num_restarts
+            ),
+            (false, Some("job-1"), 3)
+        );
+        assert_eq!(
+            (
+                detached.is_detached,
+                detached.job_id.as_deref(),
+                detached.num_restarts
+            ),
+            (true, None, 1)
+        );
+        assert_eq!(
+            (own.is_detached, own.job_id.as_deref(), own.num_restarts),
+            (true, None, 1)
+        );
     }
 }

@@ -666,12 +666,53 @@ fn cluster_up_starts_nats_and_three_nodes_and_down_stops_them() {
     let again = rustyray(&["cluster", "up", "--nats-port", "0", "--dir", &dir_arg]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("cluster down"));
+    // The way to stop it names the directory it was given.
+    assert!(
+        said.contains(&format!("stop: rustyray cluster down --dir {dir_arg}")),
+        "{said}"
+    );
+    // `--nats-port 0`: a port chosen before nats-server starts, on its command line, so
+    // that NATS restarted with the same arguments comes back where the nodes look.
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", state.nats.pid)).expect("cmdline");
+    let args: Vec<String> = cmdline
+        .split(|&b| b == 0)
+        .map(|arg| String::from_utf8_lossy(arg).into_owned())
+        .collect();
+    let port = args
+        .iter()
+        .position(|arg| arg == "-p")
+        .and_then(|at| args.get(at + 1))
+        .expect("nats-server's -p");
+    assert!(
+        state.nats.address.ends_with(&format!(":{port}")) && port != "-1",
+        "{args:?} {}",
+        state.nats.address
+    );
 
+    // A node that ended before `down` is reported so, not as stopped.
+    let gone = state.nodes[2].pid;
+    // SAFETY: kill(2) of a process this test started.
+    unsafe {
+        libc::kill(gone as i32, libc::SIGKILL);
+    }
+    wait_until("the killed node to end", || {
+        let stat = std::fs::read_to_string(format!("/proc/{gone}/stat")).unwrap_or_default();
+        (stat.is_empty()
+            || stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, s)| s.starts_with('Z')))
+        .then_some(())
+    });
     let down = rustyray(&["cluster", "down", "--dir", &dir_arg]);
     assert!(
         down.status.success(),
         "{}",
         String::from_utf8_lossy(&down.stderr)
+    );
+    let told = String::from_utf8_lossy(&down.stdout);
+    assert!(
+        told.contains("stopped 2 of 3 nodes (1 had ended already) and NATS"),
+        "{told}"
     );
     for pid in state.nodes.iter().map(|n| n.pid).chain([state.nats.pid]) {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();

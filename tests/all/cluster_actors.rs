@@ -219,6 +219,24 @@ fn a_snapshot_actor_of_a_killed_node_goes_on_elsewhere_from_its_snapshot_mid_job
         "a lost node's actor restarted elsewhere {} ms after the kill (heartbeat expiry included)",
         killed.elapsed().as_millis()
     );
+    // Listed as the chase job's actor (not detached), its restart after the loss counted.
+    let listed = actors_on(&nodes[heir])
+        .into_iter()
+        .find(|actor| actor["name"] == "ledger" && actor["state"] == "ALIVE")
+        .expect("the ledger listed");
+    assert_eq!(
+        (
+            &listed["is_detached"],
+            &listed["job_id"],
+            &listed["num_restarts"]
+        ),
+        (
+            &serde_json::json!(false),
+            &serde_json::json!("chase"),
+            &serde_json::json!(1)
+        ),
+        "{listed}"
+    );
     let log = step(&a, "open", "driver", "open ledger");
     assert!(log.contains("opened"), "{log}");
     let log = a.follow("chase", None);

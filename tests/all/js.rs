@@ -405,6 +405,17 @@ async fn invalid_actor_options_are_typed_in_js() -> Result<()> {
     Ok(())
 }
 
+/// Ray's `kill(actor, no_restart=False)` in JavaScript: restarted from its snapshot; a
+/// plain `kill` after it ends the actor for good.
+#[tokio::test]
+async fn test_kill_with_restart_in_js() -> Result<()> {
+    assert_eq!(
+        js_scenario::<serde_json::Value>("js_kill_restart").await?,
+        serde_json::json!([3, "ActorDiedError"])
+    );
+    Ok(())
+}
+
 /// Ray's `max_retries=-1` (no bound), in JavaScript: a task failing 5 times, retried on
 /// its errors, succeeds on its 6th run; with the default 3 retries it fails after 4
 /// runs (the canary); an actor takes `maxRestarts: -1, maxTaskRetries: -1`.

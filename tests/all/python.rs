@@ -94,6 +94,8 @@ fn python_actors_example_runs() {
             "after tell: 115",
             "bob after transfer: 50",
             "refused: main.InsufficientFunds - bob has 50, asked for 1000",
+            // kill(no_restart=False): restarted from its snapshot, its balance kept.
+            "bob after a restart: 50",
             "after kill: ActorDiedError",
         ],
     );

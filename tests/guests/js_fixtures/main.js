@@ -298,6 +298,18 @@ rustyray.remote(function js_unlimited_retries() {
   return out;
 });
 
+// Ray's kill(actor, no_restart=False): the instance dies, the actor restarts from its
+// snapshot (2, not its constructor's 1); then kill() ends it for good.
+rustyray.remote(function js_kill_restart() {
+  const kept = Counter.options({ maxRestarts: 1 }).remote(1);
+  rustyray.get(kept.incr.remote());
+  rustyray.kill(kept, { noRestart: false });
+  const out = [rustyray.get(kept.incr.remote())];
+  rustyray.kill(kept);
+  out.push(refused(() => rustyray.get(kept.get.remote())));
+  return out;
+});
+
 rustyray.main((args) => {
   console.log(`js main ${args.join(" ")}`);
   return args.length;
