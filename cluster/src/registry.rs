@@ -116,6 +116,19 @@ impl Cluster {
         Ok(live)
     }
 
+    /// Every node the registry knows, alive or dead, as read once this connection is
+    /// [`Cluster::settled`]: just after NATS restarted every node's heartbeat may have
+    /// expired, so placing work then waits (at most [`OUTAGE_WAIT`](crate::OUTAGE_WAIT))
+    /// for the nodes to reconnect and beat again, and a NATS error meanwhile is retried
+    /// ([`Cluster::outlasting`]).
+    pub async fn settled_nodes(&self) -> Result<Vec<NodeView>> {
+        let start = std::time::Instant::now();
+        while !self.settled() && start.elapsed() < crate::OUTAGE_WAIT {
+            tokio::time::sleep(crate::OUTAGE_RETRY).await;
+        }
+        self.outlasting(|| self.nodes()).await
+    }
+
     /// Every node the registry knows, alive or dead, by id.
     pub async fn nodes(&self) -> Result<Vec<NodeView>> {
         let live = self.live_node_ids().await?;

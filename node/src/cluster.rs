@@ -305,6 +305,11 @@ impl ClusterLink {
     /// Marks FAILED the unfinished jobs of nodes that are dead: no heartbeat, and no
     /// answer to a ping (a node that lost NATS for a while is not dead).
     async fn sweep(&self) {
+        // Just after NATS restarted, a live node's heartbeat may have expired and not be
+        // written again yet.
+        if !self.cluster.settled() {
+            return;
+        }
         let Ok(nodes) = self.cluster.nodes().await else {
             return;
         };
@@ -604,7 +609,7 @@ impl ClusterLink {
         request.submission_id = Some(id);
         request.job_id = None;
         let wanted = request.resources();
-        let nodes = self.cluster.nodes().await?;
+        let nodes = self.cluster.settled_nodes().await?;
         let target = rustyray_cluster::registry::place(&nodes, &wanted)
             .map(|node| node.node_id.clone())
             .ok_or_else(|| NodeError::Unschedulable {
@@ -706,7 +711,12 @@ impl ClusterLink {
         let Some((entry, _)) = self.cluster.job::<JobDetails>(id).await? else {
             return Err(NodeError::JobNotFound(id.to_string()));
         };
-        if self.cluster.live_node_ids().await?.contains(&entry.node_id) {
+        let live = self
+            .cluster
+            .outlasting(|| self.cluster.live_node_ids())
+            .await?;
+        // Just after NATS restarted its node may not have written its heartbeat yet.
+        if live.contains(&entry.node_id) || !self.cluster.settled() {
             return Ok(Place::There(entry.node_id));
         }
         let address = self

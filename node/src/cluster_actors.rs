@@ -623,7 +623,7 @@ impl ClusterActors {
     ) -> std::result::Result<String, String> {
         let nodes = self
             .cluster
-            .nodes()
+            .settled_nodes()
             .await
             .map_err(|err| format!("reading the cluster's nodes: {err}"))?;
         let entries = self
@@ -874,6 +874,11 @@ impl ClusterActors {
     /// Restarts (or declares dead) the actors of lost nodes this node should take, and
     /// kills the actors it hosts whose job's node was lost.
     async fn sweep(&self) {
+        // Just after NATS restarted, a live node's heartbeat may have expired and not be
+        // written again yet: nothing is judged lost until every node had time to beat.
+        if !self.cluster.settled() {
+            return;
+        }
         let Ok(nodes) = self.cluster.nodes().await else {
             return;
         };
@@ -908,7 +913,9 @@ impl ClusterActors {
                 && !entry.owner_node.is_empty()
                 && !live.contains(&entry.owner_node);
             if entry.node_id == self.node_id {
-                if owner_lost {
+                // Its job's node, without a heartbeat, may only have lost NATS for a while:
+                // it is gone when it does not answer either.
+                if owner_lost && self.gone(&mut answered, &entry.owner_node).await {
                     self.kill_here(entry.actor.id).await;
                     self.forget(entry.actor.id).await;
                 }
@@ -919,15 +926,7 @@ impl ClusterActors {
             }
             // No heartbeat; a node that only lost NATS for a while still answers.
             let node = entry.node_id.clone();
-            let gone = match answered.get(&node) {
-                Some(gone) => *gone,
-                None => {
-                    let gone = self.unanswering(&node).await;
-                    answered.insert(node.clone(), gone);
-                    gone
-                }
-            };
-            if !gone {
+            if !self.gone(&mut answered, &node).await {
                 continue;
             }
             if owner_lost {
@@ -1034,6 +1033,18 @@ impl ClusterActors {
                 );
             }
         }
+    }
+
+    /// Whether `node`, seen without a heartbeat, is gone: it does not answer on its actor
+    /// subject while this connection is settled. Answers are kept in `answered` for the
+    /// rest of one sweep.
+    async fn gone(&self, answered: &mut HashMap<String, bool>, node: &str) -> bool {
+        if let Some(gone) = answered.get(node) {
+            return *gone;
+        }
+        let gone = self.unanswering(node).await && self.cluster.settled();
+        answered.insert(node.to_string(), gone);
+        gone
     }
 
     /// Whether `node` does not answer on its actor subject.

@@ -480,7 +480,9 @@ impl ClusterObjects {
                     .any(|node| !node.is_empty() && *node != self.node_id)
             })
         });
-        if !others {
+        // Just after NATS restarted, a live borrower's heartbeat may have expired and not
+        // be written again yet.
+        if !others || !self.cluster.settled() {
             return;
         }
         let Ok(live) = self.cluster.live_node_ids().await else {

@@ -530,6 +530,9 @@ impl ClusterTasks {
         let stale = stale
             || (request.asks_placement()
                 && !self.view_has(request.node_id.as_deref(), &request.resources.0));
+        // Just after NATS restarted, live nodes may look dead until they beat again: the
+        // view read before is kept meanwhile.
+        let stale = stale && self.cluster.settled();
         if stale && let Ok(nodes) = self.cluster.nodes().await {
             let nodes = nodes
                 .into_iter()

@@ -157,7 +157,15 @@ impl Nats {
 
     /// Kills it (SIGKILL) and starts it again on the same port and store.
     pub(crate) fn restart(&mut self) {
+        self.restart_after(std::time::Duration::ZERO);
+    }
+
+    /// Kills it (SIGKILL), keeps it down for `outage`, and starts it again on the same
+    /// port and store. The outage is the scenario's input (longer than a heartbeat's
+    /// TTL: every node's heartbeat has expired when it is back), not a wait for an event.
+    pub(crate) fn restart_after(&mut self, outage: std::time::Duration) {
         end(&mut self.child);
+        std::thread::sleep(outage);
         let again = Nats::start_on(self.port, &self.store);
         *self = again;
     }

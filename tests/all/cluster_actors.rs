@@ -257,6 +257,89 @@ fn a_snapshot_actor_of_a_killed_node_goes_on_elsewhere_from_its_snapshot_mid_job
     assert!(log.contains("count=2"), "{log}");
 }
 
+/// NATS down for longer than a heartbeat lives (10 s against the 4 s TTL): when it is
+/// back every node's heartbeat has expired, and until the nodes beat again each looks
+/// lost to the others. Nothing may be judged lost then: the job's actor on another node
+/// is neither killed as orphaned (its job's node looked dead) nor restarted, its calls
+/// held during the outage go through after it, and the job ends right.
+#[test]
+fn a_nats_outage_longer_than_the_heartbeat_ttl_loses_no_actor_and_no_job() {
+    let Some(mut nats) = Nats::start(&common::fresh_dir("cactors-outage-nats")) else {
+        return;
+    };
+    let [a, b, c] = three_nodes(
+        &nats,
+        "cactors-outage",
+        [
+            &["--resources", "driver=4"],
+            &["--resources", "gpu=1"],
+            &["--resources", "gpu=1"],
+        ],
+    );
+    deploy_detached(&a);
+    // The canary: a detached actor on C, which nothing here touches.
+    let log = step(
+        &a,
+        "canary",
+        "driver",
+        &format!("place-on canary {}", c.node_id),
+    );
+    assert!(log.contains("count=1"), "{log}");
+    a.submit(
+        &format!(
+            "rustyray run detached --namespace shop -- chase ledger gpu {}",
+            a.node_id
+        ),
+        "chase",
+        &[("driver", 1.0)],
+    )
+    .expect("submitting the chase");
+    a.follow("chase", Some("placed"));
+    let host = if hosts(&b, "ledger") { &b } else { &c };
+    assert!(hosts(host, "ledger"), "ledger on neither gpu node");
+    nats.restart_after(std::time::Duration::from_secs(10));
+    let back = rustyray_node::api::now_ms();
+    wait_until("three fresh heartbeats", || {
+        (a.nodes()
+            .iter()
+            .filter(|node| node.alive && node.last_heartbeat_ms > back)
+            .count()
+            == 3)
+            .then_some(())
+    });
+    // The actor is where it was, never restarted, still the chase job's.
+    let listed = actors_on(&a)
+        .into_iter()
+        .find(|actor| actor["name"] == "ledger" && actor["state"] == "ALIVE")
+        .expect("the ledger listed alive");
+    assert_eq!(
+        (
+            &listed["node_id"],
+            &listed["job_id"],
+            &listed["num_restarts"]
+        ),
+        (
+            &serde_json::json!(host.node_id),
+            &serde_json::json!("chase"),
+            &serde_json::json!(0)
+        ),
+        "{listed}"
+    );
+    let log = step(&a, "open", "driver", "open ledger");
+    assert!(log.contains("opened"), "{log}");
+    let log = a.follow("chase", None);
+    assert_eq!(a.job("chase").status, JobStatus::Succeeded, "{log}");
+    let end = log
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("count="))
+        .unwrap_or_else(|| panic!("no count in {log}"));
+    let (count, last) = end.split_once(" last=").expect("count=C last=L");
+    assert_eq!(count, last, "{log}");
+    // A job placed right after the outage is placed and runs, and the canary is intact.
+    let log = step(&a, "canary-after", "driver", "incr canary");
+    assert!(log.contains("count=2"), "{log}");
+}
+
 #[test]
 fn handles_cross_nodes_inside_values_and_a_5_mib_snapshot_outlives_its_node() {
     let Some(nats) = Nats::start(&common::fresh_dir("cactors-handles-nats")) else {

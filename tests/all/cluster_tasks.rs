@@ -723,10 +723,10 @@ fn tasks_and_actor_calls_in_flight_while_nats_restarts_complete_with_nothing_los
         [&["--resources", "driver=1"], &[], &[]],
     );
     deploy(&a);
-    // Both drivers on A: 600 tasks of 50 ms spread over A, B and C (and a task that
+    // Both drivers on A: 600 tasks of 150 ms spread over A, B and C (and a task that
     // submits 20), and tasks that call a detached actor placed on B from every node.
     a.submit(
-        "rustyray run cluster_tasks -- spread 600 50",
+        "rustyray run cluster_tasks -- spread 600 150",
         "spread",
         &[("driver", 1.0)],
     )
