@@ -221,8 +221,11 @@ struct StartArgs {
     /// again (lineage) or its reads fail with `ObjectLost`.
     #[arg(long, value_name = "BYTES", default_value_t = rustyray_node::cluster_objects::MAX_DIRECT_CALL_OBJECT_SIZE)]
     max_direct_call_object_size: usize,
-    /// In a cluster: the most MiB of such results this node keeps for their owners at
-    /// once; past it a result is sent back by value.
+    /// In a cluster: the most MiB of objects this node keeps for other nodes at once —
+    /// such results, kept for their owners (past it a result is sent back by value),
+    /// and objects of this node's runtimes whose references crossed to other nodes in
+    /// task or actor-call arguments and results (past it such a reference fails
+    /// ReferencesCannotCross naming this flag).
     #[arg(long, value_name = "MIB", default_value_t = rustyray_node::cluster_objects::MAX_HELD_MIB)]
     max_held_objects_mib: u64,
     /// In a cluster: the largest actor snapshot this node keeps in JetStream (and reads

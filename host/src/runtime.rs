@@ -406,6 +406,7 @@ impl RuntimeBuilder {
             remote_actors: config.remote_actors.clone(),
             snapshots: config.snapshots.clone(),
             resolver: std::sync::OnceLock::new(),
+            shared_objects: std::sync::OnceLock::new(),
             abort: Signal::default(),
             closed: AtomicBool::new(false),
             in_flight: AtomicU64::new(0),
@@ -515,6 +516,8 @@ pub(crate) struct RuntimeInner {
     pub(crate) snapshots: Option<Arc<dyn crate::remote::SnapshotStore>>,
     /// See [`Runtime::resolve_actors_through`].
     pub(crate) resolver: std::sync::OnceLock<Arc<dyn crate::remote::ActorTransport>>,
+    /// See [`Runtime::share_objects_through`].
+    pub(crate) shared_objects: std::sync::OnceLock<Arc<dyn crate::remote::TaskTransport>>,
     /// Live task and actor instances, counted apart (see `budget.rs`).
     pub(crate) instances: Arc<InstanceBudget>,
     components: Mutex<Vec<Arc<LoadedComponent>>>,
@@ -532,6 +535,16 @@ pub(crate) struct RuntimeInner {
 }
 
 impl RuntimeInner {
+    /// Where this runtime's objects cross to other nodes and others' are reached
+    /// (`remote/borrow.rs`): its task transport, else the one it shares objects
+    /// through ([`Runtime::share_objects_through`]); `None` off a cluster.
+    pub(crate) fn object_transport(&self) -> Option<&Arc<dyn crate::remote::TaskTransport>> {
+        self.config
+            .remote_tasks
+            .as_ref()
+            .or_else(|| self.shared_objects.get())
+    }
+
     /// The SHA-256s of the components loaded here, in load order.
     pub(crate) fn component_hashes(&self) -> Vec<String> {
         self.components
@@ -737,6 +750,16 @@ impl Runtime {
     /// once; a later call is ignored.
     pub fn resolve_actors_through(&self, transport: Arc<dyn crate::remote::ActorTransport>) {
         let _ = self.inner.resolver.set(transport);
+    }
+
+    /// From now on, object references crossing to or from this runtime inside values
+    /// (its hosted actors' call arguments and results) are made addressable, fetched,
+    /// counted and let go through `transport`'s object operations (`remote/borrow.rs`)
+    /// — for a runtime hosting actors for others (a node's), which sends no tasks
+    /// anywhere (unlike [`RuntimeBuilder::remote_tasks`], whose transport does both).
+    /// Set once; a later call is ignored.
+    pub fn share_objects_through(&self, transport: Arc<dyn crate::remote::TaskTransport>) {
+        let _ = self.inner.shared_objects.set(transport);
     }
 
     /// Loads a component from a `.wasm` file and registers its functions.

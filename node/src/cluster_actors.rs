@@ -50,6 +50,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::api::ModuleInfo;
+use crate::cluster_objects::{ClusterObjects, HostObjects};
 use crate::detached::DetachedActors;
 use crate::jobs::JobManager;
 use crate::modules::ModuleStore;
@@ -147,6 +148,9 @@ pub struct ClusterActors {
     next_call: std::sync::atomic::AtomicU64,
     /// Keyed requests other nodes sent here: running, or answered lately.
     calls: Mutex<HostedCalls>,
+    /// This node's kept objects (set once, after start: `cluster_objects.rs`): object
+    /// references in calls are counted there.
+    objects: std::sync::OnceLock<Arc<ClusterObjects>>,
 }
 
 /// Keyed requests other nodes sent here (by key): running (with where to answer now),
@@ -206,6 +210,7 @@ impl ClusterActors {
             background: Mutex::new(Vec::new()),
             next_call: std::sync::atomic::AtomicU64::new(0),
             calls: Mutex::new(HostedCalls::default()),
+            objects: std::sync::OnceLock::new(),
         });
         if let Ok(mut loaded) = actors.loaded.lock() {
             loaded.extend(actors.modules.list().into_iter().map(|m| m.sha256));
@@ -228,6 +233,40 @@ impl ClusterActors {
             background.extend(tasks);
         }
         Ok(actors)
+    }
+
+    /// Gives this node's kept objects: object references cross in calls to the actors
+    /// from then on, and the actors hosted here keep, fetch and count theirs there.
+    pub fn set_objects(&self, objects: &Arc<ClusterObjects>) {
+        if self.objects.set(objects.clone()).is_ok() {
+            self.host()
+                .runtime()
+                .share_objects_through(Arc::new(HostObjects::new(objects)));
+        }
+    }
+
+    /// Counts one more reference to each object `request` (a call) carries, for
+    /// `node`, where it is going (whose runtime lets it go as it drops it), while the
+    /// caller still holds its own. [`RayError::ObjectLost`](rustyray::RayError) when
+    /// one is no longer kept.
+    async fn count_for(&self, request: &Request, node: &str) -> rustyray::Result<()> {
+        let Request::Call { args, .. } = request else {
+            return Ok(());
+        };
+        if args.iter().all(|arg| arg.refs.is_empty()) {
+            return Ok(());
+        }
+        let objects = self.objects.get().ok_or_else(|| {
+            rustyray::RayError::Remote(
+                "this node does not serve cluster objects (not started)".into(),
+            )
+        })?;
+        for arg in args {
+            for address in &arg.refs {
+                objects.borrow_for(&address.held, node).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Stops serving and sweeping (the actors themselves stop with the node's runtime).
@@ -636,15 +675,24 @@ impl ClusterActors {
 
     /// Sends a call or kill to the node hosting `actor`, following it when its node is
     /// lost and it is restarted elsewhere.
-    async fn forward(&self, actor: ActorId, request: Request) -> Response {
+    async fn forward(&self, actor: ActorId, mut request: Request) -> Response {
         let key = id_key(actor);
+        // Its answer comes back here: references in it are counted for this node.
+        if let Request::Call { caller_node, .. } = &mut request {
+            *caller_node = Some(self.node_id.clone());
+        }
         let is_call = matches!(request, Request::Call { .. });
         let mut retries_used = 0u32;
         loop {
             let entry = match self.cluster.actor::<ActorEntry>(&key).await {
                 Ok(Some((entry, _))) => entry,
                 // Not in the directory: a detached actor of this node only.
-                Ok(None) => return self.host().handle(request).await,
+                Ok(None) => {
+                    return match self.count_for(&request, &self.node_id).await {
+                        Ok(()) => self.host().handle(request).await,
+                        Err(err) => failed(&err),
+                    };
+                }
                 Err(err) => return other(format!("finding actor {actor}: {err}")),
             };
             if let Some(reason) = &entry.dead {
@@ -664,6 +712,9 @@ impl ClusterActors {
                     });
                 }
                 continue;
+            }
+            if let Err(err) = self.count_for(&request, &node).await {
+                return failed(&err);
             }
             if node == self.node_id {
                 return self
@@ -1146,6 +1197,7 @@ impl ActorTransport for ClusterActors {
                 method,
                 args,
                 want_result,
+                caller_node: None,
             };
             match self.route_request(request).await {
                 Response::Value(value) => Ok(value),

@@ -38,7 +38,9 @@ use bytes::Bytes;
 use futures::StreamExt;
 use rustyray::RayError;
 use rustyray::remote::objects::FETCH_PIECE;
-use rustyray::remote::{Held, ObjectOp, WireValue};
+use rustyray::remote::{
+    Cancellation, Held, ObjectOp, Pending, TaskRequest, TaskTransport, WireValue,
+};
 use rustyray_cluster::Cluster;
 use rustyray_cluster::objects::{FetchFailure, ObjectLink, ObjectMessage};
 
@@ -506,6 +508,64 @@ impl ClusterObjects {
         for key in emptied {
             self.drop_kept(&key);
         }
+    }
+}
+
+/// The object operations of the node's own runtime (the one hosting actors for every
+/// node, `detached.rs`): its hosted actors' calls carry object references across nodes
+/// (`rustyray::remote::borrow`), kept, fetched and counted here as a task runtime's
+/// are. It runs no tasks elsewhere.
+#[derive(Debug)]
+pub struct HostObjects {
+    objects: std::sync::Weak<ClusterObjects>,
+    node_id: String,
+}
+
+impl HostObjects {
+    /// The transport of `objects` for the node's own runtime.
+    pub fn new(objects: &Arc<ClusterObjects>) -> Self {
+        HostObjects {
+            objects: Arc::downgrade(objects),
+            node_id: objects.node_id.clone(),
+        }
+    }
+
+    fn objects(&self) -> rustyray::Result<Arc<ClusterObjects>> {
+        self.objects.upgrade().ok_or(RayError::ShutDown)
+    }
+}
+
+impl TaskTransport for HostObjects {
+    fn run(&self, request: TaskRequest, cancel: Cancellation) -> Pending<'_, WireValue> {
+        let _ = (request, cancel);
+        Box::pin(async {
+            Err(RayError::Remote(
+                "the node's actor runtime sends no tasks to other nodes".into(),
+            ))
+        })
+    }
+
+    fn fetch(&self, held: &Held, offset: u64, len: u64) -> Pending<'_, Bytes> {
+        let held = held.clone();
+        Box::pin(async move { self.objects()?.fetch(&held, offset, len).await })
+    }
+
+    fn release(&self, held: Held) {
+        if let Ok(objects) = self.objects() {
+            objects.release(&held);
+        }
+    }
+
+    fn keep(&self, value: WireValue, job: Option<String>) -> Pending<'_, Held> {
+        Box::pin(async move { self.objects()?.keep_shared(value, job.as_deref()) })
+    }
+
+    fn borrow(&self, held: &Held, node: Option<String>) -> Pending<'_, ()> {
+        let held = held.clone();
+        Box::pin(async move {
+            let node = node.unwrap_or_else(|| self.node_id.clone());
+            self.objects()?.borrow_for(&held, &node).await
+        })
     }
 }
 

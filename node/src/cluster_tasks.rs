@@ -211,10 +211,12 @@ impl TaskTransport for Nested {
         }
     }
 
-    fn keep(&self, value: WireValue) -> Pending<'_, Held> {
+    fn keep(&self, value: WireValue, job: Option<String>) -> Pending<'_, Held> {
         Box::pin(async move {
             match self.tasks.upgrade() {
-                Some(tasks) => tasks.objects()?.keep_shared(value, self.job.as_deref()),
+                Some(tasks) => tasks
+                    .objects()?
+                    .keep_shared(value, job.as_deref().or(self.job.as_deref())),
                 None => Err(RayError::ShutDown),
             }
         })

@@ -330,18 +330,21 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
         _ => None,
     };
     if let (Some(link), Some(tasks)) = (&cluster, &cluster_tasks) {
-        tasks.set_objects(
-            crate::cluster_objects::ClusterObjects::start(
-                link.cluster().clone(),
-                link.node_id().to_string(),
-                config.max_direct_call_object_size,
-                usize::try_from(config.max_held_objects_mib)
-                    .unwrap_or(usize::MAX)
-                    .saturating_mul(1 << 20),
-                &metrics,
-            )
-            .await?,
-        );
+        let objects = crate::cluster_objects::ClusterObjects::start(
+            link.cluster().clone(),
+            link.node_id().to_string(),
+            config.max_direct_call_object_size,
+            usize::try_from(config.max_held_objects_mib)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(1 << 20),
+            &metrics,
+        )
+        .await?;
+        // Object references in actor calls are kept and counted there too.
+        if let Some(actors) = &cluster_actors {
+            actors.set_objects(&objects);
+        }
+        tasks.set_objects(objects);
     }
     let node = Arc::new(Node {
         cluster,

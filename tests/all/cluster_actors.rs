@@ -141,6 +141,7 @@ fn an_actor_is_placed_where_its_resources_are_and_called_by_name_from_another_no
             method: "increment".into(),
             args: vec![],
             want_result: true,
+            caller_node: None,
         };
         let answer = cluster
             .actor_request(
@@ -496,8 +497,13 @@ fn sdk_placement(dir: &str, program: &str, prefix: &str) {
     assert_eq!(ran(&c, "square_pair"), 6, "{log}");
     assert_eq!(ran(&a, "square") + ran(&a, "square_pair"), 0, "{log}");
     assert_eq!(ran(&b, "square_pair") + ran(&c, "square"), 0, "{log}");
-    // A list of references to objects the driver put, read by a task on C.
+    // A list of references to objects the driver put, read by a task on C, and by an
+    // actor placed on C, which hands back a reference to its own object.
     assert!(log.contains("tasks refs=150"), "{log}");
+    assert!(
+        log.contains("tasks actor-refs=150 actor-returned=7"),
+        "{log}"
+    );
     assert_eq!(ran(&c, "sum_refs"), 1, "{log}");
 }
 

@@ -377,3 +377,70 @@ fn a_borrower_node_that_dies_is_dropped_from_the_count_and_the_copy_let_go() {
     assert!(log.contains("borrower done"), "{log}");
     assert_eq!(a.job("borrower").status, JobStatus::Succeeded);
 }
+
+#[test]
+fn object_refs_cross_to_a_placed_actor_and_back_are_kept_in_its_state_and_let_go_with_the_job() {
+    let Some(nats) = Nats::start(&common::fresh_dir("cobjects-actorrefs-nats")) else {
+        return;
+    };
+    let [a, b, c] = three_nodes(
+        &nats,
+        "cobjects-actorrefs",
+        [&["--resources", "driver=1,opener=1"], &[], &[]],
+    );
+    deploy(&a);
+    let entry = format!(
+        "rustyray run cluster_tasks --namespace actorrefs -- actorrefs 4 {} {} {}",
+        a.node_id, b.node_id, c.node_id
+    );
+    a.submit(&entry, "actorrefs", &[("driver", 1.0)])
+        .expect("submitting");
+    let log = a.follow("actorrefs", Some("actorrefs released"));
+    // The driver's object, read by the actor on B from a reference inside a list (beside
+    // a result not made yet when the call was made) and from the reference passed as
+    // itself; the actor's own object (made on B), read by
+    // the driver on A and by a task on C; both read again by the actor in a later call
+    // (kept in its state).
+    let (mine, pending, its) = (big(4, 5), big(4, 9), big(4, 77));
+    let sum = |data: &[u8]| format!("len={} fnv={:016x}", data.len(), fnv(data));
+    for line in [
+        format!("actorrefs took {}", sum(&mine)),
+        format!("actorrefs took {}", sum(&pending)),
+        format!("actorrefs by-reference {}", sum(&mine)),
+        format!("actorrefs returned {}", sum(&its)),
+        format!("actorrefs relayed {}", sum(&its)),
+        format!("actorrefs kept {}", sum(&mine)),
+        format!("actorrefs kept {}", sum(&pending)),
+        format!("actorrefs kept {}", sum(&its)),
+        "actorrefs canary=1 task=49".to_string(),
+    ] {
+        assert!(log.contains(&line), "{line} not in {log}");
+    }
+    // A copied the driver's object for the others, B the actor's.
+    assert!(kept(&a) > 0, "A kept none of the driver's objects");
+    assert!(kept(&b) > 0, "B kept none of the actor's objects");
+    // The driver and the task dropped theirs; the actor on B still holds its own
+    // object, so B keeps that copy (4 MiB) for the others; the driver's copy on A is let
+    // go (the actor read it whole).
+    wait_until("the dropped references let go", || {
+        (held_bytes(&a) == 0 && held_bytes(&c) == 0 && held_bytes(&b) == 4 << 20).then_some(())
+    });
+    assert_eq!(
+        a.job("actorrefs").status,
+        JobStatus::Running,
+        "the job must still be running"
+    );
+    a.submit(
+        "rustyray run cluster_tasks --namespace actorrefs -- open gate",
+        "open",
+        &[("opener", 1.0)],
+    )
+    .expect("opening the gate");
+    let log = a.follow("actorrefs", None);
+    assert!(log.contains("actorrefs done"), "{log}");
+    assert_eq!(a.job("actorrefs").status, JobStatus::Succeeded);
+    // The job ended: its actor with it, and what it held is let go everywhere.
+    wait_until("the ended job's actor's objects let go", || {
+        (held_bytes(&a) == 0 && held_bytes(&b) == 0 && held_bytes(&c) == 0).then_some(())
+    });
+}

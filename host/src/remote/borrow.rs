@@ -82,6 +82,7 @@ async fn address(
     transport: &Arc<dyn TaskTransport>,
     slot: &Arc<Slot>,
     what: &str,
+    job: Option<&str>,
 ) -> Result<RefAddress> {
     let stored = match slot.ready_unfetched().await {
         Ok(stored) => *stored,
@@ -121,12 +122,15 @@ async fn address(
             };
             let value = slot.value(&stored).map_err(|err| cannot_cross(what, err))?;
             transport
-                .keep(WireValue {
-                    raw,
-                    data: value.data,
-                    held: None,
-                    refs: Vec::new(),
-                })
+                .keep(
+                    WireValue {
+                        raw,
+                        data: value.data,
+                        held: None,
+                        refs: Vec::new(),
+                    },
+                    job.map(str::to_string),
+                )
                 .await?
         }
     };
@@ -146,32 +150,36 @@ async fn address(
 }
 
 /// The addresses of the references `value` holds, in order (none: nothing to do).
-/// `what` names the value in errors.
+/// `what` names the value in errors; an object copied to this runtime's node for the
+/// others belongs to `job` there (let go when it ends; `None`: the transport's job).
 pub(crate) async fn export(
     runtime: &RuntimeInner,
     value: &Value,
     what: &str,
+    job: Option<&str>,
 ) -> Result<Vec<RefAddress>> {
     if value.refs.is_empty() {
         return Ok(Vec::new());
     }
-    let Some(transport) = runtime.config.remote_tasks.as_ref() else {
+    let Some(transport) = runtime.object_transport() else {
         return Err(cannot_cross(what, "this runtime is not on a cluster node"));
     };
     let mut addresses = Vec::with_capacity(value.refs.len());
     for slot in value.refs.slots() {
-        addresses.push(address(transport, slot, what).await?);
+        addresses.push(address(transport, slot, what, job).await?);
     }
     Ok(addresses)
 }
 
-/// `value` as it crosses: its bytes and the addresses of the references it holds.
+/// `value` as it crosses: its bytes and the addresses of the references it holds
+/// (objects copied for the others belong to `job`, as in [`export`]).
 pub(crate) async fn to_wire(
     runtime: &RuntimeInner,
     value: &Value,
     what: &str,
+    job: Option<&str>,
 ) -> Result<WireValue> {
-    let refs = export(runtime, value, what).await?;
+    let refs = export(runtime, value, what, job).await?;
     Ok(WireValue {
         raw: value.encoding == Encoding::Raw,
         data: value.data.clone(),
@@ -190,7 +198,7 @@ pub(crate) fn import(runtime: &RuntimeInner, wire: WireValue) -> Result<Value> {
     }
     let refused =
         |why: String| RayError::Serialization(format!("a value from another node: {why}"));
-    let Some(transport) = runtime.config.remote_tasks.as_ref() else {
+    let Some(transport) = runtime.object_transport() else {
         return Err(refused(
             "it holds object references and this runtime is not on a cluster node".into(),
         ));
@@ -227,4 +235,23 @@ pub(crate) fn import(runtime: &RuntimeInner, wire: WireValue) -> Result<Value> {
         wire.data,
         Contained::new(slots),
     ))
+}
+
+/// A reference passed as itself (a parameter of type `ObjectRef`), as a value holding
+/// just that reference: it crosses as any nested one, and the callee's parameter
+/// decodes it the same way.
+pub(crate) fn reference_value(slot: &Arc<Slot>) -> Value {
+    let mut data = Vec::with_capacity(3 + crate::refs::OBJECT_REF_LEN);
+    // MessagePack ext 8: length, type, payload.
+    data.extend_from_slice(&[
+        0xc7,
+        crate::refs::OBJECT_REF_LEN as u8,
+        crate::refs::OBJECT_REF_EXT as u8,
+    ]);
+    data.extend_from_slice(&crate::refs::id_bytes(slot.id()));
+    Value::with_refs(
+        Encoding::Msgpack,
+        Bytes::from(data),
+        Contained::new(vec![slot.clone()]),
+    )
 }

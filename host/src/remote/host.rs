@@ -2,7 +2,10 @@
 //! node's detached actors), and what it keeps of them across restarts.
 //!
 //! [`ActorHost`] answers [`Request`]s, from [`ActorHost::serve`]'s unix socket or
-//! directly. It hosts only actors created through it (or restored): lookups and calls
+//! directly. Object references in a call's arguments become objects kept where they
+//! are (counted for this node by whoever routed the call); those in its result are
+//! made addressable and counted for the caller's node before the answer leaves
+//! (`borrow.rs`). It hosts only actors created through it (or restored): lookups and calls
 //! reach nothing else of its runtime. With a [`SnapshotStore`] (the node's data dir),
 //! each hosted actor of a `snapshot` class is recorded when created, its state saved
 //! after construction and after calls as its snapshot policy says (before the call is
@@ -91,6 +94,9 @@ pub type Routed<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Respons
 pub struct ActorHost {
     runtime: Runtime,
     hosted: Mutex<HashMap<ActorId, ActorHandle>>,
+    /// The job each hosted non-detached actor belongs to: objects of its that cross to
+    /// other nodes belong to that job there too (`borrow.rs`).
+    jobs: Mutex<HashMap<ActorId, String>>,
     router: std::sync::OnceLock<Arc<dyn RequestRouter>>,
 }
 
@@ -101,6 +107,7 @@ impl ActorHost {
         Arc::new(ActorHost {
             runtime,
             hosted: Mutex::default(),
+            jobs: Mutex::default(),
             router: std::sync::OnceLock::new(),
         })
     }
@@ -200,12 +207,17 @@ impl ActorHost {
                 method,
                 args,
                 want_result,
+                caller_node,
             } => {
+                let inner = self.runtime.inner();
+                // First: the references it was sent are held here (counted for this
+                // node), and let go when dropped, whatever happens next.
+                let mut imported = Vec::with_capacity(args.len());
+                for arg in args {
+                    imported.push(TaskArg::Value(crate::remote::borrow::import(inner, arg)?));
+                }
+                let args = imported;
                 let handle = self.hosted(actor)?;
-                let args: Vec<TaskArg> = args
-                    .into_iter()
-                    .map(|arg| TaskArg::Value(arg.into_value()))
-                    .collect();
                 let cell = handle.cell();
                 if !want_result {
                     cell.tell_args(&method, args, Vec::new());
@@ -216,7 +228,22 @@ impl ActorHost {
                 let value = slot.get_value().await?;
                 // Handles inside it cross as ids: only of actors others can resolve.
                 crate::actor_impl::check_crossable(slot.carried(), &what)?;
-                Ok(Response::Value(WireValue::from_value(&value, &what)?))
+                // References inside it cross as addresses, counted for the caller's
+                // node while `value` still holds them here.
+                let job = self
+                    .jobs
+                    .lock()
+                    .ok()
+                    .and_then(|jobs| jobs.get(&actor).cloned());
+                let wire =
+                    crate::remote::borrow::to_wire(inner, &value, &what, job.as_deref()).await?;
+                if let Some(transport) = inner.object_transport() {
+                    for address in &wire.refs {
+                        transport.borrow(&address.held, caller_node.clone()).await?;
+                    }
+                }
+                drop(value);
+                Ok(Response::Value(wire))
             }
             Request::Locate { actor } => Ok(Response::Actor(
                 self.hosted(actor).ok().as_ref().map(remote),
@@ -227,6 +254,9 @@ impl ActorHost {
                 if no_restart {
                     if let Ok(mut hosted) = self.hosted.lock() {
                         hosted.remove(&actor);
+                    }
+                    if let Ok(mut jobs) = self.jobs.lock() {
+                        jobs.remove(&actor);
                     }
                     // No longer kept, before the kill is answered (its mailbox forgets
                     // it too as it ends).
@@ -240,6 +270,7 @@ impl ActorHost {
     }
 
     async fn create(&self, request: CreateRequest) -> Result<RemoteActor> {
+        let job = request.owner.clone().filter(|_| !request.detached);
         let options = ActorOptions {
             name: request.name,
             namespace: request.namespace,
@@ -267,6 +298,11 @@ impl ActorHost {
         let handle =
             crate::actor_impl::create(inner, &class, args, options.clone(), None, Vec::new())
                 .await?;
+        if let Some(job) = job
+            && let Ok(mut jobs) = self.jobs.lock()
+        {
+            jobs.entry(handle.id()).or_insert(job);
+        }
         if self.keep(&handle)
             && let Some(store) = &inner.snapshots
             && let Some(module) = crate::actor_impl::snapshot_module(&handle)

@@ -14,11 +14,18 @@
 //! Actor handles inside values cross as the actor's id, which the receiving runtime
 //! resolves ([`resolve`]: its own actor, else through its transport, which in a cluster
 //! asks the directory of placed actors); a handle of an actor only this runtime knows
-//! is refused before it leaves ([`RayError::ActorHandleCannotCross`]). What does not
-//! cross to actors: `ObjectRef`s nested inside values (refused with
-//! [`RayError::ReferencesCannotCross`]; tasks carry them across nodes, `borrow.rs`),
-//! and the caller's capabilities: a remote actor runs with what its hosting runtime
-//! grants.
+//! is refused before it leaves ([`RayError::ActorHandleCannotCross`]).
+//!
+//! `ObjectRef`s cross in a call's arguments (nested in values, or passed as themselves)
+//! and in its result as their objects' addresses (`borrow.rs`, as for tasks): the
+//! sending runtime makes each addressable, the node routing the call counts the node
+//! hosting the actor (`ClusterActors::forward` in the node), the hosting runtime holds
+//! them as objects kept where they are (an actor may keep them in its state) and counts
+//! the caller's node for the references of its answer. Off a cluster (no object
+//! transport) they are refused with [`RayError::ReferencesCannotCross`], and so are
+//! references in a constructor's arguments (kept in the directory to run it again
+//! after a loss, where an address would outlive its count). What does not cross: the
+//! caller's capabilities: a remote actor runs with what its hosting runtime grants.
 
 pub mod borrow;
 mod host;
@@ -107,8 +114,29 @@ pub(crate) async fn resolve_cell(
     }
 }
 
-/// Resolves arguments for a remote actor: top-level `ObjectRef`s become their values;
-/// a reference passed as itself, or nested in a value, is refused.
+/// A call's arguments for a remote actor, resolved (top-level `ObjectRef`s became
+/// their values): references nested in them, and references passed as themselves, go
+/// with their objects' addresses (`borrow.rs`). The caller keeps `resolved` until the
+/// call is answered, so what it references is held until the hosting side counts it.
+pub(crate) async fn wire_call_args(
+    runtime: &RuntimeInner,
+    resolved: &[Resolved],
+    what: &str,
+) -> Result<Vec<WireValue>> {
+    let mut wire = Vec::with_capacity(resolved.len());
+    for arg in resolved {
+        let value = match arg {
+            Resolved::Value(value) => value.clone(),
+            Resolved::Reference(slot) => borrow::reference_value(slot),
+        };
+        wire.push(borrow::to_wire(runtime, &value, what, None).await?);
+    }
+    Ok(wire)
+}
+
+/// Resolves a constructor's arguments for a remote actor: top-level `ObjectRef`s
+/// become their values; a reference passed as itself, or nested in a value, is
+/// refused (see the module docs).
 pub(crate) async fn wire_args(args: Vec<TaskArg>, what: &str) -> Result<Vec<WireValue>> {
     crate::task_impl::resolve(args)
         .await?

@@ -1,6 +1,8 @@
 //! The proxy loop: the mailbox of a remote actor's handles in this runtime. It takes
 //! the calls in the order they were sent, resolves their top-level `ObjectRef`
-//! arguments, sends each through the transport and fills its object with the answer.
+//! arguments (references nested in them, or passed as themselves, go as their
+//! objects' addresses: `borrow.rs`), sends each through the transport and fills its
+//! object with the answer (its references made objects kept where they are).
 //! It ends when the last handle here goes, when this runtime shuts down, or on a kill
 //! (which it sends on). Ending it never stops the actor itself: that one is detached.
 
@@ -8,7 +10,7 @@ use std::sync::Arc;
 
 use crate::actor_impl::{ActorCell, ActorId, Message, ProxyParts};
 use crate::error::{RayError, Result};
-use crate::remote::{ActorTransport, RemoteActor, wire_args};
+use crate::remote::{ActorTransport, RemoteActor, wire_call_args};
 use crate::runtime::RuntimeInner;
 
 /// A handle here to `remote`: the live one if this runtime has it already, else a new
@@ -79,10 +81,16 @@ async fn serve(
             }) => (method, args, output),
         };
         let what = format!("{}.{method}", output.class());
-        let args = tokio::select! {
+        // Resolved here and kept until answered: the references they hold stay alive
+        // until the hosting side has counted them.
+        let resolved = tokio::select! {
             biased;
             _ = output.control().cancelled() => continue,
-            args = wire_args(args, &what) => args,
+            resolved = crate::task_impl::resolve(args) => resolved,
+        };
+        let (args, _held) = match resolved {
+            Ok(resolved) => (wire_call_args(&runtime, &resolved, &what).await, resolved),
+            Err(err) => (Err(err), Vec::new()),
         };
         if !output.start() {
             continue;
@@ -119,7 +127,9 @@ async fn serve(
             }
             answer = transport.call(actor, method, args, want_result) => answer,
         };
-        output.complete(answer.map(|value| value.into_value()));
+        // References in the answer: objects kept where they are, counted for this
+        // node by the hosting side.
+        output.complete(answer.and_then(|value| crate::remote::borrow::import(&runtime, value)));
     };
     parts.receiver.close();
     while let Ok(message) = parts.receiver.try_recv() {

@@ -97,6 +97,7 @@ impl ActorTransport for SocketTransport {
                 method,
                 args,
                 want_result,
+                caller_node: None,
             };
             match self.exchange(request).await? {
                 Response::Value(value) => Ok(value),

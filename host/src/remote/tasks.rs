@@ -379,9 +379,10 @@ pub trait TaskTransport: Send + Sync + std::fmt::Debug + 'static {
     }
 
     /// Has this runtime's node keep `value` for other nodes (a reference to it is
-    /// crossing, `borrow.rs`), counted for this runtime; where it is kept.
-    fn keep(&self, value: WireValue) -> Pending<'_, Held> {
-        let _ = value;
+    /// crossing, `borrow.rs`), counted for this runtime; where it is kept. It belongs
+    /// to `job` there (let go when that job ends), else to the transport's job.
+    fn keep(&self, value: WireValue, job: Option<String>) -> Pending<'_, Held> {
+        let _ = (value, job);
         Box::pin(async {
             Err(RayError::ReferencesCannotCross {
                 what: "an object reference: this runtime's task transport cannot share objects"
@@ -647,9 +648,9 @@ impl TaskTransport for SocketTaskTransport {
         }
     }
 
-    fn keep(&self, value: WireValue) -> Pending<'_, Held> {
+    fn keep(&self, value: WireValue, job: Option<String>) -> Pending<'_, Held> {
         let mut request = TaskRequest::object_op(ObjectOp::Keep { value });
-        request.job.clone_from(&self.job);
+        request.job = job.or_else(|| self.job.clone());
         Box::pin(async move {
             let value: Result<WireValue> = self.exchange(&request).await?.into();
             value?.held.ok_or_else(|| {
@@ -781,7 +782,7 @@ pub(crate) async fn export_args(
     let what = format!("an argument of {}", request.function);
     for (wire, arg) in request.args.iter_mut().zip(args) {
         if let Resolved::Value(value) = arg {
-            wire.refs = crate::remote::borrow::export(runtime, value, &what).await?;
+            wire.refs = crate::remote::borrow::export(runtime, value, &what, None).await?;
         }
     }
     Ok(())
@@ -975,9 +976,9 @@ pub async fn run_request(
     };
     drop(guard);
     let value = value?;
-    let wire = crate::remote::borrow::to_wire(inner, &value, &what).await?;
+    let wire = crate::remote::borrow::to_wire(inner, &value, &what, None).await?;
     // Counted for where the answer goes while `value` still holds them here.
-    if let Some(transport) = inner.config.remote_tasks.as_ref() {
+    if let Some(transport) = inner.object_transport() {
         for address in &wire.refs {
             transport.borrow(&address.held, answer_node.clone()).await?;
         }

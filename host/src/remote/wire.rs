@@ -2,9 +2,11 @@
 //! answers, values and errors, as MessagePack frames (a 4-byte big-endian length, then
 //! the body), one answer per request, in order, on one connection.
 //!
-//! Values cross as their bytes and encoding only: an [`ObjectRef`](crate::ObjectRef)
-//! names an object of one runtime and means nothing in another, so a value holding
-//! references is refused ([`RayError::ReferencesCannotCross`]) instead of being sent.
+//! Values cross as their bytes and encoding, and the object references nested in them
+//! as their objects' addresses ([`WireValue::refs`], `borrow.rs`): an
+//! [`ObjectRef`](crate::ObjectRef) names an object of one runtime and means nothing in
+//! another by itself. [`WireValue::from_value`] (what needs no address: a constructor's
+//! arguments) refuses a value holding references ([`RayError::ReferencesCannotCross`]).
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -164,6 +166,11 @@ pub enum Request {
         args: Vec<WireValue>,
         /// Whether the caller wants the result (`false`: Ray's fire-and-forget).
         want_result: bool,
+        /// The node the answer goes to (set by the node routing the call): object
+        /// references in the result are counted for it (`borrow.rs`). `None`: the
+        /// hosting runtime's own node.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caller_node: Option<String>,
     },
     /// The live actor of that id (a handle received in a value, on another node).
     Locate {
@@ -685,6 +692,7 @@ mod tests {
                 refs: Vec::new(),
             }],
             want_result: true,
+            caller_node: None,
         };
         let mut buffer = Vec::new();
         write_frame(&mut buffer, &request).await.expect("writing");

@@ -11,8 +11,9 @@
 // - `tasks RES NODE N`: N tasks `square(i)` asking `resources: {RES: 1}`, N with
 //   `schedulingStrategy: new NodeAffinitySchedulingStrategy(NODE)` (two results each,
 //   `numReturns: 2`), one asking for a resource no node has, a list of N references to
-//   objects it put read by a task `sum_refs` on NODE (`tasks refs=S`), and bad task
-//   options;
+//   objects it put read by a task `sum_refs` on NODE (`tasks refs=S`) and by a `Spot`
+//   placed on NODE, which keeps them and returns a list holding a reference to an
+//   object it put there (`tasks actor-refs=S actor-returned=V`), and bad task options;
 //   prints `tasks resource=S node=S pair=P missing=<class>: <message>` and one
 //   `task-refused=...` per bad option.
 
@@ -25,6 +26,15 @@ class JsSpot {
   bump() {
     this.count += 1;
     return this.count;
+  }
+  // A list of references, read here and kept.
+  total(refs) {
+    this.kept = refs;
+    return refs.reduce((total, r) => total + rustyray.get(r), 0);
+  }
+  // A list holding a reference to `value`, put here.
+  stash(value) {
+    return [rustyray.put(value)];
   }
 }
 const Spot = rustyray.actor(JsSpot, { name: "Spot" });
@@ -93,6 +103,11 @@ rustyray.main((args) => {
     for (let i = 0; i < n; i++) refs.push(rustyray.put(i * 10));
     const pinnedSum = sumRefs.options({ schedulingStrategy: new rustyray.NodeAffinitySchedulingStrategy(node) });
     console.log(`tasks refs=${rustyray.get(pinnedSum.remote(refs))}`);
+    // And to an actor placed on NODE, which returns a reference to its own object.
+    const keeper = Spot.options({ schedulingStrategy: new rustyray.NodeAffinitySchedulingStrategy(node) }).remote();
+    const total = rustyray.get(keeper.total.remote(refs));
+    const [back] = rustyray.get(keeper.stash.remote(7));
+    console.log(`tasks actor-refs=${total} actor-returned=${rustyray.get(back)}`);
     const bad = [
       () => square.options({ resources: { gpu: -1 } }),
       () => square.options({ resources: ["gpu"] }),

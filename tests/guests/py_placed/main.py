@@ -11,8 +11,10 @@ One step per run, named by the first argument; each prints what it saw:
 - ``tasks RES NODE N``: N tasks ``square(i)`` asking ``resources={RES: 1}``, N with
   ``scheduling_strategy=NodeAffinitySchedulingStrategy(NODE)`` (two results each,
   ``num_returns=2``), one asking for a resource no node has, a list of N references
-  to objects it put read by a task ``sum_refs`` on NODE (``tasks refs=S``), and bad
-  task options;
+  to objects it put read by a task ``sum_refs`` on NODE (``tasks refs=S``) and by a
+  ``Spot`` placed on NODE, which keeps them and returns a list holding a reference to
+  an object it put there (``tasks actor-refs=S actor-returned=V``), and bad task
+  options;
   prints ``tasks resource=S node=S pair=P missing=<class>: <message>`` and one
   ``task-refused=...`` per bad option.
 """
@@ -28,6 +30,15 @@ class Spot:
     def bump(self):
         self.count += 1
         return self.count
+
+    def total(self, refs):
+        # A list of references, read here and kept.
+        self.kept = refs
+        return sum(rustyray.get(r) for r in refs)
+
+    def stash(self, value):
+        # A list holding a reference to `value`, put here.
+        return [rustyray.put(value)]
 
 
 @rustyray.remote
@@ -92,6 +103,11 @@ def main(args):
         # References inside a value to a task on NODE: read there, from the driver's node.
         refs = [rustyray.put(i * 10) for i in range(n)]
         print(f"tasks refs={rustyray.get(sum_refs.options(scheduling_strategy=strategy).remote(refs))}")
+        # And to an actor placed on NODE, which returns a reference to its own object.
+        keeper = Spot.options(scheduling_strategy=strategy).remote()
+        total = rustyray.get(keeper.total.remote(refs))
+        (back,) = rustyray.get(keeper.stash.remote(7))
+        print(f"tasks actor-refs={total} actor-returned={rustyray.get(back)}")
         for bad in (
             lambda: square.options(resources={"gpu": -1}),
             lambda: square.options(resources=["gpu"]),

@@ -42,6 +42,17 @@
 //!   runs, the driver drops its own reference and prints `borrower dropped`, then waits
 //!   for that task: `borrower task=held:N` or `borrower task=error:<the error>`, and for
 //!   `gate`.
+//! - `actorrefs MIB GATE_NODE OTHER THIRD`: a `Vault` actor placed on node OTHER is given
+//!   a list holding a reference to an object the driver `put` (seed 5) and one to a
+//!   result `make_big(MIB, 9)` not made yet, reads them and keeps them in its state:
+//!   `actorrefs took len=L fnv=H` per object; reads it passed as the
+//!   reference itself (`arg_object`): `actorrefs by-reference len=L fnv=H`; puts an
+//!   object of its own there (seed 77) and returns a list holding its reference, which
+//!   the driver reads (`actorrefs returned len=L fnv=H`) and passes on to a task
+//!   `read_refs` placed on THIRD (`actorrefs relayed len=L fnv=H`); reads what it keeps
+//!   in a later call (`actorrefs kept len=L fnv=H`, per object). A canary `Hits` placed
+//!   on OTHER and a task: `actorrefs canary=1 task=49`. Drops every reference, prints
+//!   `actorrefs released`, waits for `gate` as `hold` does and prints `actorrefs done`.
 //! - `open NAME`: adds one to the `Hits` named NAME in the job's namespace.
 //! - `lookup NAME`: one task `bump_named(NAME, 0)`; prints `lookup found=C` or
 //!   `lookup missing`.
@@ -78,6 +89,60 @@ impl Hits {
         self.count += by;
         self.count
     }
+}
+
+/// Keeps object references in its state (`actorrefs`): placed on another node, the
+/// references it is given and returns cross nodes.
+#[rustyray::actor]
+pub struct Vault {
+    kept: Vec<rustyray::ObjectRef<Vec<u8>>>,
+}
+
+#[rustyray::actor]
+impl Vault {
+    pub fn new() -> Self {
+        Vault { kept: Vec::new() }
+    }
+
+    /// Reads each object `refs` names (length and FNV-1a) and keeps the references.
+    pub fn take(
+        &mut self,
+        refs: Vec<rustyray::ObjectRef<Vec<u8>>>,
+    ) -> Result<Vec<(u64, u64)>, RayError> {
+        let sums = sums_of(&refs)?;
+        self.kept.extend(refs);
+        Ok(sums)
+    }
+
+    /// Reads the object `object` names.
+    pub fn read_one(&self, object: rustyray::ObjectRef<Vec<u8>>) -> Result<(u64, u64), RayError> {
+        let data = object.get()?;
+        Ok((data.len() as u64, fnv(&data)))
+    }
+
+    /// Puts `make_big(mib, seed)`'s bytes here, keeps the reference and returns a list
+    /// holding it.
+    pub fn make(
+        &mut self,
+        mib: u32,
+        seed: u32,
+    ) -> Result<Vec<rustyray::ObjectRef<Vec<u8>>>, RayError> {
+        let object = rustyray::put(&bytes_of(mib, seed))?;
+        self.kept.push(object.clone());
+        Ok(vec![object])
+    }
+
+    /// Reads every object it keeps, again.
+    pub fn reread(&self) -> Result<Vec<(u64, u64)>, RayError> {
+        sums_of(&self.kept)
+    }
+}
+
+/// The length and FNV-1a of each object `refs` names.
+fn sums_of(refs: &[rustyray::ObjectRef<Vec<u8>>]) -> Result<Vec<(u64, u64)>, RayError> {
+    refs.iter()
+        .map(|r| r.get().map(|data| (data.len() as u64, fnv(&data))))
+        .collect()
 }
 
 /// Adds one to `hits` (a handle in the arguments), after sleeping `ms` ms.
@@ -161,9 +226,7 @@ fn bytes_of(mib: u32, seed: u32) -> Vec<u8> {
 /// The length and FNV-1a of each object `refs` names, read here (wherever they are kept).
 #[rustyray::remote]
 fn read_refs(refs: Vec<rustyray::ObjectRef<Vec<u8>>>) -> Result<Vec<(u64, u64)>, RayError> {
-    refs.iter()
-        .map(|r| r.get().map(|data| (data.len() as u64, fnv(&data))))
-        .collect()
+    sums_of(&refs)
 }
 
 /// Holds `refs` (counts itself on `started`) until the `Hits` named `gate` counts 1.
@@ -457,6 +520,59 @@ fn main() -> Result<(), RayError> {
             println!("borrower task={outcome}");
             wait_for_gate(gate)?;
             println!("borrower done");
+        }
+        Some("actorrefs") => {
+            let mib = number(&args, 2, 4) as u32;
+            let gate = args.get(3).cloned().unwrap_or_default();
+            let other = args.get(4).cloned().unwrap_or_default();
+            let third = args.get(5).cloned().unwrap_or_default();
+            Hits::remote_with(
+                ActorOptions::new()
+                    .name("gate")
+                    .detached(true)
+                    .get_if_exists(true)
+                    .node_id(gate.clone()),
+            )
+            .add(0)
+            .get()?;
+            let canary = Hits::remote_with(ActorOptions::new().node_id(other.clone()));
+            let vault = Vault::remote_with(ActorOptions::new().node_id(other));
+            let object = rustyray::put(&bytes_of(mib, 5))?;
+            // Beside it, a result not made yet (sent once it is).
+            let pending = make_big::remote(mib, 9);
+            for (len, hash) in vault.take(vec![object.clone(), pending]).get()? {
+                println!("actorrefs took len={len} fnv={hash:016x}");
+            }
+            let (len, hash) = vault
+                .raw()
+                .call::<(u64, u64)>("read_one", vec![rustyray::arg_object(&object)])
+                .get()?;
+            println!("actorrefs by-reference len={len} fnv={hash:016x}");
+            let made = vault.make(mib, 77).get()?;
+            for object in &made {
+                let data = object.get()?;
+                println!(
+                    "actorrefs returned len={} fnv={:016x}",
+                    data.len(),
+                    fnv(&data)
+                );
+            }
+            let relayed = read_refs::remote_with(TaskOptions::new().node_id(third), made.clone());
+            for (len, hash) in relayed.get()? {
+                println!("actorrefs relayed len={len} fnv={hash:016x}");
+            }
+            for (len, hash) in vault.reread().get()? {
+                println!("actorrefs kept len={len} fnv={hash:016x}");
+            }
+            println!(
+                "actorrefs canary={} task={}",
+                canary.add(1).get()?,
+                step::remote(7, 0).get()?
+            );
+            drop((object, made, relayed));
+            println!("actorrefs released");
+            wait_for_gate(gate)?;
+            println!("actorrefs done");
         }
         Some("near") => {
             let mib = number(&args, 2, 4) as u32;
