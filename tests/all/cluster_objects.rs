@@ -444,3 +444,62 @@ fn object_refs_cross_to_a_placed_actor_and_back_are_kept_in_its_state_and_let_go
         (held_bytes(&a) == 0 && held_bytes(&b) == 0 && held_bytes(&c) == 0).then_some(())
     });
 }
+
+#[test]
+fn a_placed_actors_reference_whose_keeper_died_is_object_lost_and_the_cap_is_named() {
+    let Some(nats) = Nats::start(&common::fresh_dir("cobjects-actorlost-nats")) else {
+        return;
+    };
+    // The driver's node keeps at most 2 MiB for the others.
+    let [a, b, mut c] = three_nodes(
+        &nats,
+        "cobjects-actorlost",
+        [
+            &[
+                "--resources",
+                "driver=1,opener=1",
+                "--max-held-objects-mib",
+                "2",
+            ],
+            &[],
+            &[],
+        ],
+    );
+    deploy(&a);
+    let entry = format!(
+        "rustyray run cluster_tasks --namespace actorlost -- actorlost {} {} {}",
+        a.node_id, b.node_id, c.node_id
+    );
+    a.submit(&entry, "actorlost", &[("driver", 1.0)])
+        .expect("submitting");
+    let log = a.follow("actorlost", Some("actorlost held="));
+    // A 4 MiB object does not fit the driver's node's 2 MiB: the call fails naming the
+    // flag, and nothing is kept for it.
+    let cap = log
+        .lines()
+        .find_map(|line| line.strip_prefix("actorlost cap="))
+        .unwrap_or_default();
+    assert!(
+        cap.contains("--max-held-objects-mib") && !cap.starts_with("none"),
+        "{log}"
+    );
+    assert!(log.contains("actorlost held=1"), "{log}");
+    assert_eq!(held_bytes(&a), 0, "{log}");
+    // C dies with the result the actor on B holds unread: made with no retries, it
+    // cannot be made again, and the actor's read is the typed ObjectLost naming C.
+    c.kill();
+    a.submit(
+        "rustyray run cluster_tasks --namespace actorlost -- open gate",
+        "open",
+        &[("opener", 1.0)],
+    )
+    .expect("opening the gate");
+    let log = a.follow("actorlost", None);
+    assert!(
+        log.contains(&format!("actorlost kind=ObjectLost node={}", c.node_id)),
+        "{log}"
+    );
+    // The actor itself goes on.
+    assert!(log.contains("actorlost canary=1"), "{log}");
+    assert_eq!(a.job("actorlost").status, JobStatus::Succeeded, "{log}");
+}

@@ -53,6 +53,13 @@
 //!   in a later call (`actorrefs kept len=L fnv=H`, per object). A canary `Hits` placed
 //!   on OTHER and a task: `actorrefs canary=1 task=49`. Drops every reference, prints
 //!   `actorrefs released`, waits for `gate` as `hold` does and prints `actorrefs done`.
+//! - `actorlost GATE_NODE OTHER THIRD`: a `Vault` placed on OTHER is given a reference to
+//!   a 4 MiB object the driver `put`, which the driver's node (started with a smaller
+//!   `--max-held-objects-mib`) cannot keep for others: `actorlost cap=<the error>`; then
+//!   a reference to a 2 MiB result `make_big` made on THIRD with no retries, which it
+//!   holds unread (`actorlost held=1`); waits for `gate` (THIRD is killed meanwhile),
+//!   then has it read what it holds: `actorlost kind=ObjectLost node=NODE` (typed) or
+//!   `actorlost kind=other error=<the error>`, and a canary call: `actorlost canary=1`.
 //! - `open NAME`: adds one to the `Hits` named NAME in the job's namespace.
 //! - `lookup NAME`: one task `bump_named(NAME, 0)`; prints `lookup found=C` or
 //!   `lookup missing`.
@@ -112,6 +119,12 @@ impl Vault {
         let sums = sums_of(&refs)?;
         self.kept.extend(refs);
         Ok(sums)
+    }
+
+    /// Keeps the references, unread; how many it keeps.
+    pub fn hold(&mut self, refs: Vec<rustyray::ObjectRef<Vec<u8>>>) -> usize {
+        self.kept.extend(refs);
+        self.kept.len()
     }
 
     /// Reads the object `object` names.
@@ -573,6 +586,42 @@ fn main() -> Result<(), RayError> {
             println!("actorrefs released");
             wait_for_gate(gate)?;
             println!("actorrefs done");
+        }
+        Some("actorlost") => {
+            let gate = args.get(2).cloned().unwrap_or_default();
+            let other = args.get(3).cloned().unwrap_or_default();
+            let third = args.get(4).cloned().unwrap_or_default();
+            Hits::remote_with(
+                ActorOptions::new()
+                    .name("gate")
+                    .detached(true)
+                    .get_if_exists(true)
+                    .node_id(gate.clone()),
+            )
+            .add(0)
+            .get()?;
+            let vault = Vault::remote_with(ActorOptions::new().node_id(other));
+            let big = rustyray::put(&bytes_of(4, 5))?;
+            match vault.take(vec![big]).get() {
+                Ok(sums) => println!("actorlost cap=none:{}", sums.len()),
+                Err(err) => println!("actorlost cap={}", err.to_string().replace('\n', " ")),
+            }
+            let made =
+                make_big::remote_with(TaskOptions::new().node_id(third).max_retries(0), 2, 6);
+            rustyray::wait(std::slice::from_ref(&made), 1, None)?;
+            println!("actorlost held={}", vault.hold(vec![made]).get()?);
+            wait_for_gate(gate)?;
+            match vault.reread().get() {
+                Ok(sums) => println!("actorlost kind=none read={}", sums.len()),
+                Err(RayError::ObjectLost { node, .. }) => {
+                    println!("actorlost kind=ObjectLost node={node}")
+                }
+                Err(err) => println!(
+                    "actorlost kind=other error={}",
+                    err.to_string().replace('\n', " ")
+                ),
+            }
+            println!("actorlost canary={}", vault.hold(Vec::new()).get()?);
         }
         Some("near") => {
             let mib = number(&args, 2, 4) as u32;
