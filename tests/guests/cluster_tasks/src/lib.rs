@@ -100,6 +100,7 @@ impl Hits {
 
 /// Keeps object references in its state (`actorrefs`): placed on another node, the
 /// references it is given and returns cross nodes.
+#[derive(Default)]
 #[rustyray::actor]
 pub struct Vault {
     kept: Vec<rustyray::ObjectRef<Vec<u8>>>,
