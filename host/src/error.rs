@@ -251,13 +251,16 @@ pub enum RayError {
     #[error("no live actor has id {}: never created here, or killed, stopped or reclaimed", .0.0)]
     ActorNotFound(crate::actor::ActorId),
 
-    /// A value sent to an actor of another runtime (a detached actor hosted by the
-    /// node) holds [`ObjectRef`](crate::ObjectRef)s: only top-level arguments are
-    /// resolved to values before they cross; a reference nested in a value is refused.
+    /// A value sent to another runtime (an actor or a task on another node, a
+    /// detached actor of a node alone) holds [`ObjectRef`](crate::ObjectRef)s that
+    /// cannot cross: off a cluster, in a placed actor's constructor arguments, to an
+    /// object that failed or holds references itself, or past the keeping node's
+    /// `--max-held-objects-mib`. `what` says which and why.
     #[error(
-        "{what} holds object references, which cannot reach an actor of another runtime \
-         (a detached actor on the node): pass the values (top-level ObjectRef arguments are \
-         resolved), not references inside them"
+        "{what}: its object references cannot cross to the other runtime (they cross only \
+         between cluster nodes, to objects with a value that hold no references themselves \
+         and fit the keeping node's --max-held-objects-mib); pass the values (top-level \
+         ObjectRef arguments are resolved), not references inside them"
     )]
     ReferencesCannotCross {
         /// The call or value refused.

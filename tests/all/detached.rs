@@ -81,7 +81,8 @@ fn hostile_jobs_cannot_reach_other_namespaces_or_send_references() {
     // actor runs; the actor is unharmed.
     let nested = step(&node, Some("alpha"), "nested vault");
     assert!(
-        nested.contains("cannot reach an actor of another runtime"),
+        nested.contains("cannot cross to the other runtime")
+            && nested.contains("not on a cluster node"),
         "{nested}"
     );
     assert!(nested.contains("count=2"), "{nested}");
