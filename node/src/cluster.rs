@@ -905,8 +905,9 @@ impl ClusterLink {
                     let id = id.clone();
                     async move {
                         let mut offset = offset?;
+                        let mut failing: Option<std::time::Instant> = None;
                         loop {
-                            let chunk: LogChunk = link
+                            let asked: Result<LogChunk> = link
                                 .ask(
                                     &node,
                                     "log_chunk",
@@ -916,8 +917,26 @@ impl ClusterLink {
                                         wait_ms: LOG_WAIT.as_millis() as u64,
                                     },
                                 )
-                                .await
-                                .ok()?;
+                                .await;
+                            let chunk = match asked {
+                                Ok(chunk) => {
+                                    failing = None;
+                                    chunk
+                                }
+                                // NATS restarting: the job's node answers again once both
+                                // reconnected, which it does while it is alive.
+                                Err(NodeError::Cluster(_))
+                                    if failing
+                                        .get_or_insert_with(std::time::Instant::now)
+                                        .elapsed()
+                                        < rustyray_cluster::OUTAGE_WAIT
+                                        && link.job_node_may_answer(&id).await =>
+                                {
+                                    tokio::time::sleep(rustyray_cluster::OUTAGE_RETRY).await;
+                                    continue;
+                                }
+                                Err(_) => return None,
+                            };
                             if !chunk.data.is_empty() {
                                 offset += chunk.data.len() as u64;
                                 return Some((chunk.data, Some(offset)));
@@ -936,6 +955,14 @@ impl ClusterLink {
                 address,
             }),
         }
+    }
+}
+
+impl ClusterLink {
+    /// Whether the node running job `id` may still answer: the connection is not settled
+    /// since NATS came back, or the node is alive.
+    async fn job_node_may_answer(&self, id: &str) -> bool {
+        !self.cluster.settled() || matches!(self.locate(id).await, Ok(Place::There(_)))
     }
 }
 

@@ -63,6 +63,10 @@ pub const LIVENESS_CHECK: Duration = Duration::from_millis(500);
 pub const RESTART_WAIT: Duration = Duration::from_secs(30);
 /// How long a liveness check or a directory step may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a node without a heartbeat that is still subscribed on NATS but does not
+/// answer (hung, or its machine overloaded) is waited for before it is taken for lost. A
+/// node whose process is gone is lost at once: NATS says nobody serves its subject.
+const HUNG_NODE_AFTER: Duration = Duration::from_secs(20);
 
 /// An actor as the cluster's directory keeps it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -151,6 +155,10 @@ pub struct ClusterActors {
     /// This node's kept objects (set once, after start: `cluster_objects.rs`): object
     /// references in calls are counted there.
     objects: std::sync::OnceLock<Arc<ClusterObjects>>,
+    /// Nodes the sweep saw without a heartbeat, since when (this node's clock): one that
+    /// is still subscribed but does not answer is taken for lost only after
+    /// [`HUNG_NODE_AFTER`].
+    missing: Mutex<HashMap<String, std::time::Instant>>,
 }
 
 /// Keyed requests other nodes sent here (by key): running (with where to answer now),
@@ -211,6 +219,7 @@ impl ClusterActors {
             next_call: std::sync::atomic::AtomicU64::new(0),
             calls: Mutex::new(HostedCalls::default()),
             objects: std::sync::OnceLock::new(),
+            missing: Mutex::new(HashMap::new()),
         });
         if let Ok(mut loaded) = actors.loaded.lock() {
             loaded.extend(actors.modules.list().into_iter().map(|m| m.sha256));
@@ -938,6 +947,14 @@ impl ClusterActors {
             .filter(|view| view.alive)
             .map(|view| view.record.node_id.clone())
             .collect();
+        if let Ok(mut missing) = self.missing.lock() {
+            missing.retain(|node, _| !live.contains(node));
+            for view in nodes.iter().filter(|view| !view.alive) {
+                missing
+                    .entry(view.record.node_id.clone())
+                    .or_insert_with(std::time::Instant::now);
+            }
+        }
         let Ok(entries) = self.cluster.actors::<ActorEntry>().await else {
             return;
         };
@@ -1098,8 +1115,15 @@ impl ClusterActors {
         gone
     }
 
-    /// Whether `node` does not answer on its actor subject.
+    /// Whether `node` does not answer on its actor subject: nobody serves it, or — once
+    /// it has been without a heartbeat for [`HUNG_NODE_AFTER`] — no answer comes in time.
     async fn unanswering(&self, node: &str) -> bool {
+        let hung = self
+            .missing
+            .lock()
+            .ok()
+            .and_then(|missing| missing.get(node).copied())
+            .is_some_and(|since| since.elapsed() >= HUNG_NODE_AFTER);
         let probe = encode(&Request::Locate {
             actor: ActorId(rustyray::Id {
                 node: 0,
@@ -1107,12 +1131,15 @@ impl ClusterActors {
                 lo: 0,
             }),
         });
-        matches!(
-            self.cluster
-                .actor_request(node, probe, Some(STEP_TIMEOUT))
-                .await,
-            Err(Unanswered::NoResponders | Unanswered::TimedOut)
-        )
+        match self
+            .cluster
+            .actor_request(node, probe, Some(STEP_TIMEOUT))
+            .await
+        {
+            Err(Unanswered::NoResponders) => true,
+            Err(Unanswered::TimedOut) => hung,
+            _ => false,
+        }
     }
 
     async fn release(&self, entry: &ActorEntry) {

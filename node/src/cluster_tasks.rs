@@ -50,7 +50,7 @@
 //! the locality bound, runs on the driver's node; a result that holds references is
 //! recomputed there.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -1095,9 +1095,13 @@ impl ClusterTasks {
             let probes = waiting
                 .iter()
                 .map(|node| async move { (node, link.probe(node, PROBE_TIMEOUT).await) });
+            let mut answering = HashSet::new();
             for (node, answer) in futures::future::join_all(probes).await {
                 if answer == Some(false) && self.cluster.settled() {
                     self.mark_dead(node, "no_responders");
+                }
+                if answer == Some(true) {
+                    answering.insert(node.clone());
                 }
             }
             let Ok(Ok(live)) =
@@ -1109,7 +1113,9 @@ impl ClusterTasks {
                 continue;
             }
             for node in &waiting {
-                if !live.contains(node) {
+                // A node that answered the probe just now is alive, whatever its
+                // heartbeat (NATS slow to store it, or the node slow to write it).
+                if !live.contains(node) && !answering.contains(node) {
                     self.mark_dead(node, "heartbeat");
                 }
             }

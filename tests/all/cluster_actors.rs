@@ -298,6 +298,20 @@ fn a_nats_outage_longer_than_the_heartbeat_ttl_loses_no_actor_and_no_job() {
     a.follow("chase", Some("placed"));
     let host = if hosts(&b, "ledger") { &b } else { &c };
     assert!(hosts(host, "ledger"), "ledger on neither gpu node");
+    std::thread::scope(|scope| {
+        // The job's log followed through another node across the outage (as `rustyray
+        // job submit` does): the stream waits for NATS and goes on to the job's end.
+        let far = scope.spawn(|| c.follow("chase", None));
+        outage_then_check(&mut nats, &a, host);
+        let log = far.join().expect("following through C");
+        assert!(
+            log.contains("count="),
+            "the log through C ended early: {log}"
+        );
+    });
+}
+
+fn outage_then_check(nats: &mut Nats, a: &Node, host: &Node) {
     nats.restart_after(std::time::Duration::from_secs(10));
     let back = rustyray_node::api::now_ms();
     wait_until("three fresh heartbeats", || {
@@ -309,7 +323,7 @@ fn a_nats_outage_longer_than_the_heartbeat_ttl_loses_no_actor_and_no_job() {
             .then_some(())
     });
     // The actor is where it was, never restarted, still the chase job's.
-    let listed = actors_on(&a)
+    let listed = actors_on(a)
         .into_iter()
         .find(|actor| actor["name"] == "ledger" && actor["state"] == "ALIVE")
         .expect("the ledger listed alive");
@@ -326,7 +340,7 @@ fn a_nats_outage_longer_than_the_heartbeat_ttl_loses_no_actor_and_no_job() {
         ),
         "{listed}"
     );
-    let log = step(&a, "open", "driver", "open ledger");
+    let log = step(a, "open", "driver", "open ledger");
     assert!(log.contains("opened"), "{log}");
     let log = a.follow("chase", None);
     assert_eq!(a.job("chase").status, JobStatus::Succeeded, "{log}");
@@ -337,7 +351,7 @@ fn a_nats_outage_longer_than_the_heartbeat_ttl_loses_no_actor_and_no_job() {
     let (count, last) = end.split_once(" last=").expect("count=C last=L");
     assert_eq!(count, last, "{log}");
     // A job placed right after the outage is placed and runs, and the canary is intact.
-    let log = step(&a, "canary-after", "driver", "incr canary");
+    let log = step(a, "canary-after", "driver", "incr canary");
     assert!(log.contains("count=2"), "{log}");
 }
 
