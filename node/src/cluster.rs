@@ -136,6 +136,7 @@ impl ClusterLink {
             crate::modules::hex(&crate::token::random_bytes(8))
         );
         let cluster = Cluster::connect(url, &format!("rustyray {node_id} {address}")).await?;
+        jobs.set_cluster_node_id(&node_id);
         resources
             .entry("CPU".into())
             .or_insert(std::thread::available_parallelism().map_or(1, |n| n.get()) as f64);

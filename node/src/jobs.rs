@@ -90,6 +90,9 @@ pub struct JobManager {
     slots: Arc<Semaphore>,
     drivers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     closed: AtomicBool,
+    /// The node's id in its cluster (`node_…`), once it joined one; else the id is
+    /// derived from the node's address.
+    cluster_node_id: std::sync::OnceLock<String>,
 }
 
 impl JobManager {
@@ -145,12 +148,21 @@ impl JobManager {
             jobs: Mutex::new(jobs),
             drivers: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
+            cluster_node_id: std::sync::OnceLock::new(),
         }))
     }
 
     /// The node's id (from its address) as the job records name it.
     pub fn node_id(&self) -> String {
-        node_id(&self.config.address)
+        self.cluster_node_id
+            .get()
+            .cloned()
+            .unwrap_or_else(|| node_id(&self.config.address))
+    }
+
+    /// Names the node by its cluster id from now on (jobs' `driver_node_id`).
+    pub fn set_cluster_node_id(&self, id: &str) {
+        let _ = self.cluster_node_id.set(id.to_string());
     }
 
     /// The job manager's settings.
@@ -251,7 +263,7 @@ impl JobManager {
             metadata: Some(request.metadata.unwrap_or_default()),
             runtime_env: Some(Default::default()),
             driver_agent_http_address: Some(self.config.address.clone()),
-            driver_node_id: Some(node_id(&self.config.address)),
+            driver_node_id: Some(self.node_id()),
             driver_exit_code: None,
         };
         let record = JobRecord {

@@ -379,6 +379,8 @@ fn a_module_deployed_on_one_node_runs_as_a_job_submitted_to_another() {
         job.driver_agent_http_address.as_deref(),
         Some(b.address.as_str())
     );
+    // Named by the id `rustyray list nodes` shows for B.
+    assert_eq!(job.driver_node_id.as_deref(), Some(b.node_id.as_str()));
     let listed = wait_until("the job's record everywhere", || {
         let jobs: Vec<JobDetails> = a.client().get("/api/jobs/").expect("jobs");
         jobs.into_iter()
