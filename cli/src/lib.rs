@@ -599,10 +599,12 @@ fn local_cluster(command: ClusterCommand) -> Result<ExitCode> {
                 } else {
                     String::new()
                 },
-                if down.nats_stopped {
-                    "NATS"
-                } else {
-                    "not NATS (it had ended already)"
+                match (down.nats_stopped, down.nats_restarted_stopped) {
+                    (true, _) => "NATS".to_string(),
+                    (false, Some(pid)) => format!(
+                        "NATS (the one started again by hand on the cluster's store, pid {pid})"
+                    ),
+                    (false, None) => "not NATS (it had ended already)".to_string(),
                 },
                 down.cluster.nats.address
             );

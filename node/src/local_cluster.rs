@@ -189,6 +189,9 @@ pub struct Down {
     pub nodes_stopped: usize,
     /// Whether nats-server was running and was stopped.
     pub nats_stopped: bool,
+    /// The pid of a nats-server started again by hand on the cluster's store (the one
+    /// `up` started had ended), which was stopped too.
+    pub nats_restarted_stopped: Option<u32>,
 }
 
 /// Stops the cluster recorded in `dir`: nodes first, then nats-server.
@@ -208,12 +211,49 @@ pub fn down(dir: &Path) -> Result<Down> {
         .filter(|node| stop(node.pid, "rustyray"))
         .count();
     let nats_stopped = stop(state.nats.pid, "nats-server");
+    let nats_restarted_stopped = if nats_stopped {
+        None
+    } else {
+        nats_on_store(&dir.join("jetstream")).filter(|pid| stop(*pid, "nats-server"))
+    };
     let _ = std::fs::remove_file(&path);
     Ok(Down {
         cluster: state,
         nodes_stopped,
         nats_stopped,
+        nats_restarted_stopped,
     })
+}
+
+/// A nats-server process whose store (`-sd DIR`, read against its working directory)
+/// is `store`: one started again by hand with the command line `up` used.
+fn nats_on_store(store: &Path) -> Option<u32> {
+    let store = store.canonicalize().ok()?;
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let args: Vec<String> = cmdline
+                .split(|byte| *byte == 0)
+                .map(|arg| String::from_utf8_lossy(arg).into_owned())
+                .collect();
+            let is_nats = args
+                .first()
+                .is_some_and(|program| program.ends_with("nats-server"));
+            let Some(dir) = args
+                .iter()
+                .position(|arg| arg == "-sd" || arg == "--store_dir")
+                .and_then(|at| args.get(at + 1))
+            else {
+                return false;
+            };
+            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
+            is_nats && cwd.join(dir).canonicalize().is_ok_and(|dir| dir == store)
+        })
 }
 
 /// A free TCP port on 127.0.0.1, from the kernel.

@@ -713,6 +713,34 @@ fn cluster_up_starts_nats_and_three_nodes_and_down_stops_them() {
                 .is_some_and(|(_, s)| s.starts_with('Z')))
         .then_some(())
     });
+    // NATS killed and started again by hand with the same command line (as the README
+    // says one may): `down` finds it by its store and stops it too.
+    // SAFETY: kill(2) of a process this test started.
+    unsafe {
+        libc::kill(state.nats.pid as i32, libc::SIGKILL);
+    }
+    let ended = |pid: u32| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.is_empty()
+            || stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, s)| s.starts_with('Z'))
+    };
+    wait_until("the killed NATS to end", || {
+        ended(state.nats.pid).then_some(())
+    });
+    let mut again = Command::new(&args[0])
+        .args(args[1..].iter().filter(|arg| !arg.is_empty()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting nats-server again by hand");
+    let by_hand = again.id();
+    wait_until("NATS started again by hand to listen", || {
+        std::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+            .ok()
+            .map(drop)
+    });
     let down = rustyray(&["cluster", "down", "--dir", &dir_arg]);
     assert!(
         down.status.success(),
@@ -721,9 +749,12 @@ fn cluster_up_starts_nats_and_three_nodes_and_down_stops_them() {
     );
     let told = String::from_utf8_lossy(&down.stdout);
     assert!(
-        told.contains("stopped 2 of 3 nodes (1 had ended already) and NATS"),
+        told.contains(&format!(
+            "stopped 2 of 3 nodes (1 had ended already) and NATS (the one started again by hand on the cluster's store, pid {by_hand})"
+        )),
         "{told}"
     );
+    let _ = again.wait();
     for pid in state.nodes.iter().map(|n| n.pid).chain([state.nats.pid]) {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         assert!(
