@@ -867,8 +867,8 @@ fn list(what: ListWhat, json: bool, filters: &[String], conn: &Conn) -> Result<E
     match what {
         ListWhat::Nodes => {
             println!(
-                "{:<22} {:<6} {:<28} {:>4} {:>4} {:>5} {:>9}  RESOURCES (available/total)",
-                "NODE ID", "STATE", "ADDRESS", "RUN", "WAIT", "TASKS", "HEARTBEAT"
+                "{:<22} {:<6} {:<28} {:>4} {:>4} {:>5} {:>6} {:>9}  RESOURCES (available/total)",
+                "NODE ID", "STATE", "ADDRESS", "RUN", "WAIT", "TASKS", "QUEUED", "HEARTBEAT"
             );
             let now = rustyray_node::api::now_ms();
             for row in rows {
@@ -884,7 +884,7 @@ fn list(what: ListWhat, json: bool, filters: &[String], conn: &Conn) -> Result<E
                     .collect();
                 let age = now.saturating_sub(node.last_heartbeat_ms) as f64 / 1000.0;
                 println!(
-                    "{:<22} {:<6} {:<28} {:>4} {:>4} {:>5} {:>8.1}s  {}{}",
+                    "{:<22} {:<6} {:<28} {:>4} {:>4} {:>5} {:>6} {:>8.1}s  {}{}",
                     node.node_id,
                     node.state,
                     node.address,
@@ -892,6 +892,8 @@ fn list(what: ListWhat, json: bool, filters: &[String], conn: &Conn) -> Result<E
                     node.pending_jobs,
                     node.running_tasks
                         .map_or_else(|| "-".to_string(), |tasks| tasks.to_string()),
+                    node.waiting_for_resources
+                        .map_or_else(|| "-".to_string(), |waiting| waiting.to_string()),
                     age,
                     resources.join(", "),
                     if node.this_node { "  (this node)" } else { "" }

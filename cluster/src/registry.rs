@@ -24,8 +24,12 @@ pub struct NodeRecord {
     pub version: String,
     /// What it has: `CPU` (the machine's), `jobs` (`--max-jobs`), and `--resources`.
     pub resources: BTreeMap<String, f64>,
-    /// What is not taken by its running jobs' requests.
+    /// What is not held now by its running jobs, tasks and actors (below 0 when its
+    /// jobs hold more than it has: jobs are admitted by their slots).
     pub available: BTreeMap<String, f64>,
+    /// Tasks and actor creations waiting there for their resources to be free.
+    #[serde(default)]
+    pub waiting_for_resources: usize,
     /// Jobs running on it.
     pub running_jobs: usize,
     /// Jobs waiting for a slot on it.
@@ -193,6 +197,7 @@ mod tests {
                 running_jobs: running,
                 pending_jobs: 0,
                 running_tasks: 0,
+                waiting_for_resources: 0,
                 started_ms: 0,
                 heartbeat_ms: 0,
             },

@@ -117,8 +117,9 @@ impl TaskOptions {
     /// Needs `amount` of the custom resource `name` (Ray's
     /// `.options(resources={"gpu": 1})`): in a cluster, the job's node runs the task on a
     /// live node started with `rustyray start --resources gpu=N` where `N >= amount`
-    /// (the least loaded of them). The resources pick the nodes; they are not held
-    /// while the task runs. No live node with them fails the task with
+    /// (the least loaded of them). The task holds them there while it runs: past what
+    /// the node has, tasks wait there for their turn (as in Ray). No live node with
+    /// them fails the task with
     /// [`RayError::InvalidArgument`](crate::RayError::InvalidArgument); so does the
     /// submission outside a job on a cluster's node. Chain it for several resources
     /// (the same name again replaces its amount).
@@ -297,8 +298,10 @@ impl ActorOptions {
     /// Needs `amount` of the custom resource `name` (Ray's `resources={"gpu": 1}`): in
     /// a job on a node, the node places the actor on a live node of its cluster started
     /// with `--resources name=N` that has it (calls reach it from anywhere, as for a
-    /// detached actor; values cross as values). Outside a node, creation fails with
-    /// `RayError::InvalidArgument`. Setting a name twice keeps the last amount.
+    /// detached actor; values cross as values). The actor holds them there for its
+    /// lifetime: until they are free, its creation waits. Outside a node, creation
+    /// fails with `RayError::InvalidArgument`. Setting a name twice keeps the last
+    /// amount.
     pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Self {
         let name = name.into();
         self.resources.retain(|(kept, _)| *kept != name);

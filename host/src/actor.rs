@@ -99,8 +99,9 @@ pub struct ActorOptions {
     /// [`MAX_CONCURRENCY`], a snapshot class, a class with no method that can interleave.
     pub max_concurrency: u32,
     /// Custom resources it needs (Ray's `resources={"gpu": 1}`): in a cluster, it is
-    /// placed on a live node that has them (`rustyray start --resources`). Only a job's
-    /// driver on a node can place actors; elsewhere a request is refused.
+    /// placed on a live node that has them (`rustyray start --resources`) and holds
+    /// them there for its lifetime (its creation waits until they are free). Only a
+    /// job's driver on a node can place actors; elsewhere a request is refused.
     pub resources: std::collections::BTreeMap<String, f64>,
     /// Place it on this node (Ray's `NodeAffinitySchedulingStrategy`, hard): a node id
     /// of `rustyray list nodes`.
@@ -380,6 +381,9 @@ pub(crate) struct ActorCell {
     /// lives where others find it, and a hosting runtime marks the actors it hosts.
     /// A handle inside a value sent to another runtime must be of such an actor.
     crossable: AtomicBool,
+    /// Raised when its mailbox loop (a proxy's: its proxy loop) has ended: the actor
+    /// is gone for good, whatever ended it ([`ActorHandle::ended`]).
+    ended: Arc<Signal>,
 }
 
 impl fmt::Debug for ActorCell {
@@ -660,6 +664,14 @@ impl ActorHandle {
     pub fn stop(&self) {
         let _ = self.cell.mailbox.send(Message::Stop);
     }
+
+    /// Resolves once the actor is gone for good — killed, stopped, exited, dead after
+    /// its last restart, or its runtime shut down — not while it restarts. For a
+    /// handle of an actor another runtime hosts: once its proxy here has ended.
+    pub fn ended(&self) -> impl std::future::Future<Output = ()> + Send + use<> {
+        let ended = self.cell.ended.clone();
+        async move { ended.raised().await }
+    }
 }
 
 /// Every live actor, by id and by name.
@@ -895,6 +907,7 @@ fn spawn_with(
     let (sender, receiver) = crate::mailbox::channel();
     let kill = Arc::new(Signal::default());
     let restart = Arc::new(tokio::sync::Notify::new());
+    let ended = Arc::new(Signal::default());
     let ready = runtime.objects.new_slot();
     let cell = Arc::new(ActorCell {
         id,
@@ -911,6 +924,7 @@ fn spawn_with(
         max_pending: options.max_pending_calls,
         state: Some(runtime.state.clone()),
         crossable: AtomicBool::new(false),
+        ended: ended.clone(),
     });
     if let Some(key) = &name {
         let mut by_name = directory
@@ -956,6 +970,7 @@ fn spawn_with(
         record,
         _counted: counted,
         _carried: carried,
+        _ended: crate::signal::RaiseOnDrop(ended),
     };
     runtime.spawn_tracked(mailbox.run(args, ready));
     Ok(ActorHandle::from_cell(cell))
@@ -973,6 +988,8 @@ pub(crate) struct ProxyParts {
     pub(crate) receiver: crate::mailbox::Receiver<Message>,
     pub(crate) kill: Arc<Signal>,
     pub(crate) restart: Arc<tokio::sync::Notify>,
+    /// Raises the cell's `ended` when the proxy loop drops it.
+    pub(crate) _ended: crate::signal::RaiseOnDrop,
 }
 
 /// A cell for an actor another runtime hosts: handles here call, pass and kill it as
@@ -989,6 +1006,7 @@ pub(crate) fn proxy_cell(
     let (sender, receiver) = crate::mailbox::channel();
     let kill = Arc::new(Signal::default());
     let restart = Arc::new(tokio::sync::Notify::new());
+    let ended = Arc::new(Signal::default());
     let ready = runtime.objects.new_slot();
     let _ = ready.complete(Ok((Bytes::from_static(codec::UNIT), Encoding::Msgpack)));
     let cell = Arc::new(ActorCell {
@@ -1006,6 +1024,7 @@ pub(crate) fn proxy_cell(
         max_pending: None,
         state: None,
         crossable: AtomicBool::new(true),
+        ended: ended.clone(),
     });
     if let Ok(mut by_id) = runtime.actors.by_id.lock() {
         by_id.insert(remote.id, Arc::downgrade(&cell));
@@ -1016,6 +1035,7 @@ pub(crate) fn proxy_cell(
             receiver,
             kill,
             restart,
+            _ended: crate::signal::RaiseOnDrop(ended),
         },
     ))
 }
@@ -1369,6 +1389,8 @@ struct Mailbox {
     /// The actors whose handles its constructor's arguments hold serialized: alive as
     /// long as this one, which may run its constructor again on a restart.
     _carried: Vec<Arc<ActorCell>>,
+    /// Raises the cell's `ended` as the loop's state is dropped: when it ended.
+    _ended: crate::signal::RaiseOnDrop,
 }
 
 /// How the loop ended.

@@ -63,9 +63,10 @@ pub struct TaskOptions {
     pub retry_exception_types: Vec<String>,
     /// Custom resources it needs (Ray's `resources={"gpu": 1}`): in a cluster, the
     /// driver's node runs it on a live node started with them (`rustyray start
-    /// --resources`). They choose the nodes that may run it; they are not held while it
-    /// runs. Only a job's driver on a node of a cluster can place tasks; elsewhere the
-    /// submission is refused with [`RayError::InvalidOptions`].
+    /// --resources`). It holds them there while it runs: past what the node has, tasks
+    /// wait there for their turn (`rustyray_node::held`). Only a job's driver on a node
+    /// of a cluster can place tasks; elsewhere the submission is refused with
+    /// [`RayError::InvalidOptions`].
     pub resources: std::collections::BTreeMap<String, f64>,
     /// Run it on this node (Ray's `NodeAffinitySchedulingStrategy`, hard): a node id of
     /// `rustyray list nodes`. A node that is not alive fails the task with

@@ -163,6 +163,7 @@ function renderNodes(nodes) {
     [n.node_id + (n.this_node ? " (this node)" : "")], [n.address], [n.state, n.state],
     [resourceText(n.resources)], [resourceText(n.available)], [n.running_jobs],
     [n.pending_jobs], [n.running_tasks === undefined ? "-" : n.running_tasks],
+    [n.waiting_for_resources === undefined ? "-" : n.waiting_for_resources],
     [when(n.started_ms)], [age(n.last_heartbeat_ms)]])));
 }
 

@@ -110,7 +110,7 @@ pub struct NodeEntry {
     pub alive: bool,
     /// What it has: `CPU` and its `--resources`.
     pub resources: BTreeMap<String, f64>,
-    /// What its running jobs have not taken.
+    /// What its running jobs, tasks and actors do not hold now.
     pub available: BTreeMap<String, f64>,
     /// Jobs running on it.
     pub running_jobs: usize,
@@ -121,6 +121,10 @@ pub struct NodeEntry {
     /// places no tasks (a job's tasks run in its driver).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running_tasks: Option<usize>,
+    /// Tasks and actor creations waiting on it for their resources to be free (held by
+    /// others), as of its last heartbeat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for_resources: Option<usize>,
     /// When it started (ms since the epoch).
     pub started_ms: u64,
     /// Its last heartbeat (its clock, ms since the epoch).

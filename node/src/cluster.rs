@@ -26,6 +26,7 @@ use crate::api::{
     JobDetails, JobStatus, JobSubmitRequest, JobSubmitResponse, ModuleInfo, NodeEntry,
 };
 use crate::error::{NodeError, Result};
+use crate::held::{Account, Hold};
 use crate::jobs::JobManager;
 use crate::modules::ModuleStore;
 
@@ -50,12 +51,13 @@ pub struct ClusterLink {
     cluster: Cluster,
     node_id: String,
     address: String,
-    resources: BTreeMap<String, f64>,
+    /// Its resources and what holds them: jobs, tasks, actors (`held.rs`).
+    account: Arc<Account>,
     started_ms: u64,
     jobs: Arc<JobManager>,
     modules: Arc<ModuleStore>,
-    /// What each of this node's unfinished jobs asked for.
-    requests: Mutex<HashMap<String, BTreeMap<String, f64>>>,
+    /// What each of this node's unfinished jobs holds (what it asked for).
+    requests: Mutex<HashMap<String, Hold>>,
     /// The job records last published (JSON), by id.
     published: Mutex<HashMap<String, String>>,
     /// Dead nodes whose jobs were swept already.
@@ -140,11 +142,12 @@ impl ClusterLink {
         resources
             .entry("CPU".into())
             .or_insert(std::thread::available_parallelism().map_or(1, |n| n.get()) as f64);
+        let account = Account::new(&node_id, resources);
         let link = Arc::new(ClusterLink {
             cluster,
             node_id,
             address: address.to_string(),
-            resources,
+            account,
             started_ms: crate::api::now_ms(),
             jobs,
             modules,
@@ -183,6 +186,11 @@ impl ClusterLink {
         &self.cluster
     }
 
+    /// This node's resources and what holds them (its jobs, tasks and actors).
+    pub fn account(&self) -> Arc<Account> {
+        self.account.clone()
+    }
+
     /// The count of cluster tasks running here, published in the node's record.
     pub fn running_tasks(&self) -> Arc<std::sync::atomic::AtomicUsize> {
         self.running_tasks.clone()
@@ -202,22 +210,13 @@ impl ClusterLink {
 
     fn record(&self) -> NodeRecord {
         let counts = self.jobs.counts();
-        let mut available = self.resources.clone();
-        if let Ok(requests) = self.requests.lock() {
-            for request in requests.values() {
-                for (name, amount) in request {
-                    if let Some(left) = available.get_mut(name) {
-                        *left -= amount;
-                    }
-                }
-            }
-        }
         NodeRecord {
             node_id: self.node_id.clone(),
             address: self.address.clone(),
             version: env!("CARGO_PKG_VERSION").into(),
-            resources: self.resources.clone(),
-            available,
+            resources: self.account.total().clone(),
+            available: self.account.available(),
+            waiting_for_resources: self.account.waiting(),
             running_jobs: counts.get("RUNNING").copied().unwrap_or(0),
             pending_jobs: counts.get("PENDING").copied().unwrap_or(0),
             running_tasks: self
@@ -593,6 +592,7 @@ impl ClusterLink {
                 running_jobs: view.record.running_jobs,
                 pending_jobs: view.record.pending_jobs,
                 running_tasks: Some(view.record.running_tasks),
+                waiting_for_resources: Some(view.record.waiting_for_resources),
                 started_ms: view.record.started_ms,
                 last_heartbeat_ms: view.record.heartbeat_ms,
             })
@@ -627,11 +627,7 @@ impl ClusterLink {
     /// and submits it to the node's jobs.
     async fn submit_here(&self, request: JobSubmitRequest) -> Result<JobSubmitResponse> {
         let wanted = request.resources();
-        let own = NodeRecord {
-            available: self.resources.clone(),
-            ..self.record()
-        };
-        if !own.could_fit(&wanted) {
+        if !self.account.feasible(&wanted) {
             return Err(NodeError::Unschedulable {
                 asked: describe(&wanted),
             });
@@ -656,7 +652,7 @@ impl ClusterLink {
             Err(err) => return Err(err.into()),
         }
         if let Ok(mut requests) = self.requests.lock() {
-            requests.insert(id.clone(), wanted);
+            requests.insert(id.clone(), self.account.force(&wanted));
         }
         match self.jobs.submit(request) {
             Ok(response) => {

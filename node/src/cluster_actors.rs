@@ -10,7 +10,9 @@
 //!   follow is answered, so an answer seen is a state kept even if the node dies.
 //! - **Routing.** A job's driver sends these actors' requests to its node's unix socket
 //!   (`remote::SocketTransport`); [`ClusterActors`] routes them: a creation to the
-//!   least-loaded live node that has the resources (or the node asked for), a call or kill
+//!   least-loaded live node that has the resources (or the node asked for), which holds
+//!   them for the actor's lifetime (`held.rs`; its creation waits there until they are
+//!   free), a call or kill
 //!   to the node hosting the actor, over NATS request/reply on `rustyray.actors.<node>`
 //!   (MessagePack `remote::Request`/`Response`, as on the socket).
 //! - **Loss.** Every second each node reads the directory; an actor whose node has no
@@ -52,6 +54,7 @@ use sha2::{Digest, Sha256};
 use crate::api::ModuleInfo;
 use crate::cluster_objects::{ClusterObjects, HostObjects};
 use crate::detached::DetachedActors;
+use crate::held::{Account, Hold};
 use crate::jobs::JobManager;
 use crate::modules::ModuleStore;
 
@@ -140,6 +143,9 @@ fn encode(message: &impl Serialize) -> Vec<u8> {
 pub struct ClusterActors {
     cluster: Cluster,
     node_id: String,
+    /// This node's resources and what holds them: an actor placed here holds what it
+    /// asks for while it lives (`held.rs`).
+    account: Arc<Account>,
     detached: Arc<DetachedActors>,
     modules: Arc<ModuleStore>,
     jobs: Arc<JobManager>,
@@ -198,7 +204,7 @@ impl ClusterActors {
     /// cluster-wide, keeps its actors' snapshots in JetStream, and sweeps.
     pub async fn start(
         url: &str,
-        node_id: &str,
+        (node_id, account): (&str, Arc<Account>),
         detached: Arc<DetachedActors>,
         modules: Arc<ModuleStore>,
         jobs: Arc<JobManager>,
@@ -210,6 +216,7 @@ impl ClusterActors {
         let actors = Arc::new(ClusterActors {
             cluster,
             node_id: node_id.to_string(),
+            account,
             detached,
             modules,
             jobs,
@@ -416,7 +423,14 @@ impl ClusterActors {
     }
 
     /// Creates an actor here and records it in the directory (and claims its name).
+    /// What it asks for is held here for its lifetime; until it is free, the creation
+    /// waits its turn.
     async fn create_here(&self, request: CreateRequest) -> Response {
+        let what = format!("actor {}", request.class);
+        let hold = match self.account.acquire(&request.resources, &what).await {
+            Ok(hold) => hold,
+            Err(err) => return failed(&rustyray::RayError::InvalidOptions(err.to_string())),
+        };
         let mut response = self.host().handle(Request::Create(request.clone())).await;
         if matches!(
             &response,
@@ -429,10 +443,12 @@ impl ClusterActors {
             return response;
         };
         let key = id_key(remote.id);
-        // `get_if_exists` may have found an actor of the name here: it is in already.
+        // `get_if_exists` may have found an actor of the name here: it is in already
+        // (and holds what it asked for).
         if let Ok(Some(_)) = self.cluster.actor::<ActorEntry>(&key).await {
             return response;
         }
+        self.hold_while_alive(remote.id, hold);
         let (module, snapshot) = self.host().module_of(remote.id).unwrap_or_default();
         let entry = ActorEntry {
             actor: PersistedActor {
@@ -497,6 +513,19 @@ impl ClusterActors {
                     return response;
                 }
             }
+        }
+    }
+
+    /// Keeps `hold` until hosted actor `actor` is gone for good (however it ends).
+    fn hold_while_alive(&self, actor: ActorId, hold: Hold) {
+        match self.host().ended(actor) {
+            Some(ended) => {
+                tokio::spawn(async move {
+                    ended.await;
+                    drop(hold);
+                });
+            }
+            None => drop(hold),
         }
     }
 
@@ -1062,6 +1091,12 @@ impl ClusterActors {
                 }
                 continue;
             }
+            // What it asks for is held here from its restart on; while it is not free
+            // here the actor waits (callers wait at most `RESTART_WAIT`), and the next
+            // sweep tries again.
+            let Some(hold) = self.account.try_acquire(&entry.resources) else {
+                continue;
+            };
             let mut claimed = entry.clone();
             claimed.node_id = self.node_id.clone();
             claimed.restarts += 1;
@@ -1070,6 +1105,11 @@ impl ClusterActors {
                 continue;
             };
             let revived = self.revive(key, &claimed).await;
+            if revived.is_ok() {
+                self.hold_while_alive(claimed.actor.id, hold);
+            } else {
+                drop(hold);
+            }
             claimed.restarting = false;
             let revived = match revived {
                 Ok(()) => self
@@ -1352,9 +1392,10 @@ fn remote(entry: &ActorEntry) -> RemoteActor {
 }
 
 /// The live node to place an actor needing `resources` on (`node`: that one, if alive):
-/// the least loaded — jobs running and waiting, plus actors it hosts — among those with
-/// the resources free, else among those that have them at all; ties by node id, so every
-/// node chooses the same.
+/// the least loaded — jobs running and waiting, work waiting for resources, plus actors
+/// it hosts — among those with the resources free (what its record says, less actors
+/// created there since), else among those that have them at all (it waits there for
+/// its turn); ties by node id, so every node chooses the same.
 fn choose(
     nodes: &[NodeView],
     entries: &[(String, ActorEntry, u64)],
@@ -1375,11 +1416,17 @@ fn choose(
     }
     let mut adjusted: Vec<NodeView> = nodes.to_vec();
     for view in &mut adjusted {
+        view.record.pending_jobs += view.record.waiting_for_resources;
         for (_, entry, _) in entries {
             if entry.dead.is_some() || entry.node_id != view.record.node_id {
                 continue;
             }
             view.record.pending_jobs += 1;
+            // Its record's `available` has what its actors hold as of its heartbeat; an
+            // actor created there since (both times are that node's clock) is not in.
+            if entry.created_ms <= view.record.heartbeat_ms {
+                continue;
+            }
             for (name, amount) in &entry.resources {
                 if let Some(left) = view.record.available.get_mut(name) {
                     *left -= amount;

@@ -9,8 +9,13 @@
 //! - **Placement** — the live node with the lowest load: for this node, the tasks it
 //!   runs now; for another, the larger of the tasks its record says it runs (written
 //!   every heartbeat) and the tasks this node has sent it and not had answered. Ties go
-//!   round the nodes in turn. Locality is the driver's part: a task whose arguments are
-//!   larger than `MAX_REMOTE_ARGS_BYTES` is not sent at all, it runs where they are.
+//!   round the nodes in turn. A task asking for resources goes to a node that has them,
+//!   where they are free now if any such node is (its record's `available`, less what
+//!   this node sent there unanswered), and holds them there while it runs: the node
+//!   running it admits it against its own account (`held.rs`), and until they are free
+//!   there it waits its turn, first in first out. Locality is the driver's part: a
+//!   task whose arguments are larger than `MAX_REMOTE_ARGS_BYTES` is not sent at all,
+//!   it runs where they are.
 //! - **Sending** — to another node, the task goes over NATS (`rustyray-cluster`'s
 //!   `tasks.rs`: in a batch with the other tasks queued for that node, on
 //!   `rustyray.tasks.<node>.batch`, answered in batches on this node's `.answers`; a
@@ -75,6 +80,7 @@ use crate::api::{JobDetails, ModuleInfo};
 use crate::cluster_actors::ClusterActors;
 use crate::cluster_objects::ClusterObjects;
 use crate::error::{NodeError, Result};
+use crate::held::Account;
 use crate::metrics::Metrics;
 use crate::modules::ModuleStore;
 use crate::private_socket::{create_private_dir, socket_path};
@@ -125,8 +131,21 @@ struct TaskLabel {
 #[derive(Default)]
 struct View {
     read: Option<Instant>,
-    /// Live nodes, the tasks each said it runs, and the resources it was started with.
-    nodes: Vec<(String, usize, BTreeMap<String, f64>)>,
+    /// Live nodes as their records said.
+    nodes: Vec<Seen>,
+}
+
+/// Tasks out on one node: how many, and what they ask for in all.
+type Out = (usize, BTreeMap<String, f64>);
+
+/// A live node as its record said: its load (tasks running and waiting for their
+/// resources there), the resources it was started with, and what was free of them.
+#[derive(Clone)]
+struct Seen {
+    id: String,
+    load: usize,
+    resources: BTreeMap<String, f64>,
+    available: BTreeMap<String, f64>,
 }
 
 /// This node's part in running a cluster's tasks.
@@ -140,6 +159,9 @@ pub struct ClusterTasks {
     memory_mib: u64,
     /// Tasks running here now (written to this node's record for the others).
     running: Arc<AtomicUsize>,
+    /// This node's resources, and what its jobs, tasks and actors hold of them: a task
+    /// asking for some waits here, in turn, until they are free (`held.rs`).
+    account: Arc<Account>,
     /// The cluster's actors, which the tasks' runtimes reach.
     actors: Option<Arc<ClusterActors>>,
     /// The most runtimes kept at once.
@@ -151,8 +173,8 @@ pub struct ClusterTasks {
     /// Keys of the tasks this node sends to others.
     next_key: std::sync::atomic::AtomicU64,
     view: Mutex<View>,
-    /// Tasks sent to each node and not answered yet.
-    out: Mutex<HashMap<String, usize>>,
+    /// Tasks sent to each node and not answered yet, and what they ask for in all.
+    out: Mutex<HashMap<String, Out>>,
     /// Nodes found dead, and when; `dead_changed` wakes the tasks waiting on them. A
     /// node is not chosen for [`DEAD_SHUNNED`] after (a node id is new at each start,
     /// so only a node that lost NATS for a while can come back).
@@ -282,7 +304,7 @@ impl ClusterTasks {
     pub async fn start(
         cluster: Cluster,
         node_id: String,
-        running: Arc<AtomicUsize>,
+        (running, account): (Arc<AtomicUsize>, Arc<Account>),
         modules: Arc<ModuleStore>,
         (socket, socket_dir): (PathBuf, Option<PathBuf>),
         cache_dir: PathBuf,
@@ -324,6 +346,7 @@ impl ClusterTasks {
             cache_dir,
             memory_mib,
             running,
+            account,
             actors,
             max_runtimes,
             runtimes: tokio::sync::Mutex::new(HashMap::new()),
@@ -440,7 +463,7 @@ impl ClusterTasks {
                 context: format!("encoding task {function}"),
                 message: err.to_string(),
             })?;
-        let _out = OutGuard::new(self, &node);
+        let _out = OutGuard::new(self, &node, &request.resources.0);
         let died = || RayError::NodeDied {
             node: node.clone(),
             function: function.clone(),
@@ -518,9 +541,11 @@ impl ClusterTasks {
     }
 
     /// The node to run `request` on: the node it names (hard affinity: failing
-    /// [`RayError::InvalidOptions`] unless it is alive), else the least loaded live node
-    /// (this one included) that has the resources it asks for — every node when it asks
-    /// for none; ties take turns. No live node with them fails it the same way.
+    /// [`RayError::InvalidOptions`] unless it is alive), else a live node (this one
+    /// included) that has the resources it asks for — every node when it asks for none:
+    /// among those where they are free now (as their records said, less what this node
+    /// sent there since), else among all that have them (it waits there for its turn),
+    /// the least loaded; ties take turns. No live node with them fails it the same way.
     async fn choose(&self, request: &TaskRequest) -> rustyray::Result<String> {
         let stale = self
             .view
@@ -539,12 +564,11 @@ impl ClusterTasks {
             let nodes = nodes
                 .into_iter()
                 .filter(|view| view.alive)
-                .map(|view| {
-                    (
-                        view.record.node_id.clone(),
-                        view.record.running_tasks,
-                        view.record.resources.clone(),
-                    )
+                .map(|view| Seen {
+                    id: view.record.node_id.clone(),
+                    load: view.record.running_tasks + view.record.waiting_for_resources,
+                    resources: view.record.resources.clone(),
+                    available: view.record.available.clone(),
                 })
                 .collect();
             if let Ok(mut view) = self.view.lock() {
@@ -563,7 +587,7 @@ impl ClusterTasks {
             let alive = *node == self.node_id
                 || view
                     .iter()
-                    .any(|(id, _, _)| id == node && !self.is_dead(id));
+                    .any(|seen| seen.id == *node && !self.is_dead(&seen.id));
             return if alive {
                 Ok(node.clone())
             } else {
@@ -574,47 +598,63 @@ impl ClusterTasks {
                 )))
             };
         }
+        let asked = &request.resources.0;
         let has = |resources: &BTreeMap<String, f64>| {
-            request
-                .resources
-                .0
+            asked
                 .iter()
                 .all(|(name, amount)| resources.get(name).copied().unwrap_or(0.0) >= *amount)
         };
-        let mine = view
-            .iter()
-            .find(|(id, _, _)| *id == self.node_id)
-            .map(|(_, _, resources)| resources.clone())
-            .unwrap_or_default();
-        let mut candidates: Vec<(String, usize)> = {
+        // (node, load, whether what it asks for is free there now)
+        let mut candidates: Vec<(String, usize, bool)> = {
             let out = self.out.lock().map(|o| o.clone()).unwrap_or_default();
             view.into_iter()
-                .filter(|(id, _, resources)| {
-                    *id != self.node_id && !self.is_dead(id) && has(resources)
+                .filter(|seen| {
+                    seen.id != self.node_id && !self.is_dead(&seen.id) && has(&seen.resources)
                 })
-                .map(|(id, reported, _)| {
-                    let sent = out.get(&id).copied().unwrap_or(0);
-                    (id, reported.max(sent))
+                .map(|seen| {
+                    let (sent, sent_asked) = out.get(&seen.id).cloned().unwrap_or_default();
+                    // What this node sent there and has not had answered may be counted
+                    // in the record already: erring towards another node, never past
+                    // the receiving node's own admission.
+                    let mut free = seen.available.clone();
+                    for (name, amount) in &sent_asked {
+                        if let Some(left) = free.get_mut(name) {
+                            *left -= amount;
+                        }
+                    }
+                    let free = asked.is_empty() || has(&free);
+                    (seen.id, seen.load.max(sent), free)
                 })
                 .collect()
         };
-        if has(&mine) {
-            candidates.push((self.node_id.clone(), self.running.load(Ordering::Relaxed)));
+        if self.account.feasible(asked) {
+            candidates.push((
+                self.node_id.clone(),
+                self.running.load(Ordering::Relaxed) + self.account.waiting(),
+                self.account.free_now(asked),
+            ));
         }
         if candidates.is_empty() {
             return Err(RayError::InvalidOptions(format!(
                 "task {}: no live node of the cluster has the resources it asks for ({}): \
                  start a node with `rustyray start --resources NAME=N` (see `rustyray list nodes`)",
                 request.function,
-                crate::cluster::describe(&request.resources.0)
+                crate::cluster::describe(asked)
             )));
         }
+        if candidates.iter().any(|(_, _, free)| *free) {
+            candidates.retain(|(_, _, free)| *free);
+        }
         candidates.sort();
-        let lowest = candidates.iter().map(|(_, load)| *load).min().unwrap_or(0);
+        let lowest = candidates
+            .iter()
+            .map(|(_, load, _)| *load)
+            .min()
+            .unwrap_or(0);
         let tied: Vec<&String> = candidates
             .iter()
-            .filter(|(_, load)| *load == lowest)
-            .map(|(id, _)| id)
+            .filter(|(_, load, _)| *load == lowest)
+            .map(|(id, _, _)| id)
             .collect();
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
         Ok(tied[turn % tied.len()].clone())
@@ -624,11 +664,11 @@ impl ClusterTasks {
     /// `resources`: if not, a placed task rereads the cluster's nodes first.
     fn view_has(&self, node: Option<&str>, resources: &BTreeMap<String, f64>) -> bool {
         self.view.lock().is_ok_and(|view| {
-            view.nodes.iter().any(|(id, _, has)| match node {
-                Some(node) => id == node,
-                None => resources
-                    .iter()
-                    .all(|(name, amount)| has.get(name).copied().unwrap_or(0.0) >= *amount),
+            view.nodes.iter().any(|seen| match node {
+                Some(node) => seen.id == node,
+                None => resources.iter().all(|(name, amount)| {
+                    seen.resources.get(name).copied().unwrap_or(0.0) >= *amount
+                }),
             })
         })
     }
@@ -655,6 +695,30 @@ impl ClusterTasks {
                 arg.data = self.objects()?.fetch(&held, 0, held.len).await?;
             }
         }
+        // Never run: the references it was sent are not held here.
+        let unsent = |request: &TaskRequest| {
+            if let Ok(objects) = self.objects() {
+                for address in request.args.iter().flat_map(|arg| &arg.refs) {
+                    objects.release(&address.held);
+                }
+            }
+        };
+        // What it asks for is held while it runs; until it is free here, it waits its
+        // turn (cancellable meanwhile).
+        let what = format!("task {}", request.function);
+        let _hold = tokio::select! {
+            hold = self.account.acquire(&request.resources.0, &what) => match hold {
+                Ok(hold) => hold,
+                Err(err) => {
+                    unsent(&request);
+                    return Err(RayError::InvalidOptions(err.to_string()));
+                }
+            },
+            _ = cancel.cancelled() => {
+                unsent(&request);
+                return Err(RayError::Cancelled);
+            }
+        };
         self.running.fetch_add(1, Ordering::Relaxed);
         let function = request.function.clone();
         // Dropped unfinished (the task here that submitted it was cancelled or ended, and
@@ -671,12 +735,7 @@ impl ClusterTasks {
             let runtime = match runtime {
                 Ok(runtime) => runtime,
                 Err(err) => {
-                    // Never run: the references it was sent are not held here.
-                    if let Ok(objects) = self.objects() {
-                        for address in request.args.iter().flat_map(|arg| &arg.refs) {
-                            objects.release(&address.held);
-                        }
-                    }
+                    unsent(&request);
                     return Err(err);
                 }
             };
@@ -1081,7 +1140,7 @@ impl ClusterTasks {
                 .lock()
                 .map(|out| {
                     out.iter()
-                        .filter(|(_, count)| **count > 0)
+                        .filter(|(_, (count, _))| *count > 0)
                         .map(|(node, _)| node.clone())
                         .collect()
                 })
@@ -1213,20 +1272,26 @@ impl Drop for CancelRemote {
     }
 }
 
-/// Counts a task out on a node while it is.
+/// Counts a task out on a node, and what it asks for, while it is.
 struct OutGuard<'a> {
     tasks: &'a ClusterTasks,
     node: String,
+    asked: BTreeMap<String, f64>,
 }
 
 impl<'a> OutGuard<'a> {
-    fn new(tasks: &'a ClusterTasks, node: &str) -> Self {
+    fn new(tasks: &'a ClusterTasks, node: &str, asked: &BTreeMap<String, f64>) -> Self {
         if let Ok(mut out) = tasks.out.lock() {
-            *out.entry(node.to_string()).or_default() += 1;
+            let (count, sum) = out.entry(node.to_string()).or_default();
+            *count += 1;
+            for (name, amount) in asked {
+                *sum.entry(name.clone()).or_default() += amount;
+            }
         }
         OutGuard {
             tasks,
             node: node.to_string(),
+            asked: asked.clone(),
         }
     }
 }
@@ -1234,9 +1299,14 @@ impl<'a> OutGuard<'a> {
 impl Drop for OutGuard<'_> {
     fn drop(&mut self) {
         if let Ok(mut out) = self.tasks.out.lock()
-            && let Some(count) = out.get_mut(&self.node)
+            && let Some((count, sum)) = out.get_mut(&self.node)
         {
             *count = count.saturating_sub(1);
+            for (name, amount) in &self.asked {
+                if let Some(left) = sum.get_mut(name) {
+                    *left -= amount;
+                }
+            }
             if *count == 0 {
                 out.remove(&self.node);
             }

@@ -14,13 +14,19 @@
 //! start the node restores each of them from its module and last snapshot. They run
 //! with no capabilities (no directory, no network, no environment) under the node's
 //! `--job-memory`, whatever the job that created them was granted.
+//!
+//! On a node alone (no cluster), a detached actor asking for resources holds them on
+//! this node for its lifetime ([`HeldHere`], `held.rs`): its creation waits its turn
+//! until they are free, and one asking for more than the node has is refused.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustyray::ActorId;
-use rustyray::remote::{ActorHost, PersistedActor, SnapshotStore};
+use rustyray::remote::{
+    ActorHost, PersistedActor, Request, RequestRouter, Response, Routed, SnapshotStore,
+};
 
 use crate::api::ModuleInfo;
 use crate::error::{NodeError, Result};
@@ -118,6 +124,74 @@ impl DetachedActors {
         if let Some(dir) = &self.socket_dir {
             let _ = std::fs::remove_dir_all(dir);
         }
+    }
+}
+
+/// A node alone: what reaches the actors' socket is answered by its host, and a creation
+/// asking for resources holds them in the node's account for the actor's lifetime.
+#[derive(Debug)]
+pub struct HeldHere {
+    host: std::sync::Weak<ActorHost>,
+    account: Arc<crate::held::Account>,
+}
+
+impl HeldHere {
+    /// Routes `host`'s socket through `account` (set as the host's router).
+    pub fn attach(host: &Arc<ActorHost>, account: Arc<crate::held::Account>) {
+        host.set_router(Arc::new(HeldHere {
+            host: Arc::downgrade(host),
+            account,
+        }));
+    }
+
+    async fn create(&self, host: &ActorHost, request: rustyray::remote::CreateRequest) -> Response {
+        // `get_if_exists` finding the actor of its name: it holds what it asked for.
+        if request.get_if_exists
+            && let Some(name) = &request.name
+            && let Response::Actor(Some(existing)) = host
+                .handle(Request::Lookup {
+                    namespace: request.namespace.clone(),
+                    name: name.clone(),
+                })
+                .await
+        {
+            return Response::Actor(Some(existing));
+        }
+        let what = format!("actor {}", request.class);
+        let hold = match self.account.acquire(&request.resources, &what).await {
+            Ok(hold) => hold,
+            Err(err) => {
+                return Response::Failed(
+                    (&rustyray::RayError::InvalidOptions(err.to_string())).into(),
+                );
+            }
+        };
+        let response = host.handle(Request::Create(request)).await;
+        if let Response::Actor(Some(actor)) = &response
+            && let Some(ended) = host.ended(actor.id)
+        {
+            tokio::spawn(async move {
+                ended.await;
+                drop(hold);
+            });
+        }
+        response
+    }
+}
+
+impl RequestRouter for HeldHere {
+    fn route(&self, request: Request) -> Routed<'_> {
+        Box::pin(async move {
+            let Some(host) = self.host.upgrade() else {
+                return Response::Failed((&rustyray::RayError::ShutDown).into());
+            };
+            match request {
+                Request::Create(create) if !create.resources.is_empty() => {
+                    self.create(&host, create).await
+                }
+                other => host.handle(other).await,
+            }
+        })
     }
 }
 

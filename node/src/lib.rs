@@ -19,6 +19,8 @@
 //!   in JetStream, calls node to node over NATS, restarted elsewhere when a node is lost.
 //! - `cluster_tasks.rs`: a cluster's tasks: placed by load on the live nodes, sent over
 //!   NATS, run in a runtime per module, re-run elsewhere when their node is lost.
+//! - `held.rs`: what a node's running jobs, tasks and actors hold of its resources, and
+//!   the queue of those waiting for theirs.
 //! - `local_cluster.rs`: `rustyray cluster up|down` (nats-server and N nodes here).
 //! - `token.rs`, `metrics.rs`, `dashboard.rs` (+ `assets/`): auth, `/metrics`, `/`.
 //! - `client.rs`: a client of the node's API (the `rustyray` command's node verbs use it;
@@ -34,6 +36,7 @@ mod dashboard;
 pub mod detached;
 pub mod entrypoint;
 pub mod error;
+pub mod held;
 pub mod jobs;
 pub mod local_cluster;
 pub mod metrics;

@@ -118,6 +118,8 @@ pub struct Node {
     cluster_actors: Option<Arc<crate::cluster_actors::ClusterActors>>,
     /// Its part in running the cluster's tasks, if it joined one.
     cluster_tasks: Option<Arc<crate::cluster_tasks::ClusterTasks>>,
+    /// Its resources and what holds them (`held.rs`).
+    account: Arc<crate::held::Account>,
 }
 
 impl Node {
@@ -300,7 +302,7 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
         (Some(link), Some(url)) => Some(
             crate::cluster_actors::ClusterActors::start(
                 url,
-                link.node_id(),
+                (link.node_id(), link.account()),
                 detached.clone(),
                 modules.clone(),
                 jobs.clone(),
@@ -316,7 +318,7 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
             crate::cluster_tasks::ClusterTasks::start(
                 link.cluster().clone(),
                 link.node_id().to_string(),
-                link.running_tasks(),
+                (link.running_tasks(), link.account()),
                 modules.clone(),
                 socket,
                 data_dir.join("cache"),
@@ -346,7 +348,22 @@ pub async fn start(config: NodeConfig) -> Result<BoundNode> {
         }
         tasks.set_objects(objects);
     }
+    let account = match &cluster {
+        Some(link) => link.account(),
+        // A node alone: its detached actors asking for resources hold them here.
+        None => {
+            let mut resources = config.resources.clone();
+            resources.insert(
+                "CPU".into(),
+                std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
+            );
+            let account = crate::held::Account::new(&jobs.node_id(), resources);
+            crate::detached::HeldHere::attach(detached.host(), account.clone());
+            account
+        }
+    };
     let node = Arc::new(Node {
+        account,
         cluster,
         cluster_actors,
         cluster_tasks,
@@ -538,21 +555,17 @@ async fn list_nodes(State(node): State<Arc<Node>>) -> Answer<Vec<NodeEntry>> {
         return Ok(axum::Json(link.nodes().await?));
     }
     let counts = node.jobs.counts();
-    let mut resources = node.config.resources.clone();
-    resources.insert(
-        "CPU".into(),
-        std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
-    );
     Ok(axum::Json(vec![NodeEntry {
         node_id: node.jobs.node_id().to_string(),
         address: node.address.clone(),
         state: "ALIVE".into(),
         alive: true,
-        available: resources.clone(),
-        resources,
+        available: node.account.available(),
+        resources: node.account.total().clone(),
         running_jobs: counts.get("RUNNING").copied().unwrap_or(0),
         pending_jobs: counts.get("PENDING").copied().unwrap_or(0),
         running_tasks: None,
+        waiting_for_resources: Some(node.account.waiting()),
         started_ms: node.started_ms,
         last_heartbeat_ms: api::now_ms(),
         this_node: true,

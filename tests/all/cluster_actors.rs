@@ -68,7 +68,9 @@ fn an_actor_is_placed_where_its_resources_are_and_called_by_name_from_another_no
         "cactors-place",
         [
             &["--resources", "driver=4"],
-            &["--resources", "gpu=1"],
+            // Two: the detached tally holds one for its lifetime, the job's scratch
+            // actor below the other.
+            &["--resources", "gpu=2"],
             &["--resources", "caller=4"],
         ],
     );
@@ -448,7 +450,9 @@ fn sdk_placement(dir: &str, program: &str, prefix: &str) {
     let [a, b, c] = three_nodes(
         &nats,
         prefix,
-        [&["--resources", "driver=4"], &["--resources", "gpu=1"], &[]],
+        // Two gpus: the detached actor placed first holds one for its lifetime, and
+        // the gpu tasks run on the other.
+        [&["--resources", "driver=4"], &["--resources", "gpu=2"], &[]],
     );
     deploy_program(&a, dir);
     let gpu = format!("{prefix}-gpu");

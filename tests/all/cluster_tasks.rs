@@ -801,3 +801,158 @@ fn tasks_and_actor_calls_in_flight_while_nats_restarts_complete_with_nothing_los
     assert!(log.contains(&spread_line(60)), "{log}");
     assert_eq!(c.job("canary").status, JobStatus::Succeeded);
 }
+
+/// What node `id` has free of `resource` and how many wait there for resources, as the
+/// cluster lists it through `via` (its last heartbeat).
+fn held_on(via: &Node, id: &str, resource: &str) -> (f64, usize) {
+    via.nodes()
+        .into_iter()
+        .find(|node| node.node_id == id)
+        .map(|node| {
+            (
+                node.available.get(resource).copied().unwrap_or(f64::NAN),
+                node.waiting_for_resources.unwrap_or(0),
+            )
+        })
+        .unwrap_or((f64::NAN, 0))
+}
+
+/// Ray's resource accounting: a task holds what it asks for while it runs. Four tasks
+/// asking for the cluster's only gpu (B's) all run on B, one at a time — a gauge actor
+/// they count themselves in and out on never sees two at once — and all succeed, while
+/// plain tasks (the canary) run on every node meanwhile.
+#[test]
+fn tasks_asking_for_the_only_gpu_run_there_one_at_a_time_while_plain_tasks_spread() {
+    let Some(nats) = Nats::start(&common::fresh_dir("ctasks-gpus-nats")) else {
+        return;
+    };
+    let [a, b, c] = three_nodes(&nats, "ctasks-gpus", [&[], &["--resources", "gpu=1"], &[]]);
+    deploy(&a);
+    a.submit(
+        &format!("rustyray run cluster_tasks -- gpus 4 300 {}", a.node_id),
+        "gpus",
+        &[],
+    )
+    .expect("submitting");
+    let log = a.follow("gpus", None);
+    let squares: u64 = (0..30u64).map(|i| i * i).sum();
+    assert!(
+        log.contains(&format!("gpus n=4 sum=6 most=1 entered=4 canary={squares}")),
+        "{log}"
+    );
+    assert_eq!(a.job("gpus").status, JobStatus::Succeeded, "{log}");
+    let count = |node: &Node, function: &str| ran(node).get(function).copied().unwrap_or(0);
+    assert_eq!(
+        (
+            count(&a, "gauged"),
+            count(&b, "gauged"),
+            count(&c, "gauged")
+        ),
+        (0, 4, 0)
+    );
+    let steps = [count(&a, "step"), count(&b, "step"), count(&c, "step")];
+    assert_eq!(steps.iter().sum::<u64>(), 30, "{steps:?}");
+    assert!(
+        steps.iter().all(|n| *n > 0),
+        "plain tasks on every node: {steps:?}"
+    );
+    // Nothing is left held or waiting once they ended.
+    wait_until("B's gpu free again", || {
+        (held_on(&a, &b.node_id, "gpu") == (1.0, 0)).then_some(())
+    });
+}
+
+/// What is held shows, and a gpu held by a task or by an actor (for its lifetime)
+/// keeps the next gpu task waiting on B — queued there, not run — until it ends, while
+/// plain tasks run at once.
+#[test]
+fn a_gpu_held_by_a_running_task_or_a_live_actor_keeps_the_next_gpu_task_waiting() {
+    let Some(nats) = Nats::start(&common::fresh_dir("ctasks-holds-nats")) else {
+        return;
+    };
+    let [a, b, _c] = three_nodes(&nats, "ctasks-holds", [&[], &["--resources", "gpu=1"], &[]]);
+    deploy(&a);
+    assert_eq!(held_on(&a, &b.node_id, "gpu"), (1.0, 0));
+    // A task holds B's gpu until its gate (a detached actor on A) opens.
+    a.submit(
+        &format!(
+            "rustyray run cluster_tasks --namespace shop -- gated {}",
+            a.node_id
+        ),
+        "gated",
+        &[],
+    )
+    .expect("submitting");
+    wait_until("B's gpu held by the gated task", || {
+        (held_on(&a, &b.node_id, "gpu") == (0.0, 0)).then_some(())
+    });
+    // The next gpu task waits on B; a plain task of the same job ran meanwhile.
+    a.submit("rustyray run cluster_tasks -- after", "after", &[])
+        .expect("submitting");
+    wait_until("the next gpu task waiting on B", || {
+        (held_on(&a, &b.node_id, "gpu") == (0.0, 1)).then_some(())
+    });
+    let log = a.follow("after", Some("after canary=49"));
+    assert!(!log.contains("after ran"), "{log}");
+    assert_eq!(a.job("after").status, JobStatus::Running, "{log}");
+    let step = |node: &Node| ran(node).get("step").copied().unwrap_or(0);
+    let (b_steps, b_gated) = (step(&b), ran(&b).get("gated").copied().unwrap_or(0));
+    assert_eq!(b_gated, 0, "the gated task still runs");
+    // Open the gate: the gated task ends, the waiting one runs, then B's gpu is free.
+    let open = |id: &str| {
+        a.submit(
+            "rustyray run cluster_tasks --namespace shop -- open gate",
+            id,
+            &[],
+        )
+        .expect("submitting");
+        a.follow(id, None)
+    };
+    let log = open("open");
+    assert!(log.contains("open count=1"), "{log}");
+    let log = a.follow("gated", None);
+    assert!(log.contains("gated ran=49"), "{log}");
+    let log = a.follow("after", None);
+    assert!(log.contains("after ran=49"), "{log}");
+    assert_eq!(a.job("after").status, JobStatus::Succeeded, "{log}");
+    assert_eq!(step(&b), b_steps + 1, "the gpu task ran on B");
+    wait_until("B's gpu free after both", || {
+        (held_on(&a, &b.node_id, "gpu") == (1.0, 0)).then_some(())
+    });
+
+    // An actor asking for the gpu holds it for its lifetime.
+    a.submit(
+        "rustyray run cluster_tasks --namespace shop -- holder",
+        "holder",
+        &[],
+    )
+    .expect("submitting");
+    let log = a.follow("holder", None);
+    assert!(log.contains("holder up"), "{log}");
+    wait_until("B's gpu held by the actor", || {
+        (held_on(&a, &b.node_id, "gpu") == (0.0, 0)).then_some(())
+    });
+    a.submit("rustyray run cluster_tasks -- after", "after-actor", &[])
+        .expect("submitting");
+    wait_until("a gpu task waiting on B behind the actor", || {
+        (held_on(&a, &b.node_id, "gpu") == (0.0, 1)).then_some(())
+    });
+    let log = a.follow("after-actor", Some("after canary=49"));
+    assert!(!log.contains("after ran"), "{log}");
+    let b_steps = step(&b);
+    a.submit(
+        "rustyray run cluster_tasks --namespace shop -- kill holder",
+        "kill",
+        &[],
+    )
+    .expect("submitting");
+    let log = a.follow("kill", None);
+    assert!(log.contains("killed"), "{log}");
+    let log = a.follow("after-actor", None);
+    assert!(log.contains("after ran=49"), "{log}");
+    assert_eq!(a.job("after-actor").status, JobStatus::Succeeded, "{log}");
+    assert_eq!(step(&b), b_steps + 1, "the gpu task ran on B");
+    wait_until("B's gpu free after the actor and the task", || {
+        (held_on(&a, &b.node_id, "gpu") == (1.0, 0)).then_some(())
+    });
+}

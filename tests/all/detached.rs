@@ -150,3 +150,86 @@ fn two_modules_with_one_class_name_each_create_their_own() {
     assert!(step(&node, Some("shop"), "get tally").contains("count=4"));
     assert!(step(&node, Some("shop"), "incr tally").contains("count=5"));
 }
+
+/// A node alone holds what its detached actors ask for, for their lifetime: with
+/// `--resources gpu=1`, a second actor asking for the gpu waits until the first is
+/// killed, `list nodes` shows the gpu held and the creation waiting; a node without a
+/// gpu refuses such an actor at once, naming what it has.
+#[test]
+fn a_node_alone_holds_a_detached_actors_resources_until_it_is_killed() {
+    let data = common::fresh_dir("detached-held");
+    let node = TestNode::start(&data, &["--resources", "gpu=1"]);
+    node.deploy(rustyray_tests::CLUSTER_TASKS);
+    let gpu = |node: &TestNode| -> (f64, usize) {
+        let nodes: Vec<rustyray_node::api::NodeEntry> =
+            node.client().get("/api/v0/nodes").expect("the nodes");
+        let me = &nodes[0];
+        (
+            me.available.get("gpu").copied().unwrap_or(f64::NAN),
+            me.waiting_for_resources.unwrap_or(0),
+        )
+    };
+    let run = |args: &str| {
+        node.submit(
+            &format!("rustyray run cluster_tasks --namespace shop -- {args}"),
+            None,
+        )
+        .expect("submitting a job")
+    };
+    assert_eq!(gpu(&node), (1.0, 0));
+    let first = run("holder first");
+    assert_eq!(node.wait(&first).status, JobStatus::Succeeded);
+    assert!(
+        node.logs(&first).contains("holder up"),
+        "{}",
+        node.logs(&first)
+    );
+    assert_eq!(gpu(&node), (0.0, 0));
+    // The second waits for the gpu (its job with it) while the first lives.
+    let second = run("holder second");
+    crate::cluster::wait_until("the second actor waiting for the gpu", || {
+        (gpu(&node) == (0.0, 1)).then_some(())
+    });
+    assert_eq!(node.job(&second).status, JobStatus::Running);
+    let kill = run("kill first");
+    assert_eq!(node.wait(&kill).status, JobStatus::Succeeded);
+    assert!(node.logs(&kill).contains("killed"), "{}", node.logs(&kill));
+    assert_eq!(node.wait(&second).status, JobStatus::Succeeded);
+    assert!(
+        node.logs(&second).contains("holder up"),
+        "{}",
+        node.logs(&second)
+    );
+    assert_eq!(gpu(&node), (0.0, 0));
+    let kill = run("kill second");
+    assert_eq!(node.wait(&kill).status, JobStatus::Succeeded);
+    crate::cluster::wait_until("the gpu free again", || {
+        (gpu(&node) == (1.0, 0)).then_some(())
+    });
+    drop(node);
+
+    // A node without one refuses it at once, naming what it has; the canary, a job of
+    // plain tasks, runs.
+    let data = common::fresh_dir("detached-held-none");
+    let node = TestNode::start(&data, &[]);
+    node.deploy(rustyray_tests::CLUSTER_TASKS);
+    let refused = node
+        .submit("rustyray run cluster_tasks -- holder nowhere", None)
+        .expect("submitting a job");
+    assert_eq!(node.wait(&refused).status, JobStatus::Succeeded);
+    let log = node.logs(&refused);
+    assert!(
+        log.contains("holder error=") && log.contains("gpu=1") && log.contains("could never run"),
+        "{log}"
+    );
+    let canary = node
+        .submit("rustyray run cluster_tasks -- spread 10 0", None)
+        .expect("submitting a job");
+    assert_eq!(node.wait(&canary).status, JobStatus::Succeeded);
+    assert!(
+        node.logs(&canary)
+            .contains("spread n=10 sum=285 nested=2470"),
+        "{}",
+        node.logs(&canary)
+    );
+}

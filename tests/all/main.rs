@@ -20,6 +20,7 @@ mod cluster_tasks;
 mod concurrency;
 mod detached;
 mod errors;
+mod held;
 mod hostile;
 mod hostile_ids;
 mod js;

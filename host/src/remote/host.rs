@@ -150,6 +150,15 @@ impl ActorHost {
         Ok(handle)
     }
 
+    /// Resolves once hosted actor `actor` is gone for good (see
+    /// [`ActorHandle::ended`]); `None` if it is not hosted here.
+    pub fn ended(
+        &self,
+        actor: ActorId,
+    ) -> Option<impl std::future::Future<Output = ()> + Send + use<>> {
+        self.hosted(actor).ok().map(|handle| handle.ended())
+    }
+
     /// The hosting runtime (to load modules into, to shut down).
     pub fn runtime(&self) -> &Runtime {
         &self.runtime

@@ -76,6 +76,17 @@
 //!   for node NODE, one each asking for a resource no node has, for a node that does not
 //!   exist and for 1e9 of RESOURCE, and a plain canary `step(7, 0)`; prints
 //!   `placed resource=S node=S missing=<error> gone=<error> too_much=<error> canary=49`.
+//! - `gpus N MS NODE`: a `Gauge` placed on NODE, then N tasks `gauged(gauge, i, MS)`
+//!   asking for 1 `gpu` (each counts itself in on the gauge, sleeps MS ms, counts itself
+//!   out) and 30 plain tasks `step(i, MS)`; prints `gpus n=N sum=S most=M entered=E
+//!   canary=C`, where M is the most that were in at once.
+//! - `gated NODE`: one task asking for 1 `gpu` that waits for the detached `Hits` named
+//!   `gate` (placed on NODE) to count 1 (as `hold` does); prints `gated ran=49`.
+//! - `holder [NAME]`: a detached `Hits` named NAME (default `holder`) asking for 1
+//!   `gpu`; prints `holder up`, or `holder error=<the error>`.
+//! - `after`: a plain task `step(7, 0)`, printed `after canary=49` once it is done, then
+//!   one task `step(7, 0)` asking for 1 `gpu`: `after ran=49`.
+//! - `kill NAME`: kills the `Hits` named NAME in the job's namespace; prints `killed`.
 
 use rustyray::{ActorOptions, RayError, TaskOptions};
 
@@ -157,6 +168,55 @@ fn sums_of(refs: &[rustyray::ObjectRef<Vec<u8>>]) -> Result<Vec<(u64, u64)>, Ray
     refs.iter()
         .map(|r| r.get().map(|data| (data.len() as u64, fnv(&data))))
         .collect()
+}
+
+/// How many are in at once, and the most there were.
+#[derive(Default)]
+#[rustyray::actor]
+pub struct Gauge {
+    now: u64,
+    most: u64,
+    entered: u64,
+}
+
+#[rustyray::actor]
+impl Gauge {
+    pub fn new() -> Self {
+        Gauge::default()
+    }
+
+    pub fn enter(&mut self) -> u64 {
+        self.now += 1;
+        self.entered += 1;
+        self.most = self.most.max(self.now);
+        self.now
+    }
+
+    pub fn leave(&mut self) -> u64 {
+        self.now = self.now.saturating_sub(1);
+        self.now
+    }
+
+    /// The most that were in at once, and how many came in.
+    pub fn seen(&self) -> (u64, u64) {
+        (self.most, self.entered)
+    }
+}
+
+/// Counts itself in on `gauge`, sleeps `ms` ms, counts itself out; returns `i`.
+#[rustyray::remote]
+fn gauged(gauge: GaugeHandle, i: u64, ms: u64) -> Result<u64, RayError> {
+    gauge.enter().get()?;
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    gauge.leave().get()?;
+    Ok(i)
+}
+
+/// Waits for the detached `Hits` named `gate` on `node` to count 1; returns 49.
+#[rustyray::remote]
+fn gated(node: String) -> Result<u64, RayError> {
+    wait_for_gate(node)?;
+    Ok(49)
 }
 
 /// Adds one to `hits` (a handle in the arguments), after sleeping `ms` ms.
@@ -736,11 +796,63 @@ fn main() -> Result<(), RayError> {
                 canary.get()?
             );
         }
+        Some("gpus") => {
+            let n = number(&args, 2, 4);
+            let ms = number(&args, 3, 200);
+            let node = args.get(4).cloned().unwrap_or_default();
+            let gauge = Gauge::remote_with(ActorOptions::new().node_id(node));
+            gauge.seen().get()?;
+            let gpu = TaskOptions::new().resource("gpu", 1.0);
+            let refs: Vec<_> = (0..n)
+                .map(|i| gauged::remote_with(gpu.clone(), gauge.clone(), i, ms))
+                .collect();
+            let canary: Vec<_> = (0..30).map(|i| step::remote(i, ms)).collect();
+            let mut sum = 0;
+            for r in &refs {
+                sum += r.get()?;
+            }
+            let mut squares = 0;
+            for r in &canary {
+                squares += r.get()?;
+            }
+            let (most, entered) = gauge.seen().get()?;
+            println!("gpus n={n} sum={sum} most={most} entered={entered} canary={squares}");
+        }
+        Some("gated") => {
+            let node = args.get(2).cloned().unwrap_or_default();
+            let ran = gated::remote_with(TaskOptions::new().resource("gpu", 1.0), node);
+            println!("gated ran={}", ran.get()?);
+        }
+        Some("holder") => {
+            let name = args.get(2).cloned().unwrap_or_else(|| "holder".into());
+            let holder = Hits::remote_with(
+                ActorOptions::new()
+                    .name(name)
+                    .detached(true)
+                    .resource("gpu", 1.0),
+            );
+            match holder.add(0).get() {
+                Ok(_) => println!("holder up"),
+                Err(err) => println!("holder error={}", err.to_string().replace('\n', " ")),
+            }
+        }
+        Some("after") => {
+            println!("after canary={}", step::remote(7, 0).get()?);
+            let ran = step::remote_with(TaskOptions::new().resource("gpu", 1.0), 7, 0);
+            println!("after ran={}", ran.get()?);
+        }
+        Some("kill") => {
+            let name = args.get(2).cloned().unwrap_or_default();
+            let actor = Hits::get_named(&name)
+                .ok_or_else(|| RayError::application(format!("missing {name}")))?;
+            actor.kill();
+            println!("killed");
+        }
         other => {
             return Err(RayError::application(format!(
                 "unknown mode {other:?}: spread N MS, big MIB, hold MIB N NODE, lost MIB N \
                  NODE, borrow MIB N NODE OTHER, open NAME, actors NODE N, lookup NAME, cancel NODE K, other N, hog \
-                 N MIB, or placed RESOURCE NODE N"
+                 N MIB, placed RESOURCE NODE N, gpus N MS NODE, gated NODE, holder [NAME], after or kill NAME"
             )));
         }
     }
