@@ -12,9 +12,9 @@
 //!   (`remote::SocketTransport`); [`ClusterActors`] routes them: a creation to the
 //!   least-loaded live node that has the resources (or the node asked for), which holds
 //!   them for the actor's lifetime (`held.rs`; its creation waits there until they are
-//!   free), a call or kill
-//!   to the node hosting the actor, over NATS request/reply on `rustyray.actors.<node>`
-//!   (MessagePack `remote::Request`/`Response`, as on the socket).
+//!   free), a call or kill to the node hosting the actor, over NATS request/reply on
+//!   `rustyray.actors.<node>` (MessagePack `remote::Request`/`Response`, as on the
+//!   socket).
 //! - **Loss.** Every second each node reads the directory; an actor whose node has no
 //!   heartbeat and does not answer is restarted by the live node placement picks (every
 //!   node picks the same one; compare-and-set on the entry makes it one): from its last

@@ -45,7 +45,7 @@ fn actors_on(node: &Node) -> Vec<serde_json::Value> {
 
 /// Whether node `node` hosts a live actor named `name`. The state API answers for the
 /// whole cluster from any node; each actor carries the id of the node it lives on.
-fn hosts(node: &Node, name: &str) -> bool {
+pub(crate) fn hosts(node: &Node, name: &str) -> bool {
     actors_on(node).iter().any(|actor| {
         actor["name"] == name && actor["state"] == "ALIVE" && actor["node_id"] == node.node_id
     })

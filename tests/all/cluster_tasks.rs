@@ -886,6 +886,10 @@ fn a_gpu_held_by_a_running_task_or_a_live_actor_keeps_the_next_gpu_task_waiting(
     wait_until("B's gpu held by the gated task", || {
         (held_on(&a, &b.node_id, "gpu") == (0.0, 0)).then_some(())
     });
+    // Held from before it starts: its gate is made once it runs.
+    wait_until("the gated task's gate on A", || {
+        crate::cluster_actors::hosts(&a, "gate").then_some(())
+    });
     // The next gpu task waits on B; a plain task of the same job ran meanwhile.
     a.submit("rustyray run cluster_tasks -- after", "after", &[])
         .expect("submitting");
