@@ -133,6 +133,14 @@ impl Cluster {
         self.outlasting(|| self.nodes()).await
     }
 
+    /// Whether node `node_id` may be alive: its heartbeat is live, or this connection is
+    /// not [`Cluster::settled`] since NATS came back (its heartbeat may have expired and
+    /// not be written again yet). The read outlasts a NATS restart.
+    pub async fn may_be_alive(&self, node_id: &str) -> Result<bool> {
+        let live = self.outlasting(|| self.live_node_ids()).await?;
+        Ok(live.contains(node_id) || !self.settled())
+    }
+
     /// Every node the registry knows, alive or dead, by id.
     pub async fn nodes(&self) -> Result<Vec<NodeView>> {
         let live = self.live_node_ids().await?;

@@ -701,6 +701,12 @@ impl ClusterLink {
         Ok(modules)
     }
 
+    /// Whether the node running job `id` may still answer: the connection is not settled
+    /// since NATS came back (nothing is read then), or the node is alive.
+    async fn job_node_may_answer(&self, id: &str) -> bool {
+        !self.cluster.settled() || matches!(self.locate(id).await, Ok(Place::There(_)))
+    }
+
     async fn locate(&self, id: &str) -> Result<Place> {
         if self.jobs.details(id).is_ok() {
             return Ok(Place::Here);
@@ -708,12 +714,7 @@ impl ClusterLink {
         let Some((entry, _)) = self.cluster.job::<JobDetails>(id).await? else {
             return Err(NodeError::JobNotFound(id.to_string()));
         };
-        let live = self
-            .cluster
-            .outlasting(|| self.cluster.live_node_ids())
-            .await?;
-        // Just after NATS restarted its node may not have written its heartbeat yet.
-        if live.contains(&entry.node_id) || !self.cluster.settled() {
+        if self.cluster.may_be_alive(&entry.node_id).await? {
             return Ok(Place::There(entry.node_id));
         }
         let address = self
@@ -952,14 +953,6 @@ impl ClusterLink {
                 address,
             }),
         }
-    }
-}
-
-impl ClusterLink {
-    /// Whether the node running job `id` may still answer: the connection is not settled
-    /// since NATS came back, or the node is alive.
-    async fn job_node_may_answer(&self, id: &str) -> bool {
-        !self.cluster.settled() || matches!(self.locate(id).await, Ok(Place::There(_)))
     }
 }
 

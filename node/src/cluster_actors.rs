@@ -559,13 +559,8 @@ impl ClusterActors {
         if entry.dead.is_some() {
             return None;
         }
-        let live = self
-            .cluster
-            .outlasting(|| self.cluster.live_node_ids())
-            .await
-            .ok()?;
-        // Just after NATS restarted its node may not have written its heartbeat yet.
-        (live.contains(&entry.node_id) || !self.cluster.settled()).then(|| remote(&entry))
+        let alive = self.cluster.may_be_alive(&entry.node_id).await.ok()?;
+        alive.then(|| remote(&entry))
     }
 
     /// Fetches the cluster's modules this node lacks and loads every module into the
